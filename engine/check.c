@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daxfs check: replay the log in check mode (damage is reported, not fatal), then verify
+ * the namespace as a whole (docs/format.md §6).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "log.h"
+#include "nsint.h"
+#include "util.h"
+
+int ns_open_region(struct ns **out, struct region *r, const struct fmt_super *sb);
+void ns_close_region(struct ns **nsp);
+
+struct checker {
+	check_line_fn fn;
+	void *ctx;
+	struct check_result *res;
+	struct ns *ns;
+};
+
+static void say(struct checker *c, enum check_severity sev, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void say(struct checker *c, enum check_severity sev, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (sev == CHECK_PROBLEM)
+		c->res->problems++;
+	else
+		c->res->notes++;
+	if (c->fn)
+		c->fn(c->ctx, sev, msg);
+}
+
+static void on_damage(void *ctx, const char *msg)
+{
+	struct checker *c = ctx;
+
+	say(c, CHECK_PROBLEM, "log record %" PRIu64 ": %s", c->ns->cur_seq, msg);
+}
+
+static int check_apply(void *ctx, const struct fmt_rec *rec, const void *payload, size_t plen)
+{
+	struct checker *c = ctx;
+	struct ns_txctx tc = {.live = false};
+
+	c->ns->cur_seq = rec->seq;
+	return ns_apply(c->ns, &tc, rec, payload, plen);
+}
+
+/* Per inode: how many entries name it. */
+struct seen {
+	uint64_t ino;
+	uint32_t links;
+	uint32_t subdirs;
+};
+
+static int seen_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct seen *)a)->ino, y = ((const struct seen *)b)->ino;
+
+	return x < y ? -1 : x > y;
+}
+
+static struct seen *seen_find(struct seen *v, size_t n, uint64_t ino)
+{
+	struct seen key = {.ino = ino};
+
+	return bsearch(&key, v, n, sizeof(*v), seen_cmp);
+}
+
+/* check_file - every owned block of @in maps back to it through the rmap. */
+static void check_file(struct checker *c, struct ns_inode *in)
+{
+	struct ns *ns = c->ns;
+	uint64_t i, owned = 0;
+	unsigned order;
+	xt_entry e;
+
+	xt_for_each(&in->map, i, order, e, 0, XT_INDEX_MAX)
+	{
+		uint64_t n = UINT64_C(1) << order, blk = xt_to_block(e);
+
+		if (!xt_is_value(e) || xt_is_hole(e)) {
+			say(c, CHECK_PROBLEM, "inode %" PRIu64 " page %" PRIu64 ": bad entry",
+			    in->ino, i);
+			continue;
+		}
+		for (uint64_t k = 0; k < n; k++) {
+			struct rmap_owner own;
+
+			if (alloc_is_quarantined(ns->alloc, blk + k))
+				continue;
+			if (!rmap_lookup(&ns->rmap, blk + k, &own) || own.inode != in ||
+			    own.index != i + k) {
+				say(c, CHECK_PROBLEM,
+				    "inode %" PRIu64 " page %" PRIu64 " maps block %" PRIu64
+				    ", which the reverse map does not give back",
+				    in->ino, i + k, blk + k);
+				continue;
+			}
+			owned++;
+		}
+	}
+	if (owned != in->blocks)
+		say(c, CHECK_PROBLEM,
+		    "inode %" PRIu64 " owns %" PRIu64 " blocks but counts %" PRIu64, in->ino, owned,
+		    in->blocks);
+	c->res->blocks_owned += owned;
+	c->res->bytes_in_files += in->size;
+}
+
+static void check_namespace(struct checker *c)
+{
+	struct ns *ns = c->ns;
+	struct cds_lfht_iter it;
+	struct ns_inode *in;
+	struct ns_dirent *d;
+	struct seen *v;
+	size_t n = 0, cap = __atomic_load_n(&ns->nr_inodes, __ATOMIC_RELAXED) + 1;
+
+	v = calloc(cap, sizeof(*v));
+	if (!v) {
+		say(c, CHECK_PROBLEM, "out of memory checking the namespace");
+		return;
+	}
+	rcu_read_begin();
+	cds_lfht_for_each_entry(ns->inodes, &it, in, hnode)
+	{
+		if (n < cap)
+			v[n++].ino = in->ino;
+	}
+	qsort(v, n, sizeof(*v), seen_cmp);
+	cds_lfht_for_each_entry(ns->dirents, &it, d, hnode)
+	{
+		struct seen *s = seen_find(v, n, d->ino);
+		struct ns_inode *child = ns_inode_find(ns, d->ino);
+		struct seen *p = seen_find(v, n, d->dir);
+
+		if (!s || !child) {
+			say(c, CHECK_PROBLEM, "entry \"%s\" in directory %" PRIu64
+			    " names missing inode %" PRIu64, d->name, d->dir, d->ino);
+			continue;
+		}
+		s->links++;
+		if (S_ISDIR(child->mode)) {
+			if (p)
+				p->subdirs++;
+			if (child->parent != d->dir)
+				say(c, CHECK_PROBLEM,
+				    "directory %" PRIu64 " is in directory %" PRIu64
+				    " but says its parent is %" PRIu64,
+				    d->ino, d->dir, child->parent);
+		}
+		if ((child->mode & S_IFMT) != d->mode)
+			say(c, CHECK_PROBLEM, "entry \"%s\" has the wrong type", d->name);
+	}
+	cds_lfht_for_each_entry(ns->inodes, &it, in, hnode)
+	{
+		struct seen *s = seen_find(v, n, in->ino);
+		uint32_t want;
+
+		if (S_ISDIR(in->mode))
+			c->res->dirs++;
+		else
+			c->res->files++;
+		if (S_ISREG(in->mode))
+			check_file(c, in);
+		if (!s)
+			continue;
+		if (in->ino == NS_ROOT_INO) {
+			if (!S_ISDIR(in->mode))
+				say(c, CHECK_PROBLEM, "the root is not a directory");
+			if (s->links)
+				say(c, CHECK_PROBLEM, "the root directory has a name somewhere");
+		} else if (s->links == 0) {
+			c->res->orphans++;
+			c->res->blocks_leaked += in->blocks;
+			say(c, CHECK_PROBLEM,
+			    "inode %" PRIu64 " is not reachable from the root; its %" PRIu64
+			    " blocks are leaked",
+			    in->ino, in->blocks);
+			continue;
+		} else if (s->links > 1) {
+			say(c, CHECK_PROBLEM, "inode %" PRIu64 " has %u names", in->ino, s->links);
+		}
+		want = S_ISDIR(in->mode) ? 2 + s->subdirs : 1;
+		if (in->nlink != want)
+			say(c, CHECK_PROBLEM, "inode %" PRIu64 " has nlink %u, expected %u", in->ino,
+			    in->nlink, want);
+	}
+	rcu_read_end();
+	free(v);
+	/* Directory cycles: every directory must reach the root through its parents. */
+	rcu_read_begin();
+	cds_lfht_for_each_entry(ns->inodes, &it, in, hnode)
+	{
+		uint64_t up = in->ino;
+		unsigned steps = 0;
+
+		if (!S_ISDIR(in->mode))
+			continue;
+		while (up != NS_ROOT_INO && steps++ < 100000) {
+			struct ns_inode *p = ns_inode_find(ns, up);
+
+			if (!p)
+				break;
+			up = p->parent;
+		}
+		if (up != NS_ROOT_INO)
+			say(c, CHECK_PROBLEM, "directory %" PRIu64 " does not lead to the root",
+			    in->ino);
+	}
+	rcu_read_end();
+}
+
+static bool super_same(const struct fmt_super *a, const struct fmt_super *b)
+{
+	struct fmt_super x = *a, y = *b;
+
+	x.gen = y.gen = 0;
+	x.csum = y.csum = 0;
+	return memcmp(&x, &y, sizeof(x)) == 0;
+}
+
+int ns_check(const char *path, check_line_fn fn, void *ctx, struct check_result *res)
+{
+	struct checker c = {fn, ctx, res, NULL};
+	struct mlog_walk_info info;
+	struct fmt_super sb, p, b;
+	struct alloc_stats as;
+	struct region *r;
+	const char *why;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	rc = region_open(&r, path, REGION_AUTO, REGION_RDONLY, 0);
+	if (rc)
+		return rc;
+	rc = mlog_probe_report(r, &sb);
+	if (rc)
+		goto out;
+	mlog_probe(r, &sb, &why, &res->primary_ok, &res->backup_ok);
+	memcpy(&p, region_at(r, 0), sizeof(p));
+	memcpy(&b, region_at(r, fmt_backup_off(region_size(r))), sizeof(b));
+	if (!res->primary_ok)
+		say(&c, CHECK_PROBLEM, "primary superblock is damaged (%s); the backup is used", why);
+	if (!res->backup_ok)
+		say(&c, CHECK_PROBLEM, "backup superblock is damaged");
+	if (res->primary_ok && res->backup_ok && !super_same(&p, &b)) {
+		if (p.gen > b.gen)
+			say(&c, CHECK_NOTE,
+			    "backup superblock is one checkpoint behind (a crash during a "
+			    "checkpoint); mount rewrites it");
+		else
+			say(&c, CHECK_PROBLEM, "the superblock copies disagree");
+	}
+	res->region_size = sb.region_size;
+	res->data_blocks = sb.data_len / FMT_BLOCK_SIZE;
+	res->log_len = sb.log_len;
+	res->log_active = sb.log_active;
+	res->sb_gen = sb.gen;
+
+	rc = ns_open_region(&c.ns, r, &sb);
+	if (rc)
+		goto out;
+	c.ns->damage = on_damage;
+	c.ns->damage_ctx = &c;
+	c.ns->rdonly = true;
+	rc = mlog_walk(r, &sb, check_apply, &c, &info);
+	if (rc) {
+		say(&c, CHECK_PROBLEM, "replay stopped: %s", strerror(-rc));
+		rc = 0;
+	}
+	res->records = info.records;
+	res->log_bytes = info.bytes;
+	res->torn_bytes = info.torn_bytes;
+	if (info.damaged)
+		say(&c, CHECK_PROBLEM,
+		    "log record %" PRIu64 " at offset %" PRIu64
+		    " is damaged (checksum or sequence) and later records exist",
+		    info.damage_seq, info.damage_off);
+	else if (info.torn_bytes)
+		say(&c, CHECK_NOTE,
+		    "log tail: %" PRIu64 " bytes of an interrupted transaction (dropped at mount)",
+		    info.torn_bytes);
+	if (!ns_inode_find(c.ns, NS_ROOT_INO))
+		say(&c, CHECK_PROBLEM, "there is no root directory");
+	check_namespace(&c);
+	alloc_get_stats(c.ns->alloc, &as);
+	res->blocks_free = as.free;
+	res->blocks_quarantined = as.quarantined;
+	if (as.used != res->blocks_owned)
+		say(&c, CHECK_PROBLEM,
+		    "%" PRIu64 " blocks are in use but files own %" PRIu64, as.used,
+		    res->blocks_owned);
+	ns_close_region(&c.ns);
+out:
+	region_close(&r);
+	return rc;
+}

@@ -1,0 +1,580 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The metadata log (docs/format.md §2-§4).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "log.h"
+#include "mlog.h"
+#include "util.h"
+
+struct mlog {
+	struct region *r;
+	pthread_mutex_t lock;	/* the log lock: serialises commits */
+	struct fmt_super sb;	/* the superblock in force */
+	uint64_t tail;		/* bytes used in the active area */
+	uint64_t reserved;	/* bytes held by transactions not committed yet */
+	uint64_t next_seq;	/* seq of the next record */
+	uint64_t prev_csum;	/* csum of the last record (seed of the next) */
+	uint64_t records;	/* records in the active area */
+	uint64_t checkpoints;
+	uint64_t torn_bytes;
+	bool rdonly;
+};
+
+static uint8_t *area(const struct region *r, const struct fmt_super *sb, unsigned which)
+{
+	return region_at(r, sb->log_off[which]);
+}
+
+static uint64_t fresh_seed(void)
+{
+	uint64_t v;
+
+	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		v = (uint64_t)now_ns() ^ mono_ns() << 17;
+	return v;
+}
+
+/* --- superblocks --- */
+
+static void super_write_one(struct region *r, uint64_t off, const struct fmt_super *sb)
+{
+	region_memcpy(r, region_at(r, off), sb, sizeof(*sb), 0);
+}
+
+/* super_write - bump gen, write the primary then the backup, each persisted. */
+static void super_write(struct region *r, struct fmt_super *sb)
+{
+	sb->gen++;
+	sb->csum = fmt_super_csum(sb);
+	super_write_one(r, 0, sb);
+	super_write_one(r, fmt_backup_off(sb->region_size), sb);
+}
+
+int mlog_probe(struct region *r, struct fmt_super *sb, const char **why, bool *primary_ok,
+	       bool *backup_ok)
+{
+	uint64_t size = region_size(r);
+	struct fmt_super p, b;
+	const char *pwhy, *bwhy;
+	bool pok, bok;
+
+	memcpy(&p, region_at(r, 0), sizeof(p));
+	memcpy(&b, region_at(r, fmt_backup_off(size)), sizeof(b));
+	pok = fmt_super_check(&p, size, &pwhy) == 0;
+	bok = fmt_super_check(&b, size, &bwhy) == 0;
+	/* The backup is only where we looked if the region has not changed size. */
+	if (bok && fmt_backup_off(b.region_size) != fmt_backup_off(size))
+		bok = false, bwhy = "backup does not match the region size";
+	if (primary_ok)
+		*primary_ok = pok;
+	if (backup_ok)
+		*backup_ok = bok;
+	if (pok && (!bok || p.gen >= b.gen)) {
+		*sb = p;
+		return 0;
+	}
+	if (bok) {
+		*sb = b;
+		return 0;
+	}
+	if (why)
+		*why = pwhy;
+	if (p.magic != FMT_MAGIC && b.magic != FMT_MAGIC)
+		return -ENODATA;
+	return -EUCLEAN;
+}
+
+int mlog_probe_report(struct region *r, struct fmt_super *sb)
+{
+	const char *why = NULL;
+	int rc = mlog_probe(r, sb, &why, NULL, NULL);
+
+	if (rc == -ENODATA)
+		log_err("%s does not hold a daxfs file system (no superblock found); "
+			"format it with daxfs mkfs",
+			region_path(r));
+	else if (rc)
+		log_err("%s: both superblocks are damaged (primary: %s)", region_path(r), why);
+	return rc;
+}
+
+int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root)
+{
+	struct fmt_super sb = {0};
+	struct mlog_snap s;
+	struct mlog l;
+	int rc;
+
+	sb.magic = FMT_MAGIC;
+	sb.version = FMT_VERSION;
+	sb.sb_size = FMT_SUPER_SIZE;
+	if (getrandom(sb.uuid, sizeof(sb.uuid), 0) != sizeof(sb.uuid))
+		return -EIO;
+	rc = fmt_geometry(&sb, region_size(r), log_len);
+	if (rc)
+		return rc;
+	sb.mkfs_time = now_ns();
+	sb.next_ino = FMT_ROOT_INO + 1;
+	/* Start as if area 1 were active, so the snapshot writer fills area 0. */
+	sb.log_active = 1;
+	sb.log_seq = 1;
+
+	memset(&l, 0, sizeof(l));
+	l.r = r;
+	l.sb = sb;
+	l.next_seq = 1;
+	pthread_mutex_init(&l.lock, NULL);
+	mlog_snap_begin(&l, &s);
+	rc = mlog_snap_add(&s, FMT_REC_INODE, root, sizeof(*root));
+	if (rc == 0)
+		rc = mlog_snap_commit(&s, FMT_ROOT_INO + 1);
+	pthread_mutex_destroy(&l.lock);
+	return rc;
+}
+
+/* --- reading records --- */
+
+/*
+ * rec_at - the record at @off of an area of @len bytes if it reads as record @seq chained to
+ * @seed (docs/format.md §3); NULL otherwise.
+ */
+static const struct fmt_rec *rec_at(const uint8_t *a, uint64_t len, uint64_t off, uint64_t seq,
+				    uint64_t seed)
+{
+	const struct fmt_rec *h;
+	uint8_t copy[FMT_REC_MAX];
+
+	if (off > len || len - off < sizeof(*h))
+		return NULL;
+	h = (const struct fmt_rec *)(a + off);
+	if (h->seq != seq || h->len < FMT_REC_MIN || h->len > FMT_REC_MAX || h->len % 8 ||
+	    h->len > len - off)
+		return NULL;
+	memcpy(copy, h, h->len);
+	((struct fmt_rec *)copy)->csum = 0;
+	return checksum64(copy, h->len, seed) == h->csum ? h : NULL;
+}
+
+/*
+ * continuation - after a record that does not read at @off (expected @seq), is there a
+ * verified chain that goes on, and does it prove the bad record had been durable?
+ */
+static bool continuation_proves_damage(const uint8_t *a, uint64_t len, uint64_t off, uint64_t seq)
+{
+	const struct fmt_rec *bad = (const struct fmt_rec *)(a + off);
+	uint64_t bad_seed, cand, end;
+	bool bad_end = false;
+
+	if (len - off < sizeof(*bad))
+		return false;
+	bad_seed = bad->csum;
+	if (bad->seq == seq && (bad->flags & FMT_REC_END))
+		bad_end = true;
+	end = MIN(len, off + FMT_REC_MAX + sizeof(*bad));
+	for (cand = off + FMT_REC_MIN; cand + sizeof(*bad) <= end; cand += 8) {
+		const struct fmt_rec *h = (const struct fmt_rec *)(a + cand);
+		const struct fmt_rec *next;
+		bool saw_end;
+
+		if (h->seq != seq + 1 || h->len < FMT_REC_MIN || h->len > FMT_REC_MAX ||
+		    h->len % 8 || h->len > len - cand)
+			continue;
+		next = rec_at(a, len, cand, seq + 1, bad_seed);
+		if (!next) {
+			/* The bad record's csum may be what was hit: accept the candidate if a
+			 * record chained to it follows. */
+			if (!rec_at(a, len, cand + h->len, seq + 2, h->csum))
+				continue;
+		}
+		/* Follow the chain: a record after an END means a later transaction. */
+		if (bad_end)
+			return true;
+		saw_end = false;
+		for (uint64_t o = cand, s = seq + 1, seed = h->csum;;) {
+			const struct fmt_rec *x = (const struct fmt_rec *)(a + o);
+
+			if (o != cand && !rec_at(a, len, o, s, seed))
+				break;
+			if (saw_end)
+				return true;
+			saw_end = (x->flags & FMT_REC_END) != 0;
+			seed = x->csum;
+			o += x->len;
+			s++;
+		}
+		return false;
+	}
+	return false;
+}
+
+/* Payload length rules per type (docs/format.md §3.1). */
+static bool payload_len_ok(unsigned type, const void *p, size_t plen)
+{
+	switch (type) {
+	case FMT_REC_INODE:
+		return plen == sizeof(struct fmt_inode);
+	case FMT_REC_DIRENT_ADD: {
+		const struct fmt_dirent *d = p;
+
+		return plen >= sizeof(*d) && plen == ALIGN_UP(sizeof(*d) + d->name_len, 8);
+	}
+	case FMT_REC_DIRENT_DEL: {
+		const struct fmt_dirent_del *d = p;
+
+		return plen >= sizeof(*d) && plen == ALIGN_UP(sizeof(*d) + d->name_len, 8);
+	}
+	case FMT_REC_INODE_DEL:
+		return plen == sizeof(struct fmt_inode_del);
+	case FMT_REC_MAP:
+		return plen == sizeof(struct fmt_map);
+	case FMT_REC_UNMAP:
+		return plen == sizeof(struct fmt_unmap);
+	case FMT_REC_BADBLOCK:
+		return plen == sizeof(struct fmt_badblock);
+	default:
+		return false;
+	}
+}
+
+struct replay_state {
+	uint64_t off, seq, seed, records;
+};
+
+/* replay - walk the active area of @sb (see mlog_walk). */
+static int replay(struct region *r, const struct fmt_super *sb, mlog_apply_fn apply, void *ctx,
+		  struct mlog_walk_info *info, struct replay_state *end)
+{
+	const uint8_t *a = area(r, sb, sb->log_active);
+	uint64_t len = sb->log_len;
+	uint64_t off = 0, seq = sb->log_seq, seed = sb->log_seed, records = 0;
+	struct replay_state whole = {0, seq, seed, 0};
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	for (;;) {
+		const struct fmt_rec *h = rec_at(a, len, off, seq, seed);
+
+		if (!h)
+			break;
+		if (!payload_len_ok(h->type, h + 1, h->len - sizeof(*h))) {
+			log_err("log record %" PRIu64 " (%s) at offset %" PRIu64
+				" has a bad payload length",
+				seq, fmt_rec_name(h->type), off);
+			info->damaged = true;
+			info->damage_off = off;
+			info->damage_seq = seq;
+			break;
+		}
+		seed = h->csum;
+		off += h->len;
+		seq++;
+		records++;
+		if (!(h->flags & FMT_REC_END))
+			continue;
+		/* A whole transaction: apply it. */
+		for (uint64_t o = whole.off; o < off;) {
+			const struct fmt_rec *x = (const struct fmt_rec *)(a + o);
+
+			rc = apply(ctx, x, x + 1, x->len - sizeof(*x));
+			if (rc)
+				return rc;
+			o += x->len;
+		}
+		whole = (struct replay_state){off, seq, seed, records};
+	}
+	if (!info->damaged && continuation_proves_damage(a, len, off, seq)) {
+		info->damaged = true;
+		info->damage_off = off;
+		info->damage_seq = seq;
+	}
+	info->records = whole.records;
+	info->bytes = whole.off;
+	info->torn_bytes = off - whole.off;
+	*end = whole;
+	return 0;
+}
+
+int mlog_walk(struct region *r, const struct fmt_super *sb, mlog_apply_fn apply, void *ctx,
+	      struct mlog_walk_info *info)
+{
+	struct replay_state end;
+
+	return replay(r, sb, apply, ctx, info, &end);
+}
+
+int mlog_open(struct mlog **out, struct region *r, mlog_apply_fn apply, void *ctx)
+{
+	struct mlog_walk_info info;
+	struct replay_state end;
+	bool pok, bok;
+	struct mlog *l;
+	int rc;
+
+	*out = NULL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->r = r;
+	pthread_mutex_init(&l->lock, NULL);
+	rc = mlog_probe_report(r, &l->sb);
+	if (rc)
+		goto err_free;
+	mlog_probe(r, &l->sb, NULL, &pok, &bok);
+	if (l->sb.incompat & ~FMT_INCOMPAT_KNOWN) {
+		log_err("%s uses format features this daxfs does not know (incompat %#" PRIx64 ")",
+			region_path(r), l->sb.incompat);
+		rc = -EOPNOTSUPP;
+		goto err_free;
+	}
+	l->rdonly = region_is_rdonly(r) || (l->sb.ro_compat & ~FMT_RO_COMPAT_KNOWN);
+	rc = replay(r, &l->sb, apply, ctx, &info, &end);
+	if (rc)
+		goto err_free;
+	if (info.damaged) {
+		log_err("%s: metadata log record %" PRIu64 " at offset %" PRIu64
+			" of log area %u is damaged and later records exist; refusing to mount "
+			"(run daxfs check)",
+			region_path(r), info.damage_seq, info.damage_off, l->sb.log_active);
+		rc = -EUCLEAN;
+		goto err_free;
+	}
+	l->tail = end.off;
+	l->next_seq = end.seq;
+	l->prev_csum = end.seed;
+	l->records = end.records;
+	l->torn_bytes = info.torn_bytes;
+	if (info.torn_bytes)
+		log_notice("%s: dropped %" PRIu64 " bytes of an interrupted transaction at the "
+			   "log tail",
+			   region_path(r), info.torn_bytes);
+	if (!l->rdonly && (!pok || !bok)) {
+		log_warn("%s: %s superblock was damaged or stale; rewriting it", region_path(r),
+			 pok ? "backup" : "primary");
+		super_write(r, &l->sb);
+	}
+	*out = l;
+	return 0;
+
+err_free:
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+	return rc;
+}
+
+void mlog_close(struct mlog **lp)
+{
+	struct mlog *l = *lp;
+
+	if (!l)
+		return;
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+	*lp = NULL;
+}
+
+const struct fmt_super *mlog_super(const struct mlog *l)
+{
+	return &l->sb;
+}
+
+void mlog_get_stats(struct mlog *l, struct mlog_stats *st)
+{
+	pthread_mutex_lock(&l->lock);
+	st->area_len = l->sb.log_len;
+	st->used = l->tail;
+	st->records = l->records;
+	st->checkpoints = l->checkpoints;
+	st->gen = l->sb.gen;
+	st->torn_bytes = l->torn_bytes;
+	pthread_mutex_unlock(&l->lock);
+}
+
+void mlog_set_rdonly(struct mlog *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->rdonly = true;
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* --- transactions --- */
+
+void mlog_tx_init(struct mlog_tx *tx)
+{
+	memset(tx, 0, sizeof(*tx));
+}
+
+void mlog_tx_reset(struct mlog_tx *tx)
+{
+	tx->used = 0;
+	tx->nrecs = 0;
+	tx->err = 0;
+}
+
+void mlog_tx_release(struct mlog_tx *tx)
+{
+	free(tx->buf);
+	mlog_tx_init(tx);
+}
+
+void *mlog_tx_add(struct mlog_tx *tx, unsigned type, size_t plen)
+{
+	size_t len = sizeof(struct fmt_rec) + ALIGN_UP(plen, 8);
+	struct fmt_rec *h;
+
+	if (tx->err)
+		return NULL;
+	if (tx->used + len > tx->cap) {
+		size_t cap = MAX(tx->cap * 2, (size_t)1024);
+		uint8_t *p;
+
+		while (cap < tx->used + len)
+			cap *= 2;
+		p = realloc(tx->buf, cap);
+		if (!p) {
+			tx->err = -ENOMEM;
+			return NULL;
+		}
+		tx->buf = p;
+		tx->cap = cap;
+	}
+	h = (struct fmt_rec *)(tx->buf + tx->used);
+	memset(h, 0, len);
+	h->len = (uint32_t)len;
+	h->type = (uint16_t)type;
+	tx->used += len;
+	tx->nrecs++;
+	return h + 1;
+}
+
+int mlog_reserve(struct mlog *l, size_t bytes)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&l->lock);
+	if (l->rdonly)
+		rc = -EROFS;
+	else if (bytes > l->sb.log_len - l->tail - l->reserved)
+		rc = -ENOSPC;
+	else
+		l->reserved += bytes;
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+void mlog_unreserve(struct mlog *l, size_t bytes)
+{
+	pthread_mutex_lock(&l->lock);
+	l->reserved -= bytes;
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* seal - fill seq, flags and chained checksums of @n bytes of records in @buf. */
+static uint64_t seal(uint8_t *buf, size_t n, uint64_t seq, uint64_t seed, bool end_each)
+{
+	for (size_t o = 0; o < n;) {
+		struct fmt_rec *h = (struct fmt_rec *)(buf + o);
+
+		h->seq = seq++;
+		if (end_each || o + h->len == n)
+			h->flags |= FMT_REC_END;
+		h->csum = 0;
+		h->csum = checksum64(h, h->len, seed);
+		seed = h->csum;
+		o += h->len;
+	}
+	return seed;
+}
+
+int mlog_commit(struct mlog *l, struct mlog_tx *tx)
+{
+	uint8_t *dst;
+	int rc = 0;
+
+	if (tx->err)
+		return tx->err;
+	if (tx->used == 0)
+		return 0;
+	pthread_mutex_lock(&l->lock);
+	l->reserved -= tx->used;
+	if (l->rdonly) {
+		rc = -EROFS;
+		goto out;
+	}
+	l->prev_csum = seal(tx->buf, tx->used, l->next_seq, l->prev_csum, false);
+	dst = area(l->r, &l->sb, l->sb.log_active) + l->tail;
+	region_memcpy(l->r, dst, tx->buf, tx->used, REGION_NODRAIN);
+	region_drain(l->r);
+	l->tail += tx->used;
+	l->next_seq += tx->nrecs;
+	l->records += tx->nrecs;
+out:
+	pthread_mutex_unlock(&l->lock);
+	if (rc == 0)
+		mlog_tx_reset(tx);
+	return rc;
+}
+
+/* --- checkpoint --- */
+
+void mlog_snap_begin(struct mlog *l, struct mlog_snap *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->l = l;
+	s->area_off = l->sb.log_off[!l->sb.log_active];
+	s->seq = l->next_seq;
+	s->seed = fresh_seed();
+	s->prev = s->seed;
+}
+
+int mlog_snap_add(struct mlog_snap *s, unsigned type, const void *payload, size_t plen)
+{
+	struct mlog *l = s->l;
+	uint8_t rec[FMT_REC_MAX];
+	size_t len = sizeof(struct fmt_rec) + ALIGN_UP(plen, 8);
+	struct fmt_rec *h = (struct fmt_rec *)rec;
+
+	if (s->err)
+		return s->err;
+	if (len > FMT_REC_MAX)
+		return s->err = -EINVAL;
+	if (len > l->sb.log_len - s->off)
+		return s->err = -ENOSPC;
+	memset(rec, 0, len);
+	h->len = (uint32_t)len;
+	h->type = (uint16_t)type;
+	memcpy(h + 1, payload, plen);
+	s->prev = seal(rec, len, s->seq, s->prev, true);
+	region_memcpy(l->r, region_at(l->r, s->area_off + s->off), rec, len, REGION_NODRAIN);
+	s->off += len;
+	s->seq++;
+	s->records++;
+	return 0;
+}
+
+int mlog_snap_commit(struct mlog_snap *s, uint64_t next_ino)
+{
+	struct mlog *l = s->l;
+
+	if (s->err)
+		return s->err;
+	region_drain(l->r);
+	pthread_mutex_lock(&l->lock);
+	l->sb.log_active = !l->sb.log_active;
+	l->sb.log_seq = l->next_seq;
+	l->sb.log_seed = s->seed;
+	l->sb.next_ino = next_ino;
+	super_write(l->r, &l->sb);
+	l->tail = s->off;
+	l->next_seq = s->seq;
+	l->prev_csum = s->prev;
+	l->records = s->records;
+	l->checkpoints++;
+	pthread_mutex_unlock(&l->lock);
+	return 0;
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DAXFS_ENGINE_MLOG_H
+#define DAXFS_ENGINE_MLOG_H
+
+/*
+ * mlog - the metadata log of docs/format.md §2-§4: superblocks, transactions of checksummed
+ * records, replay, checkpoint. It knows records as bytes with a type; what they mean is the
+ * namespace's business (engine/namespace.c applies them).
+ *
+ * Locking: one mutex (the "log lock", last in the lock order of docs/locking.md) serialises
+ * commits. Checkpoints run with every transaction held off by the namespace's tx lock.
+ */
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "format.h"
+#include "region.h"
+
+struct mlog;
+
+/* A transaction being built in DRAM: records are added, then mlog_commit() writes them. */
+struct mlog_tx {
+	uint8_t *buf;
+	size_t used;
+	size_t cap;
+	unsigned nrecs;
+	int err; /* first -ENOMEM while adding; mlog_commit returns it */
+};
+
+struct mlog_stats {
+	uint64_t area_len;    /* bytes of one log area */
+	uint64_t used;	      /* bytes used in the active area */
+	uint64_t records;     /* records in the active area */
+	uint64_t checkpoints; /* since mount */
+	uint64_t gen;	      /* superblock generation */
+	uint64_t torn_bytes;  /* bytes of torn tail dropped at mount */
+};
+
+/*
+ * mlog_apply_fn - called by replay for each record of each whole transaction, in order.
+ * @payload is inside the mapped region; @plen is the payload length (record len - 24).
+ * Return: 0, or a negative errno that stops replay (mount fails).
+ */
+typedef int (*mlog_apply_fn)(void *ctx, const struct fmt_rec *rec, const void *payload,
+			     size_t plen);
+
+/*
+ * mlog_format - write a fresh superblock pair and the first record (@root, an INODE payload)
+ * into @r, which must be writable. @log_len 0 picks the default.
+ * Context: no other user of the region.
+ * Return: 0, -EFBIG (too small), -EINVAL (bad log length).
+ */
+int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root);
+
+/*
+ * mlog_probe - read both superblocks of @r and choose one (docs/format.md §2).
+ * Return: 0 with *@sb; -ENODATA when neither superblock has the daxfs magic (not daxfs);
+ *         -EUCLEAN when both are damaged; *@why (may be NULL) gets a reason for the caller's
+ *         message. *@primary_ok / *@backup_ok (may be NULL) tell which copy was valid.
+ */
+int mlog_probe(struct region *r, struct fmt_super *sb, const char **why, bool *primary_ok,
+	       bool *backup_ok);
+
+/* mlog_probe_report - mlog_probe that logs why it failed. */
+int mlog_probe_report(struct region *r, struct fmt_super *sb);
+
+/*
+ * mlog_open - choose a superblock and replay the active log through @apply.
+ * A torn tail is dropped (counted in stats); damage (docs/format.md §3) fails the open.
+ * If the superblock copies disagree and @r is writable, the stale copy is rewritten.
+ * Context: mount; no other user.
+ * Return: 0 and *@out; -ENODATA (not daxfs), -EUCLEAN (damaged superblocks or log; a line
+ *         saying where is logged), -EOPNOTSUPP (unknown incompat features), or @apply's error.
+ */
+int mlog_open(struct mlog **out, struct region *r, mlog_apply_fn apply, void *ctx);
+
+void mlog_close(struct mlog **lp);
+
+/* mlog_super - the superblock in force (a copy the caller may read). */
+const struct fmt_super *mlog_super(const struct mlog *l);
+
+void mlog_get_stats(struct mlog *l, struct mlog_stats *st);
+
+/* --- transactions --- */
+
+void mlog_tx_init(struct mlog_tx *tx);
+void mlog_tx_reset(struct mlog_tx *tx);
+void mlog_tx_release(struct mlog_tx *tx);
+
+/*
+ * mlog_tx_add - append a record of @type with @plen payload bytes (rounded up to 8) to @tx.
+ * Return: the zeroed payload to fill in, or NULL on -ENOMEM (remembered in tx->err).
+ */
+void *mlog_tx_add(struct mlog_tx *tx, unsigned type, size_t plen);
+
+/* mlog_tx_bytes - how many log bytes @tx will take. */
+static inline size_t mlog_tx_bytes(const struct mlog_tx *tx)
+{
+	return tx->used;
+}
+
+/*
+ * mlog_reserve - hold @bytes of the active area for a transaction about to commit, so
+ * concurrent transactions cannot take its room. mlog_commit() consumes the reservation;
+ * mlog_unreserve() gives it back when the transaction is abandoned.
+ * Locking: takes the log lock.
+ * Return: 0, or -ENOSPC when the area has no such room (checkpoint, then retry).
+ */
+int mlog_reserve(struct mlog *l, size_t bytes);
+void mlog_unreserve(struct mlog *l, size_t bytes);
+
+/*
+ * mlog_commit - write @tx's records after the last ones (seq, END flag and chained checksums
+ * filled in), persist them, and reset @tx. Durable when it returns 0.
+ * Context: inside a namespace transaction. Locking: takes the log lock.
+ * The caller reserved tx->used bytes with mlog_reserve().
+ * Return: 0; -EROFS on a read-only log; tx->err.
+ */
+int mlog_commit(struct mlog *l, struct mlog_tx *tx);
+
+/* --- checkpoint --- */
+
+struct mlog_snap {
+	struct mlog *l;
+	uint64_t area_off; /* byte offset of the area being written */
+	uint64_t off;	   /* bytes written so far */
+	uint64_t seq;
+	uint64_t seed; /* seed of the first record */
+	uint64_t prev; /* csum of the last record written */
+	uint64_t records;
+	int err;
+};
+
+/*
+ * mlog_snap_begin / mlog_snap_add / mlog_snap_commit - write a snapshot into the inactive
+ * area and make it the log (docs/format.md §4). The caller holds every transaction off.
+ * mlog_snap_add returns -ENOSPC when the area is full (the snapshot is then abandoned:
+ * nothing changes until a later commit); mlog_snap_commit persists and flips the
+ * superblocks, recording @next_ino.
+ */
+void mlog_snap_begin(struct mlog *l, struct mlog_snap *s);
+int mlog_snap_add(struct mlog_snap *s, unsigned type, const void *payload, size_t plen);
+int mlog_snap_commit(struct mlog_snap *s, uint64_t next_ino);
+
+/* mlog_set_rdonly - refuse further commits with -EROFS (metadata poison, read-only mount). */
+void mlog_set_rdonly(struct mlog *l);
+
+/*
+ * mlog_walk - replay for daxfs check: like mlog_open's replay on a superblock the caller
+ * chose, but damage is reported in @info instead of failing, and nothing is written.
+ * Return: 0 (see @info), or @apply's error.
+ */
+struct mlog_walk_info {
+	uint64_t records;     /* records that verified */
+	uint64_t bytes;	      /* bytes of whole transactions */
+	uint64_t torn_bytes;  /* bytes of the dropped tail */
+	bool damaged;	      /* a bad record with verified records after it */
+	uint64_t damage_off;  /* where */
+	uint64_t damage_seq;
+};
+int mlog_walk(struct region *r, const struct fmt_super *sb, mlog_apply_fn apply, void *ctx,
+	      struct mlog_walk_info *info);
+
+#endif

@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Applying log records to memory: the one code path shared by mount (replay) and live
+ * operations (ns_tx_run), so what an operation does and what replay rebuilds cannot drift
+ * apart. Every rule of docs/format.md §3.1 is checked here; a record that breaks one is
+ * damage (ns_damage).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "nsint.h"
+#include "util.h"
+
+int ns_table_add_inode(struct ns *ns, struct ns_inode *in);
+void ns_table_del_inode(struct ns *ns, struct ns_inode *in);
+void ns_table_add_dirent(struct ns *ns, struct ns_dirent *d);
+void ns_table_del_dirent(struct ns *ns, struct ns_dirent *d);
+
+#define PAGES_MAX NS_PAGES_MAX
+
+int ns_damage(struct ns *ns, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ns->damage_count++;
+	if (ns->damage) {
+		ns->damage(ns->damage_ctx, msg);
+		return 0;
+	}
+	log_err("%s: log record %" PRIu64 ": %s", region_path(ns->r), ns->cur_seq, msg);
+	return -EUCLEAN;
+}
+
+static void inode_free_cb(struct rcu_head *head)
+{
+	struct ns_inode *in;
+
+	rcu_cb_begin(head);
+	in = caa_container_of(head, struct ns_inode, rcu);
+	pthread_mutex_destroy(&in->lock);
+	pthread_mutex_destroy(&in->attr_lock);
+	free(in);
+}
+
+void ns_inode_free(struct ns *ns, struct ns_inode *in)
+{
+	xt_destroy(&in->map);
+	rcu_defer(&in->rcu, inode_free_cb);
+}
+
+static void dirent_free_cb(struct rcu_head *head)
+{
+	rcu_cb_begin(head);
+	free(caa_container_of(head, struct ns_dirent, rcu));
+}
+
+/* free_run - blocks leave their owner: at once at mount, after a grace period when live. */
+static int free_run(struct ns *ns, struct ns_txctx *tc, uint64_t block, uint64_t count)
+{
+	struct ns_run *last;
+
+	if (!tc->live) {
+		alloc_free(ns->alloc, block, count);
+		return 0;
+	}
+	last = tc->nfrees ? &tc->frees[tc->nfrees - 1] : NULL;
+	if (last && last->block + last->count == block) {
+		last->count += count;
+		return 0;
+	}
+	if (tc->nfrees == tc->capfrees) {
+		size_t cap = tc->capfrees ? tc->capfrees * 2 : 16;
+		struct ns_run *p = realloc(tc->frees, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		tc->frees = p;
+		tc->capfrees = cap;
+	}
+	tc->frees[tc->nfrees++] = (struct ns_run){block, count};
+	return 0;
+}
+
+static void add_blocks(struct ns_inode *in, int64_t delta)
+{
+	pthread_mutex_lock(&in->attr_lock);
+	in->blocks = (uint64_t)((int64_t)in->blocks + delta);
+	pthread_mutex_unlock(&in->attr_lock);
+}
+
+/* --- block maps --- */
+
+/*
+ * __release - the page run [index, index + n) mapping [block, block + n) stops owning its
+ * blocks: rmap records go, blocks are freed (quarantined ones stay quarantined).
+ * Locking: @in's xtable lock held.
+ */
+static int __release(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, uint64_t block,
+		     uint64_t n, int64_t *owned_delta)
+{
+	int rc;
+
+	pthread_mutex_lock(&ns->poison_lock);
+	/* Poisoned blocks are not owned (docs/format.md §3.1): count what rmap still has. */
+	for (uint64_t b = block; b < block + n; b++)
+		if (!alloc_is_quarantined(ns->alloc, b))
+			(*owned_delta)--;
+	rc = rmap_remove(&ns->rmap, block, n);
+	pthread_mutex_unlock(&ns->poison_lock);
+	if (rc)
+		return rc;
+	return free_run(ns, tc, block, n);
+}
+
+/*
+ * __unmap - pages [index, index + count) become holes; a 2 MiB entry cut by the range is
+ * split into 4 KiB entries for the part that stays. Locking: @in's xtable lock held.
+ */
+static int __unmap(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, uint64_t index,
+		   uint64_t count)
+{
+	uint64_t end = index + count, i = index;
+	int64_t owned_delta = 0;
+	unsigned order;
+	xt_entry e;
+	int rc = 0;
+
+	while ((e = xt_find(&in->map, &i, end - 1, XT_MARK_ANY, &order)) != XT_EMPTY) {
+		uint64_t first = i, n = UINT64_C(1) << order;
+		uint64_t lo = MAX(first, index), hi = MIN(first + n, end);
+		uint64_t blk = xt_to_block(e);
+
+		__xt_erase(&in->map, first);
+		if (first < lo || first + n > hi) {
+			/* Keep the pages outside the range as 4 KiB entries. */
+			for (uint64_t p = first; p < first + n; p++) {
+				xt_entry flags = 0;
+
+				if (p >= lo && p < hi)
+					continue;
+				if (xt_is_poison(e) &&
+				    alloc_is_quarantined(ns->alloc, blk + (p - first)))
+					flags = XT_POISON;
+				rc = __xt_store(&in->map, p, 0,
+						xt_mk_entry(blk + (p - first), 0, flags));
+				if (rc)
+					goto out;
+			}
+		}
+		if (!xt_is_hole(e)) {
+			rc = __release(ns, tc, in, blk + (lo - first), hi - lo, &owned_delta);
+			if (rc)
+				goto out;
+		}
+		i = first + n;
+		if (i >= end || i == 0)
+			break;
+	}
+out:
+	if (owned_delta)
+		add_blocks(in, owned_delta);
+	return rc;
+}
+
+static int unmap_range(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, uint64_t index,
+		       uint64_t count)
+{
+	int rc;
+
+	xt_lock(&in->map);
+	rc = __unmap(ns, tc, in, index, count);
+	xt_unlock(&in->map);
+	return rc;
+}
+
+/*
+ * __map_piece - page run [idx, idx + 2^order) maps [blk, ...). Quarantined blocks make the
+ * entry POISON and are not owned. Locking: @in's xtable lock held.
+ */
+static int __map_piece(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, uint64_t idx,
+		       uint64_t blk, unsigned order)
+{
+	uint64_t n = UINT64_C(1) << order, bad = 0;
+	struct rmap_owner own;
+	xt_entry flags = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&ns->poison_lock);
+	for (uint64_t b = blk; b < blk + n; b++)
+		bad += alloc_is_quarantined(ns->alloc, b);
+	if (!tc->live && bad == 0) {
+		rc = alloc_reserve(ns->alloc, blk, n);
+		if (rc == -EEXIST) {
+			rcu_read_begin();
+			for (uint64_t b = blk; b < blk + n; b++) {
+				if (rmap_lookup(&ns->rmap, b, &own)) {
+					rc = ns_damage(ns,
+						       "block %" PRIu64 " is owned twice: inode %" PRIu64
+						       " page %" PRIu64 " and inode %" PRIu64
+						       " page %" PRIu64,
+						       b, own.inode->ino, own.index, in->ino,
+						       idx + (b - blk));
+					break;
+				}
+			}
+			rcu_read_end();
+			if (rc == -EEXIST)
+				rc = ns_damage(ns, "blocks %" PRIu64 "+%" PRIu64 " are not free", blk, n);
+			pthread_mutex_unlock(&ns->poison_lock);
+			return rc;
+		}
+	}
+	if (bad == 0) {
+		rc = rmap_insert(&ns->rmap, blk, n, in, idx);
+	} else {
+		/* Own every block but the quarantined ones. */
+		flags = XT_POISON;
+		for (uint64_t b = blk; b < blk + n && rc == 0; b++) {
+			if (alloc_is_quarantined(ns->alloc, b))
+				continue;
+			if (!tc->live)
+				rc = alloc_reserve(ns->alloc, b, 1);
+			if (rc == 0)
+				rc = rmap_insert(&ns->rmap, b, 1, in, idx + (b - blk));
+		}
+	}
+	pthread_mutex_unlock(&ns->poison_lock);
+	if (rc == -EEXIST)
+		return ns_damage(ns, "blocks %" PRIu64 "+%" PRIu64 " already have an owner", blk, n);
+	if (rc)
+		return rc;
+	rc = __xt_store(&in->map, idx, order, xt_mk_entry(blk, order, flags));
+	if (rc)
+		return rc;
+	add_blocks(in, (int64_t)(n - bad));
+	return 0;
+}
+
+static int apply_map(struct ns *ns, struct ns_txctx *tc, const struct fmt_map *m)
+{
+	uint64_t n = UINT64_C(1) << (m->order < 64 ? m->order : 0);
+	struct ns_inode *in = ns_inode_find(ns, m->ino);
+	int rc;
+
+	if (!in || !S_ISREG(in->mode))
+		return ns_damage(ns, "MAP names inode %" PRIu64 ", which is not a file", m->ino);
+	if ((m->order != 0 && m->order != 9) || m->count == 0 || m->count % n || m->index % n ||
+	    m->block % n || m->index >= PAGES_MAX || m->count > PAGES_MAX - m->index ||
+	    !alloc_contains(ns->alloc, m->block, m->count))
+		return ns_damage(ns,
+				 "MAP of inode %" PRIu64 " has a bad range (page %" PRIu64
+				 " block %" PRIu64 " count %u order %u)",
+				 m->ino, m->index, m->block, m->count, m->order);
+	xt_lock(&in->map);
+	rc = __unmap(ns, tc, in, m->index, m->count);
+	for (uint64_t p = 0; rc == 0 && p < m->count; p += n)
+		rc = __map_piece(ns, tc, in, m->index + p, m->block + p, m->order);
+	xt_unlock(&in->map);
+	return rc;
+}
+
+static int apply_unmap(struct ns *ns, struct ns_txctx *tc, const struct fmt_unmap *u)
+{
+	struct ns_inode *in = ns_inode_find(ns, u->ino);
+	uint64_t count;
+
+	if (!in || !S_ISREG(in->mode))
+		return ns_damage(ns, "UNMAP names inode %" PRIu64 ", which is not a file", u->ino);
+	if (u->index >= PAGES_MAX || u->count == 0)
+		return ns_damage(ns, "UNMAP of inode %" PRIu64 " has a bad range", u->ino);
+	count = MIN(u->count, PAGES_MAX - u->index);
+	return unmap_range(ns, tc, in, u->index, count);
+}
+
+/*
+ * poison_owned - mark the entry that maps @block POISON and let go of the block.
+ * Return: 1 when done, 0 when @block had no owner (or it changed: the caller retries).
+ * Locking: takes the owner's xtable lock inside an RCU read section (DESIGN §5), then
+ *          ns->poison_lock.
+ */
+static int poison_owned(struct ns *ns, uint64_t block)
+{
+	struct rmap_owner own;
+	struct ns_inode *in;
+	uint64_t first;
+	unsigned order;
+	xt_entry e;
+	int done = 0;
+
+	rcu_read_begin();
+	if (!rmap_lookup(&ns->rmap, block, &own)) {
+		rcu_read_end();
+		return 0;
+	}
+	in = own.inode;
+	xt_lock(&in->map);
+	e = __xt_load(&in->map, own.index, &first, &order);
+	pthread_mutex_lock(&ns->poison_lock);
+	if (xt_is_value(e) && !xt_is_hole(e) &&
+	    xt_to_block(e) + (own.index - first) == block &&
+	    rmap_lookup(&ns->rmap, block, &own) && own.inode == in) {
+		if (!xt_is_poison(e))
+			__xt_cmpxchg(&in->map, first, e, e | XT_POISON, NULL);
+		rmap_remove(&ns->rmap, block, 1);
+		alloc_quarantine(ns->alloc, block, 1);
+		done = 1;
+	} else {
+		done = -EAGAIN;
+	}
+	pthread_mutex_unlock(&ns->poison_lock);
+	xt_unlock(&in->map);
+	rcu_read_end();
+	if (done == 1)
+		add_blocks(in, -1);
+	return done;
+}
+
+static int apply_badblock(struct ns *ns, const struct fmt_badblock *b)
+{
+	if (b->count == 0 || !alloc_contains(ns->alloc, b->block, b->count))
+		return ns_damage(ns, "BADBLOCK %" PRIu64 "+%" PRIu64 " is outside the data area",
+				 b->block, b->count);
+	for (uint64_t blk = b->block; blk < b->block + b->count; blk++) {
+		for (;;) {
+			int rc;
+
+			if (alloc_is_quarantined(ns->alloc, blk))
+				break;
+			rc = poison_owned(ns, blk);
+			if (rc == 1)
+				break;
+			if (rc == -EAGAIN)
+				continue;
+			/* No owner: quarantine, unless an owner appeared meanwhile. */
+			pthread_mutex_lock(&ns->poison_lock);
+			rcu_read_begin();
+			{
+				struct rmap_owner own;
+
+				rc = rmap_lookup(&ns->rmap, blk, &own);
+			}
+			rcu_read_end();
+			if (!rc)
+				alloc_quarantine(ns->alloc, blk, 1);
+			pthread_mutex_unlock(&ns->poison_lock);
+			if (!rc)
+				break;
+		}
+	}
+	return 0;
+}
+
+/* --- inodes and names --- */
+
+static int apply_inode(struct ns *ns, const struct fmt_inode *fi)
+{
+	uint32_t type = fi->mode & S_IFMT;
+	struct ns_inode *in;
+
+	if (fi->ino == 0 || fi->ino > XT_INDEX_MAX || (type != S_IFDIR && type != S_IFREG) ||
+	    fi->mode & ~(uint32_t)(S_IFMT | 07777) || fi->size > NS_FILE_SIZE_MAX ||
+	    (type == S_IFDIR && fi->parent == 0) || fi->nlink == 0)
+		return ns_damage(ns, "INODE %" PRIu64 " has bad attributes (mode %o)", fi->ino,
+				 fi->mode);
+	if (fi->ino > ns->max_ino)
+		ns->max_ino = fi->ino;
+	in = ns_inode_find(ns, fi->ino);
+	if (in && (in->mode & S_IFMT) != type)
+		return ns_damage(ns, "INODE %" PRIu64 " changes type", fi->ino);
+	if (!in) {
+		in = calloc(1, sizeof(*in));
+		if (!in)
+			return -ENOMEM;
+		in->ino = fi->ino;
+		in->refs = 1;
+		pthread_mutex_init(&in->lock, NULL);
+		pthread_mutex_init(&in->attr_lock, NULL);
+		xt_init(&in->map);
+		in->mode = fi->mode;
+		ns_table_add_inode(ns, in);
+	}
+	pthread_mutex_lock(&in->attr_lock);
+	in->mode = fi->mode;
+	in->uid = fi->uid;
+	in->gid = fi->gid;
+	in->nlink = fi->nlink;
+	in->parent = fi->parent;
+	in->size = fi->size;
+	in->atime = fi->atime;
+	in->mtime = fi->mtime;
+	in->ctime = fi->ctime;
+	in->attr_dirty = false;
+	pthread_mutex_unlock(&in->attr_lock);
+	return 0;
+}
+
+static int apply_dirent_add(struct ns *ns, const struct fmt_dirent *fd)
+{
+	struct ns_inode *dir, *child;
+	struct ns_dirent *d;
+	int rc;
+
+	if (fmt_valid_name(fd->name, fd->name_len))
+		return ns_damage(ns, "DIRENT_ADD in directory %" PRIu64 " has a bad name", fd->dir);
+	dir = ns_inode_find(ns, fd->dir);
+	child = ns_inode_find(ns, fd->ino);
+	if (!dir || !S_ISDIR(dir->mode))
+		return ns_damage(ns, "DIRENT_ADD names directory %" PRIu64 ", which is not one",
+				 fd->dir);
+	if (!child || child->ino == NS_ROOT_INO)
+		return ns_damage(ns, "DIRENT_ADD names inode %" PRIu64 ", which cannot be linked",
+				 fd->ino);
+	if (ns_dirent_find(ns, fd->dir, fd->name, fd->name_len))
+		return ns_damage(ns, "DIRENT_ADD: \"%.*s\" already exists in directory %" PRIu64,
+				 (int)fd->name_len, fd->name, fd->dir);
+	d = calloc(1, sizeof(*d) + fd->name_len + 1);
+	if (!d)
+		return -ENOMEM;
+	d->dir = fd->dir;
+	d->ino = fd->ino;
+	d->mode = child->mode & S_IFMT;
+	d->name_len = fd->name_len;
+	memcpy(d->name, fd->name, fd->name_len);
+	xt_lock(&dir->map);
+	d->cookie = dir->next_cookie;
+	rc = __xt_store(&dir->map, d->cookie, 0, xt_mk_ptr(d));
+	xt_unlock(&dir->map);
+	if (rc) {
+		free(d);
+		return rc;
+	}
+	dir->next_cookie++;
+	dir->nr_entries++;
+	ns_table_add_dirent(ns, d);
+	return 0;
+}
+
+static int apply_dirent_del(struct ns *ns, const struct fmt_dirent_del *fd)
+{
+	struct ns_inode *dir = ns_inode_find(ns, fd->dir);
+	struct ns_dirent *d = ns_dirent_find(ns, fd->dir, fd->name, fd->name_len);
+
+	if (!dir || !d)
+		return ns_damage(ns, "DIRENT_DEL: no entry \"%.*s\" in directory %" PRIu64,
+				 (int)fd->name_len, fd->name, fd->dir);
+	xt_lock(&dir->map);
+	__xt_erase(&dir->map, d->cookie);
+	xt_unlock(&dir->map);
+	dir->nr_entries--;
+	ns_table_del_dirent(ns, d);
+	rcu_defer(&d->rcu, dirent_free_cb);
+	return 0;
+}
+
+static int apply_inode_del(struct ns *ns, struct ns_txctx *tc, const struct fmt_inode_del *fd)
+{
+	struct ns_inode *in = ns_inode_find(ns, fd->ino);
+	int rc;
+
+	if (!in || in->ino == NS_ROOT_INO)
+		return ns_damage(ns, "INODE_DEL of inode %" PRIu64 ", which cannot be removed",
+				 fd->ino);
+	if (S_ISDIR(in->mode) && in->nr_entries)
+		return ns_damage(ns, "INODE_DEL of directory %" PRIu64 ", which is not empty",
+				 fd->ino);
+	if (S_ISREG(in->mode)) {
+		rc = unmap_range(ns, tc, in, 0, PAGES_MAX);
+		if (rc)
+			return rc;
+	}
+	ns_table_del_inode(ns, in);
+	__atomic_store_n(&in->dying, true, __ATOMIC_RELEASE);
+	ns_inode_put(ns, in);
+	return 0;
+}
+
+int ns_apply(struct ns *ns, struct ns_txctx *tc, const struct fmt_rec *rec, const void *p,
+	     size_t plen)
+{
+	int rc;
+
+	(void)plen; /* lengths were checked by the log (mlog.c) or built by us */
+	rcu_read_begin();
+	switch (rec->type) {
+	case FMT_REC_INODE:
+		rc = apply_inode(ns, p);
+		break;
+	case FMT_REC_DIRENT_ADD:
+		rc = apply_dirent_add(ns, p);
+		break;
+	case FMT_REC_DIRENT_DEL:
+		rc = apply_dirent_del(ns, p);
+		break;
+	case FMT_REC_INODE_DEL:
+		rc = apply_inode_del(ns, tc, p);
+		break;
+	case FMT_REC_MAP:
+		rc = apply_map(ns, tc, p);
+		break;
+	case FMT_REC_UNMAP:
+		rc = apply_unmap(ns, tc, p);
+		break;
+	case FMT_REC_BADBLOCK:
+		rcu_read_end();
+		return apply_badblock(ns, p);
+	default:
+		rc = ns_damage(ns, "unknown record type %u", rec->type);
+		break;
+	}
+	rcu_read_end();
+	return rc;
+}

@@ -1,0 +1,581 @@
+// SPDX-License-Identifier: MIT
+/*
+ * File contents: read, write, truncate, fallocate, punch-hole, fsync. Changes run under the
+ * inode lock; reads run under RCU only. New blocks are filled (data or zeros) and persisted
+ * before the MAP record that makes them reachable commits (DESIGN §9).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "nsint.h"
+#include "util.h"
+
+#define PAGE FMT_BLOCK_SIZE
+#define HUGE_PAGES FMT_CHUNK_BLOCKS
+#define TX_BATCH 60 /* MAP records per transaction, well under FMT_TX_MAX_RECS */
+
+static void *block_addr(struct ns *ns, uint64_t block)
+{
+	return region_at(ns->r, block * PAGE);
+}
+
+/*
+ * page_block - the block behind page @idx, or UINT64_MAX for a hole; *@poisoned tells a page
+ * whose block is quarantined. Locking: RCU read side or the inode lock.
+ */
+static uint64_t page_block(struct ns *ns, struct ns_inode *in, uint64_t idx, bool *poisoned)
+{
+	uint64_t first, blk;
+	xt_entry e = __xt_load(&in->map, idx, &first, NULL);
+
+	*poisoned = false;
+	if (!xt_is_value(e) || xt_is_hole(e))
+		return UINT64_MAX;
+	blk = xt_to_block(e) + (idx - first);
+	if (xt_is_poison(e) && alloc_is_quarantined(ns->alloc, blk))
+		*poisoned = true;
+	return blk;
+}
+
+void ns_lock_pages(struct ns_inode *in, uint64_t start, uint64_t end)
+{
+	uint64_t i = start;
+	unsigned order;
+
+	if (S_ISDIR(in->mode) || start >= end)
+		return;
+	xt_lock(&in->map);
+	while (xt_find(&in->map, &i, end - 1, XT_MARK_ANY, &order) != XT_EMPTY) {
+		uint64_t first = i;
+
+		/* Waits while another thread holds it; retries from the lookup after waking. */
+		if (__xt_lock_entry(&in->map, first) == XT_EMPTY)
+			continue;
+		__xt_load(&in->map, first, &i, &order);
+		i += UINT64_C(1) << order;
+		if (i == 0 || i >= end)
+			break;
+	}
+	xt_unlock(&in->map);
+}
+
+void ns_unlock_pages(struct ns_inode *in, uint64_t start, uint64_t end)
+{
+	uint64_t i = start;
+	unsigned order;
+	xt_entry e;
+
+	if (S_ISDIR(in->mode) || start >= end)
+		return;
+	xt_lock(&in->map);
+	while ((e = xt_find(&in->map, &i, end - 1, XT_MARK_ANY, &order)) != XT_EMPTY) {
+		if (xt_is_locked(e))
+			__xt_unlock_entry(&in->map, i);
+		i += UINT64_C(1) << order;
+		if (i == 0 || i >= end)
+			break;
+	}
+	xt_unlock(&in->map);
+}
+
+void ns_zero_tail(struct ns *ns, struct ns_inode *in, uint64_t from)
+{
+	uint64_t blk;
+	bool poisoned;
+
+	if (from % PAGE == 0)
+		return;
+	rcu_read_begin();
+	blk = page_block(ns, in, from / PAGE, &poisoned);
+	rcu_read_end();
+	if (blk == UINT64_MAX || poisoned)
+		return;
+	region_memset(ns->r, (char *)block_addr(ns, blk) + from % PAGE, 0, PAGE - from % PAGE,
+		      REGION_NODRAIN);
+}
+
+/* --- reading --- */
+
+ssize_t ns_read(struct ns *ns, uint64_t ino, void *buf, size_t len, uint64_t off)
+{
+	struct ns_inode *in;
+	uint64_t size, pos, end;
+	ssize_t rc = 0;
+
+	in = ns_inode_get(ns, ino);
+	if (!in)
+		return -ENOENT;
+	if (S_ISDIR(in->mode)) {
+		rc = -EISDIR;
+		goto out;
+	}
+	pthread_mutex_lock(&in->attr_lock);
+	size = in->size;
+	pthread_mutex_unlock(&in->attr_lock);
+	if (off >= size || len == 0)
+		goto out;
+	end = off + MIN((uint64_t)len, size - off);
+	pos = off;
+	while (pos < end) {
+		/* A bounded read section per 64 pages: grace periods are not held up long. */
+		rcu_read_begin();
+		for (unsigned k = 0; k < 64 && pos < end; k++) {
+			uint64_t n = MIN(PAGE - pos % PAGE, end - pos);
+			bool poisoned;
+			uint64_t blk = page_block(ns, in, pos / PAGE, &poisoned);
+			char *dst = (char *)buf + (pos - off);
+
+			if (poisoned) {
+				rcu_read_end();
+				rc = pos > off ? (ssize_t)(pos - off) : -EIO;
+				goto out;
+			}
+			if (blk == UINT64_MAX)
+				memset(dst, 0, n);
+			else
+				memcpy(dst, (char *)block_addr(ns, blk) + pos % PAGE, n);
+			pos += n;
+		}
+		rcu_read_end();
+	}
+	rc = (ssize_t)(end - off);
+out:
+	ns_inode_put(ns, in);
+	return rc;
+}
+
+/* --- filling new blocks --- */
+
+/* What new blocks get: bytes [off, end) of the file come from @buf (zeros when NULL). */
+struct fill {
+	const uint8_t *buf;
+	uint64_t off, end;
+};
+
+/*
+ * fill_blocks - write pages [idx, idx + n) into blocks [blk, ...): data where @f covers them,
+ * zeros everywhere else. Not drained: the caller drains once before committing.
+ */
+static void fill_blocks(struct ns *ns, uint64_t idx, uint64_t blk, uint64_t n, const struct fill *f)
+{
+	uint64_t lo = idx * PAGE, hi = (idx + n) * PAGE;
+	uint64_t dlo = MAX(lo, f->off), dhi = MIN(hi, f->end);
+	char *base = block_addr(ns, blk);
+
+	if (!f->buf || dlo >= dhi) {
+		region_memset(ns->r, base, 0, hi - lo, REGION_NODRAIN | REGION_NONTEMPORAL);
+		return;
+	}
+	if (dlo > lo)
+		region_memset(ns->r, base, 0, dlo - lo, REGION_NODRAIN);
+	region_memcpy(ns->r, base + (dlo - lo), f->buf + (dlo - f->off), dhi - dlo,
+		      REGION_NODRAIN);
+	if (hi > dhi)
+		region_memset(ns->r, base + (dhi - lo), 0, hi - dhi, REGION_NODRAIN);
+}
+
+/* Blocks taken by the batch in flight, returned if its transaction fails. */
+struct taken {
+	struct ns_run runs[TX_BATCH + 1];
+	unsigned n;
+	uint64_t repaired[TX_BATCH + 1]; /* poisoned pages whose entry lock we hold */
+	unsigned nrepaired;
+};
+
+static void add_map(struct mlog_tx *tx, uint64_t ino, uint64_t idx, uint64_t blk, uint64_t count,
+		    unsigned order)
+{
+	struct fmt_map *m = mlog_tx_add(tx, FMT_REC_MAP, sizeof(*m));
+
+	if (m)
+		*m = (struct fmt_map){ino, idx, blk, (uint32_t)count, order};
+}
+
+/* chunk_empty - does @in map nothing in the 2 MiB chunk of page @idx? Locking: inode lock. */
+static bool chunk_empty(struct ns_inode *in, uint64_t idx)
+{
+	uint64_t i = ALIGN_DOWN(idx, (uint64_t)HUGE_PAGES);
+
+	return xt_find(&in->map, &i, i + HUGE_PAGES - 1, XT_MARK_ANY, NULL) == XT_EMPTY;
+}
+
+/*
+ * alloc_at - back the hole at page @idx (and the holes after it, up to page @last) with new
+ * blocks filled from @f; add the MAP record to @tx.
+ * A file that grows past 2 MiB gets whole 2 MiB chunks (DESIGN §3.3); a small one gets
+ * 4 KiB blocks next to its previous page's block when possible.
+ * Locking: inode lock held.
+ * Return: pages backed (> 0), or -ENOSPC.
+ */
+static int64_t alloc_at(struct ns *ns, struct ns_inode *in, uint64_t idx, uint64_t last,
+			uint64_t new_size, const struct fill *f, struct mlog_tx *tx,
+			struct taken *tk)
+{
+	uint64_t chunk = ALIGN_DOWN(idx, (uint64_t)HUGE_PAGES), blk, got, want, i, goal = UINT64_MAX;
+	bool poisoned;
+	int rc;
+
+	if (new_size > FMT_CHUNK_SIZE && chunk_empty(in, idx) && alloc_huge(ns->alloc, &blk) == 0) {
+		fill_blocks(ns, chunk, blk, HUGE_PAGES, f);
+		add_map(tx, in->ino, chunk, blk, HUGE_PAGES, 9);
+		tk->runs[tk->n++] = (struct ns_run){blk, HUGE_PAGES};
+		return (int64_t)(chunk + HUGE_PAGES - idx);
+	}
+	/* The hole run: up to the next mapped page, the end of the range, or a chunk. */
+	i = idx;
+	want = last - idx + 1;
+	if (xt_find(&in->map, &i, last, XT_MARK_ANY, NULL) != XT_EMPTY)
+		want = i > idx ? i - idx : 1;
+	want = MIN(want, (uint64_t)HUGE_PAGES);
+	if (idx > 0) {
+		rcu_read_begin();
+		goal = page_block(ns, in, idx - 1, &poisoned);
+		rcu_read_end();
+		if (goal != UINT64_MAX)
+			goal++;
+	}
+	rc = alloc_blocks(ns->alloc, goal, want, &blk, &got);
+	if (rc)
+		return rc;
+	fill_blocks(ns, idx, blk, got, f);
+	add_map(tx, in->ino, idx, blk, got, 0);
+	tk->runs[tk->n++] = (struct ns_run){blk, got};
+	return (int64_t)got;
+}
+
+static void give_back(struct ns *ns, struct taken *tk)
+{
+	for (unsigned i = 0; i < tk->n; i++)
+		alloc_free(ns->alloc, tk->runs[i].block, tk->runs[i].count);
+	tk->n = 0;
+}
+
+/* add_size_rec - the INODE record after a change of contents. Locking: inode lock held. */
+static void add_size_rec(struct mlog_tx *tx, struct ns_inode *in, uint64_t size, int64_t now)
+{
+	struct fmt_inode *fi = mlog_tx_add(tx, FMT_REC_INODE, sizeof(*fi));
+
+	if (!fi)
+		return;
+	pthread_mutex_lock(&in->attr_lock);
+	ns_inode_rec(in, fi);
+	in->attr_dirty = false;
+	pthread_mutex_unlock(&in->attr_lock);
+	fi->size = MAX(fi->size, size);
+	fi->mtime = fi->ctime = now;
+}
+
+/*
+ * commit_batch - drain the data written so far, then commit @tx; on failure give the batch's
+ * blocks back. Return: 0 or ns_tx_run's error.
+ */
+static int commit_batch(struct ns *ns, struct ns_inode *in, struct mlog_tx *tx, struct taken *tk)
+{
+	int rc;
+
+	region_drain(ns->r);
+	if (!tx->nrecs)
+		return 0;
+	rc = ns_tx_run(ns, tx);
+	if (rc) {
+		if (rc != -EIO)
+			give_back(ns, tk);
+		for (unsigned i = 0; i < tk->nrepaired; i++)
+			ns_unlock_pages(in, tk->repaired[i], tk->repaired[i] + 1);
+	}
+	tk->n = 0;
+	tk->nrepaired = 0;
+	mlog_tx_reset(tx);
+	return rc;
+}
+
+/*
+ * fill_range - write (@f->buf) or preallocate (@f->buf NULL) bytes [@f->off, @f->end):
+ * overwrite mapped pages (writes only), back holes with new blocks, repair fully written
+ * poisoned pages, growing the size to @f->end unless @keep_size.
+ * Locking: inode lock held.
+ * Return: bytes done (a short count after a committed batch), or a negative errno.
+ */
+static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill *f, bool keep_size)
+{
+	uint64_t pos = f->off, done_to = f->off, last = (f->end - 1) / PAGE, old_size;
+	uint64_t new_size;
+	struct taken tk = {.n = 0, .nrepaired = 0};
+	struct mlog_tx tx;
+	int64_t now = now_ns();
+	int64_t rc = 0;
+
+	pthread_mutex_lock(&in->attr_lock);
+	old_size = in->size;
+	pthread_mutex_unlock(&in->attr_lock);
+	new_size = keep_size ? old_size : MAX(old_size, f->end);
+	if (new_size > old_size)
+		ns_zero_tail(ns, in, old_size);
+	mlog_tx_init(&tx);
+	while (pos < f->end) {
+		uint64_t idx = pos / PAGE, n = MIN(PAGE - pos % PAGE, f->end - pos);
+		bool poisoned;
+		uint64_t blk;
+
+		rcu_read_begin();
+		blk = page_block(ns, in, idx, &poisoned);
+		rcu_read_end();
+		if (blk != UINT64_MAX && !poisoned) {
+			if (f->buf)
+				region_memcpy(ns->r, (char *)block_addr(ns, blk) + pos % PAGE,
+					      f->buf + (pos - f->off), n, REGION_NODRAIN);
+			pos += n;
+			continue;
+		}
+		if (poisoned) {
+			uint64_t nb, got;
+
+			/* Repair by rewrite: only a write of the whole page may replace it. */
+			if (!f->buf || n != PAGE) {
+				rc = f->buf ? -EIO : 0;
+				if (rc)
+					break;
+				pos += n;
+				continue;
+			}
+			rc = alloc_blocks(ns->alloc, UINT64_MAX, 1, &nb, &got);
+			if (rc)
+				break;
+			fill_blocks(ns, idx, nb, 1, f);
+			ns_lock_pages(in, idx, idx + 1);
+			tk.repaired[tk.nrepaired++] = idx;
+			add_map(&tx, in->ino, idx, nb, 1, 0);
+			tk.runs[tk.n++] = (struct ns_run){nb, 1};
+			pos += n;
+		} else {
+			int64_t pages = alloc_at(ns, in, idx, last, new_size, f, &tx, &tk);
+
+			if (pages < 0) {
+				rc = pages;
+				break;
+			}
+			pos = MIN(f->end, (idx + (uint64_t)pages) * PAGE);
+		}
+		if (tx.nrecs >= TX_BATCH) {
+			add_size_rec(&tx, in, keep_size ? 0 : pos, now);
+			rc = commit_batch(ns, in, &tx, &tk);
+			if (rc)
+				break;
+			done_to = pos;
+		}
+	}
+	/* Commit what was done, also after an error: pages written before it stay. */
+	if (tx.nrecs || (!keep_size && pos > old_size)) {
+		int err;
+
+		add_size_rec(&tx, in, keep_size ? 0 : pos, now);
+		err = commit_batch(ns, in, &tx, &tk);
+		if (err == 0)
+			done_to = pos;
+		else if (rc == 0)
+			rc = err;
+	} else {
+		done_to = pos;
+		if (f->buf && pos > f->off) {
+			/* A pure overwrite: mtime is kept lazily (DESIGN §9, ns_fsync). */
+			pthread_mutex_lock(&in->attr_lock);
+			in->mtime = in->ctime = now;
+			in->attr_dirty = true;
+			pthread_mutex_unlock(&in->attr_lock);
+		}
+	}
+	mlog_tx_release(&tx);
+	region_drain(ns->r);
+	if (done_to > f->off)
+		return (int64_t)(done_to - f->off);
+	return rc;
+}
+
+/* get_file - a reference on the regular file @ino, with its inode lock held. */
+static int get_file(struct ns *ns, uint64_t ino, struct ns_inode **out)
+{
+	struct ns_inode *in = ns_inode_get(ns, ino);
+
+	if (!in)
+		return -ENOENT;
+	pthread_mutex_lock(&in->lock);
+	if (__atomic_load_n(&in->dying, __ATOMIC_ACQUIRE) || S_ISDIR(in->mode)) {
+		int rc = S_ISDIR(in->mode) ? -EISDIR : -ENOENT;
+
+		pthread_mutex_unlock(&in->lock);
+		ns_inode_put(ns, in);
+		return rc;
+	}
+	*out = in;
+	return 0;
+}
+
+static void put_file(struct ns *ns, struct ns_inode *in)
+{
+	pthread_mutex_unlock(&in->lock);
+	ns_inode_put(ns, in);
+}
+
+ssize_t ns_write(struct ns *ns, uint64_t ino, const void *buf, size_t len, uint64_t off)
+{
+	struct ns_inode *in;
+	struct fill f;
+	int64_t rc;
+
+	if (off > NS_FILE_SIZE_MAX || len > NS_FILE_SIZE_MAX - off)
+		return -EFBIG;
+	rc = ns_writable(ns);
+	if (rc)
+		return rc;
+	rc = get_file(ns, ino, &in);
+	if (rc)
+		return rc;
+	if (len) {
+		f = (struct fill){buf, off, off + len};
+		rc = fill_range(ns, in, &f, false);
+	}
+	put_file(ns, in);
+	return (ssize_t)rc;
+}
+
+/* punch - make whole pages of [off, end) holes and zero the partial ones. */
+static int punch(struct ns *ns, struct ns_inode *in, uint64_t off, uint64_t end)
+{
+	uint64_t first = DIV_ROUND_UP(off, PAGE), stop = end / PAGE;
+	struct mlog_tx tx;
+	int rc = 0;
+
+	/* Partial pages at the edges are zeroed in place. */
+	for (uint64_t edge = off; edge < end;) {
+		uint64_t pend = MIN(ALIGN_DOWN(edge, PAGE) + PAGE, end);
+		bool poisoned;
+		uint64_t blk;
+
+		if (edge % PAGE == 0 && pend - edge == PAGE) {
+			/* A whole page: skip to the last page of the range. */
+			edge = MAX(pend, stop * PAGE);
+			continue;
+		}
+		rcu_read_begin();
+		blk = page_block(ns, in, edge / PAGE, &poisoned);
+		rcu_read_end();
+		if (blk != UINT64_MAX && !poisoned)
+			region_memset(ns->r, (char *)block_addr(ns, blk) + edge % PAGE, 0,
+				      pend - edge, REGION_NODRAIN);
+		edge = pend;
+	}
+	region_drain(ns->r);
+	if (first >= stop)
+		return 0;
+	mlog_tx_init(&tx);
+	{
+		struct fmt_unmap *u = mlog_tx_add(&tx, FMT_REC_UNMAP, sizeof(*u));
+
+		if (u)
+			*u = (struct fmt_unmap){in->ino, first, stop - first};
+	}
+	add_size_rec(&tx, in, 0, now_ns());
+	ns_lock_pages(in, first, stop);
+	rc = ns_tx_run(ns, &tx);
+	if (rc)
+		ns_unlock_pages(in, first, stop);
+	mlog_tx_release(&tx);
+	return rc;
+}
+
+int ns_fallocate(struct ns *ns, uint64_t ino, int mode, uint64_t off, uint64_t len)
+{
+	struct ns_inode *in;
+	struct fill f;
+	int64_t rc;
+
+	if (len == 0 || mode & ~(NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE) ||
+	    (mode & NS_FALLOC_PUNCH_HOLE && !(mode & NS_FALLOC_KEEP_SIZE)))
+		return -EINVAL;
+	if (off > NS_FILE_SIZE_MAX || len > NS_FILE_SIZE_MAX - off)
+		return -EFBIG;
+	rc = ns_writable(ns);
+	if (rc)
+		return (int)rc;
+	rc = get_file(ns, ino, &in);
+	if (rc)
+		return (int)rc;
+	if (mode & NS_FALLOC_PUNCH_HOLE) {
+		rc = punch(ns, in, off, off + len);
+	} else {
+		f = (struct fill){NULL, off, off + len};
+		rc = fill_range(ns, in, &f, mode & NS_FALLOC_KEEP_SIZE);
+		if (rc > 0 && (uint64_t)rc < len)
+			rc = -ENOSPC; /* partly allocated: what was taken stays, as Linux does */
+		else if (rc > 0)
+			rc = 0;
+	}
+	put_file(ns, in);
+	return (int)rc;
+}
+
+int ns_truncate_locked(struct ns *ns, struct ns_inode *in, uint64_t size, struct mlog_tx *tx);
+
+/*
+ * ns_truncate_locked - prepare a size change for ns_setattr: a grow zeroes the old last
+ * page's tail (so bytes past the old end read as zeros); a shrink adds the UNMAP of every
+ * page past the new end to @tx and locks their entries (ns_tx_run erases them).
+ * Locking: inode lock held.
+ */
+int ns_truncate_locked(struct ns *ns, struct ns_inode *in, uint64_t size, struct mlog_tx *tx)
+{
+	uint64_t old, first;
+	struct fmt_unmap *u;
+
+	pthread_mutex_lock(&in->attr_lock);
+	old = in->size;
+	pthread_mutex_unlock(&in->attr_lock);
+	if (size >= old) {
+		ns_zero_tail(ns, in, old);
+		region_drain(ns->r);
+		return 0;
+	}
+	first = DIV_ROUND_UP(size, PAGE);
+	if (first >= NS_PAGES_MAX)
+		return 0;
+	u = mlog_tx_add(tx, FMT_REC_UNMAP, sizeof(*u));
+	if (!u)
+		return tx->err;
+	*u = (struct fmt_unmap){in->ino, first, NS_PAGES_MAX - first};
+	ns_lock_pages(in, first, NS_PAGES_MAX);
+	return 0;
+}
+
+int ns_fsync(struct ns *ns, uint64_t ino)
+{
+	struct ns_inode *in = ns_inode_get(ns, ino);
+	struct fmt_inode *fi;
+	struct mlog_tx tx;
+	bool dirty;
+	int rc = 0;
+
+	if (!in)
+		return -ENOENT;
+	pthread_mutex_lock(&in->lock);
+	pthread_mutex_lock(&in->attr_lock);
+	dirty = in->attr_dirty;
+	pthread_mutex_unlock(&in->attr_lock);
+	if (dirty && !in->dying) {
+		mlog_tx_init(&tx);
+		fi = mlog_tx_add(&tx, FMT_REC_INODE, sizeof(*fi));
+		if (fi) {
+			pthread_mutex_lock(&in->attr_lock);
+			ns_inode_rec(in, fi);
+			in->attr_dirty = false;
+			pthread_mutex_unlock(&in->attr_lock);
+		}
+		rc = ns_tx_run(ns, &tx);
+		mlog_tx_release(&tx);
+	}
+	pthread_mutex_unlock(&in->lock);
+	ns_inode_put(ns, in);
+	return rc;
+}

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DAXFS_ENGINE_NSINT_H
+#define DAXFS_ENGINE_NSINT_H
+
+/*
+ * Inside the namespace: the structures namespace.c, nsapply.c, nsfile.c, check.c and
+ * poison.c share. Nothing outside the engine includes this.
+ */
+
+#include <stdarg.h>
+
+#include "namespace.h"
+#include "rcu.h"
+
+#include <urcu/rculfhash.h> /* after the RCU flavor (rcu.h) */
+
+struct ns_inode {
+	uint64_t ino;
+	struct cds_lfht_node hnode; /* in ns->inodes, while not dying */
+	uint32_t refs;		    /* the table's reference + one per user; atomic */
+	bool dying;		    /* unhashed: rmap readers treat its blocks as free */
+
+	pthread_mutex_t lock; /* inode lock: serialises changes of the contents */
+
+	/* Attributes, under attr_lock (a leaf lock). */
+	pthread_mutex_t attr_lock;
+	uint32_t mode, uid, gid, nlink;
+	uint64_t parent; /* directories: the parent directory */
+	uint64_t size;
+	uint64_t blocks; /* owned blocks */
+	int64_t atime, mtime, ctime;
+	bool attr_dirty; /* mtime changed by an overwrite, not logged yet */
+
+	/*
+	 * Files: page index -> block-map entry. Directories: cookie -> struct ns_dirent *.
+	 * Changed under map.lock; read under RCU.
+	 */
+	struct xtable map;
+	uint64_t next_cookie; /* directories, under ns->lock (or replay) */
+	uint64_t nr_entries;  /* directories, under ns->lock (or replay) */
+
+	struct rcu_head rcu;
+};
+
+struct ns_dirent {
+	struct cds_lfht_node hnode; /* in ns->dirents, keyed by (dir, name) */
+	uint64_t dir;
+	uint64_t ino;
+	uint64_t cookie;
+	uint32_t mode; /* the child's S_IFMT bits, for readdir */
+	uint16_t name_len;
+	struct rcu_head rcu;
+	char name[]; /* NUL-terminated */
+};
+
+/* A run of blocks to return to the allocator after the transaction's grace period. */
+struct ns_run {
+	uint64_t block, count;
+};
+
+/* What applying records needs besides the records. */
+struct ns_txctx {
+	bool live;	      /* false at mount: frees happen at once */
+	struct ns_run *frees; /* live: runs freed after commit + a grace period */
+	size_t nfrees, capfrees;
+	int err;
+};
+
+/* check mode: apply reports damage through this instead of failing the mount. */
+typedef void (*ns_damage_fn)(void *ctx, const char *msg);
+
+struct ns {
+	struct region *r;
+	struct mlog *log;
+	struct alloc *alloc;
+	struct rmap rmap;
+	struct cds_lfht *inodes;  /* ino -> struct ns_inode */
+	struct cds_lfht *dirents; /* (dir, name) -> struct ns_dirent */
+
+	pthread_mutex_t lock;	 /* namespace lock: serialises changes of names */
+	pthread_mutex_t poison_lock; /* orders quarantine against rmap changes (nsapply.c) */
+	pthread_rwlock_t txlock; /* shared: a transaction; exclusive: a checkpoint */
+	uint64_t next_ino;	 /* under lock */
+	uint64_t nr_inodes;	 /* atomic */
+	uint64_t data_first, data_count; /* data area, in blocks */
+	bool rdonly;
+	int failed; /* a transaction could not be applied: read-only from then on */
+
+	/* Replay bookkeeping. */
+	uint64_t max_ino;
+	ns_damage_fn damage;
+	void *damage_ctx;
+	uint64_t damage_count;
+	uint64_t cur_seq; /* seq of the record being applied (messages) */
+
+	uint64_t orphans;
+};
+
+/* --- namespace.c --- */
+
+struct ns_inode *ns_inode_find(struct ns *ns, uint64_t ino); /* RCU read side */
+struct ns_inode *ns_inode_get(struct ns *ns, uint64_t ino);  /* a reference, or NULL */
+void ns_inode_put(struct ns *ns, struct ns_inode *in);
+struct ns_dirent *ns_dirent_find(struct ns *ns, uint64_t dir, const char *name, size_t len);
+void ns_fill_attr(struct ns_inode *in, struct ns_attr *out);
+void ns_inode_rec(struct ns_inode *in, struct fmt_inode *fi); /* under attr_lock */
+
+/*
+ * ns_tx_run - apply @tx's records to memory and commit them, as one transaction
+ * (checkpointing first when the log has no room). Frees queued by the records happen after
+ * the commit and a grace period.
+ * Context: thread registered with RCU, not inside a read section; never holding an xtable
+ * lock; the caller's entry locks are held.
+ * Return: 0; -ENOSPC (log full even after a checkpoint; nothing changed); -EROFS; -EIO
+ *         (applying failed: the namespace turns read-only).
+ */
+int ns_tx_run(struct ns *ns, struct mlog_tx *tx);
+
+/* ns_writable - 0, or -EROFS when mounted read-only or failed. */
+int ns_writable(struct ns *ns);
+
+/* --- nsapply.c --- */
+
+/*
+ * ns_apply - apply one record to memory (replay and live, the same code).
+ * Return: 0; -EUCLEAN for a record that breaks docs/format.md §3.1 (reported through
+ *         ns->damage in check mode, which then returns 0 and skips it); -ENOMEM.
+ */
+int ns_apply(struct ns *ns, struct ns_txctx *tc, const struct fmt_rec *rec, const void *p,
+	     size_t plen);
+int ns_damage(struct ns *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ns_inode_free(struct ns *ns, struct ns_inode *in);
+
+/* --- nsfile.c --- */
+
+#define NS_PAGES_MAX (NS_FILE_SIZE_MAX / FMT_BLOCK_SIZE)
+
+/*
+ * ns_lock_pages / ns_unlock_pages - take (waiting for other holders) or drop the entry locks
+ * of every entry in pages [@start, @end) of @in: what a caller does before it frees or
+ * reassigns their blocks (DESIGN §4).
+ * Context: thread registered with RCU, outside a read section, not in a transaction.
+ * Locking: caller holds @in's inode lock (so no entry appears in the range meanwhile);
+ *          takes the xtable lock.
+ */
+void ns_lock_pages(struct ns_inode *in, uint64_t start, uint64_t end);
+void ns_unlock_pages(struct ns_inode *in, uint64_t start, uint64_t end);
+
+/*
+ * ns_zero_tail - zero [@from, end of its page) of @in's page at @from if it has a block.
+ * Locking: caller holds the inode lock.
+ */
+void ns_zero_tail(struct ns *ns, struct ns_inode *in, uint64_t from);
+
+#endif

@@ -1,0 +1,605 @@
+// SPDX-License-Identifier: MIT
+/*
+ * region - one DAX device or file, mapped through libpmem2 (DESIGN §3.1).
+ *
+ * This is the boundary with libpmem2: every PMEM2_E_* code is turned into a negative errno by
+ * region_pmem2_fail(), which also logs pmem2_errormsg() once, next to the path.
+ */
+#include "region.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libpmem2.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+struct region {
+	char *path;
+	int fd;
+	enum region_kind kind;
+	bool rdonly;
+	uint64_t size;
+	uint64_t alignment;
+	enum pmem2_granularity granularity;
+	void *base;
+	struct pmem2_source *src;
+	struct pmem2_config *cfg;
+	struct pmem2_map *map;
+	pmem2_persist_fn persist_fn;
+	pmem2_flush_fn flush_fn;
+	pmem2_drain_fn drain_fn;
+	pmem2_memcpy_fn memcpy_fn;
+	pmem2_memset_fn memset_fn;
+};
+
+/*
+ * pmem2_to_errno - the errno for a libpmem2 return code.
+ * libpmem2 returns either a negative errno (PMEM2_E_ERRNO) or one of its PMEM2_E_* codes.
+ * Context: any thread. Locking: none.
+ * Return: a negative errno (never 0 for @ret < 0).
+ */
+static int pmem2_to_errno(int ret)
+{
+	if (ret < 0 && ret > -4096)
+		return ret; /* already an errno */
+	switch (ret) {
+	case PMEM2_E_NOSUPP:
+	case PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED:
+	case PMEM2_E_GRANULARITY_NOT_SUPPORTED:
+		return -EOPNOTSUPP;
+	case PMEM2_E_NO_ACCESS:
+		return -EACCES;
+	case PMEM2_E_INVALID_FILE_HANDLE:
+	case PMEM2_E_INVALID_FILE_TYPE:
+	case PMEM2_E_SOURCE_EMPTY:
+	case PMEM2_E_LENGTH_UNALIGNED:
+	case PMEM2_E_LENGTH_OUT_OF_RANGE:
+	case PMEM2_E_MAP_RANGE:
+	case PMEM2_E_INVALID_ALIGNMENT_FORMAT:
+	case PMEM2_E_INVALID_ALIGNMENT_VALUE:
+	case PMEM2_E_INVALID_SIZE_FORMAT:
+	case PMEM2_E_INVALID_REGION_FORMAT:
+	case PMEM2_E_INVALID_DEV_FORMAT:
+	case PMEM2_E_INVALID_PROT_FLAG:
+		return -EINVAL;
+	case PMEM2_E_DAX_REGION_NOT_FOUND:
+		return -ENODEV;
+	case PMEM2_E_NO_BAD_BLOCK_FOUND:
+		return -ENOENT;
+	case PMEM2_E_IO_FAIL:
+	case PMEM2_E_CANNOT_READ_BOUNDS:
+	default:
+		return -EIO;
+	}
+}
+
+/*
+ * region_pmem2_fail - log a failed libpmem2 call once, with the path, and convert its code.
+ * Context: the thread that made the call (pmem2_errormsg() is thread-local). Locking: none.
+ * Return: the negative errno for @ret.
+ */
+static int region_pmem2_fail(const char *path, const char *what, int ret)
+{
+	const char *msg = pmem2_errormsg();
+	int err = pmem2_to_errno(ret);
+
+	if (!msg || !msg[0])
+		msg = strerror(-err);
+	log_err("region %s: %s failed: %s", path, what, msg);
+	return err;
+}
+
+/*
+ * region_create_file - create @path of @size bytes (REGION_CREATE on a missing file).
+ * Context: any thread. Locking: none.
+ * Return: the open fd; or -EEXIST when the file appeared meanwhile (nothing logged, the caller
+ *         opens it instead); or another negative errno, logged, with nothing left behind.
+ */
+static int region_create_file(const char *path, uint64_t size)
+{
+	char want[32], min[32];
+	int fd, err;
+
+	if (size < REGION_MIN_SIZE) {
+		log_err("region %s: cannot create it with %" PRIu64 " bytes (%s): "
+			"a region needs at least %llu bytes (%s)",
+			path, size, format_size(size, want, sizeof(want)), REGION_MIN_SIZE,
+			format_size(REGION_MIN_SIZE, min, sizeof(min)));
+		return -EFBIG;
+	}
+	if (size > (uint64_t)INT64_MAX) {
+		log_err("region %s: cannot create it with %" PRIu64 " bytes: too large", path,
+			size);
+		return -EFBIG;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = -errno;
+		if (err != -EEXIST)
+			log_err("region %s: cannot create it: %s", path, strerror(-err));
+		return err;
+	}
+	err = posix_fallocate(fd, 0, (off_t)size);
+	if (err == EOPNOTSUPP || err == EINVAL)
+		err = ftruncate(fd, (off_t)size) ? errno : 0;
+	if (err) {
+		log_err("region %s: cannot allocate %" PRIu64 " bytes for it: %s", path, size,
+			strerror(err));
+		unlink(path);
+		close(fd);
+		return -err;
+	}
+	log_info("region %s: created with %" PRIu64 " bytes (%s)", path, size,
+		 format_size(size, want, sizeof(want)));
+	return fd;
+}
+
+/*
+ * region_open_fd - open @path as region_open() documents, creating it with REGION_CREATE.
+ * The fd is opened O_NONBLOCK so that a FIFO given by mistake cannot hang the open; the
+ * caller clears the flag once it knows what @path is.
+ * Context: any thread. Locking: none.
+ * Return: the fd (and *@created); or a negative errno, logged.
+ */
+static int region_open_fd(const char *path, unsigned flags, uint64_t size, bool *created)
+{
+	int oflags = ((flags & REGION_RDONLY) ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK;
+	int fd, err;
+
+	*created = false;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		fd = open(path, oflags);
+		if (fd >= 0)
+			return fd;
+		err = -errno;
+		if (err != -ENOENT || !(flags & REGION_CREATE))
+			break;
+		fd = region_create_file(path, size);
+		if (fd >= 0) {
+			*created = true;
+			return fd;
+		}
+		/* -EEXIST: someone created it between our two opens; open theirs */
+		if (fd != -EEXIST)
+			return fd; /* logged */
+	}
+	switch (err) {
+	case -ENOENT:
+		log_err("region %s does not exist", path);
+		break;
+	case -EISDIR:
+		log_err("region %s is a directory, not a regular file or character device", path);
+		err = -EINVAL;
+		break;
+	case -EACCES:
+	case -EPERM:
+	case -EROFS:
+		log_err("region %s cannot be opened for %s: %s", path,
+			(flags & REGION_RDONLY) ? "reading" : "writing", strerror(-err));
+		break;
+	default:
+		log_err("region %s: cannot open: %s", path, strerror(-err));
+		break;
+	}
+	return err;
+}
+
+/*
+ * region_check_type - refuse what is neither a regular file nor a character device, and a
+ * requested kind that the file type cannot be.
+ * Context: any thread. Locking: none.
+ * Return: 0, or -EINVAL (logged).
+ */
+static int region_check_type(const char *path, const struct stat *st, enum region_kind kind)
+{
+	if (S_ISDIR(st->st_mode)) {
+		log_err("region %s is a directory, not a regular file or character device", path);
+		return -EINVAL;
+	}
+	if (!S_ISREG(st->st_mode) && !S_ISCHR(st->st_mode)) {
+		log_err("region %s is not a regular file or character device", path);
+		return -EINVAL;
+	}
+	if (S_ISREG(st->st_mode) && kind == REGION_DEVDAX) {
+		log_err("region %s is a regular file, not a devdax device", path);
+		return -EINVAL;
+	}
+	if (S_ISCHR(st->st_mode) && (kind == REGION_FSDAX || kind == REGION_EMULATED)) {
+		log_err("region %s is a character device, not a file (%s)", path,
+			region_kind_name(kind));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * region_map - set up the libpmem2 source, config and mapping of @r (fd, path and rdonly set).
+ * On failure, what was set up stays in @r for region_close() to undo.
+ * Context: any thread. Locking: none (@r is not shared yet).
+ * Return: 0, or a negative errno (logged).
+ */
+static int region_map(struct region *r, bool chardev)
+{
+	size_t src_size, align;
+	char have[32], min[32];
+	uint64_t len;
+	int ret;
+
+	ret = pmem2_source_from_fd(&r->src, r->fd);
+	if (ret == PMEM2_E_INVALID_FILE_TYPE && chardev) {
+		log_err("region %s is a character device but not a devdax device", r->path);
+		return -EINVAL;
+	}
+	if (ret)
+		return region_pmem2_fail(r->path, "pmem2_source_from_fd", ret);
+	ret = pmem2_source_size(r->src, &src_size);
+	if (ret)
+		return region_pmem2_fail(r->path, "pmem2_source_size", ret);
+	ret = pmem2_source_alignment(r->src, &align);
+	if (ret)
+		return region_pmem2_fail(r->path, "pmem2_source_alignment", ret);
+	if (align == 0 || (align & (align - 1))) {
+		log_err("region %s: libpmem2 reports an unusable alignment of %zu bytes", r->path,
+			align);
+		return -EINVAL;
+	}
+	/* a file whose size is not a multiple of the alignment: leave the tail unmapped */
+	len = ALIGN_DOWN((uint64_t)src_size, (uint64_t)align);
+	if (len < REGION_MIN_SIZE) {
+		log_err("region %s is too small: %zu bytes (%s%s), a region needs at least %llu "
+			"bytes (%s)",
+			r->path, src_size, format_size(len, have, sizeof(have)),
+			len != src_size ? " usable" : "", REGION_MIN_SIZE,
+			format_size(REGION_MIN_SIZE, min, sizeof(min)));
+		return -EFBIG;
+	}
+	if (len != src_size)
+		log_info("region %s: using %" PRIu64 " of %zu bytes (alignment %zu)", r->path, len,
+			 src_size, align);
+	r->alignment = align;
+
+	ret = pmem2_config_new(&r->cfg);
+	if (ret)
+		return region_pmem2_fail(r->path, "pmem2_config_new", ret);
+	/* PAGE: ordinary files are accepted too (libpmem2 then persists with msync) */
+	ret = pmem2_config_set_required_store_granularity(r->cfg, PMEM2_GRANULARITY_PAGE);
+	if (ret)
+		return region_pmem2_fail(r->path, "pmem2_config_set_required_store_granularity",
+					 ret);
+	ret = pmem2_config_set_length(r->cfg, (size_t)len);
+	if (ret)
+		return region_pmem2_fail(r->path, "pmem2_config_set_length", ret);
+	ret = pmem2_config_set_protection(r->cfg, r->rdonly ? PMEM2_PROT_READ
+							    : PMEM2_PROT_READ | PMEM2_PROT_WRITE);
+	if (ret)
+		return region_pmem2_fail(r->path, "pmem2_config_set_protection", ret);
+	ret = pmem2_map_new(&r->map, r->cfg, r->src);
+	if (ret)
+		return region_pmem2_fail(r->path, "pmem2_map_new", ret);
+
+	r->base = pmem2_map_get_address(r->map);
+	r->size = pmem2_map_get_size(r->map);
+	r->granularity = pmem2_map_get_store_granularity(r->map);
+	r->persist_fn = pmem2_get_persist_fn(r->map);
+	r->flush_fn = pmem2_get_flush_fn(r->map);
+	r->drain_fn = pmem2_get_drain_fn(r->map);
+	r->memcpy_fn = pmem2_get_memcpy_fn(r->map);
+	r->memset_fn = pmem2_get_memset_fn(r->map);
+	return 0;
+}
+
+/*
+ * region_open - open and map @path; see region.h for the errors.
+ * Context: any thread; not RCU related.
+ * Locking: none of ours; takes flock(LOCK_EX) on the file unless REGION_NOLOCK.
+ * Return: 0 and *@out, or a negative errno; every failure logs one line.
+ */
+int region_open(struct region **out, const char *path, enum region_kind kind, unsigned flags,
+		uint64_t size)
+{
+	struct region *r;
+	struct stat st;
+	bool created = false;
+	int ret, fl;
+
+	*out = NULL;
+	if (!path || !path[0]) {
+		log_err("region: no path given");
+		return -EINVAL;
+	}
+	if ((flags & REGION_RDONLY) && (flags & REGION_CREATE)) {
+		log_err("region %s: cannot create a region opened read-only", path);
+		return -EINVAL;
+	}
+	if ((unsigned)kind > REGION_EMULATED) {
+		log_err("region %s: unknown region kind %d", path, (int)kind);
+		return -EINVAL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		log_err("region %s: out of memory", path);
+		return -ENOMEM;
+	}
+	r->fd = -1;
+	r->rdonly = flags & REGION_RDONLY;
+	r->path = strdup(path);
+	if (!r->path) {
+		log_err("region %s: out of memory", path);
+		ret = -ENOMEM;
+		goto err_close;
+	}
+
+	ret = region_open_fd(path, flags, size, &created);
+	if (ret < 0)
+		goto err_close;
+	r->fd = ret;
+	if (fstat(r->fd, &st)) {
+		ret = -errno;
+		log_err("region %s: fstat failed: %s", path, strerror(-ret));
+		goto err_close;
+	}
+	ret = region_check_type(path, &st, kind);
+	if (ret)
+		goto err_close;
+	fl = fcntl(r->fd, F_GETFL);
+	if (fl < 0 || fcntl(r->fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		ret = -errno;
+		log_err("region %s: fcntl failed: %s", path, strerror(-ret));
+		goto err_close;
+	}
+	if (!(flags & REGION_NOLOCK) && flock(r->fd, LOCK_EX | LOCK_NB)) {
+		ret = -errno;
+		if (ret == -EWOULDBLOCK) {
+			log_err("region %s is in use by another process", path);
+			ret = -EBUSY;
+			created = false; /* somebody else uses the file now: leave it */
+		} else {
+			log_err("region %s: cannot lock it: %s", path, strerror(-ret));
+		}
+		goto err_close;
+	}
+
+	ret = region_map(r, S_ISCHR(st.st_mode));
+	if (ret)
+		goto err_close;
+
+	if (S_ISCHR(st.st_mode))
+		r->kind = REGION_DEVDAX;
+	else if (r->granularity != PMEM2_GRANULARITY_PAGE)
+		r->kind = REGION_FSDAX;
+	else
+		r->kind = REGION_EMULATED;
+	if (kind != REGION_AUTO && kind != r->kind) {
+		log_err("region %s is %s, not %s", path,
+			r->kind == REGION_FSDAX ? "a file on a DAX filesystem (fsdax)"
+						: "an ordinary file (no MAP_SYNC, emulated)",
+			region_kind_name(kind));
+		ret = -EINVAL;
+		goto err_close;
+	}
+	log_dbg("region %s: %s, %" PRIu64 " bytes at %p, alignment %" PRIu64 ", granularity %s",
+		path, region_kind_name(r->kind), r->size, r->base, r->alignment,
+		region_granularity(r));
+	*out = r;
+	return 0;
+
+err_close:
+	if (created)
+		unlink(path);
+	region_close(&r);
+	return ret;
+}
+
+/*
+ * region_close - unmap, free the libpmem2 objects and close the fd (dropping the flock).
+ * Context: no other thread uses the region any more. Locking: none.
+ */
+void region_close(struct region **rp)
+{
+	struct region *r = rp ? *rp : NULL;
+	int ret;
+
+	if (!r)
+		return;
+	if (r->map) {
+		ret = pmem2_map_delete(&r->map);
+		if (ret)
+			region_pmem2_fail(r->path, "pmem2_map_delete", ret);
+	}
+	pmem2_config_delete(&r->cfg);
+	pmem2_source_delete(&r->src);
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->path);
+	free(r);
+	*rp = NULL;
+}
+
+/* Accessors. Context: any thread; Locking: none (fixed after open). Return: the field. */
+void *region_base(const struct region *r)
+{
+	return r->base;
+}
+
+uint64_t region_size(const struct region *r)
+{
+	return r->size;
+}
+
+enum region_kind region_kind(const struct region *r)
+{
+	return r->kind;
+}
+
+const char *region_kind_name(enum region_kind kind)
+{
+	switch (kind) {
+	case REGION_AUTO:
+		return "auto";
+	case REGION_DEVDAX:
+		return "devdax";
+	case REGION_FSDAX:
+		return "fsdax";
+	case REGION_EMULATED:
+		return "emulated";
+	}
+	return "unknown";
+}
+
+const char *region_path(const struct region *r)
+{
+	return r->path;
+}
+
+int region_fd(const struct region *r)
+{
+	return r->fd;
+}
+
+uint64_t region_alignment(const struct region *r)
+{
+	return r->alignment;
+}
+
+const char *region_granularity(const struct region *r)
+{
+	switch (r->granularity) {
+	case PMEM2_GRANULARITY_BYTE:
+		return "byte";
+	case PMEM2_GRANULARITY_CACHE_LINE:
+		return "cache line";
+	case PMEM2_GRANULARITY_PAGE:
+		return "page";
+	}
+	return "unknown";
+}
+
+bool region_is_rdonly(const struct region *r)
+{
+	return r->rdonly;
+}
+
+/*
+ * region_mem_flags - REGION_NODRAIN / NOFLUSH / NONTEMPORAL as PMEM2_F_MEM_* flags.
+ * Context: any thread. Locking: none.
+ * Return: the libpmem2 flags.
+ */
+static unsigned region_mem_flags(unsigned flags)
+{
+	unsigned f = 0;
+
+	if (flags & REGION_NODRAIN)
+		f |= PMEM2_F_MEM_NODRAIN;
+	if (flags & REGION_NOFLUSH)
+		f |= PMEM2_F_MEM_NOFLUSH;
+	if (flags & REGION_NONTEMPORAL)
+		f |= PMEM2_F_MEM_NONTEMPORAL;
+	return f;
+}
+
+/*
+ * region_persist / flush / drain / memcpy / memset - libpmem2's functions for the mapping.
+ * Context: any thread. Locking: none; callers serialise access to the bytes themselves.
+ */
+void region_persist(const struct region *r, const void *addr, size_t len)
+{
+	r->persist_fn(addr, len);
+}
+
+void region_flush(const struct region *r, const void *addr, size_t len)
+{
+	r->flush_fn(addr, len);
+}
+
+void region_drain(const struct region *r)
+{
+	r->drain_fn();
+}
+
+void region_memcpy(const struct region *r, void *dst, const void *src, size_t len, unsigned flags)
+{
+	r->memcpy_fn(dst, src, len, region_mem_flags(flags));
+}
+
+void region_memset(const struct region *r, void *dst, int c, size_t len, unsigned flags)
+{
+	r->memset_fn(dst, c, len, region_mem_flags(flags));
+}
+
+/*
+ * region_badblocks - the bad-block list of @r as byte ranges inside the mapping.
+ * Context: any thread. Locking: none (a fresh libpmem2 context per call).
+ * Return: the number of ranges in *@out (malloc'd; NULL when 0), or a negative errno (logged).
+ */
+int region_badblocks(const struct region *r, struct region_badblock **out)
+{
+	struct pmem2_badblock_context *bbctx;
+	struct region_badblock *v = NULL, *nv;
+	struct pmem2_badblock bb;
+	size_t n = 0, cap = 0;
+	int ret;
+
+	*out = NULL;
+	if (r->kind == REGION_EMULATED)
+		return 0;
+	ret = pmem2_badblock_context_new(&bbctx, r->src);
+	if (ret) {
+		/* a file that libpmem2 cannot trace to an nvdimm namespace has no list */
+		if (r->kind == REGION_FSDAX &&
+		    (ret == PMEM2_E_NOSUPP || ret == PMEM2_E_DAX_REGION_NOT_FOUND ||
+		     ret == PMEM2_E_NO_BAD_BLOCK_FOUND))
+			return 0;
+		return region_pmem2_fail(r->path, "pmem2_badblock_context_new", ret);
+	}
+	for (;;) {
+		ret = pmem2_badblock_next(bbctx, &bb);
+		if (ret == PMEM2_E_NO_BAD_BLOCK_FOUND) {
+			ret = 0;
+			break;
+		}
+		if (ret) {
+			ret = region_pmem2_fail(r->path, "pmem2_badblock_next", ret);
+			break;
+		}
+		if (bb.length == 0 || bb.offset >= r->size)
+			continue; /* outside the mapping (unaligned tail) */
+		if (n == cap) {
+			if (cap >= (size_t)INT_MAX / 2) {
+				log_err("region %s: too many bad-block ranges", r->path);
+				ret = -E2BIG;
+				break;
+			}
+			cap = cap ? 2 * cap : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				log_err("region %s: out of memory reading bad blocks", r->path);
+				ret = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		v[n].offset = bb.offset;
+		v[n].length = MIN((uint64_t)bb.length, r->size - bb.offset);
+		n++;
+	}
+	pmem2_badblock_context_delete(&bbctx);
+	if (ret) {
+		free(v);
+		return ret;
+	}
+	if (n == 0) {
+		free(v);
+		return 0;
+	}
+	*out = v;
+	return (int)n;
+}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daxfs - the command line: a table of commands, each with its own --help.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daxfs.h"
+#include "log.h"
+#include "rcu.h"
+#include "util.h"
+
+static const struct cli_cmd commands[] = {
+	{"mkfs", cmd_mkfs, "format a region (offline)"},
+	{"check", cmd_check, "verify an unmounted region (offline)"},
+};
+
+void cli_err(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "daxfs %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: daxfs [--socket PATH] [--json] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'daxfs COMMAND --help' describes a command.\n");
+}
+
+/* Engine messages go to stderr as "daxfs: message", without journald prefixes. */
+static void cli_log(enum log_level level, const char *msg, void *ctx)
+{
+	(void)level;
+	(void)ctx;
+	fprintf(stderr, "daxfs: %s\n", msg);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_ctx ctx = {0};
+	int i, rc;
+
+	log_set_sink(cli_log, NULL);
+	log_set_level(LOG_LVL_WARNING);
+	log_init_from_env();
+	ctx.socket_path = getenv("DAXFS_SOCKET");
+	if (!ctx.socket_path)
+		ctx.socket_path = DAXFS_RUNSTATEDIR "/daxfs/daxfsd.sock";
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+			ctx.socket_path = argv[++i];
+		} else if (strcmp(argv[i], "--json") == 0) {
+			ctx.json = true;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return EXIT_OK;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("daxfs %s\n", DAXFS_VERSION);
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "daxfs: unknown option %s\n", argv[i]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i == argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t k = 0; k < ARRAY_SIZE(commands); k++) {
+		if (strcmp(argv[i], commands[k].name) != 0)
+			continue;
+		rcu_thread_online();
+		rc = commands[k].fn(argc - i, argv + i, &ctx);
+		rcu_thread_offline();
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			fprintf(stderr, "daxfs: writing output: %s\n", strerror(errno));
+			return EXIT_FAIL;
+		}
+		return rc;
+	}
+	fprintf(stderr, "daxfs: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
