@@ -123,6 +123,16 @@ void ns_table_del_dirent(struct ns *ns, struct ns_dirent *d)
 	cds_lfht_del(ns->dirents, &d->hnode);
 }
 
+uint64_t ns_inode_size(struct ns_inode *in)
+{
+	uint64_t size;
+
+	pthread_mutex_lock(&in->attr_lock);
+	size = in->size;
+	pthread_mutex_unlock(&in->attr_lock);
+	return size;
+}
+
 void ns_fill_attr(struct ns_inode *in, struct ns_attr *out)
 {
 	pthread_mutex_lock(&in->attr_lock);
@@ -225,6 +235,11 @@ static int checkpoint_locked(struct ns *ns);
 
 int ns_tx_run(struct ns *ns, struct mlog_tx *tx)
 {
+	return ns_tx_run_held(ns, tx, NULL);
+}
+
+int ns_tx_run_held(struct ns *ns, struct mlog_tx *tx, struct ns_hold *hold)
+{
 	struct ns_txctx tc = {.live = true};
 	int rc;
 
@@ -275,6 +290,8 @@ int ns_tx_run(struct ns *ns, struct mlog_tx *tx)
 		free(tc.frees);
 		return -EIO;
 	}
+	if (hold && tc.nfrees)
+		ns_hold_runs(ns, hold, &tc);
 	queue_frees(ns, &tc);
 	free(tc.frees);
 	return 0;
@@ -451,6 +468,16 @@ static int ns_alloc_struct(struct ns **out, struct region *r)
 	ns->r = r;
 	pthread_mutex_init(&ns->lock, NULL);
 	pthread_mutex_init(&ns->poison_lock, NULL);
+	pthread_mutex_init(&ns->grant_lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&ns->grant_cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	ns->lease_timeout_ms = 5000;
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&ns->txlock, &attr);
@@ -575,6 +602,8 @@ static void ns_free_tables(struct ns *ns)
 	alloc_delete(&ns->alloc);
 	pthread_rwlock_destroy(&ns->txlock);
 	pthread_mutex_destroy(&ns->poison_lock);
+	pthread_mutex_destroy(&ns->grant_lock);
+	pthread_cond_destroy(&ns->grant_cond);
 	pthread_mutex_destroy(&ns->lock);
 	free(ns);
 }
@@ -1015,6 +1044,27 @@ int ns_create(struct ns *ns, uint64_t dir, const char *name, uint32_t mode, uint
 }
 
 /*
+ * remove_contents - run @tx, which deletes @victim, with its contents held still: the inode
+ * lock, every entry lock, and the lease break for mappers (DESIGN §4, §6).
+ * Locking: ns->lock held; takes the victim's inode lock.
+ */
+static int remove_contents(struct ns *ns, struct ns_inode *victim, struct mlog_tx *tx)
+{
+	struct ns_hold *hold = NULL;
+	int rc;
+
+	pthread_mutex_lock(&victim->lock);
+	ns_lock_pages(victim, 0, NS_PAGES_MAX);
+	rc = ns_invalidate_range(ns, victim, 0, NS_PAGES_MAX, &hold);
+	if (rc == 0)
+		rc = ns_tx_run_held(ns, tx, hold);
+	if (rc)
+		ns_unlock_pages(victim, 0, NS_PAGES_MAX);
+	pthread_mutex_unlock(&victim->lock);
+	return rc;
+}
+
+/*
  * remove_name - unlink (@want_dir false) or rmdir (true).
  * The victim's inode lock is taken so no content change is in flight when it goes.
  */
@@ -1061,12 +1111,7 @@ static int remove_name(struct ns *ns, uint64_t dir, const char *name, bool want_
 	}
 	rcu_read_end();
 	if (rc == 0) {
-		pthread_mutex_lock(&victim->lock);
-		ns_lock_pages(victim, 0, NS_PAGES_MAX);
-		rc = ns_tx_run(ns, &tx);
-		if (rc)
-			ns_unlock_pages(victim, 0, NS_PAGES_MAX);
-		pthread_mutex_unlock(&victim->lock);
+		rc = remove_contents(ns, victim, &tx);
 	}
 	pthread_mutex_unlock(&ns->lock);
 	ns_inode_put(ns, victim);
@@ -1217,15 +1262,10 @@ out:
 			victim = ns_inode_get(ns, dst->ino);
 		rcu_read_end();
 		if (victim) {
-			pthread_mutex_lock(&victim->lock);
-			ns_lock_pages(victim, 0, NS_PAGES_MAX);
-		}
-		rc = ns_tx_run(ns, &tx);
-		if (victim) {
-			if (rc)
-				ns_unlock_pages(victim, 0, NS_PAGES_MAX);
-			pthread_mutex_unlock(&victim->lock);
+			rc = remove_contents(ns, victim, &tx);
 			ns_inode_put(ns, victim);
+		} else {
+			rc = ns_tx_run(ns, &tx);
 		}
 	} else {
 		rcu_read_end();
@@ -1240,6 +1280,7 @@ int ns_truncate_locked(struct ns *ns, struct ns_inode *in, uint64_t size, struct
 
 int ns_setattr(struct ns *ns, uint64_t ino, const struct ns_setattr *sa, struct ns_attr *out)
 {
+	struct ns_hold *hold = NULL;
 	struct ns_inode *in;
 	struct fmt_inode *fi;
 	struct mlog_tx tx;
@@ -1297,7 +1338,12 @@ int ns_setattr(struct ns *ns, uint64_t ino, const struct ns_setattr *sa, struct 
 			fi->mtime = sa->mtime;
 		fi->ctime = now;
 	}
-	rc = ns_tx_run(ns, &tx);
+	if (sa->valid & NS_SET_SIZE && sa->size < ns_inode_size(in))
+		rc = ns_invalidate_range(ns, in, DIV_ROUND_UP(sa->size, FMT_BLOCK_SIZE),
+					 NS_PAGES_MAX - DIV_ROUND_UP(sa->size, FMT_BLOCK_SIZE),
+					 &hold);
+	if (rc == 0)
+		rc = ns_tx_run_held(ns, &tx, hold);
 	if (rc && sa->valid & NS_SET_SIZE)
 		ns_unlock_pages(in, DIV_ROUND_UP(sa->size, FMT_BLOCK_SIZE), NS_PAGES_MAX);
 	if (rc == 0 && out)

@@ -385,6 +385,7 @@ static int apply_inode(struct ns *ns, const struct fmt_inode *fi)
 		pthread_mutex_init(&in->lock, NULL);
 		pthread_mutex_init(&in->attr_lock, NULL);
 		xt_init(&in->map);
+		CDS_INIT_LIST_HEAD(&in->grants);
 		in->mode = fi->mode;
 		ns_table_add_inode(ns, in);
 	}

@@ -183,6 +183,7 @@ struct taken {
 	unsigned n;
 	uint64_t repaired[TX_BATCH + 1]; /* poisoned pages whose entry lock we hold */
 	unsigned nrepaired;
+	struct ns_hold *hold; /* for mappers of repaired pages that did not let go */
 };
 
 static void add_map(struct mlog_tx *tx, uint64_t ino, uint64_t idx, uint64_t blk, uint64_t count,
@@ -279,7 +280,8 @@ static int commit_batch(struct ns *ns, struct ns_inode *in, struct mlog_tx *tx, 
 	region_drain(ns->r);
 	if (!tx->nrecs)
 		return 0;
-	rc = ns_tx_run(ns, tx);
+	rc = ns_tx_run_held(ns, tx, tk->hold);
+	tk->hold = NULL;
 	if (rc) {
 		if (rc != -EIO)
 			give_back(ns, tk);
@@ -303,7 +305,7 @@ static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill 
 {
 	uint64_t pos = f->off, done_to = f->off, last = (f->end - 1) / PAGE, old_size;
 	uint64_t new_size;
-	struct taken tk = {.n = 0, .nrepaired = 0};
+	struct taken tk = {.n = 0, .nrepaired = 0, .hold = NULL};
 	struct mlog_tx tx;
 	int64_t now = now_ns();
 	int64_t rc = 0;
@@ -347,6 +349,8 @@ static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill 
 			fill_blocks(ns, idx, nb, 1, f);
 			ns_lock_pages(in, idx, idx + 1);
 			tk.repaired[tk.nrepaired++] = idx;
+			/* Mappers of the page let go before it moves (DESIGN §5). */
+			ns_invalidate_range(ns, in, idx, 1, &tk.hold);
 			add_map(&tx, in->ino, idx, nb, 1, 0);
 			tk.runs[tk.n++] = (struct ns_run){nb, 1};
 			pos += n;
@@ -445,6 +449,7 @@ ssize_t ns_write(struct ns *ns, uint64_t ino, const void *buf, size_t len, uint6
 static int punch(struct ns *ns, struct ns_inode *in, uint64_t off, uint64_t end)
 {
 	uint64_t first = DIV_ROUND_UP(off, PAGE), stop = end / PAGE;
+	struct ns_hold *hold = NULL;
 	struct mlog_tx tx;
 	int rc = 0;
 
@@ -479,7 +484,9 @@ static int punch(struct ns *ns, struct ns_inode *in, uint64_t off, uint64_t end)
 	}
 	add_size_rec(&tx, in, 0, now_ns());
 	ns_lock_pages(in, first, stop);
-	rc = ns_tx_run(ns, &tx);
+	rc = ns_invalidate_range(ns, in, first, stop - first, &hold);
+	if (rc == 0)
+		rc = ns_tx_run_held(ns, &tx, hold);
 	if (rc)
 		ns_unlock_pages(in, first, stop);
 	mlog_tx_release(&tx);

@@ -9,7 +9,9 @@
 
 #include <stdarg.h>
 
+#include "lease.h"
 #include "namespace.h"
+#include "poison.h"
 #include "rcu.h"
 
 #include <urcu/rculfhash.h> /* after the RCU flavor (rcu.h) */
@@ -37,6 +39,8 @@ struct ns_inode {
 	 */
 	struct xtable map;
 	uint64_t next_cookie; /* directories, under ns->lock (or replay) */
+	struct cds_list_head grants; /* struct ns_grant, under ns->grant_lock */
+	uint64_t lease_gen;	     /* bumped by each invalidation, under ns->grant_lock */
 	uint64_t nr_entries;  /* directories, under ns->lock (or replay) */
 
 	struct rcu_head rcu;
@@ -52,6 +56,8 @@ struct ns_dirent {
 	struct rcu_head rcu;
 	char name[]; /* NUL-terminated */
 };
+
+struct ns_hold;
 
 /* A run of blocks to return to the allocator after the transaction's grace period. */
 struct ns_run {
@@ -94,6 +100,16 @@ struct ns {
 	uint64_t cur_seq; /* seq of the record being applied (messages) */
 
 	uint64_t orphans;
+
+	/* Grants and lease breaks (lease.c). */
+	pthread_mutex_t grant_lock; /* leaf lock */
+	pthread_cond_t grant_cond;  /* acks and grant deletions */
+	uint64_t lease_timeout_ms;
+	uint64_t held_blocks; /* under grant_lock */
+
+	/* Test hooks (poison.c). */
+	ns_hook_fn hook;
+	void *hook_ctx;
 };
 
 /* --- namespace.c --- */
@@ -103,6 +119,7 @@ struct ns_inode *ns_inode_get(struct ns *ns, uint64_t ino);  /* a reference, or 
 void ns_inode_put(struct ns *ns, struct ns_inode *in);
 struct ns_dirent *ns_dirent_find(struct ns *ns, uint64_t dir, const char *name, size_t len);
 void ns_fill_attr(struct ns_inode *in, struct ns_attr *out);
+uint64_t ns_inode_size(struct ns_inode *in); /* takes attr_lock */
 void ns_inode_rec(struct ns_inode *in, struct fmt_inode *fi); /* under attr_lock */
 
 /*
@@ -115,6 +132,9 @@ void ns_inode_rec(struct ns_inode *in, struct fmt_inode *fi); /* under attr_lock
  *         (applying failed: the namespace turns read-only).
  */
 int ns_tx_run(struct ns *ns, struct mlog_tx *tx);
+
+/* ns_tx_run_held - ns_tx_run whose freed blocks go to @hold (may be NULL) instead. */
+int ns_tx_run_held(struct ns *ns, struct mlog_tx *tx, struct ns_hold *hold);
 
 /* ns_writable - 0, or -EROFS when mounted read-only or failed. */
 int ns_writable(struct ns *ns);
@@ -130,6 +150,30 @@ int ns_apply(struct ns *ns, struct ns_txctx *tc, const struct fmt_rec *rec, cons
 	     size_t plen);
 int ns_damage(struct ns *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ns_inode_free(struct ns *ns, struct ns_inode *in);
+
+/* --- lease.c --- */
+
+/*
+ * ns_invalidate_range - the lease break of DESIGN §6 for pages [@index, @index + @count):
+ * INVALIDATE to every overlapping holder, wait for their acks up to the lease-break
+ * timeout, expire those that did not ack; holders that are expired (now or before) get
+ * *@hold (created or shared), which keeps what the coming transaction frees out of use
+ * until they are deleted. Pass *@hold to ns_tx_run_held().
+ * Context: may sleep up to the timeout. Locking: caller holds @in's inode lock and the entry
+ *          locks of the range; takes the grant lock.
+ * Return: 0 or -ENOMEM.
+ */
+int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint64_t count,
+			struct ns_hold **hold);
+
+/* ns_hold_runs - hand @tc's freed runs to @h. Locking: takes the grant lock. */
+void ns_hold_runs(struct ns *ns, struct ns_hold *h, struct ns_txctx *tc);
+
+/*
+ * ns_notify_poison - tell the holders of page @index of @in that it is poisoned.
+ * Locking: caller holds the page's entry lock; takes the grant lock.
+ */
+void ns_notify_poison(struct ns *ns, struct ns_inode *in, uint64_t index);
 
 /* --- nsfile.c --- */
 

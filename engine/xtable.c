@@ -31,14 +31,14 @@
 #include "xtable.h"
 
 #define XT_SLOT_MASK (XT_SLOTS - 1)
-#define XT_LEVELS 11		/* shifts 0, 6, ..., 60 cover every 64-bit index */
+#define XT_LEVELS 11 /* shifts 0, 6, ..., 60 cover every 64-bit index */
 /* a store adds at most XT_LEVELS - 1 roots and a new path of XT_LEVELS - 1 nodes below them */
 #define XT_STORE_NODES (2 * (XT_LEVELS - 1))
 #define XT_TAG_MASK ((uint64_t)3)
 #define XT_TAG_INTERNAL ((uint64_t)2)
 #define XT_SIBLING_END ((uint64_t)XT_SLOTS << 2) /* sibling words are below this */
 #define XT_WAIT_BUCKETS 256
-#define XT_WAIT_SECONDS 1	/* a waiter looks again at least this often */
+#define XT_WAIT_SECONDS 1 /* a waiter looks again at least this often */
 
 _Static_assert(XT_SLOTS == 64, "the mark bitmaps are one uint64_t per node");
 _Static_assert(XT_ORDER_MAX / XT_SHIFT * XT_SHIFT + XT_SHIFT <= 64, "orders fit the levels");
@@ -54,13 +54,13 @@ _Static_assert(XT_ORDER_MAX / XT_SHIFT * XT_SHIFT + XT_SHIFT <= 64, "orders fit 
  *   anything else       | the caller's entry
  */
 struct xt_node {
-	uint64_t slots[XT_SLOTS];	  /* rcu_fetch / rcu_publish */
+	uint64_t slots[XT_SLOTS];      /* rcu_fetch / rcu_publish */
 	uint64_t marks[XT_MARK_COUNT]; /* acquire loads / release stores */
-	struct xt_node *parent;	  /* writers only */
-	uint32_t seq;		  /* odd while a multi-slot change is under way */
-	uint8_t shift;		  /* set before publication, never changed */
-	uint8_t offset;		  /* slot in parent, never changed */
-	uint8_t count;		  /* used slots; writers only */
+	struct xt_node *parent;	       /* writers only */
+	uint32_t seq;		       /* odd while a multi-slot change is under way */
+	uint8_t shift;		       /* set before publication, never changed */
+	uint8_t offset;		       /* slot in parent, never changed */
+	uint8_t count;		       /* used slots; writers only */
 	struct rcu_head rcu;
 };
 
@@ -531,7 +531,8 @@ static xt_entry find_in(const struct xt_node *node, uint64_t base, uint64_t inde
 		uint64_t w;
 
 		if (mark != XT_MARK_ANY && off != start) {
-			uint64_t bits = __atomic_load_n(&node->marks[mark], __ATOMIC_ACQUIRE) >> off;
+			uint64_t bits =
+				__atomic_load_n(&node->marks[mark], __ATOMIC_ACQUIRE) >> off;
 
 			if (!bits)
 				break;
@@ -550,12 +551,13 @@ static xt_entry find_in(const struct xt_node *node, uint64_t base, uint64_t inde
 			uint64_t child_base = base + ((uint64_t)off << shift);
 
 			if (mark == XT_MARK_ANY || mark_test(node, (unsigned)mark, off)) {
-				w = find_in(slot_to_node(w), child_base, MAX(index, child_base), max,
-					    mark, first, order);
+				w = find_in(slot_to_node(w), child_base, MAX(index, child_base),
+					    max, mark, first, order);
 				if (w != XT_EMPTY)
 					return w;
 			}
-		} else if (w != XT_EMPTY && (mark == XT_MARK_ANY || mark_test(node, (unsigned)mark, c))) {
+		} else if (w != XT_EMPTY &&
+			   (mark == XT_MARK_ANY || mark_test(node, (unsigned)mark, c))) {
 			*first = base + ((uint64_t)c << shift);
 			*order = shift + (unsigned)__builtin_ctz(run);
 			return w;

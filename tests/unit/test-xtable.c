@@ -42,8 +42,9 @@ static void __attribute__((format(printf, 2, 3), noreturn)) fail(int line, const
 {
 	va_list ap;
 
-	fprintf(stderr, "test-xtable: FAIL in %s (line %d, op %" PRIu64 ", seed %" PRIu64 "): ",
-		current, line, op_nr, seed);
+	fprintf(stderr,
+		"test-xtable: FAIL in %s (line %d, op %" PRIu64 ", seed %" PRIu64 "): ", current,
+		line, op_nr, seed);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -51,10 +52,10 @@ static void __attribute__((format(printf, 2, 3), noreturn)) fail(int line, const
 	_exit(1);
 }
 
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			fail(__LINE__, __VA_ARGS__);                                               \
+#define CHECK(cond, ...)                             \
+	do {                                         \
+		if (!(cond))                         \
+			fail(__LINE__, __VA_ARGS__); \
 	} while (0)
 
 /*
@@ -200,7 +201,8 @@ static int model_store(uint64_t index, unsigned order, xt_entry entry)
 		return -EINVAL;
 	last = index + ((UINT64_C(1) << order) - 1);
 	for (i = 0; i < model_len; i++) {
-		if (model[i].first <= last && index <= rec_last(&model[i]) && model[i].order > order)
+		if (model[i].first <= last && index <= rec_last(&model[i]) &&
+		    model[i].order > order)
 			return -EBUSY;
 	}
 	for (i = 0; i < model_len;) {
@@ -287,8 +289,10 @@ static uint64_t expected_nodes(void)
 	for (i = 0; i < model_len; i++) {
 		unsigned level;
 
-		for (level = model[i].order / XT_SHIFT * XT_SHIFT; level <= top; level += XT_SHIFT) {
-			uint64_t prefix = level + XT_SHIFT >= 64 ? 0 : model[i].first >> (level + 6);
+		for (level = model[i].order / XT_SHIFT * XT_SHIFT; level <= top;
+		     level += XT_SHIFT) {
+			uint64_t prefix =
+				level + XT_SHIFT >= 64 ? 0 : model[i].first >> (level + 6);
 
 			keys[n++] = ((uint64_t)(level / XT_SHIFT) << 59) | prefix;
 		}
@@ -346,7 +350,8 @@ static xt_entry rand_entry(uint64_t *rs, unsigned order)
 	if (r % 4 == 0)
 		return xt_mk_ptr((void *)(uintptr_t)(((rnd(rs) >> 4) | 1) << 3));
 	return xt_mk_entry(rnd(rs) & XT_BLOCK_MAX, order,
-			   ((r >> 8) & (XT_HOLE | XT_POISON)) | ((r >> 16) % 8 == 0 ? XT_LOCKED : 0));
+			   ((r >> 8) & (XT_HOLE | XT_POISON)) |
+				   ((r >> 16) % 8 == 0 ? XT_LOCKED : 0));
 }
 
 /*
@@ -368,8 +373,8 @@ static void check_index(struct xtable *xt, uint64_t index)
 	CHECK(e == r->entry, "index %" PRIu64 ": %#" PRIx64 " instead of %#" PRIx64, index, e,
 	      r->entry);
 	CHECK(first == r->first && order == r->order,
-	      "index %" PRIu64 ": first %" PRIu64 " order %u instead of %" PRIu64 " %u", index, first,
-	      order, r->first, r->order);
+	      "index %" PRIu64 ": first %" PRIu64 " order %u instead of %" PRIu64 " %u", index,
+	      first, order, r->first, r->order);
 	for (unsigned m = 0; m < XT_MARK_COUNT; m++)
 		CHECK(xt_get_mark(xt, index, (enum xt_mark)m) == !!(r->marks & (1U << m)),
 		      "mark %u at %" PRIu64, m, index);
@@ -387,8 +392,10 @@ static void check_find(struct xtable *xt, uint64_t start, uint64_t max, int mark
 	xt_entry e = xt_find(xt, &index, max, mark, &order);
 
 	if (!r) {
-		CHECK(e == XT_EMPTY, "find [%" PRIu64 ", %" PRIu64 "] mark %d: %#" PRIx64 " at %" PRIu64
-		      ", expected nothing", start, max, mark, e, index);
+		CHECK(e == XT_EMPTY,
+		      "find [%" PRIu64 ", %" PRIu64 "] mark %d: %#" PRIx64 " at %" PRIu64
+		      ", expected nothing",
+		      start, max, mark, e, index);
 		CHECK(index == start, "failed find moved *index");
 		return;
 	}
@@ -423,21 +430,20 @@ static void check_range(struct xtable *xt, uint64_t start, uint64_t max, int mar
 	}
 	qsort(sorted, n, sizeof(*sorted), cmp_rec);
 	if (mark == XT_MARK_ANY) {
-		xt_for_each(xt, index, order, e, start, max)
-		{
+		xt_for_each (xt, index, order, e, start, max) {
 			CHECK(i < n, "iteration found extra %#" PRIx64 " at %" PRIu64, e, index);
 			CHECK(e == sorted[i].entry && index == sorted[i].first &&
 				      order == sorted[i].order,
-			      "iteration #%zu: %#" PRIx64 " at %" PRIu64 " order %u, expected %#" PRIx64
-			      " at %" PRIu64 " order %u",
-			      i, e, index, order, sorted[i].entry, sorted[i].first, sorted[i].order);
+			      "iteration #%zu: %#" PRIx64 " at %" PRIu64
+			      " order %u, expected %#" PRIx64 " at %" PRIu64 " order %u",
+			      i, e, index, order, sorted[i].entry, sorted[i].first,
+			      sorted[i].order);
 			i++;
 		}
 	} else {
-		xt_for_each_marked(xt, index, order, e, start, max, mark)
-		{
-			CHECK(i < n, "marked %d iteration found extra %#" PRIx64 " at %" PRIu64, mark, e,
-			      index);
+		xt_for_each_marked (xt, index, order, e, start, max, mark) {
+			CHECK(i < n, "marked %d iteration found extra %#" PRIx64 " at %" PRIu64,
+			      mark, e, index);
 			CHECK(e == sorted[i].entry && index == sorted[i].first &&
 				      order == sorted[i].order,
 			      "marked %d iteration #%zu: %" PRIu64 " instead of %" PRIu64, mark, i,
@@ -445,8 +451,9 @@ static void check_range(struct xtable *xt, uint64_t start, uint64_t max, int mar
 			i++;
 		}
 	}
-	CHECK(i == n, "iteration [%" PRIu64 ", %" PRIu64 "] mark %d found %zu entries, expected %zu",
-	      start, max, mark, i, n);
+	CHECK(i == n,
+	      "iteration [%" PRIu64 ", %" PRIu64 "] mark %d found %zu entries, expected %zu", start,
+	      max, mark, i, n);
 	free(sorted);
 }
 
@@ -516,8 +523,8 @@ static void test_model(uint64_t nops)
 				index |= 1; /* unaligned unless order 0 */
 			want = model_store(index, order, e);
 			got = __xt_store(&xt, index, order, e);
-			CHECK(got == want, "store %" PRIu64 " order %u: %d, expected %d", index, order,
-			      got, want);
+			CHECK(got == want, "store %" PRIu64 " order %u: %d, expected %d", index,
+			      order, got, want);
 			counts[0]++;
 			counts[1] += got == -EBUSY;
 		} else if (op < 46) {
@@ -533,8 +540,8 @@ static void test_model(uint64_t nops)
 				model_remove(r);
 			}
 			got = __xt_erase(&xt, index);
-			CHECK(got == want, "erase %" PRIu64 ": %#" PRIx64 " instead of %#" PRIx64, index,
-			      got, want);
+			CHECK(got == want, "erase %" PRIu64 ": %#" PRIx64 " instead of %#" PRIx64,
+			      index, got, want);
 			counts[2]++;
 		} else if (op < 54) {
 			xt_entry cur, old, e, got;
@@ -545,8 +552,8 @@ static void test_model(uint64_t nops)
 			old = rnd(&rs) % 4 ? cur : rand_entry(&rs, 0);
 			e = rnd(&rs) % 8 ? rand_entry(&rs, r ? r->order : 0) : XT_EMPTY;
 			got = __xt_cmpxchg(&xt, index, old, e, &err);
-			CHECK(got == cur && err == 0, "cmpxchg %" PRIu64 ": %#" PRIx64 " err %d", index,
-			      got, err);
+			CHECK(got == cur && err == 0, "cmpxchg %" PRIu64 ": %#" PRIx64 " err %d",
+			      index, got, err);
 			if (cur == old && e != cur) {
 				if (!r)
 					CHECK(model_store(index, 0, e) == 0, "model");
@@ -639,9 +646,11 @@ static void test_entry_helpers(void)
 				CHECK(xt_is_locked(e) == !!(fl & XT_LOCKED), "locked");
 				CHECK(xt_is_hole(e) == !!(fl & XT_HOLE), "hole");
 				CHECK(xt_is_poison(e) == !!(fl & XT_POISON), "poison");
-				CHECK(xt_has_block(e) == !(fl & (XT_HOLE | XT_POISON)), "has_block");
+				CHECK(xt_has_block(e) == !(fl & (XT_HOLE | XT_POISON)),
+				      "has_block");
 				CHECK((e & (UINT64_C(3) << 10)) == 0, "reserved bits");
-				CHECK(xt_unlocked(e) == (e & ~XT_LOCKED) && !xt_is_locked(xt_unlocked(e)),
+				CHECK(xt_unlocked(e) == (e & ~XT_LOCKED) &&
+					      !xt_is_locked(xt_unlocked(e)),
 				      "unlocked");
 				CHECK((e & 3) != 2, "value entries are never internal");
 			}
@@ -651,7 +660,8 @@ static void test_entry_helpers(void)
 	CHECK(xt_is_hole(xt_mk_hole(9)) && xt_is_locked(xt_mk_hole(9)) &&
 		      xt_to_order(xt_mk_hole(9)) == 9 && !xt_has_block(xt_mk_hole(9)),
 	      "hole");
-	CHECK(xt_is_ptr(xt_mk_ptr(&x)) && xt_to_ptr(xt_mk_ptr(&x)) == &x && !xt_is_value(xt_mk_ptr(&x)),
+	CHECK(xt_is_ptr(xt_mk_ptr(&x)) && xt_to_ptr(xt_mk_ptr(&x)) == &x &&
+		      !xt_is_value(xt_mk_ptr(&x)),
 	      "pointer");
 	CHECK(!xt_is_ptr(XT_EMPTY) && !xt_is_value(XT_EMPTY) && !xt_is_locked(XT_EMPTY), "empty");
 	CHECK(!xt_is_locked(xt_mk_ptr(&x)), "pointers are never locked");
@@ -715,7 +725,9 @@ static void test_errors(void)
 
 	/* a same-size store replaces; a larger one swallows; erase takes all of it */
 	CHECK(__xt_store(&xt, 512, 9, c) == 0 && xt_load(&xt, 1023) == c, "replace same order");
-	CHECK(__xt_store(&xt, 0, 13, a) == 0 && xt_load(&xt, 8000) == a && xt_load(&xt, 8192) == XT_EMPTY, "swallow both");
+	CHECK(__xt_store(&xt, 0, 13, a) == 0 && xt_load(&xt, 8000) == a &&
+		      xt_load(&xt, 8192) == XT_EMPTY,
+	      "swallow both");
 	CHECK(__xt_erase(&xt, 8191) == a && xt_empty(&xt) && xt.nr_nodes == 0, "erase order 13");
 	xt_unlock(&xt);
 	xt_destroy(&xt);
@@ -743,8 +755,8 @@ static void *waiter_main(void *arg)
 	rcu_thread_online();
 	__atomic_store_n(&w->started, 1, __ATOMIC_RELEASE);
 	xt_lock(w->xt);
-	w->result = w->get_unlocked ? __xt_get_unlocked(w->xt, w->index) :
-				      __xt_lock_entry(w->xt, w->index);
+	w->result = w->get_unlocked ? __xt_get_unlocked(w->xt, w->index)
+				    : __xt_lock_entry(w->xt, w->index);
 	w->done_ns = mono_now();
 	xt_unlock(w->xt);
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
@@ -764,7 +776,8 @@ static void start_waiter(pthread_t *t, struct waiter *w, struct xtable *xt, uint
 	while (!__atomic_load_n(&w->started, __ATOMIC_ACQUIRE))
 		sleep_ms(1);
 	sleep_ms(200);
-	CHECK(!__atomic_load_n(&w->done, __ATOMIC_ACQUIRE), "waiter did not wait for a locked entry");
+	CHECK(!__atomic_load_n(&w->done, __ATOMIC_ACQUIRE),
+	      "waiter did not wait for a locked entry");
 }
 
 /*
@@ -1000,7 +1013,8 @@ static void *reader_main(void *arg)
 		if (e != XT_EMPTY) {
 			check_seen(e, index);
 			CHECK(first == xt_to_block(e) && order == xt_to_order(e),
-			      "__xt_load: first %" PRIu64 " order %u for %#" PRIx64, first, order, e);
+			      "__xt_load: first %" PRIu64 " order %u for %#" PRIx64, first, order,
+			      e);
 		}
 		found = index;
 		max = index + rnd(&rs) % 4096;
@@ -1009,11 +1023,11 @@ static void *reader_main(void *arg)
 			check_seen(e, found);
 			CHECK(found == xt_to_block(e) && order == xt_to_order(e) && found <= max &&
 				      found + (UINT64_C(1) << order) > index,
-			      "xt_find [%" PRIu64 ", %" PRIu64 "]: %#" PRIx64 " at %" PRIu64 " order %u",
+			      "xt_find [%" PRIu64 ", %" PRIu64 "]: %#" PRIx64 " at %" PRIu64
+			      " order %u",
 			      index, max, e, found, order);
 		}
-		xt_for_each(r->xt, i, order, e, index, index + 512)
-		{
+		xt_for_each (r->xt, i, order, e, index, index + 512) {
 			CHECK(i == xt_to_block(e) && order == xt_to_order(e) && n++ < 1024,
 			      "xt_for_each: %#" PRIx64 " at %" PRIu64 " order %u", e, i, order);
 		}
@@ -1065,7 +1079,8 @@ static void test_lockless(void)
 			} else if (x < 97) {
 				__xt_set_mark(&xt, index, (enum xt_mark)(rnd(&rs) % XT_MARK_COUNT));
 			} else {
-				__xt_clear_mark(&xt, index, (enum xt_mark)(rnd(&rs) % XT_MARK_COUNT));
+				__xt_clear_mark(&xt, index,
+						(enum xt_mark)(rnd(&rs) % XT_MARK_COUNT));
 			}
 		}
 		xt_unlock(&xt);

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Grants and lease breaks (DESIGN §6).
+ *
+ * An invalidation runs with the file's inode lock and the entry locks of the range held:
+ * it tells every holder whose grant overlaps the range, waits (bounded) for their acks, and
+ * for holders that did not ack in time makes the blocks that the transaction frees wait for
+ * those holders to be deleted (their process gone) instead of returning to the allocator.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "lease.h"
+#include "log.h"
+#include "nsint.h"
+#include "util.h"
+
+/* Blocks held back for holders that did not let go; freed when the last of them is deleted. */
+struct ns_hold {
+	unsigned refs; /* expired grants that point here; under grant_lock */
+	size_t n;
+	struct ns_run *runs;
+};
+
+struct ns_grant {
+	struct cds_list_head node; /* on the inode's list, under grant_lock */
+	struct ns_inode *in;	   /* referenced */
+	uint64_t ino, index, count;
+	unsigned mode;
+	const struct ns_grant_ops *ops;
+	void *holder;
+	uint64_t gen;	      /* the inode's lease generation when made */
+	uint64_t wait_gen;    /* invalidation sent, not acked yet */
+	uint64_t acked_gen;   /* last invalidation acked */
+	bool expired;
+	struct ns_hold **holds; /* held block sets this grant keeps out of use */
+	size_t nholds;
+};
+
+static bool overlaps(const struct ns_grant *g, uint64_t index, uint64_t count)
+{
+	return g->index < index + count && index < g->index + g->count;
+}
+
+int ns_grant_new(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned mode,
+		 const struct ns_grant_ops *ops, void *holder, struct ns_grant **out)
+{
+	struct ns_inode *in;
+	struct ns_grant *g;
+	int rc = 0;
+
+	*out = NULL;
+	if (count == 0 || index >= NS_PAGES_MAX || count > NS_PAGES_MAX - index || !mode ||
+	    mode & ~(unsigned)(NS_GRANT_READ | NS_GRANT_WRITE))
+		return -EINVAL;
+	in = ns_inode_get(ns, ino);
+	if (!in)
+		return -ENOENT;
+	if (S_ISDIR(in->mode)) {
+		ns_inode_put(ns, in);
+		return -EISDIR;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		ns_inode_put(ns, in);
+		return -ENOMEM;
+	}
+	g->in = in;
+	g->ino = ino;
+	g->index = index;
+	g->count = count;
+	g->mode = mode;
+	g->ops = ops;
+	g->holder = holder;
+	/* The inode lock keeps invalidations out while the grant joins the list. */
+	pthread_mutex_lock(&in->lock);
+	if (__atomic_load_n(&in->dying, __ATOMIC_ACQUIRE)) {
+		rc = -ENOENT;
+	} else {
+		pthread_mutex_lock(&ns->grant_lock);
+		g->gen = in->lease_gen;
+		cds_list_add_tail(&g->node, &in->grants);
+		pthread_mutex_unlock(&ns->grant_lock);
+	}
+	pthread_mutex_unlock(&in->lock);
+	if (rc) {
+		free(g);
+		ns_inode_put(ns, in);
+		return rc;
+	}
+	*out = g;
+	return 0;
+}
+
+uint64_t ns_grant_generation(const struct ns_grant *g)
+{
+	return g->gen;
+}
+
+void ns_grant_ack(struct ns *ns, struct ns_grant *g, uint64_t gen)
+{
+	pthread_mutex_lock(&ns->grant_lock);
+	if (gen > g->acked_gen)
+		g->acked_gen = gen;
+	pthread_cond_broadcast(&ns->grant_cond);
+	pthread_mutex_unlock(&ns->grant_lock);
+}
+
+static void hold_free_cb(struct rcu_head *head);
+
+struct hold_release {
+	struct rcu_head rcu;
+	struct ns *ns;
+	struct ns_hold *h;
+};
+
+static void hold_free_cb(struct rcu_head *head)
+{
+	struct hold_release *hr;
+
+	rcu_cb_begin(head);
+	hr = caa_container_of(head, struct hold_release, rcu);
+	for (size_t i = 0; i < hr->h->n; i++)
+		alloc_free(hr->ns->alloc, hr->h->runs[i].block, hr->h->runs[i].count);
+	free(hr->h->runs);
+	free(hr->h);
+	free(hr);
+}
+
+/* hold_put - drop one holder's reference. Locking: grant_lock held. */
+static void hold_put(struct ns *ns, struct ns_hold *h)
+{
+	struct hold_release *hr;
+	uint64_t blocks = 0;
+
+	if (--h->refs)
+		return;
+	for (size_t i = 0; i < h->n; i++)
+		blocks += h->runs[i].count;
+	ns->held_blocks -= blocks;
+	hr = malloc(sizeof(*hr));
+	if (!hr) {
+		/* Keep them out of use rather than risk handing them out early. */
+		log_warn("out of memory releasing %lu held blocks; they stay unused until restart",
+			 (unsigned long)blocks);
+		free(h->runs);
+		free(h);
+		return;
+	}
+	hr->ns = ns;
+	hr->h = h;
+	rcu_defer(&hr->rcu, hold_free_cb);
+}
+
+void ns_grant_delete(struct ns *ns, struct ns_grant **gp)
+{
+	struct ns_grant *g = *gp;
+
+	if (!g)
+		return;
+	pthread_mutex_lock(&ns->grant_lock);
+	cds_list_del(&g->node);
+	for (size_t i = 0; i < g->nholds; i++)
+		hold_put(ns, g->holds[i]);
+	pthread_cond_broadcast(&ns->grant_cond);
+	pthread_mutex_unlock(&ns->grant_lock);
+	ns_inode_put(ns, g->in);
+	free(g->holds);
+	free(g);
+	*gp = NULL;
+}
+
+void ns_set_lease_timeout(struct ns *ns, uint64_t ms)
+{
+	__atomic_store_n(&ns->lease_timeout_ms, ms, __ATOMIC_RELAXED);
+}
+
+uint64_t ns_held_blocks(struct ns *ns)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&ns->grant_lock);
+	n = ns->held_blocks;
+	pthread_mutex_unlock(&ns->grant_lock);
+	return n;
+}
+
+/* --- the protocol, called by the namespace --- */
+
+int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint64_t count,
+			struct ns_hold **hold)
+{
+	struct timespec deadline;
+	struct ns_grant *g;
+	uint64_t gen, timeout_ms = __atomic_load_n(&ns->lease_timeout_ms, __ATOMIC_RELAXED);
+	bool any = false, waiting;
+	int rc = 0;
+
+	pthread_mutex_lock(&ns->grant_lock);
+	gen = ++in->lease_gen;
+	cds_list_for_each_entry(g, &in->grants, node)
+	{
+		uint64_t lo = MAX(index, g->index), hi = MIN(index + count, g->index + g->count);
+
+		if (g->expired || !overlaps(g, index, count))
+			continue;
+		g->wait_gen = gen;
+		any = true;
+		g->ops->invalidate(g->holder, g, in->ino, lo, hi - lo, gen);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += (time_t)(timeout_ms / 1000);
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	while (any) {
+		waiting = false;
+		cds_list_for_each_entry(g, &in->grants, node)
+		{
+			if (g->wait_gen == gen && g->acked_gen < gen && !g->expired)
+				waiting = true;
+		}
+		if (!waiting)
+			break;
+		if (pthread_cond_timedwait(&ns->grant_cond, &ns->grant_lock, &deadline) !=
+		    ETIMEDOUT)
+			continue;
+		/* Whoever has not acked by now loses its session. */
+		cds_list_for_each_entry(g, &in->grants, node)
+		{
+			if (g->wait_gen != gen || g->acked_gen >= gen || g->expired)
+				continue;
+			g->expired = true;
+			log_notice("lease break on inode %lu timed out after %lu ms; dropping the "
+				   "holder",
+				   (unsigned long)in->ino, (unsigned long)timeout_ms);
+			g->ops->expired(g->holder, g);
+		}
+		break;
+	}
+	/*
+	 * Holders that lost their session may still touch the range until their process is
+	 * gone: whatever the transaction frees there waits for them (DESIGN §6).
+	 */
+	cds_list_for_each_entry(g, &in->grants, node)
+	{
+		struct ns_hold **holds;
+
+		if (!g->expired || !overlaps(g, index, count))
+			continue;
+		if (!*hold) {
+			*hold = calloc(1, sizeof(**hold));
+			if (!*hold) {
+				rc = -ENOMEM;
+				break;
+			}
+		}
+		holds = realloc(g->holds, (g->nholds + 1) * sizeof(*holds));
+		if (!holds) {
+			rc = -ENOMEM;
+			break;
+		}
+		g->holds = holds;
+		g->holds[g->nholds++] = *hold;
+		(*hold)->refs++;
+	}
+	if (*hold && (*hold)->refs == 0) {
+		free(*hold);
+		*hold = NULL;
+	}
+	pthread_mutex_unlock(&ns->grant_lock);
+	return rc;
+}
+
+void ns_hold_runs(struct ns *ns, struct ns_hold *h, struct ns_txctx *tc)
+{
+	struct ns_run *runs;
+	uint64_t blocks = 0;
+
+	pthread_mutex_lock(&ns->grant_lock);
+	runs = realloc(h->runs, (h->n + tc->nfrees) * sizeof(*runs));
+	if (runs) {
+		memcpy(runs + h->n, tc->frees, tc->nfrees * sizeof(*runs));
+		h->runs = runs;
+		h->n += tc->nfrees;
+		for (size_t i = 0; i < tc->nfrees; i++)
+			blocks += tc->frees[i].count;
+		ns->held_blocks += blocks;
+	} else {
+		log_warn("out of memory holding blocks for an expired lease; they stay unused "
+			 "until restart");
+	}
+	pthread_mutex_unlock(&ns->grant_lock);
+	tc->nfrees = 0;
+}
+
+void ns_notify_poison(struct ns *ns, struct ns_inode *in, uint64_t index)
+{
+	struct ns_grant *g;
+
+	pthread_mutex_lock(&ns->grant_lock);
+	cds_list_for_each_entry(g, &in->grants, node)
+	{
+		if (!g->expired && overlaps(g, index, 1))
+			g->ops->poison(g->holder, g, in->ino, index, 1);
+	}
+	pthread_mutex_unlock(&ns->grant_lock);
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DAXFS_ENGINE_LEASE_H
+#define DAXFS_ENGINE_LEASE_H
+
+/*
+ * lease - grants (who may be touching which pages of a file through a mapping) and the
+ * invalidation protocol of DESIGN §6. The server (or a test) registers grant holders with a
+ * table of callbacks; the engine calls them for POISON and INVALIDATE and waits for acks.
+ *
+ * Locking: grants live on their inode, under the namespace's grant lock (a leaf lock: no
+ * other lock is taken under it, callbacks are called with it held and must not call back
+ * into the engine except ns_grant_ack()).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ns;
+struct ns_inode;
+struct ns_grant;
+
+#define NS_GRANT_READ 0x1
+#define NS_GRANT_WRITE 0x2
+
+struct ns_grant_ops {
+	/*
+	 * poison - pages [@index, @index + @count) of the file lost data. Called with the
+	 * entry lock held (DESIGN §5): push an event, do not wait for anything.
+	 */
+	void (*poison)(void *holder, struct ns_grant *g, uint64_t ino, uint64_t index,
+		       uint64_t count);
+	/*
+	 * invalidate - stop touching pages [@index, @index + @count); call ns_grant_ack(@g,
+	 * @gen) once the range is unmapped (now, or later from any thread).
+	 */
+	void (*invalidate)(void *holder, struct ns_grant *g, uint64_t ino, uint64_t index,
+			   uint64_t count, uint64_t gen);
+	/*
+	 * expired - the holder did not ack within the lease-break timeout: drop its session.
+	 * Blocks it may still touch stay out of use until ns_grant_delete(@g).
+	 */
+	void (*expired)(void *holder, struct ns_grant *g);
+};
+
+/*
+ * ns_grant_new - record that @holder maps pages [@index, @index + @count) of @ino.
+ * Context: thread registered with RCU. Locking: takes the inode lock (so no invalidation
+ *          is in progress on the file) and the grant lock.
+ * Return: 0 and *@out; -ENOENT; -EISDIR; -EINVAL (count 0, bad mode); -ENOMEM.
+ */
+int ns_grant_new(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned mode,
+		 const struct ns_grant_ops *ops, void *holder, struct ns_grant **out);
+
+/* ns_grant_generation - the inode's lease generation when the grant was made. */
+uint64_t ns_grant_generation(const struct ns_grant *g);
+
+/*
+ * ns_grant_ack - the holder let go of the range of invalidation @gen.
+ * Context: any thread. Locking: takes the grant lock.
+ */
+void ns_grant_ack(struct ns *ns, struct ns_grant *g, uint64_t gen);
+
+/*
+ * ns_grant_delete - the holder is gone (unmapped, or its process exited): forget the grant
+ * and release the blocks held for it after an expired lease break. Accepts NULL.
+ * Context: thread registered with RCU, not in a read section. Locking: takes the grant lock.
+ */
+void ns_grant_delete(struct ns *ns, struct ns_grant **gp);
+
+/* ns_set_lease_timeout - how long an invalidation waits for acks (default 5 s). */
+void ns_set_lease_timeout(struct ns *ns, uint64_t ms);
+
+/* ns_held_blocks - blocks kept out of use for expired holders (tests, statistics). */
+uint64_t ns_held_blocks(struct ns *ns);
+
+#endif

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: MIT
+/*
+ * poison_handle(): Jan Kara's scheme from the seed thread, as upstream dax_lock_page() does
+ * it, in userspace (DESIGN §5).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "nsint.h"
+#include "poison.h"
+#include "util.h"
+
+const char *poison_source_name(enum poison_source src)
+{
+	switch (src) {
+	case POISON_SRC_BADBLOCKS:
+		return "bad-block list";
+	case POISON_SRC_SIGBUS:
+		return "machine check (SIGBUS)";
+	case POISON_SRC_CLIENT:
+		return "client report";
+	case POISON_SRC_INJECTED:
+		return "injection";
+	}
+	return "?";
+}
+
+void ns_set_hook(struct ns *ns, ns_hook_fn fn, void *ctx)
+{
+	ns->hook_ctx = ctx;
+	__atomic_store_n(&ns->hook, fn, __ATOMIC_RELEASE);
+}
+
+static void hook(struct ns *ns, enum ns_hook h, uint64_t block)
+{
+#if DAXFS_TEST_HOOKS
+	ns_hook_fn fn = __atomic_load_n(&ns->hook, __ATOMIC_ACQUIRE);
+
+	if (fn)
+		fn(ns->hook_ctx, h, block);
+#else
+	(void)ns;
+	(void)h;
+	(void)block;
+#endif
+}
+
+/* record - persist BADBLOCK for @block (applying it quarantines it, and poisons its page). */
+static int record(struct ns *ns, uint64_t block)
+{
+	struct fmt_badblock *b;
+	struct mlog_tx tx;
+	int rc;
+
+	mlog_tx_init(&tx);
+	b = mlog_tx_add(&tx, FMT_REC_BADBLOCK, sizeof(*b));
+	if (b)
+		*b = (struct fmt_badblock){block, 1};
+	rc = ns_tx_run(ns, &tx);
+	if (rc == -EROFS) {
+		/* Read-only: quarantine in memory all the same, so nobody reads the block. */
+		struct ns_txctx tc = {.live = true};
+		const struct fmt_rec *h = (const struct fmt_rec *)tx.buf;
+
+		rc = ns_apply(ns, &tc, h, h + 1, h->len - sizeof(*h));
+		free(tc.frees);
+		log_warn("%s: block %" PRIu64 " quarantined in memory only (read-only)",
+			 region_path(ns->r), block);
+	}
+	mlog_tx_release(&tx);
+	return rc;
+}
+
+/* metadata - poison outside the data area. */
+static void metadata(struct ns *ns, uint64_t block, struct poison_hit *hit)
+{
+	const struct fmt_super *sb = mlog_super(ns->log);
+	uint64_t off = block * FMT_BLOCK_SIZE;
+	unsigned area = sb->log_active;
+
+	hit->metadata = true;
+	if (off < FMT_BLOCK_SIZE || off == fmt_backup_off(sb->region_size)) {
+		log_err("%s: poison in the %s superblock; the other copy stays in use",
+			region_path(ns->r), off == 0 ? "primary" : "backup");
+	} else if ((off >= sb->log_off[0] && off < sb->log_off[0] + sb->log_len) ||
+		   (off >= sb->log_off[1] && off < sb->log_off[1] + sb->log_len)) {
+		log_err("%s: poison in %s log area at offset %" PRIu64
+			"; the file system is read-only from now on",
+			region_path(ns->r),
+			off >= sb->log_off[area] && off < sb->log_off[area] + sb->log_len
+				? "the active"
+				: "the spare",
+			off);
+		ns->rdonly = true;
+		mlog_set_rdonly(ns->log);
+	} else {
+		log_notice("%s: poison at offset %" PRIu64 ", in no structure daxfs uses",
+			   region_path(ns->r), off);
+	}
+}
+
+/* tryget - a reference on @in found under RCU, unless it is being freed. */
+static bool tryget(struct ns_inode *in)
+{
+	uint32_t refs = __atomic_load_n(&in->refs, __ATOMIC_ACQUIRE);
+
+	do {
+		if (refs == 0)
+			return false;
+	} while (!__atomic_compare_exchange_n(&in->refs, &refs, refs + 1, false, __ATOMIC_ACQ_REL,
+					      __ATOMIC_ACQUIRE));
+	return true;
+}
+
+/*
+ * poison_block - the protocol for one block of the data area.
+ * Return: 1 if newly quarantined, 0 if it was already, or a negative errno.
+ */
+static int poison_block(struct ns *ns, uint64_t block, poison_report_fn fn, void *ctx)
+{
+	struct poison_hit hit = {.block = block};
+	struct rmap_owner own;
+	struct ns_inode *in;
+	uint64_t first;
+	unsigned order;
+	xt_entry e;
+	int rc;
+
+	for (;;) {
+		if (alloc_is_quarantined(ns->alloc, block)) {
+			hit.already = true;
+			if (fn)
+				fn(ctx, &hit);
+			return 0;
+		}
+		rcu_read_begin();
+		if (!rmap_lookup(&ns->rmap, block, &own) ||
+		    __atomic_load_n(&own.inode->dying, __ATOMIC_ACQUIRE)) {
+			/* Free space (or a block whose free waits for a grace period). */
+			rcu_read_end();
+			rc = record(ns, block);
+			if (rc)
+				return rc;
+			if (fn)
+				fn(ctx, &hit);
+			return 1;
+		}
+		in = own.inode;
+		hook(ns, NS_HOOK_POISON_AFTER_RMAP, block);
+		xt_lock(&in->map);
+		e = __xt_load(&in->map, own.index, &first, &order);
+		if (!xt_is_value(e) || xt_is_hole(e) ||
+		    xt_to_block(e) + (own.index - first) != block) {
+			/* The rmap was stale: the page moved or went. Retry from the lookup. */
+			xt_unlock(&in->map);
+			rcu_read_end();
+			continue;
+		}
+		if (!tryget(in)) {
+			xt_unlock(&in->map);
+			rcu_read_end();
+			continue;
+		}
+		rcu_read_end();
+		if (xt_is_locked(e)) {
+			/* Wait for the holder, then retry from the lookup. */
+			__xt_get_unlocked(&in->map, first);
+			xt_unlock(&in->map);
+			ns_inode_put(ns, in);
+			continue;
+		}
+		__xt_lock_entry(&in->map, first);
+		xt_unlock(&in->map);
+		break;
+	}
+	/* The entry is locked: the page owns the block and nobody can move it. */
+	rc = record(ns, block);
+	if (rc == 0) {
+		hit.owned = true;
+		hit.ino = in->ino;
+		hit.index = own.index;
+		ns_notify_poison(ns, in, own.index);
+		if (fn)
+			fn(ctx, &hit);
+	}
+	xt_unlock_entry(&in->map, first);
+	ns_inode_put(ns, in);
+	return rc == 0 ? 1 : rc;
+}
+
+int64_t poison_handle(struct ns *ns, uint64_t offset, uint64_t len, enum poison_source src,
+		      poison_report_fn fn, void *ctx)
+{
+	uint64_t first = offset / FMT_BLOCK_SIZE, last, size = region_size(ns->r);
+	int64_t newly = 0;
+
+	if (len == 0 || offset >= size || len > size - offset)
+		return -EINVAL;
+	last = (offset + len - 1) / FMT_BLOCK_SIZE;
+	for (uint64_t b = first; b <= last; b++) {
+		int rc;
+
+		if (!alloc_contains(ns->alloc, b, 1)) {
+			struct poison_hit hit = {.block = b};
+
+			metadata(ns, b, &hit);
+			if (fn)
+				fn(ctx, &hit);
+			continue;
+		}
+		rc = poison_block(ns, b, fn, ctx);
+		if (rc < 0) {
+			log_err("%s: could not record poison at block %" PRIu64 ": %s",
+				region_path(ns->r), b, strerror(-rc));
+			return rc;
+		}
+		newly += rc;
+	}
+	if (newly)
+		log_notice("%s: poison (%s) at offset %" PRIu64 "+%" PRIu64 ": %" PRId64
+			   " blocks quarantined",
+			   region_path(ns->r), poison_source_name(src), offset, len, newly);
+	return newly;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DAXFS_ENGINE_POISON_H
+#define DAXFS_ENGINE_POISON_H
+
+/*
+ * poison - media errors (DESIGN §5). Every source (the device's bad-block list, SIGBUS in
+ * the daemon, reports from clients, injection) ends in poison_handle(), which finds the
+ * block's owner through the rmap under RCU, revalidates under the owner's xtable lock,
+ * takes the entry lock, then persists a BADBLOCK record (the block is quarantined for good,
+ * the page reads as EIO until rewritten), tells the page's grant holders, and unlocks.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ns;
+
+enum poison_source {
+	POISON_SRC_BADBLOCKS, /* the device's bad-block list */
+	POISON_SRC_SIGBUS,    /* the daemon touched poisoned memory */
+	POISON_SRC_CLIENT,    /* a client's library caught SIGBUS */
+	POISON_SRC_INJECTED,  /* fault-injection mode, tests */
+};
+
+const char *poison_source_name(enum poison_source src);
+
+struct poison_hit {
+	uint64_t block;	 /* region block number */
+	bool owned;	 /* a file page owned it: */
+	uint64_t ino;	 /*   that file */
+	uint64_t index;	 /*   that page */
+	bool already;	 /* it was quarantined before */
+	bool metadata;	 /* outside the data area (superblocks, log) */
+};
+
+/* Called once per block; for an owned block, with that page's entry lock held. */
+typedef void (*poison_report_fn)(void *ctx, const struct poison_hit *hit);
+
+/*
+ * poison_handle - handle poison in region bytes [@offset, @offset + @len) (rounded out to
+ * whole blocks).
+ * Context: a thread registered with RCU, outside a read section, holding no engine lock.
+ * Locking: per block: RCU read section -> the owner's xtable lock -> its entry lock (waits
+ *          while another thread holds it, then retries from the rmap lookup); the entry lock
+ *          is held across the transaction and the notifications.
+ * Return: the number of blocks newly quarantined; -EINVAL for a range outside the region.
+ */
+int64_t poison_handle(struct ns *ns, uint64_t offset, uint64_t len, enum poison_source src,
+		      poison_report_fn fn, void *ctx);
+
+/* Test hooks (compiled in when DAXFS_TEST_HOOKS): called at named points of the protocol. */
+enum ns_hook {
+	NS_HOOK_POISON_AFTER_RMAP, /* between the rmap lookup and the xtable lock */
+	NS_HOOK_COUNT,
+};
+typedef void (*ns_hook_fn)(void *ctx, enum ns_hook hook, uint64_t block);
+void ns_set_hook(struct ns *ns, ns_hook_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+#include <ftw.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+
+static char scratch[PATH_MAX];
+static pid_t scratch_owner;
+static const char *watchdog_what;
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void scratch_cleanup(void)
+{
+	if (scratch[0] && getpid() == scratch_owner && !getenv("DAXFS_TEST_KEEP"))
+		nftw(scratch, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *t_scratch_dir(void)
+{
+	if (!scratch[0]) {
+		const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+
+		snprintf(scratch, sizeof(scratch), "%s/daxfs-test-XXXXXX", base);
+		if (!mkdtemp(scratch))
+			T_FAIL("mkdtemp %s: %s", scratch, strerror(errno));
+		scratch_owner = getpid();
+		atexit(scratch_cleanup);
+	}
+	return scratch;
+}
+
+const char *t_path(const char *name)
+{
+	static char bufs[8][PATH_MAX];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
+
+	snprintf(b, PATH_MAX, "%s/%s", t_scratch_dir(), name);
+	return b;
+}
+
+static void watchdog_fired(int sig)
+{
+	static const char msg[] = "FAIL: watchdog: the test hung: ";
+
+	(void)sig;
+	if (write(2, msg, sizeof(msg) - 1) < 0 ||
+	    write(2, watchdog_what, strlen(watchdog_what)) < 0 || write(2, "\n", 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+void t_watchdog(unsigned seconds, const char *what)
+{
+	watchdog_what = what;
+	signal(SIGALRM, watchdog_fired);
+	alarm(seconds);
+}
+
+uint64_t t_seed(int argc, char **argv, uint64_t def)
+{
+	const char *s = argc > 1 ? argv[1] : getenv("DAXFS_TEST_SEED");
+	uint64_t seed = s ? strtoull(s, NULL, 0) : def;
+
+	printf("seed %" PRIu64 "\n", seed);
+	return seed ? seed : 1;
+}
+
+uint64_t t_rand(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * UINT64_C(2685821657736338717);
+}
