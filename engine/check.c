@@ -312,3 +312,51 @@ out:
 	region_close(&r);
 	return rc;
 }
+
+/*
+ * ns_audit - check a mounted namespace's invariants (tests): every owned block maps back
+ * through the rmap, is neither free nor quarantined; per-file block counts agree.
+ * Context: thread registered with RCU. Locking: takes the tx lock exclusively (no
+ *          transaction half applied), reads everything else under RCU.
+ */
+uint64_t ns_audit(struct ns *ns, check_line_fn fn, void *ctx)
+{
+	struct check_result res = {0};
+	struct checker c = {fn, ctx, &res, ns};
+	struct cds_lfht_iter it;
+	struct ns_inode *in;
+
+	pthread_rwlock_wrlock(&ns->txlock);
+	rcu_read_begin();
+	cds_lfht_for_each_entry(ns->inodes, &it, in, hnode)
+	{
+		uint64_t i;
+		unsigned order;
+		xt_entry e;
+
+		if (!S_ISREG(in->mode))
+			continue;
+		check_file(&c, in);
+		xt_for_each(&in->map, i, order, e, 0, XT_INDEX_MAX)
+		{
+			uint64_t blk = xt_to_block(e);
+
+			for (uint64_t k = 0; k < (UINT64_C(1) << order); k++) {
+				bool q = alloc_is_quarantined(ns->alloc, blk + k);
+
+				if (alloc_is_free(ns->alloc, blk + k))
+					say(&c, CHECK_PROBLEM,
+					    "inode %" PRIu64 " page %" PRIu64 " maps free block %" PRIu64,
+					    in->ino, i + k, blk + k);
+				if (q && !xt_is_poison(e))
+					say(&c, CHECK_PROBLEM,
+					    "inode %" PRIu64 " page %" PRIu64
+					    " maps quarantined block %" PRIu64 " without poison",
+					    in->ino, i + k, blk + k);
+			}
+		}
+	}
+	rcu_read_end();
+	pthread_rwlock_unlock(&ns->txlock);
+	return res.problems;
+}

@@ -38,4 +38,14 @@ struct check_result {
  */
 int ns_check(const char *path, check_line_fn fn, void *ctx, struct check_result *res);
 
+struct ns;
+
+/*
+ * ns_audit - verify a mounted namespace's block ownership invariants (stress tests):
+ * every owned block maps back through the rmap and is neither free nor quarantined, and
+ * per-file counts agree. Holds every transaction off while it runs.
+ * Return: the number of problems (each reported through @fn).
+ */
+uint64_t ns_audit(struct ns *ns, check_line_fn fn, void *ctx);
+
 #endif
