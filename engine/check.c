@@ -256,8 +256,13 @@ int ns_check(const char *path, check_line_fn fn, void *ctx, struct check_result 
 	mlog_probe(r, &sb, &why, &res->primary_ok, &res->backup_ok);
 	memcpy(&p, region_at(r, 0), sizeof(p));
 	memcpy(&b, region_at(r, fmt_backup_off(region_size(r))), sizeof(b));
-	if (!res->primary_ok)
-		say(&c, CHECK_PROBLEM, "primary superblock is damaged (%s); the backup is used", why);
+	if (!res->primary_ok) {
+		/* mlog_probe gives a reason only when both copies fail: ask for the primary's. */
+		why = NULL;
+		fmt_super_check(&p, region_size(r), &why);
+		say(&c, CHECK_PROBLEM, "primary superblock is damaged (%s); the backup is used",
+		    why ? why : "invalid");
+	}
 	if (!res->backup_ok)
 		say(&c, CHECK_PROBLEM, "backup superblock is damaged");
 	if (res->primary_ok && res->backup_ok && !super_same(&p, &b)) {

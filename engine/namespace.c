@@ -238,9 +238,44 @@ int ns_tx_run(struct ns *ns, struct mlog_tx *tx)
 	return ns_tx_run_held(ns, tx, NULL);
 }
 
+/*
+ * Log room kept for removals: the largest unlink or rmdir transaction (DIRENT_DEL with a
+ * 255-byte name, INODE_DEL, the directory's INODE). A transaction that can make the next
+ * snapshot bigger must leave this much of the area free after it, so every snapshot has room
+ * for a removal after it: a full log can always be emptied by removing names.
+ */
+#define LOG_KEEP_FOR_REMOVAL                                                                      \
+	(3 * sizeof(struct fmt_rec) + ALIGN_UP(sizeof(struct fmt_dirent_del) + FMT_NAME_MAX, 8) + \
+	 sizeof(struct fmt_inode_del) + sizeof(struct fmt_inode))
+
+/* tx_keep - the room @tx must leave free: 0 when it only removes or sets attributes. */
+static size_t tx_keep(const struct mlog_tx *tx)
+{
+	for (size_t o = 0; o < tx->used;) {
+		const struct fmt_rec *h = (const struct fmt_rec *)(tx->buf + o);
+
+		if (h->type != FMT_REC_INODE && h->type != FMT_REC_DIRENT_DEL &&
+		    h->type != FMT_REC_INODE_DEL)
+			return LOG_KEEP_FOR_REMOVAL;
+		o += h->len;
+	}
+	return 0;
+}
+
+/* tx_reserve - mlog_reserve @tx's bytes, provided @keep more bytes stay free after them. */
+static int tx_reserve(struct ns *ns, const struct mlog_tx *tx, size_t keep)
+{
+	int rc = mlog_reserve(ns->log, mlog_tx_bytes(tx) + keep);
+
+	if (rc == 0 && keep)
+		mlog_unreserve(ns->log, keep);
+	return rc;
+}
+
 int ns_tx_run_held(struct ns *ns, struct mlog_tx *tx, struct ns_hold *hold)
 {
 	struct ns_txctx tc = {.live = true};
+	size_t keep;
 	int rc;
 
 	rc = ns_writable(ns);
@@ -248,14 +283,15 @@ int ns_tx_run_held(struct ns *ns, struct mlog_tx *tx, struct ns_hold *hold)
 		return rc;
 	if (tx->err)
 		return tx->err;
+	keep = tx_keep(tx);
 	for (int attempt = 0;; attempt++) {
 		pthread_rwlock_rdlock(&ns->txlock);
-		rc = mlog_reserve(ns->log, mlog_tx_bytes(tx));
+		rc = tx_reserve(ns, tx, keep);
 		if (rc != -ENOSPC || attempt == 1)
 			break;
 		pthread_rwlock_unlock(&ns->txlock);
 		pthread_rwlock_wrlock(&ns->txlock);
-		rc = mlog_reserve(ns->log, mlog_tx_bytes(tx));
+		rc = tx_reserve(ns, tx, keep);
 		if (rc == 0)
 			mlog_unreserve(ns->log, mlog_tx_bytes(tx));
 		else if (rc == -ENOSPC)
@@ -816,6 +852,9 @@ static int walk(struct ns *ns, const char *path, bool parent_only, uint64_t *ino
 		rc = __lookup(ns, cur, comp, len, &in);
 		if (rc)
 			return rc;
+		/* "file/" names a directory that is not one. */
+		if (*p == '/' && !S_ISDIR(in->mode))
+			return -ENOTDIR;
 		cur = in->ino;
 	}
 	if (parent_only)
@@ -851,6 +890,13 @@ int ns_resolve_parent(struct ns *ns, const char *path, uint64_t *dir, char *name
 
 	rcu_read_begin();
 	rc = walk(ns, path, true, dir, &last, &len);
+	if (rc == 0 && last[len] == '/') {
+		/* "a/b/": the last component must turn out to be a directory. */
+		struct ns_inode *in;
+
+		if (__lookup(ns, *dir, last, len, &in) == 0 && !S_ISDIR(in->mode))
+			rc = -ENOTDIR;
+	}
 	if (rc == 0) {
 		struct ns_inode *d = ns_inode_find(ns, *dir);
 

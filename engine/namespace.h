@@ -136,6 +136,7 @@ int ns_lookup(struct ns *ns, uint64_t dir, const char *name, struct ns_attr *out
 
 /*
  * ns_resolve - follow an absolute @path ("/a/b"; repeated and trailing slashes allowed).
+ * A trailing slash asks for a directory: a file there gives -ENOTDIR.
  * Return: 0, -ENOENT, -ENOTDIR, -ENAMETOOLONG (a component > 255 or the path >= 4096),
  *         -EINVAL (not absolute, or "." / ".." components).
  */

@@ -97,6 +97,44 @@ void ns_zero_tail(struct ns *ns, struct ns_inode *in, uint64_t from)
 		      REGION_NODRAIN);
 }
 
+/*
+ * zero_gap - zero the blocks behind bytes [@from, @to) that a size change is about to make
+ * visible. Blocks past the size are zeroed when they are allocated, but a write killed before
+ * its INODE record committed may have copied its data into them (DESIGN §9: a file shows no
+ * bytes it never wrote, and a grow reads as zeros). Only mapped pages cost anything.
+ * Not drained: the caller drains before committing the new size.
+ * Locking: caller holds the inode lock.
+ */
+static void zero_gap(struct ns *ns, struct ns_inode *in, uint64_t from, uint64_t to)
+{
+	uint64_t i = from / PAGE;
+	unsigned order;
+	xt_entry e;
+
+	if (from >= to)
+		return;
+	rcu_read_begin();
+	while ((e = xt_find(&in->map, &i, (to - 1) / PAGE, XT_MARK_ANY, &order)) != XT_EMPTY) {
+		uint64_t n = UINT64_C(1) << order;
+		uint64_t lo = MAX(from, i * PAGE), hi = MIN(to, (i + n) * PAGE);
+
+		for (uint64_t p = lo; p < hi;) {
+			uint64_t pend = MIN(hi, ALIGN_DOWN(p, PAGE) + PAGE);
+			bool poisoned;
+			uint64_t blk = page_block(ns, in, p / PAGE, &poisoned);
+
+			if (blk != UINT64_MAX && !poisoned)
+				region_memset(ns->r, (char *)block_addr(ns, blk) + p % PAGE, 0,
+					      pend - p, REGION_NODRAIN);
+			p = pend;
+		}
+		i += n;
+		if (i == 0 || i * PAGE >= to)
+			break;
+	}
+	rcu_read_end();
+}
+
 /* --- reading --- */
 
 ssize_t ns_read(struct ns *ns, uint64_t ino, void *buf, size_t len, uint64_t off)
@@ -295,6 +333,28 @@ static int commit_batch(struct ns *ns, struct ns_inode *in, struct mlog_tx *tx, 
 }
 
 /*
+ * batch_locked - does the batch in flight already hold the entry lock of the entry that
+ * covers page @idx (a page it repairs in the same 2 MiB entry)? Until the batch commits, the
+ * entries of the file keep their shape. Locking: inode lock held.
+ */
+static bool batch_locked(struct ns_inode *in, const struct taken *tk, uint64_t idx)
+{
+	uint64_t first = 0;
+	unsigned order = 0;
+	xt_entry e;
+
+	rcu_read_begin();
+	e = __xt_load(&in->map, idx, &first, &order);
+	rcu_read_end();
+	if (e == XT_EMPTY)
+		return false;
+	for (unsigned i = 0; i < tk->nrepaired; i++)
+		if (tk->repaired[i] >= first && tk->repaired[i] - first < (UINT64_C(1) << order))
+			return true;
+	return false;
+}
+
+/*
  * fill_range - write (@f->buf) or preallocate (@f->buf NULL) bytes [@f->off, @f->end):
  * overwrite mapped pages (writes only), back holes with new blocks, repair fully written
  * poisoned pages, growing the size to @f->end unless @keep_size.
@@ -314,8 +374,12 @@ static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill 
 	old_size = in->size;
 	pthread_mutex_unlock(&in->attr_lock);
 	new_size = keep_size ? old_size : MAX(old_size, f->end);
-	if (new_size > old_size)
+	if (new_size > old_size) {
 		ns_zero_tail(ns, in, old_size);
+		/* What the range does not cover becomes visible too: a write's gap. */
+		zero_gap(ns, in, ALIGN_UP(old_size, (uint64_t)PAGE),
+			 f->buf ? MIN(f->off, new_size) : new_size);
+	}
 	mlog_tx_init(&tx);
 	while (pos < f->end) {
 		uint64_t idx = pos / PAGE, n = MIN(PAGE - pos % PAGE, f->end - pos);
@@ -347,8 +411,11 @@ static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill 
 			if (rc)
 				break;
 			fill_blocks(ns, idx, nb, 1, f);
-			ns_lock_pages(in, idx, idx + 1);
-			tk.repaired[tk.nrepaired++] = idx;
+			/* A 2 MiB entry with two poisoned pages is locked once per batch. */
+			if (!batch_locked(in, &tk, idx)) {
+				ns_lock_pages(in, idx, idx + 1);
+				tk.repaired[tk.nrepaired++] = idx;
+			}
 			/* Mappers of the page let go before it moves (DESIGN §5). */
 			ns_invalidate_range(ns, in, idx, 1, &tk.hold);
 			add_map(&tx, in->ino, idx, nb, 1, 0);
@@ -371,8 +438,11 @@ static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill 
 			done_to = pos;
 		}
 	}
-	/* Commit what was done, also after an error: pages written before it stay. */
-	if (tx.nrecs || (!keep_size && pos > old_size)) {
+	/*
+	 * Commit what was done, also after an error: pages written before it stay. When nothing
+	 * was done (pos == f->off), the size stays too: a failed write changes nothing.
+	 */
+	if (tx.nrecs || (!keep_size && pos > old_size && pos > f->off)) {
 		int err;
 
 		add_size_rec(&tx, in, keep_size ? 0 : pos, now);
@@ -542,6 +612,7 @@ int ns_truncate_locked(struct ns *ns, struct ns_inode *in, uint64_t size, struct
 	pthread_mutex_unlock(&in->attr_lock);
 	if (size >= old) {
 		ns_zero_tail(ns, in, old);
+		zero_gap(ns, in, ALIGN_UP(old, (uint64_t)PAGE), size);
 		region_drain(ns->r);
 		return 0;
 	}
