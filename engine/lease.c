@@ -100,8 +100,20 @@ uint64_t ns_grant_generation(const struct ns_grant *g)
 	return g->gen;
 }
 
+/*
+ * The namespace whose grant lock this thread holds while it runs a holder's callback: an
+ * ack from inside the callback ("now") must not take that lock again.
+ */
+static __thread struct ns *in_callback;
+
 void ns_grant_ack(struct ns *ns, struct ns_grant *g, uint64_t gen)
 {
+	if (in_callback == ns) {
+		/* From a callback: the grant lock is held, and the waiter is this thread. */
+		if (gen > g->acked_gen)
+			g->acked_gen = gen;
+		return;
+	}
 	pthread_mutex_lock(&ns->grant_lock);
 	if (gen > g->acked_gen)
 		g->acked_gen = gen;
@@ -209,7 +221,9 @@ int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint
 			continue;
 		g->wait_gen = gen;
 		any = true;
+		in_callback = ns;
 		g->ops->invalidate(g->holder, g, in->ino, lo, hi - lo, gen);
+		in_callback = NULL;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += (time_t)(timeout_ms / 1000);
@@ -239,7 +253,9 @@ int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint
 			log_notice("lease break on inode %lu timed out after %lu ms; dropping the "
 				   "holder",
 				   (unsigned long)in->ino, (unsigned long)timeout_ms);
+			in_callback = ns;
 			g->ops->expired(g->holder, g);
+			in_callback = NULL;
 		}
 		break;
 	}
@@ -306,8 +322,11 @@ void ns_notify_poison(struct ns *ns, struct ns_inode *in, uint64_t index)
 	pthread_mutex_lock(&ns->grant_lock);
 	cds_list_for_each_entry(g, &in->grants, node)
 	{
-		if (!g->expired && overlaps(g, index, 1))
+		if (!g->expired && overlaps(g, index, 1)) {
+			in_callback = ns;
 			g->ops->poison(g->holder, g, in->ino, index, 1);
+			in_callback = NULL;
+		}
 	}
 	pthread_mutex_unlock(&ns->grant_lock);
 }

@@ -46,6 +46,11 @@ static void inode_free_cb(struct rcu_head *head)
 
 	rcu_cb_begin(head);
 	in = caa_container_of(head, struct ns_inode, rcu);
+	/*
+	 * Only now: an rmap reader that found @in under RCU (poison_handle) may lock its table
+	 * until its read section ends, so the table and its lock live as long as @in (DESIGN §4).
+	 */
+	xt_destroy(&in->map);
 	pthread_mutex_destroy(&in->lock);
 	pthread_mutex_destroy(&in->attr_lock);
 	free(in);
@@ -53,7 +58,6 @@ static void inode_free_cb(struct rcu_head *head)
 
 void ns_inode_free(struct ns *ns, struct ns_inode *in)
 {
-	xt_destroy(&in->map);
 	rcu_defer(&in->rcu, inode_free_cb);
 }
 
@@ -318,9 +322,10 @@ static int poison_owned(struct ns *ns, uint64_t block)
 	}
 	pthread_mutex_unlock(&ns->poison_lock);
 	xt_unlock(&in->map);
-	rcu_read_end();
+	/* Inside the read section: nothing but RCU keeps @in from being freed. */
 	if (done == 1)
 		add_blocks(in, -1);
+	rcu_read_end();
 	return done;
 }
 
@@ -371,8 +376,15 @@ static int apply_inode(struct ns *ns, const struct fmt_inode *fi)
 	    (type == S_IFDIR && fi->parent == 0) || fi->nlink == 0)
 		return ns_damage(ns, "INODE %" PRIu64 " has bad attributes (mode %o)", fi->ino,
 				 fi->mode);
-	if (fi->ino > ns->max_ino)
-		ns->max_ino = fi->ino;
+	{
+		/* Live transactions apply concurrently (tx lock shared): an atomic max. */
+		uint64_t max = __atomic_load_n(&ns->max_ino, __ATOMIC_RELAXED);
+
+		while (fi->ino > max &&
+		       !__atomic_compare_exchange_n(&ns->max_ino, &max, fi->ino, false,
+						    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
+	}
 	in = ns_inode_find(ns, fi->ino);
 	if (in && (in->mode & S_IFMT) != type)
 		return ns_damage(ns, "INODE %" PRIu64 " changes type", fi->ino);

@@ -17,8 +17,9 @@
 #include <urcu/rculfhash.h> /* after the RCU flavor (rcu.h) */
 
 struct ns_inode {
-	uint64_t ino;
+	/* First: cds_lfht_for_each_entry's container_of on NULL is then a zero offset (UBSan). */
 	struct cds_lfht_node hnode; /* in ns->inodes, while not dying */
+	uint64_t ino;
 	uint32_t refs;		    /* the table's reference + one per user; atomic */
 	bool dying;		    /* unhashed: rmap readers treat its blocks as free */
 
