@@ -17,34 +17,34 @@
 
 #define T_SKIP 77 /* meson's "skipped" */
 
-#define T_FAIL(...)                                                                                \
-	do {                                                                                       \
-		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                               \
-		fprintf(stderr, __VA_ARGS__);                                                      \
-		fputc('\n', stderr);                                                               \
-		exit(1);                                                                           \
+#define T_FAIL(...)                                                  \
+	do {                                                         \
+		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+		fprintf(stderr, __VA_ARGS__);                        \
+		fputc('\n', stderr);                                 \
+		exit(1);                                             \
 	} while (0)
 
-#define T_ASSERT(cond)                                                                             \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			T_FAIL("%s", #cond);                                                       \
+#define T_ASSERT(cond)                       \
+	do {                                 \
+		if (!(cond))                 \
+			T_FAIL("%s", #cond); \
 	} while (0)
 
 /* T_OK - an expression returning 0 / a count, or a negative errno. */
-#define T_OK(expr)                                                                                 \
-	do {                                                                                       \
-		long long _r = (long long)(expr);                                                  \
-		if (_r < 0)                                                                        \
-			T_FAIL("%s = %lld (%s)", #expr, _r, strerror((int)-_r));                   \
+#define T_OK(expr)                                                               \
+	do {                                                                     \
+		long long _r = (long long)(expr);                                \
+		if (_r < 0)                                                      \
+			T_FAIL("%s = %lld (%s)", #expr, _r, strerror((int)-_r)); \
 	} while (0)
 
 /* T_ERR - an expression that must fail with -@err. */
-#define T_ERR(expr, err)                                                                           \
-	do {                                                                                       \
-		long long _r = (long long)(expr);                                                  \
-		if (_r != -(err))                                                                  \
-			T_FAIL("%s = %lld, expected -%s", #expr, _r, #err);                        \
+#define T_ERR(expr, err)                                                    \
+	do {                                                                \
+		long long _r = (long long)(expr);                           \
+		if (_r != -(err))                                           \
+			T_FAIL("%s = %lld, expected -%s", #expr, _r, #err); \
 	} while (0)
 
 /*
