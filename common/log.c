@@ -27,7 +27,7 @@ int log_level_parse(const char *s, enum log_level *out)
 		const char *name;
 		enum log_level level;
 	} names[] = {
-		{"err", LOG_LVL_ERR},	   {"error", LOG_LVL_ERR},   {"warning", LOG_LVL_WARNING},
+		{"err", LOG_LVL_ERR},	   {"error", LOG_LVL_ERR},     {"warning", LOG_LVL_WARNING},
 		{"warn", LOG_LVL_WARNING}, {"notice", LOG_LVL_NOTICE}, {"info", LOG_LVL_INFO},
 		{"debug", LOG_LVL_DEBUG},
 	};

@@ -14,8 +14,7 @@
 #define IS_ALIGNED(x, a) (((x) & ((__typeof__(x))(a)-1)) == 0)
 #define DIV_ROUND_UP(n, d) (((n) + (d)-1) / (d))
 
-#define container_of_const(ptr, type, member)                                                      \
-	((type *)((char *)(ptr)-offsetof(type, member)))
+#define container_of_const(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define KiB (1024ULL)
 #define MiB (1024ULL * KiB)

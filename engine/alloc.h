@@ -92,8 +92,7 @@ void alloc_get_stats(struct alloc *a, struct alloc_stats *st);
  * alloc_for_each_quarantined - call @fn for each maximal quarantined run, in block order.
  * Locking: takes the allocator lock around the walk; @fn must not call the allocator.
  */
-void alloc_for_each_quarantined(struct alloc *a, void (*fn)(uint64_t block, uint64_t count,
-							    void *ctx),
-				void *ctx);
+void alloc_for_each_quarantined(struct alloc *a,
+				void (*fn)(uint64_t block, uint64_t count, void *ctx), void *ctx);
 
 #endif

@@ -90,8 +90,7 @@ static void check_file(struct checker *c, struct ns_inode *in)
 	unsigned order;
 	xt_entry e;
 
-	xt_for_each(&in->map, i, order, e, 0, XT_INDEX_MAX)
-	{
+	xt_for_each (&in->map, i, order, e, 0, XT_INDEX_MAX) {
 		uint64_t n = UINT64_C(1) << order, blk = xt_to_block(e);
 
 		if (!xt_is_value(e) || xt_is_hole(e)) {
@@ -138,21 +137,20 @@ static void check_namespace(struct checker *c)
 		return;
 	}
 	rcu_read_begin();
-	cds_lfht_for_each_entry(ns->inodes, &it, in, hnode)
-	{
+	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
 		if (n < cap)
 			v[n++].ino = in->ino;
 	}
 	qsort(v, n, sizeof(*v), seen_cmp);
-	cds_lfht_for_each_entry(ns->dirents, &it, d, hnode)
-	{
+	cds_lfht_for_each_entry (ns->dirents, &it, d, hnode) {
 		struct seen *s = seen_find(v, n, d->ino);
 		struct ns_inode *child = ns_inode_find(ns, d->ino);
 		struct seen *p = seen_find(v, n, d->dir);
 
 		if (!s || !child) {
-			say(c, CHECK_PROBLEM, "entry \"%s\" in directory %" PRIu64
-			    " names missing inode %" PRIu64, d->name, d->dir, d->ino);
+			say(c, CHECK_PROBLEM,
+			    "entry \"%s\" in directory %" PRIu64 " names missing inode %" PRIu64,
+			    d->name, d->dir, d->ino);
 			continue;
 		}
 		s->links++;
@@ -168,8 +166,7 @@ static void check_namespace(struct checker *c)
 		if ((child->mode & S_IFMT) != d->mode)
 			say(c, CHECK_PROBLEM, "entry \"%s\" has the wrong type", d->name);
 	}
-	cds_lfht_for_each_entry(ns->inodes, &it, in, hnode)
-	{
+	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
 		struct seen *s = seen_find(v, n, in->ino);
 		uint32_t want;
 
@@ -199,15 +196,14 @@ static void check_namespace(struct checker *c)
 		}
 		want = S_ISDIR(in->mode) ? 2 + s->subdirs : 1;
 		if (in->nlink != want)
-			say(c, CHECK_PROBLEM, "inode %" PRIu64 " has nlink %u, expected %u", in->ino,
-			    in->nlink, want);
+			say(c, CHECK_PROBLEM, "inode %" PRIu64 " has nlink %u, expected %u",
+			    in->ino, in->nlink, want);
 	}
 	rcu_read_end();
 	free(v);
 	/* Directory cycles: every directory must reach the root through its parents. */
 	rcu_read_begin();
-	cds_lfht_for_each_entry(ns->inodes, &it, in, hnode)
-	{
+	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
 		uint64_t up = in->ino;
 		unsigned steps = 0;
 
@@ -309,9 +305,8 @@ int ns_check(const char *path, check_line_fn fn, void *ctx, struct check_result 
 	res->blocks_free = as.free;
 	res->blocks_quarantined = as.quarantined;
 	if (as.used != res->blocks_owned)
-		say(&c, CHECK_PROBLEM,
-		    "%" PRIu64 " blocks are in use but files own %" PRIu64, as.used,
-		    res->blocks_owned);
+		say(&c, CHECK_PROBLEM, "%" PRIu64 " blocks are in use but files own %" PRIu64,
+		    as.used, res->blocks_owned);
 	ns_close_region(&c.ns);
 out:
 	region_close(&r);
@@ -333,8 +328,7 @@ uint64_t ns_audit(struct ns *ns, check_line_fn fn, void *ctx)
 
 	pthread_rwlock_wrlock(&ns->txlock);
 	rcu_read_begin();
-	cds_lfht_for_each_entry(ns->inodes, &it, in, hnode)
-	{
+	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
 		uint64_t i;
 		unsigned order;
 		xt_entry e;
@@ -342,8 +336,7 @@ uint64_t ns_audit(struct ns *ns, check_line_fn fn, void *ctx)
 		if (!S_ISREG(in->mode))
 			continue;
 		check_file(&c, in);
-		xt_for_each(&in->map, i, order, e, 0, XT_INDEX_MAX)
-		{
+		xt_for_each (&in->map, i, order, e, 0, XT_INDEX_MAX) {
 			uint64_t blk = xt_to_block(e);
 
 			for (uint64_t k = 0; k < (UINT64_C(1) << order); k++) {
@@ -351,7 +344,8 @@ uint64_t ns_audit(struct ns *ns, check_line_fn fn, void *ctx)
 
 				if (alloc_is_free(ns->alloc, blk + k))
 					say(&c, CHECK_PROBLEM,
-					    "inode %" PRIu64 " page %" PRIu64 " maps free block %" PRIu64,
+					    "inode %" PRIu64 " page %" PRIu64
+					    " maps free block %" PRIu64,
 					    in->ino, i + k, blk + k);
 				if (q && !xt_is_poison(e))
 					say(&c, CHECK_PROBLEM,

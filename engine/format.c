@@ -90,9 +90,12 @@ int fmt_geometry(struct fmt_super *sb, uint64_t size, uint64_t log_len)
 const char *fmt_rec_name(unsigned type)
 {
 	static const char *const names[] = {
-		[FMT_REC_INODE] = "INODE",   [FMT_REC_DIRENT_ADD] = "DIRENT_ADD",
-		[FMT_REC_DIRENT_DEL] = "DIRENT_DEL", [FMT_REC_INODE_DEL] = "INODE_DEL",
-		[FMT_REC_MAP] = "MAP",	     [FMT_REC_UNMAP] = "UNMAP",
+		[FMT_REC_INODE] = "INODE",
+		[FMT_REC_DIRENT_ADD] = "DIRENT_ADD",
+		[FMT_REC_DIRENT_DEL] = "DIRENT_DEL",
+		[FMT_REC_INODE_DEL] = "INODE_DEL",
+		[FMT_REC_MAP] = "MAP",
+		[FMT_REC_UNMAP] = "UNMAP",
 		[FMT_REC_BADBLOCK] = "BADBLOCK",
 	};
 

@@ -32,9 +32,9 @@ struct ns_grant {
 	unsigned mode;
 	const struct ns_grant_ops *ops;
 	void *holder;
-	uint64_t gen;	      /* the inode's lease generation when made */
-	uint64_t wait_gen;    /* invalidation sent, not acked yet */
-	uint64_t acked_gen;   /* last invalidation acked */
+	uint64_t gen;	    /* the inode's lease generation when made */
+	uint64_t wait_gen;  /* invalidation sent, not acked yet */
+	uint64_t acked_gen; /* last invalidation acked */
 	bool expired;
 	struct ns_hold **holds; /* held block sets this grant keeps out of use */
 	size_t nholds;
@@ -109,9 +109,10 @@ static __thread struct ns *in_callback;
 void ns_grant_ack(struct ns *ns, struct ns_grant *g, uint64_t gen)
 {
 	if (in_callback == ns) {
-		/* From a callback: the grant lock is held, and the waiter is this thread. */
+		/* From a callback: this thread holds the grant lock already. */
 		if (gen > g->acked_gen)
 			g->acked_gen = gen;
+		pthread_cond_broadcast(&ns->grant_cond);
 		return;
 	}
 	pthread_mutex_lock(&ns->grant_lock);
@@ -167,6 +168,15 @@ static void hold_put(struct ns *ns, struct ns_hold *h)
 	rcu_defer(&hr->rcu, hold_free_cb);
 }
 
+void ns_hold_put(struct ns *ns, struct ns_hold *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&ns->grant_lock);
+	hold_put(ns, h);
+	pthread_mutex_unlock(&ns->grant_lock);
+}
+
 void ns_grant_delete(struct ns *ns, struct ns_grant **gp)
 {
 	struct ns_grant *g = *gp;
@@ -208,13 +218,12 @@ int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint
 	struct timespec deadline;
 	struct ns_grant *g;
 	uint64_t gen, timeout_ms = __atomic_load_n(&ns->lease_timeout_ms, __ATOMIC_RELAXED);
-	bool any = false, waiting;
+	bool any = false, waiting, created = false;
 	int rc = 0;
 
 	pthread_mutex_lock(&ns->grant_lock);
 	gen = ++in->lease_gen;
-	cds_list_for_each_entry(g, &in->grants, node)
-	{
+	cds_list_for_each_entry (g, &in->grants, node) {
 		uint64_t lo = MAX(index, g->index), hi = MIN(index + count, g->index + g->count);
 
 		if (g->expired || !overlaps(g, index, count))
@@ -234,8 +243,7 @@ int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint
 	}
 	while (any) {
 		waiting = false;
-		cds_list_for_each_entry(g, &in->grants, node)
-		{
+		cds_list_for_each_entry (g, &in->grants, node) {
 			if (g->wait_gen == gen && g->acked_gen < gen && !g->expired)
 				waiting = true;
 		}
@@ -245,8 +253,7 @@ int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint
 		    ETIMEDOUT)
 			continue;
 		/* Whoever has not acked by now loses its session. */
-		cds_list_for_each_entry(g, &in->grants, node)
-		{
+		cds_list_for_each_entry (g, &in->grants, node) {
 			if (g->wait_gen != gen || g->acked_gen >= gen || g->expired)
 				continue;
 			g->expired = true;
@@ -263,8 +270,7 @@ int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint
 	 * Holders that lost their session may still touch the range until their process is
 	 * gone: whatever the transaction frees there waits for them (DESIGN §6).
 	 */
-	cds_list_for_each_entry(g, &in->grants, node)
-	{
+	cds_list_for_each_entry (g, &in->grants, node) {
 		struct ns_hold **holds;
 
 		if (!g->expired || !overlaps(g, index, count))
@@ -275,6 +281,8 @@ int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint
 				rc = -ENOMEM;
 				break;
 			}
+			(*hold)->refs = 1; /* the caller's, until its transaction is done */
+			created = true;
 		}
 		holds = realloc(g->holds, (g->nholds + 1) * sizeof(*holds));
 		if (!holds) {
@@ -285,7 +293,7 @@ int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint
 		g->holds[g->nholds++] = *hold;
 		(*hold)->refs++;
 	}
-	if (*hold && (*hold)->refs == 0) {
+	if (created && (*hold)->refs == 1) {
 		free(*hold);
 		*hold = NULL;
 	}
@@ -320,8 +328,7 @@ void ns_notify_poison(struct ns *ns, struct ns_inode *in, uint64_t index)
 	struct ns_grant *g;
 
 	pthread_mutex_lock(&ns->grant_lock);
-	cds_list_for_each_entry(g, &in->grants, node)
-	{
+	cds_list_for_each_entry (g, &in->grants, node) {
 		if (!g->expired && overlaps(g, index, 1)) {
 			in_callback = ns;
 			g->ops->poison(g->holder, g, in->ino, index, 1);

@@ -14,13 +14,13 @@
 
 struct mlog {
 	struct region *r;
-	pthread_mutex_t lock;	/* the log lock: serialises commits */
-	struct fmt_super sb;	/* the superblock in force */
-	uint64_t tail;		/* bytes used in the active area */
-	uint64_t reserved;	/* bytes held by transactions not committed yet */
-	uint64_t next_seq;	/* seq of the next record */
-	uint64_t prev_csum;	/* csum of the last record (seed of the next) */
-	uint64_t records;	/* records in the active area */
+	pthread_mutex_t lock; /* the log lock: serialises commits */
+	struct fmt_super sb;  /* the superblock in force */
+	uint64_t tail;	      /* bytes used in the active area */
+	uint64_t reserved;    /* bytes held by transactions not committed yet */
+	uint64_t next_seq;    /* seq of the next record */
+	uint64_t prev_csum;   /* csum of the last record (seed of the next) */
+	uint64_t records;     /* records in the active area */
 	uint64_t checkpoints;
 	uint64_t torn_bytes;
 	bool rdonly;
@@ -95,10 +95,18 @@ int mlog_probe_report(struct region *r, struct fmt_super *sb)
 	const char *why = NULL;
 	int rc = mlog_probe(r, sb, &why, NULL, NULL);
 
+	struct fmt_super p;
+
+	memcpy(&p, region_at(r, 0), sizeof(p));
 	if (rc == -ENODATA)
 		log_err("%s does not hold a daxfs file system (no superblock found); "
 			"format it with daxfs mkfs",
 			region_path(r));
+	else if (rc && p.magic == FMT_MAGIC && p.csum == fmt_super_csum(&p) &&
+		 p.region_size > region_size(r))
+		log_err("%s was truncated: it has %" PRIu64
+			" bytes, but was formatted with %" PRIu64,
+			region_path(r), region_size(r), p.region_size);
 	else if (rc)
 		log_err("%s: both superblocks are damaged (primary: %s)", region_path(r), why);
 	return rc;

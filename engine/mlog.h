@@ -153,11 +153,11 @@ void mlog_set_rdonly(struct mlog *l);
  * Return: 0 (see @info), or @apply's error.
  */
 struct mlog_walk_info {
-	uint64_t records;     /* records that verified */
-	uint64_t bytes;	      /* bytes of whole transactions */
-	uint64_t torn_bytes;  /* bytes of the dropped tail */
-	bool damaged;	      /* a bad record with verified records after it */
-	uint64_t damage_off;  /* where */
+	uint64_t records;    /* records that verified */
+	uint64_t bytes;	     /* bytes of whole transactions */
+	uint64_t torn_bytes; /* bytes of the dropped tail */
+	bool damaged;	     /* a bad record with verified records after it */
+	uint64_t damage_off; /* where */
 	uint64_t damage_seq;
 };
 int mlog_walk(struct region *r, const struct fmt_super *sb, mlog_apply_fn apply, void *ctx,

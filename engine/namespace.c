@@ -175,7 +175,8 @@ static void inode_rec_now(struct ns_inode *in, struct fmt_inode *fi)
 
 int ns_writable(struct ns *ns)
 {
-	if (ns->rdonly || __atomic_load_n(&ns->failed, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&ns->rdonly, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&ns->failed, __ATOMIC_ACQUIRE))
 		return -EROFS;
 	return 0;
 }
@@ -225,8 +226,8 @@ static void queue_frees(struct ns *ns, struct ns_txctx *tc)
 
 static void fail(struct ns *ns, int rc, const char *what)
 {
-	log_err("%s: %s failed (%s); the file system is read-only from now on",
-		region_path(ns->r), what, strerror(-rc));
+	log_err("%s: %s failed (%s); the file system is read-only from now on", region_path(ns->r),
+		what, strerror(-rc));
 	__atomic_store_n(&ns->failed, rc, __ATOMIC_RELEASE);
 	mlog_set_rdonly(ns->log);
 }
@@ -272,7 +273,17 @@ static int tx_reserve(struct ns *ns, const struct mlog_tx *tx, size_t keep)
 	return rc;
 }
 
+static int tx_run(struct ns *ns, struct mlog_tx *tx, struct ns_hold *hold);
+
 int ns_tx_run_held(struct ns *ns, struct mlog_tx *tx, struct ns_hold *hold)
+{
+	int rc = tx_run(ns, tx, hold);
+
+	ns_hold_put(ns, hold);
+	return rc;
+}
+
+static int tx_run(struct ns *ns, struct mlog_tx *tx, struct ns_hold *hold)
 {
 	struct ns_txctx tc = {.live = true};
 	size_t keep;
@@ -341,8 +352,7 @@ static int snap_maps(struct mlog_snap *s, struct ns_inode *in)
 	xt_entry e;
 	int rc;
 
-	xt_for_each(&in->map, i, order, e, 0, XT_INDEX_MAX)
-	{
+	xt_for_each (&in->map, i, order, e, 0, XT_INDEX_MAX) {
 		uint64_t n = UINT64_C(1) << order;
 
 		if (!xt_is_value(e) || xt_is_hole(e))
@@ -382,8 +392,7 @@ static int snap_dirents(struct mlog_snap *s, struct ns_inode *dir)
 	xt_entry e;
 	int rc;
 
-	xt_for_each(&dir->map, i, order, e, 0, XT_INDEX_MAX)
-	{
+	xt_for_each (&dir->map, i, order, e, 0, XT_INDEX_MAX) {
 		struct ns_dirent *d = xt_to_ptr(e);
 
 		memset(buf, 0, sizeof(buf));
@@ -431,8 +440,7 @@ static int checkpoint_locked(struct ns *ns)
 	mlog_snap_begin(ns->log, &s);
 	rcu_read_begin();
 	/* Pass 1: every inode. */
-	cds_lfht_for_each_entry(ns->inodes, &it, in, hnode)
-	{
+	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
 		struct fmt_inode fi;
 
 		inode_rec_now(in, &fi);
@@ -441,8 +449,7 @@ static int checkpoint_locked(struct ns *ns)
 			goto out;
 	}
 	/* Pass 2: names and block maps. */
-	cds_lfht_for_each_entry(ns->inodes, &it, in, hnode)
-	{
+	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
 		rc = S_ISDIR(in->mode) ? snap_dirents(&s, in) : snap_maps(&s, in);
 		if (rc)
 			goto out;
@@ -520,9 +527,9 @@ static int ns_alloc_struct(struct ns **out, struct region *r)
 	pthread_rwlockattr_destroy(&attr);
 	rmap_init(&ns->rmap);
 	ns->inodes = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
-					    &urcu_memb_flavor, NULL);
+					 &urcu_memb_flavor, NULL);
 	ns->dirents = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
-					    &urcu_memb_flavor, NULL);
+					  &urcu_memb_flavor, NULL);
 	if (!ns->inodes || !ns->dirents) {
 		ns_free_tables(ns);
 		return -ENOMEM;
@@ -611,8 +618,7 @@ static void ns_free_tables(struct ns *ns)
 
 	if (ns->dirents) {
 		rcu_read_begin();
-		cds_lfht_for_each_entry(ns->dirents, &it, d, hnode)
-		{
+		cds_lfht_for_each_entry (ns->dirents, &it, d, hnode) {
 			cds_lfht_del(ns->dirents, &d->hnode);
 			free(d);
 		}
@@ -621,8 +627,7 @@ static void ns_free_tables(struct ns *ns)
 	}
 	if (ns->inodes) {
 		rcu_read_begin();
-		cds_lfht_for_each_entry(ns->inodes, &it, in, hnode)
-		{
+		cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
 			cds_lfht_del(ns->inodes, &in->hnode);
 			xt_destroy(&in->map);
 			pthread_mutex_destroy(&in->lock);
@@ -666,8 +671,7 @@ static void flush_dirty_attrs(struct ns *ns)
 		return;
 	mlog_tx_init(&tx);
 	rcu_read_begin();
-	cds_lfht_for_each_entry(ns->inodes, &it, in, hnode)
-	{
+	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
 		struct fmt_inode *fi;
 		bool dirty;
 
@@ -809,8 +813,8 @@ int ns_lookup(struct ns *ns, uint64_t dir, const char *name, struct ns_attr *out
  * walk - resolve @path; with @parent_only stop before the last component and return it.
  * Locking: RCU read side.
  */
-static int walk(struct ns *ns, const char *path, bool parent_only, uint64_t *ino,
-		const char **last, size_t *last_len)
+static int walk(struct ns *ns, const char *path, bool parent_only, uint64_t *ino, const char **last,
+		size_t *last_len)
 {
 	uint64_t cur = NS_ROOT_INO;
 	const char *p = path;
@@ -927,8 +931,7 @@ int ns_readdir(struct ns *ns, uint64_t dir, uint64_t cookie, ns_readdir_fn fn, v
 		return -ENOTDIR;
 	}
 	rcu_read_begin();
-	xt_for_each(&d->map, i, order, e, cookie, XT_INDEX_MAX)
-	{
+	xt_for_each (&d->map, i, order, e, cookie, XT_INDEX_MAX) {
 		struct ns_dirent *de = xt_to_ptr(e);
 		char name[NS_NAME_MAX + 1];
 		uint64_t ino = de->ino;
@@ -1104,6 +1107,8 @@ static int remove_contents(struct ns *ns, struct ns_inode *victim, struct mlog_t
 	rc = ns_invalidate_range(ns, victim, 0, NS_PAGES_MAX, &hold);
 	if (rc == 0)
 		rc = ns_tx_run_held(ns, tx, hold);
+	else
+		ns_hold_put(ns, hold);
 	if (rc)
 		ns_unlock_pages(victim, 0, NS_PAGES_MAX);
 	pthread_mutex_unlock(&victim->lock);
@@ -1390,6 +1395,8 @@ int ns_setattr(struct ns *ns, uint64_t ino, const struct ns_setattr *sa, struct 
 					 &hold);
 	if (rc == 0)
 		rc = ns_tx_run_held(ns, &tx, hold);
+	else
+		ns_hold_put(ns, hold);
 	if (rc && sa->valid & NS_SET_SIZE)
 		ns_unlock_pages(in, DIV_ROUND_UP(sa->size, FMT_BLOCK_SIZE), NS_PAGES_MAX);
 	if (rc == 0 && out)
@@ -1434,8 +1441,7 @@ static uint64_t count_reachable(struct ns *ns, struct ns_inode *dir, unsigned de
 
 	if (depth > 4096)
 		return 0;
-	xt_for_each(&dir->map, i, order, e, 0, XT_INDEX_MAX)
-	{
+	xt_for_each (&dir->map, i, order, e, 0, XT_INDEX_MAX) {
 		struct ns_dirent *de = xt_to_ptr(e);
 		struct ns_inode *child = ns_inode_find(ns, de->ino);
 

@@ -45,7 +45,7 @@ struct ns_attr {
 	uint32_t gid;
 	uint32_t nlink;
 	uint64_t size;
-	uint64_t blocks; /* 4 KiB blocks the file owns */
+	uint64_t blocks;	     /* 4 KiB blocks the file owns */
 	int64_t atime, mtime, ctime; /* ns since the epoch */
 };
 

@@ -208,7 +208,8 @@ static int __map_piece(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, 
 			for (uint64_t b = blk; b < blk + n; b++) {
 				if (rmap_lookup(&ns->rmap, b, &own)) {
 					rc = ns_damage(ns,
-						       "block %" PRIu64 " is owned twice: inode %" PRIu64
+						       "block %" PRIu64
+						       " is owned twice: inode %" PRIu64
 						       " page %" PRIu64 " and inode %" PRIu64
 						       " page %" PRIu64,
 						       b, own.inode->ino, own.index, in->ino,
@@ -218,7 +219,8 @@ static int __map_piece(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, 
 			}
 			rcu_read_end();
 			if (rc == -EEXIST)
-				rc = ns_damage(ns, "blocks %" PRIu64 "+%" PRIu64 " are not free", blk, n);
+				rc = ns_damage(ns, "blocks %" PRIu64 "+%" PRIu64 " are not free",
+					       blk, n);
 			pthread_mutex_unlock(&ns->poison_lock);
 			return rc;
 		}
@@ -239,7 +241,8 @@ static int __map_piece(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, 
 	}
 	pthread_mutex_unlock(&ns->poison_lock);
 	if (rc == -EEXIST)
-		return ns_damage(ns, "blocks %" PRIu64 "+%" PRIu64 " already have an owner", blk, n);
+		return ns_damage(ns, "blocks %" PRIu64 "+%" PRIu64 " already have an owner", blk,
+				 n);
 	if (rc)
 		return rc;
 	rc = __xt_store(&in->map, idx, order, xt_mk_entry(blk, order, flags));
@@ -309,13 +312,19 @@ static int poison_owned(struct ns *ns, uint64_t block)
 	xt_lock(&in->map);
 	e = __xt_load(&in->map, own.index, &first, &order);
 	pthread_mutex_lock(&ns->poison_lock);
-	if (xt_is_value(e) && !xt_is_hole(e) &&
-	    xt_to_block(e) + (own.index - first) == block &&
+	if (xt_is_value(e) && !xt_is_hole(e) && xt_to_block(e) + (own.index - first) == block &&
 	    rmap_lookup(&ns->rmap, block, &own) && own.inode == in) {
 		if (!xt_is_poison(e))
 			__xt_cmpxchg(&in->map, first, e, e | XT_POISON, NULL);
 		rmap_remove(&ns->rmap, block, 1);
 		alloc_quarantine(ns->alloc, block, 1);
+		/*
+		 * Tell the page's mappers here, under its xtable lock: usually the poison
+		 * handler also holds the entry lock; when the block was taken by a file after
+		 * the handler saw it free, marking POISON in place is still safe (the holder
+		 * of the entry lock, if any, finds the mark when it next looks).
+		 */
+		ns_notify_poison(ns, in, own.index);
 		done = 1;
 	} else {
 		done = -EAGAIN;

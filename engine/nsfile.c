@@ -209,8 +209,7 @@ static void fill_blocks(struct ns *ns, uint64_t idx, uint64_t blk, uint64_t n, c
 	}
 	if (dlo > lo)
 		region_memset(ns->r, base, 0, dlo - lo, REGION_NODRAIN);
-	region_memcpy(ns->r, base + (dlo - lo), f->buf + (dlo - f->off), dhi - dlo,
-		      REGION_NODRAIN);
+	region_memcpy(ns->r, base + (dlo - lo), f->buf + (dlo - f->off), dhi - dlo, REGION_NODRAIN);
 	if (hi > dhi)
 		region_memset(ns->r, base + (dhi - lo), 0, hi - dhi, REGION_NODRAIN);
 }
@@ -253,7 +252,8 @@ static int64_t alloc_at(struct ns *ns, struct ns_inode *in, uint64_t idx, uint64
 			uint64_t new_size, const struct fill *f, struct mlog_tx *tx,
 			struct taken *tk)
 {
-	uint64_t chunk = ALIGN_DOWN(idx, (uint64_t)HUGE_PAGES), blk, got, want, i, goal = UINT64_MAX;
+	uint64_t chunk = ALIGN_DOWN(idx, (uint64_t)HUGE_PAGES), blk, got, want, i,
+		 goal = UINT64_MAX;
 	bool poisoned;
 	int rc;
 
@@ -316,8 +316,11 @@ static int commit_batch(struct ns *ns, struct ns_inode *in, struct mlog_tx *tx, 
 	int rc;
 
 	region_drain(ns->r);
-	if (!tx->nrecs)
+	if (!tx->nrecs) {
+		ns_hold_put(ns, tk->hold);
+		tk->hold = NULL;
 		return 0;
+	}
 	rc = ns_tx_run_held(ns, tx, tk->hold);
 	tk->hold = NULL;
 	if (rc) {
@@ -557,6 +560,8 @@ static int punch(struct ns *ns, struct ns_inode *in, uint64_t off, uint64_t end)
 	rc = ns_invalidate_range(ns, in, first, stop - first, &hold);
 	if (rc == 0)
 		rc = ns_tx_run_held(ns, &tx, hold);
+	else
+		ns_hold_put(ns, hold);
 	if (rc)
 		ns_unlock_pages(in, first, stop);
 	mlog_tx_release(&tx);

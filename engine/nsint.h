@@ -20,8 +20,8 @@ struct ns_inode {
 	/* First: cds_lfht_for_each_entry's container_of on NULL is then a zero offset (UBSan). */
 	struct cds_lfht_node hnode; /* in ns->inodes, while not dying */
 	uint64_t ino;
-	uint32_t refs;		    /* the table's reference + one per user; atomic */
-	bool dying;		    /* unhashed: rmap readers treat its blocks as free */
+	uint32_t refs; /* the table's reference + one per user; atomic */
+	bool dying;    /* unhashed: rmap readers treat its blocks as free */
 
 	pthread_mutex_t lock; /* inode lock: serialises changes of the contents */
 
@@ -39,10 +39,10 @@ struct ns_inode {
 	 * Changed under map.lock; read under RCU.
 	 */
 	struct xtable map;
-	uint64_t next_cookie; /* directories, under ns->lock (or replay) */
+	uint64_t next_cookie;	     /* directories, under ns->lock (or replay) */
 	struct cds_list_head grants; /* struct ns_grant, under ns->grant_lock */
 	uint64_t lease_gen;	     /* bumped by each invalidation, under ns->grant_lock */
-	uint64_t nr_entries;  /* directories, under ns->lock (or replay) */
+	uint64_t nr_entries;	     /* directories, under ns->lock (or replay) */
 
 	struct rcu_head rcu;
 };
@@ -84,11 +84,11 @@ struct ns {
 	struct cds_lfht *inodes;  /* ino -> struct ns_inode */
 	struct cds_lfht *dirents; /* (dir, name) -> struct ns_dirent */
 
-	pthread_mutex_t lock;	 /* namespace lock: serialises changes of names */
-	pthread_mutex_t poison_lock; /* orders quarantine against rmap changes (nsapply.c) */
-	pthread_rwlock_t txlock; /* shared: a transaction; exclusive: a checkpoint */
-	uint64_t next_ino;	 /* under lock */
-	uint64_t nr_inodes;	 /* atomic */
+	pthread_mutex_t lock;		 /* namespace lock: serialises changes of names */
+	pthread_mutex_t poison_lock;	 /* orders quarantine against rmap changes (nsapply.c) */
+	pthread_rwlock_t txlock;	 /* shared: a transaction; exclusive: a checkpoint */
+	uint64_t next_ino;		 /* under lock */
+	uint64_t nr_inodes;		 /* atomic */
 	uint64_t data_first, data_count; /* data area, in blocks */
 	bool rdonly;
 	int failed; /* a transaction could not be applied: read-only from then on */
@@ -120,7 +120,7 @@ struct ns_inode *ns_inode_get(struct ns *ns, uint64_t ino);  /* a reference, or 
 void ns_inode_put(struct ns *ns, struct ns_inode *in);
 struct ns_dirent *ns_dirent_find(struct ns *ns, uint64_t dir, const char *name, size_t len);
 void ns_fill_attr(struct ns_inode *in, struct ns_attr *out);
-uint64_t ns_inode_size(struct ns_inode *in); /* takes attr_lock */
+uint64_t ns_inode_size(struct ns_inode *in);		      /* takes attr_lock */
 void ns_inode_rec(struct ns_inode *in, struct fmt_inode *fi); /* under attr_lock */
 
 /*
@@ -134,7 +134,10 @@ void ns_inode_rec(struct ns_inode *in, struct fmt_inode *fi); /* under attr_lock
  */
 int ns_tx_run(struct ns *ns, struct mlog_tx *tx);
 
-/* ns_tx_run_held - ns_tx_run whose freed blocks go to @hold (may be NULL) instead. */
+/*
+ * ns_tx_run_held - ns_tx_run whose freed blocks go to @hold (may be NULL) instead; consumes
+ * the caller's reference on @hold whatever happens.
+ */
 int ns_tx_run_held(struct ns *ns, struct mlog_tx *tx, struct ns_hold *hold);
 
 /* ns_writable - 0, or -EROFS when mounted read-only or failed. */
@@ -159,7 +162,8 @@ void ns_inode_free(struct ns *ns, struct ns_inode *in);
  * INVALIDATE to every overlapping holder, wait for their acks up to the lease-break
  * timeout, expire those that did not ack; holders that are expired (now or before) get
  * *@hold (created or shared), which keeps what the coming transaction frees out of use
- * until they are deleted. Pass *@hold to ns_tx_run_held().
+ * until they are deleted. *@hold carries a reference for the caller: pass it to
+ * ns_tx_run_held(), which consumes it, or drop it with ns_hold_put().
  * Context: may sleep up to the timeout. Locking: caller holds @in's inode lock and the entry
  *          locks of the range; takes the grant lock.
  * Return: 0 or -ENOMEM.
@@ -169,6 +173,9 @@ int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint
 
 /* ns_hold_runs - hand @tc's freed runs to @h. Locking: takes the grant lock. */
 void ns_hold_runs(struct ns *ns, struct ns_hold *h, struct ns_txctx *tc);
+
+/* ns_hold_put - drop a reference on @h (may be NULL). Locking: takes the grant lock. */
+void ns_hold_put(struct ns *ns, struct ns_hold *h);
 
 /*
  * ns_notify_poison - tell the holders of page @index of @in that it is poisoned.

@@ -95,7 +95,7 @@ static void metadata(struct ns *ns, uint64_t block, struct poison_hit *hit)
 				? "the active"
 				: "the spare",
 			off);
-		ns->rdonly = true;
+		__atomic_store_n(&ns->rdonly, true, __ATOMIC_RELEASE);
 		mlog_set_rdonly(ns->log);
 	} else {
 		log_notice("%s: poison at offset %" PRIu64 ", in no structure daxfs uses",
@@ -183,7 +183,7 @@ static int poison_block(struct ns *ns, uint64_t block, poison_report_fn fn, void
 		hit.owned = true;
 		hit.ino = in->ino;
 		hit.index = own.index;
-		ns_notify_poison(ns, in, own.index);
+		/* The page's mappers heard of it when the record was applied (nsapply.c). */
 		if (fn)
 			fn(ctx, &hit);
 	}

@@ -25,12 +25,12 @@ enum poison_source {
 const char *poison_source_name(enum poison_source src);
 
 struct poison_hit {
-	uint64_t block;	 /* region block number */
-	bool owned;	 /* a file page owned it: */
-	uint64_t ino;	 /*   that file */
-	uint64_t index;	 /*   that page */
-	bool already;	 /* it was quarantined before */
-	bool metadata;	 /* outside the data area (superblocks, log) */
+	uint64_t block; /* region block number */
+	bool owned;	/* a file page owned it: */
+	uint64_t ino;	/*   that file */
+	uint64_t index; /*   that page */
+	bool already;	/* it was quarantined before */
+	bool metadata;	/* outside the data area (superblocks, log) */
 };
 
 /* Called once per block; for an owned block, with that page's entry lock held. */

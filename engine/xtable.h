@@ -250,12 +250,12 @@ bool xt_get_mark(struct xtable *xt, uint64_t index, enum xt_mark mark);
 xt_entry xt_find(struct xtable *xt, uint64_t *index, uint64_t max, int mark, unsigned *order);
 
 /* Iterate over every entry in [start, max]; @i is the entry's first index, @o its order. */
-#define xt_for_each(xt, i, o, e, start, max)                                                       \
-	for ((i) = (start); ((e) = xt_find((xt), &(i), (max), XT_MARK_ANY, &(o))) != XT_EMPTY;      \
+#define xt_for_each(xt, i, o, e, start, max)                                                   \
+	for ((i) = (start); ((e) = xt_find((xt), &(i), (max), XT_MARK_ANY, &(o))) != XT_EMPTY; \
 	     (i) += (UINT64_C(1) << (o)))
 
-#define xt_for_each_marked(xt, i, o, e, start, max, mark)                                          \
-	for ((i) = (start); ((e) = xt_find((xt), &(i), (max), (mark), &(o))) != XT_EMPTY;           \
+#define xt_for_each_marked(xt, i, o, e, start, max, mark)                                 \
+	for ((i) = (start); ((e) = xt_find((xt), &(i), (max), (mark), &(o))) != XT_EMPTY; \
 	     (i) += (UINT64_C(1) << (o)))
 
 /*

@@ -99,8 +99,9 @@ static void check_line(void *ctx, enum check_severity sev, const char *msg)
 	if (o->json) {
 		json_object *j = json_object_new_object();
 
-		json_object_object_add(j, "severity",
-				       json_object_new_string(sev == CHECK_PROBLEM ? "problem" : "note"));
+		json_object_object_add(
+			j, "severity",
+			json_object_new_string(sev == CHECK_PROBLEM ? "problem" : "note"));
 		json_object_object_add(j, "message", json_object_new_string(msg));
 		json_object_array_add(o->lines, j);
 	} else {
@@ -177,7 +178,8 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
 		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
 		json_object_put(j);
 	} else {
-		printf("region     %s (%s)\n", argv[optind], format_size(res.region_size, b1, sizeof(b1)));
+		printf("region     %s (%s)\n", argv[optind],
+		       format_size(res.region_size, b1, sizeof(b1)));
 		printf("superblock gen %" PRIu64 ", primary %s, backup %s\n", res.sb_gen,
 		       res.primary_ok ? "ok" : "DAMAGED", res.backup_ok ? "ok" : "DAMAGED");
 		printf("log        area %u: %" PRIu64 " records, %s of %s used\n", res.log_active,
