@@ -95,6 +95,123 @@ int ns_grant_new(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, un
 	return 0;
 }
 
+/*
+ * describe - the runs of pages [index, index + count) of @in.
+ * Locking: inode lock held (so entries only change by poison marking).
+ */
+static int describe(struct ns *ns, struct ns_inode *in, uint64_t index, uint64_t count,
+		    struct ns_extent **ext, size_t *next)
+{
+	struct ns_extent *v = NULL, *last = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	rcu_read_begin();
+	for (uint64_t p = index; p < index + count; p++) {
+		uint64_t first, blk = 0;
+		unsigned flags = NS_EXT_HOLE;
+		xt_entry e = __xt_load(&in->map, p, &first, NULL);
+
+		if (xt_is_value(e) && !xt_is_hole(e)) {
+			blk = xt_to_block(e) + (p - first);
+			flags = xt_is_poison(e) && alloc_is_quarantined(ns->alloc, blk) ? NS_EXT_POISON
+											  : 0;
+		}
+		if (last && last->flags == flags && last->index + last->count == p &&
+		    (flags == NS_EXT_HOLE || last->block + last->count == blk)) {
+			last->count++;
+			continue;
+		}
+		if (n == cap) {
+			struct ns_extent *nv;
+
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		last = &v[n++];
+		*last = (struct ns_extent){p, flags == NS_EXT_HOLE ? 0 : blk, 1, flags};
+	}
+	rcu_read_end();
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*ext = v;
+	*next = n;
+	return 0;
+}
+
+int ns_map(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned mode,
+	   const struct ns_grant_ops *ops, void *holder, struct ns_grant **out,
+	   struct ns_extent **ext, size_t *next)
+{
+	struct ns_inode *in;
+	struct ns_grant *g;
+	int rc = 0;
+
+	*out = NULL;
+	*ext = NULL;
+	*next = 0;
+	if (count == 0 || index >= NS_PAGES_MAX || count > NS_PAGES_MAX - index || !mode ||
+	    mode & ~(unsigned)(NS_GRANT_READ | NS_GRANT_WRITE))
+		return -EINVAL;
+	for (int attempt = 0; attempt < 4; attempt++) {
+		bool holes = false;
+
+		if (mode & NS_GRANT_WRITE) {
+			rc = ns_fallocate(ns, ino, 0, index * FMT_BLOCK_SIZE,
+					  count * FMT_BLOCK_SIZE);
+			if (rc)
+				return rc;
+		}
+		in = ns_inode_get(ns, ino);
+		if (!in)
+			return -ENOENT;
+		if (S_ISDIR(in->mode)) {
+			ns_inode_put(ns, in);
+			return -EISDIR;
+		}
+		g = calloc(1, sizeof(*g));
+		if (!g) {
+			ns_inode_put(ns, in);
+			return -ENOMEM;
+		}
+		pthread_mutex_lock(&in->lock);
+		if (__atomic_load_n(&in->dying, __ATOMIC_ACQUIRE))
+			rc = -ENOENT;
+		else
+			rc = describe(ns, in, index, count, ext, next);
+		for (size_t i = 0; rc == 0 && i < *next; i++)
+			holes |= (*ext)[i].flags & NS_EXT_HOLE;
+		if (rc == 0 && (!(mode & NS_GRANT_WRITE) || !holes)) {
+			*g = (struct ns_grant){.in = in, .ino = ino, .index = index, .count = count,
+					       .mode = mode, .ops = ops, .holder = holder};
+			pthread_mutex_lock(&ns->grant_lock);
+			g->gen = in->lease_gen;
+			cds_list_add_tail(&g->node, &in->grants);
+			pthread_mutex_unlock(&ns->grant_lock);
+			pthread_mutex_unlock(&in->lock);
+			*out = g;
+			return 0;
+		}
+		/* Punched between the allocation and the lock: allocate again. */
+		pthread_mutex_unlock(&in->lock);
+		free(g);
+		free(*ext);
+		*ext = NULL;
+		*next = 0;
+		ns_inode_put(ns, in);
+		if (rc)
+			return rc;
+	}
+	return -EAGAIN;
+}
+
 uint64_t ns_grant_generation(const struct ns_grant *g)
 {
 	return g->gen;

@@ -51,6 +51,29 @@ struct ns_grant_ops {
 int ns_grant_new(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned mode,
 		 const struct ns_grant_ops *ops, void *holder, struct ns_grant **out);
 
+/* One run of a mapped range, as ns_map() describes it. */
+#define NS_EXT_HOLE 0x1	  /* no block: reads as zeros */
+#define NS_EXT_POISON 0x2 /* lost data: keep it inaccessible */
+struct ns_extent {
+	uint64_t index; /* first page */
+	uint64_t block; /* first block (0 for holes) */
+	uint64_t count; /* pages */
+	unsigned flags;
+};
+
+/*
+ * ns_map - grant @holder pages [@index, @index + @count) of @ino and describe them, as one
+ * step, so no invalidation can fall between the two. With NS_GRANT_WRITE the range is first
+ * allocated (zeroed) and the file extended to cover it.
+ * Context: thread registered with RCU. Locking: takes the inode lock, the grant lock.
+ * Return: 0, *@out, and *@ext (malloc'd, the caller frees) with *@next runs in page order;
+ *         -ENOENT, -EISDIR, -EINVAL, -ENOSPC, -EFBIG, -EROFS (write on a read-only mount),
+ *         -EAGAIN (the range kept being punched while mapping for write), -ENOMEM.
+ */
+int ns_map(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned mode,
+	   const struct ns_grant_ops *ops, void *holder, struct ns_grant **out,
+	   struct ns_extent **ext, size_t *next);
+
 /* ns_grant_generation - the inode's lease generation when the grant was made. */
 uint64_t ns_grant_generation(const struct ns_grant *g);
 

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DAXFS_COMMON_WIRE_H
+#define DAXFS_COMMON_WIRE_H
+
+/*
+ * wire - the daxfsd protocol of docs/protocol.md: message layouts and their checked
+ * encode/decode. Both the daemon and libdaxfs use these; nothing else knows the layout.
+ *
+ * One message is one SOCK_SEQPACKET packet: a 16-byte header, a fixed body per op, and for
+ * some ops a variable tail (paths, names, inline data, extent and entry lists). All integers
+ * are little-endian (the host order here; static_assert in wire.c). Every length, count and
+ * offset that arrives is untrusted: wire_decode_*() check them and return -EBADMSG (or
+ * -EPROTO for an unknown op) without reading outside the packet.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_VERSION 1
+#define WIRE_MSG_MAX (64u * 1024)	  /* largest packet either side sends */
+#define WIRE_INLINE_MAX (48u * 1024)	  /* largest inline READ/WRITE payload */
+#define WIRE_PATH_MAX 4096		  /* including the NUL, as PATH_MAX */
+#define WIRE_NAME_MAX 255
+#define WIRE_SHM_SIZE (4u * 1024 * 1024)  /* the per-session shared buffer */
+#define WIRE_INFLIGHT_MAX 64		  /* requests a session may have unanswered */
+#define WIRE_MAP_EXTENTS_MAX 2048	  /* extents in one MAP reply (fits WIRE_MSG_MAX) */
+
+enum wire_op {
+	WIRE_HELLO = 1,
+	WIRE_STATFS = 2,
+	WIRE_STAT = 3,	    /* by path */
+	WIRE_GETATTR = 4,   /* by inode */
+	WIRE_MKDIR = 5,
+	WIRE_CREATE = 6,
+	WIRE_UNLINK = 7,
+	WIRE_RMDIR = 8,
+	WIRE_RENAME = 9,
+	WIRE_SETATTR = 10,
+	WIRE_READDIR = 11,
+	WIRE_READ = 12,
+	WIRE_WRITE = 13,
+	WIRE_FALLOCATE = 14,
+	WIRE_FSYNC = 15,
+	WIRE_MAP = 16,
+	WIRE_UNMAP = 17,
+	WIRE_ACK = 18,	    /* acknowledges an INVALIDATE event; no reply */
+	WIRE_OP_MAX = 19,
+
+	WIRE_REPLY = 0x100, /* a reply: header op is WIRE_REPLY | request op */
+
+	WIRE_EV_POISON = 0x200,
+	WIRE_EV_INVALIDATE = 0x201,
+};
+
+/* Header flags */
+#define WIRE_F_SHM 0x1	  /* READ/WRITE: the data is in the shared buffer, not inline */
+#define WIRE_F_FD 0x2	  /* a reply carries one file descriptor (SCM_RIGHTS) */
+
+struct wire_hdr {
+	uint32_t len; /* bytes of the whole message */
+	uint16_t op;
+	uint16_t flags;
+	uint64_t id; /* request id (client's choice); a reply repeats it; events: 0 */
+};
+
+/* Every reply starts with this after the header. */
+struct wire_reply {
+	int32_t status; /* 0 or -errno */
+	uint32_t pad;
+};
+
+struct wire_attr {
+	uint64_t ino;
+	uint32_t mode, uid, gid, nlink;
+	uint64_t size, blocks;
+	int64_t atime, mtime, ctime;
+};
+
+/* --- request bodies (after the header) --- */
+
+struct wire_hello {
+	uint32_t version; /* WIRE_VERSION */
+	uint32_t flags;	  /* 0 */
+};
+struct wire_hello_reply {
+	struct wire_reply r;
+	uint32_t version;
+	uint32_t msg_max;
+	uint32_t inflight_max;
+	uint32_t inline_max;
+	uint64_t shm_size; /* the shared buffer comes as the reply's fd */
+	uint64_t session;
+};
+
+struct wire_statfs_reply {
+	struct wire_reply r;
+	uint64_t block_size, blocks, blocks_free, blocks_quarantined, files;
+	uint64_t log_used, log_len;
+	uint32_t map_trust; /* 0 none, 1 read, 2 read-write: what MAP this session may do */
+	uint32_t pad;
+};
+
+/* STAT, UNLINK, RMDIR, READDIR: a path (NUL-terminated, counted in path_len). */
+struct wire_path {
+	uint32_t path_len; /* bytes including the NUL, 2..WIRE_PATH_MAX */
+	uint32_t pad;
+	char path[];
+};
+
+struct wire_attr_reply {
+	struct wire_reply r;
+	struct wire_attr a;
+};
+
+struct wire_getattr {
+	uint64_t ino;
+};
+
+/* MKDIR, CREATE: reply wire_attr_reply */
+struct wire_mknode {
+	uint32_t mode; /* permission bits */
+	uint32_t flags; /* CREATE: WIRE_CREATE_EXCL */
+	uint32_t path_len;
+	uint32_t pad;
+	char path[];
+};
+#define WIRE_CREATE_EXCL 0x1
+
+struct wire_rename {
+	uint32_t flags; /* NS_RENAME_NOREPLACE / NS_RENAME_EXCHANGE values: 1, 2 */
+	uint32_t old_len, new_len; /* both including their NUL; old path then new path */
+	uint32_t pad;
+	char paths[];
+};
+
+/* SETATTR by inode; reply wire_attr_reply */
+struct wire_setattr {
+	uint64_t ino;
+	uint32_t valid; /* NS_SET_* values: MODE 1, UID 2, GID 4, SIZE 8, ATIME 16, MTIME 32 */
+	uint32_t mode, uid, gid;
+	uint64_t size;
+	int64_t atime, mtime;
+};
+
+struct wire_readdir {
+	uint64_t cookie; /* 0 to start */
+	uint32_t max;	 /* entries wanted, 1..1024 */
+	uint32_t path_len;
+	char path[];
+};
+struct wire_dirent {
+	uint64_t ino;
+	uint32_t mode;
+	uint16_t name_len; /* bytes, no NUL */
+	uint16_t pad;
+	char name[]; /* padded to 8 */
+};
+struct wire_readdir_reply {
+	struct wire_reply r;
+	uint64_t next_cookie;
+	uint32_t count;
+	uint32_t eof;
+	/* count struct wire_dirent, each padded to 8 bytes */
+};
+
+struct wire_io {
+	uint64_t ino;
+	uint64_t off;
+	uint32_t len;	  /* bytes; inline <= WIRE_INLINE_MAX, shm <= shm_size */
+	uint32_t pad;
+	/* WRITE inline: len bytes of data follow */
+};
+struct wire_io_reply {
+	struct wire_reply r;
+	uint64_t count; /* bytes read or written */
+	/* READ inline: count bytes of data follow */
+};
+
+struct wire_fallocate {
+	uint64_t ino;
+	uint32_t mode; /* NS_FALLOC_KEEP_SIZE 1, NS_FALLOC_PUNCH_HOLE 2 */
+	uint32_t pad;
+	uint64_t off, len;
+};
+
+struct wire_fsync {
+	uint64_t ino;
+};
+
+#define WIRE_MAP_READ 0x1
+#define WIRE_MAP_WRITE 0x2
+struct wire_map {
+	uint64_t ino;
+	uint64_t off; /* bytes, 4 KiB aligned */
+	uint64_t len; /* bytes, 4 KiB aligned, > 0 */
+	uint32_t mode; /* WIRE_MAP_READ [| WIRE_MAP_WRITE] */
+	uint32_t pad;
+};
+#define WIRE_EXT_HOLE 0x1   /* no block: map zeros (read) */
+#define WIRE_EXT_POISON 0x2 /* lost data: keep inaccessible */
+struct wire_extent {
+	uint64_t file_off;   /* bytes from the start of the file */
+	uint64_t region_off; /* bytes from the start of the region (0 for holes) */
+	uint64_t len;	     /* bytes */
+	uint32_t flags;
+	uint32_t pad;
+};
+struct wire_map_reply {
+	struct wire_reply r;
+	uint64_t grant;
+	uint64_t generation;
+	uint64_t region_size;
+	uint32_t count; /* extents that follow */
+	uint32_t fd_rdonly; /* the fd (if attached, WIRE_F_FD) is read-only */
+	/* count struct wire_extent */
+};
+
+struct wire_unmap {
+	uint64_t grant;
+};
+
+struct wire_ack {
+	uint64_t grant;
+	uint64_t generation;
+};
+
+/* --- events (daemon -> client, header id 0) --- */
+
+struct wire_event {
+	uint64_t grant;
+	uint64_t ino;
+	uint64_t off; /* bytes from the start of the file */
+	uint64_t len; /* bytes */
+	uint64_t generation; /* INVALIDATE: ack it with WIRE_ACK */
+};
+
+_Static_assert(sizeof(struct wire_hdr) == 16, "header is 16 bytes");
+_Static_assert(sizeof(struct wire_attr) == 64, "attr is 64 bytes");
+_Static_assert(sizeof(struct wire_extent) == 32, "extent is 32 bytes");
+_Static_assert(sizeof(struct wire_event) == 40, "event is 40 bytes");
+
+/* --- building and checking --- */
+
+/* wire_op_name - "HELLO", ... for messages and logs; "?" for unknown. */
+const char *wire_op_name(unsigned op);
+
+/* A decoded request: pointers into the caller's packet, checked. */
+struct wire_req {
+	struct wire_hdr hdr;
+	const void *body;	 /* the fixed body */
+	const char *path;	 /* paths: NUL-terminated inside the packet */
+	const char *path2;	 /* RENAME: the new path */
+	const void *data;	 /* WRITE inline data */
+	size_t data_len;
+};
+
+/*
+ * wire_decode_request - check the request in @buf (@len bytes, one packet) and fill @out.
+ * Checked: header length equals @len, op known, the body and every tail inside the packet,
+ * every path NUL-terminated at its counted length with no NUL before it, absolute, shorter
+ * than WIRE_PATH_MAX; io lengths within limits (inline data present exactly); READDIR max
+ * 1..1024; MAP offsets aligned and non-zero length; flags known.
+ * Return: 0; -EBADMSG (malformed); -EPROTO (unknown op); -EMSGSIZE (len > WIRE_MSG_MAX).
+ */
+int wire_decode_request(const void *buf, size_t len, struct wire_req *out);
+
+/* wire_body_size - the fixed body size of request @op (0 if none), or -1 if unknown. */
+int wire_body_size(unsigned op);
+
+/*
+ * wire_msg - a message being built in a caller buffer of WIRE_MSG_MAX bytes.
+ * wire_msg_init() writes the header; wire_msg_put() appends bytes (padded to 8 when asked);
+ * wire_msg_end() sets the length. A put past WIRE_MSG_MAX sets msg->err = -EMSGSIZE.
+ */
+struct wire_msg {
+	uint8_t *buf;
+	size_t len;
+	int err;
+};
+void wire_msg_init(struct wire_msg *m, void *buf, unsigned op, uint16_t flags, uint64_t id);
+void *wire_msg_put(struct wire_msg *m, const void *data, size_t len, bool pad8);
+size_t wire_msg_end(struct wire_msg *m);
+
+/*
+ * wire_decode_reply - check a reply or event in @buf for the client: header length, op a
+ * reply of a known op or a known event; the fixed part present; variable tails (READ data,
+ * READDIR entries, MAP extents) inside the packet.
+ * Return: 0 and *@hdr; -EBADMSG / -EPROTO as above.
+ */
+int wire_decode_reply(const void *buf, size_t len, struct wire_hdr *hdr);
+
+/* wire_reply_size - the fixed size of the reply to @op after the header (>= 8), or -1. */
+int wire_reply_size(unsigned op);
+
+#endif

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DAXFS_DAXFS_H
+#define DAXFS_DAXFS_H
+
+/*
+ * libdaxfs - the client library of daxfs.
+ *
+ * A struct daxfs is one session with daxfsd over its unix socket. Every function returns 0
+ * (or a count) on success and a negative errno on failure; daxfs_errormsg() then tells more,
+ * for the calling thread. Handles are opaque. All functions may be called from several
+ * threads on the same handle; the library has no global state and logs nothing unless the
+ * application sets a log function.
+ *
+ * Copy I/O (daxfs_pread / daxfs_pwrite) works for anyone with POSIX permission on a file.
+ * Zero-copy mapping (daxfs_map_new) needs the region's trust (daxfsd --map-users/--map-groups):
+ * the mapped range is then plain memory; stores become durable with daxfs_map_persist().
+ * The daemon may push events about mapped ranges: POISON (the data is lost) and INVALIDATE
+ * (the range is being truncated, punched or moved). By default the library makes the range
+ * inaccessible (PROT_NONE), acknowledges INVALIDATE, and calls the application's callback.
+ * Events are handled whenever the library reads from the socket: inside any call, in
+ * daxfs_process_events() (the socket is pollable: daxfs_event_fd()), or in a background
+ * thread (daxfs_event_thread_start()).
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct daxfs;
+struct daxfs_map;
+
+struct daxfs_stat {
+	uint64_t ino;
+	uint32_t mode; /* S_IFDIR or S_IFREG | permission bits */
+	uint32_t uid, gid, nlink;
+	uint64_t size;
+	uint64_t blocks; /* 4 KiB blocks */
+	int64_t atime_ns, mtime_ns, ctime_ns;
+};
+
+struct daxfs_statfs {
+	uint64_t block_size, blocks, blocks_free, blocks_quarantined, files;
+	uint64_t log_used, log_len;
+	int map_trust; /* 0: no mapping, 1: read-only mappings, 2: read-write */
+};
+
+/*
+ * daxfs_open - connect to the daemon at @socket_path (NULL: $DAXFS_SOCKET, else
+ * DAXFS_DEFAULT_SOCKET) and say HELLO.
+ * Return: 0 and *@out; -ENOENT / -ECONNREFUSED (no daemon there), -EACCES (socket mode),
+ *         -EPROTO (not a daxfsd of this protocol version), -ENOMEM.
+ */
+#define DAXFS_DEFAULT_SOCKET "/run/daxfs/daxfsd.sock"
+int daxfs_open(struct daxfs **out, const char *socket_path);
+
+/*
+ * daxfs_close - end the session: mappings made through it stay mapped memory but lose
+ * their grants; unmap them first. Accepts NULL.
+ */
+void daxfs_close(struct daxfs *fs);
+
+/* daxfs_errormsg - the detail of the calling thread's last failure ("" when none). */
+const char *daxfs_errormsg(void);
+
+/* daxfs_set_log - route the library's few messages (dropped events, protocol errors). */
+void daxfs_set_log(struct daxfs *fs, void (*fn)(void *ctx, const char *msg), void *ctx);
+
+/* --- names and attributes (absolute paths inside the file system, "/a/b") --- */
+
+/* Errors for all of these: -ENOENT, -ENOTDIR, -EACCES, -ENAMETOOLONG, -EINVAL, -EROFS,
+ * -ENOSPC, -ECONNRESET (the session is gone), -EPROTO (a malformed reply). */
+int daxfs_stat(struct daxfs *fs, const char *path, struct daxfs_stat *st);
+int daxfs_getattr(struct daxfs *fs, uint64_t ino, struct daxfs_stat *st);
+int daxfs_statfs(struct daxfs *fs, struct daxfs_statfs *st);
+/* daxfs_mkdir - -EEXIST when the name exists. */
+int daxfs_mkdir(struct daxfs *fs, const char *path, uint32_t mode, struct daxfs_stat *st);
+/*
+ * daxfs_create - a regular file; with DAXFS_CREATE_EXCL -EEXIST when it exists, otherwise
+ * an existing file is returned as it is (-EISDIR for a directory). @st may be NULL.
+ */
+#define DAXFS_CREATE_EXCL 0x1
+int daxfs_create(struct daxfs *fs, const char *path, uint32_t mode, int flags,
+		 struct daxfs_stat *st);
+/* daxfs_unlink - -EISDIR for a directory. */
+int daxfs_unlink(struct daxfs *fs, const char *path);
+/* daxfs_rmdir - -ENOTEMPTY, -ENOTDIR. */
+int daxfs_rmdir(struct daxfs *fs, const char *path);
+/* daxfs_rename - flags: DAXFS_RENAME_NOREPLACE (-EEXIST), DAXFS_RENAME_EXCHANGE. */
+#define DAXFS_RENAME_NOREPLACE 0x1
+#define DAXFS_RENAME_EXCHANGE 0x2
+int daxfs_rename(struct daxfs *fs, const char *oldpath, const char *newpath, int flags);
+
+/* daxfs_setattr - change what @valid says (DAXFS_SET_*); -EPERM when not allowed. */
+#define DAXFS_SET_MODE 0x1
+#define DAXFS_SET_UID 0x2
+#define DAXFS_SET_GID 0x4
+#define DAXFS_SET_SIZE 0x8
+#define DAXFS_SET_ATIME 0x10
+#define DAXFS_SET_MTIME 0x20
+int daxfs_setattr(struct daxfs *fs, uint64_t ino, unsigned valid, const struct daxfs_stat *to,
+		  struct daxfs_stat *st);
+/* daxfs_truncate - by path: set the size. */
+int daxfs_truncate(struct daxfs *fs, const char *path, uint64_t size);
+
+/*
+ * daxfs_readdir - list directory @path: @fn is called per entry (not "." and "..") until
+ * it returns non-zero, which daxfs_readdir then returns.
+ */
+typedef int (*daxfs_readdir_fn)(void *ctx, const char *name, uint64_t ino, uint32_t mode);
+int daxfs_readdir(struct daxfs *fs, const char *path, daxfs_readdir_fn fn, void *ctx);
+
+/* --- copy I/O by inode number (from daxfs_stat / daxfs_create) --- */
+
+/*
+ * daxfs_pread / daxfs_pwrite - like pread(2)/pwrite(2); any length (split into requests
+ * the protocol allows; large ones go through the session's shared buffer).
+ * Return: bytes read (0 at end of file) / written; -EIO for a poisoned page at the start
+ *         (a short count when later), -EISDIR, -EACCES, -EFBIG, -ENOSPC.
+ */
+ssize_t daxfs_pread(struct daxfs *fs, uint64_t ino, void *buf, size_t len, uint64_t off);
+ssize_t daxfs_pwrite(struct daxfs *fs, uint64_t ino, const void *buf, size_t len, uint64_t off);
+/* daxfs_fallocate - mode 0 (allocate, extend), DAXFS_FALLOC_KEEP_SIZE, | PUNCH_HOLE. */
+#define DAXFS_FALLOC_KEEP_SIZE 0x1
+#define DAXFS_FALLOC_PUNCH_HOLE 0x2
+int daxfs_fallocate(struct daxfs *fs, uint64_t ino, int mode, uint64_t off, uint64_t len);
+int daxfs_fsync(struct daxfs *fs, uint64_t ino);
+
+/* --- zero-copy mapping --- */
+
+#define DAXFS_MAP_READ 0x1
+#define DAXFS_MAP_WRITE 0x2
+
+/*
+ * daxfs_map_new - map bytes [@off, @off + @len) of file @ino (both 4 KiB aligned) into one
+ * contiguous view. With DAXFS_MAP_WRITE the range is allocated, zeroed and the file
+ * extended to cover it first; holes in a read mapping read as zeros.
+ * Return: 0 and *@out; -EPERM (this user is not trusted to map), -EACCES, -EINVAL, -ENOSPC.
+ */
+int daxfs_map_new(struct daxfs *fs, uint64_t ino, uint64_t off, uint64_t len, int mode,
+		  struct daxfs_map **out);
+/* daxfs_map_addr / daxfs_map_len - the view. */
+void *daxfs_map_addr(const struct daxfs_map *m);
+size_t daxfs_map_len(const struct daxfs_map *m);
+/* daxfs_map_persist - make stores to [@addr, @addr + @len) of the view durable. */
+void daxfs_map_persist(struct daxfs_map *m, const void *addr, size_t len);
+/* daxfs_map_delete - unmap and release the grant. Accepts NULL; sets *@mp = NULL. */
+void daxfs_map_delete(struct daxfs_map **mp);
+
+/* --- events --- */
+
+enum daxfs_event_type {
+	DAXFS_EVENT_POISON = 1,	    /* the range lost data; it is now inaccessible */
+	DAXFS_EVENT_INVALIDATE = 2, /* the range went (truncate, punch, unlink, rewrite) */
+};
+struct daxfs_event {
+	enum daxfs_event_type type;
+	struct daxfs_map *map; /* the affected mapping */
+	uint64_t ino;
+	uint64_t off, len; /* bytes of the file */
+	void *addr;	   /* where that range is in the view */
+};
+typedef void (*daxfs_event_fn)(void *ctx, const struct daxfs_event *ev);
+
+/* daxfs_set_event_callback - called after the library's own handling of each event. */
+void daxfs_set_event_callback(struct daxfs *fs, daxfs_event_fn fn, void *ctx);
+/* daxfs_event_fd - poll it for POLLIN, then call daxfs_process_events(). */
+int daxfs_event_fd(struct daxfs *fs);
+/* daxfs_process_events - handle what has arrived, without blocking. Return: events handled. */
+int daxfs_process_events(struct daxfs *fs);
+/* daxfs_event_thread_start / _stop - a background thread that handles events as they come. */
+int daxfs_event_thread_start(struct daxfs *fs);
+void daxfs_event_thread_stop(struct daxfs *fs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
