@@ -24,7 +24,7 @@
 #define WIRE_NAME_MAX 255
 #define WIRE_SHM_SIZE (4u * 1024 * 1024)  /* the per-session shared buffer */
 #define WIRE_INFLIGHT_MAX 64		  /* requests a session may have unanswered */
-#define WIRE_MAP_EXTENTS_MAX 2048	  /* extents in one MAP reply (fits WIRE_MSG_MAX) */
+#define WIRE_MAP_EXTENTS_MAX 2046	  /* extents in one MAP reply: (64 KiB - 16 - 40) / 32 */
 
 enum wire_op {
 	WIRE_HELLO = 1,
