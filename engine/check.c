@@ -154,7 +154,7 @@ static void check_namespace(struct checker *c)
 			continue;
 		}
 		s->links++;
-		if (S_ISDIR(child->mode)) {
+		if (S_ISDIR(child->type)) {
 			if (p)
 				p->subdirs++;
 			if (child->parent != d->dir)
@@ -163,23 +163,23 @@ static void check_namespace(struct checker *c)
 				    " but says its parent is %" PRIu64,
 				    d->ino, d->dir, child->parent);
 		}
-		if ((child->mode & S_IFMT) != d->mode)
+		if (child->type != d->mode)
 			say(c, CHECK_PROBLEM, "entry \"%s\" has the wrong type", d->name);
 	}
 	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
 		struct seen *s = seen_find(v, n, in->ino);
 		uint32_t want;
 
-		if (S_ISDIR(in->mode))
+		if (S_ISDIR(in->type))
 			c->res->dirs++;
 		else
 			c->res->files++;
-		if (S_ISREG(in->mode))
+		if (S_ISREG(in->type))
 			check_file(c, in);
 		if (!s)
 			continue;
 		if (in->ino == NS_ROOT_INO) {
-			if (!S_ISDIR(in->mode))
+			if (!S_ISDIR(in->type))
 				say(c, CHECK_PROBLEM, "the root is not a directory");
 			if (s->links)
 				say(c, CHECK_PROBLEM, "the root directory has a name somewhere");
@@ -194,7 +194,7 @@ static void check_namespace(struct checker *c)
 		} else if (s->links > 1) {
 			say(c, CHECK_PROBLEM, "inode %" PRIu64 " has %u names", in->ino, s->links);
 		}
-		want = S_ISDIR(in->mode) ? 2 + s->subdirs : 1;
+		want = S_ISDIR(in->type) ? 2 + s->subdirs : 1;
 		if (in->nlink != want)
 			say(c, CHECK_PROBLEM, "inode %" PRIu64 " has nlink %u, expected %u",
 			    in->ino, in->nlink, want);
@@ -207,7 +207,7 @@ static void check_namespace(struct checker *c)
 		uint64_t up = in->ino;
 		unsigned steps = 0;
 
-		if (!S_ISDIR(in->mode))
+		if (!S_ISDIR(in->type))
 			continue;
 		while (up != NS_ROOT_INO && steps++ < 100000) {
 			struct ns_inode *p = ns_inode_find(ns, up);
@@ -333,7 +333,7 @@ uint64_t ns_audit(struct ns *ns, check_line_fn fn, void *ctx)
 		unsigned order;
 		xt_entry e;
 
-		if (!S_ISREG(in->mode))
+		if (!S_ISREG(in->type))
 			continue;
 		check_file(&c, in);
 		xt_for_each (&in->map, i, order, e, 0, XT_INDEX_MAX) {

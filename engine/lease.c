@@ -59,7 +59,7 @@ int ns_grant_new(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, un
 	in = ns_inode_get(ns, ino);
 	if (!in)
 		return -ENOENT;
-	if (S_ISDIR(in->mode)) {
+	if (S_ISDIR(in->type)) {
 		ns_inode_put(ns, in);
 		return -EISDIR;
 	}
@@ -172,7 +172,7 @@ int ns_map(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned
 		in = ns_inode_get(ns, ino);
 		if (!in)
 			return -ENOENT;
-		if (S_ISDIR(in->mode)) {
+		if (S_ISDIR(in->type)) {
 			ns_inode_put(ns, in);
 			return -EISDIR;
 		}
@@ -258,6 +258,7 @@ static void hold_free_cb(struct rcu_head *head)
 	free(hr->h->runs);
 	free(hr->h);
 	free(hr);
+	rcu_cb_end();
 }
 
 /* hold_put - drop one holder's reference. Locking: grant_lock held. */

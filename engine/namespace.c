@@ -201,6 +201,7 @@ static void deferred_free_cb(struct rcu_head *head)
 	for (size_t i = 0; i < df->n; i++)
 		alloc_free(df->ns->alloc, df->runs[i].block, df->runs[i].count);
 	free(df);
+	rcu_cb_end();
 }
 
 /* queue_frees - hand the transaction's freed runs to the allocator after a grace period. */
@@ -450,7 +451,7 @@ static int checkpoint_locked(struct ns *ns)
 	}
 	/* Pass 2: names and block maps. */
 	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
-		rc = S_ISDIR(in->mode) ? snap_dirents(&s, in) : snap_maps(&s, in);
+		rc = S_ISDIR(in->type) ? snap_dirents(&s, in) : snap_maps(&s, in);
 		if (rc)
 			goto out;
 	}
@@ -616,27 +617,28 @@ static void ns_free_tables(struct ns *ns)
 	struct ns_dirent *d;
 	struct ns_inode *in;
 
+	/*
+	 * Unlinked nodes may still be walked by the table's own resize and cleanup until a
+	 * grace period has passed: they are freed through rcu_defer like any other.
+	 */
+	rcu_read_begin();
 	if (ns->dirents) {
-		rcu_read_begin();
 		cds_lfht_for_each_entry (ns->dirents, &it, d, hnode) {
 			cds_lfht_del(ns->dirents, &d->hnode);
-			free(d);
+			ns_dirent_free(d);
 		}
-		rcu_read_end();
-		cds_lfht_destroy(ns->dirents, NULL);
 	}
 	if (ns->inodes) {
-		rcu_read_begin();
 		cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
 			cds_lfht_del(ns->inodes, &in->hnode);
-			xt_destroy(&in->map);
-			pthread_mutex_destroy(&in->lock);
-			pthread_mutex_destroy(&in->attr_lock);
-			free(in);
+			ns_inode_free(ns, in);
 		}
-		rcu_read_end();
-		cds_lfht_destroy(ns->inodes, NULL);
 	}
+	rcu_read_end();
+	if (ns->dirents)
+		cds_lfht_destroy(ns->dirents, NULL);
+	if (ns->inodes)
+		cds_lfht_destroy(ns->inodes, NULL);
 	rmap_destroy(&ns->rmap);
 	/* Nodes and records were handed to call_rcu: wait for them before freeing @ns. */
 	rcu_barrier_all();
@@ -784,7 +786,7 @@ static int __lookup(struct ns *ns, uint64_t dir, const char *name, size_t len,
 
 	if (!d)
 		return -ENOENT;
-	if (!S_ISDIR(d->mode))
+	if (!S_ISDIR(d->type))
 		return -ENOTDIR;
 	rc = fmt_valid_name(name, len);
 	if (rc)
@@ -857,7 +859,7 @@ static int walk(struct ns *ns, const char *path, bool parent_only, uint64_t *ino
 		if (rc)
 			return rc;
 		/* "file/" names a directory that is not one. */
-		if (*p == '/' && !S_ISDIR(in->mode))
+		if (*p == '/' && !S_ISDIR(in->type))
 			return -ENOTDIR;
 		cur = in->ino;
 	}
@@ -898,7 +900,7 @@ int ns_resolve_parent(struct ns *ns, const char *path, uint64_t *dir, char *name
 		/* "a/b/": the last component must turn out to be a directory. */
 		struct ns_inode *in;
 
-		if (__lookup(ns, *dir, last, len, &in) == 0 && !S_ISDIR(in->mode))
+		if (__lookup(ns, *dir, last, len, &in) == 0 && !S_ISDIR(in->type))
 			rc = -ENOTDIR;
 	}
 	if (rc == 0) {
@@ -906,7 +908,7 @@ int ns_resolve_parent(struct ns *ns, const char *path, uint64_t *dir, char *name
 
 		if (!d)
 			rc = -ENOENT;
-		else if (!S_ISDIR(d->mode))
+		else if (!S_ISDIR(d->type))
 			rc = -ENOTDIR;
 		memcpy(name, last, len);
 		name[len] = '\0';
@@ -926,7 +928,7 @@ int ns_readdir(struct ns *ns, uint64_t dir, uint64_t cookie, ns_readdir_fn fn, v
 	d = ns_inode_get(ns, dir);
 	if (!d)
 		return -ENOENT;
-	if (!S_ISDIR(d->mode)) {
+	if (!S_ISDIR(d->type)) {
 		ns_inode_put(ns, d);
 		return -ENOTDIR;
 	}
@@ -1021,7 +1023,7 @@ static int __dir_of(struct ns *ns, uint64_t dir, struct ns_inode **out)
 
 	if (!d)
 		return -ENOENT;
-	if (!S_ISDIR(d->mode))
+	if (!S_ISDIR(d->type))
 		return -ENOTDIR;
 	*out = d;
 	return 0;
@@ -1148,9 +1150,9 @@ static int remove_name(struct ns *ns, uint64_t dir, const char *name, bool want_
 			rc = -ENOENT;
 	}
 	if (rc == 0) {
-		if (want_dir && !S_ISDIR(victim->mode))
+		if (want_dir && !S_ISDIR(victim->type))
 			rc = -ENOTDIR;
-		else if (!want_dir && S_ISDIR(victim->mode))
+		else if (!want_dir && S_ISDIR(victim->type))
 			rc = -EISDIR;
 		else if (want_dir && victim->nr_entries)
 			rc = -ENOTEMPTY;
@@ -1250,17 +1252,17 @@ int ns_rename(struct ns *ns, uint64_t odir, const char *oname, uint64_t ndir, co
 	if (dst == src)
 		goto out; /* the same file: nothing to do */
 	/* A directory never moves into itself or below itself. */
-	if ((S_ISDIR(src->mode) && is_ancestor(ns, src->ino, ndir)) ||
-	    (flags & NS_RENAME_EXCHANGE && S_ISDIR(dst->mode) && is_ancestor(ns, dst->ino, odir))) {
+	if ((S_ISDIR(src->type) && is_ancestor(ns, src->ino, ndir)) ||
+	    (flags & NS_RENAME_EXCHANGE && S_ISDIR(dst->type) && is_ancestor(ns, dst->ino, odir))) {
 		rc = -EINVAL;
 		goto out;
 	}
 	if (dst && !(flags & NS_RENAME_EXCHANGE)) {
-		if (S_ISDIR(src->mode) && !S_ISDIR(dst->mode))
+		if (S_ISDIR(src->type) && !S_ISDIR(dst->type))
 			rc = -ENOTDIR;
-		else if (!S_ISDIR(src->mode) && S_ISDIR(dst->mode))
+		else if (!S_ISDIR(src->type) && S_ISDIR(dst->type))
 			rc = -EISDIR;
-		else if (S_ISDIR(dst->mode) && dst->nr_entries)
+		else if (S_ISDIR(dst->type) && dst->nr_entries)
 			rc = -ENOTEMPTY;
 		if (rc)
 			goto out;
@@ -1276,18 +1278,18 @@ int ns_rename(struct ns *ns, uint64_t odir, const char *oname, uint64_t ndir, co
 		add_dirent(&tx, odir, dst->ino, oname);
 	/* Moved directories get their new parent; both get a new ctime. */
 	inode_rec_now(src, &fi);
-	fi.parent = S_ISDIR(src->mode) ? ndir : 0;
+	fi.parent = S_ISDIR(src->type) ? ndir : 0;
 	fi.ctime = now;
 	add_inode(&tx, &fi);
 	if (flags & NS_RENAME_EXCHANGE) {
 		inode_rec_now(dst, &fi);
-		fi.parent = S_ISDIR(dst->mode) ? odir : 0;
+		fi.parent = S_ISDIR(dst->type) ? odir : 0;
 		fi.ctime = now;
 		add_inode(&tx, &fi);
 	}
 	{
 		/* Subdirectory counts of the two parents. */
-		int src_dir = S_ISDIR(src->mode), dst_dir = dst && S_ISDIR(dst->mode);
+		int src_dir = S_ISDIR(src->type), dst_dir = dst && S_ISDIR(dst->type);
 		int od_delta, nd_delta;
 
 		if (flags & NS_RENAME_EXCHANGE) {
@@ -1356,7 +1358,7 @@ int ns_setattr(struct ns *ns, uint64_t ino, const struct ns_setattr *sa, struct 
 		goto out;
 	}
 	if (sa->valid & NS_SET_SIZE) {
-		if (S_ISDIR(in->mode)) {
+		if (S_ISDIR(in->type)) {
 			rc = -EISDIR;
 			goto out;
 		}
@@ -1448,7 +1450,7 @@ static uint64_t count_reachable(struct ns *ns, struct ns_inode *dir, unsigned de
 		if (!child)
 			continue;
 		n++;
-		if (S_ISDIR(child->mode) && child->parent == dir->ino && child != dir)
+		if (S_ISDIR(child->type) && child->parent == dir->ino && child != dir)
 			n += count_reachable(ns, child, depth + 1);
 	}
 	return n;

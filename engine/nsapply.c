@@ -67,6 +67,11 @@ static void dirent_free_cb(struct rcu_head *head)
 	free(caa_container_of(head, struct ns_dirent, rcu));
 }
 
+void ns_dirent_free(struct ns_dirent *d)
+{
+	rcu_defer(&d->rcu, dirent_free_cb);
+}
+
 /* free_run - blocks leave their owner: at once at mount, after a grace period when live. */
 static int free_run(struct ns *ns, struct ns_txctx *tc, uint64_t block, uint64_t count)
 {
@@ -258,7 +263,7 @@ static int apply_map(struct ns *ns, struct ns_txctx *tc, const struct fmt_map *m
 	struct ns_inode *in = ns_inode_find(ns, m->ino);
 	int rc;
 
-	if (!in || !S_ISREG(in->mode))
+	if (!in || !S_ISREG(in->type))
 		return ns_damage(ns, "MAP names inode %" PRIu64 ", which is not a file", m->ino);
 	if ((m->order != 0 && m->order != 9) || m->count == 0 || m->count % n || m->index % n ||
 	    m->block % n || m->index >= PAGES_MAX || m->count > PAGES_MAX - m->index ||
@@ -280,7 +285,7 @@ static int apply_unmap(struct ns *ns, struct ns_txctx *tc, const struct fmt_unma
 	struct ns_inode *in = ns_inode_find(ns, u->ino);
 	uint64_t count;
 
-	if (!in || !S_ISREG(in->mode))
+	if (!in || !S_ISREG(in->type))
 		return ns_damage(ns, "UNMAP names inode %" PRIu64 ", which is not a file", u->ino);
 	if (u->index >= PAGES_MAX || u->count == 0)
 		return ns_damage(ns, "UNMAP of inode %" PRIu64 " has a bad range", u->ino);
@@ -395,13 +400,14 @@ static int apply_inode(struct ns *ns, const struct fmt_inode *fi)
 			;
 	}
 	in = ns_inode_find(ns, fi->ino);
-	if (in && (in->mode & S_IFMT) != type)
+	if (in && in->type != type)
 		return ns_damage(ns, "INODE %" PRIu64 " changes type", fi->ino);
 	if (!in) {
 		in = calloc(1, sizeof(*in));
 		if (!in)
 			return -ENOMEM;
 		in->ino = fi->ino;
+		in->type = type;
 		in->refs = 1;
 		pthread_mutex_init(&in->lock, NULL);
 		pthread_mutex_init(&in->attr_lock, NULL);
@@ -435,7 +441,7 @@ static int apply_dirent_add(struct ns *ns, const struct fmt_dirent *fd)
 		return ns_damage(ns, "DIRENT_ADD in directory %" PRIu64 " has a bad name", fd->dir);
 	dir = ns_inode_find(ns, fd->dir);
 	child = ns_inode_find(ns, fd->ino);
-	if (!dir || !S_ISDIR(dir->mode))
+	if (!dir || !S_ISDIR(dir->type))
 		return ns_damage(ns, "DIRENT_ADD names directory %" PRIu64 ", which is not one",
 				 fd->dir);
 	if (!child || child->ino == NS_ROOT_INO)
@@ -449,7 +455,7 @@ static int apply_dirent_add(struct ns *ns, const struct fmt_dirent *fd)
 		return -ENOMEM;
 	d->dir = fd->dir;
 	d->ino = fd->ino;
-	d->mode = child->mode & S_IFMT;
+	d->mode = child->type;
 	d->name_len = fd->name_len;
 	memcpy(d->name, fd->name, fd->name_len);
 	xt_lock(&dir->map);
@@ -479,7 +485,7 @@ static int apply_dirent_del(struct ns *ns, const struct fmt_dirent_del *fd)
 	xt_unlock(&dir->map);
 	dir->nr_entries--;
 	ns_table_del_dirent(ns, d);
-	rcu_defer(&d->rcu, dirent_free_cb);
+	ns_dirent_free(d);
 	return 0;
 }
 
@@ -491,10 +497,10 @@ static int apply_inode_del(struct ns *ns, struct ns_txctx *tc, const struct fmt_
 	if (!in || in->ino == NS_ROOT_INO)
 		return ns_damage(ns, "INODE_DEL of inode %" PRIu64 ", which cannot be removed",
 				 fd->ino);
-	if (S_ISDIR(in->mode) && in->nr_entries)
+	if (S_ISDIR(in->type) && in->nr_entries)
 		return ns_damage(ns, "INODE_DEL of directory %" PRIu64 ", which is not empty",
 				 fd->ino);
-	if (S_ISREG(in->mode)) {
+	if (S_ISREG(in->type)) {
 		rc = unmap_range(ns, tc, in, 0, PAGES_MAX);
 		if (rc)
 			return rc;

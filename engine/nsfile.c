@@ -45,7 +45,7 @@ void ns_lock_pages(struct ns_inode *in, uint64_t start, uint64_t end)
 	uint64_t i = start;
 	unsigned order;
 
-	if (S_ISDIR(in->mode) || start >= end)
+	if (S_ISDIR(in->type) || start >= end)
 		return;
 	xt_lock(&in->map);
 	while (xt_find(&in->map, &i, end - 1, XT_MARK_ANY, &order) != XT_EMPTY) {
@@ -68,7 +68,7 @@ void ns_unlock_pages(struct ns_inode *in, uint64_t start, uint64_t end)
 	unsigned order;
 	xt_entry e;
 
-	if (S_ISDIR(in->mode) || start >= end)
+	if (S_ISDIR(in->type) || start >= end)
 		return;
 	xt_lock(&in->map);
 	while ((e = xt_find(&in->map, &i, end - 1, XT_MARK_ANY, &order)) != XT_EMPTY) {
@@ -146,7 +146,7 @@ ssize_t ns_read(struct ns *ns, uint64_t ino, void *buf, size_t len, uint64_t off
 	in = ns_inode_get(ns, ino);
 	if (!in)
 		return -ENOENT;
-	if (S_ISDIR(in->mode)) {
+	if (S_ISDIR(in->type)) {
 		rc = -EISDIR;
 		goto out;
 	}
@@ -479,8 +479,8 @@ static int get_file(struct ns *ns, uint64_t ino, struct ns_inode **out)
 	if (!in)
 		return -ENOENT;
 	pthread_mutex_lock(&in->lock);
-	if (__atomic_load_n(&in->dying, __ATOMIC_ACQUIRE) || S_ISDIR(in->mode)) {
-		int rc = S_ISDIR(in->mode) ? -EISDIR : -ENOENT;
+	if (__atomic_load_n(&in->dying, __ATOMIC_ACQUIRE) || S_ISDIR(in->type)) {
+		int rc = S_ISDIR(in->type) ? -EISDIR : -ENOENT;
 
 		pthread_mutex_unlock(&in->lock);
 		ns_inode_put(ns, in);

@@ -20,6 +20,7 @@ struct ns_inode {
 	/* First: cds_lfht_for_each_entry's container_of on NULL is then a zero offset (UBSan). */
 	struct cds_lfht_node hnode; /* in ns->inodes, while not dying */
 	uint64_t ino;
+	uint32_t type; /* S_IFDIR or S_IFREG: fixed at creation, read without a lock */
 	uint32_t refs; /* the table's reference + one per user; atomic */
 	bool dying;    /* unhashed: rmap readers treat its blocks as free */
 
@@ -153,7 +154,9 @@ int ns_writable(struct ns *ns);
 int ns_apply(struct ns *ns, struct ns_txctx *tc, const struct fmt_rec *rec, const void *p,
 	     size_t plen);
 int ns_damage(struct ns *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ns_inode_free / ns_dirent_free - free after a grace period (unpublished already). */
 void ns_inode_free(struct ns *ns, struct ns_inode *in);
+void ns_dirent_free(struct ns_dirent *d);
 
 /* --- lease.c --- */
 

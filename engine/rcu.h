@@ -26,6 +26,7 @@
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
 extern char rcu_tsan_token;
+extern char rcu_tsan_barrier;
 #define RCU_TSAN_RELEASE(p) __tsan_release((void *)(p))
 #define RCU_TSAN_ACQUIRE(p) __tsan_acquire((void *)(p))
 #else
@@ -85,10 +86,24 @@ static inline void rcu_cb_begin(struct rcu_head *head)
 #endif
 }
 
+/*
+ * rcu_cb_end - last statement of an rcu_defer() callback that touches state other threads
+ * later tear down (the allocator): tells TSan that rcu_barrier_all() orders it.
+ */
+static inline void rcu_cb_end(void)
+{
+#ifdef DAXFS_TSAN
+	RCU_TSAN_RELEASE(&rcu_tsan_barrier);
+#endif
+}
+
 /* rcu_barrier_all - wait until every callback queued so far has run. */
 static inline void rcu_barrier_all(void)
 {
 	urcu_memb_barrier();
+#ifdef DAXFS_TSAN
+	RCU_TSAN_ACQUIRE(&rcu_tsan_barrier);
+#endif
 }
 
 #endif
