@@ -1,0 +1,800 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The requests: permission checks (POSIX, from the session's credentials), then the engine.
+ *
+ * Paths are walked here, one component at a time from the root with ns_lookup(), so that
+ * search permission is checked on every directory the path passes through; the operation
+ * then acts on (parent directory inode, name), as the engine's API takes them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lease.h"
+#include "namespace.h"
+#include "ops.h"
+#include "region.h"
+#include "util.h"
+
+struct op {
+	struct sess *s;
+	struct ns *ns;
+	const struct cred *cred;
+	const struct wire_req *req;
+	struct wire_msg *m;
+	int fd;		 /* attach this fd to the reply */
+	bool fd_own;	 /* and close it once sent */
+	uint16_t rflags; /* more reply header flags (SHM) */
+};
+
+/* body - the request's fixed body, copied out (the packet is 8-aligned, but be plain). */
+#define BODY(op, type)                                    \
+	({                                                \
+		type _b;                                  \
+		memcpy(&_b, (op)->req->body, sizeof(_b)); \
+		_b;                                       \
+	})
+
+static void to_wire_attr(const struct ns_attr *a, struct wire_attr *w)
+{
+	*w = (struct wire_attr){
+		.ino = a->ino,
+		.mode = a->mode,
+		.uid = a->uid,
+		.gid = a->gid,
+		.nlink = a->nlink,
+		.size = a->size,
+		.blocks = a->blocks,
+		.atime = a->atime,
+		.mtime = a->mtime,
+		.ctime = a->ctime,
+	};
+}
+
+static int put_attr(struct op *op, const struct ns_attr *a)
+{
+	struct wire_attr_reply r = {{0, 0}, {0}};
+
+	to_wire_attr(a, &r.a);
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	return op->m->err;
+}
+
+/* --- paths --- */
+
+/* is_root_path - "/", "//", ...: the root, which has no parent and no name. */
+static bool is_root_path(const char *path)
+{
+	return path[strspn(path, "/")] == '\0';
+}
+
+/*
+ * walk - resolve @path from the root with search permission checked on every directory
+ * looked up in. With @name, stop at the last component: *@out is its directory (not
+ * checked: the caller asks what it needs of it), @name gets the component and *@slash
+ * says whether a slash followed it. Without @name, *@out is what the path names.
+ * Return: 0; -EACCES; -ENOENT; -ENOTDIR; -ENAMETOOLONG; -EINVAL ("." / "..", or the root
+ *         with @name).
+ */
+static int walk(struct op *op, const char *path, struct ns_attr *out, char *name, bool *slash)
+{
+	char comp[NS_NAME_MAX + 1];
+	struct ns_attr cur, next;
+	const char *p = path;
+	int rc;
+
+	rc = ns_getattr(op->ns, NS_ROOT_INO, &cur);
+	if (rc)
+		return rc;
+	for (;;) {
+		const char *start, *q;
+		size_t len;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		start = p;
+		while (*p && *p != '/')
+			p++;
+		len = (size_t)(p - start);
+		if (len > NS_NAME_MAX)
+			return -ENAMETOOLONG;
+		memcpy(comp, start, len);
+		comp[len] = '\0';
+		if (strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0)
+			return -EINVAL;
+		if (!S_ISDIR(cur.mode))
+			return -ENOTDIR;
+		for (q = p; *q == '/'; q++)
+			;
+		if (name && !*q) {
+			memcpy(name, comp, len + 1);
+			*slash = *p == '/';
+			*out = cur;
+			return 0;
+		}
+		rc = perm_check(op->cred, &cur, PERM_X);
+		if (rc)
+			return rc;
+		rc = ns_lookup(op->ns, cur.ino, comp, &next);
+		if (rc)
+			return rc;
+		/* "file/" asks for a directory. */
+		if (*p == '/' && !S_ISDIR(next.mode))
+			return -ENOTDIR;
+		cur = next;
+	}
+	if (name)
+		return -EINVAL;
+	*out = cur;
+	return 0;
+}
+
+static int resolve(struct op *op, const char *path, struct ns_attr *out)
+{
+	return walk(op, path, out, NULL, NULL);
+}
+
+static int resolve_parent(struct op *op, const char *path, struct ns_attr *dir, char *name,
+			  bool *slash)
+{
+	return walk(op, path, dir, name, slash);
+}
+
+/* may_change_dir - write and search permission on directory @dir (name changes in it). */
+static int may_change_dir(struct op *op, const struct ns_attr *dir)
+{
+	return perm_check(op->cred, dir, PERM_W | PERM_X);
+}
+
+/* sticky_ok - in a sticky directory only the owner of the entry or of the directory (or
+ * root) may remove or rename it. */
+static bool sticky_ok(struct op *op, const struct ns_attr *dir, const struct ns_attr *victim)
+{
+	if (!(dir->mode & S_ISVTX) || perm_is_root(op->cred))
+		return true;
+	return perm_is_owner(op->cred, victim) || perm_is_owner(op->cred, dir);
+}
+
+/* --- requests --- */
+
+static int op_statfs(struct op *op)
+{
+	struct wire_statfs_reply r = {{0, 0}, 0};
+	struct ns_statfs st;
+
+	ns_statfs(op->ns, &st);
+	r.block_size = st.block_size;
+	r.blocks = st.blocks;
+	r.blocks_free = st.blocks_free;
+	r.blocks_quarantined = st.blocks_quarantined;
+	r.files = st.files;
+	r.log_used = st.log_used;
+	r.log_len = st.log_len;
+	r.map_trust = (uint32_t)op->s->trust;
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	return op->m->err;
+}
+
+static int op_stat(struct op *op)
+{
+	struct ns_attr a;
+	int rc = resolve(op, op->req->path, &a);
+
+	return rc ? rc : put_attr(op, &a);
+}
+
+/* GETATTR by inode: no path, so nothing to search; like fstat, no permission is needed. */
+static int op_getattr(struct op *op)
+{
+	struct wire_getattr b = BODY(op, struct wire_getattr);
+	struct ns_attr a;
+	int rc = ns_getattr(op->ns, b.ino, &a);
+
+	return rc ? rc : put_attr(op, &a);
+}
+
+static int op_mkdir(struct op *op)
+{
+	struct wire_mknode b = BODY(op, struct wire_mknode);
+	char name[NS_NAME_MAX + 1];
+	struct ns_attr dir, a;
+	bool slash;
+	int rc;
+
+	if (is_root_path(op->req->path))
+		return -EEXIST;
+	rc = resolve_parent(op, op->req->path, &dir, name, &slash);
+	if (rc)
+		return rc;
+	rc = may_change_dir(op, &dir);
+	if (rc)
+		return rc;
+	rc = ns_mkdir(op->ns, dir.ino, name, b.mode, op->cred->uid, op->cred->gid, &a);
+	return rc ? rc : put_attr(op, &a);
+}
+
+/* CREATE: like open(O_CREAT [| O_EXCL]): an existing file is returned unless EXCL. */
+static int op_create(struct op *op)
+{
+	struct wire_mknode b = BODY(op, struct wire_mknode);
+	char name[NS_NAME_MAX + 1];
+	struct ns_attr dir, a;
+	bool slash;
+	int rc;
+
+	if (is_root_path(op->req->path))
+		return b.flags & WIRE_CREATE_EXCL ? -EEXIST : -EISDIR;
+	rc = resolve_parent(op, op->req->path, &dir, name, &slash);
+	if (rc)
+		return rc;
+	if (slash)
+		return -EISDIR; /* as open("name/", O_CREAT) */
+	rc = perm_check(op->cred, &dir, PERM_X);
+	if (rc)
+		return rc;
+	for (int attempt = 0; attempt < 4; attempt++) {
+		rc = ns_lookup(op->ns, dir.ino, name, &a);
+		if (rc == 0) {
+			if (b.flags & WIRE_CREATE_EXCL)
+				return -EEXIST;
+			if (S_ISDIR(a.mode))
+				return -EISDIR;
+			return put_attr(op, &a);
+		}
+		if (rc != -ENOENT)
+			return rc;
+		rc = may_change_dir(op, &dir);
+		if (rc)
+			return rc;
+		rc = ns_create(op->ns, dir.ino, name, b.mode, op->cred->uid, op->cred->gid, &a);
+		if (rc == 0)
+			return put_attr(op, &a);
+		/* Created by someone else meanwhile: without EXCL, that one is the answer. */
+		if (rc != -EEXIST || b.flags & WIRE_CREATE_EXCL)
+			return rc;
+	}
+	return -EAGAIN;
+}
+
+/* remove - UNLINK (@want_dir false) and RMDIR. */
+static int remove_entry(struct op *op, bool want_dir)
+{
+	char name[NS_NAME_MAX + 1];
+	struct ns_attr dir, victim;
+	bool slash;
+	int rc;
+
+	if (is_root_path(op->req->path))
+		return want_dir ? -EBUSY : -EISDIR;
+	rc = resolve_parent(op, op->req->path, &dir, name, &slash);
+	if (rc)
+		return rc;
+	rc = may_change_dir(op, &dir);
+	if (rc)
+		return rc;
+	rc = ns_lookup(op->ns, dir.ino, name, &victim);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(victim.mode) && (want_dir || slash))
+		return -ENOTDIR;
+	if (S_ISDIR(victim.mode) && !want_dir)
+		return -EISDIR;
+	if (!sticky_ok(op, &dir, &victim))
+		return -EPERM;
+	return want_dir ? ns_rmdir(op->ns, dir.ino, name) : ns_unlink(op->ns, dir.ino, name);
+}
+
+static int op_unlink(struct op *op)
+{
+	return remove_entry(op, false);
+}
+
+static int op_rmdir(struct op *op)
+{
+	return remove_entry(op, true);
+}
+
+static int op_rename(struct op *op)
+{
+	struct wire_rename b = BODY(op, struct wire_rename);
+	char oname[NS_NAME_MAX + 1], nname[NS_NAME_MAX + 1];
+	struct ns_attr odir, ndir, src, dst;
+	bool oslash, nslash, have_dst;
+	int rc;
+
+	if (is_root_path(op->req->path) || is_root_path(op->req->path2))
+		return -EBUSY;
+	rc = resolve_parent(op, op->req->path, &odir, oname, &oslash);
+	if (rc)
+		return rc;
+	rc = resolve_parent(op, op->req->path2, &ndir, nname, &nslash);
+	if (rc)
+		return rc;
+	rc = may_change_dir(op, &odir);
+	if (rc == 0)
+		rc = may_change_dir(op, &ndir);
+	if (rc)
+		return rc;
+	rc = ns_lookup(op->ns, odir.ino, oname, &src);
+	if (rc)
+		return rc;
+	rc = ns_lookup(op->ns, ndir.ino, nname, &dst);
+	if (rc && rc != -ENOENT)
+		return rc;
+	have_dst = rc == 0;
+	if ((oslash || nslash) && !S_ISDIR(src.mode))
+		return -ENOTDIR;
+	if (!sticky_ok(op, &odir, &src) || (have_dst && !sticky_ok(op, &ndir, &dst)))
+		return -EPERM;
+	/* A directory that changes parent has its ".." rewritten: write permission on it. */
+	if (odir.ino != ndir.ino) {
+		if (S_ISDIR(src.mode)) {
+			rc = perm_check(op->cred, &src, PERM_W);
+			if (rc)
+				return rc;
+		}
+		if (have_dst && S_ISDIR(dst.mode) && (b.flags & NS_RENAME_EXCHANGE)) {
+			rc = perm_check(op->cred, &dst, PERM_W);
+			if (rc)
+				return rc;
+		}
+	}
+	return ns_rename(op->ns, odir.ino, oname, ndir.ino, nname, b.flags);
+}
+
+static int op_setattr(struct op *op)
+{
+	struct wire_setattr b = BODY(op, struct wire_setattr);
+	const struct cred *c = op->cred;
+	struct ns_setattr sa = {0};
+	struct ns_attr a, out;
+	bool root = perm_is_root(c);
+	int rc;
+
+	rc = ns_getattr(op->ns, b.ino, &a);
+	if (rc)
+		return rc;
+	sa.valid = b.valid;
+	if (b.valid & NS_SET_SIZE) {
+		if (S_ISDIR(a.mode))
+			return -EISDIR;
+		rc = perm_check(c, &a, PERM_W);
+		if (rc)
+			return rc;
+		sa.size = b.size;
+	}
+	if (b.valid & NS_SET_MODE) {
+		if (!root && !perm_is_owner(c, &a))
+			return -EPERM;
+		sa.mode = b.mode;
+		/* As chmod(2): setgid is dropped for a group the caller is not in. */
+		if (!root && !perm_in_group(c, (b.valid & NS_SET_GID) ? b.gid : a.gid))
+			sa.mode &= ~(uint32_t)S_ISGID;
+	}
+	if (b.valid & NS_SET_UID) {
+		/* Only root gives a file away; the owner may "change" it to itself. */
+		if (!root && !(perm_is_owner(c, &a) && b.uid == a.uid))
+			return -EPERM;
+		sa.uid = b.uid;
+	}
+	if (b.valid & NS_SET_GID) {
+		/* The owner may pick one of its own groups; root any. */
+		if (!root && !(perm_is_owner(c, &a) && (b.gid == a.gid || perm_in_group(c, b.gid))))
+			return -EPERM;
+		sa.gid = b.gid;
+	}
+	if (b.valid & (NS_SET_ATIME | NS_SET_MTIME)) {
+		if (!root && !perm_is_owner(c, &a))
+			return -EPERM;
+		sa.atime = b.atime;
+		sa.mtime = b.mtime;
+	}
+	rc = ns_setattr(op->ns, b.ino, &sa, &out);
+	return rc ? rc : put_attr(op, &out);
+}
+
+struct readdir_ctx {
+	struct wire_msg *m;
+	uint32_t max, count;
+	uint64_t next; /* resume cookie after the last entry put */
+	bool more;     /* an entry did not fit */
+};
+
+static int readdir_one(void *arg, const char *name, uint64_t ino, uint32_t mode,
+		       uint64_t next_cookie)
+{
+	struct readdir_ctx *rc = arg;
+	size_t nlen = strlen(name);
+	struct wire_dirent d = {.ino = ino, .mode = mode, .name_len = (uint16_t)nlen};
+
+	if (rc->count == rc->max ||
+	    rc->m->len + ALIGN_UP(sizeof(d) + nlen, (size_t)8) > WIRE_MSG_MAX) {
+		rc->more = true;
+		return 1;
+	}
+	wire_msg_put(rc->m, &d, sizeof(d), false);
+	wire_msg_put(rc->m, name, nlen, true);
+	rc->count++;
+	rc->next = next_cookie;
+	return 0;
+}
+
+static int op_readdir(struct op *op)
+{
+	struct wire_readdir b = BODY(op, struct wire_readdir);
+	struct readdir_ctx ctx = {.m = op->m, .max = b.max, .next = b.cookie};
+	struct wire_readdir_reply r = {{0, 0}, 0};
+	struct ns_attr dir;
+	size_t at;
+	int rc;
+
+	rc = resolve(op, op->req->path, &dir);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(dir.mode))
+		return -ENOTDIR;
+	rc = perm_check(op->cred, &dir, PERM_R);
+	if (rc)
+		return rc;
+	at = op->m->len;
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	rc = ns_readdir(op->ns, dir.ino, b.cookie, readdir_one, &ctx);
+	if (rc < 0)
+		return rc;
+	if (op->m->err)
+		return op->m->err;
+	r.next_cookie = ctx.next;
+	r.count = ctx.count;
+	r.eof = !ctx.more;
+	memcpy(op->m->buf + at, &r, sizeof(r));
+	return 0;
+}
+
+/* file_for_io - the attributes of regular file @ino, with @mask permission on it. */
+static int file_for_io(struct op *op, uint64_t ino, unsigned mask, struct ns_attr *a)
+{
+	int rc = ns_getattr(op->ns, ino, a);
+
+	if (rc)
+		return rc;
+	if (S_ISDIR(a->mode))
+		return -EISDIR;
+	return perm_check(op->cred, a, mask);
+}
+
+static int op_read(struct op *op)
+{
+	struct wire_io b = BODY(op, struct wire_io);
+	bool shm = op->req->hdr.flags & WIRE_F_SHM;
+	struct wire_io_reply r = {{0, 0}, 0};
+	struct ns_attr a;
+	size_t at;
+	ssize_t n;
+	void *dst;
+	int rc;
+
+	rc = file_for_io(op, b.ino, PERM_R, &a);
+	if (rc)
+		return rc;
+	if (shm) {
+		/* One copy: from the region straight into the client's shared buffer. */
+		if (!op->s->shm || b.len > WIRE_SHM_SIZE)
+			return -EINVAL;
+		n = ns_read(op->ns, b.ino, op->s->shm, b.len, b.off);
+		if (n < 0)
+			return (int)n;
+		r.count = (uint64_t)n;
+		op->rflags |= WIRE_F_SHM;
+		wire_msg_put(op->m, &r, sizeof(r), false);
+		return op->m->err;
+	}
+	at = op->m->len;
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	dst = wire_msg_put(op->m, NULL, b.len, false);
+	if (!dst)
+		return op->m->err;
+	n = ns_read(op->ns, b.ino, dst, b.len, b.off);
+	if (n < 0)
+		return (int)n;
+	/* Keep only what was read. */
+	op->m->len -= b.len - (size_t)n;
+	r.count = (uint64_t)n;
+	memcpy(op->m->buf + at, &r, sizeof(r));
+	return 0;
+}
+
+static int op_write(struct op *op)
+{
+	struct wire_io b = BODY(op, struct wire_io);
+	bool shm = op->req->hdr.flags & WIRE_F_SHM;
+	struct wire_io_reply r = {{0, 0}, 0};
+	const void *src = op->req->data;
+	struct ns_attr a;
+	ssize_t n;
+	int rc;
+
+	rc = file_for_io(op, b.ino, PERM_W, &a);
+	if (rc)
+		return rc;
+	if (shm) {
+		if (!op->s->shm || b.len > WIRE_SHM_SIZE)
+			return -EINVAL;
+		src = op->s->shm;
+		op->rflags |= WIRE_F_SHM;
+	}
+	n = b.len ? ns_write(op->ns, b.ino, src, b.len, b.off) : 0;
+	if (n < 0)
+		return (int)n;
+	r.count = (uint64_t)n;
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	return op->m->err;
+}
+
+static int op_fallocate(struct op *op)
+{
+	struct wire_fallocate b = BODY(op, struct wire_fallocate);
+	struct ns_attr a;
+	int rc;
+
+	rc = file_for_io(op, b.ino, PERM_W, &a);
+	if (rc)
+		return rc;
+	return ns_fallocate(op->ns, b.ino, (int)b.mode, b.off, b.len);
+}
+
+/* FSYNC: like fsync(2) on any open file: no permission beyond the inode existing. */
+static int op_fsync(struct op *op)
+{
+	struct wire_fsync b = BODY(op, struct wire_fsync);
+
+	return ns_fsync(op->ns, b.ino);
+}
+
+/* region_fd_for - the fd a MAP reply attaches: the region's own for read-write trust, a
+ * read-only one of our own for read-only trust. */
+static int region_fd_for(struct op *op, int *fd, bool *own)
+{
+	struct region *r = ns_region(op->ns);
+
+	if (op->s->trust == PERM_TRUST_RW) {
+		*fd = region_fd(r);
+		*own = false;
+		return 0;
+	}
+	*fd = open(region_path(r), O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	*own = true;
+	return 0;
+}
+
+static int op_map(struct op *op)
+{
+	struct wire_map b = BODY(op, struct wire_map);
+	struct wire_map_reply r = {{0, 0}, 0};
+	struct sess *s = op->s;
+	struct region *reg = ns_region(op->ns);
+	struct sess_grant *sg = NULL;
+	struct ns_extent *ext = NULL;
+	struct ns_grant *g = NULL;
+	struct ns_attr a;
+	bool send_fd, own = false;
+	size_t next = 0;
+	int fd = -1, rc;
+
+	if (s->trust == PERM_TRUST_NONE)
+		return -EPERM;
+	if ((b.mode & WIRE_MAP_WRITE) && s->trust != PERM_TRUST_RW)
+		return -EPERM;
+	/* A mapping is readable; a writable one also needs write permission. */
+	rc = file_for_io(op, b.ino, PERM_R | ((b.mode & WIRE_MAP_WRITE) ? PERM_W : 0), &a);
+	if (rc)
+		return rc;
+	/* Past the region's size is a range no file can need: bound the work it asks. */
+	if (b.len > region_size(reg))
+		return -EINVAL;
+	send_fd = !__atomic_load_n(&s->region_fd_sent, __ATOMIC_ACQUIRE);
+	if (send_fd) {
+		rc = region_fd_for(op, &fd, &own);
+		if (rc)
+			return rc;
+	}
+	rc = sess_grant_begin(s, &sg);
+	if (rc)
+		goto err_fd;
+	rc = ns_map(op->ns, b.ino, b.off / REGION_BLOCK_SIZE, b.len / REGION_BLOCK_SIZE, b.mode,
+		    &sess_grant_ops, sg, &g, &ext, &next);
+	if (rc) {
+		sess_grant_abort(s, sg);
+		goto err_fd;
+	}
+	if (next > WIRE_MAP_EXTENTS_MAX) {
+		/* More runs than one reply holds: the client maps smaller ranges. */
+		rc = -E2BIG;
+		goto err_grant;
+	}
+	r.grant = sg->id;
+	r.generation = ns_grant_generation(g);
+	r.region_size = region_size(reg);
+	r.count = (uint32_t)next;
+	r.fd_rdonly = s->trust != PERM_TRUST_RW;
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	for (size_t i = 0; i < next; i++) {
+		struct wire_extent e = {
+			.file_off = ext[i].index * REGION_BLOCK_SIZE,
+			.region_off = ext[i].block * REGION_BLOCK_SIZE,
+			.len = ext[i].count * REGION_BLOCK_SIZE,
+			.flags = ((ext[i].flags & NS_EXT_HOLE) ? WIRE_EXT_HOLE : 0) |
+				 ((ext[i].flags & NS_EXT_POISON) ? WIRE_EXT_POISON : 0),
+		};
+
+		wire_msg_put(op->m, &e, sizeof(e), false);
+	}
+	rc = op->m->err;
+	if (rc)
+		goto err_grant;
+	rc = sess_grant_commit(s, sg, g);
+	if (rc) {
+		/* The client went: the grant is ours to delete, before its holder is freed. */
+		ns_grant_delete(op->ns, &g);
+		sess_grant_free(sg);
+		free(ext);
+		goto err_fd;
+	}
+	free(ext);
+	/* The fd goes with the first MAP that succeeds; a concurrent one may have won. */
+	if (send_fd && !__atomic_exchange_n(&s->region_fd_sent, true, __ATOMIC_ACQ_REL)) {
+		op->fd = fd;
+		op->fd_own = own;
+	} else if (own) {
+		close(fd);
+	}
+	return 0;
+
+err_grant:
+	/* Delete the grant first: its callbacks use @sg until then. */
+	ns_grant_delete(op->ns, &g);
+	sess_grant_abort(s, sg);
+	free(ext);
+err_fd:
+	if (own)
+		close(fd);
+	return rc;
+}
+
+static int op_unmap(struct op *op)
+{
+	struct wire_unmap b = BODY(op, struct wire_unmap);
+	struct sess_grant *sg = sess_grant_take(op->s, b.grant);
+	struct ns_grant *g;
+
+	if (!sg)
+		return -ENOENT;
+	g = __atomic_load_n(&sg->g, __ATOMIC_ACQUIRE);
+	ns_grant_delete(op->ns, &g);
+	sess_grant_free(sg);
+	return 0;
+}
+
+typedef int (*op_fn)(struct op *op);
+
+/* HELLO and ACK are the event loop's (server.c); they never reach a worker. */
+static const op_fn op_table[WIRE_OP_MAX] = {
+	[WIRE_STATFS] = op_statfs,	 [WIRE_STAT] = op_stat,	    [WIRE_GETATTR] = op_getattr,
+	[WIRE_MKDIR] = op_mkdir,	 [WIRE_CREATE] = op_create, [WIRE_UNLINK] = op_unlink,
+	[WIRE_RMDIR] = op_rmdir,	 [WIRE_RENAME] = op_rename, [WIRE_SETATTR] = op_setattr,
+	[WIRE_READDIR] = op_readdir,	 [WIRE_READ] = op_read,	    [WIRE_WRITE] = op_write,
+	[WIRE_FALLOCATE] = op_fallocate, [WIRE_FSYNC] = op_fsync,   [WIRE_MAP] = op_map,
+	[WIRE_UNMAP] = op_unmap,
+};
+
+size_t ops_error_reply(void *buf, const struct wire_hdr *hdr, int err)
+{
+	struct wire_reply r = {.status = err};
+	int size = wire_reply_size(hdr->op);
+	struct wire_msg m;
+
+	/* A status is -1..-4095; anything else would be our bug, not the client's. */
+	if (err >= 0 || err < -4095)
+		r.status = -EIO;
+	wire_msg_init(&m, buf, WIRE_REPLY | hdr->op, 0, hdr->id);
+	wire_msg_put(&m, &r, sizeof(r), false);
+	if (size > (int)sizeof(r))
+		wire_msg_put(&m, NULL, (size_t)size - sizeof(r), false);
+	return wire_msg_end(&m);
+}
+
+size_t ops_run(struct sess *s, const struct wire_req *req, void *buf, int *fd, bool *fd_own)
+{
+	struct wire_msg m;
+	struct op op = {
+		.s = s,
+		.ns = s->ns,
+		.cred = &s->cred,
+		.req = req,
+		.m = &m,
+		.fd = -1,
+	};
+	unsigned code = req->hdr.op;
+	op_fn fn = code < WIRE_OP_MAX ? op_table[code] : NULL;
+	struct wire_hdr *h;
+	int rc;
+
+	*fd = -1;
+	*fd_own = false;
+	wire_msg_init(&m, buf, WIRE_REPLY | code, 0, req->hdr.id);
+	rc = fn ? fn(&op) : -EPROTO;
+	if (rc == 0 && m.err)
+		rc = m.err;
+	if (rc) {
+		if (op.fd_own)
+			close(op.fd);
+		return ops_error_reply(buf, &req->hdr, rc);
+	}
+	if (m.len == sizeof(struct wire_hdr))
+		wire_msg_put(&m, &(struct wire_reply){0, 0}, sizeof(struct wire_reply), false);
+	h = (struct wire_hdr *)buf;
+	h->flags = op.rflags | (op.fd >= 0 ? WIRE_F_FD : 0);
+	*fd = op.fd;
+	*fd_own = op.fd_own;
+	return wire_msg_end(&m);
+}
+
+size_t ops_hello(struct sess *s, const struct wire_req *req, void *buf, int *fd, int *status)
+{
+	struct wire_hello b;
+	struct wire_hello_reply r = {{0, 0}, 0};
+	struct wire_msg m;
+	void *map;
+	int mfd, rc;
+
+	*fd = -1;
+	memcpy(&b, req->body, sizeof(b));
+	if (b.version != WIRE_VERSION) {
+		rc = -EPROTO;
+		goto err;
+	}
+	/*
+	 * Sealed against shrinking: the client cannot make our mapping of it fault (SIGBUS)
+	 * by truncating it.
+	 */
+	mfd = memfd_create("daxfs-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0) {
+		rc = -errno;
+		goto err;
+	}
+	if (ftruncate(mfd, WIRE_SHM_SIZE) < 0 ||
+	    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		rc = -errno;
+		goto err_close;
+	}
+	map = mmap(NULL, WIRE_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (map == MAP_FAILED) {
+		rc = -errno;
+		goto err_close;
+	}
+	s->shm = map;
+	r.version = WIRE_VERSION;
+	r.msg_max = WIRE_MSG_MAX;
+	r.inflight_max = WIRE_INFLIGHT_MAX;
+	r.inline_max = WIRE_INLINE_MAX;
+	r.shm_size = WIRE_SHM_SIZE;
+	r.session = s->id;
+	wire_msg_init(&m, buf, WIRE_REPLY | WIRE_HELLO, WIRE_F_FD, req->hdr.id);
+	wire_msg_put(&m, &r, sizeof(r), false);
+	*fd = mfd;
+	*status = 0;
+	return wire_msg_end(&m);
+
+err_close:
+	close(mfd);
+err:
+	*status = rc;
+	return ops_error_reply(buf, &req->hdr, rc);
+}

@@ -1,0 +1,862 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The event loop: accept, read and decode requests, dispatch them, and shut down.
+ *
+ * Threads: the loop thread owns the listening socket, every session's libevent events and
+ * the session lists; it answers HELLO and takes ACKs itself (both are quick and never
+ * wait). Everything else runs on a worker, which holds a reference on the session and
+ * sends the reply itself (sess_send: non-blocking, the outbox takes the rest).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <systemd/sd-daemon.h>
+
+#include "lease.h"
+#include "log.h"
+#include "namespace.h"
+#include "ops.h"
+#include "server.h"
+#include "session.h"
+#include "util.h"
+#include "wire.h"
+#include "worker.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434 /* Linux 5.3 */
+#endif
+
+#define READ_BATCH 32	/* packets read per wakeup of one session, for fairness */
+#define ACCEPT_BATCH 64 /* connections accepted per wakeup */
+#define RECV_FDS_MAX 16 /* room for fds a hostile client sends, all closed */
+#define REFUSED_LOG_NS (10ULL * 1000 * 1000 * 1000) /* one "refused" line per 10 s */
+
+struct srv {
+	struct ns *ns;
+	struct event_base *base;
+	struct srv_opts opts;
+	char *socket_path;
+	dev_t sock_dev;
+	ino_t sock_ino;
+	int lfd;
+	struct event *ev_listen, *ev_accept_retry;
+	struct event *ev_term, *ev_int, *ev_drain;
+	struct wq *wq;
+
+	/* Loop thread only. */
+	struct sess *sessions; /* connected */
+	struct sess *reaping;  /* dropped, waiting for their process to exit */
+	unsigned nsessions;
+	uint64_t next_id;
+	bool finished;
+	bool pidfd_warned;
+	uint64_t active_at; /* mono_ns of the last packet or connection */
+	uint64_t refused, refused_logged_at;
+	uint8_t *rbuf; /* WIRE_MSG_MAX + 1 bytes, 8-aligned: one packet in */
+	uint8_t *lbuf; /* WIRE_MSG_MAX: the loop's own replies */
+
+	bool stopping; /* atomic */
+	uint64_t busy; /* atomic: requests queued or running on workers */
+};
+
+/* A request handed to a worker: the packet, copied, and its decoded view into the copy. */
+struct work {
+	struct wq_item item;
+	struct sess *s; /* referenced */
+	struct wire_req req;
+	uint64_t buf[]; /* the packet, 8-aligned */
+};
+
+/* --- session lists (loop thread) --- */
+
+static void list_add(struct sess **head, struct sess *s)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (*head)
+		(*head)->prev = s;
+	*head = s;
+}
+
+static void list_del(struct sess **head, struct sess *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		*head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+}
+
+/* --- replies from the loop --- */
+
+static void reply_error(struct srv *srv, struct sess *s, const struct wire_hdr *hdr, int err)
+{
+	size_t len = ops_error_reply(srv->lbuf, hdr, err);
+
+	if (len)
+		sess_send(s, srv->lbuf, len, -1);
+}
+
+/* --- grants of sessions that are gone --- */
+
+static void release_grants(struct srv *srv, struct sess_grant **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct ns_grant *g = __atomic_load_n(&v[i]->g, __ATOMIC_ACQUIRE);
+
+		ns_grant_delete(srv->ns, &g);
+		sess_grant_free(v[i]);
+	}
+}
+
+/* reap_release - delete the grants a dropped client kept, and forget its process. */
+static void reap_release(struct srv *srv, struct sess *s)
+{
+	list_del(&srv->reaping, s);
+	release_grants(srv, s->reap, s->nreap);
+	free(s->reap);
+	s->reap = NULL;
+	s->nreap = 0;
+	event_free(s->ev_pid);
+	s->ev_pid = NULL;
+	close(s->pidfd);
+	s->pidfd = -1;
+	sess_unref(s);
+}
+
+/* on_pid_exit - the process of a dropped client exited: nothing can touch its blocks now. */
+static void on_pid_exit(evutil_socket_t fd, short what, void *arg)
+{
+	struct sess *s = arg;
+
+	(void)fd;
+	(void)what;
+	log_info("session %" PRIu64 ": pid %d exited; releasing its %zu grants", s->id,
+		 (int)s->cred.pid, s->nreap);
+	reap_release(s->srv, s);
+}
+
+/*
+ * disconnect - the client is gone (or dropped): close its socket and deal with its grants.
+ * A client that closed its end let go of its mappings: its grants are acked (so no lease
+ * break waits for it) and deleted now. A client the daemon dropped may still run and touch
+ * what it maps: its grants stay (their blocks out of use) until its process exits.
+ * Context: the loop thread. The session may be freed on return.
+ */
+static void disconnect(struct srv *srv, struct sess *s)
+{
+	struct sess_grant **v = NULL;
+	bool dropped;
+	size_t n;
+
+	event_free(s->ev_read);
+	s->ev_read = NULL;
+	sess_close(s);
+	/* No worker arms it any more: sess_close marked the session closed. */
+	event_free(s->ev_write);
+	s->ev_write = NULL;
+	list_del(&srv->sessions, s);
+	srv->nsessions--;
+
+	n = sess_grants_close(s, &v);
+	dropped = __atomic_load_n(&s->dropped, __ATOMIC_SEQ_CST);
+	if (!dropped) {
+		for (size_t i = 0; i < n; i++)
+			ns_grant_ack(srv->ns, __atomic_load_n(&v[i]->g, __ATOMIC_ACQUIRE),
+				     UINT64_MAX);
+		/* A lease break may have expired it just before the acks: look again. */
+		dropped = __atomic_load_n(&s->dropped, __ATOMIC_SEQ_CST);
+	}
+	if (n && dropped && s->pidfd >= 0 && !srv->finished) {
+		s->ev_pid = event_new(srv->base, s->pidfd, EV_READ, on_pid_exit, s);
+		if (s->ev_pid && event_add(s->ev_pid, NULL) == 0) {
+			s->reap = v;
+			s->nreap = n;
+			list_add(&srv->reaping, s);
+			log_info("session %" PRIu64 ": its %zu grants stay until pid %d exits",
+				 s->id, n, (int)s->cred.pid);
+			return; /* the loop's reference goes with the reaping */
+		}
+		if (s->ev_pid)
+			event_free(s->ev_pid);
+		s->ev_pid = NULL;
+		log_warn("session %" PRIu64 ": cannot watch pid %d; releasing its %zu grants now",
+			 s->id, (int)s->cred.pid, n);
+	} else if (n && dropped && !srv->finished) {
+		log_warn("session %" PRIu64 ": no pidfd for pid %d (kernel before 5.3, or another "
+			 "pid namespace); releasing the grants of a dropped client at disconnect",
+			 s->id, (int)s->cred.pid);
+	} else if (n && dropped) {
+		log_notice("session %" PRIu64 ": releasing %zu grants of a dropped client at "
+			   "shutdown; pid %d may still run",
+			   s->id, n, (int)s->cred.pid);
+	}
+	release_grants(srv, v, n);
+	free(v);
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	s->pidfd = -1;
+	log_info("session %" PRIu64 ": disconnected", s->id);
+	sess_unref(s);
+}
+
+/* drop - the daemon ends the session (a protocol violation): log why, disconnect. */
+static void drop(struct srv *srv, struct sess *s, const char *why)
+{
+	sess_shutdown(s, why);
+	disconnect(srv, s);
+}
+
+/* --- requests --- */
+
+static void work_run(void *ctx, struct wq_item *it, void *buf)
+{
+	struct srv *srv = ctx;
+	struct work *w = container_of_const(it, struct work, item);
+	struct sess *s = w->s;
+	bool own;
+	size_t len;
+	int fd;
+
+	len = ops_run(s, &w->req, buf, &fd, &own);
+	if (len)
+		sess_send(s, buf, len, fd);
+	if (own)
+		close(fd);
+	/* Answered: the client may send another one. */
+	__atomic_sub_fetch(&s->inflight, 1, __ATOMIC_RELEASE);
+	free(w);
+	sess_unref(s);
+	if (__atomic_sub_fetch(&srv->busy, 1, __ATOMIC_SEQ_CST) == 0 &&
+	    __atomic_load_n(&srv->stopping, __ATOMIC_SEQ_CST))
+		event_active(srv->ev_drain, EV_READ, 0);
+}
+
+/* rebase - @p pointed into the receive buffer; the same place in the copy @w holds. */
+static const void *rebase(const struct srv *srv, const struct work *w, const void *p)
+{
+	if (!p)
+		return NULL;
+	return (const uint8_t *)w->buf + ((const uint8_t *)p - srv->rbuf);
+}
+
+static void dispatch(struct srv *srv, struct sess *s, const struct wire_req *req, size_t len)
+{
+	struct work *w = malloc(sizeof(*w) + ALIGN_UP(len, (size_t)8));
+
+	if (!w) {
+		reply_error(srv, s, &req->hdr, -ENOMEM);
+		return;
+	}
+	memcpy(w->buf, srv->rbuf, len);
+	w->req = *req;
+	w->req.body = rebase(srv, w, req->body);
+	w->req.path = rebase(srv, w, req->path);
+	w->req.path2 = rebase(srv, w, req->path2);
+	w->req.data = rebase(srv, w, req->data);
+	w->s = s;
+	sess_ref(s);
+	__atomic_add_fetch(&s->inflight, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&srv->busy, 1, __ATOMIC_SEQ_CST);
+	wq_push(srv->wq, &w->item);
+}
+
+/* hello - Return: true when the session is gone (refused). */
+static bool hello(struct srv *srv, struct sess *s, const struct wire_req *req)
+{
+	int fd, status;
+	size_t len = ops_hello(s, req, srv->lbuf, &fd, &status);
+	char why[64];
+
+	sess_send(s, srv->lbuf, len, fd);
+	if (fd >= 0)
+		close(fd);
+	if (status == 0) {
+		s->hello = true;
+		return false;
+	}
+	if (status == -EPROTO) {
+		struct wire_hello h;
+
+		memcpy(&h, req->body, sizeof(h));
+		snprintf(why, sizeof(why), "speaks protocol version %u, not %u", h.version,
+			 WIRE_VERSION);
+	} else {
+		snprintf(why, sizeof(why), "cannot set up its shared buffer: %s",
+			 strerror(-status));
+	}
+	drop(srv, s, why);
+	return true;
+}
+
+/*
+ * packet - one packet of @len bytes in srv->rbuf (@oversize: longer than WIRE_MSG_MAX,
+ * @badfds: it came with fds or other control data, all closed by now).
+ * Return: true when the session is gone.
+ */
+static bool packet(struct srv *srv, struct sess *s, size_t len, bool oversize, bool badfds)
+{
+	struct wire_req req;
+	int rc;
+
+	if (len < sizeof(struct wire_hdr)) {
+		drop(srv, s, "sent a message shorter than a header");
+		return true;
+	}
+	if (oversize || badfds) {
+		memset(&req, 0, sizeof(req));
+		memcpy(&req.hdr, srv->rbuf, sizeof(req.hdr));
+		rc = oversize ? -EMSGSIZE : -EBADMSG;
+	} else {
+		rc = wire_decode_request(srv->rbuf, len, &req);
+	}
+	if (!s->hello) {
+		if (rc == 0 && req.hdr.op == WIRE_HELLO)
+			return hello(srv, s, &req);
+		reply_error(srv, s, &req.hdr, rc ? rc : -EPROTO);
+		drop(srv, s,
+		     rc ? "its first message is malformed" : "its first message is not HELLO");
+		return true;
+	}
+	if (rc) {
+		log_dbg("session %" PRIu64 ": bad %s request: %s", s->id, wire_op_name(req.hdr.op),
+			strerror(-rc));
+		reply_error(srv, s, &req.hdr, rc);
+		return false;
+	}
+	switch (req.hdr.op) {
+	case WIRE_HELLO:
+		reply_error(srv, s, &req.hdr, -EPROTO);
+		return false;
+	case WIRE_ACK: {
+		struct wire_ack a;
+
+		memcpy(&a, req.body, sizeof(a));
+		if (sess_grant_ack(s, a.grant, a.generation))
+			log_dbg("session %" PRIu64 ": ACK of unknown grant %" PRIu64, s->id,
+				a.grant);
+		return false;
+	}
+	default:
+		break;
+	}
+	if (__atomic_load_n(&srv->stopping, __ATOMIC_SEQ_CST)) {
+		reply_error(srv, s, &req.hdr, -ESHUTDOWN);
+		return false;
+	}
+	if (__atomic_load_n(&s->inflight, __ATOMIC_ACQUIRE) >= WIRE_INFLIGHT_MAX) {
+		reply_error(srv, s, &req.hdr, -EBUSY);
+		return false;
+	}
+	dispatch(srv, s, &req, len);
+	return false;
+}
+
+/* close_fds - close every fd that came in @msg. Return: whether any control data came. */
+static bool close_fds(struct msghdr *msg)
+{
+	bool any = false;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		any = true;
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < n; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+				if (fd >= 0)
+					close(fd);
+			}
+		}
+	}
+	return any;
+}
+
+/* read_one - Return: 1 a packet was handled; 0 nothing more to read; -1 the session is gone. */
+static int read_one(struct srv *srv, struct sess *s, int fd)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(RECV_FDS_MAX * sizeof(int))];
+	} cm;
+	struct iovec iov = {.iov_base = srv->rbuf, .iov_len = WIRE_MSG_MAX + 1};
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cm.buf,
+		.msg_controllen = sizeof(cm.buf),
+	};
+	bool badfds;
+	ssize_t n;
+
+	do {
+		n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		if (errno != ECONNRESET)
+			log_info("session %" PRIu64 ": %s", s->id, strerror(errno));
+		disconnect(srv, s);
+		return -1;
+	}
+	badfds = close_fds(&msg) || (msg.msg_flags & MSG_CTRUNC);
+	if (n == 0 && !badfds) {
+		/* The end (an empty packet reads the same: either way, the session is over). */
+		disconnect(srv, s);
+		return -1;
+	}
+	return packet(srv, s, (size_t)n, (msg.msg_flags & MSG_TRUNC) || n > WIRE_MSG_MAX, badfds)
+		       ? -1
+		       : 1;
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct sess *s = arg;
+	struct srv *srv = s->srv;
+
+	(void)what;
+	srv->active_at = mono_ns();
+	for (int i = 0; i < READ_BATCH; i++) {
+		if (read_one(srv, s, fd) <= 0)
+			return;
+	}
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sess_flush(arg);
+}
+
+/* --- accepting --- */
+
+/* peer_pidfd - a pidfd of the peer: SO_PEERPIDFD (no pid reuse race), else pidfd_open. */
+static int peer_pidfd(int fd, pid_t pid)
+{
+	socklen_t len = sizeof(int);
+	int pfd = -1;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pfd, &len) == 0 && pfd >= 0)
+		return pfd;
+	if (pid <= 0)
+		return -ESRCH;
+	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	return pfd >= 0 ? pfd : -errno;
+}
+
+static void refused(struct srv *srv, const char *why)
+{
+	uint64_t now = mono_ns();
+
+	srv->refused++;
+	if (srv->refused_logged_at && now - srv->refused_logged_at < REFUSED_LOG_NS)
+		return;
+	log_notice("refused %" PRIu64 " connection%s: %s", srv->refused,
+		   srv->refused == 1 ? "" : "s", why);
+	srv->refused = 0;
+	srv->refused_logged_at = now;
+}
+
+static void new_session(struct srv *srv, int fd)
+{
+	enum perm_trust_level trust;
+	struct cred cred;
+	struct sess *s;
+	int rc, pfd;
+
+	rc = perm_cred_from_socket(fd, &cred);
+	if (rc) {
+		log_warn("cannot read the credentials of a new client: %s; closing it",
+			 strerror(-rc));
+		close(fd);
+		return;
+	}
+	trust = perm_trust_of(srv->opts.trust, &cred);
+	rc = sess_new(&s, srv->ns, srv->base, ++srv->next_id, fd, &cred, trust);
+	if (rc) {
+		perm_cred_release(&cred);
+		close(fd);
+		refused(srv, "out of memory");
+		return;
+	}
+	s->srv = srv;
+	pfd = peer_pidfd(fd, s->cred.pid);
+	if (pfd >= 0) {
+		s->pidfd = pfd;
+	} else if (!srv->pidfd_warned) {
+		srv->pidfd_warned = true;
+		log_warn("no pidfd for client pid %d (%s): the grants of clients dropped for not "
+			 "acking are released when they disconnect, not when they exit",
+			 (int)s->cred.pid, strerror(-pfd));
+	}
+	s->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_read, s);
+	s->ev_write = event_new(srv->base, fd, EV_WRITE, on_write, s);
+	if (!s->ev_read || !s->ev_write || event_add(s->ev_read, NULL) < 0) {
+		if (s->ev_read)
+			event_free(s->ev_read);
+		if (s->ev_write)
+			event_free(s->ev_write);
+		s->ev_read = s->ev_write = NULL;
+		sess_close(s);
+		if (s->pidfd >= 0)
+			close(s->pidfd);
+		s->pidfd = -1;
+		sess_unref(s);
+		refused(srv, "out of memory");
+		return;
+	}
+	list_add(&srv->sessions, s);
+	srv->nsessions++;
+	log_info("session %" PRIu64 ": pid %d uid %u gid %u connected (map trust %s)", s->id,
+		 (int)s->cred.pid, s->cred.uid, s->cred.gid, perm_trust_name(trust));
+}
+
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct srv *srv = arg;
+
+	(void)what;
+	srv->active_at = mono_ns();
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			/* Out of fds or memory: pause accepting instead of spinning. */
+			log_warn("cannot accept a connection: %s; pausing for 100 ms",
+				 strerror(errno));
+			struct timeval pause = {0, 100 * 1000};
+
+			event_del(srv->ev_listen);
+			evtimer_add(srv->ev_accept_retry, &pause);
+			return;
+		}
+		if (srv->nsessions >= srv->opts.max_sessions) {
+			close(fd);
+			refused(srv, "too many sessions (--max-sessions)");
+			continue;
+		}
+		new_session(srv, fd);
+	}
+}
+
+static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct srv *srv = arg;
+
+	(void)fd;
+	(void)what;
+	if (srv->ev_listen)
+		event_add(srv->ev_listen, NULL);
+}
+
+/* --- the socket --- */
+
+static int mkdir_parents(const char *path)
+{
+	char *dir = strdup(path);
+	int rc = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			rc = -errno;
+			log_err("cannot create the socket directory %s: %s", dir, strerror(errno));
+			break;
+		}
+		*p = '/';
+	}
+	free(dir);
+	return rc;
+}
+
+/* probe - is a server answering at @sa? Return: 0 yes; -ECONNREFUSED stale; -errno. */
+static int probe(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+		rc = errno == EAGAIN ? 0 : -errno; /* EAGAIN: a full backlog, so a live one */
+	close(fd);
+	return rc;
+}
+
+static int bind_socket(struct srv *srv)
+{
+	const char *path = srv->opts.socket_path;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_err("socket path %s is too long (%zu bytes; at most %zu)", path, strlen(path),
+			sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	rc = mkdir_parents(path);
+	if (rc)
+		return rc;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		log_err("cannot create a socket: %s", strerror(errno));
+		return rc;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno != EADDRINUSE) {
+			rc = -errno;
+			log_err("cannot bind %s: %s", path, strerror(errno));
+			goto err_close;
+		}
+		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+			log_err("%s exists and is not a socket; not replacing it", path);
+			rc = -EEXIST;
+			goto err_close;
+		}
+		rc = probe(&sa);
+		if (rc == 0) {
+			log_err("another server is listening on %s (is daxfsd already running?)",
+				path);
+			rc = -EADDRINUSE;
+			goto err_close;
+		}
+		if (rc != -ECONNREFUSED && rc != -ENOENT) {
+			log_err("%s is in use (%s); not replacing it", path, strerror(-rc));
+			rc = -EADDRINUSE;
+			goto err_close;
+		}
+		/* Nobody listens: a stale file of a daemon that did not clean up. */
+		if (unlink(path) < 0 && errno != ENOENT) {
+			rc = -errno;
+			log_err("cannot remove the stale socket %s: %s", path, strerror(errno));
+			goto err_close;
+		}
+		log_notice("removed the stale socket %s", path);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			rc = -errno;
+			log_err("cannot bind %s: %s", path, strerror(errno));
+			goto err_close;
+		}
+	}
+	if (chmod(path, srv->opts.socket_mode) < 0 || stat(path, &st) < 0) {
+		rc = -errno;
+		log_err("cannot set the mode of %s: %s", path, strerror(errno));
+		goto err_unlink;
+	}
+	srv->sock_dev = st.st_dev;
+	srv->sock_ino = st.st_ino;
+	if (listen(fd, SOMAXCONN) < 0) {
+		rc = -errno;
+		log_err("cannot listen on %s: %s", path, strerror(errno));
+		goto err_unlink;
+	}
+	srv->lfd = fd;
+	return 0;
+
+err_unlink:
+	unlink(path);
+err_close:
+	close(fd);
+	return rc;
+}
+
+/* stop_listening - close the listening socket and remove its file (if still ours). */
+static void stop_listening(struct srv *srv)
+{
+	struct stat st;
+
+	if (srv->ev_listen) {
+		event_free(srv->ev_listen);
+		srv->ev_listen = NULL;
+	}
+	if (srv->lfd < 0)
+		return;
+	close(srv->lfd);
+	srv->lfd = -1;
+	if (stat(srv->socket_path, &st) == 0 && st.st_dev == srv->sock_dev &&
+	    st.st_ino == srv->sock_ino)
+		unlink(srv->socket_path);
+}
+
+/* --- shutting down --- */
+
+/* finish - everything in flight is answered: close every session, leave the loop. */
+static void finish(struct srv *srv)
+{
+	if (srv->finished)
+		return;
+	srv->finished = true;
+	while (srv->sessions) {
+		struct sess *s = srv->sessions;
+
+		/* Whatever replies still wait for room get one last chance. */
+		sess_flush(s);
+		disconnect(srv, s);
+	}
+	while (srv->reaping) {
+		struct sess *s = srv->reaping;
+
+		log_notice("session %" PRIu64 ": releasing %zu grants of a dropped client at "
+			   "shutdown; pid %d may still run",
+			   s->id, s->nreap, (int)s->cred.pid);
+		reap_release(srv, s);
+	}
+	event_base_loopbreak(srv->base);
+}
+
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct srv *srv = arg;
+
+	(void)fd;
+	(void)what;
+	if (__atomic_load_n(&srv->busy, __ATOMIC_SEQ_CST) == 0)
+		finish(srv);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct srv *srv = arg;
+	uint64_t busy = __atomic_load_n(&srv->busy, __ATOMIC_SEQ_CST);
+
+	(void)what;
+	if (__atomic_load_n(&srv->stopping, __ATOMIC_SEQ_CST)) {
+		log_notice("%s again: still finishing %" PRIu64 " requests", strsignal((int)sig),
+			   busy);
+		return;
+	}
+	log_notice("%s: shutting down (%u sessions, %" PRIu64 " requests in flight)",
+		   strsignal((int)sig), srv->nsessions, busy);
+	sd_notify(0, "STOPPING=1");
+	stop_listening(srv);
+	__atomic_store_n(&srv->stopping, true, __ATOMIC_SEQ_CST);
+	/* A worker that finishes the last request after this sees stopping and wakes us. */
+	if (__atomic_load_n(&srv->busy, __ATOMIC_SEQ_CST) == 0)
+		finish(srv);
+}
+
+/* --- the object --- */
+
+int srv_new(struct srv **out, struct ns *ns, const struct srv_opts *o)
+{
+	struct srv *srv;
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	if (evthread_use_pthreads() < 0) {
+		log_err("libevent has no pthreads support");
+		return -ENOSYS;
+	}
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->ns = ns;
+	srv->opts = *o;
+	srv->lfd = -1;
+	srv->socket_path = strdup(o->socket_path);
+	srv->rbuf = aligned_alloc(8, WIRE_MSG_MAX + 8);
+	srv->lbuf = aligned_alloc(8, WIRE_MSG_MAX);
+	srv->base = event_base_new();
+	if (!srv->socket_path || !srv->rbuf || !srv->lbuf || !srv->base)
+		goto err;
+	srv->opts.socket_path = srv->socket_path;
+	rc = bind_socket(srv);
+	if (rc)
+		goto err;
+	rc = -ENOMEM;
+	srv->ev_listen = event_new(srv->base, srv->lfd, EV_READ | EV_PERSIST, on_accept, srv);
+	srv->ev_accept_retry = evtimer_new(srv->base, on_accept_retry, srv);
+	srv->ev_term = evsignal_new(srv->base, SIGTERM, on_signal, srv);
+	srv->ev_int = evsignal_new(srv->base, SIGINT, on_signal, srv);
+	srv->ev_drain = event_new(srv->base, -1, 0, on_drain, srv);
+	if (!srv->ev_listen || !srv->ev_accept_retry || !srv->ev_term || !srv->ev_int ||
+	    !srv->ev_drain)
+		goto err;
+	if (event_add(srv->ev_listen, NULL) < 0 || event_add(srv->ev_term, NULL) < 0 ||
+	    event_add(srv->ev_int, NULL) < 0)
+		goto err;
+	rc = wq_new(&srv->wq, o->workers, work_run, srv);
+	if (rc)
+		goto err;
+	*out = srv;
+	return 0;
+
+err:
+	if (rc == -ENOMEM)
+		log_err("cannot set up the server: out of memory");
+	srv_delete(&srv);
+	return rc;
+}
+
+int srv_run(struct srv *srv)
+{
+	while (!srv->finished) {
+		/* Busy: look again at once. Idle for the whole budget: block until an event. */
+		bool busy = srv->opts.poll_ns && mono_ns() - srv->active_at < srv->opts.poll_ns;
+
+		if (event_base_loop(srv->base, busy ? EVLOOP_NONBLOCK : EVLOOP_ONCE) < 0) {
+			log_err("the event loop failed");
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+void srv_delete(struct srv **srvp)
+{
+	struct srv *srv = *srvp;
+
+	if (!srv)
+		return;
+	/* Workers first: what they still run answers sessions that are still open. */
+	wq_delete(&srv->wq);
+	stop_listening(srv);
+	if (srv->base)
+		finish(srv);
+	if (srv->ev_accept_retry)
+		event_free(srv->ev_accept_retry);
+	if (srv->ev_term)
+		event_free(srv->ev_term);
+	if (srv->ev_int)
+		event_free(srv->ev_int);
+	if (srv->ev_drain)
+		event_free(srv->ev_drain);
+	if (srv->base)
+		event_base_free(srv->base);
+	free(srv->rbuf);
+	free(srv->lbuf);
+	free(srv->socket_path);
+	free(srv);
+	*srvp = NULL;
+}

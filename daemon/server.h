@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DAXFS_DAEMON_SERVER_H
+#define DAXFS_DAEMON_SERVER_H
+
+/*
+ * server - the event loop: the listening socket, sessions' requests in, replies and events
+ * out (session.c), requests handed to the workers (worker.c, ops.c), SIGTERM/SIGINT as loop
+ * events, and the graceful shutdown (stop accepting, finish what is in flight, release
+ * every grant).
+ *
+ * The loop runs on the thread that calls srv_run(); that thread must be registered with
+ * RCU (it acks and deletes grants).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "perm.h"
+
+struct ns;
+struct srv;
+
+struct srv_opts {
+	const char *socket_path;
+	mode_t socket_mode;		/* of the socket file: permission checks are per request */
+	unsigned workers;		/* worker threads */
+	unsigned max_sessions;		/* connected clients; more are accepted and closed */
+	uint64_t poll_ns;		/* busy-poll budget after activity (DESIGN §11); 0: off */
+	const struct perm_trust *trust; /* who may MAP; kept by the caller */
+};
+
+/*
+ * srv_new - set up the loop and the workers and bind the socket (its directory is created
+ * if missing; a stale socket file is replaced, a live daemon on it is refused).
+ * Every failure logs one line that says why.
+ * Return: 0 and *@out; -EADDRINUSE (a daemon answers there); -EEXIST (not a socket);
+ *         -ENAMETOOLONG; -errno of mkdir/socket/bind/listen; -ENOMEM.
+ */
+int srv_new(struct srv **out, struct ns *ns, const struct srv_opts *o);
+
+/*
+ * srv_run - serve until SIGTERM or SIGINT, then shut down gracefully. For @poll_ns after
+ * the last packet or connection it polls without sleeping, then blocks (DESIGN §11).
+ * Return: 0; -EIO when the loop failed.
+ */
+int srv_run(struct srv *srv);
+
+/*
+ * srv_delete - stop the workers, close what is left, remove the socket file. Accepts NULL;
+ * sets *@srvp = NULL.
+ */
+void srv_delete(struct srv **srvp);
+
+#endif
