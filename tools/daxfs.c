@@ -16,6 +16,17 @@
 #include "util.h"
 
 static const struct cli_cmd commands[] = {
+	{"status", cmd_status, "show the daemon, its region and this user's map trust"},
+	{"df", cmd_df, "show the region's space: size, used, free, quarantined"},
+	{"ls", cmd_ls, "list a directory"},
+	{"stat", cmd_stat, "show the attributes of a file or directory"},
+	{"mkdir", cmd_mkdir, "create directories"},
+	{"put", cmd_put, "copy a local file in"},
+	{"get", cmd_get, "copy a file out"},
+	{"cat", cmd_cat, "write files to standard output"},
+	{"rm", cmd_rm, "remove files (and directories with -r)"},
+	{"mv", cmd_mv, "rename or move a file or directory"},
+	{"truncate", cmd_truncate, "set the size of a file"},
 	{"mkfs", cmd_mkfs, "format a region (offline)"},
 	{"check", cmd_check, "verify an unmounted region (offline)"},
 };
@@ -36,7 +47,11 @@ static void usage(FILE *f)
 	fprintf(f, "usage: daxfs [--socket PATH] [--json] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\n'daxfs COMMAND --help' describes a command.\n");
+	fprintf(f,
+		"\nThe online commands talk to daxfsd at --socket PATH, else $DAXFS_SOCKET,\n"
+		"else %s. --json gives machine output (status, df, ls, stat).\n"
+		"'daxfs COMMAND --help' describes a command.\n",
+		DAXFS_RUNSTATEDIR "/daxfs/daxfsd.sock");
 }
 
 /* Engine messages go to stderr as "daxfs: message", without journald prefixes. */
@@ -50,17 +65,24 @@ static void cli_log(enum log_level level, const char *msg, void *ctx)
 int main(int argc, char **argv)
 {
 	struct cli_ctx ctx = {0};
+	char prog[32];
 	int i, rc;
 
 	log_set_sink(cli_log, NULL);
 	log_set_level(LOG_LVL_WARNING);
 	log_init_from_env();
 	ctx.socket_path = getenv("DAXFS_SOCKET");
-	if (!ctx.socket_path)
+	if (!ctx.socket_path || !ctx.socket_path[0])
 		ctx.socket_path = DAXFS_RUNSTATEDIR "/daxfs/daxfsd.sock";
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+		if (strcmp(argv[i], "--socket") == 0) {
+			if (i + 1 == argc) {
+				fprintf(stderr, "daxfs: --socket needs a PATH\n");
+				return EXIT_USAGE;
+			}
 			ctx.socket_path = argv[++i];
+		} else if (strncmp(argv[i], "--socket=", 9) == 0) {
+			ctx.socket_path = argv[i] + 9;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			ctx.json = true;
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -82,6 +104,9 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < ARRAY_SIZE(commands); k++) {
 		if (strcmp(argv[i], commands[k].name) != 0)
 			continue;
+		/* getopt_long() names the command in its messages: "daxfs ls: invalid option". */
+		snprintf(prog, sizeof(prog), "daxfs %s", commands[k].name);
+		argv[i] = prog;
 		rcu_thread_online();
 		rc = commands[k].fn(argc - i, argv + i, &ctx);
 		rcu_thread_offline();

@@ -3,7 +3,12 @@
 #define DAXFS_TOOLS_DAXFS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+
+struct daxfs;
+struct json_object;
 
 /* What every command gets besides its arguments. */
 struct cli_ctx {
@@ -25,10 +30,79 @@ enum {
 	EXIT_DAMAGE = 3, /* daxfs check found problems */
 };
 
+/* cmd-region.c: offline commands on a region */
 int cmd_mkfs(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_check(int argc, char **argv, struct cli_ctx *ctx);
+/* cmd-status.c: the daemon's view of the region */
+int cmd_status(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_df(int argc, char **argv, struct cli_ctx *ctx);
+/* cmd-files.c: names and attributes */
+int cmd_ls(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_stat(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_mkdir(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_rm(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_mv(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_truncate(int argc, char **argv, struct cli_ctx *ctx);
+/* cmd-copy.c: file contents in and out */
+int cmd_put(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_get(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_cat(int argc, char **argv, struct cli_ctx *ctx);
 
 /* cli_err - "daxfs CMD: message" on stderr. */
 void cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --- remote.c: what the online commands share --- */
+
+/* A path inside daxfs: at most this many bytes with the NUL (docs/protocol.md). */
+#define CLI_PATH_MAX 4096
+/* Copy I/O moves this much per request. */
+#define CLI_CHUNK (1024 * 1024)
+
+/*
+ * cli_connect - open a session with the daemon at ctx->socket_path.
+ * Return: EXIT_OK and *@fs, or EXIT_FAIL after "daxfs CMD: cannot connect to daxfsd at
+ *         PATH: reason" on stderr.
+ */
+int cli_connect(const char *cmd, const struct cli_ctx *ctx, struct daxfs **fs);
+
+/*
+ * cli_fail - report a failed libdaxfs call about @what: "daxfs CMD: WHAT: strerror(-@rc)",
+ * followed by " (detail)" when daxfs_errormsg() is more than a restatement of the errno
+ * text (it does not contain it).
+ * Return: EXIT_FAIL.
+ */
+int cli_fail(const char *cmd, const char *what, int rc);
+
+/* cli_syserr - report a failed local system call about @what (errno @err). Return: EXIT_FAIL. */
+int cli_syserr(const char *cmd, const char *what, int err);
+
+/*
+ * remote_path - turn the user's @in into the absolute path the daemon expects: a leading
+ * '/' added, repeated and trailing '/' and "." dropped, ".." resolved by name (daxfs has
+ * no symbolic links).
+ * Return: 0; -ENOENT for "", -ENAMETOOLONG when the result does not fit @len.
+ */
+int remote_path(const char *in, char *out, size_t len);
+
+/* remote_join - @dir "/" @name into @out. Return: 0 or -ENAMETOOLONG. */
+int remote_join(const char *dir, const char *name, char *out, size_t len);
+
+/* path_basename - the last component of @path, trailing '/' ignored, into @out. */
+const char *path_basename(const char *path, char *out, size_t len);
+
+/* ends_with_slash - whether the user wrote @path as a directory ("dir/"). */
+bool ends_with_slash(const char *path);
+
+/* write_all - write(2) until done. Return: 0 or a negative errno. */
+int write_all(int fd, const void *buf, size_t len);
+
+/* mode_string - ls -l form of @mode ("drwxr-xr-x") into @out[11]. */
+void mode_string(uint32_t mode, char out[11]);
+
+/* cli_print_json - @j on stdout (indented when @pretty, else one line), then put it. */
+void cli_print_json(struct json_object *j, bool pretty);
+
+/* current_umask - the process umask, unchanged. */
+uint32_t current_umask(void);
 
 #endif

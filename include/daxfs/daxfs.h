@@ -19,7 +19,13 @@
  * inaccessible (PROT_NONE), acknowledges INVALIDATE, and calls the application's callback.
  * Events are handled whenever the library reads from the socket: inside any call, in
  * daxfs_process_events() (the socket is pollable: daxfs_event_fd()), or in a background
- * thread (daxfs_event_thread_start()).
+ * thread (daxfs_event_thread_start()). A session that maps must do one of these while it
+ * holds mappings, or an INVALIDATE goes unacknowledged and the daemon drops the session.
+ *
+ * Every request waits at most 30 s ($DAXFS_TIMEOUT_MS, read at daxfs_open, sets another
+ * bound) for its reply: then it fails with -ETIMEDOUT and the session is closed; every later
+ * call fails with -ECONNRESET. A thread waiting for a reply first polls the socket for
+ * about 50 us ($DAXFS_SPIN_US; 0: sleep at once) before sleeping.
  */
 
 #include <stddef.h>
@@ -52,27 +58,33 @@ struct daxfs_statfs {
  * daxfs_open - connect to the daemon at @socket_path (NULL: $DAXFS_SOCKET, else
  * DAXFS_DEFAULT_SOCKET) and say HELLO.
  * Return: 0 and *@out; -ENOENT / -ECONNREFUSED (no daemon there), -EACCES (socket mode),
- *         -EPROTO (not a daxfsd of this protocol version), -ENOMEM.
+ *         -EPROTO (not a daxfsd of this protocol version), -ENOMEM, -ENAMETOOLONG (socket
+ *         path), -ECONNRESET (the daemon closed at once: too many sessions), -ETIMEDOUT.
  */
 #define DAXFS_DEFAULT_SOCKET "/run/daxfs/daxfsd.sock"
 int daxfs_open(struct daxfs **out, const char *socket_path);
 
 /*
  * daxfs_close - end the session: mappings made through it stay mapped memory but lose
- * their grants; unmap them first. Accepts NULL.
+ * their grants; unmap them first (daxfs_map_delete() still works after, without the
+ * daemon). Stops the event thread. Accepts NULL. Not from an event callback.
  */
 void daxfs_close(struct daxfs *fs);
 
 /* daxfs_errormsg - the detail of the calling thread's last failure ("" when none). */
 const char *daxfs_errormsg(void);
 
-/* daxfs_set_log - route the library's few messages (dropped events, protocol errors). */
+/*
+ * daxfs_set_log - route the library's few messages (dropped events, protocol errors).
+ * @fn is called from whichever thread noticed, with no library lock held.
+ */
 void daxfs_set_log(struct daxfs *fs, void (*fn)(void *ctx, const char *msg), void *ctx);
 
 /* --- names and attributes (absolute paths inside the file system, "/a/b") --- */
 
 /* Errors for all of these: -ENOENT, -ENOTDIR, -EACCES, -ENAMETOOLONG, -EINVAL, -EROFS,
- * -ENOSPC, -ECONNRESET (the session is gone), -EPROTO (a malformed reply). */
+ * -ENOSPC, -ECONNRESET (the session is gone), -ETIMEDOUT (no reply: the session is then
+ * closed), -EPROTO (a malformed reply), -ENOMEM. The same hold for the calls below. */
 int daxfs_stat(struct daxfs *fs, const char *path, struct daxfs_stat *st);
 int daxfs_getattr(struct daxfs *fs, uint64_t ino, struct daxfs_stat *st);
 int daxfs_statfs(struct daxfs *fs, struct daxfs_statfs *st);
@@ -138,7 +150,8 @@ int daxfs_fsync(struct daxfs *fs, uint64_t ino);
  * daxfs_map_new - map bytes [@off, @off + @len) of file @ino (both 4 KiB aligned) into one
  * contiguous view. With DAXFS_MAP_WRITE the range is allocated, zeroed and the file
  * extended to cover it first; holes in a read mapping read as zeros.
- * Return: 0 and *@out; -EPERM (this user is not trusted to map), -EACCES, -EINVAL, -ENOSPC.
+ * Return: 0 and *@out; -EPERM (this user is not trusted to map), -EACCES, -EINVAL, -ENOSPC,
+ *         -E2BIG (the range has more extents than one reply holds: map smaller ranges).
  */
 int daxfs_map_new(struct daxfs *fs, uint64_t ino, uint64_t off, uint64_t len, int mode,
 		  struct daxfs_map **out);
@@ -165,13 +178,31 @@ struct daxfs_event {
 };
 typedef void (*daxfs_event_fn)(void *ctx, const struct daxfs_event *ev);
 
-/* daxfs_set_event_callback - called after the library's own handling of each event. */
+/*
+ * daxfs_set_event_callback - called after the library's own handling of each event (and
+ * after the INVALIDATE is acknowledged), for mappings of this handle; events for grants
+ * the handle no longer holds are ignored. It runs on whichever thread read the event (a
+ * caller of any function of this handle, daxfs_process_events(), or the event thread),
+ * possibly on several threads at once, with no library lock held: it may call the library
+ * (also daxfs_map_delete() on ev->map), but not daxfs_close() or daxfs_event_thread_stop().
+ * ev->off/len are clipped to the mapping and ev->addr points at ev->off in the view.
+ */
 void daxfs_set_event_callback(struct daxfs *fs, daxfs_event_fn fn, void *ctx);
 /* daxfs_event_fd - poll it for POLLIN, then call daxfs_process_events(). */
 int daxfs_event_fd(struct daxfs *fs);
-/* daxfs_process_events - handle what has arrived, without blocking. Return: events handled. */
+/*
+ * daxfs_process_events - handle what has arrived, without blocking (replies that arrive
+ * go to the threads waiting for them; when another thread is reading the socket, it
+ * handles what comes and this returns 0).
+ * Return: the events that concerned a mapping of this handle; -ECONNRESET.
+ */
 int daxfs_process_events(struct daxfs *fs);
-/* daxfs_event_thread_start / _stop - a background thread that handles events as they come. */
+/*
+ * daxfs_event_thread_start / _stop - a background thread that handles events as they come
+ * (every signal is blocked in it, so no handler of the application runs there). Starting a
+ * running thread does nothing; stop waits for the thread to end (not from an event callback).
+ * Return: 0; -ENOMEM / -EAGAIN (no thread), -EMFILE (no eventfd).
+ */
 int daxfs_event_thread_start(struct daxfs *fs);
 void daxfs_event_thread_stop(struct daxfs *fs);
 

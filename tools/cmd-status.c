@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The daemon's view of the region: status and df.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <json-c/json.h>
+
+#include <daxfs/daxfs.h>
+
+#include "daxfs.h"
+#include "util.h"
+
+#define JSON_U64(obj, key, v) json_object_object_add((obj), (key), json_object_new_uint64(v))
+
+/* Parse the options status and df share (--json, --help); return -1 to go on. */
+static int parse_json_opts(int argc, char **argv, struct cli_ctx *ctx, const char *usage)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			ctx->json = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return EXIT_OK;
+		default:
+			fputs(usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* Connect and ask STATFS; report failures as @cmd. */
+static int get_statfs(const char *cmd, struct cli_ctx *ctx, struct daxfs_statfs *sf)
+{
+	struct daxfs *fs;
+	int rc;
+
+	rc = cli_connect(cmd, ctx, &fs);
+	if (rc)
+		return rc;
+	rc = daxfs_statfs(fs, sf);
+	if (rc)
+		rc = cli_fail(cmd, ctx->socket_path, rc);
+	daxfs_close(fs);
+	return rc;
+}
+
+static const char *trust_name(int trust)
+{
+	switch (trust) {
+	case 0:
+		return "none";
+	case 1:
+		return "read-only";
+	case 2:
+		return "read-write";
+	default:
+		return "unknown";
+	}
+}
+
+static const char *trust_text(int trust)
+{
+	switch (trust) {
+	case 0:
+		return "none (copy I/O only)";
+	case 1:
+		return "read-only mappings";
+	case 2:
+		return "read-write mappings";
+	default:
+		return "unknown";
+	}
+}
+
+static uint64_t used_blocks(const struct daxfs_statfs *sf)
+{
+	uint64_t spare = sf->blocks_free + sf->blocks_quarantined;
+
+	return sf->blocks > spare ? sf->blocks - spare : 0;
+}
+
+/* One "name  1.5 MiB (384 blocks)" line of status. */
+static void print_blocks(const char *name, uint64_t blocks, uint64_t bs)
+{
+	char b[32];
+
+	printf("%-12s %s (%" PRIu64 " block%s)\n", name, format_size(blocks * bs, b, sizeof(b)),
+	       blocks, blocks == 1 ? "" : "s");
+}
+
+static const char status_usage[] =
+	"usage: daxfs status [--json]\n"
+	"\n"
+	"Connect to daxfsd and show its region: the size of its data area (the region less\n"
+	"superblocks and metadata log), used, free and quarantined space, the number of files\n"
+	"and directories, how full the metadata log is, and what zero-copy mapping this user\n"
+	"is trusted with (none: copy I/O only; read-only; read-write).\n"
+	"Exit status: 0, or 1 when the daemon cannot be reached.\n";
+
+int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
+{
+	struct daxfs_statfs sf;
+	char b1[32], b2[32];
+	uint64_t bs;
+	int rc;
+
+	rc = parse_json_opts(argc, argv, ctx, status_usage);
+	if (rc >= 0)
+		return rc;
+	rc = get_statfs("status", ctx, &sf);
+	if (rc)
+		return rc;
+	bs = sf.block_size;
+	if (ctx->json) {
+		json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "socket", json_object_new_string(ctx->socket_path));
+		JSON_U64(j, "block_size", bs);
+		JSON_U64(j, "blocks", sf.blocks);
+		JSON_U64(j, "blocks_free", sf.blocks_free);
+		JSON_U64(j, "blocks_quarantined", sf.blocks_quarantined);
+		JSON_U64(j, "size", sf.blocks * bs);
+		JSON_U64(j, "used", used_blocks(&sf) * bs);
+		JSON_U64(j, "free", sf.blocks_free * bs);
+		JSON_U64(j, "quarantined", sf.blocks_quarantined * bs);
+		JSON_U64(j, "files", sf.files);
+		JSON_U64(j, "log_used", sf.log_used);
+		JSON_U64(j, "log_len", sf.log_len);
+		json_object_object_add(j, "map_trust",
+				       json_object_new_string(trust_name(sf.map_trust)));
+		cli_print_json(j, true);
+		return EXIT_OK;
+	}
+	printf("daemon       %s\n", ctx->socket_path);
+	printf("size         %s (%" PRIu64 " blocks of %" PRIu64 " bytes)\n",
+	       format_size(sf.blocks * bs, b1, sizeof(b1)), sf.blocks, bs);
+	print_blocks("used", used_blocks(&sf), bs);
+	print_blocks("free", sf.blocks_free, bs);
+	print_blocks("quarantined", sf.blocks_quarantined, bs);
+	printf("files        %" PRIu64 "\n", sf.files);
+	printf("log          %s of %s used\n", format_size(sf.log_used, b1, sizeof(b1)),
+	       format_size(sf.log_len, b2, sizeof(b2)));
+	printf("map trust    %s\n", trust_text(sf.map_trust));
+	return EXIT_OK;
+}
+
+static const char df_usage[] =
+	"usage: daxfs df [--json]\n"
+	"\n"
+	"Show the space of the daemon's region, as df does: size, used, free, quarantined\n"
+	"(poisoned blocks kept out of use) and the percentage used, used / (used + free).\n";
+
+int cmd_df(int argc, char **argv, struct cli_ctx *ctx)
+{
+	struct daxfs_statfs sf;
+	char b1[32], b2[32], b3[32], b4[32], pct[8];
+	uint64_t bs, used, avail;
+	int rc;
+
+	rc = parse_json_opts(argc, argv, ctx, df_usage);
+	if (rc >= 0)
+		return rc;
+	rc = get_statfs("df", ctx, &sf);
+	if (rc)
+		return rc;
+	bs = sf.block_size;
+	used = used_blocks(&sf);
+	avail = used + sf.blocks_free;
+	/* Rounded up, as df does: any use shows as at least 1%. */
+	if (avail)
+		snprintf(pct, sizeof(pct), "%" PRIu64 "%%", (used * 100 + avail - 1) / avail);
+	else
+		snprintf(pct, sizeof(pct), "-");
+	if (ctx->json) {
+		json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "socket", json_object_new_string(ctx->socket_path));
+		JSON_U64(j, "block_size", bs);
+		JSON_U64(j, "size", sf.blocks * bs);
+		JSON_U64(j, "used", used * bs);
+		JSON_U64(j, "free", sf.blocks_free * bs);
+		JSON_U64(j, "quarantined", sf.blocks_quarantined * bs);
+		JSON_U64(j, "use_percent", avail ? (used * 100 + avail - 1) / avail : 0);
+		cli_print_json(j, true);
+		return EXIT_OK;
+	}
+	printf("%-24s %10s %10s %10s %11s %4s\n", "Daemon", "Size", "Used", "Free", "Quarantined",
+	       "Use%");
+	printf("%-24s %10s %10s %10s %11s %4s\n", ctx->socket_path,
+	       format_size(sf.blocks * bs, b1, sizeof(b1)), format_size(used * bs, b2, sizeof(b2)),
+	       format_size(sf.blocks_free * bs, b3, sizeof(b3)),
+	       format_size(sf.blocks_quarantined * bs, b4, sizeof(b4)), pct);
+	return EXIT_OK;
+}
