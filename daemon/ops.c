@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -556,18 +557,24 @@ static int op_fsync(struct op *op)
 	return ns_fsync(op->ns, b.ino);
 }
 
-/* region_fd_for - the fd a MAP reply attaches: the region's own for read-write trust, a
- * read-only one of our own for read-only trust. */
+/*
+ * region_fd_for - the fd a MAP reply attaches: a new open file description of the region,
+ * read-write for read-write trust, read-only otherwise. Never the region's own fd: that
+ * one holds the region's flock, which would go with it to every client that keeps it (a
+ * client could even unlock it under us), and stop a restarted daemon from mounting the
+ * region. Reopened through /proc/self/fd, so that it is the same file even if the path
+ * now names another.
+ */
 static int region_fd_for(struct op *op, int *fd, bool *own)
 {
 	struct region *r = ns_region(op->ns);
+	int flags = (op->s->trust == PERM_TRUST_RW ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+	char self[64];
 
-	if (op->s->trust == PERM_TRUST_RW) {
-		*fd = region_fd(r);
-		*own = false;
-		return 0;
-	}
-	*fd = open(region_path(r), O_RDONLY | O_CLOEXEC);
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", region_fd(r));
+	*fd = open(self, flags);
+	if (*fd < 0)
+		*fd = open(region_path(r), flags);
 	if (*fd < 0)
 		return -errno;
 	*own = true;
