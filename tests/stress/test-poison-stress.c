@@ -186,7 +186,7 @@ static void expect_size(struct writer *w, struct file *f, const char *after)
  */
 static void verify(struct writer *w, struct file *f, uint64_t off, uint64_t len)
 {
-	uint64_t want = off >= f->size ? 0 : MIN(len, f->size - off), blk;
+	uint64_t want = off >= f->size ? 0 : MIN(len, f->size - off), blk = 0;
 	ssize_t n = ns_read(g_ns, f->ino, w->rbuf, len, off);
 	uint64_t got, stop;
 
