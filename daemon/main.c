@@ -28,7 +28,7 @@
 #define EXIT_USAGE 2
 
 #define DEFAULT_SOCKET DAXFS_RUNSTATEDIR "/daxfs/daxfsd.sock"
-#define DEFAULT_WORKERS 4
+#define DEFAULT_WORKERS 16 /* lease breaks hold a worker up to the timeout: keep spares */
 #define DEFAULT_MAX_SESSIONS 256
 #define DEFAULT_POLL_US 50
 
@@ -47,7 +47,7 @@ static const char usage[] =
 	"  --map-users LIST            users allowed to map files zero-copy: comma-separated\n"
 	"                              names or uids, each optionally :ro (read-only mappings)\n"
 	"  --map-groups LIST           the same for groups (names or gids)\n"
-	"  --workers N                 threads that run requests (default 4)\n"
+	"  --workers N                 threads that run requests (default 16)\n"
 	"  --max-sessions N            connected clients at most (default 256); more are\n"
 	"                              accepted and closed at once\n"
 	"  --poll-us US                after a request, poll for the next one this long before\n"
