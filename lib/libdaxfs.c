@@ -1010,12 +1010,48 @@ static void attr_reply(struct lib_slot *s, struct daxfs_stat *st)
 	attr_to_stat(&rep.a, st);
 }
 
+/*
+ * call - one request: @body (@blen bytes) followed by up to two counted paths; @what names
+ * the object in error details. The reply's attr goes to @st when @st is not NULL.
+ */
+static int call(struct daxfs *fs, unsigned op, const void *body, size_t blen, const char *p1,
+		uint32_t l1, const char *p2, uint32_t l2, const char *what, struct daxfs_stat *st)
+{
+	struct lib_slot *s;
+	struct wire_msg m;
+	int ret;
+
+	ret = lib_slot_get(fs, &s);
+	if (ret < 0)
+		return ret;
+	wire_msg_init(&m, s->req, op, 0, s->id);
+	if (blen)
+		wire_msg_put(&m, body, blen, false);
+	if (p1)
+		wire_msg_put(&m, p1, l1, false);
+	if (p2)
+		wire_msg_put(&m, p2, l2, false);
+	ret = lib_call(fs, s, &m, op, what);
+	if (ret == 0 && st)
+		attr_reply(s, st);
+	lib_slot_put(fs, s);
+	return ret;
+}
+
+/* ino_call - a request about inode @ino whose body is @body. */
+static int ino_call(struct daxfs *fs, unsigned op, const void *body, size_t blen, uint64_t ino,
+		    struct daxfs_stat *st)
+{
+	char what[32];
+
+	snprintf(what, sizeof(what), "inode %llu", (unsigned long long)ino);
+	return call(fs, op, body, blen, NULL, 0, NULL, 0, what, st);
+}
+
 /* path_call - a request whose body is one wire_path; the reply's attr goes to @st. */
 static int path_call(struct daxfs *fs, unsigned op, const char *path, struct daxfs_stat *st)
 {
 	struct wire_path p = {0};
-	struct lib_slot *s;
-	struct wire_msg m;
 	int ret;
 
 	if (!fs)
@@ -1023,17 +1059,7 @@ static int path_call(struct daxfs *fs, unsigned op, const char *path, struct dax
 	ret = path_size(path, &p.path_len);
 	if (ret < 0)
 		return ret;
-	ret = lib_slot_get(fs, &s);
-	if (ret < 0)
-		return ret;
-	wire_msg_init(&m, s->req, op, 0, s->id);
-	wire_msg_put(&m, &p, sizeof(p), false);
-	wire_msg_put(&m, path, p.path_len, false);
-	ret = lib_call(fs, s, &m, op, path);
-	if (ret == 0 && op == WIRE_STAT)
-		attr_reply(s, st);
-	lib_slot_put(fs, s);
-	return ret;
+	return call(fs, op, &p, sizeof(p), path, p.path_len, NULL, 0, path, st);
 }
 
 int daxfs_stat(struct daxfs *fs, const char *path, struct daxfs_stat *st)
@@ -1046,24 +1072,10 @@ int daxfs_stat(struct daxfs *fs, const char *path, struct daxfs_stat *st)
 int daxfs_getattr(struct daxfs *fs, uint64_t ino, struct daxfs_stat *st)
 {
 	struct wire_getattr g = {.ino = ino};
-	struct lib_slot *s;
-	struct wire_msg m;
-	char what[32];
-	int ret;
 
 	if (!fs || !st)
 		return lib_err(-EINVAL, "daxfs_getattr: no handle or stat buffer");
-	ret = lib_slot_get(fs, &s);
-	if (ret < 0)
-		return ret;
-	snprintf(what, sizeof(what), "inode %llu", (unsigned long long)ino);
-	wire_msg_init(&m, s->req, WIRE_GETATTR, 0, s->id);
-	wire_msg_put(&m, &g, sizeof(g), false);
-	ret = lib_call(fs, s, &m, WIRE_GETATTR, what);
-	if (ret == 0)
-		attr_reply(s, st);
-	lib_slot_put(fs, s);
-	return ret;
+	return ino_call(fs, WIRE_GETATTR, &g, sizeof(g), ino, st);
 }
 
 int daxfs_statfs(struct daxfs *fs, struct daxfs_statfs *st)
@@ -1100,8 +1112,6 @@ static int mknode(struct daxfs *fs, unsigned op, const char *path, uint32_t mode
 		  struct daxfs_stat *st)
 {
 	struct wire_mknode n = {.mode = mode & 07777, .flags = flags};
-	struct lib_slot *s;
-	struct wire_msg m;
 	int ret;
 
 	if (!fs)
@@ -1109,17 +1119,7 @@ static int mknode(struct daxfs *fs, unsigned op, const char *path, uint32_t mode
 	ret = path_size(path, &n.path_len);
 	if (ret < 0)
 		return ret;
-	ret = lib_slot_get(fs, &s);
-	if (ret < 0)
-		return ret;
-	wire_msg_init(&m, s->req, op, 0, s->id);
-	wire_msg_put(&m, &n, sizeof(n), false);
-	wire_msg_put(&m, path, n.path_len, false);
-	ret = lib_call(fs, s, &m, op, path);
-	if (ret == 0)
-		attr_reply(s, st);
-	lib_slot_put(fs, s);
-	return ret;
+	return call(fs, op, &n, sizeof(n), path, n.path_len, NULL, 0, path, st);
 }
 
 int daxfs_mkdir(struct daxfs *fs, const char *path, uint32_t mode, struct daxfs_stat *st)
@@ -1165,8 +1165,6 @@ int daxfs_rmdir(struct daxfs *fs, const char *path)
 int daxfs_rename(struct daxfs *fs, const char *oldpath, const char *newpath, int flags)
 {
 	struct wire_rename r = {.flags = (uint32_t)flags};
-	struct lib_slot *s;
-	struct wire_msg m;
 	int ret;
 
 	if (!fs)
@@ -1178,16 +1176,8 @@ int daxfs_rename(struct daxfs *fs, const char *oldpath, const char *newpath, int
 		ret = path_size(newpath, &r.new_len);
 	if (ret < 0)
 		return ret;
-	ret = lib_slot_get(fs, &s);
-	if (ret < 0)
-		return ret;
-	wire_msg_init(&m, s->req, WIRE_RENAME, 0, s->id);
-	wire_msg_put(&m, &r, sizeof(r), false);
-	wire_msg_put(&m, oldpath, r.old_len, false);
-	wire_msg_put(&m, newpath, r.new_len, false);
-	ret = lib_call(fs, s, &m, WIRE_RENAME, oldpath);
-	lib_slot_put(fs, s);
-	return ret;
+	return call(fs, WIRE_RENAME, &r, sizeof(r), oldpath, r.old_len, newpath, r.new_len, oldpath,
+		    NULL);
 }
 
 #define SET_ALL                                                                              \
@@ -1198,10 +1188,6 @@ int daxfs_setattr(struct daxfs *fs, uint64_t ino, unsigned valid, const struct d
 		  struct daxfs_stat *st)
 {
 	struct wire_setattr a = {.ino = ino, .valid = valid};
-	struct lib_slot *s;
-	struct wire_msg m;
-	char what[32];
-	int ret;
 
 	if (!fs)
 		return lib_err(-EINVAL, "no handle");
@@ -1217,17 +1203,7 @@ int daxfs_setattr(struct daxfs *fs, uint64_t ino, unsigned valid, const struct d
 		a.atime = to->atime_ns;
 		a.mtime = to->mtime_ns;
 	}
-	ret = lib_slot_get(fs, &s);
-	if (ret < 0)
-		return ret;
-	snprintf(what, sizeof(what), "inode %llu", (unsigned long long)ino);
-	wire_msg_init(&m, s->req, WIRE_SETATTR, 0, s->id);
-	wire_msg_put(&m, &a, sizeof(a), false);
-	ret = lib_call(fs, s, &m, WIRE_SETATTR, what);
-	if (ret == 0)
-		attr_reply(s, st);
-	lib_slot_put(fs, s);
-	return ret;
+	return ino_call(fs, WIRE_SETATTR, &a, sizeof(a), ino, st);
 }
 
 int daxfs_truncate(struct daxfs *fs, const char *path, uint64_t size)
@@ -1426,43 +1402,19 @@ ssize_t daxfs_pwrite(struct daxfs *fs, uint64_t ino, const void *buf, size_t len
 int daxfs_fallocate(struct daxfs *fs, uint64_t ino, int mode, uint64_t off, uint64_t len)
 {
 	struct wire_fallocate f = {.ino = ino, .mode = (uint32_t)mode, .off = off, .len = len};
-	struct lib_slot *s;
-	struct wire_msg m;
-	char what[32];
-	int ret;
 
 	if (!fs)
 		return lib_err(-EINVAL, "no handle");
 	if (mode & ~(DAXFS_FALLOC_KEEP_SIZE | DAXFS_FALLOC_PUNCH_HOLE))
 		return lib_err(-EINVAL, "daxfs_fallocate: unknown mode 0x%x", (unsigned)mode);
-	ret = lib_slot_get(fs, &s);
-	if (ret < 0)
-		return ret;
-	snprintf(what, sizeof(what), "inode %llu", (unsigned long long)ino);
-	wire_msg_init(&m, s->req, WIRE_FALLOCATE, 0, s->id);
-	wire_msg_put(&m, &f, sizeof(f), false);
-	ret = lib_call(fs, s, &m, WIRE_FALLOCATE, what);
-	lib_slot_put(fs, s);
-	return ret;
+	return ino_call(fs, WIRE_FALLOCATE, &f, sizeof(f), ino, NULL);
 }
 
 int daxfs_fsync(struct daxfs *fs, uint64_t ino)
 {
 	struct wire_fsync f = {.ino = ino};
-	struct lib_slot *s;
-	struct wire_msg m;
-	char what[32];
-	int ret;
 
 	if (!fs)
 		return lib_err(-EINVAL, "no handle");
-	ret = lib_slot_get(fs, &s);
-	if (ret < 0)
-		return ret;
-	snprintf(what, sizeof(what), "inode %llu", (unsigned long long)ino);
-	wire_msg_init(&m, s->req, WIRE_FSYNC, 0, s->id);
-	wire_msg_put(&m, &f, sizeof(f), false);
-	ret = lib_call(fs, s, &m, WIRE_FSYNC, what);
-	lib_slot_put(fs, s);
-	return ret;
+	return ino_call(fs, WIRE_FSYNC, &f, sizeof(f), ino, NULL);
 }
