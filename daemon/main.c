@@ -6,14 +6,18 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
+#include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
+#include "cfg.h"
 #include "config.h"
 #include "lease.h"
 #include "log.h"
@@ -27,23 +31,26 @@
 
 #define EXIT_USAGE 2
 
-#define DEFAULT_SOCKET DAXFS_RUNSTATEDIR "/daxfs/daxfsd.sock"
-#define DEFAULT_WORKERS 16 /* lease breaks hold a worker up to the timeout: keep spares */
-#define DEFAULT_MAX_SESSIONS 256
-#define DEFAULT_POLL_US 50
-
 static const char usage[] =
 	"usage: daxfsd --region PATH [OPTIONS]\n"
+	"       daxfsd --config FILE [OPTIONS]\n"
 	"\n"
 	"Serve the daxfs file system of the region PATH (a device-DAX device, a file on a\n"
 	"-o dax file system, or an ordinary file formatted with 'daxfs mkfs') to local clients\n"
 	"over a unix socket.\n"
 	"\n"
-	"  --region PATH               the region to mount (required)\n"
-	"  --socket PATH               the socket to listen on (default " DEFAULT_SOCKET ");\n"
-	"                              its directory is created if missing\n"
+	"  --config FILE               read the settings from FILE (daxfsd.conf(5)); the\n"
+	"                              options below override it\n"
+	"  --region PATH               the region to mount (required here or in FILE)\n"
+	"  --kind KIND                 devdax, fsdax, emulated or auto (default): the kind of\n"
+	"                              region PATH must be\n"
+	"  --socket PATH               the socket to listen on (default " DAXFS_RUNSTATEDIR
+	"/daxfs/daxfsd.sock);\n"
+	"                              its directory is created if missing; under socket\n"
+	"                              activation the socket systemd passes is used instead\n"
 	"  --socket-mode MODE          octal mode of the socket file (default 0666: permissions\n"
 	"                              are checked per request)\n"
+	"  --socket-group GROUP        group of the socket file (name or gid)\n"
 	"  --map-users LIST            users allowed to map files zero-copy: comma-separated\n"
 	"                              names or uids, each optionally :ro (read-only mappings)\n"
 	"  --map-groups LIST           the same for groups (names or gids)\n"
@@ -54,64 +61,67 @@ static const char usage[] =
 	"                              sleeping (default 50; 0 turns polling off)\n"
 	"  --lease-break-timeout MS    how long a client that maps a range being truncated or\n"
 	"                              punched has to let go before it is dropped (default 5000)\n"
+	"  --badblock-poll-interval S  look for new bad blocks every S seconds (default 0: at\n"
+	"                              mount only)\n"
 	"  --log-level LEVEL           err, warning, notice (default), info, debug (or 3..7);\n"
-	"                              $DAXFS_LOG sets it too\n"
+	"                              $DAXFS_LOG sets it too (over FILE, under this option)\n"
 	"  --foreground                accepted for compatibility: daxfsd always runs in the\n"
 	"                              foreground; daemonizing is systemd's job\n"
 	"  --help, --version\n"
 	"\n"
+	"Under systemd it reports READY=1 once the region is mounted and the socket bound,\n"
+	"pings the watchdog (WatchdogSec=) and takes a socket from socket activation.\n"
 	"SIGTERM or SIGINT shut it down gracefully: it stops accepting, finishes the requests\n"
-	"in flight, releases every mapping and unmounts. Exit status: 0 after a clean shutdown,\n"
-	"1 when it cannot start or fails, 2 for bad options.\n";
+	"in flight, releases every mapping and unmounts. SIGHUP reads FILE again and applies\n"
+	"log_level, lease_break_timeout, map_users and map_groups. Exit status: 0 after a\n"
+	"clean shutdown, 1 when it cannot start or fails, 2 for bad options or a bad FILE.\n";
 
 enum {
-	OPT_REGION = 256,
-	OPT_SOCKET,
-	OPT_SOCKET_MODE,
+	OPT_CONFIG = 256,
 	OPT_FOREGROUND,
-	OPT_MAP_USERS,
-	OPT_MAP_GROUPS,
-	OPT_WORKERS,
-	OPT_MAX_SESSIONS,
-	OPT_LEASE_TIMEOUT,
-	OPT_POLL_US,
-	OPT_LOG_LEVEL,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_KEY, /* OPT_KEY + enum cfg_key */
 };
 
 static const struct option options[] = {
-	{"region", required_argument, NULL, OPT_REGION},
-	{"socket", required_argument, NULL, OPT_SOCKET},
-	{"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"region", required_argument, NULL, OPT_KEY + CFG_PATH},
+	{"kind", required_argument, NULL, OPT_KEY + CFG_KIND},
+	{"socket", required_argument, NULL, OPT_KEY + CFG_SOCKET},
+	{"socket-mode", required_argument, NULL, OPT_KEY + CFG_SOCKET_MODE},
+	{"socket-group", required_argument, NULL, OPT_KEY + CFG_SOCKET_GROUP},
 	{"foreground", no_argument, NULL, OPT_FOREGROUND},
-	{"map-users", required_argument, NULL, OPT_MAP_USERS},
-	{"map-groups", required_argument, NULL, OPT_MAP_GROUPS},
-	{"workers", required_argument, NULL, OPT_WORKERS},
-	{"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
-	{"lease-break-timeout", required_argument, NULL, OPT_LEASE_TIMEOUT},
-	{"poll-us", required_argument, NULL, OPT_POLL_US},
-	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"map-users", required_argument, NULL, OPT_KEY + CFG_MAP_USERS},
+	{"map-groups", required_argument, NULL, OPT_KEY + CFG_MAP_GROUPS},
+	{"workers", required_argument, NULL, OPT_KEY + CFG_WORKERS},
+	{"max-sessions", required_argument, NULL, OPT_KEY + CFG_MAX_SESSIONS},
+	{"lease-break-timeout", required_argument, NULL, OPT_KEY + CFG_LEASE_BREAK_TIMEOUT},
+	{"badblock-poll-interval", required_argument, NULL, OPT_KEY + CFG_BADBLOCK_POLL_INTERVAL},
+	{"poll-us", required_argument, NULL, OPT_KEY + CFG_POLL_US},
+	{"log-level", required_argument, NULL, OPT_KEY + CFG_LOG_LEVEL},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
 
-/* parse_uint - a whole number in @base within [@min, @max]. */
-static bool parse_uint(const char *s, int base, uint64_t min, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
+/* The daemon's state that its loop events (SIGHUP, timers) work on. */
+struct daemon {
+	struct cfg cfg;
+	struct perm_trust trust; /* what the server's sessions are checked against */
+	struct ns *ns;
+	struct srv *srv;
+	struct event *ev_hup, *ev_watchdog;
+	struct timeval watchdog_every;
 
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, base);
-	if (errno || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
+	/* The bad-block poll thread (badblock_poll_interval). */
+	pthread_t bb_thread;
+	pthread_mutex_t bb_lock;
+	pthread_cond_t bb_cond;
+	uint64_t bb_interval; /* seconds */
+	bool bb_stop;	      /* under bb_lock */
+	bool bb_running;
+};
 
 /* raise_nofile - every session holds a socket and a pidfd: allow as many fds as we may. */
 static void raise_nofile(void)
@@ -154,101 +164,233 @@ static void scan_badblocks(struct ns *ns)
 	free(bb);
 }
 
+/*
+ * apply_level - the log level: a flag, else $DAXFS_LOG (log_init_from_env set it), else
+ * the file, else the default (so a reload that drops log_level goes back to it).
+ */
+static void apply_level(const struct cfg *c)
+{
+	if (c->v[CFG_LOG_LEVEL].src == CFG_SRC_FLAG || !getenv("DAXFS_LOG"))
+		log_set_level((enum log_level)cfg_num(c, CFG_LOG_LEVEL));
+}
+
+/* build_trust - the map trust of @c into @t (empty first). Return: 0; -errno, said why. */
+static int build_trust(const struct cfg *c, struct perm_trust *t)
+{
+	static const enum cfg_key keys[] = {CFG_MAP_USERS, CFG_MAP_GROUPS};
+	char err[256];
+
+	memset(t, 0, sizeof(*t));
+	for (size_t i = 0; i < 2; i++) {
+		const char *list = cfg_str(c, keys[i]);
+		int rc;
+
+		if (!list)
+			continue;
+		rc = perm_trust_parse(t, list, keys[i] == CFG_MAP_GROUPS, err, sizeof(err));
+		if (rc) {
+			log_err("%s: %s", cfg_key_name(keys[i]),
+				rc == -ENOMEM ? "out of memory" : err);
+			perm_trust_release(t);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static bool same(const struct cfg *a, const struct cfg *b, enum cfg_key k)
+{
+	const char *x = cfg_str(a, k), *y = cfg_str(b, k);
+
+	return (!x && !y) || (x && y && !strcmp(x, y));
+}
+
+/*
+ * on_hup - read the config file again; apply what can change while serving (log level,
+ * lease break timeout, map trust for new sessions) and say what needs a restart.
+ * Context: the loop thread (the server checks the trust there too).
+ */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct perm_trust t;
+	struct cfg nc;
+	char err[512], buf[512];
+
+	(void)sig;
+	(void)what;
+	if (!d->cfg.file) {
+		log_notice("SIGHUP: no --config file to read again; nothing changed");
+		return;
+	}
+	sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
+	if (cfg_reload(&d->cfg, &nc, err, sizeof(err))) {
+		log_err("SIGHUP: %s; keeping the running configuration", err);
+		goto out;
+	}
+	if (build_trust(&nc, &t)) {
+		log_err("SIGHUP: keeping the running configuration");
+		cfg_release(&nc);
+		goto out;
+	}
+	for (int k = 0; k < CFG_NKEYS; k++) {
+		if (same(&d->cfg, &nc, k) || cfg_key_reloadable(k))
+			continue;
+		log_warn("SIGHUP: %s changed in %s but cannot change while running; restart "
+			 "daxfsd to apply it",
+			 cfg_key_name(k), nc.file);
+	}
+	apply_level(&nc);
+	ns_set_lease_timeout(d->ns, cfg_num(&nc, CFG_LEASE_BREAK_TIMEOUT));
+	perm_trust_release(&d->trust);
+	d->trust = t; /* the server holds &d->trust: new sessions see it */
+	cfg_release(&d->cfg);
+	d->cfg = nc;
+	log_notice("SIGHUP: reloaded %s (log level %s, lease break timeout %" PRIu64
+		   " ms, map trust for new sessions: %s)",
+		   d->cfg.file, cfg_str(&d->cfg, CFG_LOG_LEVEL),
+		   cfg_num(&d->cfg, CFG_LEASE_BREAK_TIMEOUT),
+		   perm_trust_describe(&d->trust, buf, sizeof(buf)));
+out:
+	sd_notify(0, "READY=1\nSTATUS=Serving");
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+/*
+ * badblocks_thread - scan for new bad blocks every badblock_poll_interval seconds until
+ * told to stop. Its own thread, not the loop: poison_handle waits for entry locks that a
+ * lease break holds while the loop collects the acks.
+ */
+static void *badblocks_thread(void *arg)
+{
+	struct daemon *d = arg;
+	struct timespec until;
+
+	rcu_thread_online();
+	pthread_mutex_lock(&d->bb_lock);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += (time_t)d->bb_interval;
+		while (!d->bb_stop &&
+		       pthread_cond_timedwait(&d->bb_cond, &d->bb_lock, &until) != ETIMEDOUT)
+			;
+		if (d->bb_stop)
+			break;
+		pthread_mutex_unlock(&d->bb_lock);
+		scan_badblocks(d->ns);
+		pthread_mutex_lock(&d->bb_lock);
+	}
+	pthread_mutex_unlock(&d->bb_lock);
+	rcu_thread_offline();
+	return NULL;
+}
+
+/* badblocks_start - Return: 0; -errno (said why). */
+static int badblocks_start(struct daemon *d, uint64_t interval)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	d->bb_interval = interval;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	rc = pthread_cond_init(&d->bb_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rc) {
+		log_err("cannot start the bad-block poll: %s", strerror(rc));
+		return -rc;
+	}
+	pthread_mutex_init(&d->bb_lock, NULL);
+	rc = pthread_create(&d->bb_thread, NULL, badblocks_thread, d);
+	if (rc) {
+		log_err("cannot start the bad-block poll thread: %s", strerror(rc));
+		pthread_cond_destroy(&d->bb_cond);
+		pthread_mutex_destroy(&d->bb_lock);
+		return -rc;
+	}
+	d->bb_running = true;
+	return 0;
+}
+
+static void badblocks_stop(struct daemon *d)
+{
+	if (!d->bb_running)
+		return;
+	pthread_mutex_lock(&d->bb_lock);
+	d->bb_stop = true;
+	pthread_cond_signal(&d->bb_cond);
+	pthread_mutex_unlock(&d->bb_lock);
+	pthread_join(d->bb_thread, NULL);
+	pthread_cond_destroy(&d->bb_cond);
+	pthread_mutex_destroy(&d->bb_lock);
+	d->bb_running = false;
+}
+
+/*
+ * listen_fd - the socket systemd handed over, if any. Return: the fd; -1 none; -EINVAL
+ * (said why) more than one, or not a listening AF_UNIX SOCK_SEQPACKET socket.
+ */
+static int listen_fd(void)
+{
+	int n = sd_listen_fds(1);
+
+	if (n <= 0)
+		return -1;
+	if (n > 1) {
+		log_err("socket activation passed %d sockets; daxfsd takes one", n);
+		return -EINVAL;
+	}
+	if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+		log_err("socket activation passed a socket that is not a listening AF_UNIX "
+			"SOCK_SEQPACKET one (ListenSequentialPacket= in the .socket unit)");
+		return -EINVAL;
+	}
+	return SD_LISTEN_FDS_START;
+}
+
+/* add_timer - a persistent timer of @usec on the loop. Return: 0; -ENOMEM. */
+static int add_timer(struct daemon *d, struct event **ev, struct timeval *tv, uint64_t usec,
+		     event_callback_fn fn)
+{
+	tv->tv_sec = (time_t)(usec / 1000000);
+	tv->tv_usec = (suseconds_t)(usec % 1000000);
+	*ev = event_new(srv_base(d->srv), -1, EV_PERSIST, fn, d);
+	if (!*ev || event_add(*ev, tv) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct srv_opts so = {
-		.socket_path = DEFAULT_SOCKET,
-		.socket_mode = 0666,
-		.workers = DEFAULT_WORKERS,
-		.max_sessions = DEFAULT_MAX_SESSIONS,
-		.poll_ns = DEFAULT_POLL_US * 1000,
-	};
-	struct perm_trust trust = {0};
-	const char *region = NULL;
-	uint64_t lease_ms = 0, v;
-	enum log_level level;
-	struct ns *ns = NULL;
-	struct srv *srv = NULL;
-	bool online = false;
+	struct daemon d = {0};
+	struct srv_opts so = {0};
+	struct ns_mount_opts mo = {0};
+	const char *config = NULL;
+	char *region = NULL; /* a copy: SIGHUP replaces d.cfg */
+	uint64_t wd_usec = 0;
+	bool online = false, cfg_ok = false;
 	int status = EXIT_USAGE, c, rc;
-	char err[256], buf[512], sz[32];
+	char err[512], buf[512], sz[32];
 
 	log_init_from_env();
+	if (cfg_init(&d.cfg)) {
+		fprintf(stderr, "daxfsd: out of memory\n");
+		return EXIT_FAILURE;
+	}
+	cfg_ok = true;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
-		case OPT_REGION:
-			region = optarg;
-			break;
-		case OPT_SOCKET:
-			if (!optarg[0]) {
-				fprintf(stderr, "daxfsd: --socket wants a path\n");
-				goto out;
-			}
-			so.socket_path = optarg;
-			break;
-		case OPT_SOCKET_MODE:
-			if (!parse_uint(optarg, 8, 0, 0777, &v)) {
-				fprintf(stderr,
-					"daxfsd: bad --socket-mode '%s' (octal, e.g. 0660)\n",
-					optarg);
-				goto out;
-			}
-			so.socket_mode = (mode_t)v;
+		case OPT_CONFIG:
+			config = optarg;
 			break;
 		case OPT_FOREGROUND:
-			break;
-		case OPT_MAP_USERS:
-		case OPT_MAP_GROUPS:
-			rc = perm_trust_parse(&trust, optarg, c == OPT_MAP_GROUPS, err,
-					      sizeof(err));
-			if (rc) {
-				fprintf(stderr, "daxfsd: --%s: %s\n",
-					c == OPT_MAP_GROUPS ? "map-groups" : "map-users",
-					rc == -ENOMEM ? "out of memory" : err);
-				goto out;
-			}
-			break;
-		case OPT_WORKERS:
-			if (!parse_uint(optarg, 10, 1, 1024, &v)) {
-				fprintf(stderr, "daxfsd: bad --workers '%s' (1..1024)\n", optarg);
-				goto out;
-			}
-			so.workers = (unsigned)v;
-			break;
-		case OPT_MAX_SESSIONS:
-			if (!parse_uint(optarg, 10, 1, 1000000, &v)) {
-				fprintf(stderr, "daxfsd: bad --max-sessions '%s' (1..1000000)\n",
-					optarg);
-				goto out;
-			}
-			so.max_sessions = (unsigned)v;
-			break;
-		case OPT_LEASE_TIMEOUT:
-			if (!parse_uint(optarg, 10, 1, 24ULL * 3600 * 1000, &lease_ms)) {
-				fprintf(stderr,
-					"daxfsd: bad --lease-break-timeout '%s' (milliseconds, "
-					"1..86400000)\n",
-					optarg);
-				goto out;
-			}
-			break;
-		case OPT_POLL_US:
-			if (!parse_uint(optarg, 10, 0, 1000000, &v)) {
-				fprintf(stderr, "daxfsd: bad --poll-us '%s' (0..1000000)\n",
-					optarg);
-				goto out;
-			}
-			so.poll_ns = v * 1000;
-			break;
-		case OPT_LOG_LEVEL:
-			if (log_level_parse(optarg, &level)) {
-				fprintf(stderr,
-					"daxfsd: bad --log-level '%s' (err, warning, notice, info, "
-					"debug, or 3..7)\n",
-					optarg);
-				goto out;
-			}
-			log_set_level(level);
 			break;
 		case OPT_HELP:
 			fputs(usage, stdout);
@@ -259,6 +401,16 @@ int main(int argc, char **argv)
 			status = EXIT_SUCCESS;
 			goto out;
 		default:
+			if (c >= OPT_KEY && c < OPT_KEY + CFG_NKEYS) {
+				rc = cfg_set_flag(&d.cfg, (enum cfg_key)(c - OPT_KEY), optarg, err,
+						  sizeof(err));
+				if (rc) {
+					fprintf(stderr, "daxfsd: %s\n",
+						rc == -ENOMEM ? "out of memory" : err);
+					goto out;
+				}
+				break;
+			}
 			fprintf(stderr, "daxfsd: try 'daxfsd --help'\n");
 			goto out;
 		}
@@ -268,12 +420,41 @@ int main(int argc, char **argv)
 			argv[optind]);
 		goto out;
 	}
-	if (!region) {
-		fprintf(stderr, "daxfsd: --region PATH is required; try 'daxfsd --help'\n");
+	if (config) {
+		rc = cfg_load(&d.cfg, config, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "daxfsd: %s\n", rc == -ENOMEM ? "out of memory" : err);
+			goto out;
+		}
+	}
+	if (!cfg_str(&d.cfg, CFG_PATH)) {
+		fprintf(stderr, "daxfsd: --region PATH (or a [region NAME] section with a path in "
+				"--config FILE) is required; try 'daxfsd --help'\n");
 		goto out;
 	}
-	so.trust = &trust;
+	region = strdup(cfg_str(&d.cfg, CFG_PATH));
+	if (!region) {
+		fprintf(stderr, "daxfsd: out of memory\n");
+		status = EXIT_FAILURE;
+		goto out;
+	}
+	apply_level(&d.cfg);
+	if (build_trust(&d.cfg, &d.trust))
+		goto out;
+	so.socket_path = cfg_str(&d.cfg, CFG_SOCKET);
+	so.socket_mode = (mode_t)cfg_num(&d.cfg, CFG_SOCKET_MODE);
+	so.socket_gid =
+		cfg_str(&d.cfg, CFG_SOCKET_GROUP) ? (int)cfg_num(&d.cfg, CFG_SOCKET_GROUP) : -1;
+	so.workers = (unsigned)cfg_num(&d.cfg, CFG_WORKERS);
+	so.max_sessions = (unsigned)cfg_num(&d.cfg, CFG_MAX_SESSIONS);
+	so.poll_ns = cfg_num(&d.cfg, CFG_POLL_US) * 1000;
+	so.trust = &d.trust;
+	mo.kind = (enum region_kind)cfg_num(&d.cfg, CFG_KIND);
 	status = EXIT_FAILURE;
+
+	so.listen_fd = listen_fd();
+	if (so.listen_fd == -EINVAL)
+		goto out;
 
 	/* Replies are sent with MSG_NOSIGNAL; a stray write to a closed pipe must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
@@ -281,19 +462,20 @@ int main(int argc, char **argv)
 	rcu_thread_online();
 	online = true;
 
-	rc = ns_mount(&ns, region, NULL);
+	sd_notifyf(0, "STATUS=Mounting %s", region);
+	rc = ns_mount(&d.ns, region, &mo);
 	if (rc) {
 		log_err("cannot mount the region %s: %s%s", region, strerror(-rc), mount_hint(rc));
 		goto out;
 	}
-	if (lease_ms)
-		ns_set_lease_timeout(ns, lease_ms);
-	scan_badblocks(ns);
+	ns_set_lease_timeout(d.ns, cfg_num(&d.cfg, CFG_LEASE_BREAK_TIMEOUT));
+	sd_notifyf(0, "STATUS=Scanning %s for bad blocks", region);
+	scan_badblocks(d.ns);
 	{
-		struct region *r = ns_region(ns);
+		struct region *r = ns_region(d.ns);
 		struct ns_statfs st;
 
-		ns_statfs(ns, &st);
+		ns_statfs(d.ns, &st);
 		log_notice("mounted %s (%s, %s, %" PRIu64 " files, %" PRIu64 " of %" PRIu64
 			   " blocks free)",
 			   region, region_kind_name(region_kind(r)),
@@ -301,27 +483,55 @@ int main(int argc, char **argv)
 			   st.blocks);
 	}
 
-	rc = srv_new(&srv, ns, &so);
+	rc = srv_new(&d.srv, d.ns, &so);
 	if (rc)
 		goto out; /* it said why */
-	log_notice("listening on %s (mode %04o, %u workers, at most %u sessions, poll %" PRIu64
+	d.ev_hup = evsignal_new(srv_base(d.srv), SIGHUP, on_hup, &d);
+	if (!d.ev_hup || event_add(d.ev_hup, NULL) < 0)
+		goto err_nomem;
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 &&
+	    add_timer(&d, &d.ev_watchdog, &d.watchdog_every, wd_usec / 2, on_watchdog))
+		goto err_nomem;
+	if (cfg_num(&d.cfg, CFG_BADBLOCK_POLL_INTERVAL) &&
+	    badblocks_start(&d, cfg_num(&d.cfg, CFG_BADBLOCK_POLL_INTERVAL)))
+		goto out;
+	if (so.listen_fd >= 0)
+		snprintf(sz, sizeof(sz), "socket activation");
+	else
+		snprintf(sz, sizeof(sz), "mode %04o", (unsigned)so.socket_mode);
+	log_notice("listening on %s (%s, %u workers, at most %u sessions, poll %" PRIu64
 		   " us; map trust: %s)",
-		   so.socket_path, (unsigned)so.socket_mode, so.workers, so.max_sessions,
-		   so.poll_ns / 1000, perm_trust_describe(&trust, buf, sizeof(buf)));
-	sd_notify(0, "READY=1");
+		   so.listen_fd >= 0 ? "the socket systemd passed" : so.socket_path, sz, so.workers,
+		   so.max_sessions, so.poll_ns / 1000,
+		   perm_trust_describe(&d.trust, buf, sizeof(buf)));
+	if (wd_usec)
+		log_info("pinging the systemd watchdog every %" PRIu64 " ms", wd_usec / 2000);
+	sd_notifyf(0, "READY=1\nSTATUS=Serving %s", region);
 
-	rc = srv_run(srv);
+	rc = srv_run(d.srv);
 	if (rc == 0)
 		status = EXIT_SUCCESS;
+	goto out;
 
+err_nomem:
+	log_err("cannot set up the daemon's events: out of memory");
 out:
-	srv_delete(&srv);
-	if (ns) {
-		ns_unmount(&ns);
+	if (d.ev_hup)
+		event_free(d.ev_hup);
+	if (d.ev_watchdog)
+		event_free(d.ev_watchdog);
+	badblocks_stop(&d);
+	srv_delete(&d.srv);
+	if (d.ns) {
+		sd_notifyf(0, "STATUS=Unmounting %s", region);
+		ns_unmount(&d.ns);
 		log_notice("unmounted %s", region);
 	}
 	if (online)
 		rcu_thread_offline();
-	perm_trust_release(&trust);
+	perm_trust_release(&d.trust);
+	if (cfg_ok)
+		cfg_release(&d.cfg);
+	free(region);
 	return status;
 }

@@ -51,6 +51,7 @@ struct srv {
 	char *socket_path;
 	dev_t sock_dev;
 	ino_t sock_ino;
+	bool activated; /* the socket was handed over: its file is systemd's */
 	int lfd;
 	struct event *ev_listen, *ev_accept_retry;
 	struct event *ev_term, *ev_int, *ev_drain;
@@ -674,6 +675,12 @@ static int bind_socket(struct srv *srv)
 		log_err("cannot set the mode of %s: %s", path, strerror(errno));
 		goto err_unlink;
 	}
+	if (srv->opts.socket_gid >= 0 && chown(path, (uid_t)-1, (gid_t)srv->opts.socket_gid) < 0) {
+		rc = -errno;
+		log_err("cannot set the group of %s to %d: %s", path, srv->opts.socket_gid,
+			strerror(errno));
+		goto err_unlink;
+	}
 	srv->sock_dev = st.st_dev;
 	srv->sock_ino = st.st_ino;
 	if (listen(fd, SOMAXCONN) < 0) {
@@ -704,7 +711,7 @@ static void stop_listening(struct srv *srv)
 		return;
 	close(srv->lfd);
 	srv->lfd = -1;
-	if (stat(srv->socket_path, &st) == 0 && st.st_dev == srv->sock_dev &&
+	if (!srv->activated && stat(srv->socket_path, &st) == 0 && st.st_dev == srv->sock_dev &&
 	    st.st_ino == srv->sock_ino)
 		unlink(srv->socket_path);
 }
@@ -758,7 +765,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	log_notice("%s: shutting down (%u sessions, %" PRIu64 " requests in flight)",
 		   strsignal((int)sig), srv->nsessions, busy);
-	sd_notify(0, "STOPPING=1");
+	sd_notifyf(0, "STOPPING=1\nSTATUS=Shutting down: finishing %" PRIu64 " requests", busy);
 	stop_listening(srv);
 	__atomic_store_n(&srv->stopping, true, __ATOMIC_SEQ_CST);
 	/* A worker that finishes the last request after this sees stopping and wakes us. */
@@ -791,7 +798,13 @@ int srv_new(struct srv **out, struct ns *ns, const struct srv_opts *o)
 	if (!srv->socket_path || !srv->rbuf || !srv->lbuf || !srv->base)
 		goto err;
 	srv->opts.socket_path = srv->socket_path;
-	rc = bind_socket(srv);
+	if (o->listen_fd >= 0) {
+		srv->lfd = o->listen_fd;
+		srv->activated = true;
+		rc = evutil_make_socket_nonblocking(srv->lfd) < 0 ? -EIO : 0;
+	} else {
+		rc = bind_socket(srv);
+	}
 	if (rc)
 		goto err;
 	rc = -ENOMEM;
@@ -817,6 +830,11 @@ err:
 		log_err("cannot set up the server: out of memory");
 	srv_delete(&srv);
 	return rc;
+}
+
+struct event_base *srv_base(struct srv *srv)
+{
+	return srv->base;
 }
 
 int srv_run(struct srv *srv)

@@ -18,6 +18,7 @@
 
 #include "perm.h"
 
+struct event_base;
 struct ns;
 struct srv;
 
@@ -27,17 +28,29 @@ struct srv_opts {
 	unsigned workers;		/* worker threads */
 	unsigned max_sessions;		/* connected clients; more are accepted and closed */
 	uint64_t poll_ns;		/* busy-poll budget after activity (DESIGN §11); 0: off */
-	const struct perm_trust *trust; /* who may MAP; kept by the caller */
+	const struct perm_trust *trust; /* who may MAP; kept by the caller, changed only on
+					 * the loop thread (SIGHUP) */
+	int socket_gid;			/* group of the socket file; -1: leave it */
+	int listen_fd;			/* >= 0: a listening SOCK_SEQPACKET socket handed over
+					 * (socket activation): used instead of binding, and its
+					 * file is left in place; -1: bind socket_path */
 };
 
 /*
  * srv_new - set up the loop and the workers and bind the socket (its directory is created
- * if missing; a stale socket file is replaced, a live daemon on it is refused).
+ * if missing; a stale socket file is replaced, a live daemon on it is refused; its mode
+ * and group set), or take @o->listen_fd as it is.
  * Every failure logs one line that says why.
  * Return: 0 and *@out; -EADDRINUSE (a daemon answers there); -EEXIST (not a socket);
  *         -ENAMETOOLONG; -errno of mkdir/socket/bind/listen; -ENOMEM.
  */
 int srv_new(struct srv **out, struct ns *ns, const struct srv_opts *o);
+
+/*
+ * srv_base - the loop, for the caller's own events (timers, SIGHUP); they run on the loop
+ * thread, between requests.
+ */
+struct event_base *srv_base(struct srv *srv);
 
 /*
  * srv_run - serve until SIGTERM or SIGINT, then shut down gracefully. For @poll_ns after

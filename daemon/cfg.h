@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DAXFS_DAEMON_CFG_H
+#define DAXFS_DAEMON_CFG_H
+
+/*
+ * cfg - the daemon's settings: the config file (INI, daxfsd.conf(5)) and the command-line
+ * flags that override it, checked against one declarative table (config.c) of key, type,
+ * default, reloadable and description. (The header is not "config.h": that name is the
+ * build's generated configuration.)
+ *
+ * Context: the main thread only; nothing here is thread-safe.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum cfg_key {
+	/* [daemon] */
+	CFG_SOCKET,
+	CFG_SOCKET_MODE,
+	CFG_SOCKET_GROUP,
+	CFG_LOG_LEVEL,
+	CFG_WORKERS,
+	CFG_LEASE_BREAK_TIMEOUT,
+	CFG_FAULT_INJECTION,
+	CFG_POLL_US,
+	CFG_MAX_SESSIONS,
+	/* [region NAME] */
+	CFG_PATH,
+	CFG_KIND,
+	CFG_SIZE,
+	CFG_MAP_USERS,
+	CFG_MAP_GROUPS,
+	CFG_BADBLOCK_POLL_INTERVAL,
+	CFG_NKEYS,
+};
+
+/* Where a value came from: a flag beats the file, the file beats the default. */
+enum cfg_src {
+	CFG_SRC_DEFAULT,
+	CFG_SRC_FILE,
+	CFG_SRC_FLAG,
+};
+
+struct cfg_value {
+	char *str;    /* the text as given (NULL: unset, no default) */
+	uint64_t num; /* numbers, modes, gids, sizes, bools, levels, kinds: parsed */
+	enum cfg_src src;
+	unsigned line; /* CFG_SRC_FILE: its line */
+};
+
+struct cfg {
+	char *file;	   /* the config file read, or NULL */
+	char *region_name; /* NAME of [region NAME], or NULL */
+	struct cfg_value v[CFG_NKEYS];
+};
+
+/* cfg_init - every key at its default. Return: 0; -ENOMEM. */
+int cfg_init(struct cfg *c);
+void cfg_release(struct cfg *c);
+
+/* cfg_key_name - "workers"; cfg_key_flag - "--workers" (NULL: the key has no flag). */
+const char *cfg_key_name(enum cfg_key k);
+const char *cfg_key_flag(enum cfg_key k);
+bool cfg_key_reloadable(enum cfg_key k);
+
+/*
+ * cfg_set_flag - the command-line flag of @k with @value: checked like the file's, and it
+ * overrides the file. --map-users and --map-groups add to what earlier flags gave.
+ * Return: 0; -EINVAL with a message in @err ("bad --workers 'x' (1..1024)"); -ENOMEM.
+ */
+int cfg_set_flag(struct cfg *c, enum cfg_key k, const char *value, char *err, size_t errlen);
+
+/*
+ * cfg_load - read @file (keys given by flags keep the flags' values, yet are checked).
+ * Return: 0; -ENOENT and the others of fopen (message: "FILE: cannot read it: ...");
+ *         -EINVAL for an unknown section or key, a bad value, a syntax error or a second
+ *         [region] (message: "FILE:LINE: ..."); -ENOMEM.
+ */
+int cfg_load(struct cfg *c, const char *file, char *err, size_t errlen);
+
+/*
+ * cfg_reload - a fresh copy of @old read again from @old->file, flags kept.
+ * Return: as cfg_load; on failure *@out is released.
+ */
+int cfg_reload(const struct cfg *old, struct cfg *out, char *err, size_t errlen);
+
+static inline const char *cfg_str(const struct cfg *c, enum cfg_key k)
+{
+	return c->v[k].str;
+}
+
+static inline uint64_t cfg_num(const struct cfg *c, enum cfg_key k)
+{
+	return c->v[k].num;
+}
+
+static inline bool cfg_is_set(const struct cfg *c, enum cfg_key k)
+{
+	return c->v[k].src != CFG_SRC_DEFAULT;
+}
+
+#endif

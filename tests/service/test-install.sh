@@ -1,0 +1,47 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# 'meson install --destdir' puts every file an operator needs in place: daemon, CLI,
+# library, header, pkg-config file, units, tmpfiles entry, example config, man pages.
+# usage: test-install.sh MESON BUILDDIR PREFIX BINDIR SBINDIR LIBDIR INCLUDEDIR SYSCONFDIR MANDIR
+set -u
+MESON=$1 BUILD=$2 PREFIX=$3 BINDIR=$4 SBINDIR=$5 LIBDIR=$6 INCDIR=$7 SYSCONFDIR=$8 MANDIR=$9
+T=$(mktemp -d /tmp/daxfs-test-install.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+abs() { case $1 in /*) echo "$1" ;; *) echo "$PREFIX/$1" ;; esac; }
+D=$T/root
+if ! $MESON install -C "$BUILD" --destdir "$D" --no-rebuild --quiet >"$T/log" 2>&1; then
+	echo "FAIL: meson install:"
+	cat "$T/log"
+	exit 1
+fi
+fails=0
+want() {
+	if [ -e "$D$1" ]; then
+		echo "installed $1"
+	else
+		echo "FAIL: $1 is missing"
+		fails=$((fails + 1))
+	fi
+}
+want "$(abs "$SBINDIR")/daxfsd"
+want "$(abs "$BINDIR")/daxfs"
+want "$(abs "$LIBDIR")/libdaxfs.so"
+want "$(abs "$LIBDIR")/libdaxfs.so.1"
+want "$(abs "$INCDIR")/daxfs/daxfs.h"
+want "$(abs "$LIBDIR")/pkgconfig/libdaxfs.pc"
+want "$PREFIX/lib/systemd/system/daxfsd.service"
+want "$PREFIX/lib/systemd/system/daxfsd.socket"
+want "$PREFIX/lib/tmpfiles.d/daxfs.conf"
+want "$(abs "$SYSCONFDIR")/daxfs/daxfsd.conf"
+want "$(abs "$MANDIR")/man8/daxfsd.8"
+want "$(abs "$MANDIR")/man5/daxfsd.conf.5"
+want "$(abs "$MANDIR")/man1/daxfs.1"
+want "$(abs "$MANDIR")/man3/libdaxfs.3"
+
+# The unit starts the daxfsd installed with it.
+exec_start="ExecStart=$(abs "$SBINDIR")/daxfsd --config /etc/daxfs/daxfsd.conf"
+grep -qxF "$exec_start" "$D$PREFIX/lib/systemd/system/daxfsd.service" ||
+	{ echo "FAIL: the service does not say '$exec_start'"; fails=$((fails + 1)); }
+[ -x "$D$(abs "$SBINDIR")/daxfsd" ] || { echo "FAIL: daxfsd is not executable"; fails=$((fails + 1)); }
+echo "$fails missing"
+[ $fails -eq 0 ]
