@@ -29,6 +29,7 @@ static const struct cli_cmd commands[] = {
 	{"truncate", cmd_truncate, "set the size of a file"},
 	{"mkfs", cmd_mkfs, "format a region (offline)"},
 	{"check", cmd_check, "verify an unmounted region (offline)"},
+	{"devices", cmd_devices, "list device-DAX devices and fsdax namespaces"},
 };
 
 void cli_err(const char *cmd, const char *fmt, ...)

@@ -33,6 +33,7 @@ enum {
 /* cmd-region.c: offline commands on a region */
 int cmd_mkfs(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_check(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_devices(int argc, char **argv, struct cli_ctx *ctx);
 /* cmd-status.c: the daemon's view of the region */
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_df(int argc, char **argv, struct cli_ctx *ctx);
