@@ -39,7 +39,7 @@ want "$(abs "$MANDIR")/man1/daxfs.1"
 want "$(abs "$MANDIR")/man3/libdaxfs.3"
 
 # The unit starts the daxfsd installed with it.
-exec_start="ExecStart=$(abs "$SBINDIR")/daxfsd --config /etc/daxfs/daxfsd.conf"
+exec_start="ExecStart=$(abs "$SBINDIR")/daxfsd --config $(abs "$SYSCONFDIR")/daxfs/daxfsd.conf"
 grep -qxF "$exec_start" "$D$PREFIX/lib/systemd/system/daxfsd.service" ||
 	{ echo "FAIL: the service does not say '$exec_start'"; fails=$((fails + 1)); }
 [ -x "$D$(abs "$SBINDIR")/daxfsd" ] || { echo "FAIL: daxfsd is not executable"; fails=$((fails + 1)); }
