@@ -4,7 +4,6 @@
  * machine, i.e. what daxfs mkfs and daxfsd can use besides an emulated region.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -113,32 +112,13 @@ static int list_fsdax(struct dev_list *l)
 
 int cmd_devices(int argc, char **argv, struct cli_ctx *ctx)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	struct dev_list l = {.json = ctx->json};
-	int c, rc;
+	struct dev_list l = {0};
+	int rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			l.json = true;
-			break;
-		case 'h':
-			fputs(devices_usage, stdout);
-			return EXIT_OK;
-		default:
-			fputs(devices_usage, stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		fputs(devices_usage, stderr);
-		return EXIT_USAGE;
-	}
+	rc = cli_json_opts(argc, argv, ctx, devices_usage, 0);
+	if (rc >= 0)
+		return rc;
+	l.json = ctx->json;
 	if (l.json)
 		l.arr = json_object_new_array();
 	rc = list_devdax(&l);

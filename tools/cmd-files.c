@@ -371,34 +371,14 @@ static const char stat_usage[] =
 
 int cmd_stat(int argc, char **argv, struct cli_ctx *ctx)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	char path[CLI_PATH_MAX], buf[64], mode[11];
 	struct daxfs_stat st;
 	struct daxfs *fs;
-	int c, rc;
+	int rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			ctx->json = true;
-			break;
-		case 'h':
-			fputs(stat_usage, stdout);
-			return EXIT_OK;
-		default:
-			fputs(stat_usage, stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		fputs(stat_usage, stderr);
-		return EXIT_USAGE;
-	}
+	rc = cli_json_opts(argc, argv, ctx, stat_usage, 1);
+	if (rc >= 0)
+		return rc;
 	rc = open_path("stat", ctx, argv[optind], path, &fs);
 	if (rc)
 		return rc;

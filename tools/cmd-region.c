@@ -113,34 +113,15 @@ static void check_line(void *ctx, enum check_severity sev, const char *msg)
 
 int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	struct check_out out = {ctx->json, NULL};
+	struct check_out out = {false, NULL};
 	struct check_result res;
 	char b1[32], b2[32];
-	int c, rc;
+	int rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			out.json = true;
-			break;
-		case 'h':
-			fputs(check_usage, stdout);
-			return EXIT_OK;
-		default:
-			fputs(check_usage, stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		fputs(check_usage, stderr);
-		return EXIT_USAGE;
-	}
+	rc = cli_json_opts(argc, argv, ctx, check_usage, 1);
+	if (rc >= 0)
+		return rc;
+	out.json = ctx->json;
 	if (out.json)
 		out.lines = json_object_new_array();
 	rc = ns_check(argv[optind], check_line, &out, &res);

@@ -2,7 +2,6 @@
 /*
  * The daemon's view of the region: status and df.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,36 +16,6 @@
 #define JSON_U64(obj, key, v) json_object_object_add((obj), (key), json_object_new_uint64(v))
 
 /* Parse the options status and df share (--json, --help); return -1 to go on. */
-static int parse_json_opts(int argc, char **argv, struct cli_ctx *ctx, const char *usage)
-{
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	int c;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			ctx->json = true;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return EXIT_OK;
-		default:
-			fputs(usage, stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		fputs(usage, stderr);
-		return EXIT_USAGE;
-	}
-	return -1;
-}
-
 /* Connect and ask STATFS; report failures as @cmd. */
 static int get_statfs(const char *cmd, struct cli_ctx *ctx, struct daxfs_statfs *sf)
 {
@@ -123,7 +92,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 	uint64_t bs;
 	int rc;
 
-	rc = parse_json_opts(argc, argv, ctx, status_usage);
+	rc = cli_json_opts(argc, argv, ctx, status_usage, 0);
 	if (rc >= 0)
 		return rc;
 	rc = get_statfs("status", ctx, &sf);
@@ -176,7 +145,7 @@ int cmd_df(int argc, char **argv, struct cli_ctx *ctx)
 	uint64_t bs, used, avail;
 	int rc;
 
-	rc = parse_json_opts(argc, argv, ctx, df_usage);
+	rc = cli_json_opts(argc, argv, ctx, df_usage, 0);
 	if (rc >= 0)
 		return rc;
 	rc = get_statfs("df", ctx, &sf);

@@ -49,6 +49,13 @@ int cmd_put(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_get(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_cat(int argc, char **argv, struct cli_ctx *ctx);
 
+/*
+ * cli_json_opts - parse a command's only options, --json (sets @ctx->json) and --help, and
+ * require exactly @nargs arguments after them (at argv[optind]).
+ * Return: -1 to go on, or the exit status to return (--help, bad usage).
+ */
+int cli_json_opts(int argc, char **argv, struct cli_ctx *ctx, const char *usage, int nargs);
+
 /* cli_err - "daxfs CMD: message" on stderr. */
 void cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
