@@ -45,46 +45,70 @@ static bool overlaps(const struct ns_grant *g, uint64_t index, uint64_t count)
 	return g->index < index + count && index < g->index + g->count;
 }
 
-int ns_grant_new(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned mode,
-		 const struct ns_grant_ops *ops, void *holder, struct ns_grant **out)
+static bool grant_range_ok(uint64_t index, uint64_t count, unsigned mode)
 {
-	struct ns_inode *in;
-	struct ns_grant *g;
-	int rc = 0;
+	return count && index < NS_PAGES_MAX && count <= NS_PAGES_MAX - index && mode &&
+	       !(mode & ~(unsigned)(NS_GRANT_READ | NS_GRANT_WRITE));
+}
 
-	*out = NULL;
-	if (count == 0 || index >= NS_PAGES_MAX || count > NS_PAGES_MAX - index || !mode ||
-	    mode & ~(unsigned)(NS_GRANT_READ | NS_GRANT_WRITE))
-		return -EINVAL;
-	in = ns_inode_get(ns, ino);
+/* grant_file - a reference on the regular file @ino and a zeroed grant for it. */
+static int grant_file(struct ns *ns, uint64_t ino, struct ns_inode **inp, struct ns_grant **gp)
+{
+	struct ns_inode *in = ns_inode_get(ns, ino);
+
 	if (!in)
 		return -ENOENT;
 	if (S_ISDIR(in->type)) {
 		ns_inode_put(ns, in);
 		return -EISDIR;
 	}
-	g = calloc(1, sizeof(*g));
-	if (!g) {
+	*gp = calloc(1, sizeof(**gp));
+	if (!*gp) {
 		ns_inode_put(ns, in);
 		return -ENOMEM;
 	}
-	g->in = in;
-	g->ino = ino;
-	g->index = index;
-	g->count = count;
-	g->mode = mode;
-	g->ops = ops;
-	g->holder = holder;
-	/* The inode lock keeps invalidations out while the grant joins the list. */
+	*inp = in;
+	return 0;
+}
+
+/*
+ * grant_add - fill @g and put it on @in's list.
+ * Locking: caller holds @in's inode lock (no invalidation runs meanwhile); takes the grant lock.
+ */
+static void grant_add(struct ns *ns, struct ns_inode *in, struct ns_grant *g, uint64_t index,
+		      uint64_t count, unsigned mode, const struct ns_grant_ops *ops, void *holder)
+{
+	*g = (struct ns_grant){.in = in,
+			       .ino = in->ino,
+			       .index = index,
+			       .count = count,
+			       .mode = mode,
+			       .ops = ops,
+			       .holder = holder};
+	pthread_mutex_lock(&ns->grant_lock);
+	g->gen = in->lease_gen;
+	cds_list_add_tail(&g->node, &in->grants);
+	pthread_mutex_unlock(&ns->grant_lock);
+}
+
+int ns_grant_new(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned mode,
+		 const struct ns_grant_ops *ops, void *holder, struct ns_grant **out)
+{
+	struct ns_inode *in;
+	struct ns_grant *g;
+	int rc;
+
+	*out = NULL;
+	if (!grant_range_ok(index, count, mode))
+		return -EINVAL;
+	rc = grant_file(ns, ino, &in, &g);
+	if (rc)
+		return rc;
 	pthread_mutex_lock(&in->lock);
-	if (__atomic_load_n(&in->dying, __ATOMIC_ACQUIRE)) {
+	if (__atomic_load_n(&in->dying, __ATOMIC_ACQUIRE))
 		rc = -ENOENT;
-	} else {
-		pthread_mutex_lock(&ns->grant_lock);
-		g->gen = in->lease_gen;
-		cds_list_add_tail(&g->node, &in->grants);
-		pthread_mutex_unlock(&ns->grant_lock);
-	}
+	else
+		grant_add(ns, in, g, index, count, mode, ops, holder);
 	pthread_mutex_unlock(&in->lock);
 	if (rc) {
 		free(g);
@@ -114,8 +138,9 @@ static int describe(struct ns *ns, struct ns_inode *in, uint64_t index, uint64_t
 
 		if (xt_is_value(e) && !xt_is_hole(e)) {
 			blk = xt_to_block(e) + (p - first);
-			flags = xt_is_poison(e) && alloc_is_quarantined(ns->alloc, blk) ? NS_EXT_POISON
-											  : 0;
+			flags = xt_is_poison(e) && alloc_is_quarantined(ns->alloc, blk)
+					? NS_EXT_POISON
+					: 0;
 		}
 		if (last && last->flags == flags && last->index + last->count == p &&
 		    (flags == NS_EXT_HOLE || last->block + last->count == blk)) {
@@ -157,8 +182,7 @@ int ns_map(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned
 	*out = NULL;
 	*ext = NULL;
 	*next = 0;
-	if (count == 0 || index >= NS_PAGES_MAX || count > NS_PAGES_MAX - index || !mode ||
-	    mode & ~(unsigned)(NS_GRANT_READ | NS_GRANT_WRITE))
+	if (!grant_range_ok(index, count, mode))
 		return -EINVAL;
 	for (int attempt = 0; attempt < 4; attempt++) {
 		bool holes = false;
@@ -169,18 +193,9 @@ int ns_map(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned
 			if (rc)
 				return rc;
 		}
-		in = ns_inode_get(ns, ino);
-		if (!in)
-			return -ENOENT;
-		if (S_ISDIR(in->type)) {
-			ns_inode_put(ns, in);
-			return -EISDIR;
-		}
-		g = calloc(1, sizeof(*g));
-		if (!g) {
-			ns_inode_put(ns, in);
-			return -ENOMEM;
-		}
+		rc = grant_file(ns, ino, &in, &g);
+		if (rc)
+			return rc;
 		pthread_mutex_lock(&in->lock);
 		if (__atomic_load_n(&in->dying, __ATOMIC_ACQUIRE))
 			rc = -ENOENT;
@@ -189,12 +204,7 @@ int ns_map(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned
 		for (size_t i = 0; rc == 0 && i < *next; i++)
 			holes |= (*ext)[i].flags & NS_EXT_HOLE;
 		if (rc == 0 && (!(mode & NS_GRANT_WRITE) || !holes)) {
-			*g = (struct ns_grant){.in = in, .ino = ino, .index = index, .count = count,
-					       .mode = mode, .ops = ops, .holder = holder};
-			pthread_mutex_lock(&ns->grant_lock);
-			g->gen = in->lease_gen;
-			cds_list_add_tail(&g->node, &in->grants);
-			pthread_mutex_unlock(&ns->grant_lock);
+			grant_add(ns, in, g, index, count, mode, ops, holder);
 			pthread_mutex_unlock(&in->lock);
 			*out = g;
 			return 0;
