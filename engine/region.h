@@ -101,6 +101,57 @@ static inline void *region_at(const struct region *r, uint64_t offset)
 }
 
 /*
+ * SIGBUS-safe access (DESIGN §5 source 2, §7). The process-wide handler is engine/sigbus.c
+ * (sigbus_install()); every open region registers its mapping with it.
+ *
+ * A fault while a *_safe copy runs on the calling thread, at an address inside the bytes it
+ * copies, ends the copy with -EIO: a media error (BUS_MCEERR_AR/AO; its size from
+ * si_addr_lsb: 4 KiB, or 2 MiB on a PMD-mapped devdax page) is also queued on the region for
+ * poison_drain() (engine/poison.h), which the caller runs once it holds no engine lock;
+ * BUS_ADRERR (an emulated region's file was truncated under us) marks the region failed.
+ * A fault anywhere else in a region (metadata) is survived too: the handler puts anonymous
+ * memory over the lost range so the access completes, and marks the region failed.
+ */
+struct region_fault {
+	uint64_t off; /* region offset of the lost range (aligned down to @len) */
+	uint64_t len; /* bytes */
+	int code;     /* BUS_MCEERR_AR, BUS_MCEERR_AO or BUS_ADRERR (si_code) */
+};
+
+/*
+ * region_copy_safe - copy @len bytes from region memory @src to ordinary memory @dst (a copy
+ * read, a scrub).
+ * region_memcpy_safe / region_memset_safe - region_memcpy / region_memset into region
+ * memory @dst (same @flags), stopping at a fault.
+ * @fault: may be NULL; on -EIO, what was hit.
+ * Context: any thread; sigbus_install() done (else a fault kills the process as before).
+ * Locking: none; the caller serialises access to the bytes. Not nested on one thread.
+ * Return: 0; -EIO (the copy stopped part way: the bytes before the fault were copied).
+ */
+int region_copy_safe(const struct region *r, void *dst, const void *src, size_t len,
+		     struct region_fault *fault);
+int region_memcpy_safe(const struct region *r, void *dst, const void *src, size_t len,
+		       unsigned flags, struct region_fault *fault);
+int region_memset_safe(const struct region *r, void *dst, int c, size_t len, unsigned flags,
+		       struct region_fault *fault);
+
+/*
+ * region_failed - has a fault outside a safe copy (or a truncated backing file) made the
+ * region unusable? Then its contents can no longer be trusted: stop serving it.
+ * Context: any thread. Locking: none (atomic).
+ * Return: false; or true and, with @why, the first fault that failed it.
+ */
+bool region_failed(const struct region *r, struct region_fault *why);
+
+/*
+ * region_poison_pop - take one media error queued by a safe copy or by the handler
+ * (BUS_MCEERR_AO), for poison_drain().
+ * Context: any thread. Locking: none (lock-free).
+ * Return: true and *@f; false when none is queued.
+ */
+bool region_poison_pop(const struct region *r, struct region_fault *f);
+
+/*
  * region_badblocks - the device's bad-block list (pmem2_badblock_*), as byte ranges.
  * An emulated region has none and reports none, quietly.
  * Context: any thread. Locking: none.
