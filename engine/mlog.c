@@ -134,6 +134,13 @@ int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root
 	sb.log_seq = 1;
 
 	memset(&l, 0, sizeof(l));
+	/*
+	 * Clear both areas: a log left by an earlier format (mkfs --force, a reused device)
+	 * holds records chained to each other whose sequence numbers this log reaches again,
+	 * and replay would take them for later transactions after a damaged record.
+	 */
+	for (unsigned i = 0; i < 2; i++)
+		region_memset(r, region_at(r, sb.log_off[i]), 0, sb.log_len, REGION_NONTEMPORAL);
 	l.r = r;
 	l.sb = sb;
 	l.next_seq = 1;
