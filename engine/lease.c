@@ -171,10 +171,183 @@ static int describe(struct ns *ns, struct ns_inode *in, uint64_t index, uint64_t
 	return 0;
 }
 
+/*
+ * Device-DAX (DESIGN §7). A devdax node maps only whole multiples of its alignment (2 MiB),
+ * so a mapping there is made of whole huge blocks: ns_map widens the range to the file's
+ * huge blocks (chunks of 512 pages) that it touches, makes each of them that holds data one
+ * aligned huge extent of the file, moving its pages onto a fresh huge block when it is not,
+ * and grants the widened range. The client can reach all of it, so the grant covers all of
+ * it: a truncate, punch or poison anywhere in those 2 MiB reaches the client, and no block
+ * that another file owns, or may own later, is ever inside a client's huge mapping.
+ */
+
+/*
+ * map_unit - pages per mapping unit of @ns's region.
+ * Context: any thread. Locking: none (the alignment is fixed after open).
+ * Return: 1 (4 KiB mappings), FMT_CHUNK_BLOCKS (a devdax alignment that divides 2 MiB), or
+ *         0 for an alignment daxfs cannot map (larger than 2 MiB).
+ */
+static uint64_t map_unit(struct ns *ns)
+{
+	uint64_t align = region_alignment(ns->r);
+
+	if (align <= FMT_BLOCK_SIZE)
+		return 1;
+	return FMT_CHUNK_SIZE % align == 0 ? FMT_CHUNK_BLOCKS : 0;
+}
+
+enum chunk_shape {
+	CHUNK_HUGE,  /* every page mapped, page i of the chunk on block i of an aligned chunk */
+	CHUNK_EMPTY, /* no page mapped */
+	CHUNK_MIXED, /* anything else: holes next to data, or blocks out of place */
+};
+
+/*
+ * chunk_shape - how @in maps the 512 pages from page @c (a multiple of 512).
+ * Context: thread registered with RCU. Locking: caller holds @in's inode lock.
+ * Return: the shape.
+ */
+static enum chunk_shape chunk_shape(struct ns_inode *in, uint64_t c)
+{
+	enum chunk_shape shape = CHUNK_HUGE;
+	uint64_t base = UINT64_MAX, holes = 0;
+
+	rcu_read_begin();
+	for (uint64_t p = c; p < c + FMT_CHUNK_BLOCKS; p++) {
+		uint64_t first, blk;
+		xt_entry e = __xt_load(&in->map, p, &first, NULL);
+
+		if (!xt_is_value(e) || xt_is_hole(e)) {
+			holes++;
+			continue;
+		}
+		blk = xt_to_block(e) + (p - first);
+		if (base == UINT64_MAX)
+			base = blk - (p - c);
+		if (blk != base + (p - c) || !IS_ALIGNED(base, (uint64_t)FMT_CHUNK_BLOCKS))
+			shape = CHUNK_MIXED;
+	}
+	rcu_read_end();
+	if (holes == FMT_CHUNK_BLOCKS)
+		return CHUNK_EMPTY;
+	return holes ? CHUNK_MIXED : shape;
+}
+
+/*
+ * chunk_move - put pages [@c, @c + 512) of @in on one fresh huge block: copy the pages that
+ * have data, zero the others, and replace the chunk's entries in one transaction. Mappers of
+ * the chunk let go first (a lease break), so no store lands on the old blocks after the copy.
+ * Context: thread registered with RCU, outside a read section. Locking: caller holds @in's
+ *          inode lock; takes the chunk's entry locks, the grant lock, the allocator lock.
+ * Return: 0; -EROFS (read-only mount); -ENOSPC (no entirely free huge block); -EIO (a page
+ *         of the chunk is poisoned, or the transaction failed); -ENOMEM. Logged.
+ */
+static int chunk_move(struct ns *ns, struct ns_inode *in, uint64_t c)
+{
+	struct ns_hold *hold = NULL;
+	struct fmt_map *rec;
+	struct mlog_tx tx;
+	uint64_t blk, bad = UINT64_MAX;
+	int rc;
+
+	rc = ns_writable(ns);
+	if (rc) {
+		log_notice("inode %lu: pages %lu..%lu are not on one huge block, which a devdax "
+			   "mapping needs, and a read-only mount cannot move them",
+			   (unsigned long)in->ino, (unsigned long)c,
+			   (unsigned long)(c + FMT_CHUNK_BLOCKS - 1));
+		return rc;
+	}
+	ns_lock_pages(in, c, c + FMT_CHUNK_BLOCKS);
+	rc = ns_invalidate_range(ns, in, c, FMT_CHUNK_BLOCKS, &hold);
+	if (rc)
+		goto out_unlock;
+	rc = alloc_huge(ns->alloc, &blk);
+	if (rc) {
+		log_notice("inode %lu: no free 2 MiB block to move pages %lu..%lu onto, which a "
+			   "devdax mapping needs",
+			   (unsigned long)in->ino, (unsigned long)c,
+			   (unsigned long)(c + FMT_CHUNK_BLOCKS - 1));
+		goto out_unlock;
+	}
+	rcu_read_begin();
+	for (uint64_t p = c; p < c + FMT_CHUNK_BLOCKS; p++) {
+		char *dst = region_at(ns->r, (blk + (p - c)) * FMT_BLOCK_SIZE);
+		uint64_t first;
+		xt_entry e = __xt_load(&in->map, p, &first, NULL);
+
+		if (!xt_is_value(e) || xt_is_hole(e)) {
+			region_memset(ns->r, dst, 0, FMT_BLOCK_SIZE,
+				      REGION_NODRAIN | REGION_NONTEMPORAL);
+		} else if (xt_is_poison(e) &&
+			   alloc_is_quarantined(ns->alloc, xt_to_block(e) + (p - first))) {
+			bad = p;
+			break;
+		} else {
+			region_memcpy(ns->r, dst,
+				      region_at(ns->r, (xt_to_block(e) + (p - first)) *
+							       FMT_BLOCK_SIZE),
+				      FMT_BLOCK_SIZE, REGION_NODRAIN);
+		}
+	}
+	rcu_read_end();
+	region_drain(ns->r);
+	if (bad != UINT64_MAX) {
+		log_notice("inode %lu: page %lu is poisoned: its 2 MiB cannot move onto one huge "
+			   "block, which a devdax mapping needs",
+			   (unsigned long)in->ino, (unsigned long)bad);
+		alloc_free(ns->alloc, blk, FMT_CHUNK_BLOCKS);
+		rc = -EIO;
+		goto out_unlock;
+	}
+	mlog_tx_init(&tx);
+	rec = mlog_tx_add(&tx, FMT_REC_MAP, sizeof(*rec));
+	if (rec)
+		*rec = (struct fmt_map){in->ino, c, blk, FMT_CHUNK_BLOCKS, 9};
+	/* The old blocks are freed after a grace period, or held for expired mappers. */
+	rc = ns_tx_run_held(ns, &tx, hold);
+	hold = NULL;
+	mlog_tx_release(&tx);
+	if (rc) {
+		if (rc != -EIO)
+			alloc_free(ns->alloc, blk, FMT_CHUNK_BLOCKS);
+		log_notice("inode %lu: moving pages %lu..%lu onto a huge block failed: %s",
+			   (unsigned long)in->ino, (unsigned long)c,
+			   (unsigned long)(c + FMT_CHUNK_BLOCKS - 1), strerror(-rc));
+	} else {
+		log_info("inode %lu: pages %lu..%lu moved onto huge block %lu for a devdax mapping",
+			 (unsigned long)in->ino, (unsigned long)c,
+			 (unsigned long)(c + FMT_CHUNK_BLOCKS - 1), (unsigned long)blk);
+	}
+out_unlock:
+	ns_hold_put(ns, hold);
+	ns_unlock_pages(in, c, c + FMT_CHUNK_BLOCKS);
+	return rc;
+}
+
+/*
+ * shape_range - make every chunk of pages [@lo, @hi) (512-page aligned) that has data one
+ * huge extent of @in (chunk_move). Context, Locking, Return: as chunk_move.
+ */
+static int shape_range(struct ns *ns, struct ns_inode *in, uint64_t lo, uint64_t hi)
+{
+	int rc;
+
+	for (uint64_t c = lo; c < hi; c += FMT_CHUNK_BLOCKS) {
+		if (chunk_shape(in, c) != CHUNK_MIXED)
+			continue;
+		rc = chunk_move(ns, in, c);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int ns_map(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned mode,
 	   const struct ns_grant_ops *ops, void *holder, struct ns_grant **out,
 	   struct ns_extent **ext, size_t *next)
 {
+	uint64_t unit = map_unit(ns), lo = index, hi;
 	struct ns_inode *in;
 	struct ns_grant *g;
 	int rc = 0;
@@ -184,6 +357,20 @@ int ns_map(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned
 	*next = 0;
 	if (!grant_range_ok(index, count, mode))
 		return -EINVAL;
+	if (unit == 0) {
+		log_notice("region %s: its mapping alignment of %lu bytes is larger than 2 MiB: "
+			   "daxfs cannot map files there (copy I/O works)",
+			   region_path(ns->r), (unsigned long)region_alignment(ns->r));
+		return -EOPNOTSUPP;
+	}
+	/* devdax: whole huge blocks, which the client maps and so is granted */
+	hi = index + count;
+	if (unit > 1) {
+		lo = ALIGN_DOWN(index, unit);
+		hi = ALIGN_UP(hi, unit);
+		if (hi > NS_PAGES_MAX)
+			return -EFBIG;
+	}
 	for (int attempt = 0; attempt < 4; attempt++) {
 		bool holes = false;
 
@@ -199,12 +386,14 @@ int ns_map(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned
 		pthread_mutex_lock(&in->lock);
 		if (__atomic_load_n(&in->dying, __ATOMIC_ACQUIRE))
 			rc = -ENOENT;
-		else
-			rc = describe(ns, in, index, count, ext, next);
+		else if (unit > 1)
+			rc = shape_range(ns, in, lo, hi);
+		if (rc == 0)
+			rc = describe(ns, in, lo, hi - lo, ext, next);
 		for (size_t i = 0; rc == 0 && i < *next; i++)
 			holes |= (*ext)[i].flags & NS_EXT_HOLE;
 		if (rc == 0 && (!(mode & NS_GRANT_WRITE) || !holes)) {
-			grant_add(ns, in, g, index, count, mode, ops, holder);
+			grant_add(ns, in, g, lo, hi - lo, mode, ops, holder);
 			pthread_mutex_unlock(&in->lock);
 			*out = g;
 			return 0;

@@ -6,7 +6,14 @@
  * the region fd. The view is one libpmem2 virtual memory reservation (PROT_NONE, aligned to
  * 2 MiB or more when the length allows) in which every data extent is a pmem2 mapping of
  * the region fd at its region offset (pmem2_config_set_vm_reservation); holes are
- * anonymous read-only zero pages, poisoned extents stay PROT_NONE. daxfs_map_persist()
+ * anonymous read-only zero pages, poisoned extents stay PROT_NONE.
+ *
+ * The view maps in units of the region's alignment: 4 KiB, or 2 MiB on device-DAX, which
+ * maps only whole aligned 2 MiB blocks (DESIGN §7). There the daemon grants and describes
+ * the range widened to whole 2 MiB of the file, each one huge extent or a hole, and the
+ * view covers that widened range; the application sees [off, off + len) of it
+ * (daxfs_map_addr() points inside the view). An event makes whole units inaccessible: on
+ * device-DAX, a poisoned 4 KiB page costs the mapping its 2 MiB. daxfs_map_persist()
  * calls each overlapped mapping's pmem2 persist function: a CPU cache flush on devdax and
  * fsdax (MAP_SYNC), msync() on emulated regions. Ranges made inaccessible by events are
  * kept in a small sorted list and skipped by persist (a cache flush of a PROT_NONE page
@@ -54,11 +61,14 @@ struct daxfs_map {
 	uint64_t ino, off, len;
 	uint64_t grant, generation;
 	unsigned mode; /* WIRE_MAP_READ [| WIRE_MAP_WRITE] */
+	/* The view: file bytes [view_off, view_off + view_len), mapped in units of @unit. */
+	uint64_t view_off, view_len, unit;
 
 	pthread_rwlock_t lock; /* everything below */
 	bool dead;	       /* the view is unmapped */
 	bool no_persist;       /* dead_ranges is incomplete (out of memory): persist nothing */
-	char *addr;
+	char *view;	       /* the reservation's address */
+	char *addr;	       /* view + (off - view_off): what the application sees */
 	struct pmem2_vm_reservation *rsv;
 	size_t n_ext;
 	struct map_ext *ext;
@@ -172,10 +182,10 @@ static void dead_add(struct daxfs_map *m, uint64_t off, uint64_t len)
 	m->ndead++;
 }
 
-/* check_extents - the extents cover [off, off + len) in order, with sane sizes. */
+/* check_extents - the extents cover the view in order, with sane sizes. */
 static int check_extents(struct daxfs_map *m, uint64_t region_size)
 {
-	uint64_t at = m->off;
+	uint64_t at = m->view_off, end = m->view_off + m->view_len;
 
 	if (m->n_ext == 0)
 		return lib_err(-EPROTO, "MAP: a reply with no extents");
@@ -183,17 +193,102 @@ static int check_extents(struct daxfs_map *m, uint64_t region_size)
 		struct map_ext *e = &m->ext[i];
 
 		if (e->voff != at || e->len == 0 || !IS_ALIGNED(e->len, (uint64_t)LIB_PAGE) ||
-		    e->len > m->off + m->len - at)
+		    e->len > end - at)
 			return lib_err(-EPROTO, "MAP: extent %zu does not follow the range", i);
 		if (!(e->flags & (WIRE_EXT_HOLE | WIRE_EXT_POISON)) &&
 		    (!IS_ALIGNED(e->region_off, (uint64_t)LIB_PAGE) ||
 		     e->region_off > region_size || e->len > region_size - e->region_off))
 			return lib_err(-EPROTO, "MAP: extent %zu lies outside the region", i);
-		e->voff = at - m->off;
+		e->voff = at - m->view_off;
 		at += e->len;
 	}
-	if (at != m->off + m->len)
+	if (at != end)
 		return lib_err(-EPROTO, "MAP: the extents do not cover the range");
+	return 0;
+}
+
+/*
+ * unit_extents - on device-DAX (@m->unit > 4 KiB), recut the checked extents into whole
+ * units: a unit is data (one extent of the unit, at an aligned region offset), a hole (all
+ * holes), or poisoned (any poison in it: the whole unit stays inaccessible). Consecutive
+ * units of one kind merge, data ones when the region offsets follow.
+ * Return: 0; -EPROTO (a unit mixes data with holes, or its data is not aligned); -ENOMEM.
+ */
+static int unit_extents(struct daxfs_map *m)
+{
+	uint64_t u = m->unit, nunits = m->view_len / u;
+	struct map_ext *v, *last = NULL;
+	size_t n = 0, j = 0;
+
+	v = calloc(nunits, sizeof(*v));
+	if (!v)
+		return lib_err(-ENOMEM, "out of memory");
+	for (uint64_t k = 0; k < nunits; k++) {
+		uint64_t us = k * u, ue = us + u, region_off = 0;
+		uint32_t flags = WIRE_EXT_HOLE;
+		bool data = false;
+
+		/* the extents that overlap [us, ue): from j on (they are in order) */
+		while (m->ext[j].voff + m->ext[j].len <= us)
+			j++;
+		for (size_t i = j; i < m->n_ext && m->ext[i].voff < ue; i++) {
+			const struct map_ext *e = &m->ext[i];
+
+			if (e->flags & WIRE_EXT_POISON) {
+				flags = WIRE_EXT_POISON;
+			} else if (!(e->flags & WIRE_EXT_HOLE)) {
+				data = true;
+				region_off = e->region_off + (us - MIN(us, e->voff));
+				if (e->voff > us || e->voff + e->len < ue ||
+				    !IS_ALIGNED(region_off, u)) {
+					free(v);
+					return lib_err(-EPROTO,
+						       "MAP: file bytes %llu..%llu are not one aligned "
+						       "%llu KiB block of the device",
+						       (unsigned long long)(m->view_off + us),
+						       (unsigned long long)(m->view_off + ue - 1),
+						       (unsigned long long)(u >> 10));
+				}
+			}
+		}
+		if (flags != WIRE_EXT_POISON && data)
+			flags = 0;
+		if (last && last->flags == flags &&
+		    (flags != 0 || last->region_off + last->len == region_off)) {
+			last->len += u;
+			continue;
+		}
+		last = &v[n++];
+		*last = (struct map_ext){.voff = us, .len = u, .region_off = region_off,
+					 .flags = flags};
+	}
+	free(m->ext);
+	m->ext = v;
+	m->n_ext = n;
+	return 0;
+}
+
+/*
+ * view_geometry - the view's unit (the region's mapping alignment) and extent: [off, off +
+ * len) widened to whole units.
+ * Return: 0; -EPROTO (an alignment the library cannot map); pmem2 errors.
+ */
+static int view_geometry(struct daxfs_map *m, struct pmem2_source *src, const char *what)
+{
+	size_t align;
+	int ret;
+
+	ret = pmem2_source_alignment(src, &align);
+	if (ret)
+		return pmem2_error(ret, "MAP: the region's alignment");
+	if (align < LIB_PAGE)
+		align = LIB_PAGE;
+	if (align & (align - 1) || align > (2u << 20))
+		return lib_err(-EPROTO, "MAP %s: cannot map a region with a %zu-byte alignment",
+			       what, align);
+	m->unit = align;
+	m->view_off = ALIGN_DOWN(m->off, m->unit);
+	m->view_len = ALIGN_UP(m->off + m->len, m->unit) - m->view_off;
 	return 0;
 }
 
@@ -210,7 +305,7 @@ static void view_unmap(struct daxfs_map *m)
 		/* Also unmaps the holes and ranges replaced by events: pmem2 never saw them. */
 		ret = pmem2_vm_reservation_delete(&m->rsv);
 		if (ret) {
-			munmap(m->addr, m->len);
+			munmap(m->view, m->view_len);
 			m->rsv = NULL;
 		}
 	}
@@ -224,12 +319,13 @@ static int view_build(struct daxfs_map *m, struct pmem2_source *src)
 	struct pmem2_config *cfg = NULL;
 	int ret;
 
-	ret = pmem2_vm_reservation_new(&m->rsv, NULL, m->len);
+	ret = pmem2_vm_reservation_new(&m->rsv, NULL, m->view_len);
 	if (ret) {
 		m->rsv = NULL;
 		return pmem2_error(ret, "MAP: cannot reserve the view");
 	}
-	m->addr = pmem2_vm_reservation_get_address(m->rsv);
+	m->view = pmem2_vm_reservation_get_address(m->rsv);
+	m->addr = m->view + (m->off - m->view_off);
 	ret = pmem2_config_new(&cfg);
 	if (ret) {
 		ret = pmem2_error(ret, "MAP");
@@ -250,7 +346,7 @@ static int view_build(struct daxfs_map *m, struct pmem2_source *src)
 				ret = lib_err(-EPROTO, "MAP: a hole in a write mapping");
 				goto err_unmap;
 			}
-			if (mmap(m->addr + e->voff, e->len, PROT_READ,
+			if (mmap(m->view + e->voff, e->len, PROT_READ,
 				 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
 				 0) == MAP_FAILED) {
 				ret = lib_err(-errno, "MAP: cannot map a hole: %s",
@@ -317,16 +413,21 @@ static void map_apply_event(struct daxfs *fs, struct daxfs_map *m, const struct 
 	int err = 0;
 	void *ctx;
 
-	start = MAX(e->ev.off, m->off);
+	/* the event's part of the view, in whole units */
+	start = MAX(e->ev.off, m->view_off);
 	end = e->ev.off + e->ev.len < e->ev.off ? UINT64_MAX : e->ev.off + e->ev.len;
-	end = MIN(end, m->off + m->len);
+	end = MIN(end, m->view_off + m->view_len);
+	if (start < end && m->unit > (uint64_t)LIB_PAGE) {
+		start = m->view_off + ALIGN_DOWN(start - m->view_off, m->unit);
+		end = m->view_off + ALIGN_UP(end - m->view_off, m->unit);
+	}
 
 	pthread_rwlock_wrlock(&m->lock);
 	dead = m->dead;
 	if (!dead && start < end) {
-		uint64_t vs = ALIGN_DOWN(start - m->off, (uint64_t)LIB_PAGE);
-		uint64_t ve = ALIGN_UP(end - m->off, (uint64_t)LIB_PAGE);
-		char *at = m->addr + vs;
+		uint64_t vs = ALIGN_DOWN(start - m->view_off, (uint64_t)LIB_PAGE);
+		uint64_t ve = ALIGN_UP(end - m->view_off, (uint64_t)LIB_PAGE);
+		char *at = m->view + vs;
 		int r;
 
 		/* INVALIDATE: let go of the blocks; POISON (or no memory for that): PROT_NONE. */
@@ -358,6 +459,9 @@ static void map_apply_event(struct daxfs *fs, struct daxfs_map *m, const struct 
 	pthread_mutex_unlock(&fs->lock);
 	if (!fn || dead)
 		return;
+	/* what the application sees of it */
+	start = MAX(start, m->off);
+	end = MIN(end, m->off + m->len);
 	out.type = inval ? DAXFS_EVENT_INVALIDATE : DAXFS_EVENT_POISON;
 	out.map = m;
 	out.ino = e->ev.ino;
@@ -448,10 +552,15 @@ int daxfs_map_new(struct daxfs *fs, uint64_t ino, uint64_t off, uint64_t len, in
 	}
 	m->n_ext = rep.count;
 
-	ret = check_extents(m, rep.region_size);
+	ret = region_source(fs, &src, &rdonly);
 	if (ret < 0)
 		goto err_unmap_grant;
-	ret = region_source(fs, &src, &rdonly);
+	ret = view_geometry(m, src, what);
+	if (ret < 0)
+		goto err_unmap_grant;
+	ret = check_extents(m, rep.region_size);
+	if (ret == 0 && m->unit > (uint64_t)LIB_PAGE)
+		ret = unit_extents(m);
 	if (ret < 0)
 		goto err_unmap_grant;
 	if ((req.mode & WIRE_MAP_WRITE) && rdonly) {
@@ -539,11 +648,11 @@ static void persist_live(struct daxfs_map *m, const struct map_ext *e, uint64_t 
 		if (d->off >= t)
 			break;
 		if (d->off > cur)
-			e->persist(m->addr + cur, d->off - cur);
+			e->persist(m->view + cur, d->off - cur);
 		cur = d->off + d->len;
 	}
 	if (cur < t)
-		e->persist(m->addr + cur, t - cur);
+		e->persist(m->view + cur, t - cur);
 }
 
 void daxfs_map_persist(struct daxfs_map *m, const void *addr, size_t len)
@@ -558,7 +667,7 @@ void daxfs_map_persist(struct daxfs_map *m, const void *addr, size_t len)
 	if (m->dead || m->no_persist)
 		goto out;
 	base = (uintptr_t)m->addr;
-	/* Clip to the view. */
+	/* Clip to what the application sees; then in view offsets. */
 	if (a < base) {
 		if (len <= base - a)
 			goto out;
@@ -569,6 +678,8 @@ void daxfs_map_persist(struct daxfs_map *m, const void *addr, size_t len)
 		goto out;
 	s = a - base;
 	t = s + MIN((uint64_t)len, m->len - s);
+	s += m->off - m->view_off;
+	t += m->off - m->view_off;
 
 	/* The first extent that ends after s. */
 	lo = 0;
