@@ -488,6 +488,27 @@ void t_daemon_restart(struct t_daemon *d, const char *const *opts)
 	spawn(d);
 }
 
+int t_daemon_wait_exit(struct t_daemon *d, unsigned timeout_ms)
+{
+	int status;
+
+	T_ASSERT(d->pid > 0);
+	status = wait_exit(d->pid, timeout_ms);
+	if (status == -1) {
+		dump_log(d);
+		T_FAIL("daxfsd %d did not end within %u ms", (int)d->pid, timeout_ms);
+	}
+	d->pid = 0;
+	track(d, false);
+	return status;
+}
+
+void t_daemon_respawn(struct t_daemon *d)
+{
+	T_ASSERT(d->pid == 0);
+	spawn(d);
+}
+
 void t_daemon_check_alive(struct t_daemon *d)
 {
 	char desc[64];

@@ -57,6 +57,16 @@ void t_daemon_stop(struct t_daemon *d);
 /* t_daemon_restart - stop, then start again on the same region; @opts NULL: the same. */
 void t_daemon_restart(struct t_daemon *d, const char *const *opts);
 
+/*
+ * t_daemon_wait_exit - wait (at most @timeout_ms) for the daemon to end by itself (a crash
+ * test's abort); fails the test, with the log's tail, when it is still running then.
+ * Return: its wait status. The daemon is then no longer running (d->pid is 0).
+ */
+int t_daemon_wait_exit(struct t_daemon *d, unsigned timeout_ms);
+
+/* t_daemon_respawn - start a daemon that has ended again: same region, socket, log, options. */
+void t_daemon_respawn(struct t_daemon *d);
+
 /* t_daemon_check_alive - the daemon has not exited; its log holds no sanitizer report. */
 void t_daemon_check_alive(struct t_daemon *d);
 
