@@ -509,6 +509,15 @@ void t_daemon_respawn(struct t_daemon *d)
 	spawn(d);
 }
 
+void t_daemon_forget(struct t_daemon *d)
+{
+	T_ASSERT(d->pid == 0);
+	for (int i = 0; d->opts[i]; i++) {
+		free(d->opts[i]);
+		d->opts[i] = NULL;
+	}
+}
+
 void t_daemon_check_alive(struct t_daemon *d)
 {
 	char desc[64];

@@ -67,6 +67,10 @@ int t_daemon_wait_exit(struct t_daemon *d, unsigned timeout_ms);
 /* t_daemon_respawn - start a daemon that has ended again: same region, socket, log, options. */
 void t_daemon_respawn(struct t_daemon *d);
 
+/* t_daemon_forget - free what t_daemon_start kept of a daemon that no longer runs (its
+ * options), so that the struct may be started afresh. */
+void t_daemon_forget(struct t_daemon *d);
+
 /* t_daemon_check_alive - the daemon has not exited; its log holds no sanitizer report. */
 void t_daemon_check_alive(struct t_daemon *d);
 
