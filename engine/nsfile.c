@@ -93,8 +93,9 @@ void ns_zero_tail(struct ns *ns, struct ns_inode *in, uint64_t from)
 	rcu_read_end();
 	if (blk == UINT64_MAX || poisoned)
 		return;
-	region_memset(ns->r, (char *)block_addr(ns, blk) + from % PAGE, 0, PAGE - from % PAGE,
-		      REGION_NODRAIN);
+	/* A media error is queued for poison_drain(): the page then reads EIO, not old bytes. */
+	region_memset_safe(ns->r, (char *)block_addr(ns, blk) + from % PAGE, 0,
+			   PAGE - from % PAGE, REGION_NODRAIN, NULL);
 }
 
 /*
@@ -124,8 +125,8 @@ static void zero_gap(struct ns *ns, struct ns_inode *in, uint64_t from, uint64_t
 			uint64_t blk = page_block(ns, in, p / PAGE, &poisoned);
 
 			if (blk != UINT64_MAX && !poisoned)
-				region_memset(ns->r, (char *)block_addr(ns, blk) + p % PAGE, 0,
-					      pend - p, REGION_NODRAIN);
+				region_memset_safe(ns->r, (char *)block_addr(ns, blk) + p % PAGE,
+						   0, pend - p, REGION_NODRAIN, NULL);
 			p = pend;
 		}
 		i += n;
@@ -166,15 +167,15 @@ ssize_t ns_read(struct ns *ns, uint64_t ino, void *buf, size_t len, uint64_t off
 			uint64_t blk = page_block(ns, in, pos / PAGE, &poisoned);
 			char *dst = (char *)buf + (pos - off);
 
-			if (poisoned) {
+			if (blk == UINT64_MAX)
+				memset(dst, 0, n);
+			else if (poisoned ||
+				 region_copy_safe(ns->r, dst, (char *)block_addr(ns, blk) + pos % PAGE,
+						  n, NULL)) {
 				rcu_read_end();
 				rc = pos > off ? (ssize_t)(pos - off) : -EIO;
 				goto out;
 			}
-			if (blk == UINT64_MAX)
-				memset(dst, 0, n);
-			else
-				memcpy(dst, (char *)block_addr(ns, blk) + pos % PAGE, n);
 			pos += n;
 		}
 		rcu_read_end();
@@ -182,6 +183,8 @@ ssize_t ns_read(struct ns *ns, uint64_t ino, void *buf, size_t len, uint64_t off
 	rc = (ssize_t)(end - off);
 out:
 	ns_inode_put(ns, in);
+	/* A copy that hit a media error queued it: quarantine it now that nothing is held. */
+	poison_drain(ns);
 	return rc;
 }
 
@@ -196,22 +199,29 @@ struct fill {
 /*
  * fill_blocks - write pages [idx, idx + n) into blocks [blk, ...): data where @f covers them,
  * zeros everywhere else. Not drained: the caller drains once before committing.
+ * SIGBUS-safe: a media error is queued for poison_drain() (the caller gives the blocks back
+ * first, so it quarantines them as free blocks).
+ * Return: 0; -EIO (a fault: the blocks hold no useful data).
  */
-static void fill_blocks(struct ns *ns, uint64_t idx, uint64_t blk, uint64_t n, const struct fill *f)
+static int fill_blocks(struct ns *ns, uint64_t idx, uint64_t blk, uint64_t n, const struct fill *f)
 {
 	uint64_t lo = idx * PAGE, hi = (idx + n) * PAGE;
 	uint64_t dlo = MAX(lo, f->off), dhi = MIN(hi, f->end);
 	char *base = block_addr(ns, blk);
+	int rc = 0;
 
-	if (!f->buf || dlo >= dhi) {
-		region_memset(ns->r, base, 0, hi - lo, REGION_NODRAIN | REGION_NONTEMPORAL);
-		return;
-	}
+	if (!f->buf || dlo >= dhi)
+		return region_memset_safe(ns->r, base, 0, hi - lo,
+					  REGION_NODRAIN | REGION_NONTEMPORAL, NULL);
 	if (dlo > lo)
-		region_memset(ns->r, base, 0, dlo - lo, REGION_NODRAIN);
-	region_memcpy(ns->r, base + (dlo - lo), f->buf + (dlo - f->off), dhi - dlo, REGION_NODRAIN);
-	if (hi > dhi)
-		region_memset(ns->r, base + (dhi - lo), 0, hi - dhi, REGION_NODRAIN);
+		rc = region_memset_safe(ns->r, base, 0, dlo - lo, REGION_NODRAIN, NULL);
+	if (rc == 0)
+		rc = region_memcpy_safe(ns->r, base + (dlo - lo), f->buf + (dlo - f->off),
+					dhi - dlo, REGION_NODRAIN, NULL);
+	if (rc == 0 && hi > dhi)
+		rc = region_memset_safe(ns->r, base + (dhi - lo), 0, hi - dhi, REGION_NODRAIN,
+					NULL);
+	return rc;
 }
 
 /* Blocks taken by the batch in flight, returned if its transaction fails. */
@@ -246,7 +256,7 @@ static bool chunk_empty(struct ns_inode *in, uint64_t idx)
  * A file that grows past 2 MiB gets whole 2 MiB chunks (DESIGN §3.3); a small one gets
  * 4 KiB blocks next to its previous page's block when possible.
  * Locking: inode lock held.
- * Return: pages backed (> 0), or -ENOSPC.
+ * Return: pages backed (> 0), or -ENOSPC, or -EIO (filling them faulted: given back).
  */
 static int64_t alloc_at(struct ns *ns, struct ns_inode *in, uint64_t idx, uint64_t last,
 			uint64_t new_size, const struct fill *f, struct mlog_tx *tx,
@@ -258,7 +268,10 @@ static int64_t alloc_at(struct ns *ns, struct ns_inode *in, uint64_t idx, uint64
 	int rc;
 
 	if (new_size > FMT_CHUNK_SIZE && chunk_empty(in, idx) && alloc_huge(ns->alloc, &blk) == 0) {
-		fill_blocks(ns, chunk, blk, HUGE_PAGES, f);
+		if (fill_blocks(ns, chunk, blk, HUGE_PAGES, f)) {
+			alloc_free(ns->alloc, blk, HUGE_PAGES);
+			return -EIO;
+		}
 		add_map(tx, in->ino, chunk, blk, HUGE_PAGES, 9);
 		tk->runs[tk->n++] = (struct ns_run){blk, HUGE_PAGES};
 		return (int64_t)(chunk + HUGE_PAGES - idx);
@@ -279,7 +292,10 @@ static int64_t alloc_at(struct ns *ns, struct ns_inode *in, uint64_t idx, uint64
 	rc = alloc_blocks(ns->alloc, goal, want, &blk, &got);
 	if (rc)
 		return rc;
-	fill_blocks(ns, idx, blk, got, f);
+	if (fill_blocks(ns, idx, blk, got, f)) {
+		alloc_free(ns->alloc, blk, got);
+		return -EIO;
+	}
 	add_map(tx, in->ino, idx, blk, got, 0);
 	tk->runs[tk->n++] = (struct ns_run){blk, got};
 	return (int64_t)got;
@@ -394,8 +410,12 @@ static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill 
 		rcu_read_end();
 		if (blk != UINT64_MAX && !poisoned) {
 			if (f->buf)
-				region_memcpy(ns->r, (char *)block_addr(ns, blk) + pos % PAGE,
-					      f->buf + (pos - f->off), n, REGION_NODRAIN);
+				rc = region_memcpy_safe(ns->r,
+							(char *)block_addr(ns, blk) + pos % PAGE,
+							f->buf + (pos - f->off), n, REGION_NODRAIN,
+							NULL);
+			if (rc)
+				break; /* a media error, queued: the page reads EIO from now on */
 			pos += n;
 			continue;
 		}
@@ -413,7 +433,11 @@ static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill 
 			rc = alloc_blocks(ns->alloc, UINT64_MAX, 1, &nb, &got);
 			if (rc)
 				break;
-			fill_blocks(ns, idx, nb, 1, f);
+			if (fill_blocks(ns, idx, nb, 1, f)) {
+				alloc_free(ns->alloc, nb, 1);
+				rc = -EIO;
+				break;
+			}
 			/* A 2 MiB entry with two poisoned pages is locked once per batch. */
 			if (!batch_locked(in, &tk, idx)) {
 				ns_lock_pages(in, idx, idx + 1);
@@ -515,6 +539,7 @@ ssize_t ns_write(struct ns *ns, uint64_t ino, const void *buf, size_t len, uint6
 		rc = fill_range(ns, in, &f, false);
 	}
 	put_file(ns, in);
+	poison_drain(ns); /* what a copy queued, now that no lock is held */
 	return (ssize_t)rc;
 }
 
@@ -541,8 +566,8 @@ static int punch(struct ns *ns, struct ns_inode *in, uint64_t off, uint64_t end)
 		blk = page_block(ns, in, edge / PAGE, &poisoned);
 		rcu_read_end();
 		if (blk != UINT64_MAX && !poisoned)
-			region_memset(ns->r, (char *)block_addr(ns, blk) + edge % PAGE, 0,
-				      pend - edge, REGION_NODRAIN);
+			region_memset_safe(ns->r, (char *)block_addr(ns, blk) + edge % PAGE, 0,
+					   pend - edge, REGION_NODRAIN, NULL);
 		edge = pend;
 	}
 	region_drain(ns->r);
@@ -596,6 +621,7 @@ int ns_fallocate(struct ns *ns, uint64_t ino, int mode, uint64_t off, uint64_t l
 			rc = 0;
 	}
 	put_file(ns, in);
+	poison_drain(ns);
 	return (int)rc;
 }
 

@@ -226,3 +226,73 @@ int64_t poison_handle(struct ns *ns, uint64_t offset, uint64_t len, enum poison_
 			   region_path(ns->r), poison_source_name(src), offset, len, newly);
 	return newly;
 }
+
+int64_t poison_drain(struct ns *ns)
+{
+	struct region_fault f;
+	int64_t newly = 0;
+
+	while (region_poison_pop(ns->r, &f)) {
+		int64_t rc = poison_handle(ns, f.off, f.len, POISON_SRC_SIGBUS, NULL, NULL);
+
+		if (rc < 0)
+			return rc;
+		newly += rc;
+	}
+	return newly;
+}
+
+int64_t poison_file_range(struct ns *ns, uint64_t ino, uint64_t off, uint64_t len,
+			  enum poison_source src)
+{
+	uint64_t idx = off / FMT_BLOCK_SIZE, last, run = 0, nrun = 0;
+	int64_t newly = 0;
+
+	if (len == 0 || off + len < off)
+		return -EINVAL;
+	last = (off + len - 1) / FMT_BLOCK_SIZE;
+	for (;; idx++) {
+		uint64_t blk = UINT64_MAX, first;
+		struct ns_inode *in;
+		xt_entry e;
+
+		if (idx <= last) {
+			rcu_read_begin();
+			in = ns_inode_find(ns, ino);
+			if (!in) {
+				rcu_read_end();
+				return newly ? newly : -ENOENT;
+			}
+			e = __xt_load(&in->map, idx, &first, NULL);
+			if (xt_is_value(e) && !xt_is_hole(e))
+				blk = xt_to_block(e) + (idx - first);
+			rcu_read_end();
+		}
+		/* Contiguous blocks go to poison_handle together; holes have nothing to lose. */
+		if (nrun && blk == run + nrun) {
+			nrun++;
+			continue;
+		}
+		if (nrun) {
+			int64_t rc = poison_handle(ns, run * FMT_BLOCK_SIZE, nrun * FMT_BLOCK_SIZE,
+						   src, NULL, NULL);
+
+			if (rc < 0)
+				return rc;
+			newly += rc;
+		}
+		if (idx > last)
+			return newly;
+		run = blk;
+		nrun = blk == UINT64_MAX ? 0 : 1;
+	}
+}
+
+void poison_region_failed(struct ns *ns)
+{
+	int zero = 0;
+
+	__atomic_compare_exchange_n(&ns->failed, &zero, -EIO, false, __ATOMIC_ACQ_REL,
+				    __ATOMIC_ACQUIRE);
+	mlog_set_rdonly(ns->log);
+}

@@ -48,6 +48,35 @@ typedef void (*poison_report_fn)(void *ctx, const struct poison_hit *hit);
 int64_t poison_handle(struct ns *ns, uint64_t offset, uint64_t len, enum poison_source src,
 		      poison_report_fn fn, void *ctx);
 
+/*
+ * poison_drain - hand the media errors queued on the region (a SIGBUS-safe copy that hit
+ * one, or BUS_MCEERR_AO: engine/sigbus.h) to poison_handle() with POISON_SRC_SIGBUS.
+ * The copies queue instead of calling poison_handle() themselves because they may run
+ * under an inode lock or with entry locks held, which poison_handle() would wait for.
+ * Context: a thread registered with RCU, outside a read section, holding no engine lock
+ *          (docs/locking.md). Cheap when nothing is queued (one atomic load).
+ * Return: the number of blocks newly quarantined, or a negative errno from poison_handle.
+ */
+int64_t poison_drain(struct ns *ns);
+
+/*
+ * poison_file_range - poison_handle() for the blocks behind bytes [@off, @off + @len) of
+ * file @ino, as they are mapped now (holes are skipped): a client's report (DESIGN §5
+ * source 3) names a file range, not region offsets.
+ * Context: as poison_drain. Locking: RCU per page, then what poison_handle takes.
+ * Return: the number of blocks newly quarantined; -ENOENT (no such file); -EINVAL (empty or
+ *         wrapping range); a negative errno from poison_handle.
+ */
+int64_t poison_file_range(struct ns *ns, uint64_t ino, uint64_t off, uint64_t len,
+			  enum poison_source src);
+
+/*
+ * poison_region_failed - the region failed (region_failed(): its file was truncated, or a
+ * fault hit metadata): nothing more is written to it, also not at unmount.
+ * Context: any thread. Locking: takes the log lock.
+ */
+void poison_region_failed(struct ns *ns);
+
 /* Test hooks (compiled in when DAXFS_TEST_HOOKS): called at named points of the protocol. */
 enum ns_hook {
 	NS_HOOK_POISON_AFTER_RMAP, /* between the rmap lookup and the xtable lock */

@@ -12,6 +12,9 @@
 #include <inttypes.h>
 #include <libpmem2.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sigbus.h"
 #include "util.h"
 
 struct region {
@@ -39,6 +43,8 @@ struct region {
 	pmem2_drain_fn drain_fn;
 	pmem2_memcpy_fn memcpy_fn;
 	pmem2_memset_fn memset_fn;
+	struct sigbus_region sb; /* what the SIGBUS handler knows and records */
+	bool sb_registered;
 };
 
 /*
@@ -294,6 +300,8 @@ static int region_map(struct region *r, bool chardev)
 	r->drain_fn = pmem2_get_drain_fn(r->map);
 	r->memcpy_fn = pmem2_get_memcpy_fn(r->map);
 	r->memset_fn = pmem2_get_memset_fn(r->map);
+	/* Not fatal: without it, a fault in this region kills the process as before. */
+	r->sb_registered = sigbus_register(&r->sb, r->base, r->size) == 0;
 	return 0;
 }
 
@@ -410,6 +418,8 @@ void region_close(struct region **rp)
 
 	if (!r)
 		return;
+	if (r->sb_registered)
+		sigbus_unregister(&r->sb);
 	if (r->map) {
 		ret = pmem2_map_delete(&r->map);
 		if (ret)
@@ -533,6 +543,115 @@ void region_memcpy(const struct region *r, void *dst, const void *src, size_t le
 void region_memset(const struct region *r, void *dst, int c, size_t len, unsigned flags)
 {
 	r->memset_fn(dst, c, len, region_mem_flags(flags));
+}
+
+/*
+ * SIGBUS-safe copies. Each one sigsetjmps (without saving the signal mask: the handler runs
+ * with SA_NODEFER, so SIGBUS stays unblocked across the jump), arms the calling thread's
+ * record with the region bytes it touches, copies, and disarms. A fault inside those bytes
+ * lands back at the sigsetjmp with the fault recorded (sigbus.c). Cost: the sigsetjmp and a
+ * few stores to thread-local memory per call.
+ */
+static inline void arm(struct sigbus_arm *a, const struct region *r, const void *p, size_t len)
+{
+	a->sr = (struct sigbus_region *)&r->sb;
+	a->lo = (uintptr_t)p;
+	a->hi = (uintptr_t)p + len;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	a->armed = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	sigbus_test_hook(p, len);
+}
+
+static inline void disarm(struct sigbus_arm *a)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	a->armed = 0;
+}
+
+/*
+ * jumped - back from the handler: the copy stopped at a fault. SA_NODEFER keeps SIGBUS
+ * unblocked in the handler, but a runtime that wraps handlers (ThreadSanitizer) may block it
+ * there: unblock it, or the next fault would kill the process.
+ * Return: -EIO.
+ */
+static int jumped(struct sigbus_arm *a, struct region_fault *fault)
+{
+	sigset_t bus;
+
+	sigemptyset(&bus);
+	sigaddset(&bus, SIGBUS);
+	pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
+	if (fault)
+		*fault = a->fault;
+	return -EIO;
+}
+
+int region_copy_safe(const struct region *r, void *dst, const void *src, size_t len,
+		     struct region_fault *fault)
+{
+	struct sigbus_arm *a = &sigbus_arm;
+
+	if (len == 0)
+		return 0;
+	if (sigsetjmp(a->env, 0))
+		return jumped(a, fault);
+	arm(a, r, src, len);
+	memcpy(dst, src, len);
+	disarm(a);
+	return 0;
+}
+
+int region_memcpy_safe(const struct region *r, void *dst, const void *src, size_t len,
+		       unsigned flags, struct region_fault *fault)
+{
+	struct sigbus_arm *a = &sigbus_arm;
+
+	if (len == 0)
+		return 0;
+	if (sigsetjmp(a->env, 0))
+		return jumped(a, fault);
+	arm(a, r, dst, len);
+	region_memcpy(r, dst, src, len, flags);
+	disarm(a);
+	return 0;
+}
+
+int region_memset_safe(const struct region *r, void *dst, int c, size_t len, unsigned flags,
+		       struct region_fault *fault)
+{
+	struct sigbus_arm *a = &sigbus_arm;
+
+	if (len == 0)
+		return 0;
+	if (sigsetjmp(a->env, 0))
+		return jumped(a, fault);
+	arm(a, r, dst, len);
+	region_memset(r, dst, c, len, flags);
+	disarm(a);
+	return 0;
+}
+
+bool region_failed(const struct region *r, struct region_fault *why)
+{
+	int st = __atomic_load_n(&r->sb.failed, __ATOMIC_ACQUIRE);
+
+	if (!st)
+		return false;
+	if (why) {
+		/* 1: the handler is writing the record on another thread, for nanoseconds. */
+		for (int i = 0; i < 1000 && st == 1; i++) {
+			sched_yield();
+			st = __atomic_load_n(&r->sb.failed, __ATOMIC_ACQUIRE);
+		}
+		*why = st == 2 ? r->sb.why : (struct region_fault){0, 0, 0};
+	}
+	return true;
+}
+
+bool region_poison_pop(const struct region *r, struct region_fault *f)
+{
+	return sigbus_queue_pop((struct sigbus_region *)&r->sb, f);
 }
 
 /*
