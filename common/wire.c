@@ -82,6 +82,14 @@ static const struct op_info ops[WIRE_OP_MAX] = {
 	[WIRE_UNMAP] = {"UNMAP", sizeof(struct wire_unmap), sizeof(struct wire_reply)},
 	/* ACK has no reply on success; an error about one, if sent, is a bare status. */
 	[WIRE_ACK] = {"ACK", sizeof(struct wire_ack), sizeof(struct wire_reply)},
+	[WIRE_EXTENTS] = {"EXTENTS", sizeof(struct wire_extents), sizeof(struct wire_extents_reply)},
+	[WIRE_BADBLOCKS] = {"BADBLOCKS", sizeof(struct wire_badblocks),
+			    sizeof(struct wire_badblocks_reply)},
+	[WIRE_SCRUB] = {"SCRUB", 0, sizeof(struct wire_scrub_reply)},
+	/* POISON_REPORT, like ACK, has no reply on success. */
+	[WIRE_POISON_REPORT] = {"POISON_REPORT", sizeof(struct wire_poison_report),
+				sizeof(struct wire_reply)},
+	[WIRE_INJECT] = {"INJECT", sizeof(struct wire_inject), sizeof(struct wire_inject_reply)},
 };
 
 static bool op_known(unsigned op)
@@ -101,6 +109,17 @@ const char *wire_op_name(unsigned op)
 	if ((op & ~0xffu) == WIRE_REPLY)
 		op &= 0xffu;
 	return op_known(op) ? ops[op].name : "?";
+}
+
+const char *wire_inject_kind_name(unsigned kind)
+{
+	static const char *const names[] = {
+		[WIRE_INJECT_POISON] = "poison", [WIRE_INJECT_FAIL] = "fail",
+		[WIRE_INJECT_DELAY] = "delay",	 [WIRE_INJECT_CRASH] = "crash",
+		[WIRE_INJECT_CLEAR] = "clear",
+	};
+
+	return kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind] : "?";
 }
 
 int wire_body_size(unsigned op)
@@ -265,7 +284,25 @@ static int decode_body(const uint8_t *buf, size_t len, struct wire_req *out)
 			return ret;
 		break;
 	}
-	default: /* STATFS, GETATTR, FSYNC, UNMAP, ACK: the fixed body only */
+	case WIRE_POISON_REPORT: {
+		struct wire_poison_report r;
+
+		memcpy(&r, body, sizeof(r));
+		if (r.len == 0 || r.off + r.len < r.off)
+			return -EBADMSG;
+		break;
+	}
+	case WIRE_INJECT: {
+		struct wire_inject in;
+
+		memcpy(&in, body, sizeof(in));
+		if (in.kind < WIRE_INJECT_POISON || in.kind > WIRE_INJECT_CLEAR || in.pad)
+			return -EBADMSG;
+		if (memchr(in.point, '\0', sizeof(in.point)) == NULL)
+			return -EBADMSG;
+		break;
+	}
+	default: /* STATFS, GETATTR, FSYNC, UNMAP, ACK, EXTENTS, BADBLOCKS, SCRUB: fixed body */
 		break;
 	}
 	return len == end ? 0 : -EBADMSG;
@@ -443,6 +480,23 @@ static int decode_reply_tail(const uint8_t *buf, size_t len, unsigned op, uint16
 		if (r.fd_rdonly > 1)
 			return -EBADMSG;
 		return check_extents(buf, len, end, r.count);
+	}
+	case WIRE_EXTENTS: {
+		struct wire_extents_reply r;
+
+		memcpy(&r, body, sizeof(r));
+		if (r.eof > 1)
+			return -EBADMSG;
+		return check_extents(buf, len, end, r.count);
+	}
+	case WIRE_BADBLOCKS: {
+		struct wire_badblocks_reply r;
+
+		memcpy(&r, body, sizeof(r));
+		if (r.eof > 1 || r.count > WIRE_BADBLOCKS_MAX ||
+		    len - end != (size_t)r.count * sizeof(struct wire_badblock))
+			return -EBADMSG;
+		return 0;
 	}
 	default:
 		break;

@@ -45,7 +45,12 @@ enum wire_op {
 	WIRE_MAP = 16,
 	WIRE_UNMAP = 17,
 	WIRE_ACK = 18,	    /* acknowledges an INVALIDATE event; no reply */
-	WIRE_OP_MAX = 19,
+	WIRE_EXTENTS = 19,  /* a file's extents, as filefrag shows them */
+	WIRE_BADBLOCKS = 20, /* the quarantined ranges and the file pages they hit */
+	WIRE_SCRUB = 21,    /* read every allocated block SIGBUS-safely */
+	WIRE_POISON_REPORT = 22, /* a client's library caught SIGBUS on a mapping; no reply */
+	WIRE_INJECT = 23,   /* fault-injection mode only (DESIGN §8); else EPERM */
+	WIRE_OP_MAX = 24,
 
 	WIRE_REPLY = 0x100, /* a reply: header op is WIRE_REPLY | request op */
 
@@ -225,6 +230,76 @@ struct wire_ack {
 	uint64_t generation;
 };
 
+/* EXTENTS: the file's allocated extents from byte @off on (holes are not listed). */
+struct wire_extents {
+	uint64_t ino;
+	uint64_t off; /* bytes; 0 to start, then the reply's next_off */
+};
+struct wire_extents_reply {
+	struct wire_reply r;
+	uint64_t next_off; /* where the next request starts */
+	uint32_t count;	   /* struct wire_extent that follow (flags: WIRE_EXT_POISON) */
+	uint32_t eof;	   /* 1: no extents after these */
+};
+
+/* BADBLOCKS: the quarantined ranges from region byte @cookie on. */
+struct wire_badblocks {
+	uint64_t cookie; /* region byte offset; 0 to start, then the reply's next_cookie */
+};
+#define WIRE_BB_METADATA 0x1 /* outside the data area (superblock, log) */
+#define WIRE_BB_OWNED 0x2    /* a file page still sits on it: ino and file_off say which */
+struct wire_badblock {
+	uint64_t region_off; /* bytes */
+	uint64_t len;	     /* bytes */
+	uint64_t ino;	     /* WIRE_BB_OWNED: the file */
+	uint64_t file_off;   /* WIRE_BB_OWNED: bytes from the start of the file */
+	uint32_t flags;
+	uint32_t pad;
+};
+struct wire_badblocks_reply {
+	struct wire_reply r;
+	uint64_t next_cookie;
+	uint32_t count; /* struct wire_badblock that follow, at most WIRE_BADBLOCKS_MAX */
+	uint32_t eof;
+};
+#define WIRE_BADBLOCKS_MAX 1024
+
+/* SCRUB: no body. */
+struct wire_scrub_reply {
+	struct wire_reply r;
+	uint64_t blocks_read;	/* allocated blocks read */
+	uint64_t blocks_bad;	/* of them, found poisoned (and now quarantined) */
+	uint64_t bytes_read;
+	uint64_t usec;		/* how long it took */
+};
+
+/* POISON_REPORT: bytes of a granted range the client's mapping faulted on. No reply. */
+struct wire_poison_report {
+	uint64_t grant;
+	uint64_t off; /* bytes from the start of the file, inside the grant */
+	uint64_t len; /* bytes, > 0 */
+};
+
+/* INJECT (fault-injection mode): what to do; docs/fault-injection.md names the points. */
+enum wire_inject_kind {
+	WIRE_INJECT_POISON = 1, /* poison region bytes [arg0, arg0 + arg1) */
+	WIRE_INJECT_FAIL = 2,	/* fail @point arg0 times (0: until cleared) with errno arg1 */
+	WIRE_INJECT_DELAY = 3,	/* sleep arg0 microseconds at @point */
+	WIRE_INJECT_CRASH = 4,	/* abort at @point, or (empty point) at the arg0-th persist */
+	WIRE_INJECT_CLEAR = 5,	/* forget every fail, delay and crash */
+};
+#define WIRE_POINT_MAX 32 /* bytes of a point name with its NUL */
+struct wire_inject {
+	uint32_t kind;
+	uint32_t pad;
+	uint64_t arg0, arg1;
+	char point[WIRE_POINT_MAX]; /* NUL-terminated (all zeros when not used) */
+};
+struct wire_inject_reply {
+	struct wire_reply r;
+	uint64_t value; /* POISON: blocks newly quarantined */
+};
+
 /* --- events (daemon -> client, header id 0) --- */
 
 struct wire_event {
@@ -239,11 +314,14 @@ _Static_assert(sizeof(struct wire_hdr) == 16, "header is 16 bytes");
 _Static_assert(sizeof(struct wire_attr) == 64, "attr is 64 bytes");
 _Static_assert(sizeof(struct wire_extent) == 32, "extent is 32 bytes");
 _Static_assert(sizeof(struct wire_event) == 40, "event is 40 bytes");
+_Static_assert(sizeof(struct wire_badblock) == 40, "bad block is 40 bytes");
 
 /* --- building and checking --- */
 
 /* wire_op_name - "HELLO", ... for messages and logs; "?" for unknown. */
 const char *wire_op_name(unsigned op);
+/* wire_inject_kind_name - "poison", "fail", "delay", "crash", "clear"; "?" for unknown. */
+const char *wire_inject_kind_name(unsigned kind);
 
 /* A decoded request: pointers into the caller's packet, checked. */
 struct wire_req {

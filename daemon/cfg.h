@@ -26,6 +26,7 @@ enum cfg_key {
 	CFG_FAULT_INJECTION,
 	CFG_POLL_US,
 	CFG_MAX_SESSIONS,
+	CFG_PERSIST_TRACE,
 	/* [region NAME] */
 	CFG_PATH,
 	CFG_KIND,

@@ -62,8 +62,11 @@ static const struct cfg_def defs[CFG_NKEYS] = {
 	[CFG_LEASE_BREAK_TIMEOUT] = {"lease_break_timeout", "--lease-break-timeout", SEC_DAEMON,
 				     T_UINT, "5000", 1, 24ULL * 3600 * 1000, true,
 				     "milliseconds a mapping client has to let go"},
-	[CFG_FAULT_INJECTION] = {"fault_injection", NULL, SEC_DAEMON, T_BOOL, "false", 0, 1, false,
-				 "must be false: this build has no fault injection"},
+	[CFG_FAULT_INJECTION] = {"fault_injection", "--fault-injection", SEC_DAEMON, T_BOOL,
+				 "false", 0, 1, false,
+				 "accept inject requests (tests only, never in production)"},
+	[CFG_PERSIST_TRACE] = {"persist_trace", "--persist-trace", SEC_DAEMON, T_PATH, NULL, 0, 0,
+			       false, "fault injection: keep a durable image of what was persisted"},
 	[CFG_POLL_US] = {"poll_us", "--poll-us", SEC_DAEMON, T_UINT, "50", 0, 1000000, false,
 			 "microseconds to poll before sleeping"},
 	[CFG_MAX_SESSIONS] = {"max_sessions", "--max-sessions", SEC_DAEMON, T_UINT, "256", 1,
@@ -159,8 +162,6 @@ static const char *check(enum cfg_key k, const char *s, uint64_t *num, char *tmp
 			*num = 0;
 		else
 			return "true or false";
-		if (k == CFG_FAULT_INJECTION && *num)
-			return "false: fault injection is not supported by this build";
 		return NULL;
 	case T_KIND:
 		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "fault.h"
 #include "log.h"
 #include "mlog.h"
 #include "util.h"
@@ -53,6 +54,7 @@ static void super_write(struct region *r, struct fmt_super *sb)
 	sb->gen++;
 	sb->csum = fmt_super_csum(sb);
 	super_write_one(r, 0, sb);
+	fault_at(FAULT_CHECKPOINT_SUPER);
 	super_write_one(r, fmt_backup_off(sb->region_size), sb);
 }
 
@@ -132,8 +134,6 @@ int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root
 	/* Start as if area 1 were active, so the snapshot writer fills area 0. */
 	sb.log_active = 1;
 	sb.log_seq = 1;
-
-	memset(&l, 0, sizeof(l));
 	/*
 	 * Clear both areas: a log left by an earlier format (mkfs --force, a reused device)
 	 * holds records chained to each other whose sequence numbers this log reaches again,
@@ -141,6 +141,8 @@ int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root
 	 */
 	for (unsigned i = 0; i < 2; i++)
 		region_memset(r, region_at(r, sb.log_off[i]), 0, sb.log_len, REGION_NONTEMPORAL);
+
+	memset(&l, 0, sizeof(l));
 	l.r = r;
 	l.sb = sb;
 	l.next_seq = 1;
@@ -523,8 +525,14 @@ int mlog_commit(struct mlog *l, struct mlog_tx *tx)
 	}
 	l->prev_csum = seal(tx->buf, tx->used, l->next_seq, l->prev_csum, false);
 	dst = area(l->r, &l->sb, l->sb.log_active) + l->tail;
+	if (fault_crash_armed(FAULT_LOG_TORN)) {
+		/* A power failure half way through the append. */
+		region_memcpy(l->r, dst, tx->buf, tx->used / 2, 0);
+		fault_crash("log-torn");
+	}
 	region_memcpy(l->r, dst, tx->buf, tx->used, REGION_NODRAIN);
 	region_drain(l->r);
+	fault_at(FAULT_LOG_COMMITTED);
 	l->tail += tx->used;
 	l->next_seq += tx->nrecs;
 	l->records += tx->nrecs;
@@ -579,6 +587,7 @@ int mlog_snap_commit(struct mlog_snap *s, uint64_t next_ino)
 	if (s->err)
 		return s->err;
 	region_drain(l->r);
+	fault_at(FAULT_CHECKPOINT_SNAP);
 	pthread_mutex_lock(&l->lock);
 	l->sb.log_active = !l->sb.log_active;
 	l->sb.log_seq = l->next_seq;

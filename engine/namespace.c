@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fault.h"
 #include "log.h"
 #include "nsint.h"
 #include "util.h"
@@ -318,6 +319,13 @@ static int tx_run(struct ns *ns, struct mlog_tx *tx, struct ns_hold *hold)
 			log_warn("%s: metadata log full", region_path(ns->r));
 		return rc;
 	}
+	rc = fault_at(FAULT_LOG_APPEND);
+	if (rc) {
+		/* As a full log would: nothing applied, nothing written. */
+		mlog_unreserve(ns->log, mlog_tx_bytes(tx));
+		pthread_rwlock_unlock(&ns->txlock);
+		return rc;
+	}
 	for (size_t o = 0; o < tx->used;) {
 		const struct fmt_rec *h = (const struct fmt_rec *)(tx->buf + o);
 
@@ -512,6 +520,7 @@ static int ns_alloc_struct(struct ns **out, struct region *r)
 	ns->r = r;
 	pthread_mutex_init(&ns->lock, NULL);
 	pthread_mutex_init(&ns->poison_lock, NULL);
+	pthread_mutex_init(&ns->meta_bad_lock, NULL);
 	pthread_mutex_init(&ns->grant_lock, NULL);
 	{
 		pthread_condattr_t ca;
@@ -580,6 +589,13 @@ int ns_mount(struct ns **out, const char *path, const struct ns_mount_opts *o)
 	rc = region_open(&r, path, o->kind, flags, 0);
 	if (rc)
 		return rc;
+	if (o->trace_image) {
+		rc = region_trace_start(r, o->trace_image);
+		if (rc) {
+			region_close(&r);
+			return rc;
+		}
+	}
 	/* mlog_open makes the same choice of superblock. */
 	rc = mlog_probe_report(r, &sb);
 	if (rc == 0)
@@ -645,6 +661,8 @@ static void ns_free_tables(struct ns *ns)
 	alloc_delete(&ns->alloc);
 	pthread_rwlock_destroy(&ns->txlock);
 	pthread_mutex_destroy(&ns->poison_lock);
+	pthread_mutex_destroy(&ns->meta_bad_lock);
+	free(ns->bad_pages);
 	pthread_mutex_destroy(&ns->grant_lock);
 	pthread_cond_destroy(&ns->grant_cond);
 	pthread_mutex_destroy(&ns->lock);

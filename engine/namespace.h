@@ -76,6 +76,7 @@ struct ns_mount_opts {
 	enum region_kind kind;
 	bool rdonly;
 	bool nolock; /* tests: do not take the region lock */
+	const char *trace_image; /* fault-injection mode: persistence tracing into this file */
 };
 
 struct ns_statfs {
@@ -236,5 +237,16 @@ void ns_statfs(struct ns *ns, struct ns_statfs *st);
  * Return: 0, -ENOSPC (the snapshot does not fit an area), -EROFS.
  */
 int ns_checkpoint(struct ns *ns);
+
+struct ns_extent;
+/*
+ * ns_extents - the allocated extents of file @ino from page @from on (holes left out), as
+ * filefrag lists them; runs of consecutive pages on consecutive blocks are merged.
+ * At most @max in @out; *@next is the page to go on from, UINT64_MAX when all were listed.
+ * Context: thread registered with RCU, outside a read section. Locking: RCU.
+ * Return: the number stored; -ENOENT, -EISDIR, -EINVAL (@max 0).
+ */
+int ns_extents(struct ns *ns, uint64_t ino, uint64_t from, struct ns_extent *out, size_t max,
+	       uint64_t *next);
 
 #endif

@@ -330,6 +330,7 @@ static int poison_owned(struct ns *ns, uint64_t block)
 		 * of the entry lock, if any, finds the mark when it next looks).
 		 */
 		ns_notify_poison(ns, in, own.index);
+		poison_note_page(ns, block, in->ino, own.index);
 		done = 1;
 	} else {
 		done = -EAGAIN;

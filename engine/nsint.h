@@ -77,6 +77,11 @@ struct ns_txctx {
 /* check mode: apply reports damage through this instead of failing the mount. */
 typedef void (*ns_damage_fn)(void *ctx, const char *msg);
 
+/* A file page that poison hit: @block was under page @index of inode @ino. */
+struct ns_bad_page {
+	uint64_t block, ino, index;
+};
+
 struct ns {
 	struct region *r;
 	struct mlog *log;
@@ -108,6 +113,18 @@ struct ns {
 	pthread_cond_t grant_cond;  /* acks and grant deletions */
 	uint64_t lease_timeout_ms;
 	uint64_t held_blocks; /* under grant_lock */
+
+	/*
+	 * For poison_list(), under meta_bad_lock (a leaf lock): the metadata blocks found
+	 * poisoned this run (nothing persists them), and the file pages poison hit (rebuilt by
+	 * replay; an entry goes stale when its page is rewritten or freed, so readers check it
+	 * against the page's entry).
+	 */
+	pthread_mutex_t meta_bad_lock;
+	uint64_t meta_bad[POISON_META_MAX];
+	size_t nmeta_bad;
+	struct ns_bad_page *bad_pages;
+	size_t nbad_pages, cap_bad_pages;
 
 	/* Test hooks (poison.c). */
 	ns_hook_fn hook;

@@ -366,14 +366,39 @@ static const char stat_usage[] =
 	"usage: daxfs stat [--json] PATH\n"
 	"\n"
 	"Show every attribute of PATH: type, inode, mode, links, owner, group, size, blocks\n"
-	"(4 KiB each) and the access, modification and change times. With --json, one object\n"
-	"(times in nanoseconds since the epoch, mode as a number with the type bits).\n";
+	"(4 KiB each) and the access, modification and change times, and for a file its\n"
+	"extents as filefrag shows them: file offset, region offset and length in bytes, and\n"
+	"whether the extent is poisoned (needs read permission; without it they are left out).\n"
+	"With --json, one object (times in nanoseconds since the epoch, mode as a number with\n"
+	"the type bits, \"extents\" an array).\n";
+
+/* extents_json - the file's extents as a JSON array. */
+static json_object *extents_json(const struct daxfs_extent *e, size_t n)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "file_offset", json_object_new_uint64(e[i].file_off));
+		json_object_object_add(x, "region_offset",
+				       json_object_new_uint64(e[i].region_off));
+		json_object_object_add(x, "length", json_object_new_uint64(e[i].len));
+		json_object_object_add(x, "poisoned",
+				       json_object_new_boolean(e[i].flags & DAXFS_EXTENT_POISON));
+		json_object_array_add(a, x);
+	}
+	return a;
+}
 
 int cmd_stat(int argc, char **argv, struct cli_ctx *ctx)
 {
 	char path[CLI_PATH_MAX], buf[64], mode[11];
+	struct daxfs_extent *ext = NULL;
 	struct daxfs_stat st;
+	bool has_ext = false;
 	struct daxfs *fs;
+	size_t next = 0;
 	int rc;
 
 	rc = cli_json_opts(argc, argv, ctx, stat_usage, 1);
@@ -383,12 +408,26 @@ int cmd_stat(int argc, char **argv, struct cli_ctx *ctx)
 	if (rc)
 		return rc;
 	rc = daxfs_stat(fs, path, &st);
-	daxfs_close(fs);
-	if (rc)
+	if (rc) {
+		daxfs_close(fs);
 		return cli_fail("stat", argv[optind], rc);
+	}
+	if (!S_ISDIR(st.mode)) {
+		rc = daxfs_extents(fs, st.ino, &ext, &next);
+		if (rc == 0)
+			has_ext = true;
+		else if (rc != -EACCES) {
+			daxfs_close(fs);
+			return cli_fail("stat", argv[optind], rc);
+		}
+	}
+	daxfs_close(fs);
 	if (ctx->json) {
 		json_object *j = stat_json("path", path, &st);
 
+		if (has_ext)
+			json_object_object_add(j, "extents", extents_json(ext, next));
+		free(ext);
 		cli_print_json(j, true);
 		return EXIT_OK;
 	}
@@ -407,6 +446,16 @@ int cmd_stat(int argc, char **argv, struct cli_ctx *ctx)
 	printf("access: %s\n", full_time(st.atime_ns, buf, sizeof(buf)));
 	printf("modify: %s\n", full_time(st.mtime_ns, buf, sizeof(buf)));
 	printf("change: %s\n", full_time(st.ctime_ns, buf, sizeof(buf)));
+	if (has_ext) {
+		printf("extents: %zu\n", next);
+		if (next)
+			printf("%18s %18s %14s\n", "file offset", "region offset", "length");
+		for (size_t i = 0; i < next; i++)
+			printf("%18" PRIu64 " %18" PRIu64 " %14" PRIu64 "%s\n", ext[i].file_off,
+			       ext[i].region_off, ext[i].len,
+			       ext[i].flags & DAXFS_EXTENT_POISON ? "  poisoned" : "");
+	}
+	free(ext);
 	return EXIT_OK;
 }
 

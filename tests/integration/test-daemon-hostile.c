@@ -95,7 +95,7 @@ static void check_good(void)
 
 static void test_before_hello(void)
 {
-	static const unsigned unknown[] = {0, 19, 0x63, 0x101, 0x201, 0xffff};
+	static const unsigned unknown[] = {0, WIRE_OP_MAX, 0x63, 0x101, 0x201, 0xffff};
 	size_t hello_len = raw_msg_hello(msg, 41, WIRE_VERSION);
 	uint8_t hello[64];
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -318,7 +318,7 @@ static void statfs_works(struct raw *r, uint64_t id)
 
 static void test_session_errors(void)
 {
-	static const unsigned unknown[] = {0, 19, 0x63, 0xff, 0x101, 0x201, 0xffff};
+	static const unsigned unknown[] = {0, WIRE_OP_MAX, 0x63, 0xff, 0x101, 0x201, 0xffff};
 	struct raw r, r2;
 	struct wire_msg m;
 	uint64_t count;

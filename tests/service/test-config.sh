@@ -45,7 +45,8 @@ socket_group = $GROUP
 log_level = info
 workers = 4
 lease_break_timeout = 2000
-fault_injection = no
+fault_injection = yes
+persist_trace = $T/durable.img
 poll_us = 0
 max_sessions = 8
 
@@ -107,7 +108,7 @@ lease_break_timeout = -1" "${B}9.conf:2: bad lease_break_timeout '-1' (1..864000
 bad "[daemon]
 fault_injection = maybe" "${B}10.conf:2: bad fault_injection 'maybe' (true or false)"
 bad "[daemon]
-fault_injection = true" "${B}11.conf:2: bad fault_injection 'true' (false: fault injection is not supported by this build)"
+fault_injection = 2" "${B}11.conf:2: bad fault_injection '2' (true or false)"
 bad "[daemon]
 poll_us = 1000001" "${B}12.conf:2: bad poll_us '1000001' (0..1000000)"
 bad "[daemon]

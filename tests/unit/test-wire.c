@@ -70,6 +70,13 @@ static const struct wire_map map_w = {
 	.ino = 9, .off = UINT64_MAX - 8191, .len = 4096, .mode = 2}; /* ends at 2^64 - 4096 */
 static const struct wire_unmap unmap_b = {.grant = 77};
 static const struct wire_ack ack_b = {.grant = 77, .generation = 5};
+static const struct wire_extents extents_b = {.ino = 9, .off = 1ull << 40};
+static const struct wire_badblocks badblocks_b = {.cookie = 4096};
+static const struct wire_poison_report poison_report_b = {.grant = 77, .off = 8192, .len = 4096};
+static const struct wire_inject inject_poison = {
+	.kind = WIRE_INJECT_POISON, .arg0 = 1 << 20, .arg1 = 4096};
+static const struct wire_inject inject_fail = {
+	.kind = WIRE_INJECT_FAIL, .arg0 = 3, .arg1 = 28, .point = "alloc"};
 
 #define BODY(b) &(b), sizeof(b)
 
@@ -103,6 +110,12 @@ static const struct req_sample reqs[] = {
 	{"map w", WIRE_MAP, 0, BODY(map_w)},
 	{"unmap", WIRE_UNMAP, 0, BODY(unmap_b)},
 	{"ack", WIRE_ACK, 0, BODY(ack_b)},
+	{"extents", WIRE_EXTENTS, 0, BODY(extents_b)},
+	{"badblocks", WIRE_BADBLOCKS, 0, BODY(badblocks_b)},
+	{"scrub", WIRE_SCRUB, 0, NULL, 0},
+	{"poison report", WIRE_POISON_REPORT, 0, BODY(poison_report_b)},
+	{"inject poison", WIRE_INJECT, 0, BODY(inject_poison)},
+	{"inject fail", WIRE_INJECT, 0, BODY(inject_fail)},
 };
 
 static size_t build_req(const struct req_sample *s, void *buf)

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What an operator asks about the media: a file's extents (as filefrag shows them), the
+ * quarantined blocks and the file pages they hit, and a scrub that reads every allocated
+ * block. All of it reads the tables under RCU and changes nothing, except that a scrub hands
+ * what it finds to poison_handle() like any other source.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "nsint.h"
+#include "poison.h"
+#include "util.h"
+
+#define PAGE FMT_BLOCK_SIZE
+
+int ns_extents(struct ns *ns, uint64_t ino, uint64_t from, struct ns_extent *out, size_t max,
+	       uint64_t *next)
+{
+	struct ns_extent *last = NULL;
+	struct ns_inode *in;
+	uint64_t i;
+	unsigned order;
+	size_t n = 0;
+	xt_entry e;
+
+	if (max == 0)
+		return -EINVAL;
+	in = ns_inode_get(ns, ino);
+	if (!in)
+		return -ENOENT;
+	if (in->type == S_IFDIR) {
+		ns_inode_put(ns, in);
+		return -EISDIR;
+	}
+	*next = UINT64_MAX;
+	rcu_read_begin();
+	xt_for_each (&in->map, i, order, e, from, XT_INDEX_MAX) {
+		uint64_t count = UINT64_C(1) << order, first = i, blk;
+		unsigned flags;
+
+		if (!xt_is_value(e) || xt_is_hole(e))
+			continue;
+		blk = xt_to_block(e);
+		if (first < from) { /* a 2 MiB entry straddling where this call starts */
+			blk += from - first;
+			count -= from - first;
+			first = from;
+		}
+		flags = xt_is_poison(e) ? NS_EXT_POISON : 0;
+		if (last && last->flags == flags && last->index + last->count == first &&
+		    last->block + last->count == blk) {
+			last->count += count;
+			continue;
+		}
+		if (n == max) {
+			*next = first;
+			break;
+		}
+		last = &out[n++];
+		*last = (struct ns_extent){first, blk, count, flags};
+	}
+	rcu_read_end();
+	ns_inode_put(ns, in);
+	return (int)n;
+}
+
+/* --- bad blocks --- */
+
+struct bb_walk {
+	struct ns *ns;
+	struct ns_bad_page *pages; /* a copy of ns->bad_pages, sorted by block */
+	size_t npages;
+	uint64_t from; /* first block wanted */
+	struct poison_bad *out;
+	size_t max, n;
+	uint64_t next; /* first block not listed, UINT64_MAX when all were */
+};
+
+static int cmp_page(const void *a, const void *b)
+{
+	const struct ns_bad_page *x = a, *y = b;
+
+	return x->block < y->block ? -1 : x->block > y->block;
+}
+
+/*
+ * owner_of - the file page still on bad @block: poison hit it, and it has been neither
+ * rewritten (repair moves the page to a fresh block) nor freed. Several pages may have
+ * been noted for one block over time (a file freed, the block was free, another took it
+ * before the poison): the one whose entry still maps @block is the owner.
+ */
+static bool owner_of(struct bb_walk *w, uint64_t block, uint64_t *ino, uint64_t *index)
+{
+	struct ns_bad_page key = {.block = block}, *p;
+	bool found = false;
+
+	p = bsearch(&key, w->pages, w->npages, sizeof(key), cmp_page);
+	if (!p)
+		return false;
+	while (p > w->pages && p[-1].block == block)
+		p--;
+	rcu_read_begin();
+	for (; !found && p < w->pages + w->npages && p->block == block; p++) {
+		struct ns_inode *in = ns_inode_find(w->ns, p->ino);
+		uint64_t first;
+		xt_entry e;
+
+		if (!in || in->type == S_IFDIR)
+			continue;
+		e = __xt_load(&in->map, p->index, &first, NULL);
+		if (xt_is_value(e) && !xt_is_hole(e) && xt_is_poison(e) &&
+		    xt_to_block(e) + (p->index - first) == block) {
+			*ino = p->ino;
+			*index = p->index;
+			found = true;
+		}
+	}
+	rcu_read_end();
+	return found;
+}
+
+/* bb_add - append one bad block, merging it into the previous entry when it continues it. */
+static bool bb_add(struct bb_walk *w, uint64_t block, bool owned, uint64_t ino, uint64_t index,
+		   unsigned flags)
+{
+	struct poison_bad *last = w->n ? &w->out[w->n - 1] : NULL;
+
+	if (last && last->block + last->count == block && last->flags == flags &&
+	    last->owned == owned &&
+	    (!owned || (last->ino == ino && last->index + last->count == index))) {
+		last->count++;
+		return true;
+	}
+	if (w->n == w->max) {
+		w->next = block;
+		return false;
+	}
+	w->out[w->n++] = (struct poison_bad){block, 1, owned, ino, owned ? index : 0, flags};
+	return true;
+}
+
+static void bb_run(uint64_t block, uint64_t count, void *ctx)
+{
+	struct bb_walk *w = ctx;
+
+	if (w->next != UINT64_MAX)
+		return; /* full */
+	for (uint64_t b = MAX(block, w->from); b < block + count; b++) {
+		uint64_t ino = 0, index = 0;
+		bool owned;
+
+		owned = owner_of(w, b, &ino, &index);
+		if (!bb_add(w, b, owned, ino, index, 0))
+			return;
+	}
+}
+
+int poison_list(struct ns *ns, uint64_t from, struct poison_bad *out, size_t max,
+		uint64_t *next)
+{
+	struct bb_walk w = {ns, NULL, 0, from, out, max, 0, UINT64_MAX};
+	uint64_t meta[POISON_META_MAX];
+	size_t nmeta;
+
+	if (max == 0)
+		return -EINVAL;
+	pthread_mutex_lock(&ns->meta_bad_lock);
+	nmeta = ns->nmeta_bad;
+	memcpy(meta, ns->meta_bad, nmeta * sizeof(meta[0]));
+	if (ns->nbad_pages) {
+		w.pages = malloc(ns->nbad_pages * sizeof(*w.pages));
+		if (!w.pages) {
+			pthread_mutex_unlock(&ns->meta_bad_lock);
+			return -ENOMEM;
+		}
+		w.npages = ns->nbad_pages;
+		memcpy(w.pages, ns->bad_pages, w.npages * sizeof(*w.pages));
+	}
+	pthread_mutex_unlock(&ns->meta_bad_lock);
+	if (w.npages)
+		qsort(w.pages, w.npages, sizeof(*w.pages), cmp_page);
+	/* Metadata below the data area first: the list is in block order. */
+	for (size_t i = 0; i < nmeta; i++) {
+		if (meta[i] < from || meta[i] >= ns->data_first)
+			continue;
+		if (!bb_add(&w, meta[i], false, 0, 0, POISON_BAD_METADATA))
+			goto out;
+	}
+	alloc_for_each_quarantined(ns->alloc, bb_run, &w);
+	if (w.next != UINT64_MAX)
+		goto out;
+	for (size_t i = 0; i < nmeta; i++) {
+		if (meta[i] < from || meta[i] < ns->data_first)
+			continue;
+		if (!bb_add(&w, meta[i], false, 0, 0, POISON_BAD_METADATA))
+			break;
+	}
+out:
+	free(w.pages);
+	*next = w.next;
+	return (int)w.n;
+}
+
+void poison_note_page(struct ns *ns, uint64_t block, uint64_t ino, uint64_t index)
+{
+	pthread_mutex_lock(&ns->meta_bad_lock);
+	if (ns->nbad_pages == ns->cap_bad_pages) {
+		size_t cap = ns->cap_bad_pages ? ns->cap_bad_pages * 2 : 16;
+		struct ns_bad_page *v = realloc(ns->bad_pages, cap * sizeof(*v));
+
+		if (!v) {
+			/* Only the listing loses the file's name for this block. */
+			pthread_mutex_unlock(&ns->meta_bad_lock);
+			return;
+		}
+		ns->bad_pages = v;
+		ns->cap_bad_pages = cap;
+	}
+	ns->bad_pages[ns->nbad_pages++] = (struct ns_bad_page){block, ino, index};
+	pthread_mutex_unlock(&ns->meta_bad_lock);
+}
+
+void poison_note_metadata(struct ns *ns, uint64_t block)
+{
+	pthread_mutex_lock(&ns->meta_bad_lock);
+	for (size_t i = 0; i < ns->nmeta_bad; i++) {
+		if (ns->meta_bad[i] == block) {
+			pthread_mutex_unlock(&ns->meta_bad_lock);
+			return;
+		}
+	}
+	if (ns->nmeta_bad < POISON_META_MAX) {
+		size_t i = ns->nmeta_bad++;
+
+		/* Keep them sorted: insertion, the list is short. */
+		while (i > 0 && ns->meta_bad[i - 1] > block) {
+			ns->meta_bad[i] = ns->meta_bad[i - 1];
+			i--;
+		}
+		ns->meta_bad[i] = block;
+	}
+	pthread_mutex_unlock(&ns->meta_bad_lock);
+}
+
+/* --- scrub --- */
+
+#define SCRUB_RUN_BLOCKS 512 /* 2 MiB read per copy */
+
+/* in_use - a block a file (or a grace period) holds: neither free nor quarantined. */
+static bool in_use(struct ns *ns, uint64_t b)
+{
+	return !alloc_is_free(ns->alloc, b) && !alloc_is_quarantined(ns->alloc, b);
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int poison_scrub(struct ns *ns, struct poison_scrub_result *res)
+{
+	uint64_t b = ns->data_first, end = ns->data_first + ns->data_count, start = now_us();
+	struct region *r = ns->r;
+	int64_t newly;
+	void *buf;
+	int rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	buf = malloc(SCRUB_RUN_BLOCKS * PAGE);
+	if (!buf)
+		return -ENOMEM;
+	while (b < end) {
+		struct region_fault f;
+		uint64_t run = 0, got;
+
+		while (b + run < end && run < SCRUB_RUN_BLOCKS && in_use(ns, b + run))
+			run++;
+		if (run == 0) {
+			b++;
+			continue;
+		}
+		if (region_copy_safe(r, buf, region_at(r, b * PAGE), run * PAGE, &f) == 0) {
+			res->blocks_read += run;
+			b += run;
+			continue;
+		}
+		if (region_failed(r, NULL)) {
+			rc = -EIO;
+			break;
+		}
+		/* Read up to the lost range; go on after it (it may cover several blocks). */
+		got = f.off > b * PAGE ? MIN(f.off / PAGE - b, run) : 0;
+		res->blocks_read += got;
+		b = MAX(b + got + 1, MIN((f.off + f.len) / PAGE, b + run));
+	}
+	free(buf);
+	res->bytes_read = res->blocks_read * PAGE;
+	newly = poison_drain(ns);
+	if (newly > 0)
+		res->blocks_bad = (uint64_t)newly;
+	res->usec = now_us() - start;
+	if (rc == 0 && newly < 0)
+		rc = (int)newly;
+	log_notice("%s: scrub read %" PRIu64 " blocks in %" PRIu64 " ms: %" PRIu64
+		   " newly poisoned",
+		   region_path(r), res->blocks_read, res->usec / 1000, res->blocks_bad);
+	return rc;
+}
