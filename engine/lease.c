@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "lease.h"
+#include "fault.h"
 #include "log.h"
 #include "nsint.h"
 #include "util.h"
@@ -416,6 +417,13 @@ uint64_t ns_grant_generation(const struct ns_grant *g)
 	return g->gen;
 }
 
+void ns_grant_range(const struct ns_grant *g, uint64_t *ino, uint64_t *index, uint64_t *count)
+{
+	*ino = g->ino;
+	*index = g->index;
+	*count = g->count;
+}
+
 /*
  * The namespace whose grant lock this thread holds while it runs a holder's callback: an
  * ack from inside the callback ("now") must not take that lock again.
@@ -550,6 +558,12 @@ int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint
 		in_callback = ns;
 		g->ops->invalidate(g->holder, g, in->ino, lo, hi - lo, gen);
 		in_callback = NULL;
+	}
+	if (any && fault_enabled()) {
+		/* Not under grant_lock: the acks that come meanwhile must be taken. */
+		pthread_mutex_unlock(&ns->grant_lock);
+		fault_at(FAULT_LEASE_BREAK);
+		pthread_mutex_lock(&ns->grant_lock);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += (time_t)(timeout_ms / 1000);

@@ -77,6 +77,9 @@ int ns_map(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned
 /* ns_grant_generation - the inode's lease generation when the grant was made. */
 uint64_t ns_grant_generation(const struct ns_grant *g);
 
+/* ns_grant_range - the file and pages the grant covers (fixed when it was made). */
+void ns_grant_range(const struct ns_grant *g, uint64_t *ino, uint64_t *index, uint64_t *count);
+
 /*
  * ns_grant_ack - the holder let go of the range of invalidation @gen.
  * Context: any thread. Locking: takes the grant lock.

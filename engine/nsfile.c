@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fault.h"
 #include "log.h"
 #include "nsint.h"
 #include "util.h"
@@ -267,6 +268,9 @@ static int64_t alloc_at(struct ns *ns, struct ns_inode *in, uint64_t idx, uint64
 	bool poisoned;
 	int rc;
 
+	rc = fault_at(FAULT_ALLOC);
+	if (rc)
+		return rc;
 	if (new_size > FMT_CHUNK_SIZE && chunk_empty(in, idx) && alloc_huge(ns->alloc, &blk) == 0) {
 		if (fill_blocks(ns, chunk, blk, HUGE_PAGES, f)) {
 			alloc_free(ns->alloc, blk, HUGE_PAGES);
@@ -332,6 +336,7 @@ static int commit_batch(struct ns *ns, struct ns_inode *in, struct mlog_tx *tx, 
 	int rc;
 
 	region_drain(ns->r);
+	fault_at(FAULT_DATA_WRITE);
 	if (!tx->nrecs) {
 		ns_hold_put(ns, tk->hold);
 		tk->hold = NULL;

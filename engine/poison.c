@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "fault.h"
 #include "log.h"
 #include "nsint.h"
 #include "poison.h"
@@ -83,6 +84,7 @@ static void metadata(struct ns *ns, uint64_t block, struct poison_hit *hit)
 	unsigned area = sb->log_active;
 
 	hit->metadata = true;
+	poison_note_metadata(ns, block);
 	if (off < FMT_BLOCK_SIZE || off == fmt_backup_off(sb->region_size)) {
 		log_err("%s: poison in the %s superblock; the other copy stays in use",
 			region_path(ns->r), off == 0 ? "primary" : "backup");
@@ -151,6 +153,7 @@ static int poison_block(struct ns *ns, uint64_t block, poison_report_fn fn, void
 		}
 		in = own.inode;
 		hook(ns, NS_HOOK_POISON_AFTER_RMAP, block);
+		fault_at(FAULT_POISON_AFTER_RMAP);
 		xt_lock(&in->map);
 		e = __xt_load(&in->map, own.index, &first, &order);
 		if (!xt_is_value(e) || xt_is_hole(e) ||

@@ -48,6 +48,48 @@ typedef void (*poison_report_fn)(void *ctx, const struct poison_hit *hit);
 int64_t poison_handle(struct ns *ns, uint64_t offset, uint64_t len, enum poison_source src,
 		      poison_report_fn fn, void *ctx);
 
+/* One bad range as poison_list() reports it. */
+#define POISON_BAD_METADATA 0x1 /* outside the data area (superblock, log) */
+#define POISON_META_MAX 64	/* metadata blocks remembered per run */
+struct poison_bad {
+	uint64_t block, count; /* region blocks */
+	bool owned;	       /* a file page still sits on them (poisoned, not rewritten): */
+	uint64_t ino;	       /*   that file */
+	uint64_t index;	       /*   from that page on */
+	unsigned flags;
+};
+
+/*
+ * poison_list - the bad blocks from block @from on, in block order, merged into ranges:
+ * the quarantine (persisted; each with the file page on it, if any) and the metadata blocks
+ * poisoned this run. At most @max in @out; *@next is where to go on, UINT64_MAX at the end.
+ * Context: thread registered with RCU, outside a read section. Locking: takes the
+ *          quarantine walk's allocator lock, RCU per block, meta_bad_lock.
+ * Return: the number stored; -EINVAL (@max 0).
+ */
+int poison_list(struct ns *ns, uint64_t from, struct poison_bad *out, size_t max,
+		uint64_t *next);
+
+struct poison_scrub_result {
+	uint64_t blocks_read, blocks_bad, bytes_read, usec;
+};
+/*
+ * poison_scrub - read every block in use SIGBUS-safely; media errors found go through
+ * poison_handle() (source SIGBUS) and are counted in blocks_bad.
+ * Context: as poison_drain. Locking: the allocator's per block; none across the reads, so
+ *          a block freed meanwhile is still read (harmless: its poison is quarantined too).
+ * Return: 0; -ENOMEM; -EIO (the region failed under the scrub).
+ */
+int poison_scrub(struct ns *ns, struct poison_scrub_result *res);
+
+/*
+ * poison_note_metadata / poison_note_page - remember, for poison_list(), a poisoned
+ * metadata block, or that poison hit page @index of file @ino on @block.
+ * Locking: takes meta_bad_lock (a leaf: callable under xtable and poison locks).
+ */
+void poison_note_metadata(struct ns *ns, uint64_t block);
+void poison_note_page(struct ns *ns, uint64_t block, uint64_t ino, uint64_t index);
+
 /*
  * poison_drain - hand the media errors queued on the region (a SIGBUS-safe copy that hit
  * one, or BUS_MCEERR_AO: engine/sigbus.h) to poison_handle() with POISON_SRC_SIGBUS.

@@ -19,12 +19,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "log.h"
 #include "sigbus.h"
 #include "util.h"
+
+/* Persistence tracing copies whole cache lines: what one flush instruction writes back. */
+#define TRACE_LINE 64
 
 struct region {
 	char *path;
@@ -45,6 +50,7 @@ struct region {
 	pmem2_memset_fn memset_fn;
 	struct sigbus_region sb; /* what the SIGBUS handler knows and records */
 	bool sb_registered;
+	uint8_t *trace; /* persistence tracing: the durable image, mapped (or NULL) */
 };
 
 /*
@@ -418,6 +424,8 @@ void region_close(struct region **rp)
 
 	if (!r)
 		return;
+	if (r->trace)
+		munmap(r->trace, r->size);
 	if (r->sb_registered)
 		sigbus_unregister(&r->sb);
 	if (r->map) {
@@ -520,13 +528,38 @@ static unsigned region_mem_flags(unsigned flags)
  * region_persist / flush / drain / memcpy / memset - libpmem2's functions for the mapping.
  * Context: any thread. Locking: none; callers serialise access to the bytes themselves.
  */
+/*
+ * trace_persist - with persistence tracing on, what a flush of [@addr, @addr + @len) makes
+ * durable: the whole cache lines it touches reach the durable image. Counts the persist
+ * (fault mode), which may abort first: a crash at persist N leaves N - 1 in the image.
+ */
+static inline void trace_persist(const struct region *r, const void *addr, size_t len)
+{
+	uint64_t start, end;
+
+	fault_persist();
+	if (!r->trace || len == 0)
+		return;
+	start = (uint64_t)((const char *)addr - (const char *)r->base);
+	if (start >= r->size)
+		return;
+	end = start + len < r->size ? start + len : r->size;
+	start &= ~(uint64_t)(TRACE_LINE - 1);
+	end = ALIGN_UP(end, (uint64_t)TRACE_LINE);
+	if (end > r->size)
+		end = r->size;
+	memcpy(r->trace + start, (const char *)r->base + start, end - start);
+}
+
 void region_persist(const struct region *r, const void *addr, size_t len)
 {
+	trace_persist(r, addr, len);
 	r->persist_fn(addr, len);
 }
 
 void region_flush(const struct region *r, const void *addr, size_t len)
 {
+	trace_persist(r, addr, len);
 	r->flush_fn(addr, len);
 }
 
@@ -537,11 +570,32 @@ void region_drain(const struct region *r)
 
 void region_memcpy(const struct region *r, void *dst, const void *src, size_t len, unsigned flags)
 {
+	if (__builtin_expect(r->trace != NULL, 0)) {
+		/* Store, then trace what the flush makes durable (the stores are the same). */
+		r->memcpy_fn(dst, src, len, region_mem_flags(flags | REGION_NOFLUSH));
+		if (!(flags & REGION_NOFLUSH))
+			region_flush(r, dst, len);
+		if (!(flags & (REGION_NOFLUSH | REGION_NODRAIN)))
+			region_drain(r);
+		return;
+	}
+	if (!(flags & REGION_NOFLUSH))
+		fault_persist();
 	r->memcpy_fn(dst, src, len, region_mem_flags(flags));
 }
 
 void region_memset(const struct region *r, void *dst, int c, size_t len, unsigned flags)
 {
+	if (__builtin_expect(r->trace != NULL, 0)) {
+		r->memset_fn(dst, c, len, region_mem_flags(flags | REGION_NOFLUSH));
+		if (!(flags & REGION_NOFLUSH))
+			region_flush(r, dst, len);
+		if (!(flags & (REGION_NOFLUSH | REGION_NODRAIN)))
+			region_drain(r);
+		return;
+	}
+	if (!(flags & REGION_NOFLUSH))
+		fault_persist();
 	r->memset_fn(dst, c, len, region_mem_flags(flags));
 }
 
@@ -652,6 +706,44 @@ bool region_failed(const struct region *r, struct region_fault *why)
 bool region_poison_pop(const struct region *r, struct region_fault *f)
 {
 	return sigbus_queue_pop((struct sigbus_region *)&r->sb, f);
+}
+
+/*
+ * region_trace_start - persistence tracing (DESIGN §8): copy the region as it is now into
+ * @image (created or truncated to the region size), then let only what is persisted reach
+ * it. Stores that are never flushed stay out of the image, so a crash test that mounts the
+ * image sees what the media would hold after a power failure.
+ * Context: right after region_open(), before any other thread uses the region.
+ * Return: 0; -errno (logged).
+ */
+int region_trace_start(struct region *r, const char *image)
+{
+	void *p;
+	int fd;
+
+	if (r->rdonly)
+		return -EROFS;
+	fd = open(image, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)r->size) < 0) {
+		int err = errno;
+
+		log_err("persistence tracing: cannot create %s: %s", image, strerror(err));
+		if (fd >= 0)
+			close(fd);
+		return -err;
+	}
+	p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		int err = errno;
+
+		log_err("persistence tracing: cannot map %s: %s", image, strerror(err));
+		return -err;
+	}
+	memcpy(p, r->base, r->size);
+	r->trace = p;
+	log_info("persistence tracing: only persisted bytes of %s reach %s", r->path, image);
+	return 0;
 }
 
 /*

@@ -94,6 +94,15 @@ void region_drain(const struct region *r);
 void region_memcpy(const struct region *r, void *dst, const void *src, size_t len, unsigned flags);
 void region_memset(const struct region *r, void *dst, int c, size_t len, unsigned flags);
 
+/*
+ * region_trace_start - persistence tracing (fault-injection mode, DESIGN §8): from now on
+ * only bytes passed to a persist (or a flushing memcpy/memset) reach @image, a copy of the
+ * region taken now. A crash test mounts @image to see what the media would hold.
+ * Context: right after region_open(), before other threads use @r.
+ * Return: 0; -EROFS (read-only region); -errno from creating or mapping @image (logged).
+ */
+int region_trace_start(struct region *r, const char *image);
+
 /* region_at - address of @offset bytes into the region (no check; callers validate). */
 static inline void *region_at(const struct region *r, uint64_t offset)
 {
