@@ -1,0 +1,179 @@
+#!/bin/sh
+# guest-test.sh - the vm suite's tests, run inside the QEMU guest by its /init (busybox sh),
+# as root, with an emulated 1 GiB NVDIMM. $DAXFSD, $DAXFS and $VM_CLIENT are the project's
+# programs (/etc/daxfs-vm.env). Every step prints what it checks; the first failure ends the
+# run with exit 1. It runs the steps $VM_STEPS lists ("1 2 3 4 6", "1 5"):
+#   1. ndctl makes namespace0.0 a device-DAX: /dev/dax0.0, 2 MiB aligned; 'daxfs devices'
+#      lists it
+#   2. 'daxfs mkfs' and daxfsd on /dev/dax0.0 through libpmem2: the kind and the persist
+#      granularity libpmem2 reports ('daxfs status')
+#   3. mappings through libdaxfs made of 2 MiB pages (/proc/self/smaps): a 6 MiB file, a
+#      16 KiB file, a part of a file, and a file whose blocks interleave with another's,
+#      which daxfsd moves onto a huge block before mapping it; stores, persist
+#   4. a restart of daxfsd keeps all of it
+#   5. real poison: MADV_HWPOISON on a page of a mapped file, SIGBUS BUS_MCEERR_AR in the
+#      process that touches it, EIO on copy reads, POISON to the other mapper, quarantine,
+#      'daxfs badblocks'; quarantine survives a restart
+#   6. fsdax: the namespace again as fsdax, ext4 mounted -o dax on /dev/pmem0, daxfs on a
+#      file there (MAP_SYNC, 4 KiB mappings): mkfs, daxfsd, a mapping, a restart
+set -u
+export DAXFS_SOCKET=/run/daxfsd.sock
+dev=/dev/dax0.0
+region=$dev
+log=/tmp/daxfsd.log
+pid=
+
+step() { echo "== $*"; }
+fail() {
+	echo "FAIL: $*"
+	if [ -s "$log" ]; then
+		echo "-- daxfsd's log:"
+		cat "$log"
+	fi
+	exit 1
+}
+run() {
+	echo "\$ $*"
+	"$@" || fail "'$*' exited with $?"
+}
+
+start_daxfsd() {
+	"$DAXFSD" --region "$region" --socket "$DAXFS_SOCKET" --map-users root --log-level info \
+		"$@" >>"$log" 2>&1 &
+	pid=$!
+	i=0
+	while [ ! -S "$DAXFS_SOCKET" ] || ! "$DAXFS" status >/dev/null 2>&1; do
+		kill -0 "$pid" 2>/dev/null || fail "daxfsd exited at start"
+		i=$((i + 1))
+		[ $i -lt 300 ] || fail "daxfsd did not answer within 30 s"
+		sleep 0.1
+	done
+	echo "daxfsd $pid serves $region"
+}
+
+stop_daxfsd() {
+	kill -TERM "$pid" 2>/dev/null || fail "daxfsd is not running"
+	wait "$pid"
+	rc=$?
+	[ $rc -eq 0 ] || fail "daxfsd exited with $rc at SIGTERM"
+	pid=
+	rm -f "$DAXFS_SOCKET"
+}
+
+step1() {
+	step "1. a device-DAX from the NVDIMM"
+	run ndctl create-namespace -f -e namespace0.0 -m devdax
+	[ -c $dev ] || fail "$dev is not a character device"
+	align=$(cat /sys/bus/dax/devices/dax0.0/align 2>/dev/null || echo unknown)
+	echo "$dev: $(cat /sys/bus/dax/devices/dax0.0/size) bytes, align $align"
+	[ "$align" = 2097152 ] || fail "$dev is aligned to $align, not 2 MiB"
+	run "$DAXFS" devices
+	"$DAXFS" devices | grep -q "dax0.0" || fail "'daxfs devices' does not list dax0.0"
+	"$DAXFS" --json devices | grep -q '"devdax"' || fail "'daxfs --json devices' says no devdax"
+}
+
+step2() {
+	step "2. mkfs and daxfsd on $dev through libpmem2"
+	run "$DAXFS" mkfs "$dev"
+	# debug: daxfsd logs what libpmem2 reports for the region (kind, alignment, granularity)
+	start_daxfsd --log-level debug
+	line=$(grep "region $dev: " "$log" | grep granularity | head -n 1)
+	echo "daxfsd: $line"
+	gran=$(echo "$line" | sed -n 's/.*granularity \(.*\)$/\1/p')
+	echo "libpmem2 reports the persist granularity of $dev as: ${gran:-?}"
+	echo "$line" | grep -q "devdax" || fail "daxfsd did not open $dev as devdax"
+	echo "$line" | grep -q "alignment 2097152" || fail "daxfsd does not see a 2 MiB alignment"
+	[ -n "$gran" ] || fail "daxfsd logged no granularity"
+	[ "$gran" != page ] || fail "a devdax region should not need msync (granularity page)"
+	run "$DAXFS" status
+	stop_daxfsd
+	start_daxfsd
+}
+
+step3() {
+	step "3. mappings of 2 MiB pages, stores and persist"
+	# 6 MiB: the file grows past 2 MiB as it is mapped, onto huge extents
+	run "$VM_CLIENT" --huge write /big.dat 0 6291456 1
+	# 16 KiB: a small file, on a huge block of its own for the mapping
+	run "$VM_CLIENT" --huge write /small.dat 0 16384 2
+	# a part in the middle of a file: the view is widened to whole 2 MiB, the client sees its part
+	run "$VM_CLIENT" --huge write /part.dat 8192 12288 3
+	# copy writes in turns interleave two files' blocks; mapping one moves it onto a huge block
+	run "$VM_CLIENT" interleave /frag-a.dat /frag-b.dat 64
+	run "$DAXFS" put /etc/daxfs-vm.env /env.txt
+	run "$VM_CLIENT" --huge write /frag-a.dat 65536 65536 4
+	grep -q "moved onto huge block" "$log" || fail "daxfsd did not log moving /frag-a.dat"
+	grep "moved onto huge block" "$log"
+	run "$VM_CLIENT" --huge verify /big.dat 0 6291456 1
+	run "$VM_CLIENT" --huge verify /small.dat 0 16384 2
+	run "$VM_CLIENT" --huge verify /part.dat 8192 12288 3
+	run "$VM_CLIENT" --huge verify /frag-a.dat 65536 65536 4
+	run "$DAXFS" ls -l /
+}
+
+step4() {
+	step "4. a restart keeps the data"
+	stop_daxfsd
+	start_daxfsd
+	run "$VM_CLIENT" --huge verify /big.dat 0 6291456 1
+	run "$VM_CLIENT" --huge verify /small.dat 0 16384 2
+	run "$VM_CLIENT" --huge verify /part.dat 8192 12288 3
+	run "$VM_CLIENT" --huge verify /frag-a.dat 65536 65536 4
+	"$DAXFS" cat /env.txt | cmp - /etc/daxfs-vm.env || fail "/env.txt changed across the restart"
+	echo "/env.txt reads back the same through the copy path"
+	stop_daxfsd
+}
+
+step5() {
+	step "5. real poison (MADV_HWPOISON) on a mapped file"
+	run "$DAXFS" mkfs --force "$dev"
+	start_daxfsd
+	run "$VM_CLIENT" --huge write /big.dat 0 6291456 1
+	run "$VM_CLIENT" --huge write /small.dat 0 16384 2
+	run "$VM_CLIENT" --huge poison /big.dat 600
+	"$DAXFS" cat /big.dat >/dev/null 2>/tmp/cat.err && fail "'daxfs cat' of the poisoned file worked"
+	cat /tmp/cat.err
+	grep -q "Input/output error" /tmp/cat.err || fail "'daxfs cat' did not fail with EIO"
+	run "$DAXFS" badblocks
+	"$DAXFS" badblocks | grep -q "/big.dat" || fail "'daxfs badblocks' does not name /big.dat"
+	run "$DAXFS" status
+	kill -0 "$pid" 2>/dev/null || fail "daxfsd died"
+	grep -i poison "$log"
+	stop_daxfsd
+	start_daxfsd
+	"$DAXFS" badblocks | grep -q "/big.dat" || fail "the quarantine did not survive a restart"
+	echo "the quarantine survives a restart"
+	run "$VM_CLIENT" --huge verify /small.dat 0 16384 2
+	stop_daxfsd
+}
+
+step6() {
+	step "6. fsdax: ext4 -o dax, daxfs on a file there"
+	run ndctl create-namespace -f -e namespace0.0 -m fsdax
+	[ -b /dev/pmem0 ] || fail "no /dev/pmem0"
+	run mkfs.ext4 -q -F /dev/pmem0
+	mkdir -p /mnt/pmem
+	run mount -t ext4 -o dax /dev/pmem0 /mnt/pmem
+	grep /mnt/pmem /proc/mounts
+	region=/mnt/pmem/region.img
+	run "$DAXFS" mkfs --size 256M "$region"
+	start_daxfsd --log-level debug
+	line=$(grep "region $region: " "$log" | grep granularity | tail -n 1)
+	echo "daxfsd: $line"
+	echo "$line" | grep -q "fsdax" || fail "daxfsd did not open $region as fsdax (MAP_SYNC)"
+	run "$VM_CLIENT" write /fs.dat 0 3145728 7
+	run "$VM_CLIENT" write /fs-small.dat 4096 8192 8
+	stop_daxfsd
+	start_daxfsd
+	run "$VM_CLIENT" verify /fs.dat 0 3145728 7
+	run "$VM_CLIENT" verify /fs-small.dat 4096 8192 8
+	stop_daxfsd
+	run umount /mnt/pmem
+}
+
+for n in $VM_STEPS; do
+	"step$n"
+done
+echo "-- daxfsd's log:"
+cat "$log"
+echo "guest steps $VM_STEPS passed"

@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vm-client - the libdaxfs client of the vm suite's guest tests (tests/vm/guest-test.sh),
+ * run against a daxfsd on a real device-DAX (or any region: --huge is what is devdax only).
+ *
+ *   vm-client [--huge] write PATH OFF LEN SEED   map [OFF, OFF + LEN) of PATH for writing
+ *                                                (created if missing), store a pattern made
+ *                                                from SEED, persist
+ *   vm-client [--huge] verify PATH OFF LEN SEED  map it read-only and compare the pattern
+ *   vm-client interleave PATH1 PATH2 PAGES       write PAGES pages to each file in turns, so
+ *                                                their blocks interleave in the region
+ *   vm-client [--huge] poison PATH PAGE          two mappers of PATH: one poisons PAGE with
+ *                                                MADV_HWPOISON and touches it (SIGBUS
+ *                                                BUS_MCEERR_AR); a copy read of the page
+ *                                                then fails with EIO and the other mapper is
+ *                                                told POISON, its view made inaccessible
+ *
+ * --huge: the view must be made of 2 MiB pages: the /proc/self/smaps entry of the mapping
+ * says MMUPageSize 2048 kB and starts 2 MiB aligned. The socket is $DAXFS_SOCKET.
+ * Prints what it sees, one line per step; exit 0 when every check held, 1 otherwise.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <daxfs/daxfs.h>
+
+#define PAGE 4096u
+#define HUGE (2u << 20)
+
+#ifndef MADV_HWPOISON
+#define MADV_HWPOISON 100
+#endif
+#ifndef BUS_MCEERR_AR
+#define BUS_MCEERR_AR 4
+#endif
+
+static bool want_huge;
+
+#define CHECK(cond, ...)                                                                          \
+	do {                                                                                      \
+		if (!(cond)) {                                                                    \
+			fprintf(stderr, "vm-client: FAILED: " __VA_ARGS__);                       \
+			fprintf(stderr, " (%s:%d)\n", __FILE__, __LINE__);                        \
+			exit(1);                                                                  \
+		}                                                                                 \
+	} while (0)
+
+/* word - the pattern's 8 bytes at file offset @off (a multiple of 8). */
+static uint64_t word(uint64_t seed, uint64_t off)
+{
+	uint64_t x = (seed + 1) * 0x9e3779b97f4a7c15ULL ^ off;
+
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	return x ^ (x >> 29);
+}
+
+static struct daxfs *open_fs(void)
+{
+	struct daxfs *fs;
+	int ret = daxfs_open(&fs, NULL);
+
+	CHECK(ret == 0, "daxfs_open: %s (%s)", strerror(-ret), daxfs_errormsg());
+	return fs;
+}
+
+/*
+ * check_view - print the smaps entry that holds @addr; with --huge, require 2 MiB pages.
+ * Return: the entry's start address.
+ */
+static uintptr_t check_view(const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr, lo = 0, hi = 0, start = 0;
+	unsigned long kps = 0, mps = 0;
+	char line[512], perms[8] = "", found[512] = "";
+	bool in = false;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	CHECK(f, "cannot open /proc/self/smaps: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long l, h, v;
+
+		if (sscanf(line, "%lx-%lx %7s", &l, &h, perms) == 3 && strchr(line, ' ')) {
+			if (in)
+				break;
+			in = a >= l && a < h;
+			if (in) {
+				lo = l;
+				hi = h;
+				memcpy(found, line, sizeof(found));
+				found[strcspn(found, "\n")] = '\0';
+			}
+			continue;
+		}
+		if (!in)
+			continue;
+		if (sscanf(line, "KernelPageSize: %lu kB", &v) == 1)
+			kps = v;
+		else if (sscanf(line, "MMUPageSize: %lu kB", &v) == 1)
+			mps = v;
+	}
+	fclose(f);
+	CHECK(lo, "no /proc/self/smaps entry holds %p", addr);
+	start = lo;
+	printf("smaps: %s: %lu kB, KernelPageSize %lu kB, MMUPageSize %lu kB\n", found,
+	       (unsigned long)((hi - lo) >> 10), kps, mps);
+	if (want_huge) {
+		CHECK(mps == 2048, "the mapping at %p has %lu kB pages, not 2048 kB", addr, mps);
+		CHECK(lo % HUGE == 0, "the mapping at %p starts at %#lx, not 2 MiB aligned", addr,
+		      (unsigned long)lo);
+	}
+	return start;
+}
+
+static uint64_t ino_of(struct daxfs *fs, const char *path, bool create)
+{
+	struct daxfs_stat st;
+	int ret = daxfs_stat(fs, path, &st);
+
+	if (ret == -ENOENT && create)
+		ret = daxfs_create(fs, path, 0644, 0, &st);
+	CHECK(ret == 0, "%s: %s (%s)", path, strerror(-ret), daxfs_errormsg());
+	return st.ino;
+}
+
+static int cmd_write(const char *path, uint64_t off, uint64_t len, uint64_t seed)
+{
+	struct daxfs *fs = open_fs();
+	uint64_t ino = ino_of(fs, path, true);
+	struct daxfs_map *m;
+	uint64_t *p;
+	int ret;
+
+	ret = daxfs_map_new(fs, ino, off, len, DAXFS_MAP_READ | DAXFS_MAP_WRITE, &m);
+	CHECK(ret == 0, "map %s [%" PRIu64 ", +%" PRIu64 ") for writing: %s (%s)", path, off, len,
+	      strerror(-ret), daxfs_errormsg());
+	p = daxfs_map_addr(m);
+	CHECK(daxfs_map_len(m) == len, "the view is %zu bytes, not %" PRIu64, daxfs_map_len(m),
+	      len);
+	for (uint64_t i = 0; i < len / 8; i++)
+		p[i] = word(seed, off + i * 8);
+	check_view(p);
+	daxfs_map_persist(m, p, len);
+	printf("write: %s [%" PRIu64 ", +%" PRIu64 ") stored and persisted through the view\n",
+	       path, off, len);
+	daxfs_map_delete(&m);
+	daxfs_close(fs);
+	return 0;
+}
+
+static int cmd_verify(const char *path, uint64_t off, uint64_t len, uint64_t seed)
+{
+	struct daxfs *fs = open_fs();
+	uint64_t ino = ino_of(fs, path, false);
+	struct daxfs_map *m;
+	const uint64_t *p;
+	uint64_t buf[PAGE / 8];
+	ssize_t got;
+	int ret;
+
+	ret = daxfs_map_new(fs, ino, off, len, DAXFS_MAP_READ, &m);
+	CHECK(ret == 0, "map %s [%" PRIu64 ", +%" PRIu64 ") for reading: %s (%s)", path, off, len,
+	      strerror(-ret), daxfs_errormsg());
+	p = daxfs_map_addr(m);
+	check_view(p);
+	for (uint64_t i = 0; i < len / 8; i++)
+		CHECK(p[i] == word(seed, off + i * 8), "%s: wrong data at byte %" PRIu64 " of the view",
+		      path, off + i * 8);
+	/* the copy path agrees, at both ends */
+	got = daxfs_pread(fs, ino, buf, sizeof(buf), off);
+	CHECK(got == (ssize_t)sizeof(buf) && memcmp(buf, p, sizeof(buf)) == 0,
+	      "%s: pread at %" PRIu64 " disagrees with the view", path, off);
+	got = daxfs_pread(fs, ino, buf, sizeof(buf), off + len - PAGE);
+	CHECK(got == (ssize_t)sizeof(buf) && memcmp(buf, p + (len - PAGE) / 8, sizeof(buf)) == 0,
+	      "%s: pread at %" PRIu64 " disagrees with the view", path, off + len - PAGE);
+	printf("verify: %s [%" PRIu64 ", +%" PRIu64 ") holds the pattern (view and pread)\n", path,
+	       off, len);
+	daxfs_map_delete(&m);
+	daxfs_close(fs);
+	return 0;
+}
+
+static int cmd_interleave(const char *p1, const char *p2, uint64_t pages)
+{
+	struct daxfs *fs = open_fs();
+	uint64_t ino[2] = {ino_of(fs, p1, true), ino_of(fs, p2, true)};
+	static uint64_t buf[PAGE / 8];
+
+	for (uint64_t i = 0; i < pages; i++) {
+		for (int k = 0; k < 2; k++) {
+			ssize_t n;
+
+			for (unsigned w = 0; w < PAGE / 8; w++)
+				buf[w] = word((uint64_t)k + 100, i * PAGE + w * 8);
+			n = daxfs_pwrite(fs, ino[k], buf, PAGE, i * PAGE);
+			CHECK(n == PAGE, "pwrite: %s (%s)", strerror((int)-n), daxfs_errormsg());
+		}
+	}
+	printf("interleave: %s and %s got %" PRIu64 " pages each, in turns (seeds 100, 101)\n",
+	       p1, p2, pages);
+	daxfs_close(fs);
+	return 0;
+}
+
+/* --- poison --- */
+
+static sigjmp_buf bus_jmp;
+static volatile sig_atomic_t bus_code;
+static void *volatile bus_addr;
+static volatile short bus_lsb;
+
+#ifdef HAVE_DAXFS_SIGBUS
+/* The library's report is made (POISON_REPORT); note what it says and leave the access. */
+static volatile sig_atomic_t lib_code;
+static volatile uint64_t lib_off, lib_len;
+
+static void on_lib_sigbus(void *ctx, const struct daxfs_sigbus *info)
+{
+	(void)ctx;
+	lib_code = info->code;
+	lib_off = info->off;
+	lib_len = info->len;
+	bus_code = info->code;
+	bus_addr = info->addr;
+	siglongjmp(bus_jmp, 2);
+}
+#endif
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	bus_code = si->si_code;
+	bus_addr = si->si_addr;
+	bus_lsb = si->si_addr_lsb;
+	siglongjmp(bus_jmp, 1);
+}
+
+struct watch {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int events;
+	struct daxfs_event ev;
+};
+
+static void on_event(void *ctx, const struct daxfs_event *ev)
+{
+	struct watch *w = ctx;
+
+	pthread_mutex_lock(&w->lock);
+	if (ev->type == DAXFS_EVENT_POISON && w->events++ == 0)
+		w->ev = *ev;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* perms_at - /proc/self/maps' permissions of @p ("r--s"), or "none". */
+static void perms_at(const void *p, char out[5])
+{
+	uintptr_t a = (uintptr_t)p;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	strcpy(out, "none");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && a >= lo && a < hi) {
+			memcpy(out, perms, 4);
+			out[4] = '\0';
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/*
+ * toucher - the first mapper (a child process): map PATH, poison @page with MADV_HWPOISON
+ * and read it. The kernel (6.1) signals the poisoner at the madvise already, as it unmaps
+ * the page everywhere; a later touch may fault again or not. Its library sees the SIGBUS
+ * first when it handles SIGBUS (reporting the poison to daxfsd); this handler, installed
+ * before the library's, is what the library chains to, or what runs when it has none.
+ * Exit: 0 when a SIGBUS with BUS_MCEERR_AR came.
+ */
+static int toucher(const char *path, uint64_t page, uint64_t size)
+{
+	struct sigaction sa = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO};
+	struct daxfs *fs;
+	struct daxfs_map *m;
+	volatile char *at;
+	volatile bool ar = false;
+	uint64_t ino;
+	char c = 0;
+	int ret;
+
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGBUS, &sa, NULL) == 0, "sigaction: %s", strerror(errno));
+	fs = open_fs();
+#ifdef HAVE_DAXFS_SIGBUS
+	/* the library reports poison on its mappings to daxfsd, then calls on_lib_sigbus */
+	ret = daxfs_sigbus_install(fs, on_lib_sigbus, NULL);
+	CHECK(ret == 0, "daxfs_sigbus_install: %s", strerror(-ret));
+#else
+	printf("toucher: this libdaxfs has no daxfs_sigbus_install: nothing reports the poison\n");
+#endif
+	ino = ino_of(fs, path, false);
+	ret = daxfs_map_new(fs, ino, 0, size, DAXFS_MAP_READ | DAXFS_MAP_WRITE, &m);
+	CHECK(ret == 0, "toucher: map %s: %s (%s)", path, strerror(-ret), daxfs_errormsg());
+	at = (char *)daxfs_map_addr(m) + page * PAGE;
+	check_view((const void *)at);
+	if (sigsetjmp(bus_jmp, 1) == 0) {
+		ret = madvise((void *)at, PAGE, MADV_HWPOISON);
+		CHECK(ret == 0, "madvise(MADV_HWPOISON) at %p: %s", (void *)at, strerror(errno));
+	} else {
+		printf("toucher: SIGBUS at the madvise: si_code %d (%s), si_addr %p (the page is at "
+		       "%p), si_addr_lsb %d\n",
+		       (int)bus_code, bus_code == BUS_MCEERR_AR ? "BUS_MCEERR_AR" : "not AR", bus_addr,
+		       (void *)at, (int)bus_lsb);
+		ar = bus_code == BUS_MCEERR_AR;
+	}
+	printf("toucher: page %" PRIu64 " of %s (view %p) poisoned with MADV_HWPOISON\n", page, path,
+	       (void *)at);
+	if (sigsetjmp(bus_jmp, 1) == 0) {
+		c = at[0];
+		printf("toucher: reading the poisoned page again gave %d, no SIGBUS\n", c);
+	} else {
+		printf("toucher: SIGBUS at the touch: si_code %d (%s), si_addr %p, si_addr_lsb %d\n",
+		       (int)bus_code, bus_code == BUS_MCEERR_AR ? "BUS_MCEERR_AR" : "not AR", bus_addr,
+		       (int)bus_lsb);
+		ar |= bus_code == BUS_MCEERR_AR;
+	}
+#ifdef HAVE_DAXFS_SIGBUS
+	if (lib_code)
+		printf("toucher: libdaxfs reported bytes [%" PRIu64 ", +%" PRIu64 ") of %s to daxfsd\n",
+		       (uint64_t)lib_off, (uint64_t)lib_len, path);
+	else
+		printf("toucher: libdaxfs did not report the poison\n");
+#endif
+	/* The view stays: the process exits with it, as a crashed client would. */
+	_exit(ar ? 0 : 1);
+}
+
+static int cmd_poison(const char *path, uint64_t page)
+{
+	struct watch w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+	struct daxfs *fs = open_fs();
+	uint64_t ino = ino_of(fs, path, false), size;
+	struct daxfs_stat st;
+	struct daxfs_map *m;
+	struct timespec dl;
+	char buf[PAGE], perms[5];
+	ssize_t got;
+	pid_t pid;
+	int ret, status;
+
+	ret = daxfs_getattr(fs, ino, &st);
+	CHECK(ret == 0, "getattr: %s", strerror(-ret));
+	size = (st.size + PAGE - 1) / PAGE * PAGE;
+	CHECK(page * PAGE < size, "page %" PRIu64 " is past the end of %s", page, path);
+
+	/* The other mapper: this process, events on the library's thread. */
+	daxfs_set_event_callback(fs, on_event, &w);
+	ret = daxfs_event_thread_start(fs);
+	CHECK(ret == 0, "event thread: %s", strerror(-ret));
+	ret = daxfs_map_new(fs, ino, 0, size, DAXFS_MAP_READ, &m);
+	CHECK(ret == 0, "map %s: %s (%s)", path, strerror(-ret), daxfs_errormsg());
+	check_view(daxfs_map_addr(m));
+	printf("poison: the watcher maps %s [0, +%" PRIu64 ")\n", path, size);
+
+	fflush(stdout);
+	pid = fork();
+	CHECK(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0)
+		_exit(toucher(path, page, size));
+	CHECK(waitpid(pid, &status, 0) == pid, "waitpid: %s", strerror(errno));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "the toucher did not see SIGBUS BUS_MCEERR_AR (status %#x)", status);
+
+	/*
+	 * The daemon's poison path runs on the toucher library's report (or its own copy read
+	 * faulting): then copy reads of the page fail with EIO.
+	 */
+	for (int i = 0; i < 100; i++) {
+		got = daxfs_pread(fs, ino, buf, PAGE, page * PAGE);
+		if (got != (ssize_t)PAGE)
+			break;
+		usleep(100 * 1000);
+	}
+	printf("poison: pread of page %" PRIu64 ": %s\n", page,
+	       got < 0 ? strerror((int)-got) : "read data (for 10 s)");
+	CHECK(got == -EIO, "pread of the poisoned page returned %zd, not -EIO (%s)", got,
+	      got < 0 ? daxfs_errormsg() : "");
+	got = daxfs_pread(fs, ino, buf, PAGE, page * PAGE);
+	CHECK(got == -EIO, "a second pread of the poisoned page returned %zd, not -EIO", got);
+
+	/* The watcher is told, and the page is inaccessible in its view. */
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 10;
+	pthread_mutex_lock(&w.lock);
+	while (w.events == 0 && pthread_cond_timedwait(&w.cond, &w.lock, &dl) == 0)
+		;
+	pthread_mutex_unlock(&w.lock);
+	CHECK(w.events > 0, "the watcher got no POISON event within 10 s");
+	printf("poison: the watcher got POISON for bytes [%" PRIu64 ", +%" PRIu64 ") of inode %" PRIu64
+	       "\n",
+	       w.ev.off, w.ev.len, w.ev.ino);
+	CHECK(w.ev.ino == ino && w.ev.off <= page * PAGE && page * PAGE < w.ev.off + w.ev.len,
+	      "the POISON event does not cover page %" PRIu64, page);
+	perms_at((char *)daxfs_map_addr(m) + page * PAGE, perms);
+	printf("poison: the watcher's view of the page is now %s\n", perms);
+	CHECK(strcmp(perms, "---p") == 0 || strcmp(perms, "---s") == 0 ||
+		      strcmp(perms, "none") == 0,
+	      "the poisoned page is still accessible in the watcher's view (%s)", perms);
+	daxfs_map_delete(&m);
+	daxfs_event_thread_stop(fs);
+	daxfs_close(fs);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (i < argc && strcmp(argv[i], "--huge") == 0) {
+		want_huge = true;
+		i++;
+	}
+	if (argc - i == 5 && strcmp(argv[i], "write") == 0)
+		return cmd_write(argv[i + 1], strtoull(argv[i + 2], NULL, 0),
+				 strtoull(argv[i + 3], NULL, 0), strtoull(argv[i + 4], NULL, 0));
+	if (argc - i == 5 && strcmp(argv[i], "verify") == 0)
+		return cmd_verify(argv[i + 1], strtoull(argv[i + 2], NULL, 0),
+				  strtoull(argv[i + 3], NULL, 0), strtoull(argv[i + 4], NULL, 0));
+	if (argc - i == 4 && strcmp(argv[i], "interleave") == 0)
+		return cmd_interleave(argv[i + 1], argv[i + 2], strtoull(argv[i + 3], NULL, 0));
+	if (argc - i == 3 && strcmp(argv[i], "poison") == 0)
+		return cmd_poison(argv[i + 1], strtoull(argv[i + 2], NULL, 0));
+	fprintf(stderr, "usage: vm-client [--huge] write|verify PATH OFF LEN SEED\n"
+			"       vm-client interleave PATH1 PATH2 PAGES\n"
+			"       vm-client [--huge] poison PATH PAGE\n");
+	return 2;
+}
