@@ -31,6 +31,8 @@ static const struct cli_cmd commands[] = {
 	{"mkfs", cmd_mkfs, "format a region (offline)"},
 	{"check", cmd_check, "verify an unmounted region (offline)"},
 	{"devices", cmd_devices, "list device-DAX devices and fsdax namespaces"},
+	{"mount", cmd_mount, "mount the file system with FUSE for every program"},
+	{"umount", cmd_umount, "unmount a daxfs FUSE mount"},
 };
 
 void cli_err(const char *cmd, const char *fmt, ...)

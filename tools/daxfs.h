@@ -48,6 +48,9 @@ int cmd_truncate(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_put(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_get(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_cat(int argc, char **argv, struct cli_ctx *ctx);
+/* cmd-mount.c: the FUSE frontend (docs/fuse.md) */
+int cmd_mount(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_umount(int argc, char **argv, struct cli_ctx *ctx);
 
 /*
  * cli_json_opts - parse a command's only options, --json (sets @ctx->json) and --help, and
