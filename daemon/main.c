@@ -11,8 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
@@ -27,6 +30,7 @@
 #include "rcu.h"
 #include "region.h"
 #include "server.h"
+#include "sigbus.h"
 #include "util.h"
 
 #define EXIT_USAGE 2
@@ -121,6 +125,13 @@ struct daemon {
 	uint64_t bb_interval; /* seconds */
 	bool bb_stop;	      /* under bb_lock */
 	bool bb_running;
+
+	/* The SIGBUS thread: what the handler recorded, acted on from a normal thread. */
+	pthread_t sb_thread;
+	int sb_fd;	     /* eventfd the handler writes to */
+	bool sb_stop;	     /* atomic */
+	bool sb_running;
+	bool failed_logged; /* the SIGBUS thread, then main after joining it */
 };
 
 /* raise_nofile - every session holds a socket and a pidfd: allow as many fds as we may. */
@@ -334,6 +345,97 @@ static void badblocks_stop(struct daemon *d)
 }
 
 /*
+ * check_failed - when the region failed (a fault outside a safe copy, or its file shrank),
+ * make the namespace write nothing more and say so, once. The server answers EIO from then
+ * on (server.c). Context: the SIGBUS thread, or main once that is stopped.
+ */
+static void check_failed(struct daemon *d)
+{
+	struct region *r = ns_region(d->ns);
+	struct region_fault why;
+
+	if (d->failed_logged || !region_failed(r, &why))
+		return;
+	d->failed_logged = true;
+	poison_region_failed(d->ns);
+	log_err("region %s: %s at offset %" PRIu64 " (%" PRIu64 " bytes); no longer serving it: "
+		"every request fails with EIO, nothing more is written to it; restart daxfsd "
+		"once the region is sound",
+		region_path(r),
+		why.code == BUS_ADRERR
+			? (region_kind(r) == REGION_EMULATED
+				   ? "its file was truncated under the daemon (SIGBUS, BUS_ADRERR; "
+				     "a client holding the region fd can do that)"
+				   : "the mapping lost its backing (SIGBUS, BUS_ADRERR)")
+			: "a media error hit its metadata (SIGBUS, BUS_MCEERR)",
+		why.off, why.len);
+}
+
+/*
+ * sigbus_thread - quarantine the media errors the SIGBUS handler queued (BUS_MCEERR_AO, and
+ * what a request's drain did not take yet) and notice a failed region, when the handler
+ * wakes us through the eventfd, and at least once a second. Its own thread, not the loop:
+ * poison_handle waits for entry locks.
+ */
+static void *sigbus_thread(void *arg)
+{
+	struct daemon *d = arg;
+	struct pollfd p = {.fd = d->sb_fd, .events = POLLIN};
+	uint64_t v;
+
+	rcu_thread_online();
+	while (!__atomic_load_n(&d->sb_stop, __ATOMIC_ACQUIRE)) {
+		if (poll(&p, 1, 1000) > 0 && read(d->sb_fd, &v, sizeof(v)) < 0 &&
+		    errno != EAGAIN)
+			break;
+		poison_drain(d->ns);
+		check_failed(d);
+	}
+	rcu_thread_offline();
+	return NULL;
+}
+
+/* sigbus_start - Return: 0; -errno (said why). */
+static int sigbus_start(struct daemon *d)
+{
+	int rc;
+
+	d->sb_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->sb_fd < 0) {
+		rc = -errno;
+		log_err("cannot create the SIGBUS eventfd: %s", strerror(errno));
+		return rc;
+	}
+	rc = pthread_create(&d->sb_thread, NULL, sigbus_thread, d);
+	if (rc) {
+		log_err("cannot start the SIGBUS thread: %s", strerror(rc));
+		close(d->sb_fd);
+		d->sb_fd = -1;
+		return -rc;
+	}
+	sigbus_set_notify_fd(d->sb_fd);
+	d->sb_running = true;
+	return 0;
+}
+
+static void sigbus_stop(struct daemon *d)
+{
+	uint64_t one = 1;
+
+	if (!d->sb_running)
+		return;
+	sigbus_set_notify_fd(-1);
+	__atomic_store_n(&d->sb_stop, true, __ATOMIC_RELEASE);
+	if (write(d->sb_fd, &one, sizeof(one)) < 0) {
+		/* full: the thread wakes anyway */
+	}
+	pthread_join(d->sb_thread, NULL);
+	close(d->sb_fd);
+	d->sb_fd = -1;
+	d->sb_running = false;
+}
+
+/*
  * listen_fd - the socket systemd handed over, if any. Return: the fd; -1 none; -EINVAL
  * (said why) more than one, or not a listening AF_UNIX SOCK_SEQPACKET socket.
  */
@@ -458,6 +560,9 @@ int main(int argc, char **argv)
 
 	/* Replies are sent with MSG_NOSIGNAL; a stray write to a closed pipe must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Region memory may fault (media errors; a client truncating an emulated region). */
+	if (sigbus_install())
+		goto out;
 	raise_nofile();
 	rcu_thread_online();
 	online = true;
@@ -492,6 +597,8 @@ int main(int argc, char **argv)
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 &&
 	    add_timer(&d, &d.ev_watchdog, &d.watchdog_every, wd_usec / 2, on_watchdog))
 		goto err_nomem;
+	if (sigbus_start(&d))
+		goto out;
 	if (cfg_num(&d.cfg, CFG_BADBLOCK_POLL_INTERVAL) &&
 	    badblocks_start(&d, cfg_num(&d.cfg, CFG_BADBLOCK_POLL_INTERVAL)))
 		goto out;
@@ -522,7 +629,9 @@ out:
 		event_free(d.ev_watchdog);
 	badblocks_stop(&d);
 	srv_delete(&d.srv);
+	sigbus_stop(&d);
 	if (d.ns) {
+		check_failed(&d); /* a failed region: unmount writes nothing */
 		sd_notifyf(0, "STATUS=Unmounting %s", region);
 		ns_unmount(&d.ns);
 		log_notice("unmounted %s", region);

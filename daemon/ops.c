@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,10 @@
 #include <unistd.h>
 
 #include "lease.h"
+#include "log.h"
 #include "namespace.h"
 #include "ops.h"
+#include "poison.h"
 #include "region.h"
 #include "util.h"
 
@@ -689,9 +692,55 @@ static int op_unmap(struct op *op)
 	return 0;
 }
 
+#define REPORT_LEN_MAX REGION_HUGE_SIZE		   /* the largest page a SIGBUS reports */
+#define REPORT_LOG_NS (10ULL * 1000 * 1000 * 1000) /* one "refused" line per 10 s */
+
+static uint64_t report_logged_at; /* atomic: mono_ns of the last "refused" line */
+
+/* report_refused - log a refused POISON_REPORT, at most one line per REPORT_LOG_NS. */
+static void report_refused(struct op *op, const struct wire_poison_report *b, int rc)
+{
+	uint64_t now = mono_ns(), last = __atomic_load_n(&report_logged_at, __ATOMIC_ACQUIRE);
+
+	if (last && now - last < REPORT_LOG_NS)
+		return;
+	if (!__atomic_compare_exchange_n(&report_logged_at, &last, now, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return;
+	log_notice("session %" PRIu64 " (pid %d): refused a poison report for grant %" PRIu64
+		   " bytes %" PRIu64 "+%" PRIu64 ": %s",
+		   op->s->id, (int)op->cred->pid, b->grant, b->off, b->len,
+		   rc == -ENOENT ? "the session holds no such grant" : "not inside the grant");
+}
+
+/*
+ * POISON_REPORT (DESIGN §5 source 3): the client's library caught SIGBUS on a mapping. Only
+ * a range inside a grant the session holds is believed, at most a huge page of it; its
+ * blocks (as the file maps them now) go to poison_handle. No reply on success (server.c).
+ * Context: a worker (poison_handle waits for entry locks), no engine lock held.
+ */
+static int op_poison_report(struct op *op)
+{
+	struct wire_poison_report b = BODY(op, struct wire_poison_report);
+	uint64_t ino, goff, glen;
+	int64_t rc;
+
+	rc = sess_grant_range(op->s, b.grant, &ino, &goff, &glen);
+	if (rc == 0 && (b.len > REPORT_LEN_MAX || b.off < goff || b.off - goff >= glen ||
+			b.len > glen - (b.off - goff)))
+		rc = -EINVAL;
+	if (rc) {
+		report_refused(op, &b, (int)rc);
+		return (int)rc;
+	}
+	rc = poison_file_range(op->ns, ino, b.off, b.len, POISON_SRC_CLIENT);
+	return rc < 0 ? (int)rc : 0;
+}
+
 typedef int (*op_fn)(struct op *op);
 
-/* HELLO and ACK are the event loop's (server.c); they never reach a worker. */
+/* HELLO and ACK are the event loop's (server.c); they never reach a worker. POISON_REPORT
+ * runs on a worker like the others, but is answered only when refused. */
 static const op_fn op_table[WIRE_OP_MAX] = {
 	[WIRE_STATFS] = op_statfs,	 [WIRE_STAT] = op_stat,	    [WIRE_GETATTR] = op_getattr,
 	[WIRE_MKDIR] = op_mkdir,	 [WIRE_CREATE] = op_create, [WIRE_UNLINK] = op_unlink,
@@ -699,6 +748,7 @@ static const op_fn op_table[WIRE_OP_MAX] = {
 	[WIRE_READDIR] = op_readdir,	 [WIRE_READ] = op_read,	    [WIRE_WRITE] = op_write,
 	[WIRE_FALLOCATE] = op_fallocate, [WIRE_FSYNC] = op_fsync,   [WIRE_MAP] = op_map,
 	[WIRE_UNMAP] = op_unmap,
+	[WIRE_POISON_REPORT] = op_poison_report,
 };
 
 size_t ops_error_reply(void *buf, const struct wire_hdr *hdr, int err)

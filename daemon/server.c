@@ -26,6 +26,8 @@
 #include "log.h"
 #include "namespace.h"
 #include "ops.h"
+#include "poison.h"
+#include "region.h"
 #include "server.h"
 #include "session.h"
 #include "util.h"
@@ -225,6 +227,48 @@ static void drop(struct srv *srv, struct sess *s, const char *why)
 
 /* --- requests --- */
 
+/* quiet - a reply the client does not want: a POISON_REPORT that was taken (as ACK). */
+static bool quiet(const void *buf, size_t len, unsigned op)
+{
+	struct wire_reply r;
+
+	if (op != WIRE_POISON_REPORT || len < sizeof(struct wire_hdr) + sizeof(r))
+		return false;
+	memcpy(&r, (const uint8_t *)buf + sizeof(struct wire_hdr), sizeof(r));
+	return r.status == 0;
+}
+
+/*
+ * run_request - the reply to @req in @buf. A failed region (region_failed: its file shrank
+ * under us, or a fault hit metadata) is no longer served: everything but UNMAP (which
+ * touches no region memory and lets the client let go) is answered EIO, also a request
+ * during which it failed, whose effect may not have reached the region.
+ * Context: a worker, no engine lock held.
+ */
+static size_t run_request(struct srv *srv, struct sess *s, const struct wire_req *req, void *buf,
+			  int *fd, bool *own)
+{
+	struct region *r = ns_region(srv->ns);
+	bool served = req->hdr.op != WIRE_UNMAP;
+	size_t len;
+
+	*fd = -1;
+	*own = false;
+	if (served && region_failed(r, NULL))
+		return ops_error_reply(buf, &req->hdr, -EIO);
+	len = ops_run(s, req, buf, fd, own);
+	/* A copy that hit a media error queued it: quarantine it now that no lock is held. */
+	poison_drain(srv->ns);
+	if (served && region_failed(r, NULL)) {
+		if (*own)
+			close(*fd);
+		*fd = -1;
+		*own = false;
+		len = ops_error_reply(buf, &req->hdr, -EIO);
+	}
+	return len;
+}
+
 static void work_run(void *ctx, struct wq_item *it, void *buf)
 {
 	struct srv *srv = ctx;
@@ -234,8 +278,8 @@ static void work_run(void *ctx, struct wq_item *it, void *buf)
 	size_t len;
 	int fd;
 
-	len = ops_run(s, &w->req, buf, &fd, &own);
-	if (len)
+	len = run_request(srv, s, &w->req, buf, &fd, &own);
+	if (len && !quiet(buf, len, w->req.hdr.op))
 		sess_send(s, buf, len, fd);
 	if (own)
 		close(fd);
@@ -360,7 +404,12 @@ static bool packet(struct srv *srv, struct sess *s, size_t len, bool oversize, b
 		reply_error(srv, s, &req.hdr, -ESHUTDOWN);
 		return false;
 	}
-	if (__atomic_load_n(&s->inflight, __ATOMIC_ACQUIRE) >= WIRE_INFLIGHT_MAX) {
+	/*
+	 * A poison report is sent by the client's SIGBUS handler without taking one of its
+	 * request slots: it may come on top of a full pipeline, and gets room of its own.
+	 */
+	if (__atomic_load_n(&s->inflight, __ATOMIC_ACQUIRE) >=
+	    (req.hdr.op == WIRE_POISON_REPORT ? 2 : 1) * WIRE_INFLIGHT_MAX) {
 		reply_error(srv, s, &req.hdr, -EBUSY);
 		return false;
 	}

@@ -391,6 +391,25 @@ int sess_grant_ack(struct sess *s, uint64_t id, uint64_t gen)
 	return g ? 0 : -ENOENT;
 }
 
+int sess_grant_range(struct sess *s, uint64_t id, uint64_t *ino, uint64_t *off, uint64_t *len)
+{
+	struct ns_grant *g = NULL;
+	uint64_t index = 0, count = 0;
+	ssize_t i;
+
+	/* Under the table lock, so an UNMAP in another worker cannot delete the grant meanwhile. */
+	pthread_mutex_lock(&s->grant_lock);
+	i = find(s, id);
+	if (i >= 0 && s->grants[i]->ready)
+		g = __atomic_load_n(&s->grants[i]->g, __ATOMIC_ACQUIRE);
+	if (g)
+		ns_grant_range(g, ino, &index, &count);
+	pthread_mutex_unlock(&s->grant_lock);
+	*off = index * REGION_BLOCK_SIZE;
+	*len = count * REGION_BLOCK_SIZE;
+	return g ? 0 : -ENOENT;
+}
+
 size_t sess_grants_close(struct sess *s, struct sess_grant ***out)
 {
 	size_t ready = 0;

@@ -175,6 +175,14 @@ void sess_grant_free(struct sess_grant *sg);
 int sess_grant_ack(struct sess *s, uint64_t id, uint64_t gen);
 
 /*
+ * sess_grant_range - the file and byte range of ready grant @id (a client's POISON_REPORT
+ * must lie inside it).
+ * Context: any thread. Locking: grant_lock.
+ * Return: 0 with *@ino, *@off, *@len; -ENOENT (no such ready grant).
+ */
+int sess_grant_range(struct sess *s, uint64_t id, uint64_t *ino, uint64_t *off, uint64_t *len);
+
+/*
  * sess_grants_close - the client is gone: no new grants; hand the table over in *@out
  * (the caller frees the array) with the ready grants first: the return value says how
  * many; the caller deletes those. The pointers after them are MAPs still in a worker,

@@ -79,8 +79,13 @@ int wq_new(struct wq **out, unsigned nthreads, wq_run_fn run, void *ctx)
 	wq->tail = &wq->head;
 	wq->run = run;
 	wq->ctx = ctx;
-	/* The threads inherit the mask: signals stay with the event loop's thread. */
+	/*
+	 * The threads inherit the mask: signals stay with the event loop's thread. Not SIGBUS:
+	 * a worker touching region memory must take it itself (engine/sigbus.h); blocked, it
+	 * would kill the process.
+	 */
 	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (unsigned i = 0; i < nthreads; i++) {
 		int err = pthread_create(&wq->threads[i], NULL, worker_main, wq);

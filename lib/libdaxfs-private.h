@@ -195,4 +195,22 @@ void map_detach_all(struct daxfs *fs);
 /* map_region_close - daxfs_close: release the region fd and its pmem2 source. */
 void map_region_close(struct daxfs *fs);
 
+/* --- sigbus.c (the optional SIGBUS handler: daxfs_sigbus_install) --- */
+
+/*
+ * lib_sigbus_view_add - mapping @m of @fs is in place: its view [@addr, @addr + @len) holds
+ * file bytes from @file_off of @ino under @grant. Nothing when @fs did not install the
+ * handler. lib_sigbus_view_del - @m is going: forget its view (before it is unmapped).
+ * Context: any thread. Locking: takes the handler's views_lock (a leaf; none of ours held).
+ */
+void lib_sigbus_view_add(struct daxfs *fs, struct daxfs_map *m, void *addr, uint64_t len,
+			 uint64_t grant, uint64_t file_off, uint64_t ino);
+void lib_sigbus_view_del(struct daxfs_map *m);
+
+/*
+ * lib_sigbus_close - daxfs_close: forget the handle and its views, after waiting (briefly)
+ * for a handler that is sending on its socket. Locking: takes views_lock.
+ */
+void lib_sigbus_close(struct daxfs *fs);
+
 #endif

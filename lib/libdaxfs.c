@@ -788,6 +788,7 @@ void daxfs_close(struct daxfs *fs)
 {
 	if (!fs)
 		return;
+	lib_sigbus_close(fs);
 	daxfs_event_thread_stop(fs);
 	map_detach_all(fs);
 	handle_free(fs);

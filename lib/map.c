@@ -588,6 +588,7 @@ int daxfs_map_new(struct daxfs *fs, uint64_t ino, uint64_t off, uint64_t len, in
 	pthread_mutex_unlock(&fs->lock);
 	pthread_mutex_unlock(&fs->maps_lock);
 	lib_slot_put(fs, s);
+	lib_sigbus_view_add(fs, m, m->addr, m->len, m->grant, m->off, m->ino);
 
 	for (size_t i = 0; i < nqueued; i++)
 		map_apply_event(fs, m, &queued[i]);
@@ -712,6 +713,7 @@ void daxfs_map_delete(struct daxfs_map **mp)
 		return;
 	m = *mp;
 	*mp = NULL;
+	lib_sigbus_view_del(m); /* before the view can be unmapped under the handler */
 	/*
 	 * The view goes first: after UNMAP the daemon may give the blocks to another file, and
 	 * an event that finds the mapping meanwhile sees it dead (and may ACK).

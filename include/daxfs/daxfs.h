@@ -206,6 +206,34 @@ int daxfs_process_events(struct daxfs *fs);
 int daxfs_event_thread_start(struct daxfs *fs);
 void daxfs_event_thread_stop(struct daxfs *fs);
 
+/* --- SIGBUS on a mapping (optional) --- */
+
+struct daxfs_sigbus {
+	int code;	       /* BUS_MCEERR_AR (an access hit it) or BUS_MCEERR_AO (early notice) */
+	struct daxfs_map *map; /* the mapping it hit */
+	uint64_t ino;
+	uint64_t off, len; /* the bytes of the file that were lost (and reported) */
+	void *addr;	   /* the faulting address */
+};
+/* Runs in the signal handler: only async-signal-safe calls. It may siglongjmp out. */
+typedef void (*daxfs_sigbus_fn)(void *ctx, const struct daxfs_sigbus *info);
+
+/*
+ * daxfs_sigbus_install - report media errors that hit this handle's mappings. Installs one
+ * process-wide SIGBUS handler (SA_SIGINFO | SA_NODEFER | SA_ONSTACK; the handler it replaces
+ * is kept). On SIGBUS with BUS_MCEERR_AR or BUS_MCEERR_AO at an address in a mapping of
+ * @fs made after this call, it sends the daemon a POISON_REPORT of the lost range (the
+ * daemon quarantines it and sends POISON to every mapper, this one included, whose range
+ * the library then makes PROT_NONE as for any POISON event), then calls @fn(@ctx, info).
+ * @fn may siglongjmp out (sigsetjmp(env, 1), or rely on SA_NODEFER). If it returns from
+ * BUS_MCEERR_AO, the program goes on; from BUS_MCEERR_AR, or with no @fn, or for a SIGBUS
+ * that is not in a daxfs mapping, the handler installed before runs, or the default
+ * action (the process ends). Calling it again replaces @fn and @ctx; daxfs_close() drops
+ * the handle's part. Up to 256 handles per process.
+ * Return: 0; -EINVAL (no handle); -ENOSPC (too many handles); -errno from sigaction.
+ */
+int daxfs_sigbus_install(struct daxfs *fs, daxfs_sigbus_fn fn, void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

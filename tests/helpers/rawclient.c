@@ -413,3 +413,13 @@ size_t raw_msg_ack(void *buf, uint64_t id, uint64_t grant, uint64_t generation)
 	wire_msg_put(&m, &a, sizeof(a), false);
 	return wire_msg_end(&m);
 }
+
+size_t raw_msg_poison_report(void *buf, uint64_t id, uint64_t grant, uint64_t off, uint64_t len)
+{
+	struct wire_poison_report r = {.grant = grant, .off = off, .len = len};
+	struct wire_msg m;
+
+	wire_msg_init(&m, buf, WIRE_POISON_REPORT, 0, id);
+	wire_msg_put(&m, &r, sizeof(r), false);
+	return wire_msg_end(&m);
+}

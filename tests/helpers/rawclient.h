@@ -97,6 +97,8 @@ size_t raw_msg_fsync(void *buf, uint64_t id, uint64_t ino);
 size_t raw_msg_map(void *buf, uint64_t id, uint64_t ino, uint64_t off, uint64_t len, uint32_t mode);
 size_t raw_msg_unmap(void *buf, uint64_t id, uint64_t grant);
 size_t raw_msg_ack(void *buf, uint64_t id, uint64_t grant, uint64_t generation);
+/* POISON_REPORT: no reply when taken */
+size_t raw_msg_poison_report(void *buf, uint64_t id, uint64_t grant, uint64_t off, uint64_t len);
 
 /* raw_call - send @len bytes of @buf and wait for the reply; it must have status @err. */
 void raw_call(struct raw *r, const void *buf, size_t len, struct raw_pkt *pkt, int err);

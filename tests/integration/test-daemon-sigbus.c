@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test-daemon-sigbus - SIGBUS through a real daxfsd (--map-users root), DESIGN §5 and §7.
+ *
+ * 1. Client reports (libdaxfs's optional handler, daxfs_sigbus_install): client A maps a
+ *    file and installs the handler; client B maps the same file. A sends itself SIGBUS
+ *    BUS_MCEERR_AR at an address in its view (rt_tgsigqueueinfo: this kernel cannot poison
+ *    memory): A's function is called with the page's file range and jumps out; the daemon
+ *    quarantines the block (statfs), both mappers get POISON for that page, which is then
+ *    PROT_NONE in both views; copy reads of the page get EIO, the other pages read back.
+ * 2. Untrusted reports (a raw client): a report for a grant the session does not hold, and
+ *    one outside (or larger than a huge page of) a grant it holds, get an error reply and
+ *    change nothing, with one "refused" log line; a report inside its grant is taken
+ *    without a reply and quarantines the block.
+ * 3. A rw-trusted client truncates the emulated region through the fd MAP gave it (DESIGN
+ *    §7): the next copy read (or, on a second daemon, a metadata change) fails with EIO
+ *    instead of crashing the daemon; every request after it fails with EIO; the daemon logs
+ *    one line saying why, and exits cleanly on SIGTERM.
+ *
+ * Usage: test-daemon-sigbus --daxfsd=PATH --cli=PATH [seed]
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include <daxfs/daxfs.h>
+
+#include "daemon.h"
+#include "rawclient.h"
+#include "testutil.h"
+
+#define PAGE 4096u
+#define FILE_PAGES 16
+#define BAD_PAGE 5
+
+static struct t_daemon d, dt[2]; /* dt: the daemons whose region is truncated */
+
+static void fill_pat(uint8_t *buf, size_t len, unsigned tag)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 13 + i / PAGE + tag);
+}
+
+/* perms_at - the permissions /proc/self/maps gives the page of @p ("rw-s"), or "none". */
+static void perms_at(const void *p, char out[5])
+{
+	uintptr_t a = (uintptr_t)p;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	T_ASSERT(f);
+	strcpy(out, "none");
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && a >= lo && a < hi) {
+			memcpy(out, perms, 4);
+			out[4] = '\0';
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static uint64_t quarantined(struct daxfs *fs)
+{
+	struct daxfs_statfs st;
+
+	T_OK(daxfs_statfs(fs, &st));
+	return st.blocks_quarantined;
+}
+
+/* wait_quarantined - statfs reaches @want within 10 s. */
+static void wait_quarantined(struct daxfs *fs, uint64_t want)
+{
+	uint64_t until = t_now_ms() + 10000, q;
+
+	while ((q = quarantined(fs)) < want && t_now_ms() < until)
+		usleep(5000);
+	if (q != want)
+		T_FAIL("%" PRIu64 " blocks quarantined, expected %" PRIu64, q, want);
+}
+
+/* --- events --- */
+
+struct rec {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int n;
+	struct daxfs_event ev;
+};
+
+static struct rec rec_a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
+static struct rec rec_b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
+
+static void on_event(void *ctx, const struct daxfs_event *ev)
+{
+	struct rec *r = ctx;
+
+	pthread_mutex_lock(&r->lock);
+	r->ev = *ev;
+	r->n++;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static struct daxfs_event wait_event(struct rec *r, const char *who)
+{
+	struct timespec ts;
+	struct daxfs_event ev;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	pthread_mutex_lock(&r->lock);
+	while (r->n < 1) {
+		if (pthread_cond_timedwait(&r->cond, &r->lock, &ts) == ETIMEDOUT)
+			T_FAIL("%s: no event within 10 s", who);
+	}
+	ev = r->ev;
+	pthread_mutex_unlock(&r->lock);
+	return ev;
+}
+
+/* --- the application's SIGBUS function --- */
+
+static sigjmp_buf bus_jmp;
+static struct daxfs_sigbus bus_info;
+static volatile sig_atomic_t bus_calls;
+
+static void on_sigbus(void *ctx, const struct daxfs_sigbus *info)
+{
+	(void)ctx;
+	bus_info = *info;
+	bus_calls++;
+	siglongjmp(bus_jmp, 1);
+}
+
+/* play_mce - what the kernel sends on a media error under @addr: SIGBUS BUS_MCEERR_AR. */
+static void play_mce(void *addr)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	si.si_signo = SIGBUS;
+	si.si_code = BUS_MCEERR_AR;
+	si.si_addr = addr;
+	si.si_addr_lsb = 12;
+	T_OK(syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), SIGBUS, &si));
+}
+
+/* --- 1 and 2 --- */
+
+static void test_reports(void)
+{
+	uint8_t *pat = malloc(FILE_PAGES * PAGE), *got = malloc(FILE_PAGES * PAGE);
+	struct daxfs_map *ma = NULL, *mb = NULL;
+	struct daxfs_event ev;
+	struct daxfs *a, *b, *c;
+	struct daxfs_stat st;
+	struct raw_pkt *pkt = malloc(sizeof(*pkt));
+	struct raw r;
+	uint8_t *va, *vb;
+	uint64_t q0, grant, id = 100;
+	char perms[5], buf[256];
+	size_t len, n;
+	char *log;
+
+	T_ASSERT(pat && got && pkt);
+	T_OK(daxfs_open(&a, d.sock));
+	T_OK(daxfs_open(&b, d.sock));
+	T_OK(daxfs_open(&c, d.sock));
+	daxfs_set_event_callback(a, on_event, &rec_a);
+	daxfs_set_event_callback(b, on_event, &rec_b);
+	T_OK(daxfs_event_thread_start(a));
+	T_OK(daxfs_event_thread_start(b));
+	T_OK(daxfs_sigbus_install(a, on_sigbus, NULL));
+	T_OK(daxfs_create(a, "/p", 0644, DAXFS_CREATE_EXCL, &st));
+	fill_pat(pat, FILE_PAGES * PAGE, 1);
+	T_ASSERT(daxfs_pwrite(a, st.ino, pat, FILE_PAGES * PAGE, 0) == FILE_PAGES * PAGE);
+	T_OK(daxfs_map_new(a, st.ino, 0, FILE_PAGES * PAGE, DAXFS_MAP_READ | DAXFS_MAP_WRITE,
+			   &ma));
+	T_OK(daxfs_map_new(b, st.ino, 0, FILE_PAGES * PAGE, DAXFS_MAP_READ, &mb));
+	va = daxfs_map_addr(ma);
+	vb = daxfs_map_addr(mb);
+	T_ASSERT(memcmp(vb, pat, FILE_PAGES * PAGE) == 0);
+	q0 = quarantined(c);
+
+	/* 1. A media error under A's view: A's function runs, the daemon hears of it. */
+	if (sigsetjmp(bus_jmp, 1) == 0) {
+		play_mce(va + BAD_PAGE * PAGE + 77);
+		T_FAIL("SIGBUS did not reach the application's function");
+	}
+	T_ASSERT(bus_calls == 1);
+	T_ASSERT(bus_info.code == BUS_MCEERR_AR && bus_info.map == ma && bus_info.ino == st.ino);
+	T_ASSERT(bus_info.off == BAD_PAGE * PAGE && bus_info.len == PAGE);
+	T_ASSERT(bus_info.addr == va + BAD_PAGE * PAGE + 77);
+	wait_quarantined(c, q0 + 1);
+	/* Both mappers are told, and the page is inaccessible in both views. */
+	ev = wait_event(&rec_b, "the second mapper");
+	T_ASSERT(ev.type == DAXFS_EVENT_POISON && ev.map == mb && ev.ino == st.ino);
+	T_ASSERT(ev.off == BAD_PAGE * PAGE && ev.len == PAGE);
+	ev = wait_event(&rec_a, "the reporting mapper");
+	T_ASSERT(ev.type == DAXFS_EVENT_POISON && ev.off == BAD_PAGE * PAGE);
+	perms_at(vb + BAD_PAGE * PAGE, perms);
+	T_ASSERT(strncmp(perms, "---", 3) == 0);
+	perms_at(va + BAD_PAGE * PAGE, perms);
+	T_ASSERT(strncmp(perms, "---", 3) == 0);
+	perms_at(vb + (BAD_PAGE + 1) * PAGE, perms);
+	T_ASSERT(perms[0] == 'r');
+	/* Copy reads: EIO for that page, a short read up to it, the rest reads back. */
+	T_ERR(daxfs_pread(c, st.ino, got, PAGE, BAD_PAGE * PAGE), EIO);
+	T_ASSERT(daxfs_pread(c, st.ino, got, FILE_PAGES * PAGE, 0) == BAD_PAGE * PAGE);
+	T_ASSERT(memcmp(got, pat, BAD_PAGE * PAGE) == 0);
+	len = (FILE_PAGES - BAD_PAGE - 1) * PAGE;
+	T_ASSERT(daxfs_pread(c, st.ino, got, len, (BAD_PAGE + 1) * PAGE) == (ssize_t)len);
+	T_ASSERT(memcmp(got, pat + (BAD_PAGE + 1) * PAGE, len) == 0);
+	T_ASSERT(memcmp(vb, pat, BAD_PAGE * PAGE) == 0);
+
+	/* 2. Reports are only believed for grants the session holds, inside them. */
+	raw_hello(&r, d.sock);
+	len = raw_msg_poison_report(pkt->buf, ++id, 7, 0, PAGE);
+	T_OK(raw_send(r.fd, pkt->buf, len, NULL, 0));
+	raw_expect_error(r.fd, WIRE_POISON_REPORT, id, -ENOENT);
+	len = raw_msg_map(pkt->buf, ++id, st.ino, 8 * PAGE, 4 * PAGE, WIRE_MAP_READ);
+	raw_call(&r, pkt->buf, len, pkt, 0);
+	{
+		struct wire_map_reply mr;
+
+		memcpy(&mr, (uint8_t *)pkt->buf + sizeof(struct wire_hdr), sizeof(mr));
+		grant = mr.grant;
+	}
+	static const uint64_t outside[][2] = {
+		{0, PAGE},		      /* before the grant */
+		{7 * PAGE, 2 * PAGE},	      /* starts before it */
+		{11 * PAGE, 2 * PAGE},	      /* ends after it */
+		{12 * PAGE, PAGE},	      /* after it */
+		{8 * PAGE, UINT64_C(4) << 20}, /* more than a huge page */
+	};
+	for (size_t i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+		len = raw_msg_poison_report(pkt->buf, ++id, grant, outside[i][0], outside[i][1]);
+		T_OK(raw_send(r.fd, pkt->buf, len, NULL, 0));
+		raw_expect_error(r.fd, WIRE_POISON_REPORT, id, -EINVAL);
+	}
+	/* A's grant id means nothing in another session. */
+	len = raw_msg_poison_report(pkt->buf, ++id, grant + 1000, 8 * PAGE, PAGE);
+	T_OK(raw_send(r.fd, pkt->buf, len, NULL, 0));
+	raw_expect_error(r.fd, WIRE_POISON_REPORT, id, -ENOENT);
+	T_ASSERT(quarantined(c) == q0 + 1);
+	T_ASSERT(daxfs_pread(c, st.ino, got, PAGE, 9 * PAGE) == PAGE);
+	/* One line for all those refusals (rate-limited). */
+	log = t_read_file(d.log, &len);
+	n = 0;
+	for (char *p = log; (p = strstr(p, "refused a poison report")); p++)
+		n++;
+	free(log);
+	T_ASSERT(n == 1);
+	/* Inside its grant: taken, quarantined; the reporter hears POISON, not a reply. */
+	len = raw_msg_poison_report(pkt->buf, ++id, grant, 9 * PAGE + 100, 10);
+	T_OK(raw_send(r.fd, pkt->buf, len, NULL, 0));
+	T_ASSERT(raw_recv(r.fd, pkt, RAW_TIMEOUT_MS, false) == 1);
+	T_ASSERT(pkt->hdr.op == WIRE_EV_POISON);
+	{
+		struct wire_event we;
+
+		memcpy(&we, (uint8_t *)pkt->buf + sizeof(struct wire_hdr), sizeof(we));
+		T_ASSERT(we.grant == grant && we.off == 9 * PAGE && we.len == PAGE);
+	}
+	raw_expect_quiet(r.fd, 300);
+	wait_quarantined(c, q0 + 2);
+	T_ERR(daxfs_pread(c, st.ino, got, PAGE, 9 * PAGE), EIO);
+	raw_close(&r);
+
+	daxfs_map_delete(&mb);
+	daxfs_map_delete(&ma);
+	daxfs_close(c);
+	daxfs_close(b);
+	daxfs_close(a);
+	snprintf(buf, sizeof(buf), "client report");
+	T_ASSERT(t_daemon_log_has(&d, buf));
+	free(pkt);
+	free(pat);
+	free(got);
+	printf("reports: ok\n");
+}
+
+/* --- 3 --- */
+
+/* region_fd_from_map - a raw rw-trusted session MAPs @ino and keeps the region fd. */
+static int region_fd_from_map(struct raw *r, uint64_t ino)
+{
+	struct raw_pkt *pkt = malloc(sizeof(*pkt));
+	size_t len;
+	int fd;
+
+	T_ASSERT(pkt);
+	len = raw_msg_map(pkt->buf, 1, ino, 0, PAGE, WIRE_MAP_READ | WIRE_MAP_WRITE);
+	T_OK(raw_send(r->fd, pkt->buf, len, NULL, 0));
+	T_ASSERT(raw_recv(r->fd, pkt, RAW_TIMEOUT_MS, true) == 1);
+	T_ASSERT(pkt->hdr.op == (WIRE_REPLY | WIRE_MAP) && raw_status(pkt) == 0);
+	fd = pkt->fd;
+	T_ASSERT(fd >= 0);
+	free(pkt);
+	return fd;
+}
+
+static void wait_log(const struct t_daemon *td, const char *needle)
+{
+	uint64_t until = t_now_ms() + 10000;
+
+	while (!t_daemon_log_has(td, needle)) {
+		if (t_now_ms() > until)
+			T_FAIL("the daemon did not log \"%s\" within 10 s", needle);
+		usleep(10000);
+	}
+}
+
+static void test_truncated(bool metadata_first)
+{
+	const char *region = t_path(metadata_first ? "trunc2.region" : "trunc1.region");
+	static const char *const opts[] = {"--map-users", "root", NULL};
+	struct t_daemon *td = &dt[metadata_first];
+	uint8_t *buf = malloc(1 << 20);
+	struct daxfs_stat st;
+	struct daxfs *fs;
+	struct raw r;
+	char *log, *p;
+	size_t len;
+	int fd;
+
+	T_ASSERT(buf);
+	t_region_new(region, "64M");
+	t_daemon_start(td, region, metadata_first ? "trunc2" : "trunc1", opts);
+	T_OK(daxfs_open(&fs, td->sock));
+	T_OK(daxfs_create(fs, "/f", 0644, DAXFS_CREATE_EXCL, &st));
+	fill_pat(buf, 1 << 20, 3);
+	T_ASSERT(daxfs_pwrite(fs, st.ino, buf, 1 << 20, 0) == 1 << 20);
+	raw_hello(&r, td->sock);
+	fd = region_fd_from_map(&r, st.ino);
+
+	/* What DESIGN §7 warns of: the file shrinks to its first block under the daemon. */
+	T_OK(ftruncate(fd, PAGE));
+	if (metadata_first) {
+		/* A log append past the end: survived, the request fails, the region too. */
+		T_ERR(daxfs_mkdir(fs, "/d", 0755, NULL), EIO);
+		T_ERR(daxfs_pread(fs, st.ino, buf, PAGE, 0), EIO);
+	} else {
+		/* A copy read past the end: EIO; the region failed with it. */
+		T_ERR(daxfs_pread(fs, st.ino, buf, PAGE, 0), EIO);
+		T_ERR(daxfs_mkdir(fs, "/d", 0755, NULL), EIO);
+	}
+	T_ERR(daxfs_pwrite(fs, st.ino, buf, PAGE, 0), EIO);
+	T_ERR(daxfs_statfs(fs, &(struct daxfs_statfs){0}), EIO);
+	T_ERR(daxfs_stat(fs, "/f", &st), EIO);
+	wait_log(td, "no longer serving it");
+	t_daemon_check_alive(td);
+	/* Exactly one line says why. */
+	log = t_read_file(td->log, &len);
+	p = strstr(log, "no longer serving it");
+	T_ASSERT(p && !strstr(p + 1, "no longer serving it"));
+	T_ASSERT(strstr(log, "truncated under the daemon"));
+	free(log);
+	raw_close(&r);
+	close(fd);
+	daxfs_close(fs);
+	t_daemon_stop(td); /* SIGTERM: exit status 0, no sanitizer report */
+	free(buf);
+	printf("truncated (%s first): ok\n", metadata_first ? "metadata" : "data");
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const opts[] = {"--map-users", "root", NULL};
+
+	t_tools_init(&argc, argv);
+	t_require_root("--map-users root");
+	t_watchdog(200, "test-daemon-sigbus");
+	t_region_new(t_path("region"), "64M");
+	t_daemon_start(&d, t_path("region"), "daxfsd", opts);
+	test_reports();
+	t_daemon_check_alive(&d);
+	t_daemon_stop(&d);
+	test_truncated(false);
+	test_truncated(true);
+	printf("ok\n");
+	return 0;
+}
