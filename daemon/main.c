@@ -4,8 +4,10 @@
  * then tear down in reverse (STYLE.md "The daemon").
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +16,8 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +26,7 @@
 
 #include "cfg.h"
 #include "config.h"
+#include "fault.h"
 #include "lease.h"
 #include "log.h"
 #include "namespace.h"
@@ -67,6 +72,10 @@ static const char usage[] =
 	"                              punched has to let go before it is dropped (default 5000)\n"
 	"  --badblock-poll-interval S  look for new bad blocks every S seconds (default 0: at\n"
 	"                              mount only)\n"
+	"  --fault-injection           accept 'daxfs inject' requests from root and from this\n"
+	"                              daemon's user (tests only: never in production)\n"
+	"  --persist-trace FILE        with --fault-injection: copy only what is persisted to\n"
+	"                              FILE, a durable image a crash test can mount\n"
 	"  --log-level LEVEL           err, warning, notice (default), info, debug (or 3..7);\n"
 	"                              $DAXFS_LOG sets it too (over FILE, under this option)\n"
 	"  --foreground                accepted for compatibility: daxfsd always runs in the\n"
@@ -85,6 +94,7 @@ enum {
 	OPT_FOREGROUND,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_FAULT_INJECTION,
 	OPT_KEY, /* OPT_KEY + enum cfg_key */
 };
 
@@ -104,6 +114,8 @@ static const struct option options[] = {
 	{"badblock-poll-interval", required_argument, NULL, OPT_KEY + CFG_BADBLOCK_POLL_INTERVAL},
 	{"poll-us", required_argument, NULL, OPT_KEY + CFG_POLL_US},
 	{"log-level", required_argument, NULL, OPT_KEY + CFG_LOG_LEVEL},
+	{"fault-injection", no_argument, NULL, OPT_FAULT_INJECTION},
+	{"persist-trace", required_argument, NULL, OPT_KEY + CFG_PERSIST_TRACE},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -120,10 +132,9 @@ struct daemon {
 
 	/* The bad-block poll thread (badblock_poll_interval). */
 	pthread_t bb_thread;
-	pthread_mutex_t bb_lock;
-	pthread_cond_t bb_cond;
-	uint64_t bb_interval; /* seconds */
-	bool bb_stop;	      /* under bb_lock */
+	int bb_stop_fd;	      /* eventfd: written to stop it */
+	int bb_sysfs_fd;      /* the kernel's badblocks attribute, or -1 */
+	uint64_t bb_interval; /* seconds; 0: only when the kernel says */
 	bool bb_running;
 
 	/* The SIGBUS thread: what the handler recorded, acted on from a normal thread. */
@@ -275,72 +286,138 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * badblocks_thread - scan for new bad blocks every badblock_poll_interval seconds until
- * told to stop. Its own thread, not the loop: poison_handle waits for entry locks that a
- * lease break holds while the loop collects the acks.
+ * badblocks_sysfs - the kernel's "badblocks" attribute for @r's media: the nearest ancestor
+ * in sysfs of the device (devdax) or of the block device holding the file (fsdax) that has
+ * one: a pmem disk for fsdax, the nd region for devdax. The kernel notifies a poll on it
+ * (POLLPRI) when its list changes.
+ * Return: 0 and @out; -ENOENT (an emulated region, or no such attribute).
+ */
+static int badblocks_sysfs(const struct region *r, char *out, size_t len)
+{
+	char link[64], dir[PATH_MAX], probe[PATH_MAX + 16];
+	struct stat st;
+	dev_t dev;
+
+	if (region_kind(r) == REGION_EMULATED || fstat(region_fd(r), &st) < 0)
+		return -ENOENT;
+	dev = region_kind(r) == REGION_DEVDAX ? st.st_rdev : st.st_dev;
+	snprintf(link, sizeof(link), "/sys/dev/%s/%u:%u",
+		 region_kind(r) == REGION_DEVDAX ? "char" : "block", major(dev), minor(dev));
+	if (!realpath(link, dir))
+		return -ENOENT;
+	while (strncmp(dir, "/sys/devices/", 13) == 0) {
+		char *slash;
+
+		snprintf(probe, sizeof(probe), "%s/badblocks", dir);
+		if (access(probe, R_OK) == 0 && strlen(probe) < len) {
+			memcpy(out, probe, strlen(probe) + 1);
+			return 0;
+		}
+		slash = strrchr(dir, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+	}
+	return -ENOENT;
+}
+
+/*
+ * badblocks_thread - scan for new bad blocks when the kernel's list changes (a poll on its
+ * sysfs attribute) and every badblock_poll_interval seconds, until told to stop (the
+ * eventfd). Its own thread, not the loop: poison_handle waits for entry locks that a lease
+ * break holds while the loop collects the acks.
  */
 static void *badblocks_thread(void *arg)
 {
 	struct daemon *d = arg;
-	struct timespec until;
+	struct pollfd p[2] = {{.fd = d->bb_stop_fd, .events = POLLIN},
+			      {.fd = d->bb_sysfs_fd, .events = POLLPRI}};
+	int timeout = d->bb_interval ? (int)MIN(d->bb_interval * 1000, (uint64_t)INT_MAX) : -1;
+	char buf[4096];
 
 	rcu_thread_online();
-	pthread_mutex_lock(&d->bb_lock);
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += (time_t)d->bb_interval;
-		while (!d->bb_stop &&
-		       pthread_cond_timedwait(&d->bb_cond, &d->bb_lock, &until) != ETIMEDOUT)
-			;
-		if (d->bb_stop)
+		int n = poll(p, d->bb_sysfs_fd >= 0 ? 2 : 1, timeout);
+
+		if (n < 0 && errno != EINTR) {
+			log_err("bad-block watch: poll: %s; no more scans until restart",
+				strerror(errno));
 			break;
-		pthread_mutex_unlock(&d->bb_lock);
-		scan_badblocks(d->ns);
-		pthread_mutex_lock(&d->bb_lock);
+		}
+		if (n > 0 && p[0].revents)
+			break;
+		if (n > 0 && p[1].revents) {
+			/* Read it to the end: that re-arms the notification. */
+			if (lseek(d->bb_sysfs_fd, 0, SEEK_SET) == 0)
+				while (read(d->bb_sysfs_fd, buf, sizeof(buf)) > 0)
+					;
+			log_info("the kernel's bad-block list changed; scanning");
+		}
+		if (n != 0 || timeout >= 0)
+			scan_badblocks(d->ns);
 	}
-	pthread_mutex_unlock(&d->bb_lock);
 	rcu_thread_offline();
 	return NULL;
 }
 
-/* badblocks_start - Return: 0; -errno (said why). */
+/*
+ * badblocks_start - watch for new bad blocks: the sysfs attribute if there is one, and the
+ * timer when @interval > 0. Nothing to do for an emulated region without a timer.
+ * Return: 0; -errno (said why).
+ */
 static int badblocks_start(struct daemon *d, uint64_t interval)
 {
-	pthread_condattr_t ca;
+	char path[PATH_MAX];
 	int rc;
 
 	d->bb_interval = interval;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	rc = pthread_cond_init(&d->bb_cond, &ca);
-	pthread_condattr_destroy(&ca);
-	if (rc) {
-		log_err("cannot start the bad-block poll: %s", strerror(rc));
-		return -rc;
+	d->bb_sysfs_fd = -1;
+	if (badblocks_sysfs(ns_region(d->ns), path, sizeof(path)) == 0) {
+		char buf[4096];
+
+		d->bb_sysfs_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (d->bb_sysfs_fd >= 0) {
+			while (read(d->bb_sysfs_fd, buf, sizeof(buf)) > 0)
+				;
+			log_info("watching %s for new bad blocks", path);
+		}
 	}
-	pthread_mutex_init(&d->bb_lock, NULL);
+	if (d->bb_sysfs_fd < 0 && interval == 0)
+		return 0;
+	d->bb_stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (d->bb_stop_fd < 0) {
+		rc = -errno;
+		log_err("cannot start the bad-block watch: %s", strerror(errno));
+		goto err;
+	}
 	rc = pthread_create(&d->bb_thread, NULL, badblocks_thread, d);
 	if (rc) {
-		log_err("cannot start the bad-block poll thread: %s", strerror(rc));
-		pthread_cond_destroy(&d->bb_cond);
-		pthread_mutex_destroy(&d->bb_lock);
-		return -rc;
+		log_err("cannot start the bad-block watch thread: %s", strerror(rc));
+		close(d->bb_stop_fd);
+		rc = -rc;
+		goto err;
 	}
 	d->bb_running = true;
 	return 0;
+err:
+	if (d->bb_sysfs_fd >= 0)
+		close(d->bb_sysfs_fd);
+	d->bb_sysfs_fd = -1;
+	return rc;
 }
 
 static void badblocks_stop(struct daemon *d)
 {
+	uint64_t one = 1;
+
 	if (!d->bb_running)
 		return;
-	pthread_mutex_lock(&d->bb_lock);
-	d->bb_stop = true;
-	pthread_cond_signal(&d->bb_cond);
-	pthread_mutex_unlock(&d->bb_lock);
+	if (write(d->bb_stop_fd, &one, sizeof(one)) != sizeof(one))
+		log_warn("bad-block watch: cannot wake it to stop: %s", strerror(errno));
 	pthread_join(d->bb_thread, NULL);
-	pthread_cond_destroy(&d->bb_cond);
-	pthread_mutex_destroy(&d->bb_lock);
+	close(d->bb_stop_fd);
+	if (d->bb_sysfs_fd >= 0)
+		close(d->bb_sysfs_fd);
 	d->bb_running = false;
 }
 
@@ -494,6 +571,13 @@ int main(int argc, char **argv)
 			break;
 		case OPT_FOREGROUND:
 			break;
+		case OPT_FAULT_INJECTION:
+			rc = cfg_set_flag(&d.cfg, CFG_FAULT_INJECTION, "true", err, sizeof(err));
+			if (rc) {
+				fprintf(stderr, "daxfsd: out of memory\n");
+				goto out;
+			}
+			break;
 		case OPT_HELP:
 			fputs(usage, stdout);
 			status = EXIT_SUCCESS;
@@ -552,6 +636,18 @@ int main(int argc, char **argv)
 	so.poll_ns = cfg_num(&d.cfg, CFG_POLL_US) * 1000;
 	so.trust = &d.trust;
 	mo.kind = (enum region_kind)cfg_num(&d.cfg, CFG_KIND);
+	mo.trace_image = cfg_str(&d.cfg, CFG_PERSIST_TRACE);
+	if (mo.trace_image && !cfg_num(&d.cfg, CFG_FAULT_INJECTION)) {
+		fprintf(stderr, "daxfsd: persist_trace (--persist-trace) needs fault injection "
+				"(--fault-injection)\n");
+		goto out;
+	}
+	if (cfg_num(&d.cfg, CFG_FAULT_INJECTION)) {
+		fault_enable();
+		log_warn("fault injection is on: root and uid %u may make this daemon fail, stall "
+			 "and crash on purpose; never run it so in production",
+			 (unsigned)geteuid());
+	}
 	status = EXIT_FAILURE;
 
 	so.listen_fd = listen_fd();
@@ -599,8 +695,7 @@ int main(int argc, char **argv)
 		goto err_nomem;
 	if (sigbus_start(&d))
 		goto out;
-	if (cfg_num(&d.cfg, CFG_BADBLOCK_POLL_INTERVAL) &&
-	    badblocks_start(&d, cfg_num(&d.cfg, CFG_BADBLOCK_POLL_INTERVAL)))
+	if (badblocks_start(&d, cfg_num(&d.cfg, CFG_BADBLOCK_POLL_INTERVAL)))
 		goto out;
 	if (so.listen_fd >= 0)
 		snprintf(sz, sizeof(sz), "socket activation");

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "lease.h"
 #include "log.h"
 #include "namespace.h"
@@ -739,15 +740,177 @@ static int op_poison_report(struct op *op)
 
 typedef int (*op_fn)(struct op *op);
 
-/* HELLO and ACK are the event loop's (server.c); they never reach a worker. POISON_REPORT
- * runs on a worker like the others, but is answered only when refused. */
+/* HELLO and ACK are the event loop's (server.c); they never reach a worker. */
+/* --- what an operator asks about the media, and fault injection --- */
+
+/* is_admin - root, or the daemon's own user: who may scrub and inject. */
+static bool is_admin(const struct op *op)
+{
+	return perm_is_root(op->cred) || op->cred->uid == geteuid();
+}
+
+/* EXTENTS: like filefrag, which needs the file open for reading. */
+static int op_extents(struct op *op)
+{
+	struct wire_extents b = BODY(op, struct wire_extents);
+	struct wire_extents_reply r = {{0, 0}, 0, 0, 0};
+	struct ns_extent *ext;
+	struct ns_attr a;
+	uint64_t next;
+	int n, rc;
+
+	rc = file_for_io(op, b.ino, PERM_R, &a);
+	if (rc)
+		return rc;
+	ext = malloc(WIRE_MAP_EXTENTS_MAX * sizeof(*ext));
+	if (!ext)
+		return -ENOMEM;
+	n = ns_extents(op->ns, b.ino, b.off / REGION_BLOCK_SIZE, ext, WIRE_MAP_EXTENTS_MAX, &next);
+	if (n < 0) {
+		free(ext);
+		return n;
+	}
+	r.count = (uint32_t)n;
+	r.eof = next == UINT64_MAX;
+	r.next_off = r.eof ? 0 : next * REGION_BLOCK_SIZE;
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	for (int i = 0; i < n; i++) {
+		struct wire_extent w = {
+			.file_off = ext[i].index * REGION_BLOCK_SIZE,
+			.region_off = ext[i].block * REGION_BLOCK_SIZE,
+			.len = ext[i].count * REGION_BLOCK_SIZE,
+			.flags = ext[i].flags & NS_EXT_POISON ? WIRE_EXT_POISON : 0,
+		};
+
+		wire_msg_put(op->m, &w, sizeof(w), false);
+	}
+	free(ext);
+	return op->m->err;
+}
+
+/* BADBLOCKS: open to everyone, as the kernel's badblocks attribute is. */
+static int op_badblocks(struct op *op)
+{
+	struct wire_badblocks b = BODY(op, struct wire_badblocks);
+	struct wire_badblocks_reply r = {{0, 0}, 0, 0, 0};
+	struct poison_bad *bad;
+	uint64_t next;
+	int n;
+
+	bad = malloc(WIRE_BADBLOCKS_MAX * sizeof(*bad));
+	if (!bad)
+		return -ENOMEM;
+	n = poison_list(op->ns, b.cookie / REGION_BLOCK_SIZE, bad, WIRE_BADBLOCKS_MAX, &next);
+	if (n < 0) {
+		free(bad);
+		return n;
+	}
+	r.count = (uint32_t)n;
+	r.eof = next == UINT64_MAX;
+	r.next_cookie = r.eof ? 0 : next * REGION_BLOCK_SIZE;
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	for (int i = 0; i < n; i++) {
+		struct wire_badblock w = {
+			.region_off = bad[i].block * REGION_BLOCK_SIZE,
+			.len = bad[i].count * REGION_BLOCK_SIZE,
+			.ino = bad[i].owned ? bad[i].ino : 0,
+			.file_off = bad[i].owned ? bad[i].index * REGION_BLOCK_SIZE : 0,
+			.flags = (bad[i].owned ? WIRE_BB_OWNED : 0) |
+				 (bad[i].flags & POISON_BAD_METADATA ? WIRE_BB_METADATA : 0),
+		};
+
+		wire_msg_put(op->m, &w, sizeof(w), false);
+	}
+	free(bad);
+	return op->m->err;
+}
+
+/* SCRUB: reads the whole data in use; only for who runs the daemon. */
+static int op_scrub(struct op *op)
+{
+	struct wire_scrub_reply r = {{0, 0}, 0, 0, 0, 0};
+	struct poison_scrub_result res;
+	int rc;
+
+	if (!is_admin(op))
+		return -EPERM;
+	rc = poison_scrub(op->ns, &res);
+	if (rc)
+		return rc;
+	r.blocks_read = res.blocks_read;
+	r.blocks_bad = res.blocks_bad;
+	r.bytes_read = res.bytes_read;
+	r.usec = res.usec;
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	return op->m->err;
+}
+
+/* The longest delay a point may be given: every wait in the daemon stays bounded. */
+#define INJECT_DELAY_MAX_US (10u * 1000 * 1000)
+
+static int op_inject(struct op *op)
+{
+	struct wire_inject b = BODY(op, struct wire_inject);
+	struct wire_inject_reply r = {{0, 0}, 0};
+	int point = -1, rc = 0;
+	int64_t n;
+
+	if (!fault_enabled() || !is_admin(op))
+		return -EPERM;
+	/* Its replies, this one first, stay out of reach of an injected send failure. */
+	__atomic_store_n(&op->s->injector, true, __ATOMIC_RELAXED);
+	if (b.point[0]) {
+		point = fault_point_lookup(b.point);
+		if (point < 0)
+			return -ENOENT;
+	}
+	switch (b.kind) {
+	case WIRE_INJECT_POISON:
+		if (point >= 0)
+			return -EINVAL;
+		n = poison_handle(op->ns, b.arg0, b.arg1, POISON_SRC_INJECTED, NULL, NULL);
+		if (n < 0)
+			return (int)n;
+		r.value = (uint64_t)n;
+		break;
+	case WIRE_INJECT_FAIL:
+		if (point < 0 || b.arg1 < 1 || b.arg1 > 4095)
+			return -EINVAL;
+		rc = fault_set_fail(point, b.arg0, (int)b.arg1);
+		break;
+	case WIRE_INJECT_DELAY:
+		if (point < 0 || b.arg0 > INJECT_DELAY_MAX_US)
+			return -EINVAL;
+		rc = fault_set_delay(point, (uint32_t)b.arg0);
+		break;
+	case WIRE_INJECT_CRASH:
+		rc = point >= 0 ? fault_set_crash(point) : fault_set_crash_persist(b.arg0);
+		break;
+	case WIRE_INJECT_CLEAR:
+		if (point >= 0)
+			return -EINVAL;
+		fault_clear();
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (rc)
+		return rc;
+	log_notice("fault injection by pid %d (uid %u): %s %s %" PRIu64 " %" PRIu64,
+		   (int)op->cred->pid, op->cred->uid, wire_inject_kind_name(b.kind),
+		   point >= 0 ? b.point : "-", b.arg0, b.arg1);
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	return op->m->err;
+}
+
 static const op_fn op_table[WIRE_OP_MAX] = {
 	[WIRE_STATFS] = op_statfs,	 [WIRE_STAT] = op_stat,	    [WIRE_GETATTR] = op_getattr,
 	[WIRE_MKDIR] = op_mkdir,	 [WIRE_CREATE] = op_create, [WIRE_UNLINK] = op_unlink,
 	[WIRE_RMDIR] = op_rmdir,	 [WIRE_RENAME] = op_rename, [WIRE_SETATTR] = op_setattr,
 	[WIRE_READDIR] = op_readdir,	 [WIRE_READ] = op_read,	    [WIRE_WRITE] = op_write,
 	[WIRE_FALLOCATE] = op_fallocate, [WIRE_FSYNC] = op_fsync,   [WIRE_MAP] = op_map,
-	[WIRE_UNMAP] = op_unmap,
+	[WIRE_UNMAP] = op_unmap,	 [WIRE_EXTENTS] = op_extents, [WIRE_BADBLOCKS] = op_badblocks,
+	[WIRE_SCRUB] = op_scrub,	 [WIRE_INJECT] = op_inject,
 	[WIRE_POISON_REPORT] = op_poison_report,
 };
 

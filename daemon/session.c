@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "fault.h"
 #include "log.h"
 #include "region.h"
 #include "session.h"
@@ -180,7 +181,10 @@ int sess_send(struct sess *s, const void *buf, size_t len, int fd)
 		goto out;
 	}
 	if (!s->out_head) {
-		rc = send_now(s->fd, buf, len, fd);
+		/* -EAGAIN tests the outbox, others a lost peer. */
+		rc = __atomic_load_n(&s->injector, __ATOMIC_RELAXED) ? 0 : fault_at(FAULT_SEND);
+		if (rc == 0)
+			rc = send_now(s->fd, buf, len, fd);
 		if (rc == 0)
 			goto out;
 		if (rc != -EAGAIN) {

@@ -31,6 +31,9 @@ static const struct cli_cmd commands[] = {
 	{"mkfs", cmd_mkfs, "format a region (offline)"},
 	{"check", cmd_check, "verify an unmounted region (offline)"},
 	{"devices", cmd_devices, "list device-DAX devices and fsdax namespaces"},
+	{"badblocks", cmd_badblocks, "list the bad blocks and the files they hit"},
+	{"scrub", cmd_scrub, "read every block in use, catching media errors"},
+	{"inject", cmd_inject, "fault injection (a daemon run with --fault-injection)"},
 	{"mount", cmd_mount, "mount the file system with FUSE for every program"},
 	{"umount", cmd_umount, "unmount a daxfs FUSE mount"},
 };

@@ -34,6 +34,10 @@ enum {
 int cmd_mkfs(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_check(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_devices(int argc, char **argv, struct cli_ctx *ctx);
+/* cmd-media.c: bad blocks, scrub, fault injection */
+int cmd_badblocks(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_scrub(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_inject(int argc, char **argv, struct cli_ctx *ctx);
 /* cmd-status.c: the daemon's view of the region */
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_df(int argc, char **argv, struct cli_ctx *ctx);

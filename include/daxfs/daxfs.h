@@ -141,6 +141,72 @@ ssize_t daxfs_pwrite(struct daxfs *fs, uint64_t ino, const void *buf, size_t len
 int daxfs_fallocate(struct daxfs *fs, uint64_t ino, int mode, uint64_t off, uint64_t len);
 int daxfs_fsync(struct daxfs *fs, uint64_t ino);
 
+/* --- the media: extents, bad blocks, scrub --- */
+
+#define DAXFS_EXTENT_POISON 0x1 /* the data of this extent is lost (reads fail with EIO) */
+struct daxfs_extent {
+	uint64_t file_off;   /* bytes from the start of the file */
+	uint64_t region_off; /* bytes from the start of the region */
+	uint64_t len;	     /* bytes */
+	uint32_t flags;	     /* DAXFS_EXTENT_POISON */
+};
+/*
+ * daxfs_extents - the allocated extents of file @ino in file order, as filefrag lists them
+ * (holes are left out), so a bad region offset can be traced to its file. Needs read
+ * permission on the file.
+ * Return: 0, *@out (malloc'd: free() it) and *@count; -ENOENT, -EISDIR, -EACCES, -ENOMEM.
+ */
+int daxfs_extents(struct daxfs *fs, uint64_t ino, struct daxfs_extent **out, size_t *count);
+
+#define DAXFS_BADBLOCK_METADATA 0x1 /* in the superblocks or the log (not persisted) */
+#define DAXFS_BADBLOCK_OWNED 0x2    /* a file page still sits on it: ino, file_off */
+struct daxfs_badblock {
+	uint64_t region_off; /* bytes */
+	uint64_t len;	     /* bytes */
+	uint64_t ino;	     /* DAXFS_BADBLOCK_OWNED: the file ... */
+	uint64_t file_off;   /* ... and where in it */
+	uint32_t flags;
+};
+/*
+ * daxfs_badblocks - every quarantined range of the region in region order (a block stays
+ * quarantined for good, also across restarts), with the file page it hit while that page
+ * is not rewritten, and the metadata blocks found poisoned since the daemon started.
+ * Return: 0, *@out (malloc'd: free() it; NULL when *@count is 0); -ENOMEM, -ECONNRESET.
+ */
+int daxfs_badblocks(struct daxfs *fs, struct daxfs_badblock **out, size_t *count);
+
+struct daxfs_scrub_result {
+	uint64_t blocks_read; /* allocated blocks read */
+	uint64_t blocks_bad;  /* of them, found poisoned and quarantined by this scrub */
+	uint64_t bytes_read;
+	uint64_t usec; /* how long it took */
+};
+/*
+ * daxfs_scrub - have the daemon read every allocated block of the region, catching media
+ * errors (each found is quarantined and its mappers told, as any poison). Root or the
+ * daemon's user only. It reads the whole data in use: it may take seconds per GiB.
+ * Return: 0 and *@res; -EPERM, -EROFS, -ECONNRESET, -ETIMEDOUT (raise DAXFS_TIMEOUT_MS).
+ */
+int daxfs_scrub(struct daxfs *fs, struct daxfs_scrub_result *res);
+
+/* --- fault injection (a daemon started with --fault-injection; docs/fault-injection.md) --- */
+
+enum daxfs_inject_kind {
+	DAXFS_INJECT_POISON = 1, /* poison region bytes [arg0, arg0 + arg1) */
+	DAXFS_INJECT_FAIL = 2,	 /* fail @point arg0 times (0: until cleared) with errno arg1 */
+	DAXFS_INJECT_DELAY = 3,	 /* sleep arg0 microseconds (at most 10 s) at @point */
+	DAXFS_INJECT_CRASH = 4,	 /* abort at @point, or (no point) at the arg0-th persist */
+	DAXFS_INJECT_CLEAR = 5,	 /* forget every fail, delay and crash */
+};
+/*
+ * daxfs_inject - one fault-injection request; root or the daemon's user only.
+ * Return: 0 and *@value (may be NULL: for POISON, the blocks newly quarantined);
+ *         -EPERM (the mode is off, or not allowed), -ENOENT (no such point), -EINVAL,
+ *         -EOPNOTSUPP (the point cannot fail).
+ */
+int daxfs_inject(struct daxfs *fs, enum daxfs_inject_kind kind, const char *point,
+		 uint64_t arg0, uint64_t arg1, uint64_t *value);
+
 /* --- zero-copy mapping --- */
 
 #define DAXFS_MAP_READ 0x1
