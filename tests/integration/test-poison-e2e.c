@@ -17,7 +17,12 @@
  *    the bad block, with no file any more.
  * 3. After a restart the block is still quarantined (badblocks, statfs blocks_quarantined)
  *    and the region filled to its last block (statfs: 0 free) never hands it out: no extent
- *    of any file (daxfs_extents and `daxfs stat --json`) covers it. `daxfs check` is clean.
+ *    of any file (daxfs_extents and `daxfs stat --json`) covers it, and the extents cover
+ *    every other block. `daxfs check` is clean.
+ * Also: `daxfs badblocks --json` names the file by its name of now (also after a rename);
+ * a write of part of a poisoned page fails with EIO and leaves it poisoned; a poisoned page
+ * truncated away leaves its block quarantined with no file, and the file regrown reads
+ * zeros there.
  *
  * Usage: test-poison-e2e --daxfsd=PATH --cli=PATH [seed]
  */
@@ -330,6 +335,42 @@ static void expect_badblock(struct daxfs *fs, uint64_t off, bool owned, uint64_t
 		T_FAIL("badblocks does not list the block at %" PRIu64, off);
 }
 
+/* expect_cli_badblock - `daxfs badblocks --json` lists the block at @off in file @path. */
+static void expect_cli_badblock(uint64_t off, const char *path)
+{
+	struct json_object *doc, *v;
+	bool found = false;
+	char *out;
+
+	if (t_cli(&d, &out, NULL, "badblocks", "--json", NULL) != 0)
+		T_FAIL("daxfs badblocks --json failed");
+	doc = json_tokener_parse(out);
+	T_ASSERT(doc && json_object_is_type(doc, json_type_array));
+	for (size_t i = 0; i < json_object_array_length(doc); i++) {
+		struct json_object *e = json_object_array_get_idx(doc, i);
+
+		T_ASSERT(json_object_object_get_ex(e, "region_offset", &v));
+		if ((uint64_t)json_object_get_int64(v) != off)
+			continue;
+		found = true;
+		T_ASSERT(json_object_object_get_ex(e, "length", &v) &&
+			 json_object_get_int64(v) == (int64_t)PAGE);
+		T_ASSERT(json_object_object_get_ex(e, "metadata", &v) &&
+			 !json_object_get_boolean(v));
+		T_ASSERT(json_object_object_get_ex(e, "file_offset", &v) &&
+			 json_object_get_int64(v) == (int64_t)(BAD_PAGE * PAGE));
+		if (!json_object_object_get_ex(e, "path", &v) ||
+		    strcmp(json_object_get_string(v), path) != 0)
+			T_FAIL("daxfs badblocks --json: the bad block at %" PRIu64 " hit \"%s\", "
+			       "not %s",
+			       off, v ? json_object_get_string(v) : "(no path)", path);
+	}
+	json_object_put(doc);
+	free(out);
+	if (!found)
+		T_FAIL("daxfs badblocks --json does not list %" PRIu64, off);
+}
+
 /* cli_extents_cover - whether `daxfs stat --json @path` lists an extent over @off. */
 static bool cli_extents_cover(const char *path, uint64_t off, uint64_t *nbytes)
 {
@@ -399,7 +440,7 @@ int main(int argc, char **argv)
 	struct daxfs_stat st;
 	struct daxfs *fs;
 	char offbuf[32], *out;
-	uint64_t bad, newoff, t0, t1, ino, nbad, used = 0;
+	uint64_t bad, bad2, newoff, t0, t1, ino, nbad, used = 0, unused = 0;
 	uint8_t buf[PAGE];
 	bool poisoned;
 	int nfiles;
@@ -470,6 +511,16 @@ int main(int argc, char **argv)
 	expect_badblock(fs, bad, true, ino, BAD_PAGE * PAGE);
 	T_OK(daxfs_statfs(fs, &sf));
 	T_ASSERT(sf.blocks_quarantined == 1);
+	/* The operator's view names the file, by its name of now. */
+	expect_cli_badblock(bad, "/victim");
+	T_OK(daxfs_rename(fs, "/victim", "/renamed", 0));
+	expect_cli_badblock(bad, "/renamed");
+	T_OK(daxfs_rename(fs, "/renamed", "/victim", 0));
+	/* A write of part of the page cannot repair it: EIO, and the page stays poisoned. */
+	T_ERR(daxfs_pwrite(fs, ino, fresh, 100, BAD_PAGE * PAGE + 8), EIO);
+	T_ERR(daxfs_pwrite(fs, ino, fresh, PAGE - 1, BAD_PAGE * PAGE), EIO);
+	T_ASSERT(region_off_of(fs, ino, BAD_PAGE, &poisoned) == bad && poisoned);
+	T_ERR(daxfs_pread(fs, ino, buf, PAGE, BAD_PAGE * PAGE), EIO);
 
 	/* 2. Repair by rewrite of the whole page. */
 	T_ASSERT(daxfs_pwrite(fs, ino, fresh, PAGE, BAD_PAGE * PAGE) == (ssize_t)PAGE);
@@ -488,14 +539,36 @@ int main(int argc, char **argv)
 		close(kids[i].from);
 		close(kids[i].to);
 	}
+	/* Truncated away, a poisoned page leaves its block quarantined, with no file. */
+	{
+		uint64_t ino2;
+		uint8_t zero[PAGE] = {0};
+
+		T_OK(daxfs_create(fs, "/other", 0644, DAXFS_CREATE_EXCL, &st));
+		ino2 = st.ino;
+		T_ASSERT(daxfs_pwrite(fs, ino2, pat, 4 * PAGE, 0) == (ssize_t)(4 * PAGE));
+		bad2 = region_off_of(fs, ino2, 2, &poisoned);
+		T_OK(daxfs_inject(fs, DAXFS_INJECT_POISON, NULL, bad2, PAGE, &nbad));
+		T_ASSERT(nbad == 1);
+		T_ERR(daxfs_pread(fs, ino2, buf, PAGE, 2 * PAGE), EIO);
+		T_OK(daxfs_truncate(fs, "/other", PAGE));
+		T_OK(daxfs_truncate(fs, "/other", 4 * PAGE));
+		for (uint64_t pg = 1; pg < 4; pg++)
+			expect_page(fs, ino2, pg, zero);
+		expect_page(fs, ino2, 0, pat);
+		expect_badblock(fs, bad2, false, 0, 0);
+		T_OK(daxfs_unlink(fs, "/other"));
+		T_OK(daxfs_statfs(fs, &sf));
+		T_ASSERT(sf.blocks_quarantined == 2);
+	}
 	daxfs_close(fs);
 
 	/* 3. The quarantine survives a restart, and filling the region never reaches it. */
 	t_daemon_restart(&d, NULL);
 	T_OK(daxfs_open(&fs, d.sock));
 	T_OK(daxfs_statfs(fs, &sf));
-	T_ASSERT(sf.blocks_quarantined == 1);
-	T_ASSERT(sf.blocks_free == sf0.blocks_free - 1 - NPAGES);
+	T_ASSERT(sf.blocks_quarantined == 2);
+	T_ASSERT(sf.blocks_free == sf0.blocks_free - 2 - NPAGES);
 	expect_badblock(fs, bad, false, 0, 0);
 	for (uint64_t pg = 0; pg < NPAGES; pg++)
 		expect_page(fs, ino, pg, pg == BAD_PAGE ? fresh : pat + pg * PAGE);
@@ -513,17 +586,22 @@ int main(int argc, char **argv)
 		T_OK(daxfs_stat(fs, path, &st));
 		T_OK(daxfs_extents(fs, st.ino, &ext, &n));
 		for (size_t j = 0; j < n; j++)
-			if (bad >= ext[j].region_off && bad < ext[j].region_off + ext[j].len)
-				T_FAIL("%s sits on the quarantined block %" PRIu64, path, bad);
+			for (uint64_t k = 0; k < 2; k++) {
+				uint64_t q = k ? bad2 : bad;
+
+				if (q >= ext[j].region_off && q < ext[j].region_off + ext[j].len)
+					T_FAIL("%s sits on the quarantined block %" PRIu64, path,
+					       q);
+			}
 		free(ext);
-		if (cli_extents_cover(path, bad, &used))
-			T_FAIL("daxfs stat --json %s lists the quarantined block", path);
+		if (cli_extents_cover(path, bad, &used) || cli_extents_cover(path, bad2, &unused))
+			T_FAIL("daxfs stat --json %s lists a quarantined block", path);
 	}
-	/* Every block but the bad one is in some file's extents. */
-	if (used != (sf0.blocks_free - 1) * PAGE)
+	/* Every block but the two bad ones is in some file's extents. */
+	if (used != (sf0.blocks_free - 2) * PAGE)
 		T_FAIL("the files hold %" PRIu64 " bytes of extents, the region %" PRIu64
 		       " usable bytes",
-		       used, (sf0.blocks_free - 1) * PAGE);
+		       used, (sf0.blocks_free - 2) * PAGE);
 	daxfs_close(fs);
 	t_daemon_stop(&d);
 	{
