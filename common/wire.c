@@ -19,7 +19,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-en
 _Static_assert(sizeof(struct wire_reply) == 8, "reply status is 8 bytes");
 _Static_assert(sizeof(struct wire_hello) == 8, "hello is 8 bytes");
 _Static_assert(sizeof(struct wire_hello_reply) == 40, "hello reply is 40 bytes");
-_Static_assert(sizeof(struct wire_statfs_reply) == 72, "statfs reply is 72 bytes");
+_Static_assert(sizeof(struct wire_statfs_reply) == 88, "statfs reply is 88 bytes");
 _Static_assert(sizeof(struct wire_path) == 8 && offsetof(struct wire_path, path) == 8,
 	       "path body is 8 bytes");
 _Static_assert(sizeof(struct wire_attr_reply) == 72, "attr reply is 72 bytes");
@@ -109,6 +109,28 @@ const char *wire_op_name(unsigned op)
 	if ((op & ~0xffu) == WIRE_REPLY)
 		op &= 0xffu;
 	return op_known(op) ? ops[op].name : "?";
+}
+
+static const char *const granularities[] = {"byte", "cache line", "page"};
+
+unsigned wire_granularity(const char *name)
+{
+	for (unsigned i = 0; i < 3; i++)
+		if (strcmp(name, granularities[i]) == 0)
+			return i;
+	return 2;
+}
+
+const char *wire_granularity_name(unsigned g)
+{
+	return g < 3 ? granularities[g] : "unknown";
+}
+
+const char *wire_kind_name(unsigned kind)
+{
+	static const char *const kinds[] = {[1] = "devdax", [2] = "fsdax", [3] = "emulated"};
+
+	return kind >= 1 && kind <= 3 ? kinds[kind] : "unknown";
 }
 
 const char *wire_inject_kind_name(unsigned kind)

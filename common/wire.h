@@ -103,7 +103,10 @@ struct wire_statfs_reply {
 	uint64_t block_size, blocks, blocks_free, blocks_quarantined, files;
 	uint64_t log_used, log_len;
 	uint32_t map_trust; /* 0 none, 1 read, 2 read-write: what MAP this session may do */
+	uint32_t kind;	    /* the region: 1 devdax, 2 fsdax, 3 emulated */
+	uint32_t granularity; /* what a persist flushes: 0 byte, 1 cache line, 2 page */
 	uint32_t pad;
+	uint64_t alignment; /* bytes: mappings of the region fd are multiples of it */
 };
 
 /* STAT, UNLINK, RMDIR, READDIR: a path (NUL-terminated, counted in path_len). */
@@ -320,6 +323,12 @@ _Static_assert(sizeof(struct wire_badblock) == 40, "bad block is 40 bytes");
 
 /* wire_op_name - "HELLO", ... for messages and logs; "?" for unknown. */
 const char *wire_op_name(unsigned op);
+/* wire_granularity - STATFS's granularity code of "byte", "cache line" or "page" (else 2). */
+unsigned wire_granularity(const char *name);
+/* wire_granularity_name / wire_kind_name - the inverse, and "devdax", ...; "unknown". */
+const char *wire_granularity_name(unsigned g);
+const char *wire_kind_name(unsigned kind);
+
 /* wire_inject_kind_name - "poison", "fail", "delay", "crash", "clear"; "?" for unknown. */
 const char *wire_inject_kind_name(unsigned kind);
 

@@ -182,6 +182,9 @@ static int op_statfs(struct op *op)
 	r.log_used = st.log_used;
 	r.log_len = st.log_len;
 	r.map_trust = (uint32_t)op->s->trust;
+	r.kind = (uint32_t)region_kind(ns_region(op->ns));
+	r.granularity = wire_granularity(region_granularity(ns_region(op->ns)));
+	r.alignment = region_alignment(ns_region(op->ns));
 	wire_msg_put(op->m, &r, sizeof(r), false);
 	return op->m->err;
 }

@@ -1103,6 +1103,10 @@ int daxfs_statfs(struct daxfs *fs, struct daxfs_statfs *st)
 		st->log_used = rep.log_used;
 		st->log_len = rep.log_len;
 		st->map_trust = (int)MIN(rep.map_trust, 2u);
+		snprintf(st->kind, sizeof(st->kind), "%s", wire_kind_name(rep.kind));
+		snprintf(st->granularity, sizeof(st->granularity), "%s",
+			 wire_granularity_name(rep.granularity));
+		st->alignment = rep.alignment;
 	}
 	lib_slot_put(fs, s);
 	return ret;

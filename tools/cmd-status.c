@@ -79,7 +79,9 @@ static void print_blocks(const char *name, uint64_t blocks, uint64_t bs)
 static const char status_usage[] =
 	"usage: daxfs status [--json]\n"
 	"\n"
-	"Connect to daxfsd and show its region: the size of its data area (the region less\n"
+	"Connect to daxfsd and show its region: its kind (devdax, fsdax, emulated), what a\n"
+	"persist flushes (byte, cache line or page granularity), the unit of a mapping, the\n"
+	"size of its data area (the region less\n"
 	"superblocks and metadata log), used, free and quarantined space, the number of files\n"
 	"and directories, how full the metadata log is, and what zero-copy mapping this user\n"
 	"is trusted with (none: copy I/O only; read-only; read-write).\n"
@@ -116,10 +118,15 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		JSON_U64(j, "log_len", sf.log_len);
 		json_object_object_add(j, "map_trust",
 				       json_object_new_string(trust_name(sf.map_trust)));
+		json_object_object_add(j, "kind", json_object_new_string(sf.kind));
+		json_object_object_add(j, "granularity", json_object_new_string(sf.granularity));
+		JSON_U64(j, "alignment", sf.alignment);
 		cli_print_json(j, true);
 		return EXIT_OK;
 	}
 	printf("daemon       %s\n", ctx->socket_path);
+	printf("region       %s, persists by %s, mapped in units of %s\n", sf.kind, sf.granularity,
+	       format_size(sf.alignment, b1, sizeof(b1)));
 	printf("size         %s (%" PRIu64 " blocks of %" PRIu64 " bytes)\n",
 	       format_size(sf.blocks * bs, b1, sizeof(b1)), sf.blocks, bs);
 	print_blocks("used", used_blocks(&sf), bs);

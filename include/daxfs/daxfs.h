@@ -52,6 +52,9 @@ struct daxfs_statfs {
 	uint64_t block_size, blocks, blocks_free, blocks_quarantined, files;
 	uint64_t log_used, log_len;
 	int map_trust; /* 0: no mapping, 1: read-only mappings, 2: read-write */
+	char kind[16];	      /* the region: "devdax", "fsdax" or "emulated" */
+	char granularity[16]; /* what a persist flushes: "byte", "cache line" or "page" */
+	uint64_t alignment;   /* bytes: a mapping is made of whole units of it (2 MiB on devdax) */
 };
 
 /*
