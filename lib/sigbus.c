@@ -79,14 +79,14 @@ static bool view_read(const struct sb_view *v, struct sb_view *out)
 
 	if (s1 & 1)
 		return false;
-	out->lo = __atomic_load_n(&v->lo, __ATOMIC_RELAXED);
-	out->hi = __atomic_load_n(&v->hi, __ATOMIC_RELAXED);
-	out->grant = __atomic_load_n(&v->grant, __ATOMIC_RELAXED);
-	out->file_off = __atomic_load_n(&v->file_off, __ATOMIC_RELAXED);
-	out->ino = __atomic_load_n(&v->ino, __ATOMIC_RELAXED);
-	out->map = __atomic_load_n(&v->map, __ATOMIC_RELAXED);
-	out->handle = __atomic_load_n(&v->handle, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	/* Acquire loads: the second seq load cannot move above them (no fence: TSan). */
+	out->lo = __atomic_load_n(&v->lo, __ATOMIC_ACQUIRE);
+	out->hi = __atomic_load_n(&v->hi, __ATOMIC_ACQUIRE);
+	out->grant = __atomic_load_n(&v->grant, __ATOMIC_ACQUIRE);
+	out->file_off = __atomic_load_n(&v->file_off, __ATOMIC_ACQUIRE);
+	out->ino = __atomic_load_n(&v->ino, __ATOMIC_ACQUIRE);
+	out->map = __atomic_load_n(&v->map, __ATOMIC_ACQUIRE);
+	out->handle = __atomic_load_n(&v->handle, __ATOMIC_ACQUIRE);
 	return __atomic_load_n(&v->seq, __ATOMIC_RELAXED) == s1 && out->lo < out->hi;
 }
 
@@ -215,10 +215,9 @@ out_chain:
 /* view_write - rewrite @v as a seqlock writer. views_lock held. */
 static void view_write(struct sb_view *v, const struct sb_view *val)
 {
-	uint32_t s = __atomic_load_n(&v->seq, __ATOMIC_RELAXED);
+	/* An acquiring increment: the stores below cannot move above it (no fence: TSan). */
+	uint32_t s = __atomic_fetch_add(&v->seq, 1, __ATOMIC_ACQ_REL);
 
-	__atomic_store_n(&v->seq, s + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
 	__atomic_store_n(&v->lo, val->lo, __ATOMIC_RELAXED);
 	__atomic_store_n(&v->hi, val->hi, __ATOMIC_RELAXED);
 	__atomic_store_n(&v->grant, val->grant, __ATOMIC_RELAXED);
