@@ -588,7 +588,8 @@ int daxfs_map_new(struct daxfs *fs, uint64_t ino, uint64_t off, uint64_t len, in
 	pthread_mutex_unlock(&fs->lock);
 	pthread_mutex_unlock(&fs->maps_lock);
 	lib_slot_put(fs, s);
-	lib_sigbus_view_add(fs, m, m->addr, m->len, m->grant, m->off, m->ino);
+	/* The whole view: on devdax a fault reports the 2 MiB unit, which may start before addr. */
+	lib_sigbus_view_add(fs, m, m->view, m->view_len, m->grant, m->view_off, m->ino);
 
 	for (size_t i = 0; i < nqueued; i++)
 		map_apply_event(fs, m, &queued[i]);
