@@ -237,11 +237,13 @@ static int ino_path(struct mnt *m, uint64_t ino, const char *name, char *buf)
 	rc = n ? path_of(n, buf) : -ESTALE;
 	pthread_mutex_unlock(&m->lock);
 	if (rc == 0 && name) {
-		size_t l = strlen(buf);
+		size_t l = strlen(buf), nl = strlen(name);
 
-		if (l + (l > 1) + strlen(name) + 1 > PATH_LEN)
+		if (l + (l > 1) + nl + 1 > PATH_LEN)
 			return -ENAMETOOLONG;
-		snprintf(buf + l, PATH_LEN - l, "%s%s", l > 1 ? "/" : "", name);
+		if (l > 1)
+			buf[l++] = '/';
+		memcpy(buf + l, name, nl + 1); /* the length was checked above */
 	}
 	return rc;
 }
