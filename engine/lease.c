@@ -263,7 +263,7 @@ static int chunk_move(struct ns *ns, struct ns_inode *in, uint64_t c)
 	rc = ns_invalidate_range(ns, in, c, FMT_CHUNK_BLOCKS, &hold);
 	if (rc)
 		goto out_unlock;
-	rc = alloc_huge(ns->alloc, &blk);
+	rc = ns_alloc_huge(ns, &blk);
 	if (rc) {
 		log_notice("inode %lu: no free 2 MiB block to move pages %lu..%lu onto, which a "
 			   "devdax mapping needs",

@@ -196,13 +196,51 @@ struct deferred_free {
 static void deferred_free_cb(struct rcu_head *head)
 {
 	struct deferred_free *df;
+	uint64_t n = 0;
 
 	rcu_cb_begin(head);
 	df = caa_container_of(head, struct deferred_free, rcu);
-	for (size_t i = 0; i < df->n; i++)
+	for (size_t i = 0; i < df->n; i++) {
 		alloc_free(df->ns->alloc, df->runs[i].block, df->runs[i].count);
+		n += df->runs[i].count;
+	}
+	__atomic_sub_fetch(&df->ns->frees_pending, n, __ATOMIC_RELEASE);
 	free(df);
 	rcu_cb_end();
+}
+
+/*
+ * wait_frees - when blocks freed by earlier transactions still wait for their grace period,
+ * wait until they are back in the allocator.
+ * Context: registered with RCU, outside a read section; no lock the callbacks take (the
+ *          allocator's) is held.
+ * Return: true if there were any (an allocation that failed is worth another try).
+ */
+static bool wait_frees(struct ns *ns)
+{
+	if (!__atomic_load_n(&ns->frees_pending, __ATOMIC_ACQUIRE))
+		return false;
+	rcu_barrier_all();
+	return true;
+}
+
+int ns_alloc_blocks(struct ns *ns, uint64_t goal, uint64_t want, uint64_t *block, uint64_t *got)
+{
+	int rc = alloc_blocks(ns->alloc, goal, want, block, got);
+
+	/* A full region right after an unlink: the unlinked blocks are on their way back. */
+	if (rc == -ENOSPC && wait_frees(ns))
+		rc = alloc_blocks(ns->alloc, goal, want, block, got);
+	return rc;
+}
+
+int ns_alloc_huge(struct ns *ns, uint64_t *block)
+{
+	int rc = alloc_huge(ns->alloc, block);
+
+	if (rc == -ENOSPC && wait_frees(ns))
+		rc = alloc_huge(ns->alloc, block);
+	return rc;
 }
 
 /* queue_frees - hand the transaction's freed runs to the allocator after a grace period. */
@@ -223,6 +261,8 @@ static void queue_frees(struct ns *ns, struct ns_txctx *tc)
 	df->ns = ns;
 	df->n = tc->nfrees;
 	memcpy(df->runs, tc->frees, tc->nfrees * sizeof(df->runs[0]));
+	for (size_t i = 0; i < tc->nfrees; i++)
+		__atomic_add_fetch(&ns->frees_pending, tc->frees[i].count, __ATOMIC_RELAXED);
 	rcu_defer(&df->rcu, deferred_free_cb);
 }
 
@@ -1437,7 +1477,8 @@ void ns_statfs(struct ns *ns, struct ns_statfs *st)
 	mlog_get_stats(ns->log, &ls);
 	st->block_size = FMT_BLOCK_SIZE;
 	st->blocks = as.total;
-	st->blocks_free = as.free;
+	/* Blocks that wait for a grace period are free for every purpose but a reader's. */
+	st->blocks_free = as.free + __atomic_load_n(&ns->frees_pending, __ATOMIC_RELAXED);
 	st->blocks_quarantined = as.quarantined;
 	st->files = __atomic_load_n(&ns->nr_inodes, __ATOMIC_RELAXED);
 	st->log_used = ls.used;

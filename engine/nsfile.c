@@ -293,7 +293,7 @@ static int64_t alloc_at(struct ns *ns, struct ns_inode *in, uint64_t idx, uint64
 		if (goal != UINT64_MAX)
 			goal++;
 	}
-	rc = alloc_blocks(ns->alloc, goal, want, &blk, &got);
+	rc = ns_alloc_blocks(ns, goal, want, &blk, &got);
 	if (rc)
 		return rc;
 	if (fill_blocks(ns, idx, blk, got, f)) {
@@ -435,7 +435,7 @@ static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill 
 				pos += n;
 				continue;
 			}
-			rc = alloc_blocks(ns->alloc, UINT64_MAX, 1, &nb, &got);
+			rc = ns_alloc_blocks(ns, UINT64_MAX, 1, &nb, &got);
 			if (rc)
 				break;
 			if (fill_blocks(ns, idx, nb, 1, f)) {

@@ -96,6 +96,7 @@ struct ns {
 	uint64_t next_ino;		 /* under lock */
 	uint64_t nr_inodes;		 /* atomic */
 	uint64_t data_first, data_count; /* data area, in blocks */
+	uint64_t frees_pending;		 /* atomic: freed blocks waiting for a grace period */
 	bool rdonly;
 	int failed; /* a transaction could not be applied: read-only from then on */
 
@@ -140,6 +141,14 @@ struct ns_dirent *ns_dirent_find(struct ns *ns, uint64_t dir, const char *name, 
 void ns_fill_attr(struct ns_inode *in, struct ns_attr *out);
 uint64_t ns_inode_size(struct ns_inode *in);		      /* takes attr_lock */
 void ns_inode_rec(struct ns_inode *in, struct fmt_inode *fi); /* under attr_lock */
+
+/*
+ * ns_alloc_blocks / ns_alloc_huge - alloc_blocks / alloc_huge of the namespace's allocator;
+ * on -ENOSPC while freed blocks wait for their grace period, wait for them and try again.
+ * Context: registered with RCU, outside a read section, not holding the allocator lock.
+ */
+int ns_alloc_blocks(struct ns *ns, uint64_t goal, uint64_t want, uint64_t *block, uint64_t *got);
+int ns_alloc_huge(struct ns *ns, uint64_t *block);
 
 /*
  * ns_tx_run - apply @tx's records to memory and commit them, as one transaction
