@@ -75,15 +75,15 @@ step1() {
 step2() {
 	step "2. mkfs and daxfsd on $dev through libpmem2"
 	run "$DAXFS" mkfs "$dev"
-	# debug: daxfsd logs what libpmem2 reports for the region (kind, alignment, granularity)
-	start_daxfsd --log-level debug
-	line=$(grep "region $dev: " "$log" | grep granularity | head -n 1)
-	echo "daxfsd: $line"
-	gran=$(echo "$line" | sed -n 's/.*granularity \(.*\)$/\1/p')
+	# daxfs status says what libpmem2 reports for the region: kind, granularity, map unit
+	start_daxfsd
+	st=$("$DAXFS" --json status) || fail "daxfs status failed"
+	echo "$st"
+	gran=$(echo "$st" | sed -n 's/.*"granularity":"\([^"]*\)".*/\1/p')
 	echo "libpmem2 reports the persist granularity of $dev as: ${gran:-?}"
-	echo "$line" | grep -q "devdax" || fail "daxfsd did not open $dev as devdax"
-	echo "$line" | grep -q "alignment 2097152" || fail "daxfsd does not see a 2 MiB alignment"
-	[ -n "$gran" ] || fail "daxfsd logged no granularity"
+	echo "$st" | grep -q '"kind":"devdax"' || fail "daxfsd did not open $dev as devdax"
+	echo "$st" | grep -q '"alignment":2097152' || fail "daxfsd does not see a 2 MiB alignment"
+	[ -n "$gran" ] || fail "daxfs status shows no granularity"
 	[ "$gran" != page ] || fail "a devdax region should not need msync (granularity page)"
 	run "$DAXFS" status
 	stop_daxfsd
@@ -157,10 +157,10 @@ step6() {
 	grep /mnt/pmem /proc/mounts
 	region=/mnt/pmem/region.img
 	run "$DAXFS" mkfs --size 256M "$region"
-	start_daxfsd --log-level debug
-	line=$(grep "region $region: " "$log" | grep granularity | tail -n 1)
-	echo "daxfsd: $line"
-	echo "$line" | grep -q "fsdax" || fail "daxfsd did not open $region as fsdax (MAP_SYNC)"
+	start_daxfsd
+	st=$("$DAXFS" --json status) || fail "daxfs status failed"
+	echo "$st" | grep -E '"(kind|granularity|alignment)"'
+	echo "$st" | grep -q '"kind":"fsdax"' || fail "daxfsd did not open $region as fsdax (MAP_SYNC)"
 	run "$VM_CLIENT" write /fs.dat 0 3145728 7
 	run "$VM_CLIENT" write /fs-small.dat 4096 8192 8
 	stop_daxfsd
