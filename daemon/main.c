@@ -451,8 +451,9 @@ static void check_failed(struct daemon *d)
 /*
  * sigbus_thread - quarantine the media errors the SIGBUS handler queued (BUS_MCEERR_AO, and
  * what a request's drain did not take yet) and notice a failed region, when the handler
- * wakes us through the eventfd, and at least once a second. Its own thread, not the loop:
- * poison_handle waits for entry locks.
+ * wakes us through the eventfd, and at least once a second; then also release the blocks
+ * held since before a restart for clients whose processes have exited (ns_holds_check).
+ * Its own thread, not the loop: poison_handle waits for entry locks, holds write the log.
  */
 static void *sigbus_thread(void *arg)
 {
@@ -467,6 +468,8 @@ static void *sigbus_thread(void *arg)
 			break;
 		poison_drain(d->ns);
 		check_failed(d);
+		if (!region_failed(ns_region(d->ns), NULL))
+			ns_holds_check(d->ns);
 	}
 	rcu_thread_offline();
 	return NULL;
@@ -672,6 +675,15 @@ int main(int argc, char **argv)
 	ns_set_lease_timeout(d.ns, cfg_num(&d.cfg, CFG_LEASE_BREAK_TIMEOUT));
 	sd_notifyf(0, "STATUS=Scanning %s for bad blocks", region);
 	scan_badblocks(d.ns);
+	{
+		int64_t held = ns_holds_check(d.ns);
+
+		if (held > 0)
+			log_notice("%" PRId64 " blocks stay held for clients dropped before the "
+				   "restart whose processes still run; they are released when those "
+				   "exit",
+				   held);
+	}
 	{
 		struct region *r = ns_region(d.ns);
 		struct ns_statfs st;

@@ -117,21 +117,31 @@ static void reply_error(struct srv *srv, struct sess *s, const struct wire_hdr *
 
 /* --- grants of sessions that are gone --- */
 
-static void release_grants(struct srv *srv, struct sess_grant **v, size_t n)
+/*
+ * release_grants - delete grants @v. With @keep (the daemon stops while their process may
+ * still run) the blocks held for them stay recorded for the next mount (ns_grant_abandon).
+ */
+static void release_grants(struct srv *srv, struct sess_grant **v, size_t n, bool keep)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct ns_grant *g = __atomic_load_n(&v[i]->g, __ATOMIC_ACQUIRE);
 
-		ns_grant_delete(srv->ns, &g);
+		if (keep)
+			ns_grant_abandon(srv->ns, &g);
+		else
+			ns_grant_delete(srv->ns, &g);
 		sess_grant_free(v[i]);
 	}
 }
 
-/* reap_release - delete the grants a dropped client kept, and forget its process. */
-static void reap_release(struct srv *srv, struct sess *s)
+/*
+ * reap_release - delete the grants a dropped client kept, and forget its process; @keep:
+ * it may still run (shutdown).
+ */
+static void reap_release(struct srv *srv, struct sess *s, bool keep)
 {
 	list_del(&srv->reaping, s);
-	release_grants(srv, s->reap, s->nreap);
+	release_grants(srv, s->reap, s->nreap, keep);
 	free(s->reap);
 	s->reap = NULL;
 	s->nreap = 0;
@@ -151,7 +161,7 @@ static void on_pid_exit(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	log_info("session %" PRIu64 ": pid %d exited; releasing its %zu grants", s->id,
 		 (int)s->cred.pid, s->nreap);
-	reap_release(s->srv, s);
+	reap_release(s->srv, s, false);
 }
 
 /*
@@ -205,11 +215,11 @@ static void disconnect(struct srv *srv, struct sess *s)
 			 "pid namespace); releasing the grants of a dropped client at disconnect",
 			 s->id, (int)s->cred.pid);
 	} else if (n && dropped) {
-		log_notice("session %" PRIu64 ": releasing %zu grants of a dropped client at "
-			   "shutdown; pid %d may still run",
-			   s->id, n, (int)s->cred.pid);
+		log_notice("session %" PRIu64 ": pid %d of a dropped client may still run: the "
+			   "blocks held for its %zu grants stay held after the restart",
+			   s->id, (int)s->cred.pid, n);
 	}
-	release_grants(srv, v, n);
+	release_grants(srv, v, n, dropped && srv->finished);
 	free(v);
 	if (s->pidfd >= 0)
 		close(s->pidfd);
@@ -783,10 +793,10 @@ static void finish(struct srv *srv)
 	while (srv->reaping) {
 		struct sess *s = srv->reaping;
 
-		log_notice("session %" PRIu64 ": releasing %zu grants of a dropped client at "
-			   "shutdown; pid %d may still run",
-			   s->id, s->nreap, (int)s->cred.pid);
-		reap_release(srv, s);
+		log_notice("session %" PRIu64 ": pid %d of a dropped client may still run: the "
+			   "blocks held for its %zu grants stay held after the restart",
+			   s->id, (int)s->cred.pid, s->nreap);
+		reap_release(srv, s, true);
 	}
 	event_base_loopbreak(srv->base);
 }

@@ -493,8 +493,16 @@ static void cb_expired(void *holder, struct ns_grant *g)
 	sess_shutdown(sg->s, "did not acknowledge a lease break in time");
 }
 
+static pid_t cb_pid(void *holder)
+{
+	struct sess_grant *sg = holder;
+
+	return sg->s->cred.pid;
+}
+
 const struct ns_grant_ops sess_grant_ops = {
 	.poison = cb_poison,
 	.invalidate = cb_invalidate,
 	.expired = cb_expired,
+	.pid = cb_pid,
 };

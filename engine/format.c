@@ -97,6 +97,8 @@ const char *fmt_rec_name(unsigned type)
 		[FMT_REC_MAP] = "MAP",
 		[FMT_REC_UNMAP] = "UNMAP",
 		[FMT_REC_BADBLOCK] = "BADBLOCK",
+		[FMT_REC_HOLD] = "HOLD",
+		[FMT_REC_RELEASE] = "RELEASE",
 	};
 
 	if (type < ARRAY_SIZE(names) && names[type])

@@ -66,6 +66,8 @@ enum fmt_rec_type {
 	FMT_REC_MAP = 5,
 	FMT_REC_UNMAP = 6,
 	FMT_REC_BADBLOCK = 7,
+	FMT_REC_HOLD = 8,
+	FMT_REC_RELEASE = 9,
 };
 
 #define FMT_REC_END 0x1 /* flags: last record of a transaction */
@@ -138,6 +140,23 @@ struct fmt_badblock {
 	uint64_t count;
 };
 _Static_assert(sizeof(struct fmt_badblock) == 16, "BADBLOCK payload is 16 bytes");
+
+/* HOLD: freed blocks a dropped client's process may still map (DESIGN §6). */
+struct fmt_hold {
+	uint64_t block;
+	uint64_t count;
+	uint64_t start; /* the process's start time: clock ticks after boot (/proc/PID/stat) */
+	uint32_t pid;
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct fmt_hold) == 32, "HOLD payload is 32 bytes");
+
+/* RELEASE: every HOLD of exactly this run ends. */
+struct fmt_release {
+	uint64_t block;
+	uint64_t count;
+};
+_Static_assert(sizeof(struct fmt_release) == 16, "RELEASE payload is 16 bytes");
 
 /* fmt_super_csum - the checksum a superblock should carry. */
 uint64_t fmt_super_csum(const struct fmt_super *sb);

@@ -24,6 +24,10 @@ struct ns_hold {
 	unsigned refs; /* expired grants that point here; under grant_lock */
 	size_t n;
 	struct ns_run *runs;
+	/* The holders' processes (grant ops with a pid), for the HOLD records (hold.c). */
+	struct ns_proc *procs;
+	size_t nprocs;
+	bool persisted; /* HOLD records were logged: its end logs RELEASE */
 };
 
 struct ns_grant {
@@ -463,28 +467,61 @@ static void hold_free_cb(struct rcu_head *head)
 	for (size_t i = 0; i < hr->h->n; i++)
 		alloc_free(hr->ns->alloc, hr->h->runs[i].block, hr->h->runs[i].count);
 	free(hr->h->runs);
+	free(hr->h->procs);
 	free(hr->h);
 	free(hr);
 	rcu_cb_end();
 }
 
-/* hold_put - drop one holder's reference. Locking: grant_lock held. */
-static void hold_put(struct ns *ns, struct ns_hold *h)
+/*
+ * hold_put - drop one reference.
+ * Locking: grant_lock held.
+ * Return: @h when that was the last one: the caller ends it with hold_end() once it has
+ *         dropped grant_lock (a RELEASE record is a transaction); NULL otherwise.
+ */
+static struct ns_hold *hold_put(struct ns *ns, struct ns_hold *h)
 {
-	struct hold_release *hr;
 	uint64_t blocks = 0;
 
 	if (--h->refs)
-		return;
+		return NULL;
 	for (size_t i = 0; i < h->n; i++)
 		blocks += h->runs[i].count;
 	ns->held_blocks -= blocks;
+	return h;
+}
+
+/*
+ * hold_end - the last holder of @h is gone: log the end of its HOLD records, then give its
+ * blocks back after a grace period. With @keep (the daemon stops while the holders may
+ * still run), the records stay: the next mount holds the blocks again.
+ * Context: not under grant_lock; as ns_tx_run when @h was persisted.
+ */
+static void hold_end(struct ns *ns, struct ns_hold *h, bool keep)
+{
+	struct hold_release *hr;
+
+	if (h->persisted && keep) {
+		free(h->runs);
+		free(h->procs);
+		free(h);
+		return;
+	}
+	if (h->persisted && ns_hold_release_persist(ns, h->runs, h->n)) {
+		/* Not recorded: freeing them now could hand them out while the log holds them. */
+		free(h->runs);
+		free(h->procs);
+		free(h);
+		return;
+	}
 	hr = malloc(sizeof(*hr));
 	if (!hr) {
 		/* Keep them out of use rather than risk handing them out early. */
-		log_warn("out of memory releasing %lu held blocks; they stay unused until restart",
-			 (unsigned long)blocks);
+		log_warn("out of memory releasing %zu held block runs; they stay unused until "
+			 "restart",
+			 h->n);
 		free(h->runs);
+		free(h->procs);
 		free(h);
 		return;
 	}
@@ -495,29 +532,52 @@ static void hold_put(struct ns *ns, struct ns_hold *h)
 
 void ns_hold_put(struct ns *ns, struct ns_hold *h)
 {
+	struct ns_hold *ended;
+
 	if (!h)
 		return;
 	pthread_mutex_lock(&ns->grant_lock);
-	hold_put(ns, h);
+	ended = hold_put(ns, h);
 	pthread_mutex_unlock(&ns->grant_lock);
+	if (ended)
+		hold_end(ns, ended, false);
 }
 
-void ns_grant_delete(struct ns *ns, struct ns_grant **gp)
+/* grant_delete - ns_grant_delete, or with @keep ns_grant_abandon. */
+static void grant_delete(struct ns *ns, struct ns_grant **gp, bool keep)
 {
 	struct ns_grant *g = *gp;
+	size_t nended = 0;
 
 	if (!g)
 		return;
 	pthread_mutex_lock(&ns->grant_lock);
 	cds_list_del(&g->node);
-	for (size_t i = 0; i < g->nholds; i++)
-		hold_put(ns, g->holds[i]);
+	/* The ended ones go to the front of g->holds (this grant's references are gone). */
+	for (size_t i = 0; i < g->nholds; i++) {
+		struct ns_hold *ended = hold_put(ns, g->holds[i]);
+
+		if (ended)
+			g->holds[nended++] = ended;
+	}
 	pthread_cond_broadcast(&ns->grant_cond);
 	pthread_mutex_unlock(&ns->grant_lock);
+	for (size_t i = 0; i < nended; i++)
+		hold_end(ns, g->holds[i], keep);
 	ns_inode_put(ns, g->in);
 	free(g->holds);
 	free(g);
 	*gp = NULL;
+}
+
+void ns_grant_delete(struct ns *ns, struct ns_grant **gp)
+{
+	grant_delete(ns, gp, false);
+}
+
+void ns_grant_abandon(struct ns *ns, struct ns_grant **gp)
+{
+	grant_delete(ns, gp, true);
 }
 
 void ns_set_lease_timeout(struct ns *ns, uint64_t ms)
@@ -533,6 +593,30 @@ uint64_t ns_held_blocks(struct ns *ns)
 	n = ns->held_blocks;
 	pthread_mutex_unlock(&ns->grant_lock);
 	return n;
+}
+
+/*
+ * hold_add_proc - remember @g's holder process in @h, for HOLD records that outlive a
+ * restart. Not fatal when unknown (no pid op, the process gone, no memory): the hold still
+ * lasts as long as the daemon. Locking: grant_lock held.
+ */
+static void hold_add_proc(struct ns_hold *h, struct ns_grant *g)
+{
+	struct ns_proc p = {0}, *v;
+
+	if (!g->ops->pid)
+		return;
+	p.pid = (uint32_t)g->ops->pid(g->holder);
+	if (p.pid == 0 || ns_proc_start(p.pid, &p.start))
+		return;
+	for (size_t i = 0; i < h->nprocs; i++)
+		if (h->procs[i].pid == p.pid && h->procs[i].start == p.start)
+			return;
+	v = realloc(h->procs, (h->nprocs + 1) * sizeof(*v));
+	if (!v)
+		return;
+	h->procs = v;
+	h->procs[h->nprocs++] = p;
 }
 
 /* --- the protocol, called by the namespace --- */
@@ -623,6 +707,7 @@ int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint
 		g->holds = holds;
 		g->holds[g->nholds++] = *hold;
 		(*hold)->refs++;
+		hold_add_proc(*hold, g);
 	}
 	if (created && (*hold)->refs == 1) {
 		free(*hold);
@@ -634,10 +719,28 @@ int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint
 
 void ns_hold_runs(struct ns *ns, struct ns_hold *h, struct ns_txctx *tc)
 {
+	struct ns_proc *procs = NULL;
 	struct ns_run *runs;
 	uint64_t blocks = 0;
+	bool persisted = false;
+	size_t nprocs = 0;
+
+	/* The caller's reference keeps @h; its processes only grow under grant_lock. */
+	pthread_mutex_lock(&ns->grant_lock);
+	if (h->nprocs) {
+		procs = malloc(h->nprocs * sizeof(*procs));
+		if (procs) {
+			nprocs = h->nprocs;
+			memcpy(procs, h->procs, nprocs * sizeof(*procs));
+		}
+	}
+	pthread_mutex_unlock(&ns->grant_lock);
+	if (nprocs)
+		persisted = ns_hold_persist(ns, procs, nprocs, tc->frees, tc->nfrees);
+	free(procs);
 
 	pthread_mutex_lock(&ns->grant_lock);
+	h->persisted |= persisted;
 	runs = realloc(h->runs, (h->n + tc->nfrees) * sizeof(*runs));
 	if (runs) {
 		memcpy(runs + h->n, tc->frees, tc->nfrees * sizeof(*runs));

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct ns;
 struct ns_inode;
@@ -40,6 +41,11 @@ struct ns_grant_ops {
 	 * Blocks it may still touch stay out of use until ns_grant_delete(@g).
 	 */
 	void (*expired)(void *holder, struct ns_grant *g);
+	/*
+	 * pid - the holder's process (optional; 0: unknown). With it, blocks held for an
+	 * expired holder stay held across a restart until that process has exited.
+	 */
+	pid_t (*pid)(void *holder);
 };
 
 /*
@@ -92,6 +98,23 @@ void ns_grant_ack(struct ns *ns, struct ns_grant *g, uint64_t gen);
  * Context: thread registered with RCU, not in a read section. Locking: takes the grant lock.
  */
 void ns_grant_delete(struct ns *ns, struct ns_grant **gp);
+
+/*
+ * ns_grant_abandon - forget the grant of a holder that may still run, as the daemon stops:
+ * blocks held for it stay recorded (HOLD), and the next mount holds them again until its
+ * process has exited (ns_holds_check). Accepts NULL.
+ * Context: as ns_grant_delete.
+ */
+void ns_grant_abandon(struct ns *ns, struct ns_grant **gp);
+
+/*
+ * ns_holds_check - release the holds restored at mount whose processes have all exited
+ * (a RELEASE record, then the blocks are free after a grace period). Cheap when there are
+ * none; call it after mount and then now and then (the daemon: every second).
+ * Context: thread registered with RCU, outside a read section, holding no engine lock.
+ * Return: the blocks still held for processes that run.
+ */
+int64_t ns_holds_check(struct ns *ns);
 
 /* ns_set_lease_timeout - how long an invalidation waits for acks (default 5 s). */
 void ns_set_lease_timeout(struct ns *ns, uint64_t ms);

@@ -254,6 +254,10 @@ static bool payload_len_ok(unsigned type, const void *p, size_t plen)
 		return plen == sizeof(struct fmt_unmap);
 	case FMT_REC_BADBLOCK:
 		return plen == sizeof(struct fmt_badblock);
+	case FMT_REC_HOLD:
+		return plen == sizeof(struct fmt_hold);
+	case FMT_REC_RELEASE:
+		return plen == sizeof(struct fmt_release);
 	default:
 		return false;
 	}

@@ -510,6 +510,8 @@ out:
 		alloc_for_each_quarantined(ns->alloc, snap_badblock, &bad);
 		rc = bad.rc;
 	}
+	if (rc == 0)
+		rc = ns_holds_snapshot(ns, &s);
 	if (rc) {
 		if (rc == -ENOSPC)
 			log_warn("%s: checkpoint does not fit in a log area: metadata log full",
@@ -561,6 +563,7 @@ static int ns_alloc_struct(struct ns **out, struct region *r)
 	pthread_mutex_init(&ns->lock, NULL);
 	pthread_mutex_init(&ns->poison_lock, NULL);
 	pthread_mutex_init(&ns->meta_bad_lock, NULL);
+	CDS_INIT_LIST_HEAD(&ns->pholds);
 	pthread_mutex_init(&ns->grant_lock, NULL);
 	{
 		pthread_condattr_t ca;
@@ -702,6 +705,7 @@ static void ns_free_tables(struct ns *ns)
 	pthread_rwlock_destroy(&ns->txlock);
 	pthread_mutex_destroy(&ns->poison_lock);
 	pthread_mutex_destroy(&ns->meta_bad_lock);
+	ns_holds_free(ns);
 	free(ns->bad_pages);
 	pthread_mutex_destroy(&ns->grant_lock);
 	pthread_cond_destroy(&ns->grant_cond);

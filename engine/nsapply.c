@@ -541,6 +541,18 @@ int ns_apply(struct ns *ns, struct ns_txctx *tc, const struct fmt_rec *rec, cons
 	case FMT_REC_BADBLOCK:
 		rcu_read_end();
 		return apply_badblock(ns, p);
+	case FMT_REC_HOLD:
+		rc = ns_apply_hold(ns, tc, p);
+		break;
+	case FMT_REC_RELEASE: {
+		const struct fmt_release *r = p;
+		bool restored;
+
+		rc = ns_apply_release(ns, tc, r, &restored);
+		if (rc == 0 && restored)
+			rc = free_run(ns, tc, r->block, r->count);
+		break;
+	}
 	default:
 		rc = ns_damage(ns, "unknown record type %u", rec->type);
 		break;

@@ -114,6 +114,8 @@ struct ns {
 	pthread_cond_t grant_cond;  /* acks and grant deletions */
 	uint64_t lease_timeout_ms;
 	uint64_t held_blocks; /* under grant_lock */
+	struct cds_list_head pholds; /* persisted holds (hold.c), under grant_lock */
+	bool holds_restored;	     /* atomic: some came from the log at mount */
 
 	/*
 	 * For poison_list(), under meta_bad_lock (a leaf lock): the metadata blocks found
@@ -141,6 +143,41 @@ struct ns_dirent *ns_dirent_find(struct ns *ns, uint64_t dir, const char *name, 
 void ns_fill_attr(struct ns_inode *in, struct ns_attr *out);
 uint64_t ns_inode_size(struct ns_inode *in);		      /* takes attr_lock */
 void ns_inode_rec(struct ns_inode *in, struct fmt_inode *fi); /* under attr_lock */
+
+/* --- hold.c: holds that outlive the daemon (DESIGN §6) --- */
+
+/* A process that may still map held blocks: its pid, and its start time (/proc). */
+struct ns_proc {
+	uint32_t pid;
+	uint64_t start;
+};
+
+/* ns_proc_start - the start time of live process @pid. Return: 0; -ESRCH (gone, zombie). */
+int ns_proc_start(uint32_t pid, uint64_t *start);
+
+/*
+ * ns_apply_hold / ns_apply_release - the HOLD and RELEASE records. At mount a HOLD takes
+ * its run out of use again; a RELEASE ends every HOLD of its run and says in *@restored
+ * whether the caller must free the run (it was reserved at mount, not by a live hold).
+ * Locking: take grant_lock.
+ */
+int ns_apply_hold(struct ns *ns, struct ns_txctx *tc, const struct fmt_hold *h);
+int ns_apply_release(struct ns *ns, struct ns_txctx *tc, const struct fmt_release *r,
+		     bool *restored);
+void ns_holds_free(struct ns *ns); /* unmount */
+
+/*
+ * ns_hold_persist - log HOLD records for @runs held for @procs (after the transaction that
+ * freed them). ns_hold_release_persist - log their RELEASE.
+ * Context: as ns_tx_run. Return: true / 0 when logged (a failure is logged too).
+ */
+bool ns_hold_persist(struct ns *ns, const struct ns_proc *procs, size_t nprocs,
+		     const struct ns_run *runs, size_t nruns);
+int ns_hold_release_persist(struct ns *ns, const struct ns_run *runs, size_t nruns);
+
+/* ns_holds_snapshot - a HOLD record per persisted hold, into checkpoint @s. */
+struct mlog_snap;
+int ns_holds_snapshot(struct ns *ns, struct mlog_snap *s);
 
 /*
  * ns_alloc_blocks / ns_alloc_huge - alloc_blocks / alloc_huge of the namespace's allocator;

@@ -425,8 +425,31 @@ static void test_stopped_mapper(struct daxfs **fsp)
 		T_ERR(daxfs_pwrite(*fsp, st.ino, page, PAGE, 0), ENOSPC);
 		sleep_ms(300);
 	}
+	/*
+	 * ... also across a restart, clean (SIGTERM) or not (SIGKILL): the HOLD records
+	 * bring them back out of use, since the stopped process still maps them.
+	 */
+	for (int round = 0; round < 2; round++) {
+		daxfs_close(*fsp);
+		if (round == 0) {
+			t_daemon_restart(&d, NULL);
+		} else {
+			T_ASSERT(kill(d.pid, SIGKILL) == 0);
+			t_daemon_wait_exit(&d, 10000);
+			t_daemon_respawn(&d);
+		}
+		T_OK(daxfs_open(fsp, d.sock));
+		T_OK(daxfs_statfs(*fsp, &sf));
+		if (sf.blocks_free != 0)
+			T_FAIL("%" PRIu64 " blocks free after a %s restart while the stopped mapper "
+			       "lives",
+			       sf.blocks_free, round ? "crash" : "clean");
+		T_ERR(daxfs_pwrite(*fsp, st.ino, page, PAGE, 0), ENOSPC);
+		T_ASSERT(t_daemon_log_has(&d, "stay held for clients dropped before the restart"));
+	}
 
-	/* Killed: the blocks come back, and a new write gets exactly them. */
+	/* Killed: the blocks come back (the restored hold is checked every second), and a new
+	 * write gets exactly them. */
 	T_ASSERT(kill(k.pid, SIGKILL) == 0);
 	T_ASSERT(waitpid(k.pid, &status, 0) == k.pid && WIFSIGNALED(status));
 	close(k.from);

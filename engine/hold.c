@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Holds that outlive the daemon (DESIGN §6).
+ *
+ * Blocks freed under a client that lost its session for not acknowledging a lease break
+ * stay out of use until its process has exited: that process may still map them. The
+ * in-memory hold (lease.c) ends when the server sees the process exit (pidfd). For the
+ * hold to survive a restart or a crash, the transaction that frees the blocks is followed
+ * by a HOLD record per run and per process (pid and start time, so a reused pid is not
+ * taken for the holder), and the end of the hold by a RELEASE record. Replay reserves a
+ * held run again; ns_holds_check() then releases it once every process it names is gone.
+ *
+ * ns->pholds lists the persisted holds, under grant_lock (a leaf lock): the ones of live
+ * in-memory holds (ended by RELEASE when their hold ends) and the ones restored at mount
+ * (ended by ns_holds_check).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "nsint.h"
+#include "util.h"
+
+struct ns_phold {
+	struct cds_list_head node;
+	uint64_t block, count, start;
+	uint32_t pid;
+	bool restored; /* replayed at mount: no in-memory hold; ns_holds_check ends it */
+};
+
+int ns_proc_start(uint32_t pid, uint64_t *start)
+{
+	char path[64], buf[1024], state;
+	unsigned long long st;
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -ESRCH;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = '\0';
+	/* "pid (comm) S ppid ...": comm may hold spaces and parentheses; the last ')' ends it. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1,
+			 " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+			 "%*d %llu",
+			 &state, &st) != 2)
+		return -ESRCH;
+	/* A zombie has let go of its mappings already. */
+	if (state == 'Z' || state == 'X')
+		return -ESRCH;
+	*start = st;
+	return 0;
+}
+
+/* proc_alive - is the process that started at @start as @pid still there? */
+static bool proc_alive(uint32_t pid, uint64_t start)
+{
+	uint64_t now;
+
+	return ns_proc_start(pid, &now) == 0 && now == start;
+}
+
+/* --- applying the records (nsapply.c calls these) --- */
+
+static bool run_held(struct ns *ns, uint64_t block, uint64_t count)
+{
+	struct ns_phold *p;
+
+	cds_list_for_each_entry (p, &ns->pholds, node)
+		if (p->block == block && p->count == count)
+			return true;
+	return false;
+}
+
+int ns_apply_hold(struct ns *ns, struct ns_txctx *tc, const struct fmt_hold *h)
+{
+	struct ns_phold *p;
+	int rc = 0;
+
+	if (h->count == 0 || !alloc_contains(ns->alloc, h->block, h->count))
+		return ns_damage(ns, "HOLD %" PRIu64 "+%" PRIu64 " is outside the data area",
+				 h->block, h->count);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	*p = (struct ns_phold){.block = h->block, .count = h->count, .start = h->start,
+			       .pid = h->pid, .restored = !tc->live};
+	pthread_mutex_lock(&ns->grant_lock);
+	/* At mount the run was freed by the records before: take it out of use again. */
+	if (!tc->live && !run_held(ns, h->block, h->count)) {
+		rc = alloc_reserve(ns->alloc, h->block, h->count);
+		if (rc == 0) {
+			ns->held_blocks += h->count;
+			__atomic_store_n(&ns->holds_restored, true, __ATOMIC_RELEASE);
+		}
+	}
+	if (rc == 0)
+		cds_list_add_tail(&p->node, &ns->pholds);
+	pthread_mutex_unlock(&ns->grant_lock);
+	if (rc) {
+		free(p);
+		return ns_damage(ns, "HOLD %" PRIu64 "+%" PRIu64 " names blocks in use", h->block,
+				 h->count);
+	}
+	return 0;
+}
+
+int ns_apply_release(struct ns *ns, struct ns_txctx *tc, const struct fmt_release *r,
+		     bool *restored)
+{
+	struct ns_phold *p, *tmp;
+	bool found = false;
+
+	*restored = false;
+	pthread_mutex_lock(&ns->grant_lock);
+	cds_list_for_each_entry_safe (p, tmp, &ns->pholds, node) {
+		if (p->block != r->block || p->count != r->count)
+			continue;
+		found = true;
+		*restored |= p->restored || !tc->live;
+		cds_list_del(&p->node);
+		free(p);
+	}
+	/* A restored hold's blocks are counted here; a live hold's by lease.c. */
+	if (found && *restored)
+		ns->held_blocks -= r->count;
+	pthread_mutex_unlock(&ns->grant_lock);
+	/* The caller frees the run when it was restored (reserved at mount). */
+	*restored = found && *restored;
+	return 0;
+}
+
+void ns_holds_free(struct ns *ns)
+{
+	struct ns_phold *p, *tmp;
+
+	cds_list_for_each_entry_safe (p, tmp, &ns->pholds, node) {
+		cds_list_del(&p->node);
+		free(p);
+	}
+}
+
+/* --- writing them --- */
+
+/* Records per transaction, within FMT_TX_MAX_RECS. */
+#define HOLD_TX_RECS 60
+
+bool ns_hold_persist(struct ns *ns, const struct ns_proc *procs, size_t nprocs,
+		     const struct ns_run *runs, size_t nruns)
+{
+	struct mlog_tx tx;
+	bool ok = true;
+	int rc = 0;
+
+	mlog_tx_init(&tx);
+	for (size_t i = 0; i < nruns && rc == 0; i++) {
+		for (size_t k = 0; k < nprocs && rc == 0; k++) {
+			struct fmt_hold *h = mlog_tx_add(&tx, FMT_REC_HOLD, sizeof(*h));
+
+			if (h)
+				*h = (struct fmt_hold){runs[i].block, runs[i].count, procs[k].start,
+						       procs[k].pid, 0};
+			if (tx.nrecs >= HOLD_TX_RECS) {
+				rc = ns_tx_run(ns, &tx);
+				mlog_tx_reset(&tx);
+			}
+		}
+	}
+	if (rc == 0 && tx.nrecs)
+		rc = ns_tx_run(ns, &tx);
+	mlog_tx_release(&tx);
+	if (rc) {
+		/* Still held in memory; only a restart before the process exits would free them. */
+		log_warn("%s: cannot record held blocks (%s): a restart while the dropped client "
+			 "runs would release them early",
+			 region_path(ns->r), strerror(-rc));
+		ok = false;
+	}
+	return ok;
+}
+
+int ns_hold_release_persist(struct ns *ns, const struct ns_run *runs, size_t nruns)
+{
+	struct mlog_tx tx;
+	int rc = 0;
+
+	mlog_tx_init(&tx);
+	for (size_t i = 0; i < nruns && rc == 0; i++) {
+		struct fmt_release *r = mlog_tx_add(&tx, FMT_REC_RELEASE, sizeof(*r));
+
+		if (r)
+			*r = (struct fmt_release){runs[i].block, runs[i].count};
+		if (tx.nrecs >= HOLD_TX_RECS) {
+			rc = ns_tx_run(ns, &tx);
+			mlog_tx_reset(&tx);
+		}
+	}
+	if (rc == 0 && tx.nrecs)
+		rc = ns_tx_run(ns, &tx);
+	mlog_tx_release(&tx);
+	if (rc)
+		log_warn("%s: cannot record the end of a hold (%s): the blocks stay out of use "
+			 "until a restart finds the process gone",
+			 region_path(ns->r), strerror(-rc));
+	return rc;
+}
+
+/* copy_pholds - the persisted holds (restored ones only, with @restored_only). */
+static struct ns_phold *copy_pholds(struct ns *ns, bool restored_only, size_t *n)
+{
+	struct ns_phold *v = NULL, *p;
+	size_t cnt = 0, i = 0;
+
+	pthread_mutex_lock(&ns->grant_lock);
+	cds_list_for_each_entry (p, &ns->pholds, node)
+		cnt += !restored_only || p->restored;
+	if (cnt)
+		v = malloc(cnt * sizeof(*v));
+	if (v)
+		cds_list_for_each_entry (p, &ns->pholds, node)
+			if (!restored_only || p->restored)
+				v[i++] = *p;
+	pthread_mutex_unlock(&ns->grant_lock);
+	*n = v ? cnt : 0;
+	return v;
+}
+
+int ns_holds_snapshot(struct ns *ns, struct mlog_snap *s)
+{
+	size_t n;
+	struct ns_phold *v = copy_pholds(ns, false, &n);
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct fmt_hold h = {v[i].block, v[i].count, v[i].start, v[i].pid, 0};
+
+		rc = mlog_snap_add(s, FMT_REC_HOLD, &h, sizeof(h));
+	}
+	free(v);
+	return rc;
+}
+
+int64_t ns_holds_check(struct ns *ns)
+{
+	struct ns_phold *v;
+	uint64_t remaining = 0;
+	size_t n;
+
+	if (!__atomic_load_n(&ns->holds_restored, __ATOMIC_ACQUIRE))
+		return 0;
+	v = copy_pholds(ns, true, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct ns_run run = {v[i].block, v[i].count};
+		bool seen = false, alive = false;
+
+		/* Each run once, at its first entry, with every process that holds it. */
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = v[k].block == run.block && v[k].count == run.count;
+		if (seen)
+			continue;
+		for (size_t k = i; k < n; k++)
+			if (v[k].block == run.block && v[k].count == run.count)
+				alive = alive || proc_alive(v[k].pid, v[k].start);
+		if (alive) {
+			remaining += run.count;
+			continue;
+		}
+		if (ns_hold_release_persist(ns, &run, 1) == 0)
+			log_notice("%s: released %" PRIu64 " blocks held since before the restart "
+				   "for a dropped client: its process is gone",
+				   region_path(ns->r), run.count);
+		else
+			remaining += run.count;
+	}
+	free(v);
+	if (remaining == 0)
+		__atomic_store_n(&ns->holds_restored, false, __ATOMIC_RELEASE);
+	return (int64_t)remaining;
+}
