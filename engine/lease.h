@@ -70,7 +70,11 @@ struct ns_extent {
 /*
  * ns_map - grant @holder pages [@index, @index + @count) of @ino and describe them, as one
  * step, so no invalidation can fall between the two. With NS_GRANT_WRITE the range is first
- * allocated (zeroed) and the file extended to cover it.
+ * allocated (zeroed) and the file extended to cover it. On a region aligned above 4 KiB
+ * (devdax, 2 MiB) the range is first widened to the file's whole 2 MiB chunks it touches,
+ * each chunk with data is made one aligned huge extent (moved onto a fresh huge block when
+ * it is not), and the grant and *@ext cover the widened range: the client can reach all
+ * of it, so every invalidation or poison in it reaches the client.
  * Context: thread registered with RCU. Locking: takes the inode lock, the grant lock.
  * Return: 0, *@out, and *@ext (malloc'd, the caller frees) with *@next runs in page order;
  *         -ENOENT, -EISDIR, -EINVAL, -ENOSPC, -EFBIG, -EROFS (write on a read-only mount),
