@@ -262,6 +262,7 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	if (rc < 0)
 		cli_err("mount", "%s: the FUSE session failed: %s", mp, strerror(-rc));
 out_unmount:
+	mnt_handles_fini(&m);
 	fuse_session_unmount(m.se);
 out_signals:
 	fuse_remove_signal_handlers(m.se);

@@ -33,6 +33,7 @@
 
 /* An open regular file. */
 struct fh {
+	struct fh *prev, *next; /* mnt->open_files, under mnt->lock */
 	struct mnt_node *node;
 	struct daxfs *fs;     /* the session of the identity that opened it */
 	struct daxfs_map *map; /* read grant for events, or NULL */
@@ -48,6 +49,7 @@ struct dirent_snap {
 };
 
 struct dh {
+	struct dh *prev, *next; /* mnt->open_dirs, under mnt->lock */
 	struct dirent_snap *v;
 	size_t n, cap;
 	struct daxfs *fs;
@@ -930,6 +932,10 @@ static int fh_new(struct mnt *m, fuse_req_t req, struct daxfs *fs, uint64_t ino,
 		return -ESTALE;
 	}
 	h->node->opens++;
+	h->next = m->open_files;
+	if (h->next)
+		h->next->prev = h;
+	m->open_files = h;
 	pthread_mutex_unlock(&m->lock);
 	h->fs = fs;
 	h->append = fi->flags & O_APPEND;
@@ -1065,6 +1071,14 @@ static void fh_release(struct mnt *m, struct fh *h)
 	int rc = 0;
 
 	daxfs_map_delete(&h->map);
+	pthread_mutex_lock(&m->lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		m->open_files = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&m->lock);
 	/*
 	 * The check and the decrement are one step under mnt->lock, and hide() marks a node
 	 * hidden and looks at its open count under it too: so exactly one of the two sees
@@ -1243,6 +1257,20 @@ static void dh_free(struct dh *d)
 	free(d);
 }
 
+/* dh_close - take an open directory off mnt->open_dirs, then free it. */
+static void dh_close(struct mnt *m, struct dh *d)
+{
+	pthread_mutex_lock(&m->lock);
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		m->open_dirs = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	pthread_mutex_unlock(&m->lock);
+	dh_free(d);
+}
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct mnt *m = req_mnt(req);
@@ -1266,8 +1294,14 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (rc < 0)
 		goto err;
 	fi->fh = (uintptr_t)d;
+	pthread_mutex_lock(&m->lock);
+	d->next = m->open_dirs;
+	if (d->next)
+		d->next->prev = d;
+	m->open_dirs = d;
+	pthread_mutex_unlock(&m->lock);
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		dh_free(d);
+		dh_close(m, d);
 	return;
 err:
 	dh_free(d);
@@ -1348,7 +1382,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	dh_free((struct dh *)(uintptr_t)fi->fh);
+	dh_close(req_mnt(req), (struct dh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -1447,3 +1481,12 @@ const struct fuse_lowlevel_ops mnt_ops = {
 	.fsyncdir = op_fsyncdir,
 	.statfs = op_statfs,
 };
+
+void mnt_handles_fini(struct mnt *m)
+{
+	/* fh_release and dh_close take each off its list (and remove hidden files). */
+	while (m->open_files)
+		fh_release(m, m->open_files);
+	while (m->open_dirs)
+		dh_close(m, m->open_dirs);
+}

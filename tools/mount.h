@@ -50,6 +50,9 @@ struct mnt_ident {
 	struct mnt_ident *next;
 };
 
+struct fh; /* mount-ops.c: an open file */
+struct dh; /* mount-ops.c: an open directory */
+
 struct mnt {
 	const char *socket_path;
 	const char *mountpoint;
@@ -76,6 +79,9 @@ struct mnt {
 	size_t nbuckets, nnodes;
 	uint64_t hidden_seq;
 	uint64_t lost; /* requests that failed because the session with daxfsd is gone */
+	/* What the kernel had open when the session ended (no release comes then). */
+	struct fh *open_files; /* under lock */
+	struct dh *open_dirs;  /* under lock */
 };
 
 /* mount-ops.c */
@@ -84,5 +90,11 @@ int mnt_nodes_init(struct mnt *m);
 void mnt_nodes_fini(struct mnt *m);
 void mnt_event(void *ctx, const struct daxfs_event *ev);
 void mnt_idents_fini(struct mnt *m);
+/*
+ * mnt_handles_fini - release the files and directories still open when the FUSE session
+ * ended (a lazy unmount, a signal): their grants, and the hidden names of unlinked ones.
+ * Context: no request runs any more.
+ */
+void mnt_handles_fini(struct mnt *m);
 
 #endif
