@@ -12,6 +12,11 @@
  * from removing root's. With --map-users 65534:ro: it maps for reading (the same bytes),
  * not for writing (EPERM), and not a file it may not read (EACCES).
  *
+ * The media requests: every INJECT is refused with EPERM while the daemon runs without
+ * --fault-injection, also for root, and changes nothing; with it, root injects and nobody
+ * still gets EPERM. SCRUB is root's (EPERM for nobody); BADBLOCKS is everyone's; EXTENTS
+ * needs read permission on the file (EACCES on root's 0600 one).
+ *
  * Usage: test-daemon-perm --daxfsd=PATH --cli=PATH [seed]
  */
 #include <fcntl.h>
@@ -186,6 +191,84 @@ static int nobody_ro(void *arg)
 	return 0;
 }
 
+/* inject_all - every kind of INJECT; each must fail with -@err. */
+static void inject_all(struct daxfs *fs, int err)
+{
+	T_ERR(daxfs_inject(fs, DAXFS_INJECT_POISON, NULL, 64 << 20, 4096, NULL), err);
+	T_ERR(daxfs_inject(fs, DAXFS_INJECT_FAIL, "alloc", 1, EIO, NULL), err);
+	T_ERR(daxfs_inject(fs, DAXFS_INJECT_DELAY, "send", 1000, 0, NULL), err);
+	T_ERR(daxfs_inject(fs, DAXFS_INJECT_CRASH, "log-append", 0, 0, NULL), err);
+	T_ERR(daxfs_inject(fs, DAXFS_INJECT_CRASH, NULL, 1, 0, NULL), err);
+	T_ERR(daxfs_inject(fs, DAXFS_INJECT_CLEAR, NULL, 0, 0, NULL), err);
+}
+
+/* As nobody: no inject, no scrub; bad blocks yes; extents only of what it may read. */
+static int nobody_admin(void *arg)
+{
+	struct daxfs_scrub_result res;
+	struct daxfs_badblock *bb;
+	struct daxfs_extent *ext;
+	struct daxfs *fs;
+	size_t n;
+
+	(void)arg;
+	T_OK(daxfs_open(&fs, d.sock));
+	inject_all(fs, EPERM);
+	T_ERR(daxfs_scrub(fs, &res), EPERM);
+	T_OK(daxfs_badblocks(fs, &bb, &n));
+	free(bb);
+	T_ERR(daxfs_extents(fs, secret_ino, &ext, &n), EACCES);
+	T_OK(daxfs_extents(fs, public_ino, &ext, &n));
+	T_ASSERT(n >= 1);
+	free(ext);
+	/* Still working after all of it, nothing changed: */
+	T_ASSERT(daxfs_pread(fs, public_ino, (uint8_t[16]){0}, 16, 0) == 16);
+	daxfs_close(fs);
+	return 0;
+}
+
+static void admin_checks(struct daxfs *fs)
+{
+	struct daxfs_scrub_result res;
+	struct daxfs_statfs before, after;
+	uint8_t buf[SIZE];
+
+	T_OK(daxfs_statfs(fs, &before));
+	inject_all(fs, EPERM); /* the daemon runs without --fault-injection */
+	T_OK(daxfs_scrub(fs, &res));
+	T_ASSERT(res.blocks_bad == 0 && res.blocks_read >= 2 * SIZE / 4096);
+	t_wait_child(t_fork_as(NOBODY, nobody_admin, NULL), 60000, "nobody, admin requests");
+	T_OK(daxfs_statfs(fs, &after));
+	T_ASSERT(after.blocks_quarantined == before.blocks_quarantined);
+	T_ASSERT(daxfs_pread(fs, secret_ino, buf, SIZE, 0) == SIZE);
+	T_ASSERT(memcmp(buf, data, SIZE) == 0);
+}
+
+/* With --fault-injection: root injects; nobody still may not. */
+static void admin_fault_mode(void)
+{
+	static const char *const opts[] = {"--fault-injection", NULL};
+	struct daxfs_extent *ext;
+	struct daxfs_statfs sf;
+	struct daxfs *fs;
+	uint64_t value = 0;
+	size_t n;
+
+	t_daemon_restart(&d, opts);
+	T_OK(daxfs_open(&fs, d.sock));
+	t_wait_child(t_fork_as(NOBODY, nobody_admin, NULL), 60000, "nobody, fault mode");
+	T_OK(daxfs_extents(fs, public_ino, &ext, &n));
+	T_OK(daxfs_inject(fs, DAXFS_INJECT_POISON, NULL, ext[0].region_off, 4096, &value));
+	T_ASSERT(value == 1);
+	free(ext);
+	T_OK(daxfs_statfs(fs, &sf));
+	T_ASSERT(sf.blocks_quarantined == 1);
+	T_ERR(daxfs_inject(fs, DAXFS_INJECT_FAIL, "no-such-point", 1, EIO, NULL), ENOENT);
+	T_ERR(daxfs_inject(fs, DAXFS_INJECT_FAIL, "data-write", 1, EIO, NULL), EOPNOTSUPP);
+	T_ERR(daxfs_inject(fs, DAXFS_INJECT_DELAY, "send", 20 * 1000 * 1000, 0, NULL), EINVAL);
+	daxfs_close(fs);
+}
+
 /* As root, under --map-users 65534:ro: not trusted at all. */
 static void root_untrusted(void)
 {
@@ -241,6 +324,7 @@ int main(int argc, char **argv)
 	T_ASSERT(memcmp(daxfs_map_addr(m), data, SIZE) == 0);
 	daxfs_map_delete(&m);
 
+	admin_checks(fs);
 	t_wait_child(t_fork_as(NOBODY, nobody_untrusted, NULL), 60000, "nobody, untrusted");
 	/* What nobody did and did not do, as root sees it. */
 	T_OK(daxfs_stat(fs, "/tmp/mine2", &st));
@@ -253,6 +337,7 @@ int main(int argc, char **argv)
 	t_daemon_restart(&d, nobody_ro_opts);
 	t_wait_child(t_fork_as(NOBODY, nobody_ro, NULL), 60000, "nobody, read-only trust");
 	root_untrusted();
+	admin_fault_mode();
 	t_daemon_check_alive(&d);
 	t_daemon_stop(&d);
 	printf("ok\n");
