@@ -157,59 +157,67 @@ void ns_holds_free(struct ns *ns)
 /* Records per transaction, within FMT_TX_MAX_RECS. */
 #define HOLD_TX_RECS 60
 
-bool ns_hold_persist(struct ns *ns, const struct ns_proc *procs, size_t nprocs,
-		     const struct ns_run *runs, size_t nruns)
-{
-	struct mlog_tx tx;
-	bool ok = true;
-	int rc = 0;
-
-	mlog_tx_init(&tx);
-	for (size_t i = 0; i < nruns && rc == 0; i++) {
-		for (size_t k = 0; k < nprocs && rc == 0; k++) {
-			struct fmt_hold *h = mlog_tx_add(&tx, FMT_REC_HOLD, sizeof(*h));
-
-			if (h)
-				*h = (struct fmt_hold){runs[i].block, runs[i].count, procs[k].start,
-						       procs[k].pid, 0};
-			if (tx.nrecs >= HOLD_TX_RECS) {
-				rc = ns_tx_run(ns, &tx);
-				mlog_tx_reset(&tx);
-			}
-		}
-	}
-	if (rc == 0 && tx.nrecs)
-		rc = ns_tx_run(ns, &tx);
-	mlog_tx_release(&tx);
-	if (rc) {
-		/* Still held in memory; only a restart before the process exits would free them. */
-		log_warn("%s: cannot record held blocks (%s): a restart while the dropped client "
-			 "runs would release them early",
-			 region_path(ns->r), strerror(-rc));
-		ok = false;
-	}
-	return ok;
-}
-
-int ns_hold_release_persist(struct ns *ns, const struct ns_run *runs, size_t nruns)
+/*
+ * log_records - @n records of @type, each @size bytes of @payloads, in transactions of at
+ * most HOLD_TX_RECS. Return: 0; what ns_tx_run returned (the records before it stay).
+ */
+static int log_records(struct ns *ns, unsigned type, const void *payloads, size_t size, size_t n)
 {
 	struct mlog_tx tx;
 	int rc = 0;
 
 	mlog_tx_init(&tx);
-	for (size_t i = 0; i < nruns && rc == 0; i++) {
-		struct fmt_release *r = mlog_tx_add(&tx, FMT_REC_RELEASE, sizeof(*r));
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		void *rec = mlog_tx_add(&tx, type, size);
 
-		if (r)
-			*r = (struct fmt_release){runs[i].block, runs[i].count};
-		if (tx.nrecs >= HOLD_TX_RECS) {
+		if (rec)
+			memcpy(rec, (const char *)payloads + i * size, size);
+		if (tx.nrecs >= HOLD_TX_RECS || i + 1 == n) {
 			rc = ns_tx_run(ns, &tx);
 			mlog_tx_reset(&tx);
 		}
 	}
-	if (rc == 0 && tx.nrecs)
-		rc = ns_tx_run(ns, &tx);
 	mlog_tx_release(&tx);
+	return rc;
+}
+
+bool ns_hold_persist(struct ns *ns, const struct ns_proc *procs, size_t nprocs,
+		     const struct ns_run *runs, size_t nruns)
+{
+	size_t total = nruns * nprocs;
+	struct fmt_hold *v = calloc(total ? total : 1, sizeof(*v));
+	size_t n = 0;
+	int rc = -ENOMEM;
+
+	if (v) {
+		for (size_t i = 0; i < nruns; i++)
+			for (size_t k = 0; k < nprocs; k++)
+				v[n++] = (struct fmt_hold){runs[i].block, runs[i].count,
+							   procs[k].start, procs[k].pid, 0};
+		rc = log_records(ns, FMT_REC_HOLD, v, sizeof(*v), n);
+		free(v);
+	}
+	if (rc) {
+		/* Still held in memory; only a restart before the process exits frees them. */
+		log_warn("%s: cannot record held blocks (%s): a restart while the dropped client "
+			 "runs would release them early",
+			 region_path(ns->r), strerror(-rc));
+		return false;
+	}
+	return true;
+}
+
+int ns_hold_release_persist(struct ns *ns, const struct ns_run *runs, size_t nruns)
+{
+	struct fmt_release *v = calloc(nruns ? nruns : 1, sizeof(*v));
+	int rc = -ENOMEM;
+
+	if (v) {
+		for (size_t i = 0; i < nruns; i++)
+			v[i] = (struct fmt_release){runs[i].block, runs[i].count};
+		rc = log_records(ns, FMT_REC_RELEASE, v, sizeof(*v), nruns);
+		free(v);
+	}
 	if (rc)
 		log_warn("%s: cannot record the end of a hold (%s): the blocks stay out of use "
 			 "until a restart finds the process gone",

@@ -568,35 +568,40 @@ void region_drain(const struct region *r)
 	r->drain_fn();
 }
 
-void region_memcpy(const struct region *r, void *dst, const void *src, size_t len, unsigned flags)
+/*
+ * mem_flags - the flags for a memcpy/memset of @flags on @r: under persistence tracing the
+ * store is made without its flush, which mem_done() then does through region_flush() so
+ * that the image gets the same lines; otherwise the persist is counted here (fault mode).
+ */
+static unsigned mem_flags(const struct region *r, unsigned flags)
 {
-	if (__builtin_expect(r->trace != NULL, 0)) {
-		/* Store, then trace what the flush makes durable (the stores are the same). */
-		r->memcpy_fn(dst, src, len, region_mem_flags(flags | REGION_NOFLUSH));
-		if (!(flags & REGION_NOFLUSH))
-			region_flush(r, dst, len);
-		if (!(flags & (REGION_NOFLUSH | REGION_NODRAIN)))
-			region_drain(r);
-		return;
-	}
+	if (__builtin_expect(r->trace != NULL, 0))
+		return region_mem_flags(flags | REGION_NOFLUSH);
 	if (!(flags & REGION_NOFLUSH))
 		fault_persist();
-	r->memcpy_fn(dst, src, len, region_mem_flags(flags));
+	return region_mem_flags(flags);
+}
+
+static void mem_done(const struct region *r, void *dst, size_t len, unsigned flags)
+{
+	if (__builtin_expect(r->trace == NULL, 1))
+		return;
+	if (!(flags & REGION_NOFLUSH))
+		region_flush(r, dst, len);
+	if (!(flags & (REGION_NOFLUSH | REGION_NODRAIN)))
+		region_drain(r);
+}
+
+void region_memcpy(const struct region *r, void *dst, const void *src, size_t len, unsigned flags)
+{
+	r->memcpy_fn(dst, src, len, mem_flags(r, flags));
+	mem_done(r, dst, len, flags);
 }
 
 void region_memset(const struct region *r, void *dst, int c, size_t len, unsigned flags)
 {
-	if (__builtin_expect(r->trace != NULL, 0)) {
-		r->memset_fn(dst, c, len, region_mem_flags(flags | REGION_NOFLUSH));
-		if (!(flags & REGION_NOFLUSH))
-			region_flush(r, dst, len);
-		if (!(flags & (REGION_NOFLUSH | REGION_NODRAIN)))
-			region_drain(r);
-		return;
-	}
-	if (!(flags & REGION_NOFLUSH))
-		fault_persist();
-	r->memset_fn(dst, c, len, region_mem_flags(flags));
+	r->memset_fn(dst, c, len, mem_flags(r, flags));
+	mem_done(r, dst, len, flags);
 }
 
 /*

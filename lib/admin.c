@@ -5,139 +5,150 @@
  * functions here gather them into one array for the caller.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "libdaxfs-private.h"
 
-/* grow - room for @more entries of @size bytes after *@n in *@v. Return: 0; -ENOMEM. */
-static int grow(void **v, size_t *cap, size_t n, size_t more, size_t size)
-{
-	void *nv;
-	size_t want = *cap ? *cap : 64;
+/*
+ * A listing that comes in pages: the request carries a u64 cursor (where to start), the
+ * reply is {status, next u64, count u32, eof u32} then count entries of one size.
+ * EXTENTS and BADBLOCKS are both so.
+ */
+struct listing {
+	unsigned op;
+	void *req; /* the request body */
+	size_t req_size;
+	size_t cursor_at;  /* offset of its u64 cursor */
+	size_t wire_size;  /* one entry on the wire */
+	size_t out_size;   /* one entry for the caller */
+	void (*convert)(void *out, const void *wire);
+	const char *what;  /* for messages, or NULL */
+};
 
-	while (want < n + more)
-		want *= 2;
-	if (want == *cap)
-		return 0;
-	nv = realloc(*v, want * size);
-	if (!nv)
-		return lib_err(-ENOMEM, "out of memory for the list");
-	*v = nv;
-	*cap = want;
-	return 0;
+struct listing_reply {
+	struct wire_reply r;
+	uint64_t next;
+	uint32_t count, eof;
+};
+_Static_assert(sizeof(struct listing_reply) == sizeof(struct wire_extents_reply) &&
+		       sizeof(struct listing_reply) == sizeof(struct wire_badblocks_reply),
+	       "EXTENTS and BADBLOCKS replies share one layout");
+
+/* list_all - every page of @l into one malloc'd array (NULL when empty). */
+static int list_all(struct daxfs *fs, const struct listing *l, void **out, size_t *count)
+{
+	const size_t off = sizeof(struct wire_hdr) + sizeof(struct listing_reply);
+	char *v = NULL, *nv;
+	size_t n = 0, cap = 0;
+	uint64_t cursor;
+	int ret;
+
+	memcpy(&cursor, (char *)l->req + l->cursor_at, sizeof(cursor));
+	for (;;) {
+		struct listing_reply rep = {0};
+		struct lib_slot *s;
+		struct wire_msg m;
+
+		ret = lib_slot_get(fs, &s);
+		if (ret < 0)
+			break;
+		memcpy((char *)l->req + l->cursor_at, &cursor, sizeof(cursor));
+		wire_msg_init(&m, s->req, l->op, 0, s->id);
+		wire_msg_put(&m, l->req, l->req_size, false);
+		ret = lib_call(fs, s, &m, l->op, l->what);
+		if (ret == 0)
+			memcpy(&rep, lib_reply_body(s), sizeof(rep));
+		if (ret == 0 && n + rep.count > cap) {
+			cap = cap ? cap : 64;
+			while (cap < n + rep.count)
+				cap *= 2;
+			nv = realloc(v, cap * l->out_size);
+			if (nv)
+				v = nv;
+			else
+				ret = lib_err(-ENOMEM, "%s: out of memory for the list",
+					      wire_op_name(l->op));
+		}
+		/* wire_decode_reply checked that the entries fill the packet */
+		for (uint32_t i = 0; ret == 0 && i < rep.count; i++, n++)
+			l->convert(v + n * l->out_size, s->buf + off + i * l->wire_size);
+		lib_slot_put(fs, s);
+		if (ret < 0 || rep.eof)
+			break;
+		if (rep.next <= cursor) {
+			ret = lib_err(-EPROTO, "%s: the listing does not advance", wire_op_name(l->op));
+			break;
+		}
+		cursor = rep.next;
+	}
+	if (ret < 0 || n == 0) {
+		free(v);
+		v = NULL;
+		n = 0;
+	}
+	*out = v;
+	*count = n;
+	return ret < 0 ? ret : 0;
+}
+
+static void extent_convert(void *out, const void *wire)
+{
+	struct daxfs_extent *x = out;
+	struct wire_extent e;
+
+	memcpy(&e, wire, sizeof(e));
+	*x = (struct daxfs_extent){e.file_off, e.region_off, e.len,
+				   e.flags & WIRE_EXT_POISON ? DAXFS_EXTENT_POISON : 0};
 }
 
 int daxfs_extents(struct daxfs *fs, uint64_t ino, struct daxfs_extent **out, size_t *count)
 {
 	struct wire_extents req = {.ino = ino};
-	struct wire_extents_reply rep;
-	struct daxfs_extent *v = NULL;
-	size_t n = 0, cap = 0;
-	struct lib_slot *s;
-	struct wire_msg m;
 	char what[32];
-	int ret;
+	struct listing l = {WIRE_EXTENTS,
+			    &req,
+			    sizeof(req),
+			    offsetof(struct wire_extents, off),
+			    sizeof(struct wire_extent),
+			    sizeof(**out),
+			    extent_convert,
+			    what};
 
 	if (!fs || !out || !count)
 		return lib_err(-EINVAL, "daxfs_extents: no handle or result pointer");
 	snprintf(what, sizeof(what), "inode %llu", (unsigned long long)ino);
-	for (;;) {
-		size_t off = sizeof(struct wire_hdr) + sizeof(rep);
+	return list_all(fs, &l, (void **)out, count);
+}
 
-		ret = lib_slot_get(fs, &s);
-		if (ret < 0)
-			break;
-		wire_msg_init(&m, s->req, WIRE_EXTENTS, 0, s->id);
-		wire_msg_put(&m, &req, sizeof(req), false);
-		ret = lib_call(fs, s, &m, WIRE_EXTENTS, what);
-		if (ret == 0) {
-			memcpy(&rep, lib_reply_body(s), sizeof(rep));
-			ret = grow((void **)&v, &cap, n, rep.count, sizeof(*v));
-		}
-		for (uint32_t i = 0; ret == 0 && i < rep.count; i++) {
-			struct wire_extent e;
+static void badblock_convert(void *out, const void *wire)
+{
+	struct daxfs_badblock *x = out;
+	struct wire_badblock b;
 
-			/* wire_decode_reply checked that the extents fill the packet */
-			memcpy(&e, s->buf + off + i * sizeof(e), sizeof(e));
-			v[n++] = (struct daxfs_extent){e.file_off, e.region_off, e.len,
-						       e.flags & WIRE_EXT_POISON
-							       ? DAXFS_EXTENT_POISON
-							       : 0};
-		}
-		lib_slot_put(fs, s);
-		if (ret < 0 || rep.eof)
-			break;
-		if (rep.next_off <= req.off) {
-			ret = lib_err(-EPROTO, "EXTENTS %s: the listing does not advance", what);
-			break;
-		}
-		req.off = rep.next_off;
-	}
-	if (ret < 0) {
-		free(v);
-		return ret;
-	}
-	*out = v;
-	*count = n;
-	return 0;
+	memcpy(&b, wire, sizeof(b));
+	*x = (struct daxfs_badblock){b.region_off, b.len, b.ino, b.file_off,
+				     (b.flags & WIRE_BB_METADATA ? DAXFS_BADBLOCK_METADATA : 0) |
+					     (b.flags & WIRE_BB_OWNED ? DAXFS_BADBLOCK_OWNED : 0)};
 }
 
 int daxfs_badblocks(struct daxfs *fs, struct daxfs_badblock **out, size_t *count)
 {
 	struct wire_badblocks req = {0};
-	struct wire_badblocks_reply rep;
-	struct daxfs_badblock *v = NULL;
-	size_t n = 0, cap = 0;
-	struct lib_slot *s;
-	struct wire_msg m;
-	int ret;
+	struct listing l = {WIRE_BADBLOCKS,
+			    &req,
+			    sizeof(req),
+			    offsetof(struct wire_badblocks, cookie),
+			    sizeof(struct wire_badblock),
+			    sizeof(**out),
+			    badblock_convert,
+			    NULL};
 
 	if (!fs || !out || !count)
 		return lib_err(-EINVAL, "daxfs_badblocks: no handle or result pointer");
-	for (;;) {
-		size_t off = sizeof(struct wire_hdr) + sizeof(rep);
-
-		ret = lib_slot_get(fs, &s);
-		if (ret < 0)
-			break;
-		wire_msg_init(&m, s->req, WIRE_BADBLOCKS, 0, s->id);
-		wire_msg_put(&m, &req, sizeof(req), false);
-		ret = lib_call(fs, s, &m, WIRE_BADBLOCKS, NULL);
-		if (ret == 0) {
-			memcpy(&rep, lib_reply_body(s), sizeof(rep));
-			ret = grow((void **)&v, &cap, n, rep.count, sizeof(*v));
-		}
-		for (uint32_t i = 0; ret == 0 && i < rep.count; i++) {
-			struct wire_badblock b;
-
-			memcpy(&b, s->buf + off + i * sizeof(b), sizeof(b));
-			v[n++] = (struct daxfs_badblock){
-				b.region_off, b.len, b.ino, b.file_off,
-				(b.flags & WIRE_BB_METADATA ? DAXFS_BADBLOCK_METADATA : 0) |
-					(b.flags & WIRE_BB_OWNED ? DAXFS_BADBLOCK_OWNED : 0)};
-		}
-		lib_slot_put(fs, s);
-		if (ret < 0 || rep.eof)
-			break;
-		if (rep.next_cookie <= req.cookie) {
-			ret = lib_err(-EPROTO, "BADBLOCKS: the listing does not advance");
-			break;
-		}
-		req.cookie = rep.next_cookie;
-	}
-	if (ret < 0) {
-		free(v);
-		return ret;
-	}
-	if (n == 0) {
-		free(v);
-		v = NULL;
-	}
-	*out = v;
-	*count = n;
-	return 0;
+	return list_all(fs, &l, (void **)out, count);
 }
 
 int daxfs_scrub(struct daxfs *fs, struct daxfs_scrub_result *res)

@@ -384,6 +384,28 @@ static int req_fs(struct mnt *m, fuse_req_t req, struct daxfs **out)
 	return 0;
 }
 
+/*
+ * name_begin - the start of a request about entry @name: our hidden names are refused
+ * with @hidden_err, then the caller's session is taken.
+ * Return: true and *@fs; false when the request has been answered with the error.
+ */
+static bool name_begin(struct mnt *m, fuse_req_t req, const char *name, int hidden_err,
+		       struct daxfs **fs)
+{
+	int rc;
+
+	if (is_hidden(name)) {
+		fuse_reply_err(req, hidden_err);
+		return false;
+	}
+	rc = req_fs(m, req, fs);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return false;
+	}
+	return true;
+}
+
 void mnt_idents_fini(struct mnt *m)
 {
 	while (m->idents) {
@@ -449,15 +471,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct daxfs *fs;
 	int rc;
 
-	if (is_hidden(name)) {
-		fuse_reply_err(req, ENOENT);
+	if (!name_begin(m, req, name, ENOENT, &fs))
 		return;
-	}
-	rc = req_fs(m, req, &fs);
-	if (rc < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
 	pthread_rwlock_rdlock(&m->ns_lock);
 	rc = ino_path(m, parent, name, path);
 	if (rc == 0)
@@ -598,15 +613,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct daxfs *fs;
 	int rc;
 
-	if (is_hidden(name)) {
-		fuse_reply_err(req, EPERM);
+	if (!name_begin(m, req, name, EPERM, &fs))
 		return;
-	}
-	rc = req_fs(m, req, &fs);
-	if (rc < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
 	pthread_rwlock_rdlock(&m->ns_lock);
 	rc = ino_path(m, parent, name, path);
 	if (rc == 0)
@@ -727,15 +735,8 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bo
 	struct daxfs *fs;
 	int rc;
 
-	if (is_hidden(name)) {
-		fuse_reply_err(req, ENOENT);
+	if (!name_begin(m, req, name, ENOENT, &fs))
 		return;
-	}
-	rc = req_fs(m, req, &fs);
-	if (rc < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
 	pthread_rwlock_wrlock(&m->ns_lock);
 	rc = ino_path(m, parent, name, path);
 	if (rc == 0)
@@ -986,15 +987,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct daxfs *fs;
 	int rc;
 
-	if (is_hidden(name)) {
-		fuse_reply_err(req, EPERM);
+	if (!name_begin(m, req, name, EPERM, &fs))
 		return;
-	}
-	rc = req_fs(m, req, &fs);
-	if (rc < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
 	pthread_rwlock_rdlock(&m->ns_lock);
 	rc = ino_path(m, parent, name, path);
 	if (rc == 0)
@@ -1039,15 +1033,8 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fuse_reply_err(req, EPERM); /* no devices, fifos or sockets in daxfs */
 		return;
 	}
-	if (is_hidden(name)) {
-		fuse_reply_err(req, EPERM);
+	if (!name_begin(m, req, name, EPERM, &fs))
 		return;
-	}
-	rc = req_fs(m, req, &fs);
-	if (rc < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
 	pthread_rwlock_rdlock(&m->ns_lock);
 	rc = ino_path(m, parent, name, path);
 	if (rc == 0)
