@@ -84,3 +84,24 @@ uint64_t t_rand(uint64_t *state)
 	*state = x;
 	return x * UINT64_C(2685821657736338717);
 }
+
+void t_perms_at(const void *p, char out[5])
+{
+	uintptr_t a = (uintptr_t)p;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	T_ASSERT(f);
+	strcpy(out, "none");
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && a >= lo && a < hi) {
+			memcpy(out, perms, 4);
+			out[4] = '\0';
+			break;
+		}
+	}
+	fclose(f);
+}

@@ -62,6 +62,9 @@ void t_watchdog(unsigned seconds, const char *what);
 /* t_seed - the seed from argv[1] or $DAXFS_TEST_SEED, else @def; printed once. */
 uint64_t t_seed(int argc, char **argv, uint64_t def);
 
+/* t_perms_at - the permissions /proc/self/maps gives the page of @p ("rw-s"), or "none". */
+void t_perms_at(const void *p, char out[5]);
+
 /* t_rand - xorshift64*; deterministic for a seed. */
 uint64_t t_rand(uint64_t *state);
 

@@ -57,28 +57,6 @@ static bool all_zero(const uint8_t *p, size_t len)
 
 /* --- what the process can do with an address --- */
 
-/* perms_at - the permissions /proc/self/maps gives the page of @p ("rw-s"), or "none". */
-static void perms_at(const void *p, char out[5])
-{
-	uintptr_t a = (uintptr_t)p;
-	char line[512];
-	FILE *f = fopen("/proc/self/maps", "r");
-
-	T_ASSERT(f);
-	strcpy(out, "none");
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		char perms[8];
-
-		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && a >= lo && a < hi) {
-			memcpy(out, perms, 4);
-			out[4] = '\0';
-			break;
-		}
-	}
-	fclose(f);
-}
-
 /* kernel_can_read - whether the kernel may copy a byte from @p (EFAULT otherwise). */
 static bool kernel_can_read(const void *p)
 {
@@ -123,7 +101,7 @@ static void expect_gone(const uint8_t *p, size_t len)
 	char perms[5];
 
 	for (size_t off = 0; off<len; off += len / 4> 4096 ? len / 4 : 4096) {
-		perms_at(p + off, perms);
+		t_perms_at(p + off, perms);
 		if (strncmp(perms, "---", 3) != 0)
 			T_FAIL("view page at +%zu is %s, not PROT_NONE", off, perms);
 		T_ASSERT(!kernel_can_read(p + off));
@@ -208,7 +186,7 @@ static void test_zero_copy(void)
 	T_OK(daxfs_getattr(a, st.ino, &x));
 	T_ASSERT(x.size == len && x.blocks >= len / 4096);
 	T_ASSERT(all_zero(va, len));
-	perms_at(va, perms);
+	t_perms_at(va, perms);
 	T_ASSERT(perms[0] == 'r' && perms[1] == 'w' && perms[3] == 's');
 	fill_rand(pat, len);
 	memcpy(va, pat, len);
@@ -220,7 +198,7 @@ static void test_zero_copy(void)
 	vb = daxfs_map_addr(mb);
 	T_ASSERT(vb && vb != va && daxfs_map_len(mb) == len);
 	T_ASSERT(memcmp(vb, pat, len) == 0);
-	perms_at(vb, perms);
+	t_perms_at(vb, perms);
 	T_ASSERT(perms[0] == 'r' && perms[1] == '-');
 	T_ASSERT(daxfs_pread(b, st.ino, got, len, 0) == (ssize_t)len);
 	T_ASSERT(memcmp(got, pat, len) == 0);

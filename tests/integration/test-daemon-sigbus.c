@@ -46,28 +46,6 @@ static void fill_pat(uint8_t *buf, size_t len, unsigned tag)
 		buf[i] = (uint8_t)(i * 13 + i / PAGE + tag);
 }
 
-/* perms_at - the permissions /proc/self/maps gives the page of @p ("rw-s"), or "none". */
-static void perms_at(const void *p, char out[5])
-{
-	uintptr_t a = (uintptr_t)p;
-	char line[512];
-	FILE *f = fopen("/proc/self/maps", "r");
-
-	T_ASSERT(f);
-	strcpy(out, "none");
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		char perms[8];
-
-		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && a >= lo && a < hi) {
-			memcpy(out, perms, 4);
-			out[4] = '\0';
-			break;
-		}
-	}
-	fclose(f);
-}
-
 static uint64_t quarantined(struct daxfs *fs)
 {
 	struct daxfs_statfs st;
@@ -207,11 +185,11 @@ static void test_reports(void)
 	T_ASSERT(ev.off == BAD_PAGE * PAGE && ev.len == PAGE);
 	ev = wait_event(&rec_a, "the reporting mapper");
 	T_ASSERT(ev.type == DAXFS_EVENT_POISON && ev.off == BAD_PAGE * PAGE);
-	perms_at(vb + BAD_PAGE * PAGE, perms);
+	t_perms_at(vb + BAD_PAGE * PAGE, perms);
 	T_ASSERT(strncmp(perms, "---", 3) == 0);
-	perms_at(va + BAD_PAGE * PAGE, perms);
+	t_perms_at(va + BAD_PAGE * PAGE, perms);
 	T_ASSERT(strncmp(perms, "---", 3) == 0);
-	perms_at(vb + (BAD_PAGE + 1) * PAGE, perms);
+	t_perms_at(vb + (BAD_PAGE + 1) * PAGE, perms);
 	T_ASSERT(perms[0] == 'r');
 	/* Copy reads: EIO for that page, a short read up to it, the rest reads back. */
 	T_ERR(daxfs_pread(c, st.ino, got, PAGE, BAD_PAGE * PAGE), EIO);

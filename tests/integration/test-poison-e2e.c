@@ -60,28 +60,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* perms_at - the permissions /proc/self/maps gives the page of @p ("r--s"), or "none". */
-static void perms_at(const void *p, char out[5])
-{
-	uintptr_t a = (uintptr_t)p;
-	char line[512];
-	FILE *f = fopen("/proc/self/maps", "r");
-
-	T_ASSERT(f);
-	strcpy(out, "none");
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		char perms[8];
-
-		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && a >= lo && a < hi) {
-			memcpy(out, perms, 4);
-			out[4] = '\0';
-			break;
-		}
-	}
-	fclose(f);
-}
-
 static sigjmp_buf segv_jmp;
 static volatile sig_atomic_t segv_seen;
 
@@ -214,7 +192,7 @@ static int client_main(struct client *c)
 		T_FAIL("client %d: event type %d [%" PRIu64 ", +%" PRIu64 ") at %p, expected "
 		       "POISON of page %d",
 		       c->id, (int)ev.type, ev.off, ev.len, ev.addr, BAD_PAGE);
-	perms_at(v + BAD_PAGE * PAGE, perms);
+	t_perms_at(v + BAD_PAGE * PAGE, perms);
 	if (strncmp(perms, "---", 3) != 0)
 		T_FAIL("client %d: the poisoned page is %s, not PROT_NONE", c->id, perms);
 	T_ASSERT(touch_faults(v + BAD_PAGE * PAGE));
