@@ -37,7 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -46,6 +45,7 @@
 
 #include <daxfs/daxfs.h>
 
+#include "bench-daemon.h"
 #include "bench.h"
 #include "log.h"
 #include "namespace.h"
@@ -77,8 +77,6 @@
 #define SEQ_PREAD_CHUNK (1ULL << 20) /* pread chunk of the tmpfs side */
 #define SEQ_WRITE_CHUNK (4ULL << 20) /* pwrite chunk when writing the tmpfs file */
 
-#define DAEMON_START_SECONDS 60.0
-#define DAEMON_STOP_SECONDS 60.0
 
 enum side { SIDE_DAXFS, SIDE_TMPFS };
 
@@ -93,62 +91,13 @@ static bool finished; /* main got to the end: no daemon log on exit */
 
 /* --- the daemon --- */
 
-/* print_daemon_log - the last few KiB of daxfsd's log on stderr. */
-static void print_daemon_log(void)
-{
-	char buf[4096];
-	off_t size;
-	ssize_t n;
-	int fd = open(dlog_path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	size = lseek(fd, 0, SEEK_END);
-	if (size > (off_t)sizeof(buf) - 1)
-		lseek(fd, size - (off_t)sizeof(buf) + 1, SEEK_SET);
-	else
-		lseek(fd, 0, SEEK_SET);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	fprintf(stderr, "---- the end of %s ----\n%s---- end ----\n", dlog_path, buf);
-}
-
-/* wait_exit - waitpid with a bound. Return: the wait status, or -1 when still running. */
-static int wait_exit(pid_t pid, double seconds)
-{
-	double end = bench_now() + seconds;
-	struct timespec ts = {0, 5 * 1000 * 1000};
-	int status;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return status;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (bench_now() > end)
-			return -1;
-		nanosleep(&ts, NULL);
-	}
-}
-
-/*
- * daemon_start - run daxfsd on the region (with --poll-us @poll_us when it is not negative)
- * and wait (at most DAEMON_START_SECONDS) until a session can be opened on its socket.
- */
+/* daemon_start - run daxfsd on the region (with --poll-us @poll_us when it is not negative). */
 static void daemon_start(int poll_us)
 {
 	const char *path = getenv("DAXFSD") ? getenv("DAXFSD") : BENCH_DAXFSD;
 	char poll_arg[16], uid_arg[16];
 	const char *argv[12];
-	struct timespec ts = {0, 10 * 1000 * 1000};
-	pid_t parent = getpid();
-	double end;
-	int lfd, n = 0;
+	int n = 0;
 
 	snprintf(poll_arg, sizeof(poll_arg), "%d", poll_us);
 	snprintf(uid_arg, sizeof(uid_arg), "%u", (unsigned)getuid());
@@ -164,66 +113,7 @@ static void daemon_start(int poll_us)
 		argv[n++] = poll_arg;
 	}
 	argv[n] = NULL;
-	if (access(path, X_OK))
-		bench_die(-errno, "cannot run %s (ninja -C build-bench daemon/daxfsd)", path);
-	lfd = open(dlog_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (lfd < 0)
-		bench_die(-errno, "open %s", dlog_path);
-	fflush(NULL);
-	daemon_pid = fork();
-	if (daemon_pid < 0)
-		bench_die(-errno, "fork");
-	if (daemon_pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-
-		/* Die with the benchmark, whatever ends it. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(125);
-		if (in < 0 || dup2(in, 0) < 0 || dup2(lfd, 1) < 0 || dup2(lfd, 2) < 0)
-			_exit(126);
-		execv(path, (char *const *)argv);
-		_exit(127);
-	}
-	close(lfd);
-
-	end = bench_now() + DAEMON_START_SECONDS;
-	for (;;) {
-		struct daxfs *fs;
-		int status;
-
-		if (daxfs_open(&fs, sock_path) == 0) {
-			daxfs_close(fs);
-			return;
-		}
-		if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
-			daemon_pid = 0;
-			bench_die(0, "daxfsd exited at start (wait status 0x%x)", status);
-		}
-		if (bench_now() > end)
-			bench_die(0, "daxfsd did not open %s within %.0f s", sock_path,
-				  DAEMON_START_SECONDS);
-		nanosleep(&ts, NULL);
-	}
-}
-
-/* daemon_stop - SIGTERM; daxfsd must exit with status 0 within DAEMON_STOP_SECONDS. */
-static void daemon_stop(void)
-{
-	pid_t pid = daemon_pid;
-	int status;
-
-	if (!pid)
-		return;
-	kill(pid, SIGTERM);
-	status = wait_exit(pid, DAEMON_STOP_SECONDS);
-	if (status == -1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	daemon_pid = 0;
-	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		bench_die(0, "daxfsd did not shut down cleanly (wait status 0x%x)", status);
+	daemon_pid = bench_daemon_start(argv, sock_path, dlog_path);
 }
 
 /* open_session - a new session; @spin_us < 0: libdaxfs' default spin, else $DAXFS_SPIN_US. */
@@ -250,16 +140,9 @@ static void cleanup(void)
 	struct dirent *de;
 	DIR *dir;
 
-	if (daemon_pid) {
-		kill(daemon_pid, SIGTERM);
-		if (wait_exit(daemon_pid, DAEMON_STOP_SECONDS) == -1) {
-			kill(daemon_pid, SIGKILL);
-			waitpid(daemon_pid, NULL, 0);
-		}
-		daemon_pid = 0;
-	}
+	bench_daemon_kill(&daemon_pid);
 	if (!finished)
-		print_daemon_log();
+		bench_daemon_print_log(dlog_path);
 	unlink(rpath);
 	unlink(sock_path);
 	unlink(dlog_path);
@@ -795,7 +678,7 @@ int main(int argc, char **argv)
 	fs = open_session(0);
 	figure_ops(fs, 1, "create+stat+unlink, polling off", "tmpfs open+close, stat, unlink");
 	daxfs_close(fs);
-	daemon_stop();
+	bench_daemon_stop(&daemon_pid);
 
 	/* The defaults from here on. */
 	daemon_start(-1);
@@ -808,7 +691,7 @@ int main(int argc, char **argv)
 	figure_rr(fs);
 	figure_seq(fs);
 	daxfs_close(fs);
-	daemon_stop();
+	bench_daemon_stop(&daemon_pid);
 	finished = true;
 	return 0;
 }

@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,6 +36,7 @@
 
 #include <daxfs/daxfs.h>
 
+#include "bench-daemon.h"
 #include "bench.h"
 #include "log.h"
 #include "namespace.h"
@@ -54,136 +54,31 @@
 #define LB_SHOTS 40 /* truncates per repetition and mapper count */
 #define LB_PAGES 16
 #define PAGE 4096ULL
-#define DAEMON_START_SECONDS 60.0
-#define DAEMON_STOP_SECONDS 60.0
 
 static struct bench_opts opts;
 static char rpath[256], sock_path[256], dlog_path[256];
 static pid_t daemon_pid;
 static bool finished;
 
-/* --- the daemon (as bench-client does it) --- */
-
-static void print_daemon_log(void)
-{
-	char buf[4096];
-	off_t size;
-	ssize_t n;
-	int fd = open(dlog_path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	size = lseek(fd, 0, SEEK_END);
-	lseek(fd, size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	fprintf(stderr, "---- the end of %s ----\n%s---- end ----\n", dlog_path, buf);
-}
-
-static int wait_exit(pid_t pid, double seconds)
-{
-	double end = bench_now() + seconds;
-	struct timespec ts = {0, 5 * 1000 * 1000};
-	int status;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return status;
-		if ((r < 0 && errno != EINTR) || bench_now() > end)
-			return -1;
-		nanosleep(&ts, NULL);
-	}
-}
+/* --- the daemon --- */
 
 static void daemon_start(void)
 {
 	const char *path = getenv("DAXFSD") ? getenv("DAXFSD") : BENCH_DAXFSD;
-	struct timespec ts = {0, 10 * 1000 * 1000};
 	char uid_arg[16];
 	const char *argv[] = {path,	    "--region",		 rpath,	  "--socket",
 			      sock_path,    "--map-users",	 uid_arg, "--fault-injection",
 			      "--workers", "16",		 NULL};
-	pid_t parent = getpid();
-	double end;
-	int lfd;
 
 	snprintf(uid_arg, sizeof(uid_arg), "%u", (unsigned)getuid());
-	if (access(path, X_OK))
-		bench_die(-errno, "cannot run %s (ninja -C build-bench daemon/daxfsd)", path);
-	lfd = open(dlog_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (lfd < 0)
-		bench_die(-errno, "open %s", dlog_path);
-	fflush(NULL);
-	daemon_pid = fork();
-	if (daemon_pid < 0)
-		bench_die(-errno, "fork");
-	if (daemon_pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(125);
-		if (in < 0 || dup2(in, 0) < 0 || dup2(lfd, 1) < 0 || dup2(lfd, 2) < 0)
-			_exit(126);
-		execv(path, (char *const *)argv);
-		_exit(127);
-	}
-	close(lfd);
-	end = bench_now() + DAEMON_START_SECONDS;
-	for (;;) {
-		struct daxfs *fs;
-		int status;
-
-		if (daxfs_open(&fs, sock_path) == 0) {
-			daxfs_close(fs);
-			return;
-		}
-		if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
-			daemon_pid = 0;
-			bench_die(0, "daxfsd exited at start (wait status 0x%x)", status);
-		}
-		if (bench_now() > end)
-			bench_die(0, "daxfsd did not open %s within %.0f s", sock_path,
-				  DAEMON_START_SECONDS);
-		nanosleep(&ts, NULL);
-	}
-}
-
-static void daemon_stop(void)
-{
-	pid_t pid = daemon_pid;
-	int status;
-
-	if (!pid)
-		return;
-	kill(pid, SIGTERM);
-	status = wait_exit(pid, DAEMON_STOP_SECONDS);
-	if (status == -1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	daemon_pid = 0;
-	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		bench_die(0, "daxfsd did not shut down cleanly (wait status 0x%x)", status);
+	daemon_pid = bench_daemon_start(argv, sock_path, dlog_path);
 }
 
 static void cleanup(void)
 {
-	if (daemon_pid) {
-		kill(daemon_pid, SIGTERM);
-		if (wait_exit(daemon_pid, DAEMON_STOP_SECONDS) == -1) {
-			kill(daemon_pid, SIGKILL);
-			waitpid(daemon_pid, NULL, 0);
-		}
-		daemon_pid = 0;
-	}
+	bench_daemon_kill(&daemon_pid);
 	if (!finished)
-		print_daemon_log();
+		bench_daemon_print_log(dlog_path);
 	unlink(rpath);
 	unlink(sock_path);
 	unlink(dlog_path);
@@ -563,7 +458,7 @@ int main(int argc, char **argv)
 		figure_lease(fs, lease_mappers[i]);
 	}
 	daxfs_close(fs);
-	daemon_stop();
+	bench_daemon_stop(&daemon_pid);
 	finished = true;
 	return 0;
 }
