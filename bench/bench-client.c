@@ -77,7 +77,6 @@
 #define SEQ_PREAD_CHUNK (1ULL << 20) /* pread chunk of the tmpfs side */
 #define SEQ_WRITE_CHUNK (4ULL << 20) /* pwrite chunk when writing the tmpfs file */
 
-
 enum side { SIDE_DAXFS, SIDE_TMPFS };
 
 static struct bench_opts opts;

@@ -66,9 +66,9 @@ static void daemon_start(void)
 {
 	const char *path = getenv("DAXFSD") ? getenv("DAXFSD") : BENCH_DAXFSD;
 	char uid_arg[16];
-	const char *argv[] = {path,	    "--region",		 rpath,	  "--socket",
-			      sock_path,    "--map-users",	 uid_arg, "--fault-injection",
-			      "--workers", "16",		 NULL};
+	const char *argv[] = {path,	   "--region",	  rpath,   "--socket",
+			      sock_path,   "--map-users", uid_arg, "--fault-injection",
+			      "--workers", "16",	  NULL};
 
 	snprintf(uid_arg, sizeof(uid_arg), "%u", (unsigned)getuid());
 	daemon_pid = bench_daemon_start(argv, sock_path, dlog_path);
@@ -238,7 +238,8 @@ static void region_offsets(struct daxfs *fs, uint64_t ino, uint64_t *out, uint64
 	for (uint64_t pg = 0; pg < pages; pg++) {
 		out[pg] = UINT64_MAX;
 		for (size_t i = 0; i < n; i++)
-			if (pg * PAGE >= ext[i].file_off && pg * PAGE < ext[i].file_off + ext[i].len)
+			if (pg * PAGE >= ext[i].file_off &&
+			    pg * PAGE < ext[i].file_off + ext[i].len)
 				out[pg] = ext[i].region_off + pg * PAGE - ext[i].file_off;
 		if (out[pg] == UINT64_MAX)
 			bench_die(0, "page %" PRIu64 " has no block", pg);
@@ -309,8 +310,8 @@ static void figure_poison(struct daxfs *fs, int nmappers)
 	}
 	mappers_close(nmappers);
 	snprintf(figure, sizeof(figure),
-		 "poison notification, inject to the last of %d mapper%s callbacks, p50",
-		 nmappers, nmappers == 1 ? "'s" : "s'");
+		 "poison notification, inject to the last of %d mapper%s callbacks, p50", nmappers,
+		 nmappers == 1 ? "'s" : "s'");
 	bench_emit(&(struct bench_figure){
 		.bench = "poison",
 		.figure = figure,

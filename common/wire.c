@@ -82,7 +82,8 @@ static const struct op_info ops[WIRE_OP_MAX] = {
 	[WIRE_UNMAP] = {"UNMAP", sizeof(struct wire_unmap), sizeof(struct wire_reply)},
 	/* ACK has no reply on success; an error about one, if sent, is a bare status. */
 	[WIRE_ACK] = {"ACK", sizeof(struct wire_ack), sizeof(struct wire_reply)},
-	[WIRE_EXTENTS] = {"EXTENTS", sizeof(struct wire_extents), sizeof(struct wire_extents_reply)},
+	[WIRE_EXTENTS] = {"EXTENTS", sizeof(struct wire_extents),
+			  sizeof(struct wire_extents_reply)},
 	[WIRE_BADBLOCKS] = {"BADBLOCKS", sizeof(struct wire_badblocks),
 			    sizeof(struct wire_badblocks_reply)},
 	[WIRE_SCRUB] = {"SCRUB", 0, sizeof(struct wire_scrub_reply)},

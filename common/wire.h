@@ -18,19 +18,19 @@
 #include <stdint.h>
 
 #define WIRE_VERSION 1
-#define WIRE_MSG_MAX (64u * 1024)	  /* largest packet either side sends */
-#define WIRE_INLINE_MAX (48u * 1024)	  /* largest inline READ/WRITE payload */
-#define WIRE_PATH_MAX 4096		  /* including the NUL, as PATH_MAX */
+#define WIRE_MSG_MAX (64u * 1024)    /* largest packet either side sends */
+#define WIRE_INLINE_MAX (48u * 1024) /* largest inline READ/WRITE payload */
+#define WIRE_PATH_MAX 4096	     /* including the NUL, as PATH_MAX */
 #define WIRE_NAME_MAX 255
-#define WIRE_SHM_SIZE (4u * 1024 * 1024)  /* the per-session shared buffer */
-#define WIRE_INFLIGHT_MAX 64		  /* requests a session may have unanswered */
-#define WIRE_MAP_EXTENTS_MAX 2046	  /* extents in one MAP reply: (64 KiB - 16 - 40) / 32 */
+#define WIRE_SHM_SIZE (4u * 1024 * 1024) /* the per-session shared buffer */
+#define WIRE_INFLIGHT_MAX 64		 /* requests a session may have unanswered */
+#define WIRE_MAP_EXTENTS_MAX 2046	 /* extents in one MAP reply: (64 KiB - 16 - 40) / 32 */
 
 enum wire_op {
 	WIRE_HELLO = 1,
 	WIRE_STATFS = 2,
-	WIRE_STAT = 3,	    /* by path */
-	WIRE_GETATTR = 4,   /* by inode */
+	WIRE_STAT = 3,	  /* by path */
+	WIRE_GETATTR = 4, /* by inode */
 	WIRE_MKDIR = 5,
 	WIRE_CREATE = 6,
 	WIRE_UNLINK = 7,
@@ -44,12 +44,12 @@ enum wire_op {
 	WIRE_FSYNC = 15,
 	WIRE_MAP = 16,
 	WIRE_UNMAP = 17,
-	WIRE_ACK = 18,	    /* acknowledges an INVALIDATE event; no reply */
-	WIRE_EXTENTS = 19,  /* a file's extents, as filefrag shows them */
-	WIRE_BADBLOCKS = 20, /* the quarantined ranges and the file pages they hit */
-	WIRE_SCRUB = 21,    /* read every allocated block SIGBUS-safely */
+	WIRE_ACK = 18,		 /* acknowledges an INVALIDATE event; no reply */
+	WIRE_EXTENTS = 19,	 /* a file's extents, as filefrag shows them */
+	WIRE_BADBLOCKS = 20,	 /* the quarantined ranges and the file pages they hit */
+	WIRE_SCRUB = 21,	 /* read every allocated block SIGBUS-safely */
 	WIRE_POISON_REPORT = 22, /* a client's library caught SIGBUS on a mapping; no reply */
-	WIRE_INJECT = 23,   /* fault-injection mode only (DESIGN §8); else EPERM */
+	WIRE_INJECT = 23,	 /* fault-injection mode only (DESIGN §8); else EPERM */
 	WIRE_OP_MAX = 24,
 
 	WIRE_REPLY = 0x100, /* a reply: header op is WIRE_REPLY | request op */
@@ -59,8 +59,8 @@ enum wire_op {
 };
 
 /* Header flags */
-#define WIRE_F_SHM 0x1	  /* READ/WRITE: the data is in the shared buffer, not inline */
-#define WIRE_F_FD 0x2	  /* a reply carries one file descriptor (SCM_RIGHTS) */
+#define WIRE_F_SHM 0x1 /* READ/WRITE: the data is in the shared buffer, not inline */
+#define WIRE_F_FD 0x2  /* a reply carries one file descriptor (SCM_RIGHTS) */
 
 struct wire_hdr {
 	uint32_t len; /* bytes of the whole message */
@@ -102,8 +102,8 @@ struct wire_statfs_reply {
 	struct wire_reply r;
 	uint64_t block_size, blocks, blocks_free, blocks_quarantined, files;
 	uint64_t log_used, log_len;
-	uint32_t map_trust; /* 0 none, 1 read, 2 read-write: what MAP this session may do */
-	uint32_t kind;	    /* the region: 1 devdax, 2 fsdax, 3 emulated */
+	uint32_t map_trust;   /* 0 none, 1 read, 2 read-write: what MAP this session may do */
+	uint32_t kind;	      /* the region: 1 devdax, 2 fsdax, 3 emulated */
 	uint32_t granularity; /* what a persist flushes: 0 byte, 1 cache line, 2 page */
 	uint32_t pad;
 	uint64_t alignment; /* bytes: mappings of the region fd are multiples of it */
@@ -127,7 +127,7 @@ struct wire_getattr {
 
 /* MKDIR, CREATE: reply wire_attr_reply */
 struct wire_mknode {
-	uint32_t mode; /* permission bits */
+	uint32_t mode;	/* permission bits */
 	uint32_t flags; /* CREATE: WIRE_CREATE_EXCL */
 	uint32_t path_len;
 	uint32_t pad;
@@ -136,7 +136,7 @@ struct wire_mknode {
 #define WIRE_CREATE_EXCL 0x1
 
 struct wire_rename {
-	uint32_t flags; /* NS_RENAME_NOREPLACE / NS_RENAME_EXCHANGE values: 1, 2 */
+	uint32_t flags;		   /* NS_RENAME_NOREPLACE / NS_RENAME_EXCHANGE values: 1, 2 */
 	uint32_t old_len, new_len; /* both including their NUL; old path then new path */
 	uint32_t pad;
 	char paths[];
@@ -175,14 +175,14 @@ struct wire_readdir_reply {
 struct wire_io {
 	uint64_t ino;
 	uint64_t off;
-	uint32_t len;	  /* bytes; inline <= WIRE_INLINE_MAX, shm <= shm_size */
+	uint32_t len; /* bytes; inline <= WIRE_INLINE_MAX, shm <= shm_size */
 	uint32_t pad;
 	/* WRITE inline: len bytes of data follow */
 };
 struct wire_io_reply {
 	struct wire_reply r;
 	uint64_t count; /* bytes read or written */
-	/* READ inline: count bytes of data follow */
+			/* READ inline: count bytes of data follow */
 };
 
 struct wire_fallocate {
@@ -200,8 +200,8 @@ struct wire_fsync {
 #define WIRE_MAP_WRITE 0x2
 struct wire_map {
 	uint64_t ino;
-	uint64_t off; /* bytes, 4 KiB aligned */
-	uint64_t len; /* bytes, 4 KiB aligned, > 0 */
+	uint64_t off;  /* bytes, 4 KiB aligned */
+	uint64_t len;  /* bytes, 4 KiB aligned, > 0 */
 	uint32_t mode; /* WIRE_MAP_READ [| WIRE_MAP_WRITE] */
 	uint32_t pad;
 };
@@ -219,9 +219,9 @@ struct wire_map_reply {
 	uint64_t grant;
 	uint64_t generation;
 	uint64_t region_size;
-	uint32_t count; /* extents that follow */
+	uint32_t count;	    /* extents that follow */
 	uint32_t fd_rdonly; /* the fd (if attached, WIRE_F_FD) is read-only */
-	/* count struct wire_extent */
+			    /* count struct wire_extent */
 };
 
 struct wire_unmap {
@@ -270,10 +270,10 @@ struct wire_badblocks_reply {
 /* SCRUB: no body. */
 struct wire_scrub_reply {
 	struct wire_reply r;
-	uint64_t blocks_read;	/* allocated blocks read */
-	uint64_t blocks_bad;	/* of them, found poisoned (and now quarantined) */
+	uint64_t blocks_read; /* allocated blocks read */
+	uint64_t blocks_bad;  /* of them, found poisoned (and now quarantined) */
 	uint64_t bytes_read;
-	uint64_t usec;		/* how long it took */
+	uint64_t usec; /* how long it took */
 };
 
 /* POISON_REPORT: bytes of a granted range the client's mapping faulted on. No reply. */
@@ -308,8 +308,8 @@ struct wire_inject_reply {
 struct wire_event {
 	uint64_t grant;
 	uint64_t ino;
-	uint64_t off; /* bytes from the start of the file */
-	uint64_t len; /* bytes */
+	uint64_t off;	     /* bytes from the start of the file */
+	uint64_t len;	     /* bytes */
 	uint64_t generation; /* INVALIDATE: ack it with WIRE_ACK */
 };
 
@@ -335,10 +335,10 @@ const char *wire_inject_kind_name(unsigned kind);
 /* A decoded request: pointers into the caller's packet, checked. */
 struct wire_req {
 	struct wire_hdr hdr;
-	const void *body;	 /* the fixed body */
-	const char *path;	 /* paths: NUL-terminated inside the packet */
-	const char *path2;	 /* RENAME: the new path */
-	const void *data;	 /* WRITE inline data */
+	const void *body;  /* the fixed body */
+	const char *path;  /* paths: NUL-terminated inside the packet */
+	const char *path2; /* RENAME: the new path */
+	const void *data;  /* WRITE inline data */
 	size_t data_len;
 };
 

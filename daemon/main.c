@@ -139,8 +139,8 @@ struct daemon {
 
 	/* The SIGBUS thread: what the handler recorded, acted on from a normal thread. */
 	pthread_t sb_thread;
-	int sb_fd;	     /* eventfd the handler writes to */
-	bool sb_stop;	     /* atomic */
+	int sb_fd;    /* eventfd the handler writes to */
+	bool sb_stop; /* atomic */
 	bool sb_running;
 	bool failed_logged; /* the SIGBUS thread, then main after joining it */
 };
@@ -463,8 +463,7 @@ static void *sigbus_thread(void *arg)
 
 	rcu_thread_online();
 	while (!__atomic_load_n(&d->sb_stop, __ATOMIC_ACQUIRE)) {
-		if (poll(&p, 1, 1000) > 0 && read(d->sb_fd, &v, sizeof(v)) < 0 &&
-		    errno != EAGAIN)
+		if (poll(&p, 1, 1000) > 0 && read(d->sb_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			break;
 		poison_drain(d->ns);
 		check_failed(d);
@@ -679,10 +678,11 @@ int main(int argc, char **argv)
 		int64_t held = ns_holds_check(d.ns);
 
 		if (held > 0)
-			log_notice("%" PRId64 " blocks stay held for clients dropped before the "
-				   "restart whose processes still run; they are released when those "
-				   "exit",
-				   held);
+			log_notice(
+				"%" PRId64 " blocks stay held for clients dropped before the "
+				"restart whose processes still run; they are released when those "
+				"exit",
+				held);
 	}
 	{
 		struct region *r = ns_region(d.ns);

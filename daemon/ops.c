@@ -907,13 +907,26 @@ static int op_inject(struct op *op)
 }
 
 static const op_fn op_table[WIRE_OP_MAX] = {
-	[WIRE_STATFS] = op_statfs,	 [WIRE_STAT] = op_stat,	    [WIRE_GETATTR] = op_getattr,
-	[WIRE_MKDIR] = op_mkdir,	 [WIRE_CREATE] = op_create, [WIRE_UNLINK] = op_unlink,
-	[WIRE_RMDIR] = op_rmdir,	 [WIRE_RENAME] = op_rename, [WIRE_SETATTR] = op_setattr,
-	[WIRE_READDIR] = op_readdir,	 [WIRE_READ] = op_read,	    [WIRE_WRITE] = op_write,
-	[WIRE_FALLOCATE] = op_fallocate, [WIRE_FSYNC] = op_fsync,   [WIRE_MAP] = op_map,
-	[WIRE_UNMAP] = op_unmap,	 [WIRE_EXTENTS] = op_extents, [WIRE_BADBLOCKS] = op_badblocks,
-	[WIRE_SCRUB] = op_scrub,	 [WIRE_INJECT] = op_inject,
+	[WIRE_STATFS] = op_statfs,
+	[WIRE_STAT] = op_stat,
+	[WIRE_GETATTR] = op_getattr,
+	[WIRE_MKDIR] = op_mkdir,
+	[WIRE_CREATE] = op_create,
+	[WIRE_UNLINK] = op_unlink,
+	[WIRE_RMDIR] = op_rmdir,
+	[WIRE_RENAME] = op_rename,
+	[WIRE_SETATTR] = op_setattr,
+	[WIRE_READDIR] = op_readdir,
+	[WIRE_READ] = op_read,
+	[WIRE_WRITE] = op_write,
+	[WIRE_FALLOCATE] = op_fallocate,
+	[WIRE_FSYNC] = op_fsync,
+	[WIRE_MAP] = op_map,
+	[WIRE_UNMAP] = op_unmap,
+	[WIRE_EXTENTS] = op_extents,
+	[WIRE_BADBLOCKS] = op_badblocks,
+	[WIRE_SCRUB] = op_scrub,
+	[WIRE_INJECT] = op_inject,
 	[WIRE_POISON_REPORT] = op_poison_report,
 };
 

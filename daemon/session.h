@@ -68,8 +68,8 @@ struct sess {
 
 	/* The socket and the outbox. */
 	pthread_mutex_t send_lock;
-	int fd;	     /* under send_lock; -1 once closed */
-	bool broken; /* under send_lock: shut down (peer gone, or dropped) */
+	int fd;	       /* under send_lock; -1 once closed */
+	bool broken;   /* under send_lock: shut down (peer gone, or dropped) */
 	bool injector; /* sent INJECT: its own replies never take an injected send failure */
 	struct sess_out *out_head, **out_tail;
 	size_t out_n, out_bytes;

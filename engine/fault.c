@@ -32,7 +32,7 @@ struct fault_state {
 };
 
 static struct fault_state points[FAULT_COUNT];
-static uint64_t persist_count;	/* persists since the mode went on */
+static uint64_t persist_count;	  /* persists since the mode went on */
 static uint64_t persist_crash_at; /* abort at this count; 0: never */
 
 static const char *const names[FAULT_COUNT] = {

@@ -95,8 +95,11 @@ int ns_apply_hold(struct ns *ns, struct ns_txctx *tc, const struct fmt_hold *h)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	*p = (struct ns_phold){.block = h->block, .count = h->count, .start = h->start,
-			       .pid = h->pid, .restored = !tc->live};
+	*p = (struct ns_phold){.block = h->block,
+			       .count = h->count,
+			       .start = h->start,
+			       .pid = h->pid,
+			       .restored = !tc->live};
 	pthread_mutex_lock(&ns->grant_lock);
 	/* At mount the run was freed by the records before: take it out of use again. */
 	if (!tc->live && !run_held(ns, h->block, h->count)) {

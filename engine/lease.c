@@ -289,10 +289,10 @@ static int chunk_move(struct ns *ns, struct ns_inode *in, uint64_t c)
 			bad = p;
 			break;
 		} else {
-			region_memcpy(ns->r, dst,
-				      region_at(ns->r, (xt_to_block(e) + (p - first)) *
-							       FMT_BLOCK_SIZE),
-				      FMT_BLOCK_SIZE, REGION_NODRAIN);
+			region_memcpy(
+				ns->r, dst,
+				region_at(ns->r, (xt_to_block(e) + (p - first)) * FMT_BLOCK_SIZE),
+				FMT_BLOCK_SIZE, REGION_NODRAIN);
 		}
 	}
 	rcu_read_end();

@@ -75,7 +75,7 @@ struct ns_mkfs_opts {
 struct ns_mount_opts {
 	enum region_kind kind;
 	bool rdonly;
-	bool nolock; /* tests: do not take the region lock */
+	bool nolock;		 /* tests: do not take the region lock */
 	const char *trace_image; /* fault-injection mode: persistence tracing into this file */
 };
 

@@ -95,8 +95,8 @@ void ns_zero_tail(struct ns *ns, struct ns_inode *in, uint64_t from)
 	if (blk == UINT64_MAX || poisoned)
 		return;
 	/* A media error is queued for poison_drain(): the page then reads EIO, not old bytes. */
-	region_memset_safe(ns->r, (char *)block_addr(ns, blk) + from % PAGE, 0,
-			   PAGE - from % PAGE, REGION_NODRAIN, NULL);
+	region_memset_safe(ns->r, (char *)block_addr(ns, blk) + from % PAGE, 0, PAGE - from % PAGE,
+			   REGION_NODRAIN, NULL);
 }
 
 /*
@@ -126,8 +126,8 @@ static void zero_gap(struct ns *ns, struct ns_inode *in, uint64_t from, uint64_t
 			uint64_t blk = page_block(ns, in, p / PAGE, &poisoned);
 
 			if (blk != UINT64_MAX && !poisoned)
-				region_memset_safe(ns->r, (char *)block_addr(ns, blk) + p % PAGE,
-						   0, pend - p, REGION_NODRAIN, NULL);
+				region_memset_safe(ns->r, (char *)block_addr(ns, blk) + p % PAGE, 0,
+						   pend - p, REGION_NODRAIN, NULL);
 			p = pend;
 		}
 		i += n;
@@ -171,8 +171,9 @@ ssize_t ns_read(struct ns *ns, uint64_t ino, void *buf, size_t len, uint64_t off
 			if (blk == UINT64_MAX)
 				memset(dst, 0, n);
 			else if (poisoned ||
-				 region_copy_safe(ns->r, dst, (char *)block_addr(ns, blk) + pos % PAGE,
-						  n, NULL)) {
+				 region_copy_safe(ns->r, dst,
+						  (char *)block_addr(ns, blk) + pos % PAGE, n,
+						  NULL)) {
 				rcu_read_end();
 				rc = pos > off ? (ssize_t)(pos - off) : -EIO;
 				goto out;
@@ -415,10 +416,9 @@ static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill 
 		rcu_read_end();
 		if (blk != UINT64_MAX && !poisoned) {
 			if (f->buf)
-				rc = region_memcpy_safe(ns->r,
-							(char *)block_addr(ns, blk) + pos % PAGE,
-							f->buf + (pos - f->off), n, REGION_NODRAIN,
-							NULL);
+				rc = region_memcpy_safe(
+					ns->r, (char *)block_addr(ns, blk) + pos % PAGE,
+					f->buf + (pos - f->off), n, REGION_NODRAIN, NULL);
 			if (rc)
 				break; /* a media error, queued: the page reads EIO from now on */
 			pos += n;

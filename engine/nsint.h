@@ -113,7 +113,7 @@ struct ns {
 	pthread_mutex_t grant_lock; /* leaf lock */
 	pthread_cond_t grant_cond;  /* acks and grant deletions */
 	uint64_t lease_timeout_ms;
-	uint64_t held_blocks; /* under grant_lock */
+	uint64_t held_blocks;	     /* under grant_lock */
 	struct cds_list_head pholds; /* persisted holds (hold.c), under grant_lock */
 	bool holds_restored;	     /* atomic: some came from the log at mount */
 

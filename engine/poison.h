@@ -67,8 +67,7 @@ struct poison_bad {
  *          quarantine walk's allocator lock, RCU per block, meta_bad_lock.
  * Return: the number stored; -EINVAL (@max 0).
  */
-int poison_list(struct ns *ns, uint64_t from, struct poison_bad *out, size_t max,
-		uint64_t *next);
+int poison_list(struct ns *ns, uint64_t from, struct poison_bad *out, size_t max, uint64_t *next);
 
 struct poison_scrub_result {
 	uint64_t blocks_read, blocks_bad, bytes_read, usec;

@@ -161,8 +161,7 @@ static void bb_run(uint64_t block, uint64_t count, void *ctx)
 	}
 }
 
-int poison_list(struct ns *ns, uint64_t from, struct poison_bad *out, size_t max,
-		uint64_t *next)
+int poison_list(struct ns *ns, uint64_t from, struct poison_bad *out, size_t max, uint64_t *next)
 {
 	struct bb_walk w = {ns, NULL, 0, from, out, max, 0, UINT64_MAX};
 	uint64_t meta[POISON_META_MAX];

@@ -36,8 +36,8 @@ struct sigbus_region {
 	uintptr_t lo, hi; /* the mapping */
 	int failed;	  /* atomic: 0; 1 being recorded; 2 failed, @why valid */
 	struct region_fault why;
-	uint32_t pending; /* atomic: entries in the queue (a hint for the fast path) */
-	uint64_t lost;	  /* atomic: media errors the queue had no room for */
+	uint32_t pending;	       /* atomic: entries in the queue (a hint for the fast path) */
+	uint64_t lost;		       /* atomic: media errors the queue had no room for */
 	uint32_t qstate[SIGBUS_QUEUE]; /* atomic: 0 free, 1 writing, 2 full, 3 reading */
 	struct region_fault q[SIGBUS_QUEUE];
 };
@@ -45,10 +45,10 @@ struct sigbus_region {
 /* One thread's armed safe copy. Only sigbus.c and region.c touch it. */
 struct sigbus_arm {
 	sigjmp_buf env;
-	uintptr_t lo, hi;	    /* the armed bytes of region memory */
-	struct sigbus_region *sr;   /* their region */
-	volatile int armed;	    /* set around the copy */
-	struct region_fault fault;  /* filled by the handler before it jumps */
+	uintptr_t lo, hi;	   /* the armed bytes of region memory */
+	struct sigbus_region *sr;  /* their region */
+	volatile int armed;	   /* set around the copy */
+	struct region_fault fault; /* filled by the handler before it jumps */
 };
 
 extern __thread struct sigbus_arm sigbus_arm __attribute__((tls_model("initial-exec")));

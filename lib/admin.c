@@ -21,11 +21,11 @@ struct listing {
 	unsigned op;
 	void *req; /* the request body */
 	size_t req_size;
-	size_t cursor_at;  /* offset of its u64 cursor */
-	size_t wire_size;  /* one entry on the wire */
-	size_t out_size;   /* one entry for the caller */
+	size_t cursor_at; /* offset of its u64 cursor */
+	size_t wire_size; /* one entry on the wire */
+	size_t out_size;  /* one entry for the caller */
 	void (*convert)(void *out, const void *wire);
-	const char *what;  /* for messages, or NULL */
+	const char *what; /* for messages, or NULL */
 };
 
 struct listing_reply {
@@ -79,7 +79,8 @@ static int list_all(struct daxfs *fs, const struct listing *l, void **out, size_
 		if (ret < 0 || rep.eof)
 			break;
 		if (rep.next <= cursor) {
-			ret = lib_err(-EPROTO, "%s: the listing does not advance", wire_op_name(l->op));
+			ret = lib_err(-EPROTO, "%s: the listing does not advance",
+				      wire_op_name(l->op));
 			break;
 		}
 		cursor = rep.next;
@@ -174,8 +175,8 @@ int daxfs_scrub(struct daxfs *fs, struct daxfs_scrub_result *res)
 	return ret;
 }
 
-int daxfs_inject(struct daxfs *fs, enum daxfs_inject_kind kind, const char *point,
-		 uint64_t arg0, uint64_t arg1, uint64_t *value)
+int daxfs_inject(struct daxfs *fs, enum daxfs_inject_kind kind, const char *point, uint64_t arg0,
+		 uint64_t arg1, uint64_t *value)
 {
 	struct wire_inject req = {.kind = (uint32_t)kind, .arg0 = arg0, .arg1 = arg1};
 	struct wire_inject_reply rep;

@@ -242,12 +242,13 @@ static int unit_extents(struct daxfs_map *m)
 				if (e->voff > us || e->voff + e->len < ue ||
 				    !IS_ALIGNED(region_off, u)) {
 					free(v);
-					return lib_err(-EPROTO,
-						       "MAP: file bytes %llu..%llu are not one aligned "
-						       "%llu KiB block of the device",
-						       (unsigned long long)(m->view_off + us),
-						       (unsigned long long)(m->view_off + ue - 1),
-						       (unsigned long long)(u >> 10));
+					return lib_err(
+						-EPROTO,
+						"MAP: file bytes %llu..%llu are not one aligned "
+						"%llu KiB block of the device",
+						(unsigned long long)(m->view_off + us),
+						(unsigned long long)(m->view_off + ue - 1),
+						(unsigned long long)(u >> 10));
 				}
 			}
 		}
@@ -259,8 +260,8 @@ static int unit_extents(struct daxfs_map *m)
 			continue;
 		}
 		last = &v[n++];
-		*last = (struct map_ext){.voff = us, .len = u, .region_off = region_off,
-					 .flags = flags};
+		*last = (struct map_ext){
+			.voff = us, .len = u, .region_off = region_off, .flags = flags};
 	}
 	free(m->ext);
 	m->ext = v;

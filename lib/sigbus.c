@@ -42,8 +42,8 @@
 #define CLOSE_WAIT_ROUNDS 100000 /* sched_yield()s daxfs_close waits for handlers at most */
 
 struct sb_handle {
-	struct daxfs *fs; /* atomic: NULL when the entry is free or being closed */
-	int sock;	  /* atomic */
+	struct daxfs *fs;   /* atomic: NULL when the entry is free or being closed */
+	int sock;	    /* atomic */
 	daxfs_sigbus_fn fn; /* atomic */
 	void *ctx;	    /* atomic */
 	uint64_t seq;	    /* atomic: request ids of reports */
@@ -66,7 +66,7 @@ struct sb_chunk {
 
 static pthread_mutex_t views_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sb_handle handles[HANDLES_MAX];
-static struct sb_chunk *chunks; /* atomic */
+static struct sb_chunk *chunks;	    /* atomic */
 static struct sigaction old_action; /* before our handler; written once under views_lock */
 static bool installed;		    /* under views_lock */
 
@@ -318,8 +318,7 @@ void lib_sigbus_close(struct daxfs *fs)
 	views_clear(NULL, hi);
 	__atomic_store_n(&h->fs, NULL, __ATOMIC_RELEASE);
 	/* A handler that took the entry before may still send on the socket: let it finish. */
-	for (int i = 0; i < CLOSE_WAIT_ROUNDS && __atomic_load_n(&h->users, __ATOMIC_ACQUIRE);
-	     i++)
+	for (int i = 0; i < CLOSE_WAIT_ROUNDS && __atomic_load_n(&h->users, __ATOMIC_ACQUIRE); i++)
 		sched_yield();
 	__atomic_store_n(&h->fn, NULL, __ATOMIC_RELAXED);
 	__atomic_store_n(&h->sock, -1, __ATOMIC_RELAXED);

@@ -381,8 +381,7 @@ static json_object *extents_json(const struct daxfs_extent *e, size_t n)
 		json_object *x = json_object_new_object();
 
 		json_object_object_add(x, "file_offset", json_object_new_uint64(e[i].file_off));
-		json_object_object_add(x, "region_offset",
-				       json_object_new_uint64(e[i].region_off));
+		json_object_object_add(x, "region_offset", json_object_new_uint64(e[i].region_off));
 		json_object_object_add(x, "length", json_object_new_uint64(e[i].len));
 		json_object_object_add(x, "poisoned",
 				       json_object_new_boolean(e[i].flags & DAXFS_EXTENT_POISON));

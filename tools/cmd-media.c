@@ -238,8 +238,8 @@ int cmd_scrub(int argc, char **argv, struct cli_ctx *ctx)
 	} else {
 		printf("read %" PRIu64 " blocks (%s) in %" PRIu64 " ms: %" PRIu64
 		       " newly found bad\n",
-		       res.blocks_read, format_size(res.bytes_read, b, sizeof(b)),
-		       res.usec / 1000, res.blocks_bad);
+		       res.blocks_read, format_size(res.bytes_read, b, sizeof(b)), res.usec / 1000,
+		       res.blocks_bad);
 	}
 	return res.blocks_bad ? EXIT_DAMAGE : EXIT_OK;
 }
@@ -317,9 +317,12 @@ static int inject_usage_err(const char *fmt, const char *arg)
 int cmd_inject(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{"offset", required_argument, NULL, 'o'}, {"length", required_argument, NULL, 'l'},
-		{"count", required_argument, NULL, 'c'},  {"errno", required_argument, NULL, 'e'},
-		{"persist", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+		{"offset", required_argument, NULL, 'o'},
+		{"length", required_argument, NULL, 'l'},
+		{"count", required_argument, NULL, 'c'},
+		{"errno", required_argument, NULL, 'e'},
+		{"persist", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	bool have_off = false, have_len = false, have_persist = false;
@@ -386,7 +389,8 @@ int cmd_inject(int argc, char **argv, struct cli_ctx *ctx)
 			return inject_usage_err("points takes no argument%s", "");
 		for (int p = 0; p < FAULT_COUNT; p++)
 			printf("%-20s %s%scrash\n", fault_point_name(p),
-			       fault_can_fail(p) ? "fail, " : "", fault_can_delay(p) ? "delay, " : "");
+			       fault_can_fail(p) ? "fail, " : "",
+			       fault_can_delay(p) ? "delay, " : "");
 		return EXIT_OK;
 	} else if (strcmp(sub, "poison") == 0) {
 		if (!have_off || !have_len || nargs)
@@ -421,7 +425,8 @@ int cmd_inject(int argc, char **argv, struct cli_ctx *ctx)
 		return inject_usage_err("unknown fault '%s'", sub);
 	}
 	if (point && fault_point_lookup(point) < 0) {
-		cli_err("inject", "no point is named '%s'; 'daxfs inject points' lists them", point);
+		cli_err("inject", "no point is named '%s'; 'daxfs inject points' lists them",
+			point);
 		return EXIT_USAGE;
 	}
 	rc = cli_connect("inject", ctx, &fs);

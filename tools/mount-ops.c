@@ -35,7 +35,7 @@
 struct fh {
 	struct fh *prev, *next; /* mnt->open_files, under mnt->lock */
 	struct mnt_node *node;
-	struct daxfs *fs;     /* the session of the identity that opened it */
+	struct daxfs *fs;      /* the session of the identity that opened it */
 	struct daxfs_map *map; /* read grant for events, or NULL */
 	bool append;
 	pthread_mutex_t append_lock;
@@ -354,7 +354,8 @@ static int req_fs(struct mnt *m, fuse_req_t req, struct daxfs **out)
 	}
 	if (m->nidents >= MNT_IDENTS_MAX) {
 		pthread_mutex_unlock(&m->ident_lock);
-		fprintf(stderr, "daxfs mount: more than %d identities use the mount; uid %u refused\n",
+		fprintf(stderr,
+			"daxfs mount: more than %d identities use the mount; uid %u refused\n",
 			MNT_IDENTS_MAX, (unsigned)c->uid);
 		return -EUSERS;
 	}
@@ -653,8 +654,7 @@ static void detach(struct mnt *m, struct mnt_node *n)
  * Locking: mnt->ns_lock write side.
  * Return: 0 when hidden; 1 when not open (the caller removes it); a negative errno.
  */
-static int hide(struct mnt *m, struct daxfs *fs, uint64_t ino, uint64_t parent,
-		const char *path)
+static int hide(struct mnt *m, struct daxfs *fs, uint64_t ino, uint64_t parent, const char *path)
 {
 	char hpath[PATH_LEN], hname[64];
 	struct mnt_node *n, *p;
@@ -754,7 +754,8 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bo
 		 * open may still sit here under its hidden name for a moment. Give those
 		 * releases a little time (without the lock they need), then try again.
 		 */
-		for (int i = 0; dir && rc == -ENOTEMPTY && i < 200 && hidden_under(m, st.ino); i++) {
+		for (int i = 0; dir && rc == -ENOTEMPTY && i < 200 && hidden_under(m, st.ino);
+		     i++) {
 			pthread_rwlock_unlock(&m->ns_lock);
 			usleep(10000);
 			pthread_rwlock_wrlock(&m->ns_lock);
@@ -992,8 +993,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	pthread_rwlock_rdlock(&m->ns_lock);
 	rc = ino_path(m, parent, name, path);
 	if (rc == 0)
-		rc = daxfs_create(fs, path, mode & 07777, fi->flags & O_EXCL ? DAXFS_CREATE_EXCL : 0,
-				  &st);
+		rc = daxfs_create(fs, path, mode & 07777,
+				  fi->flags & O_EXCL ? DAXFS_CREATE_EXCL : 0, &st);
 	if (rc == 0 && !node_get(m, st.ino, parent, name))
 		rc = -ENOMEM;
 	if (rc == 0) {
@@ -1433,8 +1434,9 @@ void mnt_event(void *ctx, const struct daxfs_event *ev)
 	struct mnt *m = ctx;
 
 	if (ev->type == DAXFS_EVENT_POISON)
-		fprintf(stderr, "daxfs mount: poison in inode %" PRIu64 " at %" PRIu64
-			" (+%" PRIu64 " bytes): reads of it fail with EIO\n",
+		fprintf(stderr,
+			"daxfs mount: poison in inode %" PRIu64 " at %" PRIu64 " (+%" PRIu64
+			" bytes): reads of it fail with EIO\n",
 			ev->ino, ev->off, ev->len);
 	fuse_lowlevel_notify_inval_inode(m->se, ev->ino, (off_t)ev->off, (off_t)ev->len);
 }

@@ -67,8 +67,8 @@ struct mnt {
 	gid_t *groups; /* its supplementary groups, restored after opening a session as another */
 	int ngroups;
 
-	struct mnt_ident self;	 /* the mounting user's session */
-	struct daxfs *events;	 /* the session that holds the read grants (event thread) */
+	struct mnt_ident self; /* the mounting user's session */
+	struct daxfs *events;  /* the session that holds the read grants (event thread) */
 	pthread_mutex_t ident_lock;
 	struct mnt_ident *idents; /* other callers (impersonate) */
 	unsigned nidents;

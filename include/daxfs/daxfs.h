@@ -51,7 +51,7 @@ struct daxfs_stat {
 struct daxfs_statfs {
 	uint64_t block_size, blocks, blocks_free, blocks_quarantined, files;
 	uint64_t log_used, log_len;
-	int map_trust; /* 0: no mapping, 1: read-only mappings, 2: read-write */
+	int map_trust;	      /* 0: no mapping, 1: read-only mappings, 2: read-write */
 	char kind[16];	      /* the region: "devdax", "fsdax" or "emulated" */
 	char granularity[16]; /* what a persist flushes: "byte", "cache line" or "page" */
 	uint64_t alignment;   /* bytes: a mapping is made of whole units of it (2 MiB on devdax) */
@@ -207,8 +207,8 @@ enum daxfs_inject_kind {
  *         -EPERM (the mode is off, or not allowed), -ENOENT (no such point), -EINVAL,
  *         -EOPNOTSUPP (the point cannot fail).
  */
-int daxfs_inject(struct daxfs *fs, enum daxfs_inject_kind kind, const char *point,
-		 uint64_t arg0, uint64_t arg1, uint64_t *value);
+int daxfs_inject(struct daxfs *fs, enum daxfs_inject_kind kind, const char *point, uint64_t arg0,
+		 uint64_t arg1, uint64_t *value);
 
 /* --- zero-copy mapping --- */
 
@@ -278,7 +278,7 @@ void daxfs_event_thread_stop(struct daxfs *fs);
 /* --- SIGBUS on a mapping (optional) --- */
 
 struct daxfs_sigbus {
-	int code;	       /* BUS_MCEERR_AR (an access hit it) or BUS_MCEERR_AO (early notice) */
+	int code; /* BUS_MCEERR_AR (an access hit it) or BUS_MCEERR_AO (early notice) */
 	struct daxfs_map *map; /* the mapping it hit */
 	uint64_t ino;
 	uint64_t off, len; /* the bytes of the file that were lost (and reported) */

@@ -43,9 +43,9 @@
 #define NDIRS 4
 #define FILE_MAX (96 * 1024)
 #define WRITE_MAX (32 * 1024)
-#define RANDOM_OPS 40		/* per round, points mode */
-#define PERSIST_NMAX 60		/* --persist mode: crash at a persist in 1..PERSIST_NMAX */
-#define PERSIST_OPS_MAX 1000	/* operations that must reach it */
+#define RANDOM_OPS 40	     /* per round, points mode */
+#define PERSIST_NMAX 60	     /* --persist mode: crash at a persist in 1..PERSIST_NMAX */
+#define PERSIST_OPS_MAX 1000 /* operations that must reach it */
 #define PERSIST_CRASHES 200
 #define CHURN_MAX 40000		/* create + unlink cycles before giving up on a checkpoint */
 #define POISON_FILE "/poisoned" /* never touched by the random operations */
@@ -377,8 +377,8 @@ static void check_model(struct daxfs *fs)
 	if (m.mapped_exists) {
 		T_OK(daxfs_stat(fs, MAPPED_FILE, &st));
 		if (st.size != m.mapped_size && st.size != m.mapped_size_new)
-			T_FAIL("%s: size %" PRIu64 ", acknowledged %" PRIu64, MAPPED_FILE,
-			       st.size, m.mapped_size);
+			T_FAIL("%s: size %" PRIu64 ", acknowledged %" PRIu64, MAPPED_FILE, st.size,
+			       m.mapped_size);
 		m.mapped_size = m.mapped_size_new = st.size;
 	}
 }
@@ -537,9 +537,9 @@ static void copy_file(const char *from, const char *to)
 static void run_persist(void)
 {
 	/* 200 daemon runs: few threads, and no polling, which only competes for the CPUs. */
-	const char *opts[] = {"--fault-injection", "--map-users", "root",  "--workers",
-			      "4", "--poll-us", "0", "--persist-trace", t_path("image"),
-			      NULL};
+	const char *opts[] = {
+		"--fault-injection", "--map-users",   "root", "--workers", "4", "--poll-us", "0",
+		"--persist-trace",   t_path("image"), NULL};
 	uint64_t t0 = t_now_ms(), picks = 0, ops = 0, t_check = 0, t_start = 0, t;
 	struct handles h;
 
@@ -576,8 +576,8 @@ static void run_persist(void)
 	t_daemon_stop(&d);
 	check_region(t_path("region"));
 	printf("%d crashes at persist N (random in 1..%d, mean %.1f) after %.1f operations on "
-	       "average; %" PRIu64 " operations acknowledged, all there (%" PRIu64
-	       " ms: %" PRIu64 " ms in daxfs check, %" PRIu64 " ms in daemon starts)\n",
+	       "average; %" PRIu64 " operations acknowledged, all there (%" PRIu64 " ms: %" PRIu64
+	       " ms in daxfs check, %" PRIu64 " ms in daemon starts)\n",
 	       PERSIST_CRASHES, PERSIST_NMAX, (double)picks / PERSIST_CRASHES,
 	       (double)ops / PERSIST_CRASHES, m.acked, t_now_ms() - t0, t_check, t_start);
 }

@@ -52,20 +52,20 @@ static const char *P(const char *fmt, ...)
 }
 
 /* SYS - a system call that must succeed (returns >= 0). */
-#define SYS(expr)                                                                    \
-	({                                                                           \
-		long _r = (long)(expr);                                              \
-		if (_r < 0)                                                          \
-			T_FAIL("%s: %s", #expr, strerror(errno));                    \
-		_r;                                                                  \
+#define SYS(expr)                                                 \
+	({                                                        \
+		long _r = (long)(expr);                           \
+		if (_r < 0)                                       \
+			T_FAIL("%s: %s", #expr, strerror(errno)); \
+		_r;                                               \
 	})
 
 /* FAILS - a system call that must fail with @err. */
-#define FAILS(expr, err)                                                                    \
-	do {                                                                                \
-		errno = 0;                                                                  \
-		long _r = (long)(expr);                                                     \
-		if (_r >= 0 || errno != (err))                                              \
+#define FAILS(expr, err)                                                                        \
+	do {                                                                                    \
+		errno = 0;                                                                      \
+		long _r = (long)(expr);                                                         \
+		if (_r >= 0 || errno != (err))                                                  \
 			T_FAIL("%s = %ld (%s), expected %s", #expr, _r, strerror(errno), #err); \
 	} while (0)
 

@@ -161,8 +161,7 @@ static void test_reports(void)
 	T_OK(daxfs_create(a, "/p", 0644, DAXFS_CREATE_EXCL, &st));
 	fill_pat(pat, FILE_PAGES * PAGE, 1);
 	T_ASSERT(daxfs_pwrite(a, st.ino, pat, FILE_PAGES * PAGE, 0) == FILE_PAGES * PAGE);
-	T_OK(daxfs_map_new(a, st.ino, 0, FILE_PAGES * PAGE, DAXFS_MAP_READ | DAXFS_MAP_WRITE,
-			   &ma));
+	T_OK(daxfs_map_new(a, st.ino, 0, FILE_PAGES * PAGE, DAXFS_MAP_READ | DAXFS_MAP_WRITE, &ma));
 	T_OK(daxfs_map_new(b, st.ino, 0, FILE_PAGES * PAGE, DAXFS_MAP_READ, &mb));
 	va = daxfs_map_addr(ma);
 	vb = daxfs_map_addr(mb);
@@ -214,10 +213,10 @@ static void test_reports(void)
 		grant = mr.grant;
 	}
 	static const uint64_t outside[][2] = {
-		{0, PAGE},		      /* before the grant */
-		{7 * PAGE, 2 * PAGE},	      /* starts before it */
-		{11 * PAGE, 2 * PAGE},	      /* ends after it */
-		{12 * PAGE, PAGE},	      /* after it */
+		{0, PAGE},		       /* before the grant */
+		{7 * PAGE, 2 * PAGE},	       /* starts before it */
+		{11 * PAGE, 2 * PAGE},	       /* ends after it */
+		{12 * PAGE, PAGE},	       /* after it */
 		{8 * PAGE, UINT64_C(4) << 20}, /* more than a huge page */
 	};
 	for (size_t i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {

@@ -313,7 +313,8 @@ static void test_four_mappers(struct daxfs *fs)
 		kid_read(&kids[i], &rep[i], sizeof(rep[i]));
 		if (rep[i].type != DAXFS_EVENT_INVALIDATE || rep[i].off != 0 ||
 		    rep[i].len != FILE_LEN)
-			T_FAIL("client %d: event %d [%" PRIu64 ", +%" PRIu64 "), expected INVALIDATE "
+			T_FAIL("client %d: event %d [%" PRIu64 ", +%" PRIu64
+			       "), expected INVALIDATE "
 			       "of the whole mapping",
 			       i, rep[i].type, rep[i].off, rep[i].len);
 		T_ASSERT(rep[i].event_ns >= t0);
@@ -441,7 +442,8 @@ static void test_stopped_mapper(struct daxfs **fsp)
 		T_OK(daxfs_open(fsp, d.sock));
 		T_OK(daxfs_statfs(*fsp, &sf));
 		if (sf.blocks_free != 0)
-			T_FAIL("%" PRIu64 " blocks free after a %s restart while the stopped mapper "
+			T_FAIL("%" PRIu64
+			       " blocks free after a %s restart while the stopped mapper "
 			       "lives",
 			       sf.blocks_free, round ? "crash" : "clean");
 		T_ERR(daxfs_pwrite(*fsp, st.ino, page, PAGE, 0), ENOSPC);
@@ -462,7 +464,8 @@ static void test_stopped_mapper(struct daxfs **fsp)
 	if (sf.blocks_free != 16)
 		T_FAIL("%" PRIu64 " blocks free 10 s after the mapper was killed, expected 16",
 		       sf.blocks_free);
-	printf("the held blocks came back %" PRIu64 " ms after SIGKILL\n", t_now_ms() - end + 10000);
+	printf("the held blocks came back %" PRIu64 " ms after SIGKILL\n",
+	       t_now_ms() - end + 10000);
 	T_ASSERT(daxfs_pwrite(*fsp, st.ino, page, PAGE, 15 * PAGE) == (ssize_t)PAGE);
 	for (uint64_t i = 0; i < 15; i++)
 		T_ASSERT(daxfs_pwrite(*fsp, st.ino, page, PAGE, i * PAGE) == (ssize_t)PAGE);
@@ -540,8 +543,8 @@ static void test_rename_over(struct daxfs *fs)
 		sleep_ms(10);
 	}
 	if (sf.blocks_free != sf0.blocks_free + NPAGES)
-		T_FAIL("%" PRIu64 " blocks free after the rename, expected %" PRIu64, sf.blocks_free,
-		       sf0.blocks_free + NPAGES);
+		T_FAIL("%" PRIu64 " blocks free after the rename, expected %" PRIu64,
+		       sf.blocks_free, sf0.blocks_free + NPAGES);
 }
 
 int main(int argc, char **argv)

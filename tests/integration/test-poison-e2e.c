@@ -366,7 +366,8 @@ static bool cli_extents_cover(const char *path, uint64_t off, uint64_t *nbytes)
 		T_ASSERT(json_object_object_get_ex(e, "region_offset", &ro) &&
 			 json_object_object_get_ex(e, "length", &len));
 		if (off >= (uint64_t)json_object_get_int64(ro) &&
-		    off < (uint64_t)json_object_get_int64(ro) + (uint64_t)json_object_get_int64(len))
+		    off < (uint64_t)json_object_get_int64(ro) +
+				    (uint64_t)json_object_get_int64(len))
 			cover = true;
 		*nbytes += (uint64_t)json_object_get_int64(len);
 	}
@@ -473,11 +474,12 @@ int main(int argc, char **argv)
 		struct report rp = kid_hear(&kids[i], 'p');
 
 		T_ASSERT(rp.event_ns >= t0);
-		printf("client %d: POISON %.1f ms after the inject started (its reply took %.1f ms)\n",
+		printf("client %d: POISON %.1f ms after the inject started (its reply took %.1f "
+		       "ms)\n",
 		       i, (double)(rp.event_ns - t0) / 1e6, (double)(t1 - t0) / 1e6);
 		if (rp.event_ns - t0 > EVENT_BOUND_NS)
-			T_FAIL("client %d got POISON %.1f ms after the inject, not within 100 ms", i,
-			       (double)(rp.event_ns - t0) / 1e6);
+			T_FAIL("client %d got POISON %.1f ms after the inject, not within 100 ms",
+			       i, (double)(rp.event_ns - t0) / 1e6);
 	}
 	for (int i = 0; i < NCLIENTS; i++)
 		kid_hear(&kids[i], 'c');

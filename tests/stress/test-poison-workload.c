@@ -281,7 +281,8 @@ static uint64_t in_use_block(struct daxfs *fs, uint64_t *rng)
 		char path[32];
 		size_t n;
 
-		path_of(path, sizeof(path), (int)(t_rand(rng) % NCLIENTS), (int)(t_rand(rng) % NFILES));
+		path_of(path, sizeof(path), (int)(t_rand(rng) % NCLIENTS),
+			(int)(t_rand(rng) % NFILES));
 		if (daxfs_stat(fs, path, &st) < 0)
 			continue;
 		if (daxfs_extents(fs, st.ino, &ext, &n) < 0)
@@ -375,8 +376,8 @@ int main(int argc, char **argv)
 			char offbuf[32];
 
 			snprintf(offbuf, sizeof(offbuf), "%" PRIu64, off);
-			if (t_cli(&d, &out, NULL, "inject", "poison", "--offset", offbuf, "--length",
-				  "4096", NULL) != 0)
+			if (t_cli(&d, &out, NULL, "inject", "poison", "--offset", offbuf,
+				  "--length", "4096", NULL) != 0)
 				T_FAIL("daxfs inject poison --offset %s failed", offbuf);
 			T_ASSERT(strstr(out, "newly quarantined"));
 			free(out);

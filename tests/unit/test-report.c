@@ -269,7 +269,8 @@ static void test_fault(void)
 		clock_gettime(CLOCK_MONOTONIC, &a);
 		T_ASSERT(fault_at(FAULT_POISON_AFTER_RMAP) == 0);
 		clock_gettime(CLOCK_MONOTONIC, &b);
-		ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000u + (uint64_t)(b.tv_nsec - a.tv_nsec);
+		ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000u +
+		     (uint64_t)(b.tv_nsec - a.tv_nsec);
 		T_ASSERT(ns >= 20000000);
 		fault_clear();
 	}

@@ -317,8 +317,8 @@ static void test_foreign(void)
 	close(fd);
 	T_ASSERT(waitpid(pid, &status, 0) == pid);
 	/* Killed by SIGBUS (or, under ASan, its handler's abort): not survived. */
-	if (!WIFSIGNALED(status) && !(WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
-				      WEXITSTATUS(status) != 3))
+	if (!WIFSIGNALED(status) &&
+	    !(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 3))
 		T_FAIL("a SIGBUS outside the regions did not end the process (status 0x%x)",
 		       status);
 	printf("foreign: ok (%s %d)\n", WIFSIGNALED(status) ? "signal" : "exit",

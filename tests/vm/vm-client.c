@@ -51,13 +51,13 @@
 
 static bool want_huge;
 
-#define CHECK(cond, ...)                                                                          \
-	do {                                                                                      \
-		if (!(cond)) {                                                                    \
-			fprintf(stderr, "vm-client: FAILED: " __VA_ARGS__);                       \
-			fprintf(stderr, " (%s:%d)\n", __FILE__, __LINE__);                        \
-			exit(1);                                                                  \
-		}                                                                                 \
+#define CHECK(cond, ...)                                                    \
+	do {                                                                \
+		if (!(cond)) {                                              \
+			fprintf(stderr, "vm-client: FAILED: " __VA_ARGS__); \
+			fprintf(stderr, " (%s:%d)\n", __FILE__, __LINE__);  \
+			exit(1);                                            \
+		}                                                           \
 	} while (0)
 
 /* word - the pattern's 8 bytes at file offset @off (a multiple of 8). */
@@ -179,8 +179,8 @@ static int cmd_verify(const char *path, uint64_t off, uint64_t len, uint64_t see
 	p = daxfs_map_addr(m);
 	check_view(p);
 	for (uint64_t i = 0; i < len / 8; i++)
-		CHECK(p[i] == word(seed, off + i * 8), "%s: wrong data at byte %" PRIu64 " of the view",
-		      path, off + i * 8);
+		CHECK(p[i] == word(seed, off + i * 8),
+		      "%s: wrong data at byte %" PRIu64 " of the view", path, off + i * 8);
 	/* the copy path agrees, at both ends */
 	got = daxfs_pread(fs, ino, buf, sizeof(buf), off);
 	CHECK(got == (ssize_t)sizeof(buf) && memcmp(buf, p, sizeof(buf)) == 0,
@@ -211,8 +211,8 @@ static int cmd_interleave(const char *p1, const char *p2, uint64_t pages)
 			CHECK(n == PAGE, "pwrite: %s (%s)", strerror((int)-n), daxfs_errormsg());
 		}
 	}
-	printf("interleave: %s and %s got %" PRIu64 " pages each, in turns (seeds 100, 101)\n",
-	       p1, p2, pages);
+	printf("interleave: %s and %s got %" PRIu64 " pages each, in turns (seeds 100, 101)\n", p1,
+	       p2, pages);
 	daxfs_close(fs);
 	return 0;
 }
@@ -330,26 +330,29 @@ static int toucher(const char *path, uint64_t page, uint64_t size)
 		ret = madvise((void *)at, PAGE, MADV_HWPOISON);
 		CHECK(ret == 0, "madvise(MADV_HWPOISON) at %p: %s", (void *)at, strerror(errno));
 	} else {
-		printf("toucher: SIGBUS at the madvise: si_code %d (%s), si_addr %p (the page is at "
+		printf("toucher: SIGBUS at the madvise: si_code %d (%s), si_addr %p (the page is "
+		       "at "
 		       "%p), si_addr_lsb %d\n",
-		       (int)bus_code, bus_code == BUS_MCEERR_AR ? "BUS_MCEERR_AR" : "not AR", bus_addr,
-		       (void *)at, (int)bus_lsb);
+		       (int)bus_code, bus_code == BUS_MCEERR_AR ? "BUS_MCEERR_AR" : "not AR",
+		       bus_addr, (void *)at, (int)bus_lsb);
 		ar = bus_code == BUS_MCEERR_AR;
 	}
-	printf("toucher: page %" PRIu64 " of %s (view %p) poisoned with MADV_HWPOISON\n", page, path,
-	       (void *)at);
+	printf("toucher: page %" PRIu64 " of %s (view %p) poisoned with MADV_HWPOISON\n", page,
+	       path, (void *)at);
 	if (sigsetjmp(bus_jmp, 1) == 0) {
 		c = at[0];
 		printf("toucher: reading the poisoned page again gave %d, no SIGBUS\n", c);
 	} else {
-		printf("toucher: SIGBUS at the touch: si_code %d (%s), si_addr %p, si_addr_lsb %d\n",
-		       (int)bus_code, bus_code == BUS_MCEERR_AR ? "BUS_MCEERR_AR" : "not AR", bus_addr,
-		       (int)bus_lsb);
+		printf("toucher: SIGBUS at the touch: si_code %d (%s), si_addr %p, si_addr_lsb "
+		       "%d\n",
+		       (int)bus_code, bus_code == BUS_MCEERR_AR ? "BUS_MCEERR_AR" : "not AR",
+		       bus_addr, (int)bus_lsb);
 		ar |= bus_code == BUS_MCEERR_AR;
 	}
 #ifdef HAVE_DAXFS_SIGBUS
 	if (lib_code)
-		printf("toucher: libdaxfs reported bytes [%" PRIu64 ", +%" PRIu64 ") of %s to daxfsd\n",
+		printf("toucher: libdaxfs reported bytes [%" PRIu64 ", +%" PRIu64
+		       ") of %s to daxfsd\n",
 		       (uint64_t)lib_off, (uint64_t)lib_len, path);
 	else
 		printf("toucher: libdaxfs did not report the poison\n");
@@ -419,8 +422,8 @@ static int cmd_poison(const char *path, uint64_t page)
 		;
 	pthread_mutex_unlock(&w.lock);
 	CHECK(w.events > 0, "the watcher got no POISON event within 10 s");
-	printf("poison: the watcher got POISON for bytes [%" PRIu64 ", +%" PRIu64 ") of inode %" PRIu64
-	       "\n",
+	printf("poison: the watcher got POISON for bytes [%" PRIu64 ", +%" PRIu64
+	       ") of inode %" PRIu64 "\n",
 	       w.ev.off, w.ev.len, w.ev.ino);
 	CHECK(w.ev.ino == ino && w.ev.off <= page * PAGE && page * PAGE < w.ev.off + w.ev.len,
 	      "the POISON event does not cover page %" PRIu64, page);
