@@ -249,6 +249,7 @@ static enum chunk_shape chunk_shape(struct ns_inode *in, uint64_t c)
  */
 static int chunk_move(struct ns *ns, struct ns_inode *in, uint64_t c)
 {
+	static __thread char bounce[FMT_BLOCK_SIZE];
 	struct ns_hold *hold = NULL;
 	struct fmt_map *rec;
 	struct mlog_tx tx;
@@ -289,10 +290,19 @@ static int chunk_move(struct ns *ns, struct ns_inode *in, uint64_t c)
 			bad = p;
 			break;
 		} else {
-			region_memcpy(
-				ns->r, dst,
-				region_at(ns->r, (xt_to_block(e) + (p - first)) * FMT_BLOCK_SIZE),
-				FMT_BLOCK_SIZE, REGION_NODRAIN);
+			/*
+			 * Through a bounce page, SIGBUS-safely: poison nobody knew of yet stops
+			 * the move like known poison (the fault is queued for poison_drain())
+			 * instead of failing the region.
+			 */
+			const char *src =
+				region_at(ns->r, (xt_to_block(e) + (p - first)) * FMT_BLOCK_SIZE);
+
+			if (region_copy_safe(ns->r, bounce, src, FMT_BLOCK_SIZE, NULL)) {
+				bad = p;
+				break;
+			}
+			region_memcpy(ns->r, dst, bounce, FMT_BLOCK_SIZE, REGION_NODRAIN);
 		}
 	}
 	rcu_read_end();
