@@ -255,11 +255,7 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	fuse_loop_cfg_set_clone_fd(loop_cfg, 0);
 	fuse_loop_cfg_set_max_threads(loop_cfg, 16);
-	/*
-	 * Keep the workers: with libfuse's default here (3.14) every request ended its thread
-	 * and the next one started a new one (clone, a /dev/fuse open, its ioctl): ~100 us of
-	 * each 4 KiB read.
-	 */
+	/* Keep the workers: a thread started per request costs more than the request. */
 	fuse_loop_cfg_set_idle_threads(loop_cfg, 16);
 	rc = fuse_session_loop_mt(m.se, loop_cfg);
 	fuse_loop_cfg_destroy(loop_cfg);
