@@ -5,9 +5,10 @@
  * Blocks freed under a client that lost its session for not acknowledging a lease break
  * stay out of use until its process has exited: that process may still map them. The
  * in-memory hold (lease.c) ends when the server sees the process exit (pidfd). For the
- * hold to survive a restart or a crash, the transaction that frees the blocks is followed
- * by a HOLD record per run and per process (pid and start time, so a reused pid is not
- * taken for the holder), and the end of the hold by a RELEASE record. Replay reserves a
+ * hold to survive a restart or a crash, the transaction that frees the blocks carries a
+ * HOLD record per run and per process (pid and start time, so a reused pid is not taken
+ * for the holder; when they do not fit, a transaction of their own follows it), and the
+ * end of the hold logs a RELEASE record. Replay reserves a
  * held run again; ns_holds_check() then releases it once every process it names is gone.
  *
  * ns->pholds lists the persisted holds, under grant_lock (a leaf lock): the ones of live
@@ -182,6 +183,48 @@ static int log_records(struct ns *ns, unsigned type, const void *payloads, size_
 	}
 	mlog_tx_release(&tx);
 	return rc;
+}
+
+bool ns_hold_in_tx(struct ns *ns, struct ns_hold *h, struct mlog_tx *tx, struct ns_txctx *tc)
+{
+	size_t used = tx->used, nprocs, n;
+	unsigned nrecs = tx->nrecs;
+	struct ns_proc *procs;
+	bool ok = false;
+
+	nprocs = ns_hold_procs(ns, h, &procs);
+	n = nprocs * tc->nfrees;
+	if (n == 0 || tx->nrecs + n > FMT_TX_MAX_RECS ||
+	    mlog_reserve(ns->log, n * (sizeof(struct fmt_rec) + sizeof(struct fmt_hold))))
+		goto out;
+	for (size_t i = 0; i < tc->nfrees; i++) {
+		for (size_t k = 0; k < nprocs; k++) {
+			struct fmt_hold *r = mlog_tx_add(tx, FMT_REC_HOLD, sizeof(*r));
+
+			if (r)
+				*r = (struct fmt_hold){tc->frees[i].block, tc->frees[i].count,
+						       procs[k].start, procs[k].pid, 0};
+		}
+	}
+	if (tx->err) {
+		/* No memory for them: take them out again; they go in a transaction of their own. */
+		tx->used = used;
+		tx->nrecs = nrecs;
+		tx->err = 0;
+		mlog_unreserve(ns->log, n * (sizeof(struct fmt_rec) + sizeof(struct fmt_hold)));
+		goto out;
+	}
+	/* Applied like the records before them: a live HOLD only notes the hold (no free). */
+	for (size_t o = used; o < tx->used;) {
+		const struct fmt_rec *r = (const struct fmt_rec *)(tx->buf + o);
+
+		ns_apply_hold(ns, tc, (const struct fmt_hold *)(r + 1));
+		o += r->len;
+	}
+	ok = true;
+out:
+	free(procs);
+	return ok;
 }
 
 bool ns_hold_persist(struct ns *ns, const struct ns_proc *procs, size_t nprocs,

@@ -727,27 +727,38 @@ int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint
 	return rc;
 }
 
-void ns_hold_runs(struct ns *ns, struct ns_hold *h, struct ns_txctx *tc)
+size_t ns_hold_procs(struct ns *ns, struct ns_hold *h, struct ns_proc **out)
 {
-	struct ns_proc *procs = NULL;
-	struct ns_run *runs;
-	uint64_t blocks = 0;
-	bool persisted = false;
-	size_t nprocs = 0;
+	size_t n = 0;
 
-	/* The caller's reference keeps @h; its processes only grow under grant_lock. */
+	*out = NULL;
 	pthread_mutex_lock(&ns->grant_lock);
 	if (h->nprocs) {
-		procs = malloc(h->nprocs * sizeof(*procs));
-		if (procs) {
-			nprocs = h->nprocs;
-			memcpy(procs, h->procs, nprocs * sizeof(*procs));
+		*out = malloc(h->nprocs * sizeof(**out));
+		if (*out) {
+			n = h->nprocs;
+			memcpy(*out, h->procs, n * sizeof(**out));
 		}
 	}
 	pthread_mutex_unlock(&ns->grant_lock);
-	if (nprocs)
-		persisted = ns_hold_persist(ns, procs, nprocs, tc->frees, tc->nfrees);
-	free(procs);
+	return n;
+}
+
+void ns_hold_runs(struct ns *ns, struct ns_hold *h, struct ns_txctx *tc, bool logged)
+{
+	struct ns_proc *procs;
+	struct ns_run *runs;
+	uint64_t blocks = 0;
+	bool persisted = logged;
+	size_t nprocs;
+
+	/* HOLD records the freeing transaction could not carry follow it (hold.c). */
+	if (!logged) {
+		nprocs = ns_hold_procs(ns, h, &procs);
+		if (nprocs)
+			persisted = ns_hold_persist(ns, procs, nprocs, tc->frees, tc->nfrees);
+		free(procs);
+	}
 
 	pthread_mutex_lock(&ns->grant_lock);
 	h->persisted |= persisted;

@@ -328,6 +328,7 @@ int ns_tx_run_held(struct ns *ns, struct mlog_tx *tx, struct ns_hold *hold)
 static int tx_run(struct ns *ns, struct mlog_tx *tx, struct ns_hold *hold)
 {
 	struct ns_txctx tc = {.live = true};
+	bool held;
 	size_t keep;
 	int rc;
 
@@ -379,6 +380,7 @@ static int tx_run(struct ns *ns, struct mlog_tx *tx, struct ns_hold *hold)
 		}
 		o += h->len;
 	}
+	held = hold && tc.nfrees && ns_hold_in_tx(ns, hold, tx, &tc);
 	rc = mlog_commit(ns->log, tx);
 	pthread_rwlock_unlock(&ns->txlock);
 	if (rc) {
@@ -387,7 +389,7 @@ static int tx_run(struct ns *ns, struct mlog_tx *tx, struct ns_hold *hold)
 		return -EIO;
 	}
 	if (hold && tc.nfrees)
-		ns_hold_runs(ns, hold, &tc);
+		ns_hold_runs(ns, hold, &tc, held);
 	queue_frees(ns, &tc);
 	free(tc.frees);
 	return 0;

@@ -237,8 +237,22 @@ void ns_dirent_free(struct ns_dirent *d);
 int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint64_t count,
 			struct ns_hold **hold);
 
-/* ns_hold_runs - hand @tc's freed runs to @h. Locking: takes the grant lock. */
-void ns_hold_runs(struct ns *ns, struct ns_hold *h, struct ns_txctx *tc);
+/*
+ * ns_hold_runs - hand @tc's freed runs to @h; log their HOLD records unless the freeing
+ * transaction carried them (@logged). Locking: takes the grant lock.
+ */
+void ns_hold_runs(struct ns *ns, struct ns_hold *h, struct ns_txctx *tc, bool logged);
+
+/* ns_hold_procs - a malloc'd copy of @h's processes. Return: how many (0: *@out NULL). */
+size_t ns_hold_procs(struct ns *ns, struct ns_hold *h, struct ns_proc **out);
+
+/*
+ * ns_hold_in_tx - append and apply the HOLD records of @tc's freed runs to @tx before it is
+ * committed, so the hold is durable with the frees: when @h names processes, the records
+ * fit one transaction (FMT_TX_MAX_RECS) and the log has room for them.
+ * Context: inside tx_run, @tx applied, shared tx lock held. Return: true when appended.
+ */
+bool ns_hold_in_tx(struct ns *ns, struct ns_hold *h, struct mlog_tx *tx, struct ns_txctx *tc);
 
 /* ns_hold_put - drop a reference on @h (may be NULL). Locking: takes the grant lock. */
 void ns_hold_put(struct ns *ns, struct ns_hold *h);

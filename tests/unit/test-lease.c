@@ -9,6 +9,10 @@
  *              generations first, which do not count); the operation returns only after
  *              the last ack, and the freed blocks are not free before it returns (they are
  *              after a grace period). A grant next to the range gets nothing.
+ *   durable    held blocks outlive the mount: the HOLD records ride in the freeing
+ *              transaction; after an unmount (grant abandoned) and a mount they stay out of
+ *              use while the holder's process (a child) runs, ns_holds_check() releases them
+ *              once it is killed, and a remount after that keeps them free
  *   timeout    a holder that never acks: with a 200 ms lease-break timeout the operation
  *              returns after ~200 ms, the holder's expired callback ran, the blocks the
  *              operation freed are held (ns_held_blocks) and stay out of the allocator, even
@@ -27,9 +31,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "log.h"
+#include "mlog.h"
 #include "nsint.h"
 #include "testutil.h"
 
@@ -550,6 +557,119 @@ static void case_timeout(struct ns *ns, enum op op)
 	       took);
 }
 
+/* ---- held blocks outlive the mount ---- */
+
+static pid_t hold_pid; /* the process the durable-hold holder says it is */
+
+static pid_t h_pid(void *holder)
+{
+	(void)holder;
+	return hold_pid;
+}
+
+static const struct ns_grant_ops pid_ops = {h_poison, h_invalidate, h_expired, h_pid};
+
+struct walk_recs {
+	unsigned n;
+	uint16_t type[4096];
+	uint16_t flags[4096];
+};
+
+static int walk_rec(void *ctx, const struct fmt_rec *rec, const void *payload, size_t plen)
+{
+	struct walk_recs *w = ctx;
+
+	(void)payload;
+	(void)plen;
+	if (w->n < 4096) {
+		w->type[w->n] = rec->type;
+		w->flags[w->n] = rec->flags;
+		w->n++;
+	}
+	return 0;
+}
+
+/*
+ * A holder that never acks and whose process (a child) still runs: the truncate's HOLD
+ * records go in the truncate's own transaction; across an unmount (the grant abandoned)
+ * and a mount the blocks stay out of use while the child lives; ns_holds_check() releases
+ * them once it is gone, and a remount after that keeps them free.
+ */
+static void case_hold_durable(struct ns **nsp, const char *path)
+{
+	struct ns_setattr sa = {.valid = NS_SET_SIZE, .size = 0};
+	struct walk_recs *w = calloc(1, sizeof(*w));
+	struct mlog_walk_info info;
+	struct ns *ns = *nsp;
+	struct holder mute;
+	struct ns_attr a;
+	uint64_t kept[FILE_PAGES];
+	uint8_t page[PAGE] = {7};
+	int status;
+	bool in_tx = false;
+
+	T_ASSERT(w);
+	/*
+	 * The holder's process: it execs, so it keeps no fd of ours (the region's lock), and
+	 * dies with the test whatever ends it.
+	 */
+	hold_pid = fork();
+	T_ASSERT(hold_pid >= 0);
+	if (hold_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl("/bin/sleep", "sleep", "60", (char *)NULL);
+		_exit(127);
+	}
+	T_OK(ns_create(ns, NS_ROOT_INO, "durable", 0644, 0, 0, &a));
+	for (unsigned p = 0; p < FILE_PAGES; p++)
+		T_ASSERT(ns_write(ns, a.ino, page, PAGE, p * PAGE) == (ssize_t)PAGE);
+	for (unsigned p = 0; p < FILE_PAGES; p++)
+		kept[p] = page_block(ns, a.ino, p);
+	memset(&mute, 0, sizeof(mute));
+	mute.name = "durable";
+	mute.ns = ns;
+	T_OK(ns_grant_new(ns, a.ino, 0, FILE_PAGES, NS_GRANT_READ, &pid_ops, &mute, &mute.g));
+	ns_set_lease_timeout(ns, TIMEOUT_MS);
+	T_OK(ns_setattr(ns, a.ino, &sa, NULL));
+	ns_set_lease_timeout(ns, 5000);
+	T_ASSERT(ns_held_blocks(ns) == FILE_PAGES);
+
+	/* In the log: HOLD records inside the transaction whose UNMAP freed the blocks. */
+	T_OK(mlog_walk(ns->r, mlog_super(ns->log), walk_rec, w, &info));
+	for (unsigned i = 1; i < w->n; i++)
+		if (w->type[i] == FMT_REC_HOLD && !(w->flags[i - 1] & FMT_REC_END))
+			in_tx = true;
+	T_ASSERT(in_tx);
+
+	/* The daemon stops while the holder may still run: abandon, unmount, mount. */
+	ns_grant_abandon(ns, &mute.g);
+	ns_unmount(nsp);
+	T_OK(ns_mount(nsp, path, NULL));
+	ns = *nsp;
+	T_ASSERT(ns_held_blocks(ns) == FILE_PAGES);
+	T_ASSERT(ns_holds_check(ns) == FILE_PAGES);
+	for (unsigned p = 0; p < FILE_PAGES; p++)
+		T_ASSERT(!alloc_is_free(ns->alloc, kept[p]));
+
+	/* The holder's process exits: the next check releases the blocks, for good. */
+	T_ASSERT(kill(hold_pid, SIGKILL) == 0);
+	T_ASSERT(waitpid(hold_pid, &status, 0) == hold_pid);
+	T_ASSERT(ns_holds_check(ns) == 0);
+	rcu_barrier_all();
+	T_ASSERT(ns_held_blocks(ns) == 0);
+	for (unsigned p = 0; p < FILE_PAGES; p++)
+		T_ASSERT(alloc_is_free(ns->alloc, kept[p]));
+	ns_unmount(nsp);
+	T_OK(ns_mount(nsp, path, NULL));
+	ns = *nsp;
+	T_ASSERT(ns_held_blocks(ns) == 0);
+	for (unsigned p = 0; p < FILE_PAGES; p++)
+		T_ASSERT(alloc_is_free(ns->alloc, kept[p]));
+	T_OK(ns_unlink(ns, NS_ROOT_INO, "durable"));
+	free(w);
+	printf("ok held blocks outlive an unmount while the holder's process runs\n");
+}
+
 /* ---- a holder that acks from inside its callback ---- */
 
 static void case_ack_in_callback(struct ns *ns)
@@ -680,6 +800,7 @@ int main(int argc, char **argv)
 		case_timeout(ns, op);
 	case_ack_in_callback(ns);
 	case_repair(ns);
+	case_hold_durable(&ns, path);
 	ns_unmount(&ns);
 	log_set_sink(NULL, NULL);
 	rcu_thread_offline();
