@@ -3,8 +3,8 @@
  * daxfs mount / daxfs umount: the daxfs namespace as a FUSE file system (docs/fuse.md),
  * so that programs not linked with libdaxfs (cp, tar, editors, databases) use its files.
  */
-#define FUSE_USE_VERSION \
-	312 /* FUSE_MAKE_VERSION(3, 12): fuse_loop_cfg_* and the loop that reads them */
+/* FUSE_MAKE_VERSION(3, 12): fuse_loop_cfg_* and the loop that reads them (docs/fuse.md) */
+#define FUSE_USE_VERSION 312
 
 #include <errno.h>
 #include <fuse_lowlevel.h>

@@ -7,8 +7,8 @@
  * identity. I/O goes by inode number on the session the file was opened with, so a file
  * handle keeps the permissions it was opened with, as POSIX wants.
  */
-#define FUSE_USE_VERSION \
-	312 /* FUSE_MAKE_VERSION(3, 12): fuse_loop_cfg_* and the loop that reads them */
+/* FUSE_MAKE_VERSION(3, 12): fuse_loop_cfg_* and the loop that reads them (docs/fuse.md) */
+#define FUSE_USE_VERSION 312
 
 #include <errno.h>
 #include <fcntl.h>
