@@ -435,17 +435,6 @@ static void died(const char *why)
 		T_FAIL("daxfsd's log does not say \"%s\"", needle);
 }
 
-static void check_region(const char *path)
-{
-	const char *argv[] = {t_cli_path(), "check", path, NULL};
-	char *out, *err;
-
-	if (t_run(argv, &out, &err) != 0)
-		T_FAIL("daxfs check %s is not clean:\n%s%s", path, out, err);
-	free(out);
-	free(err);
-}
-
 /* points_list - the names `daxfs inject points` prints (its first column). */
 static int points_list(char names[][32], int max)
 {
@@ -501,13 +490,13 @@ static void run_point(const char *point)
 	}
 	died(point);
 	close_handles(&h);
-	check_region(t_path("region"));
+	t_check_clean(t_path("region"));
 	t_daemon_respawn(&d);
 	T_OK(daxfs_open(&h.fs, d.sock));
 	check_model(h.fs);
 	daxfs_close(h.fs);
 	t_daemon_stop(&d);
-	check_region(t_path("region"));
+	t_check_clean(t_path("region"));
 	t_daemon_forget(&d);
 	printf("%-20s crashed during the %s (%s; %d churn cycles), %" PRIu64
 	       " operations acknowledged, all there (%" PRIu64 " ms)\n",
@@ -563,7 +552,7 @@ static void run_persist(void)
 		died("a persist");
 		close_handles(&h);
 		t = t_now_ms();
-		check_region(t_path("image"));
+		t_check_clean(t_path("image"));
 		t_check += t_now_ms() - t;
 		copy_file(t_path("image"), t_path("region"));
 		t = t_now_ms();
@@ -574,7 +563,7 @@ static void run_persist(void)
 	}
 	close_handles(&h);
 	t_daemon_stop(&d);
-	check_region(t_path("region"));
+	t_check_clean(t_path("region"));
 	printf("%d crashes at persist N (random in 1..%d, mean %.1f) after %.1f operations on "
 	       "average; %" PRIu64 " operations acknowledged, all there (%" PRIu64 " ms: %" PRIu64
 	       " ms in daxfs check, %" PRIu64 " ms in daemon starts)\n",

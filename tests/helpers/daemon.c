@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <daxfs/daxfs.h>
+
 #include "daemon.h"
 #include "testutil.h"
 
@@ -666,4 +668,48 @@ void t_wait_child(pid_t pid, unsigned timeout_ms, const char *what)
 		describe_status(status, desc, sizeof(desc));
 		T_FAIL("%s: the child ended with %s", what, desc);
 	}
+}
+
+void t_check_clean(const char *region)
+{
+	const char *argv[] = {t_cli_path(), "check", region, NULL};
+	char *out, *err;
+
+	if (t_run(argv, &out, &err) != 0)
+		T_FAIL("daxfs check %s is not clean:\n%s%s", region, out, err);
+	free(out);
+	free(err);
+}
+
+int t_fill_region(struct daxfs *fs, const char *prefix, uint8_t fill)
+{
+	static uint8_t buf[256 * 1024];
+	struct daxfs_statfs sf;
+	size_t chunk = sizeof(buf);
+	int nfiles = 0;
+
+	memset(buf, fill, sizeof(buf));
+	for (;;) {
+		struct daxfs_stat st;
+		char path[64];
+		uint64_t off = 0;
+		ssize_t n = 0;
+
+		snprintf(path, sizeof(path), "/%s%d", prefix, nfiles++);
+		T_OK(daxfs_create(fs, path, 0644, DAXFS_CREATE_EXCL, &st));
+		while (off < 1024 * 1024 && (n = daxfs_pwrite(fs, st.ino, buf, chunk, off)) > 0)
+			off += (uint64_t)n;
+		if (n < 0 && n != -ENOSPC)
+			T_FAIL("filling %s: %s", path, strerror((int)-n));
+		if (n == -ENOSPC) {
+			if (chunk == 4096)
+				break;
+			chunk /= 2;
+		}
+	}
+	T_OK(daxfs_statfs(fs, &sf));
+	if (sf.blocks_free != 0)
+		T_FAIL("the region is full (ENOSPC for one block), yet %" PRIu64 " blocks are free",
+		       sf.blocks_free);
+	return nfiles;
 }

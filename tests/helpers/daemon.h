@@ -127,4 +127,15 @@ pid_t t_fork_as(uint32_t uid, int (*fn)(void *arg), void *arg);
 /* t_wait_child - wait (at most @timeout_ms) for @pid; it must exit with status 0. */
 void t_wait_child(pid_t pid, unsigned timeout_ms, const char *what);
 
+/* t_check_clean - `daxfs check @region` (unmounted) must find nothing; fails with its output. */
+void t_check_clean(const char *region);
+
+/*
+ * t_fill_region - write files "/@prefix<N>" of bytes @fill, up to 1 MiB each and then in
+ * smaller and smaller writes, until not one block is free (statfs must then say 0).
+ * Return: the files made.
+ */
+struct daxfs;
+int t_fill_region(struct daxfs *fs, const char *prefix, uint8_t fill);
+
 #endif

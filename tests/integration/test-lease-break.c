@@ -91,36 +91,6 @@ static bool blocks_has(const struct blocks *b, uint64_t off)
 	return false;
 }
 
-/* fill_region - write files "/@prefix<N>" until not one block is left. */
-static void fill_region(struct daxfs *fs, const char *prefix)
-{
-	static uint8_t buf[256 * 1024];
-	struct daxfs_statfs sf;
-	size_t chunk = sizeof(buf);
-
-	memset(buf, 0x5a, sizeof(buf));
-	for (int i = 0;; i++) {
-		struct daxfs_stat st;
-		char path[64];
-		uint64_t off = 0;
-		ssize_t n = 0;
-
-		snprintf(path, sizeof(path), "/%s%d", prefix, i);
-		T_OK(daxfs_create(fs, path, 0644, DAXFS_CREATE_EXCL, &st));
-		while (off < 1024 * 1024 && (n = daxfs_pwrite(fs, st.ino, buf, chunk, off)) > 0)
-			off += (uint64_t)n;
-		if (n < 0 && n != -ENOSPC)
-			T_FAIL("filling %s: %s", path, strerror((int)-n));
-		if (n == -ENOSPC) {
-			if (chunk == PAGE)
-				break;
-			chunk /= 2;
-		}
-	}
-	T_OK(daxfs_statfs(fs, &sf));
-	T_ASSERT(sf.blocks_free == 0);
-}
-
 /* --- 1. four mappers --- */
 
 struct kid_report {
@@ -291,7 +261,7 @@ static void test_four_mappers(struct daxfs *fs)
 	T_ASSERT(daxfs_pwrite(fs, st.ino, pat, FILE_LEN, 0) == (ssize_t)FILE_LEN);
 	blocks_of(fs, "/t", old);
 	T_ASSERT(old->n == NPAGES);
-	fill_region(fs, "fill");
+	t_fill_region(fs, "fill", 0x5a);
 
 	for (int i = 0; i < NCLIENTS; i++) {
 		kids[i] = (struct kid){.id = i, .ino = st.ino};

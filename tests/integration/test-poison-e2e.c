@@ -376,41 +376,6 @@ static bool cli_extents_cover(const char *path, uint64_t off, uint64_t *nbytes)
 	return cover;
 }
 
-/* fill_region - write files until ENOSPC, down to the last block; Return: files made. */
-static int fill_region(struct daxfs *fs)
-{
-	static uint8_t buf[256 * 1024];
-	struct daxfs_statfs sf;
-	int nfiles = 0;
-	size_t chunk = sizeof(buf);
-
-	memset(buf, 0xf1, sizeof(buf));
-	for (;;) {
-		struct daxfs_stat st;
-		char path[64];
-		uint64_t off = 0;
-		ssize_t n = 0;
-
-		snprintf(path, sizeof(path), "/fill%d", nfiles++);
-		T_OK(daxfs_create(fs, path, 0644, DAXFS_CREATE_EXCL, &st));
-		/* Files of up to 1 MiB, then smaller and smaller writes for the last blocks. */
-		while (off < 1024 * 1024 && (n = daxfs_pwrite(fs, st.ino, buf, chunk, off)) > 0)
-			off += (uint64_t)n;
-		if (n < 0 && n != -ENOSPC)
-			T_FAIL("filling %s: %s", path, strerror((int)-n));
-		if (n == -ENOSPC) {
-			if (chunk == PAGE)
-				break;
-			chunk /= 2;
-		}
-	}
-	T_OK(daxfs_statfs(fs, &sf));
-	if (sf.blocks_free != 0)
-		T_FAIL("the region is full (ENOSPC for one block), yet %" PRIu64 " blocks are free",
-		       sf.blocks_free);
-	return nfiles;
-}
-
 int main(int argc, char **argv)
 {
 	static const char *const opts[] = {"--map-users", "root", "--fault-injection", NULL};
@@ -552,7 +517,7 @@ int main(int argc, char **argv)
 	expect_badblock(fs, bad, false, 0, 0);
 	for (uint64_t pg = 0; pg < NPAGES; pg++)
 		expect_page(fs, ino, pg, pg == BAD_PAGE ? fresh : pat + pg * PAGE);
-	nfiles = fill_region(fs);
+	nfiles = t_fill_region(fs, "fill", 0xf1);
 	if (t_cli(&d, &out, NULL, "badblocks", "--json", NULL) != 0)
 		T_FAIL("daxfs badblocks failed");
 	T_ASSERT(strstr(out, offbuf));
@@ -584,15 +549,7 @@ int main(int argc, char **argv)
 		       used, (sf0.blocks_free - 2) * PAGE);
 	daxfs_close(fs);
 	t_daemon_stop(&d);
-	{
-		const char *argv_check[] = {t_cli_path(), "check", t_path("region"), NULL};
-		char *err;
-
-		if (t_run(argv_check, &out, &err) != 0)
-			T_FAIL("daxfs check after the test: %s%s", out, err);
-		free(out);
-		free(err);
-	}
+	t_check_clean(t_path("region"));
 	printf("ok\n");
 	return 0;
 }

@@ -448,15 +448,7 @@ int main(int argc, char **argv)
 	}
 	daxfs_close(fs);
 	t_daemon_stop(&d);
-	{
-		const char *argv_check[] = {t_cli_path(), "check", t_path("region"), NULL};
-		char *err;
-
-		if (t_run(argv_check, &out, &err) != 0)
-			T_FAIL("daxfs check after the test: %s%s", out, err);
-		free(out);
-		free(err);
-	}
+	t_check_clean(t_path("region"));
 	printf("ok\n");
 	return 0;
 }
