@@ -8,8 +8,8 @@
  *     splitmix64 finaliser, 2^20 buckets allocated up front so it never resizes). Each thread
  *     looks up LOOKUPS keys in a random order precomputed into an array, one RCU read section
  *     per lookup, as a real reader does;
- *   - uncontended entry lock + unlock (xt_lock, __xt_lock_entry, xt_unlock, then
- *     xt_unlock_entry) of one entry of that table, ns per lock+unlock, against an uncontended
+ *   - uncontended entry lock + unlock (xt_lock, __bm_lock_entry, xt_unlock, then
+ *     bm_unlock_entry) of one entry of that table, ns per lock+unlock, against an uncontended
  *     pthread_mutex_lock + unlock;
  *   - rmap_lookup of random blocks among 1,000,000 single-block extents of distinct (fake)
  *     inodes, ns per lookup, against xt_load of the same keys in the 1M-key xtable;
@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "blockmap.h"
 #include "log.h"
 #include "rcu.h"
 #include "rmap.h"
@@ -75,7 +76,7 @@ static uint64_t lookup_xt(const uint64_t *k, uint64_t n)
 	uint64_t sum = 0;
 
 	for (uint64_t i = 0; i < n; i++)
-		sum += xt_to_block(xt_load(&xt, k[i]));
+		sum += bm_to_block(xt_load(&xt, k[i]));
 	return sum;
 }
 
@@ -146,10 +147,10 @@ static double entry_lock_ns(void)
 		xt_entry e;
 
 		xt_lock(&xt);
-		e = __xt_lock_entry(&xt, index);
+		e = __bm_lock_entry(&xt, index);
 		xt_unlock(&xt);
 		bench_sink(e);
-		xt_unlock_entry(&xt, index);
+		bm_unlock_entry(&xt, index);
 	}
 	return (bench_now() - t0) * 1e9 / LOCK_ITERS;
 }
@@ -212,7 +213,7 @@ static double bytes_per_entry(unsigned order)
 	xt_lock(&t);
 	for (uint64_t i = 0; i < NKEYS; i++) {
 		uint64_t index = i << order;
-		int rc = __xt_store(&t, index, order, xt_mk_entry(index, order, 0));
+		int rc = __xt_store(&t, index, order, bm_mk_entry(index, order, 0));
 
 		if (rc)
 			bench_die(rc, "__xt_store order %u at %" PRIu64, order, index);
@@ -234,7 +235,7 @@ static void verify(void)
 		struct rmap_owner ow;
 		bool ok;
 
-		if (xt_load(&xt, i) != xt_mk_entry(i + 1, 0, 0))
+		if (xt_load(&xt, i) != bm_mk_entry(i + 1, 0, 0))
 			bench_die(0, "xt_load(%" PRIu64 ") returned the wrong entry", i);
 		rcu_read_begin();
 		cds_lfht_lookup(ht, bench_hash64(i), match_key, &i, &it);
@@ -259,7 +260,7 @@ static void fill(void)
 	xt_init(&xt);
 	xt_lock(&xt);
 	for (uint64_t i = 0; i < NKEYS; i++) {
-		rc = __xt_store(&xt, i, 0, xt_mk_entry(i + 1, 0, 0));
+		rc = __xt_store(&xt, i, 0, bm_mk_entry(i + 1, 0, 0));
 		if (rc)
 			bench_die(rc, "__xt_store %" PRIu64, i);
 	}

@@ -91,9 +91,9 @@ static void check_file(struct checker *c, struct ns_inode *in)
 	xt_entry e;
 
 	xt_for_each (&in->map, i, order, e, 0, XT_INDEX_MAX) {
-		uint64_t n = UINT64_C(1) << order, blk = xt_to_block(e);
+		uint64_t n = UINT64_C(1) << order, blk = bm_to_block(e);
 
-		if (!xt_is_value(e) || xt_is_hole(e)) {
+		if (!xt_is_value(e) || bm_is_hole(e)) {
 			say(c, CHECK_PROBLEM, "inode %" PRIu64 " page %" PRIu64 ": bad entry",
 			    in->ino, i);
 			continue;
@@ -337,7 +337,7 @@ uint64_t ns_audit(struct ns *ns, check_line_fn fn, void *ctx)
 			continue;
 		check_file(&c, in);
 		xt_for_each (&in->map, i, order, e, 0, XT_INDEX_MAX) {
-			uint64_t blk = xt_to_block(e);
+			uint64_t blk = bm_to_block(e);
 
 			for (uint64_t k = 0; k < (UINT64_C(1) << order); k++) {
 				bool q = alloc_is_quarantined(ns->alloc, blk + k);
@@ -347,7 +347,7 @@ uint64_t ns_audit(struct ns *ns, check_line_fn fn, void *ctx)
 					    "inode %" PRIu64 " page %" PRIu64
 					    " maps free block %" PRIu64,
 					    in->ino, i + k, blk + k);
-				if (q && !xt_is_poison(e))
+				if (q && !bm_is_poison(e))
 					say(&c, CHECK_PROBLEM,
 					    "inode %" PRIu64 " page %" PRIu64
 					    " maps quarantined block %" PRIu64 " without poison",

@@ -141,9 +141,9 @@ static int describe(struct ns *ns, struct ns_inode *in, uint64_t index, uint64_t
 		unsigned flags = NS_EXT_HOLE;
 		xt_entry e = __xt_load(&in->map, p, &first, NULL);
 
-		if (xt_is_value(e) && !xt_is_hole(e)) {
-			blk = xt_to_block(e) + (p - first);
-			flags = xt_is_poison(e) && alloc_is_quarantined(ns->alloc, blk)
+		if (xt_is_value(e) && !bm_is_hole(e)) {
+			blk = bm_to_block(e) + (p - first);
+			flags = bm_is_poison(e) && alloc_is_quarantined(ns->alloc, blk)
 					? NS_EXT_POISON
 					: 0;
 		}
@@ -222,11 +222,11 @@ static enum chunk_shape chunk_shape(struct ns_inode *in, uint64_t c)
 		uint64_t first, blk;
 		xt_entry e = __xt_load(&in->map, p, &first, NULL);
 
-		if (!xt_is_value(e) || xt_is_hole(e)) {
+		if (!xt_is_value(e) || bm_is_hole(e)) {
 			holes++;
 			continue;
 		}
-		blk = xt_to_block(e) + (p - first);
+		blk = bm_to_block(e) + (p - first);
 		if (base == UINT64_MAX)
 			base = blk - (p - c);
 		if (blk != base + (p - c) || !IS_ALIGNED(base, (uint64_t)FMT_CHUNK_BLOCKS))
@@ -282,11 +282,11 @@ static int chunk_move(struct ns *ns, struct ns_inode *in, uint64_t c)
 		uint64_t first;
 		xt_entry e = __xt_load(&in->map, p, &first, NULL);
 
-		if (!xt_is_value(e) || xt_is_hole(e)) {
+		if (!xt_is_value(e) || bm_is_hole(e)) {
 			region_memset(ns->r, dst, 0, FMT_BLOCK_SIZE,
 				      REGION_NODRAIN | REGION_NONTEMPORAL);
-		} else if (xt_is_poison(e) &&
-			   alloc_is_quarantined(ns->alloc, xt_to_block(e) + (p - first))) {
+		} else if (bm_is_poison(e) &&
+			   alloc_is_quarantined(ns->alloc, bm_to_block(e) + (p - first))) {
 			bad = p;
 			break;
 		} else {
@@ -296,7 +296,7 @@ static int chunk_move(struct ns *ns, struct ns_inode *in, uint64_t c)
 			 * instead of failing the region.
 			 */
 			const char *src =
-				region_at(ns->r, (xt_to_block(e) + (p - first)) * FMT_BLOCK_SIZE);
+				region_at(ns->r, (bm_to_block(e) + (p - first)) * FMT_BLOCK_SIZE);
 
 			if (region_copy_safe(ns->r, bounce, src, FMT_BLOCK_SIZE, NULL)) {
 				bad = p;

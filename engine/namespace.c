@@ -406,10 +406,10 @@ static int snap_maps(struct mlog_snap *s, struct ns_inode *in)
 	xt_for_each (&in->map, i, order, e, 0, XT_INDEX_MAX) {
 		uint64_t n = UINT64_C(1) << order;
 
-		if (!xt_is_value(e) || xt_is_hole(e))
+		if (!xt_is_value(e) || bm_is_hole(e))
 			continue;
 		if (run_count && run_order == order && run_index + run_count == i &&
-		    run_block + run_count == xt_to_block(e) && run_count + n <= UINT32_MAX) {
+		    run_block + run_count == bm_to_block(e) && run_count + n <= UINT32_MAX) {
 			run_count += n;
 			continue;
 		}
@@ -422,7 +422,7 @@ static int snap_maps(struct mlog_snap *s, struct ns_inode *in)
 				return rc;
 		}
 		run_index = i;
-		run_block = xt_to_block(e);
+		run_block = bm_to_block(e);
 		run_count = n;
 		run_order = order;
 	}

@@ -146,7 +146,7 @@ static int __unmap(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, uint
 	while ((e = xt_find(&in->map, &i, end - 1, XT_MARK_ANY, &order)) != XT_EMPTY) {
 		uint64_t first = i, n = UINT64_C(1) << order;
 		uint64_t lo = MAX(first, index), hi = MIN(first + n, end);
-		uint64_t blk = xt_to_block(e);
+		uint64_t blk = bm_to_block(e);
 
 		__xt_erase(&in->map, first);
 		if (first < lo || first + n > hi) {
@@ -156,16 +156,16 @@ static int __unmap(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, uint
 
 				if (p >= lo && p < hi)
 					continue;
-				if (xt_is_poison(e) &&
+				if (bm_is_poison(e) &&
 				    alloc_is_quarantined(ns->alloc, blk + (p - first)))
-					flags = XT_POISON;
+					flags = BM_POISON;
 				rc = __xt_store(&in->map, p, 0,
-						xt_mk_entry(blk + (p - first), 0, flags));
+						bm_mk_entry(blk + (p - first), 0, flags));
 				if (rc)
 					goto out;
 			}
 		}
-		if (!xt_is_hole(e)) {
+		if (!bm_is_hole(e)) {
 			rc = __release(ns, tc, in, blk + (lo - first), hi - lo, &owned_delta);
 			if (rc)
 				goto out;
@@ -234,7 +234,7 @@ static int __map_piece(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, 
 		rc = rmap_insert(&ns->rmap, blk, n, in, idx);
 	} else {
 		/* Own every block but the quarantined ones. */
-		flags = XT_POISON;
+		flags = BM_POISON;
 		for (uint64_t b = blk; b < blk + n && rc == 0; b++) {
 			if (alloc_is_quarantined(ns->alloc, b))
 				continue;
@@ -250,7 +250,7 @@ static int __map_piece(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, 
 				 n);
 	if (rc)
 		return rc;
-	rc = __xt_store(&in->map, idx, order, xt_mk_entry(blk, order, flags));
+	rc = __xt_store(&in->map, idx, order, bm_mk_entry(blk, order, flags));
 	if (rc)
 		return rc;
 	add_blocks(in, (int64_t)(n - bad));
@@ -317,10 +317,10 @@ static int poison_owned(struct ns *ns, uint64_t block)
 	xt_lock(&in->map);
 	e = __xt_load(&in->map, own.index, &first, &order);
 	pthread_mutex_lock(&ns->poison_lock);
-	if (xt_is_value(e) && !xt_is_hole(e) && xt_to_block(e) + (own.index - first) == block &&
+	if (xt_is_value(e) && !bm_is_hole(e) && bm_to_block(e) + (own.index - first) == block &&
 	    rmap_lookup(&ns->rmap, block, &own) && own.inode == in) {
-		if (!xt_is_poison(e))
-			__xt_cmpxchg(&in->map, first, e, e | XT_POISON, NULL);
+		if (!bm_is_poison(e))
+			__xt_cmpxchg(&in->map, first, e, e | BM_POISON, NULL);
 		rmap_remove(&ns->rmap, block, 1);
 		alloc_quarantine(ns->alloc, block, 1);
 		/*
@@ -412,7 +412,7 @@ static int apply_inode(struct ns *ns, const struct fmt_inode *fi)
 		in->refs = 1;
 		pthread_mutex_init(&in->lock, NULL);
 		pthread_mutex_init(&in->attr_lock, NULL);
-		xt_init(&in->map);
+		bm_init(&in->map);
 		CDS_INIT_LIST_HEAD(&in->grants);
 		in->mode = fi->mode;
 		ns_table_add_inode(ns, in);

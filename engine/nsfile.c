@@ -33,53 +33,24 @@ static uint64_t page_block(struct ns *ns, struct ns_inode *in, uint64_t idx, boo
 	xt_entry e = __xt_load(&in->map, idx, &first, NULL);
 
 	*poisoned = false;
-	if (!xt_is_value(e) || xt_is_hole(e))
+	if (!xt_is_value(e) || bm_is_hole(e))
 		return UINT64_MAX;
-	blk = xt_to_block(e) + (idx - first);
-	if (xt_is_poison(e) && alloc_is_quarantined(ns->alloc, blk))
+	blk = bm_to_block(e) + (idx - first);
+	if (bm_is_poison(e) && alloc_is_quarantined(ns->alloc, blk))
 		*poisoned = true;
 	return blk;
 }
 
 void ns_lock_pages(struct ns_inode *in, uint64_t start, uint64_t end)
 {
-	uint64_t i = start;
-	unsigned order;
-
-	if (S_ISDIR(in->type) || start >= end)
-		return;
-	xt_lock(&in->map);
-	while (xt_find(&in->map, &i, end - 1, XT_MARK_ANY, &order) != XT_EMPTY) {
-		uint64_t first = i;
-
-		/* Waits while another thread holds it; retries from the lookup after waking. */
-		if (__xt_lock_entry(&in->map, first) == XT_EMPTY)
-			continue;
-		__xt_load(&in->map, first, &i, &order);
-		i += UINT64_C(1) << order;
-		if (i == 0 || i >= end)
-			break;
-	}
-	xt_unlock(&in->map);
+	if (!S_ISDIR(in->type))
+		bm_lock_range(&in->map, start, end);
 }
 
 void ns_unlock_pages(struct ns_inode *in, uint64_t start, uint64_t end)
 {
-	uint64_t i = start;
-	unsigned order;
-	xt_entry e;
-
-	if (S_ISDIR(in->type) || start >= end)
-		return;
-	xt_lock(&in->map);
-	while ((e = xt_find(&in->map, &i, end - 1, XT_MARK_ANY, &order)) != XT_EMPTY) {
-		if (xt_is_locked(e))
-			__xt_unlock_entry(&in->map, i);
-		i += UINT64_C(1) << order;
-		if (i == 0 || i >= end)
-			break;
-	}
-	xt_unlock(&in->map);
+	if (!S_ISDIR(in->type))
+		bm_unlock_range(&in->map, start, end);
 }
 
 void ns_zero_tail(struct ns *ns, struct ns_inode *in, uint64_t from)

@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 
+#include "blockmap.h"
 #include "lease.h"
 #include "namespace.h"
 #include "poison.h"

@@ -156,8 +156,8 @@ static int poison_block(struct ns *ns, uint64_t block, poison_report_fn fn, void
 		fault_at(FAULT_POISON_AFTER_RMAP);
 		xt_lock(&in->map);
 		e = __xt_load(&in->map, own.index, &first, &order);
-		if (!xt_is_value(e) || xt_is_hole(e) ||
-		    xt_to_block(e) + (own.index - first) != block) {
+		if (!xt_is_value(e) || bm_is_hole(e) ||
+		    bm_to_block(e) + (own.index - first) != block) {
 			/* The rmap was stale: the page moved or went. Retry from the lookup. */
 			xt_unlock(&in->map);
 			rcu_read_end();
@@ -169,14 +169,14 @@ static int poison_block(struct ns *ns, uint64_t block, poison_report_fn fn, void
 			continue;
 		}
 		rcu_read_end();
-		if (xt_is_locked(e)) {
+		if (bm_is_locked(e)) {
 			/* Wait for the holder, then retry from the lookup. */
-			__xt_get_unlocked(&in->map, first);
+			__bm_get_unlocked(&in->map, first);
 			xt_unlock(&in->map);
 			ns_inode_put(ns, in);
 			continue;
 		}
-		__xt_lock_entry(&in->map, first);
+		__bm_lock_entry(&in->map, first);
 		xt_unlock(&in->map);
 		break;
 	}
@@ -190,7 +190,7 @@ static int poison_block(struct ns *ns, uint64_t block, poison_report_fn fn, void
 		if (fn)
 			fn(ctx, &hit);
 	}
-	xt_unlock_entry(&in->map, first);
+	bm_unlock_entry(&in->map, first);
 	ns_inode_put(ns, in);
 	return rc == 0 ? 1 : rc;
 }
@@ -267,8 +267,8 @@ int64_t poison_file_range(struct ns *ns, uint64_t ino, uint64_t off, uint64_t le
 				return newly ? newly : -ENOENT;
 			}
 			e = __xt_load(&in->map, idx, &first, NULL);
-			if (xt_is_value(e) && !xt_is_hole(e))
-				blk = xt_to_block(e) + (idx - first);
+			if (xt_is_value(e) && !bm_is_hole(e))
+				blk = bm_to_block(e) + (idx - first);
 			rcu_read_end();
 		}
 		/* Contiguous blocks go to poison_handle together; holes have nothing to lose. */

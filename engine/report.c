@@ -44,15 +44,15 @@ int ns_extents(struct ns *ns, uint64_t ino, uint64_t from, struct ns_extent *out
 		uint64_t count = UINT64_C(1) << order, first = i, blk;
 		unsigned flags;
 
-		if (!xt_is_value(e) || xt_is_hole(e))
+		if (!xt_is_value(e) || bm_is_hole(e))
 			continue;
-		blk = xt_to_block(e);
+		blk = bm_to_block(e);
 		if (first < from) { /* a 2 MiB entry straddling where this call starts */
 			blk += from - first;
 			count -= from - first;
 			first = from;
 		}
-		flags = xt_is_poison(e) ? NS_EXT_POISON : 0;
+		flags = bm_is_poison(e) ? NS_EXT_POISON : 0;
 		if (last && last->flags == flags && last->index + last->count == first &&
 		    last->block + last->count == blk) {
 			last->count += count;
@@ -114,8 +114,8 @@ static bool owner_of(struct bb_walk *w, uint64_t block, uint64_t *ino, uint64_t 
 		if (!in || in->type == S_IFDIR)
 			continue;
 		e = __xt_load(&in->map, p->index, &first, NULL);
-		if (xt_is_value(e) && !xt_is_hole(e) && xt_is_poison(e) &&
-		    xt_to_block(e) + (p->index - first) == block) {
+		if (xt_is_value(e) && !bm_is_hole(e) && bm_is_poison(e) &&
+		    bm_to_block(e) + (p->index - first) == block) {
 			*ino = p->ino;
 			*index = p->index;
 			found = true;

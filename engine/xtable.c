@@ -37,8 +37,6 @@
 #define XT_TAG_MASK ((uint64_t)3)
 #define XT_TAG_INTERNAL ((uint64_t)2)
 #define XT_SIBLING_END ((uint64_t)XT_SLOTS << 2) /* sibling words are below this */
-#define XT_WAIT_BUCKETS 256
-#define XT_WAIT_SECONDS 1 /* a waiter looks again at least this often */
 
 _Static_assert(XT_SLOTS == 64, "the mark bitmaps are one uint64_t per node");
 _Static_assert(XT_ORDER_MAX / XT_SHIFT * XT_SHIFT + XT_SHIFT <= 64, "orders fit the levels");
@@ -72,17 +70,6 @@ struct xt_pos {
 	uint64_t first;	      /* first index the entry covers */
 	unsigned order;
 };
-
-/* A hashed wait queue for entry locks, as fs/dax.c has them. */
-struct xt_wait_bucket {
-	pthread_mutex_t mutex;
-	pthread_cond_t cond; /* CLOCK_MONOTONIC */
-	uint64_t seq;	     /* bumped by every wake; under mutex */
-	unsigned waiters;    /* written under mutex, read atomically by wakers */
-};
-
-static struct xt_wait_bucket xt_wait_table[XT_WAIT_BUCKETS];
-static pthread_once_t xt_wait_once = PTHREAD_ONCE_INIT;
 
 /* --- slot words --- */
 
@@ -389,89 +376,14 @@ static void node_retire(struct xtable *xt, struct xt_node *node)
 	rcu_defer(&node->rcu, node_free_cb);
 }
 
-/* --- entry-lock wait queues --- */
-
 /*
- * wait_table_init - set up the wait buckets once per process.
- * Context: pthread_once().
- * Locking: none.
+ * evict - hand @old (first index @first), which left the tree, to the table's evict hook.
+ * Context: any thread. Locking: the table lock.
  */
-static void wait_table_init(void)
+static inline void evict(struct xtable *xt, uint64_t first, xt_entry old)
 {
-	pthread_condattr_t attr;
-	unsigned i;
-
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	for (i = 0; i < XT_WAIT_BUCKETS; i++) {
-		pthread_mutex_init(&xt_wait_table[i].mutex, NULL);
-		pthread_cond_init(&xt_wait_table[i].cond, &attr);
-	}
-	pthread_condattr_destroy(&attr);
-}
-
-/*
- * wait_bucket - the wait queue of the entry of @xt whose first index is @first.
- * Context: any thread. Locking: none.
- * Return: the bucket.
- */
-static struct xt_wait_bucket *wait_bucket(const struct xtable *xt, uint64_t first)
-{
-	uint64_t h = (uint64_t)(uintptr_t)xt ^ (first * UINT64_C(0x9e3779b97f4a7c15));
-
-	h ^= h >> 33;
-	h *= UINT64_C(0xff51afd7ed558ccd);
-	h ^= h >> 33;
-	pthread_once(&xt_wait_once, wait_table_init);
-	return &xt_wait_table[h % XT_WAIT_BUCKETS];
-}
-
-/*
- * wake_entry - wake every waiter on the entry of @xt whose first index is @first.
- * Context: any thread.
- * Locking: the table lock (a waiter registers under it, so none is missed); takes the
- *          bucket mutex when the bucket has waiters.
- */
-static void wake_entry(struct xtable *xt, uint64_t first)
-{
-	struct xt_wait_bucket *b = wait_bucket(xt, first);
-
-	if (!__atomic_load_n(&b->waiters, __ATOMIC_ACQUIRE))
-		return;
-	pthread_mutex_lock(&b->mutex);
-	b->seq++;
-	pthread_cond_broadcast(&b->cond);
-	pthread_mutex_unlock(&b->mutex);
-}
-
-/*
- * wait_entry - sleep until the entry of @xt whose first index is @first may have been
- * unlocked, replaced or removed, or at most XT_WAIT_SECONDS.
- * Context: any thread, not inside an RCU read section.
- * Locking: the table lock is held on entry and on return, dropped while sleeping. The bucket
- *          mutex is taken before the table lock is dropped, so a wake that follows the
- *          unlock cannot be missed.
- */
-static void wait_entry(struct xtable *xt, uint64_t first)
-{
-	struct xt_wait_bucket *b = wait_bucket(xt, first);
-	struct timespec deadline;
-	uint64_t seq;
-
-	pthread_mutex_lock(&b->mutex);
-	seq = b->seq;
-	__atomic_store_n(&b->waiters, b->waiters + 1, __ATOMIC_RELAXED);
-	xt_unlock(xt);
-
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += XT_WAIT_SECONDS;
-	while (b->seq == seq) {
-		if (pthread_cond_timedwait(&b->cond, &b->mutex, &deadline) == ETIMEDOUT)
-			break;
-	}
-	__atomic_store_n(&b->waiters, b->waiters - 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&b->mutex);
-	xt_lock(xt);
+	if (xt->evict && old != XT_EMPTY)
+		xt->evict(xt, first, old);
 }
 
 /* --- tree walks --- */
@@ -569,7 +481,7 @@ static xt_entry find_in(const struct xt_node *node, uint64_t base, uint64_t inde
 
 /*
  * subtree_retire - free every node of the subtree @node (whose first index is @base), which
- * is already unlinked, waking the waiters of its locked entries when @wake.
+ * is already unlinked, handing its entries to the evict hook when @wake.
  * Context: any thread registered with RCU. Locking: the table lock.
  */
 static void subtree_retire(struct xtable *xt, struct xt_node *node, uint64_t base, bool wake)
@@ -582,8 +494,8 @@ static void subtree_retire(struct xtable *xt, struct xt_node *node, uint64_t bas
 
 		if (slot_is_node(w))
 			subtree_retire(xt, slot_to_node(w), first, wake);
-		else if (wake && xt_is_locked(w))
-			wake_entry(xt, first);
+		else if (wake && !slot_is_internal(w))
+			evict(xt, first, w);
 	}
 	node_retire(xt, node);
 }
@@ -635,7 +547,7 @@ static void node_prune(struct xtable *xt, struct xt_node *node)
 /*
  * entry_remove - remove the entry at @pos (all its slots and marks), then free the nodes
  * that leaves empty and shorten the tree.
- * Context: any thread registered with RCU. Locking: the table lock. Does not wake waiters.
+ * Context: any thread registered with RCU. Locking: the table lock. Does not call the evict hook.
  */
 static void entry_remove(struct xtable *xt, const struct xt_pos *pos)
 {
@@ -703,7 +615,7 @@ static int store_prepare(struct xtable *xt, uint64_t index, unsigned shift, unsi
  * store_place - put @entry in @nslots slots of @node from the slot of @index, replacing
  * what they hold (entries, whole subtrees) and clearing their marks.
  * Context: any thread registered with RCU.
- * Locking: the table lock. Wakes the waiters of replaced locked entries.
+ * Locking: the table lock. Replaced entries go to the evict hook.
  */
 static void store_place(struct xtable *xt, struct xt_node *node, uint64_t index, unsigned nslots,
 			xt_entry entry)
@@ -724,14 +636,14 @@ static void store_place(struct xtable *xt, struct xt_node *node, uint64_t index,
 	node_write_end(node);
 	node->count = (uint8_t)(node->count - used + nslots);
 
-	/* what was there is unreachable now: free it, wake whoever waited on it */
+	/* what was there is unreachable now: free it, tell the user it left */
 	for (i = 0; i < nslots; i++) {
 		uint64_t first = base | ((uint64_t)(off + i) << shift);
 
 		if (slot_is_node(old[i]))
 			subtree_retire(xt, slot_to_node(old[i]), first, true);
-		else if (xt_is_locked(old[i]))
-			wake_entry(xt, first);
+		else if (!slot_is_internal(old[i]))
+			evict(xt, first, old[i]);
 	}
 }
 
@@ -747,6 +659,16 @@ void xt_init(struct xtable *xt)
 	pthread_mutex_init(&xt->lock, NULL);
 	xt->root = NULL;
 	xt->nr_nodes = 0;
+	xt->evict = NULL;
+}
+
+/*
+ * xt_set_evict - the hook for entries that leave the tree.
+ * Context: before the table is shared. Locking: none.
+ */
+void xt_set_evict(struct xtable *xt, xt_evict_fn fn)
+{
+	xt->evict = fn;
 }
 
 /*
@@ -913,7 +835,7 @@ int __xt_store(struct xtable *xt, uint64_t index, unsigned order, xt_entry entry
 /*
  * __xt_erase - remove the entry covering @index (the whole multi-order entry).
  * Context: any thread registered with RCU.
- * Locking: the table lock. Wakes the waiters of a LOCKED entry.
+ * Locking: the table lock. The entry goes to the evict hook.
  * Return: the removed entry, or XT_EMPTY.
  */
 xt_entry __xt_erase(struct xtable *xt, uint64_t index)
@@ -924,8 +846,7 @@ xt_entry __xt_erase(struct xtable *xt, uint64_t index)
 	if (entry == XT_EMPTY)
 		return XT_EMPTY;
 	entry_remove(xt, &pos);
-	if (xt_is_locked(entry))
-		wake_entry(xt, pos.first);
+	evict(xt, pos.first, entry);
 	return entry;
 }
 
@@ -934,7 +855,7 @@ xt_entry __xt_erase(struct xtable *xt, uint64_t index)
  * kept); XT_EMPTY as @entry removes it; an empty @index with @old XT_EMPTY gets @entry at
  * order 0.
  * Context: any thread registered with RCU.
- * Locking: the table lock. Wakes waiters when a LOCKED entry is removed or unlocked.
+ * Locking: the table lock. A removed entry goes to the evict hook.
  * Return: the entry found before (@old on success); *@err (may be NULL) is 0, or -ENOMEM
  *         (order-0 store failed), or -EINVAL (@entry has the internal tag, or the order-0
  *         store's index is past XT_INDEX_MAX); nothing changed on error.
@@ -953,12 +874,9 @@ xt_entry __xt_cmpxchg(struct xtable *xt, uint64_t index, xt_entry old, xt_entry 
 		ret = __xt_store(xt, index, 0, entry);
 	} else if (entry == XT_EMPTY) {
 		entry_remove(xt, &pos);
-		if (xt_is_locked(cur))
-			wake_entry(xt, pos.first);
+		evict(xt, pos.first, cur);
 	} else {
 		slot_set(pos.node, pos.off, entry);
-		if (xt_is_locked(cur) && !xt_is_locked(entry))
-			wake_entry(xt, pos.first);
 	}
 out:
 	if (err)
@@ -1056,73 +974,4 @@ bool xt_empty(struct xtable *xt)
 size_t xt_memory(struct xtable *xt)
 {
 	return (size_t)__atomic_load_n(&xt->nr_nodes, __ATOMIC_RELAXED) * sizeof(struct xt_node);
-}
-
-/*
- * __xt_lock_entry - lock the entry covering @index, waiting while another thread holds it.
- * Context: any thread registered with RCU, not inside an RCU read section.
- * Locking: the table lock; dropped and retaken while waiting, held on return.
- * Return: the entry with XT_LOCKED set, XT_EMPTY if none, or a pointer entry as it is.
- */
-xt_entry __xt_lock_entry(struct xtable *xt, uint64_t index)
-{
-	for (;;) {
-		struct xt_pos pos;
-		xt_entry entry = xt_walk(xt, index, &pos);
-
-		if (!xt_is_value(entry))
-			return entry;
-		if (!(entry & XT_LOCKED)) {
-			entry |= XT_LOCKED;
-			slot_set(pos.node, pos.off, entry);
-			return entry;
-		}
-		wait_entry(xt, pos.first);
-	}
-}
-
-/*
- * __xt_get_unlocked - wait until the entry covering @index is not locked and return it.
- * Context: any thread registered with RCU, not inside an RCU read section.
- * Locking: the table lock; dropped and retaken while waiting, held on return.
- * Return: the unlocked entry, XT_EMPTY, or a pointer entry.
- */
-xt_entry __xt_get_unlocked(struct xtable *xt, uint64_t index)
-{
-	for (;;) {
-		struct xt_pos pos;
-		xt_entry entry = xt_walk(xt, index, &pos);
-
-		if (!xt_is_locked(entry))
-			return entry;
-		wait_entry(xt, pos.first);
-	}
-}
-
-/*
- * __xt_unlock_entry - clear the lock bit of the entry covering @index and wake its waiters.
- * Context: any thread registered with RCU.
- * Locking: the table lock.
- */
-void __xt_unlock_entry(struct xtable *xt, uint64_t index)
-{
-	struct xt_pos pos;
-	xt_entry entry = xt_walk(xt, index, &pos);
-
-	if (!xt_is_locked(entry))
-		return;
-	slot_set(pos.node, pos.off, xt_unlocked(entry));
-	wake_entry(xt, pos.first);
-}
-
-/*
- * xt_unlock_entry - as __xt_unlock_entry, taking and dropping the table lock.
- * Context: any thread registered with RCU.
- * Locking: takes and drops the table lock.
- */
-void xt_unlock_entry(struct xtable *xt, uint64_t index)
-{
-	xt_lock(xt);
-	__xt_unlock_entry(xt, index);
-	xt_unlock(xt);
 }

@@ -18,20 +18,14 @@
  *   bits 1..0 | meaning
  *   ----------+--------------------------------------------------------------
  *       00    | empty (the word 0) or a caller's pointer (8-byte aligned, non-NULL)
- *       x1    | a value entry (the block-map entry below)
+ *       x1    | a value entry: the other 63 bits are the caller's (engine/blockmap.h
+ *             | encodes a file's page -> block entries in them)
  *       10    | internal to the tree (node pointer or sibling); never returned to callers
  *
- * The block-map entry word (value entries), built and read only with the helpers below:
- *
- *   bits   | field
- *   -------+-------------------------------------------------------------
- *   0      | XT_TAG_VALUE, always 1
- *   1      | XT_LOCKED   entry lock bit (set and cleared under the table lock)
- *   2      | XT_HOLE     a placeholder with no block (locked while a block is being allocated)
- *   3      | XT_POISON   the page's data is lost; the block is quarantined, not owned
- *   4..9   | order (0 = 4 KiB page ... 9 = 2 MiB), 6 bits
- *   10..11 | reserved, 0
- *   12..63 | region block number (4 KiB units), 52 bits
+ * The table knows nothing of what its values mean: entry locks, holes and poison belong to
+ * its user (as fs/dax.c keeps its entry bits and wait queues on top of lib/xarray.c). A user
+ * that must hear of entries leaving the tree (to wake their waiters) registers an evict
+ * hook with xt_set_evict().
  */
 
 #include <pthread.h>
@@ -50,48 +44,37 @@ typedef uint64_t xt_entry;
 #define XT_INDEX_MAX (UINT64_MAX >> 1)
 
 #define XT_TAG_VALUE ((xt_entry)1 << 0)
-#define XT_LOCKED ((xt_entry)1 << 1)
-#define XT_HOLE ((xt_entry)1 << 2)
-#define XT_POISON ((xt_entry)1 << 3)
-#define XT_ORDER_SHIFT 4
-#define XT_ORDER_MASK ((xt_entry)0x3f << XT_ORDER_SHIFT)
-#define XT_BLOCK_SHIFT 12
-#define XT_BLOCK_MAX ((UINT64_C(1) << (64 - XT_BLOCK_SHIFT)) - 1)
-#define XT_FLAGS_MASK (XT_LOCKED | XT_HOLE | XT_POISON)
 
 _Static_assert(sizeof(xt_entry) == 8, "an entry is one 64-bit word");
 _Static_assert(sizeof(void *) == 8, "pointer entries need 64-bit pointers");
 
 /* Marks: one bit per slot and mark, propagated up so marked iteration skips unmarked subtrees. */
 enum xt_mark {
-	XT_MARK_DIRTY = 0,  /* written since the last persist of its range */
-	XT_MARK_MAPPED = 1, /* some client holds a grant that covers it */
-	XT_MARK_2 = 2,	    /* free for callers */
+	XT_MARK_0 = 0,
+	XT_MARK_1 = 1,
+	XT_MARK_2 = 2,
 	XT_MARK_COUNT = 3,
 };
 #define XT_MARK_ANY (-1)
 
 struct xt_node;
+struct xtable;
+
+/*
+ * xt_evict_fn - @old, whose first index is @first, left the tree: replaced by a store, or
+ * removed by an erase or by a cmpxchg to XT_EMPTY (not for in-place cmpxchg, nor at
+ * xt_destroy). Called under the table lock; must not call back into the table.
+ */
+typedef void (*xt_evict_fn)(struct xtable *xt, uint64_t first, xt_entry old);
 
 struct xtable {
 	pthread_mutex_t lock;
 	struct xt_node *root; /* RCU-published; NULL when empty */
 	uint64_t nr_nodes;    /* under the lock; for memory reports */
+	xt_evict_fn evict;    /* fixed before first use; may be NULL */
 };
 
-/* --- entry-word helpers: nobody masks entry bits by hand elsewhere --- */
-
-static inline xt_entry xt_mk_entry(uint64_t block, unsigned order, xt_entry flags)
-{
-	return XT_TAG_VALUE | (flags & XT_FLAGS_MASK) | ((xt_entry)order << XT_ORDER_SHIFT) |
-	       (block << XT_BLOCK_SHIFT);
-}
-
-/* xt_mk_hole - a placeholder entry with no block (always made locked by its creator). */
-static inline xt_entry xt_mk_hole(unsigned order)
-{
-	return xt_mk_entry(0, order, XT_HOLE | XT_LOCKED);
-}
+/* --- entry-word helpers --- */
 
 static inline xt_entry xt_mk_ptr(const void *p)
 {
@@ -108,46 +91,9 @@ static inline bool xt_is_ptr(xt_entry e)
 	return e != XT_EMPTY && (e & 3) == 0;
 }
 
-static inline bool xt_is_locked(xt_entry e)
-{
-	return xt_is_value(e) && (e & XT_LOCKED);
-}
-
-static inline bool xt_is_hole(xt_entry e)
-{
-	return xt_is_value(e) && (e & XT_HOLE);
-}
-
-static inline bool xt_is_poison(xt_entry e)
-{
-	return xt_is_value(e) && (e & XT_POISON);
-}
-
-/* xt_has_block - a value entry that owns its block (not a hole, not poisoned). */
-static inline bool xt_has_block(xt_entry e)
-{
-	return xt_is_value(e) && !(e & (XT_HOLE | XT_POISON));
-}
-
-static inline unsigned xt_to_order(xt_entry e)
-{
-	return (unsigned)((e & XT_ORDER_MASK) >> XT_ORDER_SHIFT);
-}
-
-static inline uint64_t xt_to_block(xt_entry e)
-{
-	return e >> XT_BLOCK_SHIFT;
-}
-
 static inline void *xt_to_ptr(xt_entry e)
 {
 	return (void *)(uintptr_t)e;
-}
-
-/* xt_unlocked - @e with the lock bit clear (what the slot holds once unlocked). */
-static inline xt_entry xt_unlocked(xt_entry e)
-{
-	return e & ~XT_LOCKED;
 }
 
 /* --- the table --- */
@@ -157,6 +103,12 @@ static inline xt_entry xt_unlocked(xt_entry e)
  * Context: any; the table must not be in use yet.
  */
 void xt_init(struct xtable *xt);
+
+/*
+ * xt_set_evict - call @fn for every entry that leaves the tree from now on.
+ * Context: before the table is shared.
+ */
+void xt_set_evict(struct xtable *xt, xt_evict_fn fn);
 
 /*
  * xt_destroy - free every node. Entries are not looked at: the caller has emptied or
@@ -181,7 +133,7 @@ void xt_unlock(struct xtable *xt);
  * Locking: takes and drops the RCU read lock itself (nests inside a caller's read section);
  *          the result may be stale: revalidate under xt_lock() before acting on it. A caller
  *          that dereferences a pointer entry must itself be inside rcu_read_begin().
- * Return: the entry (with its LOCKED bit as stored), or XT_EMPTY.
+ * Return: the entry, or XT_EMPTY.
  */
 xt_entry xt_load(struct xtable *xt, uint64_t index);
 
@@ -199,7 +151,7 @@ xt_entry __xt_load(struct xtable *xt, uint64_t index, uint64_t *first, unsigned 
  * __xt_store - make @entry the entry for [@index, @index + 2^@order), replacing every entry
  * inside that range. Marks of replaced entries are cleared.
  * Context: any thread registered with RCU.
- * Locking: caller holds xt_lock(). Replaced LOCKED entries have their waiters woken.
+ * Locking: caller holds xt_lock(). Replaced entries go to the evict hook.
  * Return: 0; -EINVAL if @index is not aligned to 2^@order, @order > XT_ORDER_MAX, the range
  *         passes XT_INDEX_MAX, or @entry is XT_EMPTY or has the internal tag; -EBUSY if a
  *         larger entry covers the range (erase it first); -ENOMEM (the table is unchanged).
@@ -209,14 +161,15 @@ int __xt_store(struct xtable *xt, uint64_t index, unsigned order, xt_entry entry
 /*
  * __xt_erase - remove the entry covering @index (the whole multi-order entry).
  * Context: any thread registered with RCU.
- * Locking: caller holds xt_lock(). If the entry was LOCKED its waiters are woken.
+ * Locking: caller holds xt_lock(). The entry goes to the evict hook.
  * Return: the removed entry, or XT_EMPTY.
  */
 xt_entry __xt_erase(struct xtable *xt, uint64_t index);
 
 /*
  * __xt_cmpxchg - if the entry covering @index is @old, replace it in place by @entry (same
- * slot, same order; an empty @index with @old == XT_EMPTY stores @entry at order 0).
+ * slot, same order; XT_EMPTY removes it, through the evict hook; an empty @index with
+ * @old == XT_EMPTY stores @entry at order 0).
  * Context: any thread registered with RCU.
  * Locking: caller holds xt_lock().
  * Return: the entry found before (equal to @old on success); on -ENOMEM for the order-0
@@ -269,41 +222,5 @@ bool xt_empty(struct xtable *xt);
  * Locking: caller holds xt_lock() for an exact figure; a racy read otherwise.
  */
 size_t xt_memory(struct xtable *xt);
-
-/* --- entry locks (as fs/dax.c does them) --- */
-
-/*
- * __xt_lock_entry - lock the entry covering @index, waiting while another thread holds it.
- * While waiting the table lock is dropped and the waiter sleeps on a hashed wait queue keyed
- * by (table, first index of the entry); on waking it retries from the lookup, because the
- * entry may be gone or different.
- * Context: any thread registered with RCU, not inside an RCU read section.
- * Locking: caller holds xt_lock(); it may be dropped and retaken while waiting, and is held
- *          on return.
- * Return: the entry as it now stands, with XT_LOCKED set, or XT_EMPTY if there is no entry
- *         (nothing was locked). Pointer entries cannot be locked: returned as they are.
- */
-xt_entry __xt_lock_entry(struct xtable *xt, uint64_t index);
-
-/*
- * __xt_get_unlocked - wait until the entry covering @index is not locked, then return it
- * without locking it.
- * Context/Locking: as __xt_lock_entry.
- * Return: the unlocked entry, or XT_EMPTY.
- */
-xt_entry __xt_get_unlocked(struct xtable *xt, uint64_t index);
-
-/*
- * __xt_unlock_entry - clear the lock bit of the entry covering @index (which the caller
- * locked) and wake every waiter on it.
- * Context: any thread registered with RCU.
- * Locking: caller holds xt_lock().
- */
-void __xt_unlock_entry(struct xtable *xt, uint64_t index);
-
-/*
- * xt_unlock_entry - as __xt_unlock_entry, taking and dropping the table lock.
- */
-void xt_unlock_entry(struct xtable *xt, uint64_t index);
 
 #endif

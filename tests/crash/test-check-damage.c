@@ -28,6 +28,7 @@
 #include <json-c/json.h>
 
 #include "format.h"
+#include "blockmap.h"
 #include "log.h"
 #include "namespace.h"
 #include "nsint.h"
@@ -233,8 +234,8 @@ static uint64_t block_of(struct ns *ns, uint64_t ino, uint64_t index)
 	in = ns_inode_find(ns, ino);
 	T_ASSERT(in);
 	e = __xt_load(&in->map, index, &first, NULL);
-	T_ASSERT(xt_is_value(e) && !xt_is_hole(e));
-	blk = xt_to_block(e) + (index - first);
+	T_ASSERT(xt_is_value(e) && !bm_is_hole(e));
+	blk = bm_to_block(e) + (index - first);
 	rcu_read_end();
 	return blk;
 }

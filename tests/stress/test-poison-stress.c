@@ -147,9 +147,9 @@ static bool page_poisoned(uint64_t ino, uint64_t idx, uint64_t *blk)
 	if (in) {
 		xt_lock(&in->map);
 		e = __xt_load(&in->map, idx, &first, NULL);
-		if (xt_is_value(e) && !xt_is_hole(e)) {
-			*blk = xt_to_block(e) + (idx - first);
-			bad = xt_is_poison(e) && alloc_is_quarantined(ns_alloc(g_ns), *blk);
+		if (xt_is_value(e) && !bm_is_hole(e)) {
+			*blk = bm_to_block(e) + (idx - first);
+			bad = bm_is_poison(e) && alloc_is_quarantined(ns_alloc(g_ns), *blk);
 		}
 		xt_unlock(&in->map);
 	}
@@ -463,16 +463,16 @@ static void report(void *ctx, const struct poison_hit *hit)
 		xt_lock(&in->map);
 		e = __xt_load(&in->map, hit->index, &first, &order);
 		xt_unlock(&in->map);
-		if (!xt_is_value(e) || xt_is_hole(e) ||
-		    xt_to_block(e) + (hit->index - first) != hit->block)
+		if (!xt_is_value(e) || bm_is_hole(e) ||
+		    bm_to_block(e) + (hit->index - first) != hit->block)
 			T_FAIL("poisoner %u: block %" PRIu64 " attributed to inode %" PRIu64
 			       " page %" PRIu64 ", which maps %s %" PRIu64,
 			       p->id, hit->block, hit->ino, hit->index,
-			       xt_is_value(e) && !xt_is_hole(e) ? "block" : "nothing",
-			       xt_is_value(e) && !xt_is_hole(e)
-				       ? xt_to_block(e) + (hit->index - first)
+			       xt_is_value(e) && !bm_is_hole(e) ? "block" : "nothing",
+			       xt_is_value(e) && !bm_is_hole(e)
+				       ? bm_to_block(e) + (hit->index - first)
 				       : 0);
-		if (!xt_is_poison(e) || !xt_is_locked(e))
+		if (!bm_is_poison(e) || !bm_is_locked(e))
 			T_FAIL("poisoner %u: inode %" PRIu64 " page %" PRIu64
 			       " reported with entry %#" PRIx64 " (not poisoned and locked)",
 			       p->id, hit->ino, hit->index, (uint64_t)e);
@@ -598,10 +598,10 @@ static void no_file_maps_poison(const char *when)
 		xt_lock(&in->map);
 		xt_for_each (&in->map, i, order, e, 0, XT_INDEX_MAX) {
 			for (uint64_t k = 0; k < (UINT64_C(1) << order); k++) {
-				uint64_t b = xt_to_block(e) + k;
+				uint64_t b = bm_to_block(e) + k;
 
 				if (b >= g_first && b < g_first + g_count &&
-				    g_poisoned[b - g_first] && !xt_is_poison(e))
+				    g_poisoned[b - g_first] && !bm_is_poison(e))
 					T_FAIL("%s: inode %" PRIu64 " page %" PRIu64
 					       " maps poisoned block %" PRIu64 " as data",
 					       when, in->ino, i + k, b);

@@ -21,6 +21,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "blockmap.h"
 #include "log.h"
 #include "nsint.h"
 #include "poison.h"
@@ -116,8 +117,8 @@ static uint64_t entry_block(struct ns *ns, uint64_t ino, uint64_t idx, xt_entry 
 	if (in) {
 		xt_lock(&in->map);
 		*e = __xt_load(&in->map, idx, &first, NULL);
-		if (xt_is_value(*e) && !xt_is_hole(*e))
-			blk = xt_to_block(*e) + (idx - first);
+		if (xt_is_value(*e) && !bm_is_hole(*e))
+			blk = bm_to_block(*e) + (idx - first);
 		xt_unlock(&in->map);
 	}
 	rcu_read_end();
@@ -153,7 +154,7 @@ static void report(void *ctx, const struct poison_hit *hit)
 				 "owned hit: inode %" PRIu64 " page %" PRIu64 " maps block %" PRIu64
 				 ", not %" PRIu64,
 				 hit->ino, hit->index, blk, hit->block);
-		else if (!xt_is_poison(e) || !xt_is_locked(e))
+		else if (!bm_is_poison(e) || !bm_is_locked(e))
 			snprintf(bad, sizeof(bad),
 				 "owned hit: inode %" PRIu64 " page %" PRIu64
 				 " entry is not poisoned and locked (%#" PRIx64 ")",
@@ -286,7 +287,7 @@ static void window_round(struct ns *ns, unsigned nr, enum kind kind)
 	fill(db, nr, 2);
 	R.ino_a = make_file(ns, "a", da);
 	R.x = entry_block(ns, R.ino_a, 0, &e);
-	T_ASSERT(R.x != UINT64_MAX && xt_has_block(e));
+	T_ASSERT(R.x != UINT64_MAX && bm_has_block(e));
 	quarantined[nr] = R.x;
 	R.delay = true;
 	T_ASSERT(pthread_create(&th, NULL, poison_main, &R) == 0);
@@ -353,7 +354,7 @@ static void window_round(struct ns *ns, unsigned nr, enum kind kind)
 	T_ASSERT(!alloc_is_free(ns_alloc(ns), R.x));
 	T_ASSERT(!rmap_owned(ns, R.x, &own));
 	expect_data(ns, R.ino_b, db, "B");
-	T_ASSERT(entry_block(ns, R.ino_b, 0, &e) == yb && xt_has_block(e));
+	T_ASSERT(entry_block(ns, R.ino_b, 0, &e) == yb && bm_has_block(e));
 
 	/* What became of A. */
 	switch (kind) {
@@ -398,7 +399,7 @@ static void reuse_round(struct ns *ns, unsigned nr)
 	rcu_barrier_all();
 	R.ino_a = make_file(ns, "a", da);
 	R.x = entry_block(ns, R.ino_a, 0, &e);
-	T_ASSERT(R.x != UINT64_MAX && xt_has_block(e));
+	T_ASSERT(R.x != UINT64_MAX && bm_has_block(e));
 	quarantined[nr] = R.x;
 	T_OK(ns_setattr(ns, R.ino_a, &sa, NULL));
 	T_ASSERT(!rmap_owned(ns, R.x, &own));
@@ -426,7 +427,7 @@ static void reuse_round(struct ns *ns, unsigned nr)
 	T_ASSERT(ns_write(ns, R.ino_b, dn, PAGE, 0) == (ssize_t)PAGE);
 	expect_data(ns, R.ino_b, dn, "B after the rewrite");
 	nb = entry_block(ns, R.ino_b, 0, &e);
-	T_ASSERT(nb != UINT64_MAX && nb != R.x && xt_has_block(e));
+	T_ASSERT(nb != UINT64_MAX && nb != R.x && bm_has_block(e));
 	T_ASSERT(alloc_is_quarantined(ns_alloc(ns), R.x));
 	T_ASSERT(!rmap_owned(ns, R.x, &own));
 	T_ASSERT(rmap_owned(ns, nb, &own) && own.inode->ino == R.ino_b && own.index == 0);

@@ -1183,7 +1183,7 @@ static unsigned entry_order(struct ns *ns, uint64_t ino, uint64_t idx, uint64_t 
 	in = ns_inode_find(ns, ino);
 	T_ASSERT(in);
 	e = __xt_load(&in->map, idx, first, &order);
-	T_ASSERT(xt_is_value(e) && !xt_is_hole(e));
+	T_ASSERT(xt_is_value(e) && !bm_is_hole(e));
 	rcu_read_end();
 	return order;
 }

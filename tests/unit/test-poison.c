@@ -34,6 +34,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "blockmap.h"
 #include "log.h"
 #include "nsint.h"
 #include "testutil.h"
@@ -113,7 +114,7 @@ static xt_entry page_entry(struct ns *ns, uint64_t ino, uint64_t idx, uint64_t *
 	if (first)
 		*first = f;
 	if (block)
-		*block = xt_is_value(e) && !xt_is_hole(e) ? xt_to_block(e) + (idx - f) : UINT64_MAX;
+		*block = xt_is_value(e) && !bm_is_hole(e) ? bm_to_block(e) + (idx - f) : UINT64_MAX;
 	return e;
 }
 
@@ -198,7 +199,7 @@ static void on_hit(void *ctx, const struct poison_hit *hit)
 	if (hit->owned) {
 		xt_entry e = page_entry(r->ns, hit->ino, hit->index, NULL, NULL);
 
-		r->locked[r->n] = xt_is_locked(e) && xt_is_poison(e);
+		r->locked[r->n] = bm_is_locked(e) && bm_is_poison(e);
 	}
 	r->n++;
 }
@@ -274,8 +275,8 @@ static void expect_owned(struct ns *ns, uint64_t ino, uint64_t idx, uint64_t pag
 		 r.hits[0].index == idx && !r.hits[0].already && !r.hits[0].metadata);
 	T_ASSERT(r.locked[0]);
 	/* The entry is unlocked again, poisoned, and the block quarantined, not owned. */
-	T_ASSERT(!xt_is_locked(page_entry(ns, ino, idx, NULL, NULL)));
-	T_ASSERT(xt_is_poison(page_entry(ns, ino, idx, NULL, NULL)));
+	T_ASSERT(!bm_is_locked(page_entry(ns, ino, idx, NULL, NULL)));
+	T_ASSERT(bm_is_poison(page_entry(ns, ino, idx, NULL, NULL)));
 	T_ASSERT(alloc_is_quarantined(ns->alloc, blk));
 	T_ASSERT(quarantined(ns) == q + 1);
 	T_ASSERT(blocks_of(ns, ino) == owned - 1);
@@ -326,10 +327,10 @@ static void test_owned(void)
 	large = make_file(ns, "large", LARGE_SIZE, 2);
 	T_ASSERT(blocks_of(ns, small) == SMALL_PAGES);
 	T_ASSERT(blocks_of(ns, large) == 1024); /* two whole chunks */
-	T_ASSERT(xt_to_order(page_entry(ns, small, 3, NULL, NULL)) == 0);
+	T_ASSERT(bm_to_order(page_entry(ns, small, 3, NULL, NULL)) == 0);
 	e = page_entry(ns, large, 300, &first, NULL);
-	T_ASSERT(xt_to_order(e) == 9 && first == 0);
-	T_ASSERT(xt_to_order(page_entry(ns, large, 700, &first, NULL)) == 9 && first == 512);
+	T_ASSERT(bm_to_order(e) == 9 && first == 0);
+	T_ASSERT(bm_to_order(page_entry(ns, large, 700, &first, NULL)) == 9 && first == 512);
 
 	/* Holders over the page and next to it. */
 	grant(ns, &h_small_in, small, 2, 3);  /* pages 2..4 */
@@ -348,7 +349,7 @@ static void test_owned(void)
 	expect_owned(ns, large, 300, LARGE_PAGES, 2, NULL, 0);
 	/* Only the one page of the 2 MiB entry is poisoned. */
 	e = page_entry(ns, large, 300, &first, NULL);
-	T_ASSERT(xt_to_order(e) == 9 && first == 0);
+	T_ASSERT(bm_to_order(e) == 9 && first == 0);
 	T_ASSERT(h_large_in.poisons == 1 && h_large_in.ino == large && h_large_in.index == 300 &&
 		 h_large_in.count == 1);
 	T_ASSERT(h_large_out.poisons == 0);
@@ -386,7 +387,7 @@ static void test_owned(void)
 	T_ASSERT(ns_read(ns, small, buf, PAGE, 3 * PAGE) == (ssize_t)PAGE);
 	T_ASSERT(memcmp(buf, page, PAGE) == 0);
 	e = page_entry(ns, small, 3, NULL, &b);
-	T_ASSERT(b != bad_small && !xt_is_poison(e) && !xt_is_locked(e));
+	T_ASSERT(b != bad_small && !bm_is_poison(e) && !bm_is_locked(e));
 	T_ASSERT(alloc_is_quarantined(ns->alloc, bad_small));
 	T_ASSERT(blocks_of(ns, small) == SMALL_PAGES);
 	{
@@ -405,11 +406,11 @@ static void test_owned(void)
 		T_ASSERT(ns_read(ns, large, buf, sizeof(buf), 299 * PAGE) == (ssize_t)sizeof(buf));
 		T_ASSERT(memcmp(buf, three, sizeof(three)) == 0);
 		e = page_entry(ns, large, 300, &first, &b);
-		T_ASSERT(xt_to_order(e) == 0 && first == 300 && b != bad_large &&
-			 !xt_is_poison(e) && !xt_is_locked(e));
+		T_ASSERT(bm_to_order(e) == 0 && first == 300 && b != bad_large &&
+			 !bm_is_poison(e) && !bm_is_locked(e));
 		T_ASSERT(page_block(ns, large, 299) == b299 && page_block(ns, large, 301) == b301);
-		T_ASSERT(!xt_is_locked(page_entry(ns, large, 0, NULL, NULL)));
-		T_ASSERT(!xt_is_locked(page_entry(ns, large, 511, NULL, NULL)));
+		T_ASSERT(!bm_is_locked(page_entry(ns, large, 0, NULL, NULL)));
+		T_ASSERT(!bm_is_locked(page_entry(ns, large, 511, NULL, NULL)));
 		T_ASSERT(alloc_is_quarantined(ns->alloc, bad_large));
 		T_ASSERT(blocks_of(ns, large) == 1022);
 		check_page(ns, large, 298, 2);
@@ -459,7 +460,7 @@ static void test_owned(void)
 	 * After the restart: one write repairs both poisoned pages of the 2 MiB entry at once,
 	 * and a third poisoned page of that entry stays poisoned when the entry is split.
 	 */
-	T_ASSERT(xt_to_order(page_entry(ns, large, 600, &first, NULL)) == 9 && first == 512);
+	T_ASSERT(bm_to_order(page_entry(ns, large, 600, &first, NULL)) == 9 && first == 512);
 	b = page_block(ns, large, 700);
 	T_ASSERT(poison(ns, b * PAGE, PAGE, &r) == 1 && r.hits[0].owned && r.hits[0].index == 700);
 	T_ASSERT(quarantined(ns) == 5 && blocks_of(ns, large) == 1021);
@@ -471,9 +472,9 @@ static void test_owned(void)
 		T_ASSERT(ns_read(ns, large, buf, sizeof(two), 600 * PAGE) == (ssize_t)sizeof(two));
 		T_ASSERT(memcmp(buf, two, sizeof(two)) == 0);
 	}
-	T_ASSERT(xt_to_order(page_entry(ns, large, 600, NULL, NULL)) == 0);
-	T_ASSERT(!xt_is_locked(page_entry(ns, large, 599, NULL, NULL)));
-	T_ASSERT(!xt_is_locked(page_entry(ns, large, 602, NULL, NULL)));
+	T_ASSERT(bm_to_order(page_entry(ns, large, 600, NULL, NULL)) == 0);
+	T_ASSERT(!bm_is_locked(page_entry(ns, large, 599, NULL, NULL)));
+	T_ASSERT(!bm_is_locked(page_entry(ns, large, 602, NULL, NULL)));
 	T_ERR(ns_read(ns, large, buf, PAGE, 700 * PAGE), EIO);
 	T_ASSERT(page_block(ns, large, 700) == b && alloc_is_quarantined(ns->alloc, b));
 	check_page(ns, large, 599, 2);
@@ -570,9 +571,9 @@ static void test_free(void)
 			if (!S_ISREG(in->mode))
 				continue;
 			xt_for_each (&in->map, i, order, e, 0, XT_INDEX_MAX) {
-				first = xt_to_block(e);
+				first = bm_to_block(e);
 				order_pages = UINT64_C(1) << order;
-				T_ASSERT(!xt_is_poison(e));
+				T_ASSERT(!bm_is_poison(e));
 				if (blk >= first && blk < first + order_pages)
 					T_FAIL("inode %" PRIu64 " page %" PRIu64
 					       " maps block %" PRIu64,

@@ -167,10 +167,10 @@ static uint64_t page_block(struct ns *ns, uint64_t ino, uint64_t idx, bool *pois
 	if (in)
 		e = __xt_load(&in->map, idx, &first, NULL);
 	rcu_read_end();
-	if (xt_is_value(e) && !xt_is_hole(e))
-		b = xt_to_block(e) + (idx - first);
+	if (xt_is_value(e) && !bm_is_hole(e))
+		b = bm_to_block(e) + (idx - first);
 	if (poison)
-		*poison = xt_is_value(e) && xt_is_poison(e);
+		*poison = xt_is_value(e) && bm_is_poison(e);
 	T_ASSERT(b != UINT64_MAX);
 	return b;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * test-xtable - engine/xtable.c against a reference model, plus entry locks and lockless
- * readers.
+ * test-xtable - engine/xtable.c against a reference model, lockless readers, and the block-map
+ * entry words and entry locks of engine/blockmap.c on top of it (which also exercise the
+ * evict hook).
  *
  * Usage: test-xtable [SEED [OPS]]. The model test runs OPS random operations (default
  * 120000) seeded by SEED (default fixed) and compares the table with a plain array of
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "rcu.h"
+#include "blockmap.h"
 #include "xtable.h"
 
 #define DEFAULT_SEED UINT64_C(0x5eed0da5f5)
@@ -349,9 +351,9 @@ static xt_entry rand_entry(uint64_t *rs, unsigned order)
 
 	if (r % 4 == 0)
 		return xt_mk_ptr((void *)(uintptr_t)(((rnd(rs) >> 4) | 1) << 3));
-	return xt_mk_entry(rnd(rs) & XT_BLOCK_MAX, order,
-			   ((r >> 8) & (XT_HOLE | XT_POISON)) |
-				   ((r >> 16) % 8 == 0 ? XT_LOCKED : 0));
+	return bm_mk_entry(rnd(rs) & BM_BLOCK_MAX, order,
+			   ((r >> 8) & (BM_HOLE | BM_POISON)) |
+				   ((r >> 16) % 8 == 0 ? BM_LOCKED : 0));
 }
 
 /*
@@ -628,8 +630,8 @@ static void test_model(uint64_t nops)
  */
 static void test_entry_helpers(void)
 {
-	static const uint64_t blocks[] = {0, 1, 4095, 123456789, XT_BLOCK_MAX - 1, XT_BLOCK_MAX};
-	static const xt_entry flag_sets[] = {0, XT_LOCKED, XT_HOLE, XT_POISON, XT_FLAGS_MASK};
+	static const uint64_t blocks[] = {0, 1, 4095, 123456789, BM_BLOCK_MAX - 1, BM_BLOCK_MAX};
+	static const xt_entry flag_sets[] = {0, BM_LOCKED, BM_HOLE, BM_POISON, BM_FLAGS_MASK};
 	int x;
 
 	current = "entry helpers";
@@ -637,34 +639,34 @@ static void test_entry_helpers(void)
 		for (unsigned order = 0; order < 64; order++) {
 			for (size_t f = 0; f < sizeof(flag_sets) / sizeof(flag_sets[0]); f++) {
 				xt_entry fl = flag_sets[f];
-				xt_entry e = xt_mk_entry(blocks[b], order, fl);
+				xt_entry e = bm_mk_entry(blocks[b], order, fl);
 
 				CHECK(xt_is_value(e) && !xt_is_ptr(e), "tag");
-				CHECK(xt_to_block(e) == blocks[b], "block %" PRIu64, blocks[b]);
-				CHECK(xt_to_order(e) == order, "order %u", order);
-				CHECK((e & XT_FLAGS_MASK) == fl, "flags");
-				CHECK(xt_is_locked(e) == !!(fl & XT_LOCKED), "locked");
-				CHECK(xt_is_hole(e) == !!(fl & XT_HOLE), "hole");
-				CHECK(xt_is_poison(e) == !!(fl & XT_POISON), "poison");
-				CHECK(xt_has_block(e) == !(fl & (XT_HOLE | XT_POISON)),
+				CHECK(bm_to_block(e) == blocks[b], "block %" PRIu64, blocks[b]);
+				CHECK(bm_to_order(e) == order, "order %u", order);
+				CHECK((e & BM_FLAGS_MASK) == fl, "flags");
+				CHECK(bm_is_locked(e) == !!(fl & BM_LOCKED), "locked");
+				CHECK(bm_is_hole(e) == !!(fl & BM_HOLE), "hole");
+				CHECK(bm_is_poison(e) == !!(fl & BM_POISON), "poison");
+				CHECK(bm_has_block(e) == !(fl & (BM_HOLE | BM_POISON)),
 				      "has_block");
 				CHECK((e & (UINT64_C(3) << 10)) == 0, "reserved bits");
-				CHECK(xt_unlocked(e) == (e & ~XT_LOCKED) &&
-					      !xt_is_locked(xt_unlocked(e)),
+				CHECK(bm_unlocked(e) == (e & ~BM_LOCKED) &&
+					      !bm_is_locked(bm_unlocked(e)),
 				      "unlocked");
 				CHECK((e & 3) != 2, "value entries are never internal");
 			}
 		}
 	}
-	CHECK(xt_mk_entry(0, 0, XT_TAG_VALUE << 5) == XT_TAG_VALUE, "foreign flag bits dropped");
-	CHECK(xt_is_hole(xt_mk_hole(9)) && xt_is_locked(xt_mk_hole(9)) &&
-		      xt_to_order(xt_mk_hole(9)) == 9 && !xt_has_block(xt_mk_hole(9)),
+	CHECK(bm_mk_entry(0, 0, XT_TAG_VALUE << 5) == XT_TAG_VALUE, "foreign flag bits dropped");
+	CHECK(bm_is_hole(bm_mk_hole(9)) && bm_is_locked(bm_mk_hole(9)) &&
+		      bm_to_order(bm_mk_hole(9)) == 9 && !bm_has_block(bm_mk_hole(9)),
 	      "hole");
 	CHECK(xt_is_ptr(xt_mk_ptr(&x)) && xt_to_ptr(xt_mk_ptr(&x)) == &x &&
 		      !xt_is_value(xt_mk_ptr(&x)),
 	      "pointer");
-	CHECK(!xt_is_ptr(XT_EMPTY) && !xt_is_value(XT_EMPTY) && !xt_is_locked(XT_EMPTY), "empty");
-	CHECK(!xt_is_locked(xt_mk_ptr(&x)), "pointers are never locked");
+	CHECK(!xt_is_ptr(XT_EMPTY) && !xt_is_value(XT_EMPTY) && !bm_is_locked(XT_EMPTY), "empty");
+	CHECK(!bm_is_locked(xt_mk_ptr(&x)), "pointers are never locked");
 }
 
 /*
@@ -674,7 +676,7 @@ static void test_entry_helpers(void)
 static void test_errors(void)
 {
 	struct xtable xt;
-	xt_entry a = xt_mk_entry(1, 9, 0), b = xt_mk_entry(2, 12, 0), c = xt_mk_entry(3, 0, 0);
+	xt_entry a = bm_mk_entry(1, 9, 0), b = bm_mk_entry(2, 12, 0), c = bm_mk_entry(3, 0, 0);
 	uint64_t index, nodes;
 	unsigned order;
 	int err;
@@ -738,7 +740,7 @@ static void test_errors(void)
 struct waiter {
 	struct xtable *xt;
 	uint64_t index;
-	bool get_unlocked; /* __xt_get_unlocked instead of __xt_lock_entry */
+	bool get_unlocked; /* __bm_get_unlocked instead of __bm_lock_entry */
 	int started, done; /* atomics */
 	xt_entry result;
 	uint64_t done_ns;
@@ -755,8 +757,8 @@ static void *waiter_main(void *arg)
 	rcu_thread_online();
 	__atomic_store_n(&w->started, 1, __ATOMIC_RELEASE);
 	xt_lock(w->xt);
-	w->result = w->get_unlocked ? __xt_get_unlocked(w->xt, w->index)
-				    : __xt_lock_entry(w->xt, w->index);
+	w->result = w->get_unlocked ? __bm_get_unlocked(w->xt, w->index)
+				    : __bm_lock_entry(w->xt, w->index);
 	w->done_ns = mono_now();
 	xt_unlock(w->xt);
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
@@ -802,20 +804,20 @@ static void test_entry_locks(void)
 	struct xtable xt;
 	struct waiter w;
 	pthread_t t;
-	xt_entry e = xt_mk_entry(77, 3, 0), f = xt_mk_entry(78, 6, 0), got;
+	xt_entry e = bm_mk_entry(77, 3, 0), f = bm_mk_entry(78, 6, 0), got;
 	uint64_t t0;
 
-	xt_init(&xt);
+	bm_init(&xt);
 
 	current = "entry lock: waiter on an erased entry";
 	xt_lock(&xt);
 	CHECK(__xt_store(&xt, 8, 3, e) == 0, "store");
-	CHECK(__xt_lock_entry(&xt, 9) == (e | XT_LOCKED), "lock");
-	CHECK(xt_load(&xt, 15) == (e | XT_LOCKED), "the lock bit is in the entry");
+	CHECK(__bm_lock_entry(&xt, 9) == (e | BM_LOCKED), "lock");
+	CHECK(xt_load(&xt, 15) == (e | BM_LOCKED), "the lock bit is in the entry");
 	xt_unlock(&xt);
 	start_waiter(&t, &w, &xt, 13, false);
 	xt_lock(&xt);
-	CHECK(__xt_erase(&xt, 8) == (e | XT_LOCKED), "erase");
+	CHECK(__xt_erase(&xt, 8) == (e | BM_LOCKED), "erase");
 	t0 = mono_now();
 	xt_unlock(&xt);
 	finish_waiter(t, &w, t0);
@@ -824,25 +826,25 @@ static void test_entry_locks(void)
 	current = "entry lock: waiter on an unlocked entry";
 	xt_lock(&xt);
 	CHECK(__xt_store(&xt, 8, 3, e) == 0, "store");
-	CHECK(__xt_lock_entry(&xt, 8) == (e | XT_LOCKED), "lock");
+	CHECK(__bm_lock_entry(&xt, 8) == (e | BM_LOCKED), "lock");
 	xt_unlock(&xt);
 	start_waiter(&t, &w, &xt, 10, false);
 	t0 = mono_now();
-	xt_unlock_entry(&xt, 12);
+	bm_unlock_entry(&xt, 12);
 	finish_waiter(t, &w, t0);
-	CHECK(w.result == (e | XT_LOCKED), "waiter got %#" PRIx64, w.result);
-	CHECK(xt_load(&xt, 8) == (e | XT_LOCKED), "the waiter holds the lock");
+	CHECK(w.result == (e | BM_LOCKED), "waiter got %#" PRIx64, w.result);
+	CHECK(xt_load(&xt, 8) == (e | BM_LOCKED), "the waiter holds the lock");
 
-	current = "entry lock: __xt_get_unlocked";
+	current = "entry lock: __bm_get_unlocked";
 	start_waiter(&t, &w, &xt, 11, true);
 	t0 = mono_now();
-	xt_unlock_entry(&xt, 8);
+	bm_unlock_entry(&xt, 8);
 	finish_waiter(t, &w, t0);
 	CHECK(w.result == e && xt_load(&xt, 8) == e, "get_unlocked got %#" PRIx64, w.result);
 
 	current = "entry lock: waiter on an entry a larger store replaces";
 	xt_lock(&xt);
-	CHECK(__xt_store(&xt, 70, 0, xt_mk_hole(0)) == 0, "store a hole");
+	CHECK(__xt_store(&xt, 70, 0, bm_mk_hole(0)) == 0, "store a hole");
 	xt_unlock(&xt);
 	start_waiter(&t, &w, &xt, 70, false);
 	xt_lock(&xt);
@@ -850,16 +852,18 @@ static void test_entry_locks(void)
 	t0 = mono_now();
 	xt_unlock(&xt);
 	finish_waiter(t, &w, t0);
-	CHECK(w.result == (f | XT_LOCKED), "waiter got %#" PRIx64, w.result);
+	CHECK(w.result == (f | BM_LOCKED), "waiter got %#" PRIx64, w.result);
 
-	current = "entry lock: waiter on an entry cmpxchg unlocks";
+	/* The generic table knows no lock bit: only the evict hook wakes blockmap's waiters. */
+	current = "entry lock: waiter on an entry cmpxchg removes";
 	start_waiter(&t, &w, &xt, 100, false);
 	xt_lock(&xt);
-	CHECK(__xt_cmpxchg(&xt, 127, f | XT_LOCKED, e, NULL) == (f | XT_LOCKED), "cmpxchg");
+	CHECK(__xt_cmpxchg(&xt, 127, f | BM_LOCKED, XT_EMPTY, NULL) == (f | BM_LOCKED), "cmpxchg");
 	t0 = mono_now();
 	xt_unlock(&xt);
 	finish_waiter(t, &w, t0);
-	CHECK(w.result == (e | XT_LOCKED), "waiter got %#" PRIx64, w.result);
+	CHECK(w.result == XT_EMPTY && xt_load(&xt, 100) == XT_EMPTY, "waiter got %#" PRIx64,
+	      w.result);
 
 	xt_lock(&xt);
 	while (!xt_empty(&xt)) {
@@ -905,13 +909,13 @@ static void *contender_main(void *arg)
 		xt_entry e;
 
 		xt_lock(&c->xt);
-		e = __xt_lock_entry(&c->xt, index);
+		e = __bm_lock_entry(&c->xt, index);
 		xt_unlock(&c->xt);
-		CHECK(xt_is_locked(e) && xt_to_block(e) == k, "locked %#" PRIx64, e);
+		CHECK(bm_is_locked(e) && bm_to_block(e) == k, "locked %#" PRIx64, e);
 		c->counter[k]++;
 		if (i % 16 == 0)
 			sched_yield();
-		xt_unlock_entry(&c->xt, index);
+		bm_unlock_entry(&c->xt, index);
 		c->done[me->id][k]++;
 	}
 	rcu_thread_offline();
@@ -930,10 +934,10 @@ static void test_contention(void)
 
 	current = "entry lock contention";
 	memset(&c, 0, sizeof(c));
-	xt_init(&c.xt);
+	bm_init(&c.xt);
 	xt_lock(&c.xt);
 	for (unsigned k = 0; k < CONTENDED_ENTRIES; k++)
-		CHECK(__xt_store(&c.xt, k * 64, 6, xt_mk_entry(k, 6, 0)) == 0, "store");
+		CHECK(__xt_store(&c.xt, k * 64, 6, bm_mk_entry(k, 6, 0)) == 0, "store");
 	xt_unlock(&c.xt);
 	for (unsigned i = 0; i < CONTENDERS; i++) {
 		me[i] = (struct contender){.c = &c, .id = i};
@@ -948,7 +952,7 @@ static void test_contention(void)
 			want += c.done[i][k];
 		CHECK(c.counter[k] == want, "entry %u: counter %" PRIu64 ", expected %" PRIu64, k,
 		      c.counter[k], want);
-		CHECK(!xt_is_locked(xt_load(&c.xt, k * 64)), "left locked");
+		CHECK(!bm_is_locked(xt_load(&c.xt, k * 64)), "left locked");
 	}
 	xt_lock(&c.xt);
 	for (unsigned k = 0; k < CONTENDED_ENTRIES; k++)
@@ -979,8 +983,8 @@ struct reader {
  */
 static void check_seen(xt_entry e, uint64_t index)
 {
-	uint64_t first = xt_to_block(e);
-	unsigned order = xt_to_order(e);
+	uint64_t first = bm_to_block(e);
+	unsigned order = bm_to_order(e);
 
 	CHECK(xt_is_value(e) && (first & ((UINT64_C(1) << order) - 1)) == 0 && first <= index &&
 		      index - first < (UINT64_C(1) << order),
@@ -1012,7 +1016,7 @@ static void *reader_main(void *arg)
 		e = __xt_load(r->xt, index, &first, &order);
 		if (e != XT_EMPTY) {
 			check_seen(e, index);
-			CHECK(first == xt_to_block(e) && order == xt_to_order(e),
+			CHECK(first == bm_to_block(e) && order == bm_to_order(e),
 			      "__xt_load: first %" PRIu64 " order %u for %#" PRIx64, first, order,
 			      e);
 		}
@@ -1021,14 +1025,14 @@ static void *reader_main(void *arg)
 		e = xt_find(r->xt, &found, max, mark, &order);
 		if (e != XT_EMPTY) {
 			check_seen(e, found);
-			CHECK(found == xt_to_block(e) && order == xt_to_order(e) && found <= max &&
+			CHECK(found == bm_to_block(e) && order == bm_to_order(e) && found <= max &&
 				      found + (UINT64_C(1) << order) > index,
 			      "xt_find [%" PRIu64 ", %" PRIu64 "]: %#" PRIx64 " at %" PRIu64
 			      " order %u",
 			      index, max, e, found, order);
 		}
 		xt_for_each (r->xt, i, order, e, index, index + 512) {
-			CHECK(i == xt_to_block(e) && order == xt_to_order(e) && n++ < 1024,
+			CHECK(i == bm_to_block(e) && order == bm_to_order(e) && n++ < 1024,
 			      "xt_for_each: %#" PRIx64 " at %" PRIu64 " order %u", e, i, order);
 		}
 		rcu_read_end();
@@ -1051,7 +1055,7 @@ static void test_lockless(void)
 	uint64_t rs = seed * 7 + 1, deadline, writes = 0, loads = 0, finds = 0;
 
 	current = "lockless readers";
-	xt_init(&xt);
+	bm_init(&xt);
 	for (unsigned i = 0; i < READERS; i++) {
 		r[i] = (struct reader){.xt = &xt, .id = i};
 		CHECK(pthread_create(&t[i], NULL, reader_main, &r[i]) == 0, "pthread_create");
@@ -1067,15 +1071,15 @@ static void test_lockless(void)
 			if (x < 45) {
 				order = rnd(&rs) % 50 ? (unsigned)(rnd(&rs) % 10) : 12;
 				index &= ~((UINT64_C(1) << order) - 1);
-				e = xt_mk_entry(index, order, 0);
+				e = bm_mk_entry(index, order, 0);
 				if (__xt_store(&xt, index, order, e) == -EBUSY)
 					__xt_erase(&xt, index);
 			} else if (x < 85) {
 				__xt_erase(&xt, index);
 			} else if (x < 92) {
-				e = __xt_lock_entry(&xt, index);
+				e = __bm_lock_entry(&xt, index);
 				if (e != XT_EMPTY)
-					__xt_unlock_entry(&xt, index);
+					__bm_unlock_entry(&xt, index);
 			} else if (x < 97) {
 				__xt_set_mark(&xt, index, (enum xt_mark)(rnd(&rs) % XT_MARK_COUNT));
 			} else {
