@@ -28,6 +28,9 @@
 #include "bench.h"
 #include "log.h"
 #include "nsint.h"
+#include "nsmap.h"
+#include "poison.h"
+#include "lease.h"
 
 #define MOUNT_CACHE_VERSION "2" /* bump whenever build() or the geometry changes */
 #define MOUNT_RECORDS 1000000ULL
@@ -140,14 +143,14 @@ static void build(const char *tmp)
 		ssize_t w;
 
 		snprintf(name, sizeof(name), "f%" PRIu64, i);
-		rc = ns_create(ns, NS_ROOT_INO, name, 0644, 0, 0, &a);
+		rc = ns_create(ns, NULL, NS_ROOT_INO, name, 0644, &a);
 		if (rc)
 			bench_die(rc, "ns_create %s", name);
-		w = ns_write(ns, a.ino, wbuf, sizeof(wbuf), 0);
+		w = ns_write(ns, NULL, a.ino, wbuf, sizeof(wbuf), 0);
 		if (w != (ssize_t)sizeof(wbuf))
 			bench_die((int)w, "ns_write %s", name);
 		if (i % KEEP_EVERY) {
-			rc = ns_unlink(ns, NS_ROOT_INO, name);
+			rc = ns_unlink(ns, NULL, NS_ROOT_INO, name);
 			if (rc)
 				bench_die(rc, "ns_unlink %s", name);
 		}

@@ -45,13 +45,13 @@ static double run_daxfs(struct ns *ns, uint64_t n)
 		int rc;
 
 		snprintf(name, sizeof(name), "f%" PRIu64, i);
-		rc = ns_create(ns, NS_ROOT_INO, name, 0644, 0, 0, &a);
+		rc = ns_create(ns, NULL, NS_ROOT_INO, name, 0644, &a);
 		if (rc)
 			bench_die(rc, "ns_create %s", name);
-		w = ns_write(ns, a.ino, wbuf, sizeof(wbuf), 0);
+		w = ns_write(ns, NULL, a.ino, wbuf, sizeof(wbuf), 0);
 		if (w != (ssize_t)sizeof(wbuf))
 			bench_die((int)w, "ns_write %s", name);
-		rc = ns_unlink(ns, NS_ROOT_INO, name);
+		rc = ns_unlink(ns, NULL, NS_ROOT_INO, name);
 		if (rc)
 			bench_die(rc, "ns_unlink %s", name);
 	}

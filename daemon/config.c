@@ -85,6 +85,10 @@ static const struct cfg_def defs[CFG_NKEYS] = {
 	[CFG_BADBLOCK_POLL_INTERVAL] = {"badblock_poll_interval", "--badblock-poll-interval",
 					SEC_REGION, T_UINT, "0", 0, 7ULL * 24 * 3600, false,
 					"seconds between bad-block scans; 0: at mount only"},
+	[CFG_RESERVE_PERCENT] = {"reserve_percent", "--reserve-percent", SEC_REGION, T_UINT, "5", 0,
+				 50, false,
+				 "percent of the blocks and of the metadata log kept for root and "
+				 "the daemon's user"},
 };
 
 static const char *const kinds[] = {"auto", "devdax", "fsdax", "emulated"};

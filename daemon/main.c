@@ -72,6 +72,8 @@ static const char usage[] =
 	"                              punched has to let go before it is dropped (default 5000)\n"
 	"  --badblock-poll-interval S  look for new bad blocks every S seconds (default 0: at\n"
 	"                              mount only)\n"
+	"  --reserve-percent N         percent of the blocks and of the metadata log that only\n"
+	"                              root and this daemon's user may use (default 5, 0..50)\n"
 	"  --fault-injection           accept 'daxfs inject' requests from root and from this\n"
 	"                              daemon's user (tests only: never in production)\n"
 	"  --persist-trace FILE        with --fault-injection: copy only what is persisted to\n"
@@ -112,6 +114,7 @@ static const struct option options[] = {
 	{"max-sessions", required_argument, NULL, OPT_KEY + CFG_MAX_SESSIONS},
 	{"lease-break-timeout", required_argument, NULL, OPT_KEY + CFG_LEASE_BREAK_TIMEOUT},
 	{"badblock-poll-interval", required_argument, NULL, OPT_KEY + CFG_BADBLOCK_POLL_INTERVAL},
+	{"reserve-percent", required_argument, NULL, OPT_KEY + CFG_RESERVE_PERCENT},
 	{"poll-us", required_argument, NULL, OPT_KEY + CFG_POLL_US},
 	{"log-level", required_argument, NULL, OPT_KEY + CFG_LOG_LEVEL},
 	{"fault-injection", no_argument, NULL, OPT_FAULT_INJECTION},
@@ -638,6 +641,7 @@ int main(int argc, char **argv)
 	so.poll_ns = cfg_num(&d.cfg, CFG_POLL_US) * 1000;
 	so.trust = &d.trust;
 	mo.kind = (enum region_kind)cfg_num(&d.cfg, CFG_KIND);
+	mo.reserve_pct = (unsigned)cfg_num(&d.cfg, CFG_RESERVE_PERCENT);
 	mo.trace_image = cfg_str(&d.cfg, CFG_PERSIST_TRACE);
 	if (mo.trace_image && !cfg_num(&d.cfg, CFG_FAULT_INJECTION)) {
 		fprintf(stderr, "daxfsd: persist_trace (--persist-trace) needs fault injection "

@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * The requests: permission checks (POSIX, from the session's credentials), then the engine.
+ * The requests: decode, call the engine as the session's user, build the reply.
  *
- * Paths are walked here, one component at a time from the root with ns_lookup(), so that
- * search permission is checked on every directory the path passes through; the operation
- * then acts on (parent directory inode, name), as the engine's API takes them.
+ * The engine checks POSIX permissions itself, under the lock of the change they allow
+ * (engine/access.h), from the session's credentials in the request's context. Paths are
+ * walked by ns_walk() with search permission checked on every directory; what a walk (or a
+ * create) reaches becomes one of the session's handles, and a request by inode number is
+ * honoured only for a handle (ESTALE otherwise) or for an admin (DESIGN §7).
+ *
+ * A request that would have to wait for another request's lock or for mappers to let go
+ * returns OPS_PARKED: the worker parks it (server.c) and runs it again from the start when
+ * the engine wakes its context.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +26,7 @@
 #include "lease.h"
 #include "log.h"
 #include "namespace.h"
+#include "nsmap.h"
 #include "ops.h"
 #include "poison.h"
 #include "region.h"
@@ -29,6 +36,7 @@ struct op {
 	struct sess *s;
 	struct ns *ns;
 	const struct cred *cred;
+	struct ns_ctx *c; /* the engine call's context: the caller, and where it parks */
 	const struct wire_req *req;
 	struct wire_msg *m;
 	int fd;		 /* attach this fd to the reply */
@@ -69,7 +77,7 @@ static int put_attr(struct op *op, const struct ns_attr *a)
 	return op->m->err;
 }
 
-/* --- paths --- */
+/* --- paths and handles --- */
 
 /* is_root_path - "/", "//", ...: the root, which has no parent and no name. */
 static bool is_root_path(const char *path)
@@ -77,93 +85,35 @@ static bool is_root_path(const char *path)
 	return path[strspn(path, "/")] == '\0';
 }
 
-/*
- * walk - resolve @path from the root with search permission checked on every directory
- * looked up in. With @name, stop at the last component: *@out is its directory (not
- * checked: the caller asks what it needs of it), @name gets the component and *@slash
- * says whether a slash followed it. Without @name, *@out is what the path names.
- * Return: 0; -EACCES; -ENOENT; -ENOTDIR; -ENAMETOOLONG; -EINVAL ("." / "..", or the root
- *         with @name).
- */
-static int walk(struct op *op, const char *path, struct ns_attr *out, char *name, bool *slash)
+/* reached - the session reached @a by a path: it may name it by number from now on. */
+static int reached(struct op *op, const struct ns_attr *a)
 {
-	char comp[NS_NAME_MAX + 1];
-	struct ns_attr cur, next;
-	const char *p = path;
-	int rc;
-
-	rc = ns_getattr(op->ns, NS_ROOT_INO, &cur);
-	if (rc)
-		return rc;
-	for (;;) {
-		const char *start, *q;
-		size_t len;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		start = p;
-		while (*p && *p != '/')
-			p++;
-		len = (size_t)(p - start);
-		if (len > NS_NAME_MAX)
-			return -ENAMETOOLONG;
-		memcpy(comp, start, len);
-		comp[len] = '\0';
-		if (strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0)
-			return -EINVAL;
-		if (!S_ISDIR(cur.mode))
-			return -ENOTDIR;
-		for (q = p; *q == '/'; q++)
-			;
-		if (name && !*q) {
-			memcpy(name, comp, len + 1);
-			*slash = *p == '/';
-			*out = cur;
-			return 0;
-		}
-		rc = perm_check(op->cred, &cur, PERM_X);
-		if (rc)
-			return rc;
-		rc = ns_lookup(op->ns, cur.ino, comp, &next);
-		if (rc)
-			return rc;
-		/* "file/" asks for a directory. */
-		if (*p == '/' && !S_ISDIR(next.mode))
-			return -ENOTDIR;
-		cur = next;
-	}
-	if (name)
-		return -EINVAL;
-	*out = cur;
-	return 0;
+	return sess_handle_add(op->s, a->ino);
 }
 
+/* resolve - what @path names, reached: a handle. */
 static int resolve(struct op *op, const char *path, struct ns_attr *out)
 {
-	return walk(op, path, out, NULL, NULL);
+	struct ns_path p;
+	int rc = ns_walk(op->ns, op->c, path, 0, &p);
+
+	if (rc == 0)
+		rc = reached(op, &p.attr);
+	if (rc == 0)
+		*out = p.attr;
+	return rc;
 }
 
-static int resolve_parent(struct op *op, const char *path, struct ns_attr *dir, char *name,
-			  bool *slash)
+/* resolve_parent - the directory of @path's last component, and that component. */
+static int resolve_parent(struct op *op, const char *path, struct ns_path *out)
 {
-	return walk(op, path, dir, name, slash);
+	return ns_walk(op->ns, op->c, path, NS_WALK_PARENT, out);
 }
 
-/* may_change_dir - write and search permission on directory @dir (name changes in it). */
-static int may_change_dir(struct op *op, const struct ns_attr *dir)
+/* by_ino - a request names @ino: honoured for a handle of the session, or for an admin. */
+static int by_ino(struct op *op, uint64_t ino)
 {
-	return perm_check(op->cred, dir, PERM_W | PERM_X);
-}
-
-/* sticky_ok - in a sticky directory only the owner of the entry or of the directory (or
- * root) may remove or rename it. */
-static bool sticky_ok(struct op *op, const struct ns_attr *dir, const struct ns_attr *victim)
-{
-	if (!(dir->mode & S_ISVTX) || perm_is_root(op->cred))
-		return true;
-	return perm_is_owner(op->cred, victim) || perm_is_owner(op->cred, dir);
+	return sess_handle_check(op->s, ino);
 }
 
 /* --- requests --- */
@@ -181,6 +131,8 @@ static int op_statfs(struct op *op)
 	r.files = st.files;
 	r.log_used = st.log_used;
 	r.log_len = st.log_len;
+	r.blocks_reserved = st.blocks_reserved;
+	r.log_reserved = st.log_reserved;
 	r.map_trust = (uint32_t)op->s->trust;
 	r.kind = (uint32_t)region_kind(ns_region(op->ns));
 	r.granularity = wire_granularity(region_granularity(ns_region(op->ns)));
@@ -197,33 +149,32 @@ static int op_stat(struct op *op)
 	return rc ? rc : put_attr(op, &a);
 }
 
-/* GETATTR by inode: no path, so nothing to search; like fstat, no permission is needed. */
+/* GETATTR by inode: like fstat, no permission beyond the handle is needed. */
 static int op_getattr(struct op *op)
 {
 	struct wire_getattr b = BODY(op, struct wire_getattr);
 	struct ns_attr a;
-	int rc = ns_getattr(op->ns, b.ino, &a);
+	int rc = by_ino(op, b.ino);
 
+	if (rc == 0)
+		rc = ns_getattr(op->ns, b.ino, &a);
 	return rc ? rc : put_attr(op, &a);
 }
 
 static int op_mkdir(struct op *op)
 {
 	struct wire_mknode b = BODY(op, struct wire_mknode);
-	char name[NS_NAME_MAX + 1];
-	struct ns_attr dir, a;
-	bool slash;
+	struct ns_path p;
+	struct ns_attr a;
 	int rc;
 
 	if (is_root_path(op->req->path))
 		return -EEXIST;
-	rc = resolve_parent(op, op->req->path, &dir, name, &slash);
-	if (rc)
-		return rc;
-	rc = may_change_dir(op, &dir);
-	if (rc)
-		return rc;
-	rc = ns_mkdir(op->ns, dir.ino, name, b.mode, op->cred->uid, op->cred->gid, &a);
+	rc = resolve_parent(op, op->req->path, &p);
+	if (rc == 0)
+		rc = ns_mkdir(op->ns, op->c, p.attr.ino, p.name, b.mode, &a);
+	if (rc == 0)
+		rc = reached(op, &a);
 	return rc ? rc : put_attr(op, &a);
 }
 
@@ -231,38 +182,34 @@ static int op_mkdir(struct op *op)
 static int op_create(struct op *op)
 {
 	struct wire_mknode b = BODY(op, struct wire_mknode);
-	char name[NS_NAME_MAX + 1];
-	struct ns_attr dir, a;
-	bool slash;
+	struct ns_path p;
+	struct ns_attr a;
 	int rc;
 
 	if (is_root_path(op->req->path))
 		return b.flags & WIRE_CREATE_EXCL ? -EEXIST : -EISDIR;
-	rc = resolve_parent(op, op->req->path, &dir, name, &slash);
+	rc = resolve_parent(op, op->req->path, &p);
 	if (rc)
 		return rc;
-	if (slash)
+	if (p.slash)
 		return -EISDIR; /* as open("name/", O_CREAT) */
-	rc = perm_check(op->cred, &dir, PERM_X);
-	if (rc)
-		return rc;
 	for (int attempt = 0; attempt < 4; attempt++) {
-		rc = ns_lookup(op->ns, dir.ino, name, &a);
+		rc = ns_lookup(op->ns, op->c, p.attr.ino, p.name, &a);
 		if (rc == 0) {
 			if (b.flags & WIRE_CREATE_EXCL)
 				return -EEXIST;
 			if (S_ISDIR(a.mode))
 				return -EISDIR;
-			return put_attr(op, &a);
+			rc = reached(op, &a);
+			return rc ? rc : put_attr(op, &a);
 		}
 		if (rc != -ENOENT)
 			return rc;
-		rc = may_change_dir(op, &dir);
-		if (rc)
-			return rc;
-		rc = ns_create(op->ns, dir.ino, name, b.mode, op->cred->uid, op->cred->gid, &a);
-		if (rc == 0)
-			return put_attr(op, &a);
+		rc = ns_create(op->ns, op->c, p.attr.ino, p.name, b.mode, &a);
+		if (rc == 0) {
+			rc = reached(op, &a);
+			return rc ? rc : put_attr(op, &a);
+		}
 		/* Created by someone else meanwhile: without EXCL, that one is the answer. */
 		if (rc != -EEXIST || b.flags & WIRE_CREATE_EXCL)
 			return rc;
@@ -273,29 +220,22 @@ static int op_create(struct op *op)
 /* remove - UNLINK (@want_dir false) and RMDIR. */
 static int remove_entry(struct op *op, bool want_dir)
 {
-	char name[NS_NAME_MAX + 1];
-	struct ns_attr dir, victim;
-	bool slash;
+	struct ns_attr victim;
+	struct ns_path p;
 	int rc;
 
 	if (is_root_path(op->req->path))
 		return want_dir ? -EBUSY : -EISDIR;
-	rc = resolve_parent(op, op->req->path, &dir, name, &slash);
+	rc = resolve_parent(op, op->req->path, &p);
 	if (rc)
 		return rc;
-	rc = may_change_dir(op, &dir);
-	if (rc)
-		return rc;
-	rc = ns_lookup(op->ns, dir.ino, name, &victim);
-	if (rc)
-		return rc;
-	if (!S_ISDIR(victim.mode) && (want_dir || slash))
-		return -ENOTDIR;
-	if (S_ISDIR(victim.mode) && !want_dir)
-		return -EISDIR;
-	if (!sticky_ok(op, &dir, &victim))
-		return -EPERM;
-	return want_dir ? ns_rmdir(op->ns, dir.ino, name) : ns_unlink(op->ns, dir.ino, name);
+	if (p.slash && !want_dir) {
+		/* unlink("name/"): an error either way; which one the entry says. */
+		rc = ns_lookup(op->ns, op->c, p.attr.ino, p.name, &victim);
+		return rc ? rc : S_ISDIR(victim.mode) ? -EISDIR : -ENOTDIR;
+	}
+	return want_dir ? ns_rmdir(op->ns, op->c, p.attr.ino, p.name)
+			: ns_unlink(op->ns, op->c, p.attr.ino, p.name);
 }
 
 static int op_unlink(struct op *op)
@@ -311,123 +251,77 @@ static int op_rmdir(struct op *op)
 static int op_rename(struct op *op)
 {
 	struct wire_rename b = BODY(op, struct wire_rename);
-	char oname[NS_NAME_MAX + 1], nname[NS_NAME_MAX + 1];
-	struct ns_attr odir, ndir, src, dst;
-	bool oslash, nslash, have_dst;
+	struct ns_path o, n;
+	struct ns_attr src;
 	int rc;
 
 	if (is_root_path(op->req->path) || is_root_path(op->req->path2))
 		return -EBUSY;
-	rc = resolve_parent(op, op->req->path, &odir, oname, &oslash);
-	if (rc)
-		return rc;
-	rc = resolve_parent(op, op->req->path2, &ndir, nname, &nslash);
-	if (rc)
-		return rc;
-	rc = may_change_dir(op, &odir);
+	rc = resolve_parent(op, op->req->path, &o);
 	if (rc == 0)
-		rc = may_change_dir(op, &ndir);
+		rc = resolve_parent(op, op->req->path2, &n);
 	if (rc)
 		return rc;
-	rc = ns_lookup(op->ns, odir.ino, oname, &src);
-	if (rc)
-		return rc;
-	rc = ns_lookup(op->ns, ndir.ino, nname, &dst);
-	if (rc && rc != -ENOENT)
-		return rc;
-	have_dst = rc == 0;
-	if ((oslash || nslash) && !S_ISDIR(src.mode))
-		return -ENOTDIR;
-	if (!sticky_ok(op, &odir, &src) || (have_dst && !sticky_ok(op, &ndir, &dst)))
-		return -EPERM;
-	/* A directory that changes parent has its ".." rewritten: write permission on it. */
-	if (odir.ino != ndir.ino) {
-		if (S_ISDIR(src.mode)) {
-			rc = perm_check(op->cred, &src, PERM_W);
-			if (rc)
-				return rc;
-		}
-		if (have_dst && S_ISDIR(dst.mode) && (b.flags & NS_RENAME_EXCHANGE)) {
-			rc = perm_check(op->cred, &dst, PERM_W);
-			if (rc)
-				return rc;
-		}
+	if (o.slash || n.slash) {
+		/* "a/" renames only a directory. */
+		rc = ns_lookup(op->ns, op->c, o.attr.ino, o.name, &src);
+		if (rc == 0 && !S_ISDIR(src.mode))
+			rc = -ENOTDIR;
+		if (rc)
+			return rc;
 	}
-	return ns_rename(op->ns, odir.ino, oname, ndir.ino, nname, b.flags);
+	return ns_rename(op->ns, op->c, o.attr.ino, o.name, n.attr.ino, n.name, b.flags);
 }
 
 static int op_setattr(struct op *op)
 {
 	struct wire_setattr b = BODY(op, struct wire_setattr);
-	const struct cred *c = op->cred;
-	struct ns_setattr sa = {0};
-	struct ns_attr a, out;
-	bool root = perm_is_root(c);
-	int rc;
+	struct ns_setattr sa = {
+		.valid = b.valid,
+		.mode = b.mode,
+		.uid = b.uid,
+		.gid = b.gid,
+		.size = b.size,
+		.atime = b.atime,
+		.mtime = b.mtime,
+	};
+	struct ns_attr out;
+	int rc = by_ino(op, b.ino);
 
-	rc = ns_getattr(op->ns, b.ino, &a);
-	if (rc)
-		return rc;
-	sa.valid = b.valid;
-	if (b.valid & NS_SET_SIZE) {
-		if (S_ISDIR(a.mode))
-			return -EISDIR;
-		rc = perm_check(c, &a, PERM_W);
-		if (rc)
-			return rc;
-		sa.size = b.size;
-	}
-	if (b.valid & NS_SET_MODE) {
-		if (!root && !perm_is_owner(c, &a))
-			return -EPERM;
-		sa.mode = b.mode;
-		/* As chmod(2): setgid is dropped for a group the caller is not in. */
-		if (!root && !perm_in_group(c, (b.valid & NS_SET_GID) ? b.gid : a.gid))
-			sa.mode &= ~(uint32_t)S_ISGID;
-	}
-	if (b.valid & NS_SET_UID) {
-		/* Only root gives a file away; the owner may "change" it to itself. */
-		if (!root && !(perm_is_owner(c, &a) && b.uid == a.uid))
-			return -EPERM;
-		sa.uid = b.uid;
-	}
-	if (b.valid & NS_SET_GID) {
-		/* The owner may pick one of its own groups; root any. */
-		if (!root && !(perm_is_owner(c, &a) && (b.gid == a.gid || perm_in_group(c, b.gid))))
-			return -EPERM;
-		sa.gid = b.gid;
-	}
-	if (b.valid & (NS_SET_ATIME | NS_SET_MTIME)) {
-		if (!root && !perm_is_owner(c, &a))
-			return -EPERM;
-		sa.atime = b.atime;
-		sa.mtime = b.mtime;
-	}
-	rc = ns_setattr(op->ns, b.ino, &sa, &out);
+	/* Who may change what is checked by the engine, under the inode's lock. */
+	if (rc == 0)
+		rc = ns_setattr(op->ns, op->c, b.ino, &sa, &out);
 	return rc ? rc : put_attr(op, &out);
 }
 
 struct readdir_ctx {
-	struct wire_msg *m;
+	struct op *op;
 	uint32_t max, count;
 	uint64_t next; /* resume cookie after the last entry put */
 	bool more;     /* an entry did not fit */
+	bool search;   /* the caller may search the directory: the entries are reached */
+	int err;
 };
 
 static int readdir_one(void *arg, const char *name, uint64_t ino, uint32_t mode,
 		       uint64_t next_cookie)
 {
 	struct readdir_ctx *rc = arg;
+	struct wire_msg *m = rc->op->m;
 	size_t nlen = strlen(name);
 	struct wire_dirent d = {.ino = ino, .mode = mode, .name_len = (uint16_t)nlen};
 
-	if (rc->count == rc->max ||
-	    rc->m->len + ALIGN_UP(sizeof(d) + nlen, (size_t)8) > WIRE_MSG_MAX) {
+	if (rc->count == rc->max || m->len + ALIGN_UP(sizeof(d) + nlen, (size_t)8) > WIRE_MSG_MAX) {
 		rc->more = true;
 		return 1;
 	}
-	wire_msg_put(rc->m, &d, sizeof(d), false);
-	wire_msg_put(rc->m, name, nlen, true);
+	if (rc->search) {
+		rc->err = sess_handle_add(rc->op->s, ino);
+		if (rc->err)
+			return 1;
+	}
+	wire_msg_put(m, &d, sizeof(d), false);
+	wire_msg_put(m, name, nlen, true);
 	rc->count++;
 	rc->next = next_cookie;
 	return 0;
@@ -436,7 +330,7 @@ static int readdir_one(void *arg, const char *name, uint64_t ino, uint32_t mode,
 static int op_readdir(struct op *op)
 {
 	struct wire_readdir b = BODY(op, struct wire_readdir);
-	struct readdir_ctx ctx = {.m = op->m, .max = b.max, .next = b.cookie};
+	struct readdir_ctx ctx = {.op = op, .max = b.max, .next = b.cookie};
 	struct wire_readdir_reply r = {{0, 0}, 0};
 	struct ns_attr dir;
 	size_t at;
@@ -447,14 +341,15 @@ static int op_readdir(struct op *op)
 		return rc;
 	if (!S_ISDIR(dir.mode))
 		return -ENOTDIR;
-	rc = perm_check(op->cred, &dir, PERM_R);
-	if (rc)
-		return rc;
+	/* Names listed in a directory the caller may also search are as good as looked up. */
+	ctx.search = ns_permission(op->c->cred, &dir, NS_MAY_EXEC) == 0;
 	at = op->m->len;
 	wire_msg_put(op->m, &r, sizeof(r), false);
-	rc = ns_readdir(op->ns, dir.ino, b.cookie, readdir_one, &ctx);
+	rc = ns_readdir(op->ns, op->c, dir.ino, b.cookie, readdir_one, &ctx);
 	if (rc < 0)
 		return rc;
+	if (ctx.err)
+		return ctx.err;
 	if (op->m->err)
 		return op->m->err;
 	r.next_cookie = ctx.next;
@@ -464,37 +359,24 @@ static int op_readdir(struct op *op)
 	return 0;
 }
 
-/* file_for_io - the attributes of regular file @ino, with @mask permission on it. */
-static int file_for_io(struct op *op, uint64_t ino, unsigned mask, struct ns_attr *a)
-{
-	int rc = ns_getattr(op->ns, ino, a);
-
-	if (rc)
-		return rc;
-	if (S_ISDIR(a->mode))
-		return -EISDIR;
-	return perm_check(op->cred, a, mask);
-}
-
 static int op_read(struct op *op)
 {
 	struct wire_io b = BODY(op, struct wire_io);
 	bool shm = op->req->hdr.flags & WIRE_F_SHM;
 	struct wire_io_reply r = {{0, 0}, 0};
-	struct ns_attr a;
 	size_t at;
 	ssize_t n;
 	void *dst;
 	int rc;
 
-	rc = file_for_io(op, b.ino, PERM_R, &a);
+	rc = by_ino(op, b.ino);
 	if (rc)
 		return rc;
 	if (shm) {
 		/* One copy: from the region straight into the client's shared buffer. */
 		if (!op->s->shm || b.len > WIRE_SHM_SIZE)
 			return -EINVAL;
-		n = ns_read(op->ns, b.ino, op->s->shm, b.len, b.off);
+		n = ns_read(op->ns, op->c, b.ino, op->s->shm, b.len, b.off);
 		if (n < 0)
 			return (int)n;
 		r.count = (uint64_t)n;
@@ -507,7 +389,7 @@ static int op_read(struct op *op)
 	dst = wire_msg_put(op->m, NULL, b.len, false);
 	if (!dst)
 		return op->m->err;
-	n = ns_read(op->ns, b.ino, dst, b.len, b.off);
+	n = ns_read(op->ns, op->c, b.ino, dst, b.len, b.off);
 	if (n < 0)
 		return (int)n;
 	/* Keep only what was read. */
@@ -523,11 +405,10 @@ static int op_write(struct op *op)
 	bool shm = op->req->hdr.flags & WIRE_F_SHM;
 	struct wire_io_reply r = {{0, 0}, 0};
 	const void *src = op->req->data;
-	struct ns_attr a;
 	ssize_t n;
 	int rc;
 
-	rc = file_for_io(op, b.ino, PERM_W, &a);
+	rc = by_ino(op, b.ino);
 	if (rc)
 		return rc;
 	if (shm) {
@@ -536,7 +417,7 @@ static int op_write(struct op *op)
 		src = op->s->shm;
 		op->rflags |= WIRE_F_SHM;
 	}
-	n = b.len ? ns_write(op->ns, b.ino, src, b.len, b.off) : 0;
+	n = ns_write(op->ns, op->c, b.ino, src, b.len, b.off);
 	if (n < 0)
 		return (int)n;
 	r.count = (uint64_t)n;
@@ -547,21 +428,18 @@ static int op_write(struct op *op)
 static int op_fallocate(struct op *op)
 {
 	struct wire_fallocate b = BODY(op, struct wire_fallocate);
-	struct ns_attr a;
-	int rc;
+	int rc = by_ino(op, b.ino);
 
-	rc = file_for_io(op, b.ino, PERM_W, &a);
-	if (rc)
-		return rc;
-	return ns_fallocate(op->ns, b.ino, (int)b.mode, b.off, b.len);
+	return rc ? rc : ns_fallocate(op->ns, op->c, b.ino, (int)b.mode, b.off, b.len);
 }
 
-/* FSYNC: like fsync(2) on any open file: no permission beyond the inode existing. */
+/* FSYNC: like fsync(2) on any open file: no permission beyond the handle. */
 static int op_fsync(struct op *op)
 {
 	struct wire_fsync b = BODY(op, struct wire_fsync);
+	int rc = by_ino(op, b.ino);
 
-	return ns_fsync(op->ns, b.ino);
+	return rc ? rc : ns_fsync(op->ns, op->c, b.ino);
 }
 
 /*
@@ -597,7 +475,6 @@ static int op_map(struct op *op)
 	struct sess_grant *sg = NULL;
 	struct ns_extent *ext = NULL;
 	struct ns_grant *g = NULL;
-	struct ns_attr a;
 	bool send_fd, own = false;
 	size_t next = 0;
 	int fd = -1, rc;
@@ -606,8 +483,8 @@ static int op_map(struct op *op)
 		return -EPERM;
 	if ((b.mode & WIRE_MAP_WRITE) && s->trust != PERM_TRUST_RW)
 		return -EPERM;
-	/* A mapping is readable; a writable one also needs write permission. */
-	rc = file_for_io(op, b.ino, PERM_R | ((b.mode & WIRE_MAP_WRITE) ? PERM_W : 0), &a);
+	/* A mapping is readable; a writable one also needs write permission (the engine's). */
+	rc = by_ino(op, b.ino);
 	if (rc)
 		return rc;
 	/* Past the region's size is a range no file can need: bound the work it asks. */
@@ -622,9 +499,10 @@ static int op_map(struct op *op)
 	rc = sess_grant_begin(s, &sg);
 	if (rc)
 		goto err_fd;
-	rc = ns_map(op->ns, b.ino, b.off / REGION_BLOCK_SIZE, b.len / REGION_BLOCK_SIZE, b.mode,
-		    &sess_grant_ops, sg, &g, &ext, &next);
+	rc = ns_map(op->ns, op->c, b.ino, b.off / REGION_BLOCK_SIZE, b.len / REGION_BLOCK_SIZE,
+		    b.mode, &sess_grant_ops, sg, &g, &ext, &next);
 	if (rc) {
+		/* Parked too: the run that goes on makes its grant record afresh. */
 		sess_grant_abort(s, sg);
 		goto err_fd;
 	}
@@ -749,7 +627,7 @@ typedef int (*op_fn)(struct op *op);
 /* is_admin - root, or the daemon's own user: who may scrub and inject. */
 static bool is_admin(const struct op *op)
 {
-	return perm_is_root(op->cred) || op->cred->uid == geteuid();
+	return perm_is_admin(op->cred);
 }
 
 /* EXTENTS: like filefrag, which needs the file open for reading. */
@@ -762,7 +640,11 @@ static int op_extents(struct op *op)
 	uint64_t next;
 	int n, rc;
 
-	rc = file_for_io(op, b.ino, PERM_R, &a);
+	rc = by_ino(op, b.ino);
+	if (rc == 0)
+		rc = ns_getattr(op->ns, b.ino, &a);
+	if (rc == 0)
+		rc = S_ISDIR(a.mode) ? -EISDIR : ns_permission(op->c->cred, &a, NS_MAY_READ);
 	if (rc)
 		return rc;
 	ext = malloc(WIRE_MAP_EXTENTS_MAX * sizeof(*ext));
@@ -946,13 +828,15 @@ size_t ops_error_reply(void *buf, const struct wire_hdr *hdr, int err)
 	return wire_msg_end(&m);
 }
 
-size_t ops_run(struct sess *s, const struct wire_req *req, void *buf, int *fd, bool *fd_own)
+size_t ops_run(struct sess *s, const struct wire_req *req, struct ns_ctx *c, void *buf, int *fd,
+	       bool *fd_own)
 {
 	struct wire_msg m;
 	struct op op = {
 		.s = s,
 		.ns = s->ns,
 		.cred = &s->cred,
+		.c = c,
 		.req = req,
 		.m = &m,
 		.fd = -1,
@@ -966,6 +850,11 @@ size_t ops_run(struct sess *s, const struct wire_req *req, void *buf, int *fd, b
 	*fd_own = false;
 	wire_msg_init(&m, buf, WIRE_REPLY | code, 0, req->hdr.id);
 	rc = fn ? fn(&op) : -EPROTO;
+	if (rc == NS_WAIT) {
+		if (op.fd_own)
+			close(op.fd);
+		return 0;
+	}
 	if (rc == 0 && m.err)
 		rc = m.err;
 	if (rc) {

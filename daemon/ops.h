@@ -10,17 +10,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "namespace.h"
 #include "session.h"
 #include "wire.h"
 
 /*
- * ops_run - run the decoded request @req of session @s and build its reply in @buf
+ * ops_run - run the decoded request @req of session @s in the engine context @c (the
+ * session's credentials; parks through @c's waiter) and build its reply in @buf
  * (WIRE_MSG_MAX bytes, 8-aligned). A reply that carries a file descriptor returns it in
  * *@fd (else -1); *@fd_own says the caller closes it once sent.
- * Context: a worker (registered with RCU); may wait (entry locks, lease breaks).
- * Return: the reply's length.
+ * Context: a worker (registered with RCU); never waits for a client or for another
+ * request's lock: it parks instead.
+ * Return: the reply's length; 0 when the request parked (run it again, with the same @c,
+ *         when @c's waiter is woken or at c->deadline).
  */
-size_t ops_run(struct sess *s, const struct wire_req *req, void *buf, int *fd, bool *fd_own);
+size_t ops_run(struct sess *s, const struct wire_req *req, struct ns_ctx *c, void *buf, int *fd,
+	       bool *fd_own);
 
 /*
  * ops_hello - answer HELLO: map the session's shared buffer (a sealed memfd, whose fd

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "perm.h"
 
@@ -57,6 +58,14 @@ int perm_cred_from_socket(int fd, struct cred *out)
 	out->pid = uc.pid;
 	out->ngroups = (uint32_t)(glen / sizeof(gid_t));
 	out->groups = groups;
+	out->ns = (struct ns_cred){
+		.uid = uc.uid,
+		.gid = uc.gid,
+		.ngroups = out->ngroups,
+		.groups = groups,
+		.flags = (uc.uid == 0 ? NS_CRED_SUPER : 0) |
+			 (perm_is_admin(out) ? NS_CRED_RESERVE : 0),
+	};
 	return 0;
 }
 
@@ -65,35 +74,13 @@ void perm_cred_release(struct cred *c)
 	free(c->groups);
 	c->groups = NULL;
 	c->ngroups = 0;
+	c->ns.groups = NULL;
+	c->ns.ngroups = 0;
 }
 
-bool perm_in_group(const struct cred *c, uint32_t gid)
+bool perm_is_admin(const struct cred *c)
 {
-	if (c->gid == gid)
-		return true;
-	for (uint32_t i = 0; i < c->ngroups; i++) {
-		if (c->groups[i] == gid)
-			return true;
-	}
-	return false;
-}
-
-int perm_check(const struct cred *c, const struct ns_attr *a, unsigned mask)
-{
-	unsigned bits;
-
-	if (perm_is_root(c)) {
-		if (!(mask & PERM_X) || S_ISDIR(a->mode) || (a->mode & 0111))
-			return 0;
-		return -EACCES;
-	}
-	if (c->uid == a->uid)
-		bits = (a->mode >> 6) & 7;
-	else if (perm_in_group(c, a->gid))
-		bits = (a->mode >> 3) & 7;
-	else
-		bits = a->mode & 7;
-	return (bits & mask) == mask ? 0 : -EACCES;
+	return c->uid == 0 || c->uid == geteuid();
 }
 
 /* parse_id - a whole decimal number that fits a uid/gid (and is not (uid_t)-1). */
@@ -210,7 +197,7 @@ enum perm_trust_level perm_trust_of(const struct perm_trust *t, const struct cre
 			best = t->users[i].level;
 	}
 	for (size_t i = 0; i < t->ngroups; i++) {
-		if (perm_in_group(c, t->groups[i].id) && t->groups[i].level > best)
+		if (ns_cred_in_group(&c->ns, t->groups[i].id) && t->groups[i].level > best)
 			best = t->groups[i].level;
 	}
 	return best;

@@ -4,8 +4,8 @@
 
 /*
  * perm - who a client is and what it may do: the credentials taken from the socket at
- * accept (SO_PEERCRED, SO_PEERGROUPS; never from message contents, DESIGN §7), POSIX
- * permission checks against a file's owner, group and mode, and the region's map trust
+ * accept (SO_PEERCRED, SO_PEERGROUPS; never from message contents, DESIGN §7), which the
+ * engine's permission checks take (engine/access.h), and the region's map trust
  * (--map-users / --map-groups).
  *
  * Context: any thread. Locking: none; a struct cred and a parsed trust list do not change
@@ -19,50 +19,33 @@
 
 #include "namespace.h"
 
-/* Permission bits asked of a file, as in its mode's rwx triplets. */
-#define PERM_R 04u
-#define PERM_W 02u
-#define PERM_X 01u
-
 struct cred {
 	uint32_t uid, gid;
 	pid_t pid;	  /* at connect time; 0 when not visible from our pid namespace */
 	uint32_t ngroups; /* supplementary groups */
 	uint32_t *groups;
+	struct ns_cred ns; /* the same identity, as the engine's permission checks take it */
 };
 
 /*
  * perm_cred_from_socket - the peer's credentials of the connected unix socket @fd, as the
  * kernel recorded them at connect (SO_PEERCRED; SO_PEERGROUPS where the kernel has it, else
- * no supplementary groups).
+ * no supplementary groups). Root gets NS_CRED_SUPER, root and the daemon's own user
+ * NS_CRED_RESERVE (the reserved blocks and log, DESIGN §7).
  * Return: 0; -errno of getsockopt; -ENOMEM.
  */
 int perm_cred_from_socket(int fd, struct cred *out);
 void perm_cred_release(struct cred *c);
 
-/* perm_in_group - @gid is the caller's primary or one of its supplementary groups. */
-bool perm_in_group(const struct cred *c, uint32_t gid);
-
-/* perm_is_root - uid 0: bypasses the rwx checks (search and read/write always; execute,
- * which only directories' search means here, needs one x bit on a file). */
+/* perm_is_root - uid 0. */
 static inline bool perm_is_root(const struct cred *c)
 {
 	return c->uid == 0;
 }
 
-/* perm_is_owner - the caller owns @a. */
-static inline bool perm_is_owner(const struct cred *c, const struct ns_attr *a)
-{
-	return c->uid == a->uid;
-}
-
-/*
- * perm_check - may @c have all of @mask (PERM_R | PERM_W | PERM_X) on the inode @a?
- * The owner's, else the group's (primary or supplementary), else the others' triplet
- * decides, as POSIX says; root passes, except PERM_X on a file without any x bit.
- * Return: 0, -EACCES.
- */
-int perm_check(const struct cred *c, const struct ns_attr *a, unsigned mask);
+/* perm_is_admin - root, or the daemon's own user: who may scrub, inject and use inode numbers
+ * without a handle. */
+bool perm_is_admin(const struct cred *c);
 
 /* Map trust: the values of wire_statfs_reply.map_trust. */
 enum perm_trust_level {

@@ -6,6 +6,12 @@
  * the session lists; it answers HELLO and takes ACKs itself (both are quick and never
  * wait). Everything else runs on a worker, which holds a reference on the session and
  * sends the reply itself (sess_send: non-blocking, the outbox takes the rest).
+ *
+ * Parked requests: a request the engine cannot finish without waiting (another request's
+ * inode lock, mappers acknowledging a lease break) comes back from ops_run() parked, and the
+ * worker moves on. The engine wakes the request's context when it may go on, and a timer
+ * fires at its deadline (a lease-break timeout); either one queues it for a worker again,
+ * which runs it from the start. No worker ever waits for a client.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -75,10 +81,21 @@ struct srv {
 	uint64_t busy; /* atomic: requests queued or running on workers */
 };
 
+/* Where a request stands (struct work.state). */
+enum work_state {
+	WORK_QUEUED, /* on the work queue, or being run by a worker */
+	WORK_PARKED, /* waiting for its context to be woken, or for its deadline */
+	WORK_WOKEN,  /* woken while a worker still ran it: run it again at once */
+};
+
 /* A request handed to a worker: the packet, copied, and its decoded view into the copy. */
 struct work {
 	struct wq_item item;
-	struct sess *s; /* referenced */
+	struct srv *srv;
+	struct sess *s;	     /* referenced */
+	struct ns_ctx ctx;   /* the engine call's context: the session's credentials */
+	struct event *timer; /* the deadline of a parked request; made the first time */
+	uint32_t state;	     /* atomic: enum work_state */
 	struct wire_req req;
 	uint64_t buf[]; /* the packet, 8-aligned */
 };
@@ -249,16 +266,17 @@ static bool quiet(const void *buf, size_t len, unsigned op)
 }
 
 /*
- * run_request - the reply to @req in @buf. A failed region (region_failed: its file shrank
- * under us, or a fault hit metadata) is no longer served: everything but UNMAP (which
- * touches no region memory and lets the client let go) is answered EIO, also a request
- * during which it failed, whose effect may not have reached the region.
+ * run_request - the reply to @req in @buf, or 0 when it parked. A failed region
+ * (region_failed: its file shrank under us, or a fault hit metadata) is no longer served:
+ * everything but UNMAP (which touches no region memory and lets the client let go) is
+ * answered EIO, also a request during which it failed, whose effect may not have reached
+ * the region.
  * Context: a worker, no engine lock held.
  */
-static size_t run_request(struct srv *srv, struct sess *s, const struct wire_req *req, void *buf,
-			  int *fd, bool *own)
+static size_t run_request(struct srv *srv, struct work *w, void *buf, int *fd, bool *own)
 {
 	struct region *r = ns_region(srv->ns);
+	const struct wire_req *req = &w->req;
 	bool served = req->hdr.op != WIRE_UNMAP;
 	size_t len;
 
@@ -266,10 +284,10 @@ static size_t run_request(struct srv *srv, struct sess *s, const struct wire_req
 	*own = false;
 	if (served && region_failed(r, NULL))
 		return ops_error_reply(buf, &req->hdr, -EIO);
-	len = ops_run(s, req, buf, fd, own);
+	len = ops_run(w->s, req, &w->ctx, buf, fd, own);
 	/* A copy that hit a media error queued it: quarantine it now that no lock is held. */
 	poison_drain(srv->ns);
-	if (served && region_failed(r, NULL)) {
+	if (len && served && region_failed(r, NULL)) {
 		if (*own)
 			close(*fd);
 		*fd = -1;
@@ -279,27 +297,113 @@ static size_t run_request(struct srv *srv, struct sess *s, const struct wire_req
 	return len;
 }
 
-static void work_run(void *ctx, struct wq_item *it, void *buf)
+/* requeue - hand a parked request back to the workers. */
+static void requeue(struct work *w)
 {
-	struct srv *srv = ctx;
-	struct work *w = container_of_const(it, struct work, item);
-	struct sess *s = w->s;
-	bool own;
-	size_t len;
-	int fd;
+	wq_push(w->srv->wq, &w->item);
+}
 
-	len = run_request(srv, s, &w->req, buf, &fd, &own);
-	if (len && !quiet(buf, len, w->req.hdr.op))
-		sess_send(s, buf, len, fd);
-	if (own)
-		close(fd);
+/*
+ * on_wake - the engine woke a request's context (any thread, perhaps under engine locks:
+ * only queue it). A request still on its worker is marked to run again at once.
+ */
+static void on_wake(struct ns_waiter *waiter)
+{
+	struct work *w = caa_container_of(waiter, struct work, ctx.waiter);
+	uint32_t st = __atomic_load_n(&w->state, __ATOMIC_ACQUIRE);
+
+	for (;;) {
+		uint32_t to = st == WORK_PARKED ? WORK_QUEUED : WORK_WOKEN;
+
+		if (st == WORK_WOKEN)
+			return;
+		if (__atomic_compare_exchange_n(&w->state, &st, to, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			break;
+	}
+	if (st == WORK_PARKED)
+		requeue(w);
+}
+
+/* on_deadline - a parked request's deadline (a lease break's timeout): run it again. */
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct work *w = arg;
+	uint32_t st = WORK_PARKED;
+
+	(void)fd;
+	(void)what;
+	if (!__atomic_compare_exchange_n(&w->state, &st, WORK_QUEUED, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return; /* woken meanwhile */
+	/* Its wake will not come now (or is under way, and finds it queued). */
+	ns_ctx_cancel(w->srv->ns, &w->ctx);
+	requeue(w);
+}
+
+/*
+ * park - the request parked in the engine: arm its deadline and let the worker go, unless it
+ * was woken meanwhile. Return: true when parked; false: run it again now.
+ */
+static bool park(struct srv *srv, struct work *w)
+{
+	uint32_t st = WORK_QUEUED;
+
+	if (w->ctx.deadline) {
+		uint64_t now = mono_ns(), at = w->ctx.deadline, left = at > now ? at - now : 0;
+		struct timeval tv = {(time_t)(left / 1000000000ULL),
+				     (suseconds_t)(left % 1000000000ULL / 1000)};
+
+		if (!w->timer)
+			w->timer = evtimer_new(srv->base, on_deadline, w);
+		if (!w->timer || evtimer_add(w->timer, &tv) < 0) {
+			/* No timer: do not park what only the deadline would wake. */
+			if (ns_ctx_cancel(srv->ns, &w->ctx))
+				return false;
+		}
+	}
+	if (__atomic_compare_exchange_n(&w->state, &st, WORK_PARKED, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		return true;
+	/* Woken while we were on it: go on at once (the timer is harmless: it finds it busy). */
+	__atomic_store_n(&w->state, WORK_QUEUED, __ATOMIC_RELEASE);
+	return false;
+}
+
+static void work_free(struct srv *srv, struct work *w)
+{
+	struct sess *s = w->s;
+
+	if (w->timer)
+		event_free(w->timer);
+	ns_ctx_release(srv->ns, &w->ctx);
+	free(w);
 	/* Answered: the client may send another one. */
 	__atomic_sub_fetch(&s->inflight, 1, __ATOMIC_RELEASE);
-	free(w);
 	sess_unref(s);
 	if (__atomic_sub_fetch(&srv->busy, 1, __ATOMIC_SEQ_CST) == 0 &&
 	    __atomic_load_n(&srv->stopping, __ATOMIC_SEQ_CST))
 		event_active(srv->ev_drain, EV_READ, 0);
+}
+
+static void work_run(void *ctx, struct wq_item *it, void *buf)
+{
+	struct srv *srv = ctx;
+	struct work *w = container_of_const(it, struct work, item);
+	bool own;
+	size_t len;
+	int fd;
+
+	do
+		len = run_request(srv, w, buf, &fd, &own);
+	while (len == 0 && !park(srv, w));
+	if (len == 0)
+		return; /* parked: on_wake or on_deadline queues it again */
+	if (!quiet(buf, len, w->req.hdr.op))
+		sess_send(w->s, buf, len, fd);
+	if (own)
+		close(fd);
+	work_free(srv, w);
 }
 
 /* rebase - @p pointed into the receive buffer; the same place in the copy @w holds. */
@@ -319,6 +423,10 @@ static void dispatch(struct srv *srv, struct sess *s, const struct wire_req *req
 		return;
 	}
 	memcpy(w->buf, srv->rbuf, len);
+	w->srv = srv;
+	w->timer = NULL;
+	w->state = WORK_QUEUED;
+	ns_ctx_init_async(&w->ctx, &s->cred.ns, on_wake);
 	w->req = *req;
 	w->req.body = rebase(srv, w, req->body);
 	w->req.path = rebase(srv, w, req->path);

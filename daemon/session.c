@@ -48,6 +48,8 @@ int sess_new(struct sess **out, struct ns *ns, struct event_base *base, uint64_t
 	s->next_grant = 1;
 	pthread_mutex_init(&s->send_lock, NULL);
 	pthread_mutex_init(&s->grant_lock, NULL);
+	pthread_mutex_init(&s->handle_lock, NULL);
+	handles_init(&s->handles);
 	*out = s;
 	return 0;
 }
@@ -82,8 +84,10 @@ void sess_unref(struct sess *s)
 	free(s->grants);
 	free(s->reap);
 	perm_cred_release(&s->cred);
+	handles_release(&s->handles);
 	pthread_mutex_destroy(&s->send_lock);
 	pthread_mutex_destroy(&s->grant_lock);
+	pthread_mutex_destroy(&s->handle_lock);
 	free(s);
 }
 
@@ -254,6 +258,30 @@ void sess_close(struct sess *s)
 	s->fd = -1;
 	s->broken = true;
 	pthread_mutex_unlock(&s->send_lock);
+}
+
+/* --- handles --- */
+
+int sess_handle_add(struct sess *s, uint64_t ino)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->handle_lock);
+	rc = handles_add(&s->handles, ino);
+	pthread_mutex_unlock(&s->handle_lock);
+	return rc;
+}
+
+int sess_handle_check(struct sess *s, uint64_t ino)
+{
+	bool ok;
+
+	if (perm_is_admin(&s->cred))
+		return 0;
+	pthread_mutex_lock(&s->handle_lock);
+	ok = handles_has(&s->handles, ino);
+	pthread_mutex_unlock(&s->handle_lock);
+	return ok ? 0 : -ESTALE;
 }
 
 /* --- the grant table --- */

@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "handles.h"
 #include "lease.h"
 #include "perm.h"
 
@@ -76,6 +77,10 @@ struct sess {
 
 	/* The shared buffer: mapped at HELLO, before any request reaches a worker. */
 	void *shm;
+
+	/* The inodes this session reached by path (handles.h), under handle_lock (a leaf). */
+	pthread_mutex_t handle_lock;
+	struct handles handles;
 
 	/* Grants. */
 	pthread_mutex_t grant_lock;
@@ -135,6 +140,21 @@ void sess_shutdown(struct sess *s, const char *why);
  * Locking: takes send_lock.
  */
 void sess_close(struct sess *s);
+
+/* --- handles --- */
+
+/*
+ * sess_handle_add - the session reached @ino through a path lookup that passed search
+ * permission on every directory: requests by its number are honoured from now on.
+ * Locking: takes handle_lock. Return: 0; -ENOMEM.
+ */
+int sess_handle_add(struct sess *s, uint64_t ino);
+
+/*
+ * sess_handle_check - may the session name @ino by number? Admins may name any inode.
+ * Locking: takes handle_lock. Return: 0; -ESTALE (never reached, or forgotten since).
+ */
+int sess_handle_check(struct sess *s, uint64_t ino);
 
 /* --- grants --- */
 

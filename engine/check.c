@@ -16,9 +16,6 @@
 #include "nsint.h"
 #include "util.h"
 
-int ns_open_region(struct ns **out, struct region *r, const struct fmt_super *sb);
-void ns_close_region(struct ns **nsp);
-
 struct checker {
 	check_line_fn fn;
 	void *ctx;

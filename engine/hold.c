@@ -14,6 +14,10 @@
  * ns->pholds lists the persisted holds, under grant_lock (a leaf lock): the ones of live
  * in-memory holds (ended by RELEASE when their hold ends) and the ones restored at mount
  * (ended by ns_holds_check).
+ *
+ * The in-memory hold (struct ns_hold) lives here too: lease.c makes one when a lease break
+ * expires a holder, the freeing transaction hands it its runs (through the tx hooks this
+ * module registers), and the last expired grant to go ends it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +30,17 @@
 #include "log.h"
 #include "nsint.h"
 #include "util.h"
+
+/* Blocks held back for holders that did not let go; freed when the last of them is deleted. */
+struct ns_hold {
+	unsigned refs; /* the caller's + one per expired grant; under grant_lock */
+	size_t n;
+	struct ns_run *runs;
+	/* The holders' processes, for the HOLD records. */
+	struct ns_proc *procs;
+	size_t nprocs;
+	bool persisted; /* HOLD records were logged: its end logs RELEASE */
+};
 
 struct ns_phold {
 	struct cds_list_head node;
@@ -73,7 +88,7 @@ static bool proc_alive(uint32_t pid, uint64_t start)
 	return ns_proc_start(pid, &now) == 0 && now == start;
 }
 
-/* --- applying the records (nsapply.c calls these) --- */
+/* --- applying the records (nsapply.c calls these through the hooks) --- */
 
 static bool run_held(struct ns *ns, uint64_t block, uint64_t count)
 {
@@ -85,7 +100,7 @@ static bool run_held(struct ns *ns, uint64_t block, uint64_t count)
 	return false;
 }
 
-int ns_apply_hold(struct ns *ns, struct ns_txctx *tc, const struct fmt_hold *h)
+static int apply_hold(struct ns *ns, struct ns_txctx *tc, const struct fmt_hold *h)
 {
 	struct ns_phold *p;
 	int rc = 0;
@@ -121,8 +136,8 @@ int ns_apply_hold(struct ns *ns, struct ns_txctx *tc, const struct fmt_hold *h)
 	return 0;
 }
 
-int ns_apply_release(struct ns *ns, struct ns_txctx *tc, const struct fmt_release *r,
-		     bool *restored)
+static int apply_release(struct ns *ns, struct ns_txctx *tc, const struct fmt_release *r,
+			 bool *restored)
 {
 	struct ns_phold *p, *tmp;
 	bool found = false;
@@ -177,7 +192,7 @@ static int log_records(struct ns *ns, unsigned type, const void *payloads, size_
 		if (rec)
 			memcpy(rec, (const char *)payloads + i * size, size);
 		if (tx.nrecs >= HOLD_TX_RECS || i + 1 == n) {
-			rc = ns_tx_run(ns, &tx);
+			rc = ns_tx_run(ns, NULL, &tx);
 			mlog_tx_reset(&tx);
 		}
 	}
@@ -185,50 +200,8 @@ static int log_records(struct ns *ns, unsigned type, const void *payloads, size_
 	return rc;
 }
 
-bool ns_hold_in_tx(struct ns *ns, struct ns_hold *h, struct mlog_tx *tx, struct ns_txctx *tc)
-{
-	size_t used = tx->used, nprocs, n;
-	unsigned nrecs = tx->nrecs;
-	struct ns_proc *procs;
-	bool ok = false;
-
-	nprocs = ns_hold_procs(ns, h, &procs);
-	n = nprocs * tc->nfrees;
-	if (n == 0 || tx->nrecs + n > FMT_TX_MAX_RECS ||
-	    mlog_reserve(ns->log, n * (sizeof(struct fmt_rec) + sizeof(struct fmt_hold))))
-		goto out;
-	for (size_t i = 0; i < tc->nfrees; i++) {
-		for (size_t k = 0; k < nprocs; k++) {
-			struct fmt_hold *r = mlog_tx_add(tx, FMT_REC_HOLD, sizeof(*r));
-
-			if (r)
-				*r = (struct fmt_hold){tc->frees[i].block, tc->frees[i].count,
-						       procs[k].start, procs[k].pid, 0};
-		}
-	}
-	if (tx->err) {
-		/* No memory for them: take them out again; they go in a transaction of their own. */
-		tx->used = used;
-		tx->nrecs = nrecs;
-		tx->err = 0;
-		mlog_unreserve(ns->log, n * (sizeof(struct fmt_rec) + sizeof(struct fmt_hold)));
-		goto out;
-	}
-	/* Applied like the records before them: a live HOLD only notes the hold (no free). */
-	for (size_t o = used; o < tx->used;) {
-		const struct fmt_rec *r = (const struct fmt_rec *)(tx->buf + o);
-
-		ns_apply_hold(ns, tc, (const struct fmt_hold *)(r + 1));
-		o += r->len;
-	}
-	ok = true;
-out:
-	free(procs);
-	return ok;
-}
-
-bool ns_hold_persist(struct ns *ns, const struct ns_proc *procs, size_t nprocs,
-		     const struct ns_run *runs, size_t nruns)
+static bool hold_persist(struct ns *ns, const struct ns_proc *procs, size_t nprocs,
+			 const struct ns_run *runs, size_t nruns)
 {
 	size_t total = nruns * nprocs;
 	struct fmt_hold *v = calloc(total ? total : 1, sizeof(*v));
@@ -253,7 +226,7 @@ bool ns_hold_persist(struct ns *ns, const struct ns_proc *procs, size_t nprocs,
 	return true;
 }
 
-int ns_hold_release_persist(struct ns *ns, const struct ns_run *runs, size_t nruns)
+static int hold_release_persist(struct ns *ns, const struct ns_run *runs, size_t nruns)
 {
 	struct fmt_release *v = calloc(nruns ? nruns : 1, sizeof(*v));
 	int rc = -ENOMEM;
@@ -291,7 +264,7 @@ static struct ns_phold *copy_pholds(struct ns *ns, bool restored_only, size_t *n
 	return v;
 }
 
-int ns_holds_snapshot(struct ns *ns, struct mlog_snap *s)
+static int holds_snapshot(struct ns *ns, struct mlog_snap *s)
 {
 	size_t n;
 	struct ns_phold *v = copy_pholds(ns, false, &n);
@@ -331,7 +304,7 @@ int64_t ns_holds_check(struct ns *ns)
 			remaining += run.count;
 			continue;
 		}
-		if (ns_hold_release_persist(ns, &run, 1) == 0)
+		if (hold_release_persist(ns, &run, 1) == 0)
 			log_notice("%s: released %" PRIu64 " blocks held since before the restart "
 				   "for a dropped client: its process is gone",
 				   region_path(ns->r), run.count);
@@ -342,4 +315,231 @@ int64_t ns_holds_check(struct ns *ns)
 	if (remaining == 0)
 		__atomic_store_n(&ns->holds_restored, false, __ATOMIC_RELEASE);
 	return (int64_t)remaining;
+}
+
+/* --- in-memory holds --- */
+
+struct ns_hold *ns_hold_new(void)
+{
+	struct ns_hold *h = calloc(1, sizeof(*h));
+
+	if (h)
+		h->refs = 1;
+	return h;
+}
+
+void ns_hold_get(struct ns_hold *h)
+{
+	h->refs++;
+}
+
+void ns_hold_add_proc(struct ns_hold *h, uint32_t pid)
+{
+	struct ns_proc p = {.pid = pid}, *v;
+
+	if (pid == 0 || ns_proc_start(pid, &p.start))
+		return;
+	for (size_t i = 0; i < h->nprocs; i++)
+		if (h->procs[i].pid == p.pid && h->procs[i].start == p.start)
+			return;
+	v = realloc(h->procs, (h->nprocs + 1) * sizeof(*v));
+	if (!v)
+		return;
+	h->procs = v;
+	h->procs[h->nprocs++] = p;
+}
+
+struct ns_hold *ns_hold_put_locked(struct ns *ns, struct ns_hold *h)
+{
+	uint64_t blocks = 0;
+
+	if (--h->refs)
+		return NULL;
+	for (size_t i = 0; i < h->n; i++)
+		blocks += h->runs[i].count;
+	ns->held_blocks -= blocks;
+	return h;
+}
+
+static void hold_destroy(struct ns_hold *h)
+{
+	free(h->runs);
+	free(h->procs);
+	free(h);
+}
+
+struct hold_release {
+	struct rcu_head rcu;
+	struct ns *ns;
+	struct ns_hold *h;
+};
+
+static void hold_free_cb(struct rcu_head *head)
+{
+	struct hold_release *hr;
+
+	rcu_cb_begin(head);
+	hr = caa_container_of(head, struct hold_release, rcu);
+	for (size_t i = 0; i < hr->h->n; i++)
+		alloc_free(hr->ns->alloc, hr->h->runs[i].block, hr->h->runs[i].count);
+	hold_destroy(hr->h);
+	free(hr);
+	rcu_cb_end();
+}
+
+void ns_hold_end(struct ns *ns, struct ns_hold *h, bool keep)
+{
+	struct hold_release *hr;
+
+	if (h->persisted && keep) {
+		hold_destroy(h);
+		return;
+	}
+	if (h->persisted && hold_release_persist(ns, h->runs, h->n)) {
+		/* Not recorded: freeing them now could hand them out while the log holds them. */
+		hold_destroy(h);
+		return;
+	}
+	hr = malloc(sizeof(*hr));
+	if (!hr) {
+		/* Keep them out of use rather than risk handing them out early. */
+		log_warn("out of memory releasing %zu held block runs; they stay unused until "
+			 "restart",
+			 h->n);
+		hold_destroy(h);
+		return;
+	}
+	hr->ns = ns;
+	hr->h = h;
+	rcu_defer(&hr->rcu, hold_free_cb);
+}
+
+void ns_hold_put(struct ns *ns, struct ns_hold *h)
+{
+	struct ns_hold *ended;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&ns->grant_lock);
+	ended = ns_hold_put_locked(ns, h);
+	pthread_mutex_unlock(&ns->grant_lock);
+	if (ended)
+		ns_hold_end(ns, ended, false);
+}
+
+/* hold_procs - a malloc'd copy of @h's processes. Return: how many (0: *@out NULL). */
+static size_t hold_procs(struct ns *ns, struct ns_hold *h, struct ns_proc **out)
+{
+	size_t n = 0;
+
+	*out = NULL;
+	pthread_mutex_lock(&ns->grant_lock);
+	if (h->nprocs) {
+		*out = malloc(h->nprocs * sizeof(**out));
+		if (*out) {
+			n = h->nprocs;
+			memcpy(*out, h->procs, n * sizeof(**out));
+		}
+	}
+	pthread_mutex_unlock(&ns->grant_lock);
+	return n;
+}
+
+/*
+ * tx_hold_records - the tx hook: append @h's HOLD records, one per run that @tc (what @tx
+ * will free) holds and per process, when they fit the transaction and the log.
+ * Context: tx.c, tx lock shared, @tx's room reserved. Return: true when appended.
+ */
+static bool tx_hold_records(struct ns *ns, struct ns_hold *h, struct mlog_tx *tx,
+			    struct ns_txctx *tc)
+{
+	size_t used = tx->used, nprocs, n;
+	unsigned nrecs = tx->nrecs;
+	struct ns_proc *procs;
+	bool ok = false;
+
+	nprocs = hold_procs(ns, h, &procs);
+	n = nprocs * tc->nfrees;
+	if (n == 0 || tx->nrecs + n > FMT_TX_MAX_RECS ||
+	    mlog_reserve(ns->log, n * (sizeof(struct fmt_rec) + sizeof(struct fmt_hold))))
+		goto out;
+	for (size_t i = 0; i < tc->nfrees; i++) {
+		for (size_t k = 0; k < nprocs; k++) {
+			struct fmt_hold *r = mlog_tx_add(tx, FMT_REC_HOLD, sizeof(*r));
+
+			if (r)
+				*r = (struct fmt_hold){tc->frees[i].block, tc->frees[i].count,
+						       procs[k].start, procs[k].pid, 0};
+		}
+	}
+	if (tx->err) {
+		/* No memory for them: take them out again; they go in a transaction of their own. */
+		tx->used = used;
+		tx->nrecs = nrecs;
+		tx->err = 0;
+		mlog_unreserve(ns->log, n * (sizeof(struct fmt_rec) + sizeof(struct fmt_hold)));
+		goto out;
+	}
+	ok = true;
+out:
+	free(procs);
+	return ok;
+}
+
+/*
+ * tx_hold_runs - the tx hook after the commit: @tc's freed runs go to @h instead of the
+ * allocator; their HOLD records follow in a transaction of their own unless the freeing
+ * one carried them (@logged).
+ */
+static void tx_hold_runs(struct ns *ns, struct ns_hold *h, struct ns_txctx *tc, bool logged)
+{
+	struct ns_proc *procs;
+	struct ns_run *runs;
+	uint64_t blocks = 0;
+	bool persisted = logged;
+	size_t nprocs;
+
+	if (!logged) {
+		nprocs = hold_procs(ns, h, &procs);
+		if (nprocs)
+			persisted = hold_persist(ns, procs, nprocs, tc->frees, tc->nfrees);
+		free(procs);
+	}
+
+	pthread_mutex_lock(&ns->grant_lock);
+	h->persisted |= persisted;
+	runs = realloc(h->runs, (h->n + tc->nfrees) * sizeof(*runs));
+	if (runs) {
+		memcpy(runs + h->n, tc->frees, tc->nfrees * sizeof(*runs));
+		h->runs = runs;
+		h->n += tc->nfrees;
+		for (size_t i = 0; i < tc->nfrees; i++)
+			blocks += tc->frees[i].count;
+		ns->held_blocks += blocks;
+	} else {
+		log_warn("out of memory holding blocks for an expired lease; they stay unused "
+			 "until restart");
+	}
+	pthread_mutex_unlock(&ns->grant_lock);
+	tc->nfrees = 0;
+}
+
+void ns_hold_register(struct ns *ns)
+{
+	ns->hooks.apply_hold = apply_hold;
+	ns->hooks.apply_release = apply_release;
+	ns->hooks.tx_hold_records = tx_hold_records;
+	ns->hooks.tx_hold_runs = tx_hold_runs;
+	ns->hooks.hold_put = ns_hold_put;
+	ns->hooks.snapshot = holds_snapshot;
+}
+
+uint64_t ns_held_blocks(struct ns *ns)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&ns->grant_lock);
+	n = ns->held_blocks;
+	pthread_mutex_unlock(&ns->grant_lock);
+	return n;
 }

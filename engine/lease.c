@@ -2,10 +2,14 @@
 /*
  * Grants and lease breaks (DESIGN §6).
  *
- * An invalidation runs with the file's inode lock and the entry locks of the range held:
- * it tells every holder whose grant overlaps the range, waits (bounded) for their acks, and
- * for holders that did not ack in time makes the blocks that the transaction frees wait for
- * those holders to be deleted (their process gone) instead of returning to the allocator.
+ * A lease break never waits under a lock: the operation that must free or move blocks a
+ * client maps calls ns_break_leases() with the file's inode lock held; the first call sends
+ * INVALIDATE to every grant that overlaps the range, makes new grants of the file wait, and
+ * parks the operation (NS_WAIT) until the holders ack; the operation drops its locks and
+ * runs again when an ack wakes it or its deadline passes. The run that finds every holder
+ * acked, or expires those that did not ack in time, goes on to its transaction; blocks it
+ * frees that expired holders may still touch wait for those holders to be deleted (their
+ * process gone) instead of returning to the allocator (hold.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,22 +17,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "lease.h"
 #include "fault.h"
+#include "lease.h"
 #include "log.h"
 #include "nsint.h"
 #include "util.h"
-
-/* Blocks held back for holders that did not let go; freed when the last of them is deleted. */
-struct ns_hold {
-	unsigned refs; /* expired grants that point here; under grant_lock */
-	size_t n;
-	struct ns_run *runs;
-	/* The holders' processes (grant ops with a pid), for the HOLD records (hold.c). */
-	struct ns_proc *procs;
-	size_t nprocs;
-	bool persisted; /* HOLD records were logged: its end logs RELEASE */
-};
 
 struct ns_grant {
 	struct cds_list_head node; /* on the inode's list, under grant_lock */
@@ -38,8 +31,8 @@ struct ns_grant {
 	const struct ns_grant_ops *ops;
 	void *holder;
 	uint64_t gen;	    /* the inode's lease generation when made */
-	uint64_t wait_gen;  /* invalidation sent, not acked yet */
-	uint64_t acked_gen; /* last invalidation acked */
+	uint64_t wait_gen;  /* last lease break sent to it */
+	uint64_t acked_gen; /* last lease break acked */
 	bool expired;
 	struct ns_hold **holds; /* held block sets this grant keeps out of use */
 	size_t nholds;
@@ -56,33 +49,38 @@ static bool grant_range_ok(uint64_t index, uint64_t count, unsigned mode)
 	       !(mode & ~(unsigned)(NS_GRANT_READ | NS_GRANT_WRITE));
 }
 
-/* grant_file - a reference on the regular file @ino and a zeroed grant for it. */
-static int grant_file(struct ns *ns, uint64_t ino, struct ns_inode **inp, struct ns_grant **gp)
-{
-	struct ns_inode *in = ns_inode_get(ns, ino);
+/*
+ * The namespace whose grant lock this thread holds while it runs a holder's callback: an
+ * ack from inside the callback ("now") must not take that lock again.
+ */
+static __thread struct ns *in_callback;
 
-	if (!in)
-		return -ENOENT;
-	if (S_ISDIR(in->type)) {
-		ns_inode_put(ns, in);
-		return -EISDIR;
-	}
-	*gp = calloc(1, sizeof(**gp));
-	if (!*gp) {
-		ns_inode_put(ns, in);
-		return -ENOMEM;
-	}
-	*inp = in;
-	return 0;
+int ns_grants_blocked(struct ns *ns, struct ns_ctx *c, struct ns_inode *in)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&ns->grant_lock);
+	/* Under the grant lock: the end of the break wakes us after this check, not before. */
+	if (in->revokers && (!c->brk.in || c->brk.in != in))
+		rc = ns_park(ns, c, in, NS_WAKE_LEASE, 0);
+	pthread_mutex_unlock(&ns->grant_lock);
+	return rc;
 }
 
-/*
- * grant_add - fill @g and put it on @in's list.
- * Locking: caller holds @in's inode lock (no invalidation runs meanwhile); takes the grant lock.
- */
-static void grant_add(struct ns *ns, struct ns_inode *in, struct ns_grant *g, uint64_t index,
-		      uint64_t count, unsigned mode, const struct ns_grant_ops *ops, void *holder)
+int ns_grant_add(struct ns *ns, struct ns_inode *in, uint64_t index, uint64_t count, unsigned mode,
+		 const struct ns_grant_ops *ops, void *holder, struct ns_grant **out)
 {
+	struct ns_grant *g;
+
+	if (!grant_range_ok(index, count, mode))
+		return -EINVAL;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	if (!ns_inode_tryget(in)) {
+		free(g);
+		return -ENOENT;
+	}
 	*g = (struct ns_grant){.in = in,
 			       .ino = in->ino,
 			       .index = index,
@@ -94,336 +92,50 @@ static void grant_add(struct ns *ns, struct ns_inode *in, struct ns_grant *g, ui
 	g->gen = in->lease_gen;
 	cds_list_add_tail(&g->node, &in->grants);
 	pthread_mutex_unlock(&ns->grant_lock);
-}
-
-int ns_grant_new(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned mode,
-		 const struct ns_grant_ops *ops, void *holder, struct ns_grant **out)
-{
-	struct ns_inode *in;
-	struct ns_grant *g;
-	int rc;
-
-	*out = NULL;
-	if (!grant_range_ok(index, count, mode))
-		return -EINVAL;
-	rc = grant_file(ns, ino, &in, &g);
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&in->lock);
-	if (__atomic_load_n(&in->dying, __ATOMIC_ACQUIRE))
-		rc = -ENOENT;
-	else
-		grant_add(ns, in, g, index, count, mode, ops, holder);
-	pthread_mutex_unlock(&in->lock);
-	if (rc) {
-		free(g);
-		ns_inode_put(ns, in);
-		return rc;
-	}
 	*out = g;
 	return 0;
 }
 
-/*
- * describe - the runs of pages [index, index + count) of @in.
- * Locking: inode lock held (so entries only change by poison marking).
- */
-static int describe(struct ns *ns, struct ns_inode *in, uint64_t index, uint64_t count,
-		    struct ns_extent **ext, size_t *next)
+static int grant_new(struct ns *ns, struct ns_ctx *c, uint64_t ino, uint64_t index, uint64_t count,
+		     unsigned mode, const struct ns_grant_ops *ops, void *holder,
+		     struct ns_grant **out)
 {
-	struct ns_extent *v = NULL, *last = NULL;
-	size_t n = 0, cap = 0;
-	int rc = 0;
-
-	rcu_read_begin();
-	for (uint64_t p = index; p < index + count; p++) {
-		uint64_t first, blk = 0;
-		unsigned flags = NS_EXT_HOLE;
-		xt_entry e = __xt_load(&in->map, p, &first, NULL);
-
-		if (xt_is_value(e) && !bm_is_hole(e)) {
-			blk = bm_to_block(e) + (p - first);
-			flags = bm_is_poison(e) && alloc_is_quarantined(ns->alloc, blk)
-					? NS_EXT_POISON
-					: 0;
-		}
-		if (last && last->flags == flags && last->index + last->count == p &&
-		    (flags == NS_EXT_HOLE || last->block + last->count == blk)) {
-			last->count++;
-			continue;
-		}
-		if (n == cap) {
-			struct ns_extent *nv;
-
-			cap = cap ? cap * 2 : 16;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				rc = -ENOMEM;
-				break;
-			}
-			v = nv;
-		}
-		last = &v[n++];
-		*last = (struct ns_extent){p, flags == NS_EXT_HOLE ? 0 : blk, 1, flags};
-	}
-	rcu_read_end();
-	if (rc) {
-		free(v);
-		return rc;
-	}
-	*ext = v;
-	*next = n;
-	return 0;
-}
-
-/*
- * Device-DAX (DESIGN §7). A devdax node maps only whole multiples of its alignment (2 MiB),
- * so a mapping there is made of whole huge blocks: ns_map widens the range to the file's
- * huge blocks (chunks of 512 pages) that it touches, makes each of them that holds data one
- * aligned huge extent of the file, moving its pages onto a fresh huge block when it is not,
- * and grants the widened range. The client can reach all of it, so the grant covers all of
- * it: a truncate, punch or poison anywhere in those 2 MiB reaches the client, and no block
- * that another file owns, or may own later, is ever inside a client's huge mapping.
- */
-
-/*
- * map_unit - pages per mapping unit of @ns's region.
- * Context: any thread. Locking: none (the alignment is fixed after open).
- * Return: 1 (4 KiB mappings), FMT_CHUNK_BLOCKS (a devdax alignment that divides 2 MiB), or
- *         0 for an alignment daxfs cannot map (larger than 2 MiB).
- */
-static uint64_t map_unit(struct ns *ns)
-{
-	uint64_t align = region_alignment(ns->r);
-
-	if (align <= FMT_BLOCK_SIZE)
-		return 1;
-	return FMT_CHUNK_SIZE % align == 0 ? FMT_CHUNK_BLOCKS : 0;
-}
-
-enum chunk_shape {
-	CHUNK_HUGE,  /* every page mapped, page i of the chunk on block i of an aligned chunk */
-	CHUNK_EMPTY, /* no page mapped */
-	CHUNK_MIXED, /* anything else: holes next to data, or blocks out of place */
-};
-
-/*
- * chunk_shape - how @in maps the 512 pages from page @c (a multiple of 512).
- * Context: thread registered with RCU. Locking: caller holds @in's inode lock.
- * Return: the shape.
- */
-static enum chunk_shape chunk_shape(struct ns_inode *in, uint64_t c)
-{
-	enum chunk_shape shape = CHUNK_HUGE;
-	uint64_t base = UINT64_MAX, holes = 0;
-
-	rcu_read_begin();
-	for (uint64_t p = c; p < c + FMT_CHUNK_BLOCKS; p++) {
-		uint64_t first, blk;
-		xt_entry e = __xt_load(&in->map, p, &first, NULL);
-
-		if (!xt_is_value(e) || bm_is_hole(e)) {
-			holes++;
-			continue;
-		}
-		blk = bm_to_block(e) + (p - first);
-		if (base == UINT64_MAX)
-			base = blk - (p - c);
-		if (blk != base + (p - c) || !IS_ALIGNED(base, (uint64_t)FMT_CHUNK_BLOCKS))
-			shape = CHUNK_MIXED;
-	}
-	rcu_read_end();
-	if (holes == FMT_CHUNK_BLOCKS)
-		return CHUNK_EMPTY;
-	return holes ? CHUNK_MIXED : shape;
-}
-
-/*
- * chunk_move - put pages [@c, @c + 512) of @in on one fresh huge block: copy the pages that
- * have data, zero the others, and replace the chunk's entries in one transaction. Mappers of
- * the chunk let go first (a lease break), so no store lands on the old blocks after the copy.
- * Context: thread registered with RCU, outside a read section. Locking: caller holds @in's
- *          inode lock; takes the chunk's entry locks, the grant lock, the allocator lock.
- * Return: 0; -EROFS (read-only mount); -ENOSPC (no entirely free huge block); -EIO (a page
- *         of the chunk is poisoned, or the transaction failed); -ENOMEM. Logged.
- */
-static int chunk_move(struct ns *ns, struct ns_inode *in, uint64_t c)
-{
-	static __thread char bounce[FMT_BLOCK_SIZE];
-	struct ns_hold *hold = NULL;
-	struct fmt_map *rec;
-	struct mlog_tx tx;
-	uint64_t blk, bad = UINT64_MAX;
+	struct ns_inode *in;
 	int rc;
 
-	rc = ns_writable(ns);
+	if (!grant_range_ok(index, count, mode))
+		return -EINVAL;
+	in = ns_inode_get(ns, ino);
+	if (!in)
+		return -ENOENT;
+	rc = S_ISDIR(in->type) ? -EISDIR : ns_ilock(ns, c, in);
 	if (rc) {
-		log_notice("inode %lu: pages %lu..%lu are not on one huge block, which a devdax "
-			   "mapping needs, and a read-only mount cannot move them",
-			   (unsigned long)in->ino, (unsigned long)c,
-			   (unsigned long)(c + FMT_CHUNK_BLOCKS - 1));
+		ns_inode_put(ns, in);
 		return rc;
 	}
-	ns_lock_pages(in, c, c + FMT_CHUNK_BLOCKS);
-	rc = ns_invalidate_range(ns, in, c, FMT_CHUNK_BLOCKS, &hold);
-	if (rc)
-		goto out_unlock;
-	rc = ns_alloc_huge(ns, &blk);
-	if (rc) {
-		log_notice("inode %lu: no free 2 MiB block to move pages %lu..%lu onto, which a "
-			   "devdax mapping needs",
-			   (unsigned long)in->ino, (unsigned long)c,
-			   (unsigned long)(c + FMT_CHUNK_BLOCKS - 1));
-		goto out_unlock;
-	}
-	rcu_read_begin();
-	for (uint64_t p = c; p < c + FMT_CHUNK_BLOCKS; p++) {
-		char *dst = region_at(ns->r, (blk + (p - c)) * FMT_BLOCK_SIZE);
-		uint64_t first;
-		xt_entry e = __xt_load(&in->map, p, &first, NULL);
-
-		if (!xt_is_value(e) || bm_is_hole(e)) {
-			region_memset(ns->r, dst, 0, FMT_BLOCK_SIZE,
-				      REGION_NODRAIN | REGION_NONTEMPORAL);
-		} else if (bm_is_poison(e) &&
-			   alloc_is_quarantined(ns->alloc, bm_to_block(e) + (p - first))) {
-			bad = p;
-			break;
-		} else {
-			/*
-			 * Through a bounce page, SIGBUS-safely: poison nobody knew of yet stops
-			 * the move like known poison (the fault is queued for poison_drain())
-			 * instead of failing the region.
-			 */
-			const char *src =
-				region_at(ns->r, (bm_to_block(e) + (p - first)) * FMT_BLOCK_SIZE);
-
-			if (region_copy_safe(ns->r, bounce, src, FMT_BLOCK_SIZE, NULL)) {
-				bad = p;
-				break;
-			}
-			region_memcpy(ns->r, dst, bounce, FMT_BLOCK_SIZE, REGION_NODRAIN);
-		}
-	}
-	rcu_read_end();
-	region_drain(ns->r);
-	if (bad != UINT64_MAX) {
-		log_notice("inode %lu: page %lu is poisoned: its 2 MiB cannot move onto one huge "
-			   "block, which a devdax mapping needs",
-			   (unsigned long)in->ino, (unsigned long)bad);
-		alloc_free(ns->alloc, blk, FMT_CHUNK_BLOCKS);
-		rc = -EIO;
-		goto out_unlock;
-	}
-	mlog_tx_init(&tx);
-	rec = mlog_tx_add(&tx, FMT_REC_MAP, sizeof(*rec));
-	if (rec)
-		*rec = (struct fmt_map){in->ino, c, blk, FMT_CHUNK_BLOCKS, 9};
-	/* The old blocks are freed after a grace period, or held for expired mappers. */
-	rc = ns_tx_run_held(ns, &tx, hold);
-	hold = NULL;
-	mlog_tx_release(&tx);
-	if (rc) {
-		if (rc != -EIO)
-			alloc_free(ns->alloc, blk, FMT_CHUNK_BLOCKS);
-		log_notice("inode %lu: moving pages %lu..%lu onto a huge block failed: %s",
-			   (unsigned long)in->ino, (unsigned long)c,
-			   (unsigned long)(c + FMT_CHUNK_BLOCKS - 1), strerror(-rc));
-	} else {
-		log_info("inode %lu: pages %lu..%lu moved onto huge block %lu for a devdax mapping",
-			 (unsigned long)in->ino, (unsigned long)c,
-			 (unsigned long)(c + FMT_CHUNK_BLOCKS - 1), (unsigned long)blk);
-	}
-out_unlock:
-	ns_hold_put(ns, hold);
-	ns_unlock_pages(in, c, c + FMT_CHUNK_BLOCKS);
+	if (__atomic_load_n(&in->dying, __ATOMIC_ACQUIRE))
+		rc = -ENOENT;
+	if (rc == 0)
+		rc = ns_grants_blocked(ns, c, in);
+	if (rc == 0)
+		rc = ns_grant_add(ns, in, index, count, mode, ops, holder, out);
+	ns_iunlock(in);
+	ns_inode_put(ns, in);
 	return rc;
 }
 
-/*
- * shape_range - make every chunk of pages [@lo, @hi) (512-page aligned) that has data one
- * huge extent of @in (chunk_move). Context, Locking, Return: as chunk_move.
- */
-static int shape_range(struct ns *ns, struct ns_inode *in, uint64_t lo, uint64_t hi)
+int ns_grant_new(struct ns *ns, struct ns_ctx *c, uint64_t ino, uint64_t index, uint64_t count,
+		 unsigned mode, const struct ns_grant_ops *ops, void *holder, struct ns_grant **out)
 {
-	int rc;
-
-	for (uint64_t c = lo; c < hi; c += FMT_CHUNK_BLOCKS) {
-		if (chunk_shape(in, c) != CHUNK_MIXED)
-			continue;
-		rc = chunk_move(ns, in, c);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-int ns_map(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned mode,
-	   const struct ns_grant_ops *ops, void *holder, struct ns_grant **out,
-	   struct ns_extent **ext, size_t *next)
-{
-	uint64_t unit = map_unit(ns), lo = index, hi;
-	struct ns_inode *in;
-	struct ns_grant *g;
-	int rc = 0;
+	struct ns_ctx local;
+	int64_t rc;
 
 	*out = NULL;
-	*ext = NULL;
-	*next = 0;
-	if (!grant_range_ok(index, count, mode))
-		return -EINVAL;
-	if (unit == 0) {
-		log_notice("region %s: its mapping alignment of %lu bytes is larger than 2 MiB: "
-			   "daxfs cannot map files there (copy I/O works)",
-			   region_path(ns->r), (unsigned long)region_alignment(ns->r));
-		return -EOPNOTSUPP;
-	}
-	/* devdax: whole huge blocks, which the client maps and so is granted */
-	hi = index + count;
-	if (unit > 1) {
-		lo = ALIGN_DOWN(index, unit);
-		hi = ALIGN_UP(hi, unit);
-		if (hi > NS_PAGES_MAX)
-			return -EFBIG;
-	}
-	for (int attempt = 0; attempt < 4; attempt++) {
-		bool holes = false;
-
-		if (mode & NS_GRANT_WRITE) {
-			rc = ns_fallocate(ns, ino, 0, index * FMT_BLOCK_SIZE,
-					  count * FMT_BLOCK_SIZE);
-			if (rc)
-				return rc;
-		}
-		rc = grant_file(ns, ino, &in, &g);
-		if (rc)
-			return rc;
-		pthread_mutex_lock(&in->lock);
-		if (__atomic_load_n(&in->dying, __ATOMIC_ACQUIRE))
-			rc = -ENOENT;
-		else if (unit > 1)
-			rc = shape_range(ns, in, lo, hi);
-		if (rc == 0)
-			rc = describe(ns, in, lo, hi - lo, ext, next);
-		for (size_t i = 0; rc == 0 && i < *next; i++)
-			holes |= (*ext)[i].flags & NS_EXT_HOLE;
-		if (rc == 0 && (!(mode & NS_GRANT_WRITE) || !holes)) {
-			grant_add(ns, in, g, lo, hi - lo, mode, ops, holder);
-			pthread_mutex_unlock(&in->lock);
-			*out = g;
-			return 0;
-		}
-		/* Punched between the allocation and the lock: allocate again. */
-		pthread_mutex_unlock(&in->lock);
-		free(g);
-		free(*ext);
-		*ext = NULL;
-		*next = 0;
-		ns_inode_put(ns, in);
-		if (rc)
-			return rc;
-	}
-	return -EAGAIN;
+	c = ns_ctx_enter(ns, c, &local);
+	do
+		rc = grant_new(ns, c, ino, index, count, mode, ops, holder, out);
+	while (ns_ctx_again(ns, c, rc));
+	return (int)ns_ctx_leave(ns, c, &local, rc);
 }
 
 uint64_t ns_grant_generation(const struct ns_grant *g)
@@ -438,119 +150,18 @@ void ns_grant_range(const struct ns_grant *g, uint64_t *ino, uint64_t *index, ui
 	*count = g->count;
 }
 
-/*
- * The namespace whose grant lock this thread holds while it runs a holder's callback: an
- * ack from inside the callback ("now") must not take that lock again.
- */
-static __thread struct ns *in_callback;
-
 void ns_grant_ack(struct ns *ns, struct ns_grant *g, uint64_t gen)
 {
-	if (in_callback == ns) {
-		/* From a callback: this thread holds the grant lock already. */
-		if (gen > g->acked_gen)
-			g->acked_gen = gen;
-		pthread_cond_broadcast(&ns->grant_cond);
-		return;
-	}
-	pthread_mutex_lock(&ns->grant_lock);
+	bool locked = in_callback != ns;
+
+	/* From a callback, this thread holds the grant lock already. */
+	if (locked)
+		pthread_mutex_lock(&ns->grant_lock);
 	if (gen > g->acked_gen)
 		g->acked_gen = gen;
-	pthread_cond_broadcast(&ns->grant_cond);
-	pthread_mutex_unlock(&ns->grant_lock);
-}
-
-static void hold_free_cb(struct rcu_head *head);
-
-struct hold_release {
-	struct rcu_head rcu;
-	struct ns *ns;
-	struct ns_hold *h;
-};
-
-static void hold_free_cb(struct rcu_head *head)
-{
-	struct hold_release *hr;
-
-	rcu_cb_begin(head);
-	hr = caa_container_of(head, struct hold_release, rcu);
-	for (size_t i = 0; i < hr->h->n; i++)
-		alloc_free(hr->ns->alloc, hr->h->runs[i].block, hr->h->runs[i].count);
-	free(hr->h->runs);
-	free(hr->h->procs);
-	free(hr->h);
-	free(hr);
-	rcu_cb_end();
-}
-
-/*
- * hold_put - drop one reference.
- * Locking: grant_lock held.
- * Return: @h when that was the last one: the caller ends it with hold_end() once it has
- *         dropped grant_lock (a RELEASE record is a transaction); NULL otherwise.
- */
-static struct ns_hold *hold_put(struct ns *ns, struct ns_hold *h)
-{
-	uint64_t blocks = 0;
-
-	if (--h->refs)
-		return NULL;
-	for (size_t i = 0; i < h->n; i++)
-		blocks += h->runs[i].count;
-	ns->held_blocks -= blocks;
-	return h;
-}
-
-/*
- * hold_end - the last holder of @h is gone: log the end of its HOLD records, then give its
- * blocks back after a grace period. With @keep (the daemon stops while the holders may
- * still run), the records stay: the next mount holds the blocks again.
- * Context: not under grant_lock; as ns_tx_run when @h was persisted.
- */
-static void hold_end(struct ns *ns, struct ns_hold *h, bool keep)
-{
-	struct hold_release *hr;
-
-	if (h->persisted && keep) {
-		free(h->runs);
-		free(h->procs);
-		free(h);
-		return;
-	}
-	if (h->persisted && ns_hold_release_persist(ns, h->runs, h->n)) {
-		/* Not recorded: freeing them now could hand them out while the log holds them. */
-		free(h->runs);
-		free(h->procs);
-		free(h);
-		return;
-	}
-	hr = malloc(sizeof(*hr));
-	if (!hr) {
-		/* Keep them out of use rather than risk handing them out early. */
-		log_warn("out of memory releasing %zu held block runs; they stay unused until "
-			 "restart",
-			 h->n);
-		free(h->runs);
-		free(h->procs);
-		free(h);
-		return;
-	}
-	hr->ns = ns;
-	hr->h = h;
-	rcu_defer(&hr->rcu, hold_free_cb);
-}
-
-void ns_hold_put(struct ns *ns, struct ns_hold *h)
-{
-	struct ns_hold *ended;
-
-	if (!h)
-		return;
-	pthread_mutex_lock(&ns->grant_lock);
-	ended = hold_put(ns, h);
-	pthread_mutex_unlock(&ns->grant_lock);
-	if (ended)
-		hold_end(ns, ended, false);
+	ns_wake(g->in, NS_WAKE_LEASE);
+	if (locked)
+		pthread_mutex_unlock(&ns->grant_lock);
 }
 
 /* grant_delete - ns_grant_delete, or with @keep ns_grant_abandon. */
@@ -565,15 +176,16 @@ static void grant_delete(struct ns *ns, struct ns_grant **gp, bool keep)
 	cds_list_del(&g->node);
 	/* The ended ones go to the front of g->holds (this grant's references are gone). */
 	for (size_t i = 0; i < g->nholds; i++) {
-		struct ns_hold *ended = hold_put(ns, g->holds[i]);
+		struct ns_hold *ended = ns_hold_put_locked(ns, g->holds[i]);
 
 		if (ended)
 			g->holds[nended++] = ended;
 	}
-	pthread_cond_broadcast(&ns->grant_cond);
+	/* A lease break may wait for this grant's ack: it need not any more. */
+	ns_wake(g->in, NS_WAKE_LEASE);
 	pthread_mutex_unlock(&ns->grant_lock);
 	for (size_t i = 0; i < nended; i++)
-		hold_end(ns, g->holds[i], keep);
+		ns_hold_end(ns, g->holds[i], keep);
 	ns_inode_put(ns, g->in);
 	free(g->holds);
 	free(g);
@@ -595,190 +207,162 @@ void ns_set_lease_timeout(struct ns *ns, uint64_t ms)
 	__atomic_store_n(&ns->lease_timeout_ms, ms, __ATOMIC_RELAXED);
 }
 
-uint64_t ns_held_blocks(struct ns *ns)
-{
-	uint64_t n;
+/* --- the protocol, called by the operations that free or move blocks --- */
 
-	pthread_mutex_lock(&ns->grant_lock);
-	n = ns->held_blocks;
-	pthread_mutex_unlock(&ns->grant_lock);
-	return n;
+/*
+ * send_break - tell every live grant overlapping @b's range that has not heard of a break at
+ * least as new as @b's to let go. Locking: grant_lock held.
+ */
+static void send_break(struct ns *ns, struct ns_inode *in, const struct ns_brk *b)
+{
+	struct ns_grant *g;
+
+	cds_list_for_each_entry (g, &in->grants, node) {
+		uint64_t lo = MAX(b->index, g->index),
+			 hi = MIN(b->index + b->count, g->index + g->count);
+
+		if (g->expired || !overlaps(g, b->index, b->count) || g->wait_gen >= b->gen)
+			continue;
+		g->wait_gen = b->gen;
+		in_callback = ns;
+		g->ops->invalidate(g->holder, g, in->ino, lo, hi - lo, b->gen);
+		in_callback = NULL;
+	}
+}
+
+/* pending - has a live grant overlapping @b's range not acked it yet? Locking: grant_lock. */
+static bool pending(struct ns_inode *in, const struct ns_brk *b)
+{
+	struct ns_grant *g;
+
+	cds_list_for_each_entry (g, &in->grants, node) {
+		if (!g->expired && overlaps(g, b->index, b->count) && g->acked_gen < b->gen)
+			return true;
+	}
+	return false;
 }
 
 /*
- * hold_add_proc - remember @g's holder process in @h, for HOLD records that outlive a
- * restart. Not fatal when unknown (no pid op, the process gone, no memory): the hold still
- * lasts as long as the daemon. Locking: grant_lock held.
+ * expire - whoever has not acked @b by its deadline loses its session.
+ * Locking: grant_lock held.
  */
-static void hold_add_proc(struct ns_hold *h, struct ns_grant *g)
+static void expire(struct ns *ns, struct ns_inode *in, const struct ns_brk *b)
 {
-	struct ns_proc p = {0}, *v;
-
-	if (!g->ops->pid)
-		return;
-	p.pid = (uint32_t)g->ops->pid(g->holder);
-	if (p.pid == 0 || ns_proc_start(p.pid, &p.start))
-		return;
-	for (size_t i = 0; i < h->nprocs; i++)
-		if (h->procs[i].pid == p.pid && h->procs[i].start == p.start)
-			return;
-	v = realloc(h->procs, (h->nprocs + 1) * sizeof(*v));
-	if (!v)
-		return;
-	h->procs = v;
-	h->procs[h->nprocs++] = p;
-}
-
-/* --- the protocol, called by the namespace --- */
-
-int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint64_t count,
-			struct ns_hold **hold)
-{
-	struct timespec deadline;
+	uint64_t timeout_ms = __atomic_load_n(&ns->lease_timeout_ms, __ATOMIC_RELAXED);
 	struct ns_grant *g;
-	uint64_t gen, timeout_ms = __atomic_load_n(&ns->lease_timeout_ms, __ATOMIC_RELAXED);
-	bool any = false, waiting, created = false;
-	int rc = 0;
 
-	pthread_mutex_lock(&ns->grant_lock);
-	gen = ++in->lease_gen;
 	cds_list_for_each_entry (g, &in->grants, node) {
-		uint64_t lo = MAX(index, g->index), hi = MIN(index + count, g->index + g->count);
-
-		if (g->expired || !overlaps(g, index, count))
+		if (g->expired || !overlaps(g, b->index, b->count) || g->acked_gen >= b->gen)
 			continue;
-		g->wait_gen = gen;
-		any = true;
+		g->expired = true;
+		log_notice("lease break on inode %lu timed out after %lu ms; dropping the holder",
+			   (unsigned long)in->ino, (unsigned long)timeout_ms);
 		in_callback = ns;
-		g->ops->invalidate(g->holder, g, in->ino, lo, hi - lo, gen);
+		g->ops->expired(g->holder, g);
 		in_callback = NULL;
 	}
-	if (any && fault_enabled()) {
-		/* Not under grant_lock: the acks that come meanwhile must be taken. */
-		pthread_mutex_unlock(&ns->grant_lock);
-		fault_at(FAULT_LEASE_BREAK);
-		pthread_mutex_lock(&ns->grant_lock);
-	}
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += (time_t)(timeout_ms / 1000);
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
-	while (any) {
-		waiting = false;
-		cds_list_for_each_entry (g, &in->grants, node) {
-			if (g->wait_gen == gen && g->acked_gen < gen && !g->expired)
-				waiting = true;
-		}
-		if (!waiting)
-			break;
-		if (pthread_cond_timedwait(&ns->grant_cond, &ns->grant_lock, &deadline) !=
-		    ETIMEDOUT)
-			continue;
-		/* Whoever has not acked by now loses its session. */
-		cds_list_for_each_entry (g, &in->grants, node) {
-			if (g->wait_gen != gen || g->acked_gen >= gen || g->expired)
-				continue;
-			g->expired = true;
-			log_notice("lease break on inode %lu timed out after %lu ms; dropping the "
-				   "holder",
-				   (unsigned long)in->ino, (unsigned long)timeout_ms);
-			in_callback = ns;
-			g->ops->expired(g->holder, g);
-			in_callback = NULL;
-		}
-		break;
-	}
-	/*
-	 * Holders that lost their session may still touch the range until their process is
-	 * gone: whatever the transaction frees there waits for them (DESIGN §6).
-	 */
+}
+
+/*
+ * hold_expired - holders that lost their session may still touch the range until their
+ * process is gone: whatever the coming transaction frees there waits for them (DESIGN §6).
+ * Locking: grant_lock held. Return: 0, -ENOMEM.
+ */
+static int hold_expired(struct ns_inode *in, uint64_t index, uint64_t count, struct ns_hold **hold)
+{
+	struct ns_grant *g;
+
 	cds_list_for_each_entry (g, &in->grants, node) {
 		struct ns_hold **holds;
 
 		if (!g->expired || !overlaps(g, index, count))
 			continue;
 		if (!*hold) {
-			*hold = calloc(1, sizeof(**hold));
-			if (!*hold) {
-				rc = -ENOMEM;
-				break;
-			}
-			(*hold)->refs = 1; /* the caller's, until its transaction is done */
-			created = true;
+			*hold = ns_hold_new(); /* the caller's reference, until its transaction */
+			if (!*hold)
+				return -ENOMEM;
 		}
 		holds = realloc(g->holds, (g->nholds + 1) * sizeof(*holds));
-		if (!holds) {
-			rc = -ENOMEM;
-			break;
-		}
+		if (!holds)
+			return -ENOMEM;
 		g->holds = holds;
 		g->holds[g->nholds++] = *hold;
-		(*hold)->refs++;
-		hold_add_proc(*hold, g);
+		ns_hold_get(*hold);
+		if (g->ops->pid)
+			ns_hold_add_proc(*hold, (uint32_t)g->ops->pid(g->holder));
 	}
-	if (created && (*hold)->refs == 1) {
-		free(*hold);
+	return 0;
+}
+
+int ns_break_leases(struct ns *ns, struct ns_ctx *c, struct ns_inode *in, uint64_t index,
+		    uint64_t count, struct ns_hold **hold)
+{
+	uint64_t timeout_ms = __atomic_load_n(&ns->lease_timeout_ms, __ATOMIC_RELAXED);
+	struct ns_brk *b = &c->brk;
+	struct ns_grant *g;
+	bool any = false;
+	int rc;
+
+	/* A break this operation started on another inode or range (it found a new victim). */
+	if (b->in && (b->in != in || b->index != index || b->count != count))
+		ns_brk_end(ns, c);
+	pthread_mutex_lock(&ns->grant_lock);
+	if (!b->in) {
+		cds_list_for_each_entry (g, &in->grants, node)
+			any |= !g->expired && overlaps(g, index, count);
+		if (any && in->revokers && in->last_brk.index <= index &&
+		    index + count <= in->last_brk.index + in->last_brk.count) {
+			/* A break under way covers the range: wait for the same acks. */
+			ns_inode_tryget(in);
+			*b = in->last_brk;
+			b->in = in;
+			in->revokers++;
+		} else if (any) {
+			ns_inode_tryget(in); /* the caller holds a reference: this cannot fail */
+			*b = (struct ns_brk){in, ++in->lease_gen, index, count,
+					     mono_ns() + timeout_ms * 1000000ULL};
+			in->revokers++;
+			in->last_brk = *b;
+			send_break(ns, in, b);
+			if (fault_enabled()) {
+				/* Not under grant_lock: the acks that come meanwhile must be taken. */
+				pthread_mutex_unlock(&ns->grant_lock);
+				fault_at(FAULT_LEASE_BREAK);
+				pthread_mutex_lock(&ns->grant_lock);
+			}
+		}
+	} else {
+		/* Grants made since the break started (none should be: revokers) hear of it too. */
+		send_break(ns, in, b);
+	}
+	if (b->in && pending(in, b)) {
+		if (mono_ns() < b->deadline) {
+			rc = ns_park(ns, c, in, NS_WAKE_LEASE, b->deadline);
+			pthread_mutex_unlock(&ns->grant_lock);
+			return rc;
+		}
+		expire(ns, in, b);
+	}
+	rc = hold_expired(in, index, count, hold);
+	if (rc && *hold) {
+		struct ns_hold *ended = ns_hold_put_locked(ns, *hold);
+
 		*hold = NULL;
+		pthread_mutex_unlock(&ns->grant_lock);
+		if (ended)
+			ns_hold_end(ns, ended, false);
+		return rc;
 	}
 	pthread_mutex_unlock(&ns->grant_lock);
 	return rc;
 }
 
-size_t ns_hold_procs(struct ns *ns, struct ns_hold *h, struct ns_proc **out)
-{
-	size_t n = 0;
-
-	*out = NULL;
-	pthread_mutex_lock(&ns->grant_lock);
-	if (h->nprocs) {
-		*out = malloc(h->nprocs * sizeof(**out));
-		if (*out) {
-			n = h->nprocs;
-			memcpy(*out, h->procs, n * sizeof(**out));
-		}
-	}
-	pthread_mutex_unlock(&ns->grant_lock);
-	return n;
-}
-
-void ns_hold_runs(struct ns *ns, struct ns_hold *h, struct ns_txctx *tc, bool logged)
-{
-	struct ns_proc *procs;
-	struct ns_run *runs;
-	uint64_t blocks = 0;
-	bool persisted = logged;
-	size_t nprocs;
-
-	/* HOLD records the freeing transaction could not carry follow it (hold.c). */
-	if (!logged) {
-		nprocs = ns_hold_procs(ns, h, &procs);
-		if (nprocs)
-			persisted = ns_hold_persist(ns, procs, nprocs, tc->frees, tc->nfrees);
-		free(procs);
-	}
-
-	pthread_mutex_lock(&ns->grant_lock);
-	h->persisted |= persisted;
-	runs = realloc(h->runs, (h->n + tc->nfrees) * sizeof(*runs));
-	if (runs) {
-		memcpy(runs + h->n, tc->frees, tc->nfrees * sizeof(*runs));
-		h->runs = runs;
-		h->n += tc->nfrees;
-		for (size_t i = 0; i < tc->nfrees; i++)
-			blocks += tc->frees[i].count;
-		ns->held_blocks += blocks;
-	} else {
-		log_warn("out of memory holding blocks for an expired lease; they stay unused "
-			 "until restart");
-	}
-	pthread_mutex_unlock(&ns->grant_lock);
-	tc->nfrees = 0;
-}
-
-void ns_notify_poison(struct ns *ns, struct ns_inode *in, uint64_t index)
+/*
+ * notify_poison - the page_poisoned hook: tell the holders of page @index of @in that it is
+ * poisoned. Locking: caller holds the page's xtable lock (and the poison lock); takes the
+ * grant lock.
+ */
+static void notify_poison(struct ns *ns, struct ns_inode *in, uint64_t index)
 {
 	struct ns_grant *g;
 
@@ -791,4 +375,9 @@ void ns_notify_poison(struct ns *ns, struct ns_inode *in, uint64_t index)
 		}
 	}
 	pthread_mutex_unlock(&ns->grant_lock);
+}
+
+void ns_lease_register(struct ns *ns)
+{
+	ns->hooks.page_poisoned = notify_poison;
 }

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 struct ns;
+struct ns_ctx;
 struct ns_inode;
 struct ns_grant;
 
@@ -49,40 +50,15 @@ struct ns_grant_ops {
 };
 
 /*
- * ns_grant_new - record that @holder maps pages [@index, @index + @count) of @ino.
- * Context: thread registered with RCU. Locking: takes the inode lock (so no invalidation
- *          is in progress on the file) and the grant lock.
- * Return: 0 and *@out; -ENOENT; -EISDIR; -EINVAL (count 0, bad mode); -ENOMEM.
+ * ns_grant_new - record that @holder maps pages [@index, @index + @count) of @ino (no
+ * permission check: ns_map() is what clients call).
+ * Context: thread registered with RCU. Locking: takes the inode lock (so no lease break is
+ *          in progress on the file: it parks @c until one ends) and the grant lock.
+ * Return: 0 and *@out; -ENOENT; -EISDIR; -EINVAL (count 0, bad mode); -ENOMEM; NS_WAIT.
  */
-int ns_grant_new(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned mode,
-		 const struct ns_grant_ops *ops, void *holder, struct ns_grant **out);
-
-/* One run of a mapped range, as ns_map() describes it. */
-#define NS_EXT_HOLE 0x1	  /* no block: reads as zeros */
-#define NS_EXT_POISON 0x2 /* lost data: keep it inaccessible */
-struct ns_extent {
-	uint64_t index; /* first page */
-	uint64_t block; /* first block (0 for holes) */
-	uint64_t count; /* pages */
-	unsigned flags;
-};
-
-/*
- * ns_map - grant @holder pages [@index, @index + @count) of @ino and describe them, as one
- * step, so no invalidation can fall between the two. With NS_GRANT_WRITE the range is first
- * allocated (zeroed) and the file extended to cover it. On a region aligned above 4 KiB
- * (devdax, 2 MiB) the range is first widened to the file's whole 2 MiB chunks it touches,
- * each chunk with data is made one aligned huge extent (moved onto a fresh huge block when
- * it is not), and the grant and *@ext cover the widened range: the client can reach all
- * of it, so every invalidation or poison in it reaches the client.
- * Context: thread registered with RCU. Locking: takes the inode lock, the grant lock.
- * Return: 0, *@out, and *@ext (malloc'd, the caller frees) with *@next runs in page order;
- *         -ENOENT, -EISDIR, -EINVAL, -ENOSPC, -EFBIG, -EROFS (write on a read-only mount),
- *         -EAGAIN (the range kept being punched while mapping for write), -ENOMEM.
- */
-int ns_map(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned mode,
-	   const struct ns_grant_ops *ops, void *holder, struct ns_grant **out,
-	   struct ns_extent **ext, size_t *next);
+int ns_grant_new(struct ns *ns, struct ns_ctx *c, uint64_t ino, uint64_t index, uint64_t count,
+		 unsigned mode, const struct ns_grant_ops *ops, void *holder,
+		 struct ns_grant **out);
 
 /* ns_grant_generation - the inode's lease generation when the grant was made. */
 uint64_t ns_grant_generation(const struct ns_grant *g);
@@ -111,19 +87,7 @@ void ns_grant_delete(struct ns *ns, struct ns_grant **gp);
  */
 void ns_grant_abandon(struct ns *ns, struct ns_grant **gp);
 
-/*
- * ns_holds_check - release the holds restored at mount whose processes have all exited
- * (a RELEASE record, then the blocks are free after a grace period). Cheap when there are
- * none; call it after mount and then now and then (the daemon: every second).
- * Context: thread registered with RCU, outside a read section, holding no engine lock.
- * Return: the blocks still held for processes that run.
- */
-int64_t ns_holds_check(struct ns *ns);
-
 /* ns_set_lease_timeout - how long an invalidation waits for acks (default 5 s). */
 void ns_set_lease_timeout(struct ns *ns, uint64_t ms);
-
-/* ns_held_blocks - blocks kept out of use for expired holders (tests, statistics). */
-uint64_t ns_held_blocks(struct ns *ns);
 
 #endif

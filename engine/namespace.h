@@ -12,7 +12,15 @@
  * the tx lock exclusively, so it never sees half an operation. When an operation returns 0,
  * its effect is durable (DESIGN §9).
  *
- * Identity and permissions are the caller's business: the engine trusts its caller.
+ * A record is committed before it is applied: another caller observes a change only once it
+ * is durable, and replay never meets a record whose object does not exist yet. Every record
+ * is built and applied under the locks of the objects it describes (docs/locking.md).
+ *
+ * Every operation takes a context (wait.h; NULL: the engine's own trusted, blocking caller)
+ * that says who asks (access.h): the engine checks permissions under the lock of the action
+ * they allow. An operation that would have to wait for another request's lock or for
+ * mappers to let go parks instead (NS_WAIT, asynchronous contexts only).
+ *
  * Every function below may be called from any thread registered with RCU
  * (rcu_thread_online()), concurrently, unless it says otherwise. Lock order and the four
  * buckets are in docs/locking.md.
@@ -24,10 +32,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "access.h"
 #include "alloc.h"
 #include "mlog.h"
 #include "region.h"
 #include "rmap.h"
+#include "wait.h"
 #include "xtable.h"
 
 #define NS_ROOT_INO 1
@@ -77,15 +87,36 @@ struct ns_mount_opts {
 	bool rdonly;
 	bool nolock;		 /* tests: do not take the region lock */
 	const char *trace_image; /* fault-injection mode: persistence tracing into this file */
+	unsigned reserve_pct;	 /* share of the blocks and of the log (0..50) that only
+				  * callers with NS_CRED_RESERVE may use (access.h) */
 };
 
 struct ns_statfs {
 	uint64_t block_size;
 	uint64_t blocks, blocks_free, blocks_quarantined;
+	uint64_t blocks_reserved; /* of blocks_free, what only reserve holders may use */
 	uint64_t files;
 	uint64_t log_used, log_len, checkpoints;
-	uint64_t orphans; /* inodes no directory reaches (see daxfs check) */
+	uint64_t log_reserved; /* bytes of each log area only reserve holders may use */
+	uint64_t orphans;      /* inodes no directory reaches (see daxfs check) */
 };
+
+/* One run of a file, as ns_extents() and ns_map() describe it. */
+#define NS_EXT_HOLE 0x1	  /* no block: reads as zeros */
+#define NS_EXT_POISON 0x2 /* lost data: keep it inaccessible */
+struct ns_extent {
+	uint64_t index; /* first page */
+	uint64_t block; /* first block (0 for holes) */
+	uint64_t count; /* pages */
+	unsigned flags;
+};
+
+/* Test hooks (compiled in when DAXFS_TEST_HOOKS): called at named points of a protocol. */
+enum ns_hook {
+	NS_HOOK_POISON_AFTER_RMAP, /* between the rmap lookup and the xtable lock */
+	NS_HOOK_COUNT,
+};
+typedef void (*ns_hook_fn)(void *ctx, enum ns_hook hook, uint64_t block);
 
 /* fallocate modes */
 #define NS_FALLOC_KEEP_SIZE 0x1
@@ -124,113 +155,154 @@ struct alloc *ns_alloc(struct ns *ns);
 /* --- lookups (RCU read side; no lock) --- */
 
 /*
- * ns_getattr - attributes of inode @ino.
+ * ns_getattr - attributes of inode @ino (no permission is needed, as for fstat: a caller
+ * that names an inode by number has reached it already, or is trusted).
  * Return: 0, -ENOENT.
  */
 int ns_getattr(struct ns *ns, uint64_t ino, struct ns_attr *out);
 
 /*
- * ns_lookup - the entry @name in directory @dir.
- * Return: 0, -ENOENT, -ENOTDIR (@dir is a file), -ENAMETOOLONG, -EINVAL (bad name).
+ * ns_lookup - the entry @name in directory @dir; @c needs search permission on @dir.
+ * Return: 0, -ENOENT, -ENOTDIR (@dir is a file), -ENAMETOOLONG, -EINVAL (bad name),
+ *         -EACCES.
  */
-int ns_lookup(struct ns *ns, uint64_t dir, const char *name, struct ns_attr *out);
+int ns_lookup(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name, struct ns_attr *out);
+
+/* What ns_walk() found. */
+struct ns_path {
+	struct ns_attr attr;	    /* what the path names; NS_WALK_PARENT: its directory */
+	char name[NS_NAME_MAX + 1]; /* NS_WALK_PARENT: the last component */
+	bool slash;		    /* NS_WALK_PARENT: a slash followed it ("a/b/") */
+};
+
+#define NS_WALK_PARENT 0x1 /* stop at the directory that holds the last component */
 
 /*
- * ns_resolve - follow an absolute @path ("/a/b"; repeated and trailing slashes allowed).
- * A trailing slash asks for a directory: a file there gives -ENOTDIR.
- * Return: 0, -ENOENT, -ENOTDIR, -ENAMETOOLONG (a component > 255 or the path >= 4096),
- *         -EINVAL (not absolute, or "." / ".." components).
+ * ns_walk - follow an absolute @path ("/a/b"; repeated and trailing slashes allowed) from
+ * the root, with search permission for @c checked on every directory looked up in (the
+ * permission callback of the walk is ns_permission). A trailing slash asks for a directory:
+ * a file there gives -ENOTDIR (without NS_WALK_PARENT). With NS_WALK_PARENT the walk stops
+ * at the last component's directory, which is not checked: the caller's operation checks
+ * what it needs of it, under its lock.
+ * Context: thread registered with RCU. Locking: RCU read side.
+ * Return: 0; -EACCES; -ENOENT; -ENOTDIR; -ENAMETOOLONG (a component > 255 or the path
+ *         >= 4096); -EINVAL (not absolute, "." / ".." components, or the root with
+ *         NS_WALK_PARENT: it has no parent).
  */
-int ns_resolve(struct ns *ns, const char *path, struct ns_attr *out);
-
-/*
- * ns_resolve_parent - the directory that holds the last component of @path, and that
- * component (copied into @name, which has room for NS_NAME_MAX + 1 bytes).
- * Return: as ns_resolve; -EINVAL for "/" (it has no parent).
- */
-int ns_resolve_parent(struct ns *ns, const char *path, uint64_t *dir, char *name);
+int ns_walk(struct ns *ns, struct ns_ctx *c, const char *path, unsigned flags, struct ns_path *out);
 
 /*
  * ns_readdir - call @fn for each entry of @dir whose cookie is >= @cookie, in cookie order,
- * until @fn returns non-zero. "." and ".." are not listed.
+ * until @fn returns non-zero. "." and ".." are not listed. @c needs read permission on @dir.
  * @fn gets the cookie to pass to resume after this entry.
- * Return: 0, -ENOENT, -ENOTDIR, or @fn's non-zero value.
+ * Return: 0, -ENOENT, -ENOTDIR, -EACCES, or @fn's non-zero value.
  */
 typedef int (*ns_readdir_fn)(void *ctx, const char *name, uint64_t ino, uint32_t mode,
 			     uint64_t next_cookie);
-int ns_readdir(struct ns *ns, uint64_t dir, uint64_t cookie, ns_readdir_fn fn, void *ctx);
+int ns_readdir(struct ns *ns, struct ns_ctx *c, uint64_t dir, uint64_t cookie, ns_readdir_fn fn,
+	       void *ctx);
 
-/* --- namespace changes (take the namespace lock) --- */
+/* --- namespace changes (names.c; the locks of the directories and inodes involved) --- */
 
 /*
- * ns_mkdir / ns_create - a new directory / empty file @name in @dir.
+ * ns_mkdir / ns_create - a new directory / empty file @name in @dir, owned by @c's user
+ * (root for a NULL @c) and group, or the directory's group when it is set-group-id.
+ * @c needs write and search permission on @dir.
  * Return: 0 and *@out (may be NULL); -EEXIST, -ENOENT (@dir), -ENOTDIR, -ENAMETOOLONG,
- *         -EINVAL (bad name or mode), -ENOSPC (metadata log full), -EROFS.
+ *         -EINVAL (bad name or mode), -EACCES, -ENOSPC (metadata log full), -EROFS;
+ *         NS_WAIT (asynchronous @c).
  */
-int ns_mkdir(struct ns *ns, uint64_t dir, const char *name, uint32_t mode, uint32_t uid,
-	     uint32_t gid, struct ns_attr *out);
-int ns_create(struct ns *ns, uint64_t dir, const char *name, uint32_t mode, uint32_t uid,
-	      uint32_t gid, struct ns_attr *out);
+int ns_mkdir(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name, uint32_t mode,
+	     struct ns_attr *out);
+int ns_create(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name, uint32_t mode,
+	      struct ns_attr *out);
 
 /*
- * ns_unlink / ns_rmdir - remove a file / an empty directory.
+ * ns_unlink / ns_rmdir - remove a file / an empty directory. @c needs write and search
+ * permission on @dir, and in a sticky @dir to own the victim or @dir. The file's mappers let
+ * go first (lease break).
  * Return: 0; -ENOENT; -ENOTDIR (@dir, or ns_rmdir of a file); -EISDIR (ns_unlink of a
- *         directory); -ENOTEMPTY; -EBUSY (rmdir of the root); -ENOSPC; -EROFS.
+ *         directory); -ENOTEMPTY; -EBUSY (rmdir of the root); -EACCES; -EPERM (sticky);
+ *         -ENOSPC; -EROFS; NS_WAIT.
  */
-int ns_unlink(struct ns *ns, uint64_t dir, const char *name);
-int ns_rmdir(struct ns *ns, uint64_t dir, const char *name);
+int ns_unlink(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name);
+int ns_rmdir(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name);
 
 /*
  * ns_rename - move @oname in @odir to @nname in @ndir, atomically, replacing an existing
  * file or empty directory there (NS_RENAME_NOREPLACE: fail with -EEXIST instead;
- * NS_RENAME_EXCHANGE: swap the two, both must exist).
+ * NS_RENAME_EXCHANGE: swap the two, both must exist). @c needs what unlink of @oname and
+ * create in @ndir need, what unlink needs of a replaced entry, and write permission on a
+ * directory that changes parent.
  * Return: 0; -ENOENT; -ENOTDIR; -EISDIR (a directory over a file... or a file over a
  *         directory); -ENOTEMPTY; -EINVAL (a directory into itself, bad flags or names);
- *         -EEXIST; -ENOSPC; -EROFS.
+ *         -EEXIST; -EACCES; -EPERM; -ENOSPC; -EROFS; NS_WAIT.
  */
-int ns_rename(struct ns *ns, uint64_t odir, const char *oname, uint64_t ndir, const char *nname,
-	      unsigned flags);
+int ns_rename(struct ns *ns, struct ns_ctx *c, uint64_t odir, const char *oname, uint64_t ndir,
+	      const char *nname, unsigned flags);
 
 /*
- * ns_setattr - change what @sa->valid says; NS_SET_SIZE truncates or extends (files only).
- * ctime is set to now. Return: 0; -ENOENT; -EISDIR (size of a directory); -EFBIG; -EINVAL;
- * -ENOSPC; -EROFS.
+ * ns_setattr - change what @sa->valid says, if @c may (ns_may_setattr); NS_SET_SIZE
+ * truncates or extends (files only; mappers of what a shrink drops let go first). ctime is
+ * set to now.
+ * Return: 0; -ENOENT; -EISDIR (size of a directory); -EFBIG; -EINVAL; -EPERM; -EACCES;
+ *         -ENOSPC; -EROFS; NS_WAIT.
  */
-int ns_setattr(struct ns *ns, uint64_t ino, const struct ns_setattr *sa, struct ns_attr *out);
+int ns_setattr(struct ns *ns, struct ns_ctx *c, uint64_t ino, const struct ns_setattr *sa,
+	       struct ns_attr *out);
 
-/* --- file contents (take the inode lock) --- */
+/* --- file contents (nsfile.c; the inode lock) --- */
 
 /*
- * ns_read - copy up to @len bytes at @off into @buf; holes read as zeros.
- * Return: bytes read (0 at or past the end); -ENOENT; -EISDIR; -EIO when the first page
- *         read is poisoned (a short count when a later one is).
+ * ns_read - copy up to @len bytes at @off into @buf; holes read as zeros. @c needs read
+ * permission.
+ * Return: bytes read (0 at or past the end); -ENOENT; -EISDIR; -EACCES; -EIO when the first
+ *         page read is poisoned (a short count when a later one is).
  */
-ssize_t ns_read(struct ns *ns, uint64_t ino, void *buf, size_t len, uint64_t off);
+ssize_t ns_read(struct ns *ns, struct ns_ctx *c, uint64_t ino, void *buf, size_t len, uint64_t off);
 
 /*
  * ns_write - copy @len bytes from @buf to @off, allocating (zeroed) blocks for holes, and
  * extend the size. Durable when it returns. A write that covers a whole poisoned page moves
- * it to a fresh block (repair by rewrite).
- * Return: @len; -ENOENT; -EISDIR; -EFBIG (past NS_FILE_SIZE_MAX); -ENOSPC (no blocks or log
- *         full: nothing was written); -EIO (a partial write into a poisoned page); -EROFS.
+ * it to a fresh block (repair by rewrite). @c needs write permission.
+ * Return: @len; -ENOENT; -EISDIR; -EACCES; -EFBIG (past NS_FILE_SIZE_MAX); -ENOSPC (no
+ *         blocks or log full: nothing was written); -EIO (a partial write into a poisoned
+ *         page); -EROFS; NS_WAIT.
  */
-ssize_t ns_write(struct ns *ns, uint64_t ino, const void *buf, size_t len, uint64_t off);
+ssize_t ns_write(struct ns *ns, struct ns_ctx *c, uint64_t ino, const void *buf, size_t len,
+		 uint64_t off);
 
 /*
  * ns_fallocate - NS_FALLOC_PUNCH_HOLE (with KEEP_SIZE): make [off, off+len) a hole, zeroing
  * partial pages; otherwise allocate zeroed blocks for the holes in the range and, without
- * KEEP_SIZE, extend the size.
- * Return: 0; -ENOENT; -EISDIR; -EINVAL (len 0, bad mode); -EFBIG; -ENOSPC; -EROFS.
+ * KEEP_SIZE, extend the size. @c needs write permission.
+ * Return: 0; -ENOENT; -EISDIR; -EACCES; -EINVAL (len 0, bad mode); -EFBIG; -ENOSPC; -EROFS;
+ *         NS_WAIT.
  */
-int ns_fallocate(struct ns *ns, uint64_t ino, int mode, uint64_t off, uint64_t len);
+int ns_fallocate(struct ns *ns, struct ns_ctx *c, uint64_t ino, int mode, uint64_t off,
+		 uint64_t len);
 
 /*
  * ns_fsync - make the inode's lazily kept attributes (mtime of overwrites) durable.
- * Return: 0, -ENOENT, -EROFS.
+ * Return: 0, -ENOENT, -EROFS, NS_WAIT.
  */
-int ns_fsync(struct ns *ns, uint64_t ino);
+int ns_fsync(struct ns *ns, struct ns_ctx *c, uint64_t ino);
 
 void ns_statfs(struct ns *ns, struct ns_statfs *st);
+
+/* --- blocks held for mappers that did not let go (hold.c, DESIGN §6) --- */
+
+/*
+ * ns_holds_check - release the holds restored at mount whose processes have all exited
+ * (a RELEASE record, then the blocks are free after a grace period). Cheap when there are
+ * none; call it after mount and then now and then (the daemon: every second).
+ * Context: thread registered with RCU, outside a read section, holding no engine lock.
+ * Return: the blocks still held for processes that run.
+ */
+int64_t ns_holds_check(struct ns *ns);
+
+/* ns_held_blocks - blocks kept out of use for expired holders (tests, statistics). */
+uint64_t ns_held_blocks(struct ns *ns);
 
 /*
  * ns_checkpoint - write a snapshot now (tests, benchmarks, and unmount of a full log).
@@ -238,7 +310,6 @@ void ns_statfs(struct ns *ns, struct ns_statfs *st);
  */
 int ns_checkpoint(struct ns *ns);
 
-struct ns_extent;
 /*
  * ns_extents - the allocated extents of file @ino from page @from on (holes left out), as
  * filefrag lists them; runs of consecutive pages on consecutive blocks are merged.

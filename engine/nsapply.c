@@ -3,7 +3,8 @@
  * Applying log records to memory: the one code path shared by mount (replay) and live
  * operations (ns_tx_run), so what an operation does and what replay rebuilds cannot drift
  * apart. Every rule of docs/format.md §3.1 is checked here; a record that breaks one is
- * damage (ns_damage).
+ * damage (ns_damage). A live transaction is checked against the same rules before it is
+ * committed (ns_tx_check), and applied only after: durable before visible.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,11 +16,6 @@
 #include "log.h"
 #include "nsint.h"
 #include "util.h"
-
-int ns_table_add_inode(struct ns *ns, struct ns_inode *in);
-void ns_table_del_inode(struct ns *ns, struct ns_inode *in);
-void ns_table_add_dirent(struct ns *ns, struct ns_dirent *d);
-void ns_table_del_dirent(struct ns *ns, struct ns_dirent *d);
 
 #define PAGES_MAX NS_PAGES_MAX
 
@@ -38,38 +34,6 @@ int ns_damage(struct ns *ns, const char *fmt, ...)
 	}
 	log_err("%s: log record %" PRIu64 ": %s", region_path(ns->r), ns->cur_seq, msg);
 	return -EUCLEAN;
-}
-
-static void inode_free_cb(struct rcu_head *head)
-{
-	struct ns_inode *in;
-
-	rcu_cb_begin(head);
-	in = caa_container_of(head, struct ns_inode, rcu);
-	/*
-	 * Only now: an rmap reader that found @in under RCU (poison_handle) may lock its table
-	 * until its read section ends, so the table and its lock live as long as @in (DESIGN §4).
-	 */
-	xt_destroy(&in->map);
-	pthread_mutex_destroy(&in->lock);
-	pthread_mutex_destroy(&in->attr_lock);
-	free(in);
-}
-
-void ns_inode_free(struct ns *ns, struct ns_inode *in)
-{
-	rcu_defer(&in->rcu, inode_free_cb);
-}
-
-static void dirent_free_cb(struct rcu_head *head)
-{
-	rcu_cb_begin(head);
-	free(caa_container_of(head, struct ns_dirent, rcu));
-}
-
-void ns_dirent_free(struct ns_dirent *d)
-{
-	rcu_defer(&d->rcu, dirent_free_cb);
 }
 
 /* free_run - blocks leave their owner: at once at mount, after a grace period when live. */
@@ -109,8 +73,8 @@ static void add_blocks(struct ns_inode *in, int64_t delta)
 /* --- block maps --- */
 
 /*
- * __release - the page run [index, index + n) mapping [block, block + n) stops owning its
- * blocks: rmap records go, blocks are freed (quarantined ones stay quarantined).
+ * __release - the page run mapping [block, block + n) stops owning its blocks: rmap records
+ * go, the blocks are freed but for the quarantined ones.
  * Locking: @in's xtable lock held.
  */
 static int __release(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, uint64_t block,
@@ -118,16 +82,27 @@ static int __release(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, ui
 {
 	int rc;
 
+	(void)in;
 	pthread_mutex_lock(&ns->poison_lock);
-	/* Poisoned blocks are not owned (docs/format.md §3.1): count what rmap still has. */
-	for (uint64_t b = block; b < block + n; b++)
-		if (!alloc_is_quarantined(ns->alloc, b))
-			(*owned_delta)--;
 	rc = rmap_remove(&ns->rmap, block, n);
+	/*
+	 * Poisoned blocks are not owned (docs/format.md §3.1) and stay quarantined: only the
+	 * runs between them are freed (tx.c's preview of the frees, for HOLD records, finds
+	 * the same runs).
+	 */
+	for (uint64_t b = block; rc == 0 && b < block + n;) {
+		uint64_t e = b;
+
+		while (e < block + n && !alloc_is_quarantined(ns->alloc, e))
+			e++;
+		if (e > b) {
+			*owned_delta -= (int64_t)(e - b);
+			rc = free_run(ns, tc, b, e - b);
+		}
+		b = e + 1;
+	}
 	pthread_mutex_unlock(&ns->poison_lock);
-	if (rc)
-		return rc;
-	return free_run(ns, tc, block, n);
+	return rc;
 }
 
 /*
@@ -257,6 +232,16 @@ static int __map_piece(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, 
 	return 0;
 }
 
+/* map_rec_ok - the rules of a MAP record that need no state but the data area. */
+static bool map_rec_ok(struct ns *ns, const struct fmt_map *m)
+{
+	uint64_t n = UINT64_C(1) << (m->order < 64 ? m->order : 0);
+
+	return (m->order == 0 || m->order == 9) && m->count != 0 && m->count % n == 0 &&
+	       m->index % n == 0 && m->block % n == 0 && m->index < PAGES_MAX &&
+	       m->count <= PAGES_MAX - m->index && alloc_contains(ns->alloc, m->block, m->count);
+}
+
 static int apply_map(struct ns *ns, struct ns_txctx *tc, const struct fmt_map *m)
 {
 	uint64_t n = UINT64_C(1) << (m->order < 64 ? m->order : 0);
@@ -265,9 +250,7 @@ static int apply_map(struct ns *ns, struct ns_txctx *tc, const struct fmt_map *m
 
 	if (!in || !S_ISREG(in->type))
 		return ns_damage(ns, "MAP names inode %" PRIu64 ", which is not a file", m->ino);
-	if ((m->order != 0 && m->order != 9) || m->count == 0 || m->count % n || m->index % n ||
-	    m->block % n || m->index >= PAGES_MAX || m->count > PAGES_MAX - m->index ||
-	    !alloc_contains(ns->alloc, m->block, m->count))
+	if (!map_rec_ok(ns, m))
 		return ns_damage(ns,
 				 "MAP of inode %" PRIu64 " has a bad range (page %" PRIu64
 				 " block %" PRIu64 " count %u order %u)",
@@ -329,7 +312,8 @@ static int poison_owned(struct ns *ns, uint64_t block)
 		 * the handler saw it free, marking POISON in place is still safe (the holder
 		 * of the entry lock, if any, finds the mark when it next looks).
 		 */
-		ns_notify_poison(ns, in, own.index);
+		if (ns->hooks.page_poisoned)
+			ns->hooks.page_poisoned(ns, in, own.index);
 		poison_note_page(ns, block, in->ino, own.index);
 		done = 1;
 	} else {
@@ -381,14 +365,22 @@ static int apply_badblock(struct ns *ns, const struct fmt_badblock *b)
 
 /* --- inodes and names --- */
 
+/* inode_rec_ok - the rules of an INODE record that need no state. */
+static bool inode_rec_ok(const struct fmt_inode *fi)
+{
+	uint32_t type = fi->mode & S_IFMT;
+
+	return fi->ino != 0 && fi->ino <= XT_INDEX_MAX && (type == S_IFDIR || type == S_IFREG) &&
+	       !(fi->mode & ~(uint32_t)(S_IFMT | 07777)) && fi->size <= NS_FILE_SIZE_MAX &&
+	       !(type == S_IFDIR && fi->parent == 0) && fi->nlink != 0;
+}
+
 static int apply_inode(struct ns *ns, const struct fmt_inode *fi)
 {
 	uint32_t type = fi->mode & S_IFMT;
 	struct ns_inode *in;
 
-	if (fi->ino == 0 || fi->ino > XT_INDEX_MAX || (type != S_IFDIR && type != S_IFREG) ||
-	    fi->mode & ~(uint32_t)(S_IFMT | 07777) || fi->size > NS_FILE_SIZE_MAX ||
-	    (type == S_IFDIR && fi->parent == 0) || fi->nlink == 0)
+	if (!inode_rec_ok(fi))
 		return ns_damage(ns, "INODE %" PRIu64 " has bad attributes (mode %o)", fi->ino,
 				 fi->mode);
 	{
@@ -404,17 +396,9 @@ static int apply_inode(struct ns *ns, const struct fmt_inode *fi)
 	if (in && in->type != type)
 		return ns_damage(ns, "INODE %" PRIu64 " changes type", fi->ino);
 	if (!in) {
-		in = calloc(1, sizeof(*in));
+		in = ns_inode_new(fi);
 		if (!in)
 			return -ENOMEM;
-		in->ino = fi->ino;
-		in->type = type;
-		in->refs = 1;
-		pthread_mutex_init(&in->lock, NULL);
-		pthread_mutex_init(&in->attr_lock, NULL);
-		bm_init(&in->map);
-		CDS_INIT_LIST_HEAD(&in->grants);
-		in->mode = fi->mode;
 		ns_table_add_inode(ns, in);
 	}
 	pthread_mutex_lock(&in->attr_lock);
@@ -542,13 +526,13 @@ int ns_apply(struct ns *ns, struct ns_txctx *tc, const struct fmt_rec *rec, cons
 		rcu_read_end();
 		return apply_badblock(ns, p);
 	case FMT_REC_HOLD:
-		rc = ns_apply_hold(ns, tc, p);
+		rc = ns->hooks.apply_hold ? ns->hooks.apply_hold(ns, tc, p) : 0;
 		break;
 	case FMT_REC_RELEASE: {
 		const struct fmt_release *r = p;
-		bool restored;
+		bool restored = false;
 
-		rc = ns_apply_release(ns, tc, r, &restored);
+		rc = ns->hooks.apply_release ? ns->hooks.apply_release(ns, tc, r, &restored) : 0;
 		if (rc == 0 && restored)
 			rc = free_run(ns, tc, r->block, r->count);
 		break;
@@ -559,4 +543,220 @@ int ns_apply(struct ns *ns, struct ns_txctx *tc, const struct fmt_rec *rec, cons
 	}
 	rcu_read_end();
 	return rc;
+}
+
+/* --- checking a live transaction before it commits --- */
+
+/*
+ * What a transaction's earlier records did, for checking its later ones: inodes it created or
+ * deleted, and names it added or removed (the last word about a name wins).
+ */
+struct tx_view {
+	struct {
+		uint64_t ino;
+		uint32_t type; /* 0: deleted */
+	} inodes[FMT_TX_MAX_RECS];
+	unsigned ninodes;
+	struct {
+		uint64_t dir;
+		const char *name;
+		uint16_t len;
+		bool present;
+	} names[FMT_TX_MAX_RECS];
+	unsigned nnames;
+};
+
+/* view_type - the type of inode @ino as the transaction left it, or 0. Locking: RCU. */
+static uint32_t view_type(struct ns *ns, const struct tx_view *v, uint64_t ino)
+{
+	struct ns_inode *in;
+
+	for (unsigned i = v->ninodes; i-- > 0;)
+		if (v->inodes[i].ino == ino)
+			return v->inodes[i].type;
+	in = ns_inode_find(ns, ino);
+	return in ? in->type : 0;
+}
+
+/* view_has_name - does @dir hold @name as the transaction left it? Locking: RCU. */
+static bool view_has_name(struct ns *ns, const struct tx_view *v, uint64_t dir, const char *name,
+			  size_t len)
+{
+	for (unsigned i = v->nnames; i-- > 0;)
+		if (v->names[i].dir == dir && v->names[i].len == len &&
+		    memcmp(v->names[i].name, name, len) == 0)
+			return v->names[i].present;
+	return ns_dirent_find(ns, dir, name, len) != NULL;
+}
+
+/* view_entries - how many entries directory @dir holds as the transaction left it. */
+static int64_t view_entries(struct ns *ns, const struct tx_view *v, uint64_t dir)
+{
+	struct ns_inode *in = ns_inode_find(ns, dir);
+	int64_t n = in ? (int64_t)in->nr_entries : 0;
+
+	/* Each change of a name flips it: count the flips against the table's state. */
+	for (unsigned i = 0; i < v->nnames; i++) {
+		bool before = false;
+
+		if (v->names[i].dir != dir)
+			continue;
+		for (unsigned k = i; k-- > 0;) {
+			if (v->names[k].dir == dir && v->names[k].len == v->names[i].len &&
+			    memcmp(v->names[k].name, v->names[i].name, v->names[i].len) == 0) {
+				before = v->names[k].present;
+				goto found;
+			}
+		}
+		before = ns_dirent_find(ns, dir, v->names[i].name, v->names[i].len) != NULL;
+	found:
+		n += (int64_t)v->names[i].present - (int64_t)before;
+	}
+	return n;
+}
+
+static int check_rec(struct ns *ns, struct tx_view *v, const struct fmt_rec *h, const void *p)
+{
+	switch (h->type) {
+	case FMT_REC_INODE: {
+		const struct fmt_inode *fi = p;
+		uint32_t type = view_type(ns, v, fi->ino);
+
+		if (!inode_rec_ok(fi) || (type && type != (fi->mode & S_IFMT)))
+			return ns_damage(ns, "INODE %" PRIu64 " is not valid here", fi->ino);
+		if (!type)
+			v->inodes[v->ninodes++] =
+				(typeof(v->inodes[0])){fi->ino, fi->mode & S_IFMT};
+		return 0;
+	}
+	case FMT_REC_DIRENT_ADD: {
+		const struct fmt_dirent *fd = p;
+
+		if (fmt_valid_name(fd->name, fd->name_len) ||
+		    view_type(ns, v, fd->dir) != S_IFDIR || !view_type(ns, v, fd->ino) ||
+		    fd->ino == NS_ROOT_INO || view_has_name(ns, v, fd->dir, fd->name, fd->name_len))
+			return ns_damage(ns, "DIRENT_ADD of inode %" PRIu64 " is not valid here",
+					 fd->ino);
+		v->names[v->nnames++] =
+			(typeof(v->names[0])){fd->dir, fd->name, fd->name_len, true};
+		return 0;
+	}
+	case FMT_REC_DIRENT_DEL: {
+		const struct fmt_dirent_del *fd = p;
+
+		if (!view_has_name(ns, v, fd->dir, fd->name, fd->name_len))
+			return ns_damage(ns,
+					 "DIRENT_DEL in directory %" PRIu64 " is not valid here",
+					 fd->dir);
+		v->names[v->nnames++] =
+			(typeof(v->names[0])){fd->dir, fd->name, fd->name_len, false};
+		return 0;
+	}
+	case FMT_REC_INODE_DEL: {
+		const struct fmt_inode_del *fd = p;
+		uint32_t type = view_type(ns, v, fd->ino);
+
+		if (!type || fd->ino == NS_ROOT_INO ||
+		    (type == S_IFDIR && view_entries(ns, v, fd->ino) != 0))
+			return ns_damage(ns, "INODE_DEL of inode %" PRIu64 " is not valid here",
+					 fd->ino);
+		v->inodes[v->ninodes++] = (typeof(v->inodes[0])){fd->ino, 0};
+		return 0;
+	}
+	case FMT_REC_MAP: {
+		const struct fmt_map *m = p;
+
+		if (view_type(ns, v, m->ino) != S_IFREG || !map_rec_ok(ns, m))
+			return ns_damage(ns, "MAP of inode %" PRIu64 " is not valid here", m->ino);
+		return 0;
+	}
+	case FMT_REC_UNMAP: {
+		const struct fmt_unmap *u = p;
+
+		if (view_type(ns, v, u->ino) != S_IFREG || u->index >= PAGES_MAX || u->count == 0)
+			return ns_damage(ns, "UNMAP of inode %" PRIu64 " is not valid here",
+					 u->ino);
+		return 0;
+	}
+	case FMT_REC_BADBLOCK:
+	case FMT_REC_HOLD:
+	case FMT_REC_RELEASE: {
+		/* The three share their first two fields: block, count. */
+		const struct fmt_badblock *b = p;
+
+		if (b->count == 0 || !alloc_contains(ns->alloc, b->block, b->count))
+			return ns_damage(ns, "%s %" PRIu64 "+%" PRIu64 " is outside the data area",
+					 fmt_rec_name(h->type), b->block, b->count);
+		return 0;
+	}
+	default:
+		return ns_damage(ns, "unknown record type %u", h->type);
+	}
+}
+
+int ns_tx_check(struct ns *ns, const struct mlog_tx *tx)
+{
+	struct tx_view *v = malloc(sizeof(*v));
+	int rc = 0;
+
+	if (!v)
+		return -ENOMEM;
+	v->ninodes = v->nnames = 0;
+	rcu_read_begin();
+	for (size_t o = 0; o < tx->used && rc == 0;) {
+		const struct fmt_rec *h = (const struct fmt_rec *)(tx->buf + o);
+
+		if (v->ninodes == FMT_TX_MAX_RECS || v->nnames == FMT_TX_MAX_RECS)
+			rc = ns_damage(ns, "a transaction of more than %d records",
+				       FMT_TX_MAX_RECS);
+		else
+			rc = check_rec(ns, v, h, h + 1);
+		o += h->len;
+	}
+	rcu_read_end();
+	free(v);
+	return rc;
+}
+
+/* --- what poison_list() reads --- */
+
+void poison_note_page(struct ns *ns, uint64_t block, uint64_t ino, uint64_t index)
+{
+	pthread_mutex_lock(&ns->meta_bad_lock);
+	if (ns->nbad_pages == ns->cap_bad_pages) {
+		size_t cap = ns->cap_bad_pages ? ns->cap_bad_pages * 2 : 16;
+		struct ns_bad_page *v = realloc(ns->bad_pages, cap * sizeof(*v));
+
+		if (!v) {
+			/* Only the listing loses the file's name for this block. */
+			pthread_mutex_unlock(&ns->meta_bad_lock);
+			return;
+		}
+		ns->bad_pages = v;
+		ns->cap_bad_pages = cap;
+	}
+	ns->bad_pages[ns->nbad_pages++] = (struct ns_bad_page){block, ino, index};
+	pthread_mutex_unlock(&ns->meta_bad_lock);
+}
+
+void poison_note_metadata(struct ns *ns, uint64_t block)
+{
+	pthread_mutex_lock(&ns->meta_bad_lock);
+	for (size_t i = 0; i < ns->nmeta_bad; i++) {
+		if (ns->meta_bad[i] == block) {
+			pthread_mutex_unlock(&ns->meta_bad_lock);
+			return;
+		}
+	}
+	if (ns->nmeta_bad < NS_META_BAD_MAX) {
+		size_t i = ns->nmeta_bad++;
+
+		/* Keep them sorted: insertion, the list is short. */
+		while (i > 0 && ns->meta_bad[i - 1] > block) {
+			ns->meta_bad[i] = ns->meta_bad[i - 1];
+			i--;
+		}
+		ns->meta_bad[i] = block;
+	}
+	pthread_mutex_unlock(&ns->meta_bad_lock);
 }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * File contents: read, write, truncate, fallocate, punch-hole, fsync. Changes run under the
- * inode lock; reads run under RCU only. New blocks are filled (data or zeros) and persisted
- * before the MAP record that makes them reachable commits (DESIGN §9).
+ * inode lock (taken with ns_ilock: a caller that finds it taken parks); reads run under RCU
+ * only. New blocks are filled (data or zeros) and persisted before the MAP record that makes
+ * them reachable commits (DESIGN §9). What frees or moves blocks a client maps breaks the
+ * leases first (lease.c), before it changes anything: a run that parks has done nothing.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include "fault.h"
 #include "log.h"
 #include "nsint.h"
+#include "poison.h"
 #include "util.h"
 
 #define PAGE FMT_BLOCK_SIZE
@@ -53,7 +56,8 @@ void ns_unlock_pages(struct ns_inode *in, uint64_t start, uint64_t end)
 		bm_unlock_range(&in->map, start, end);
 }
 
-void ns_zero_tail(struct ns *ns, struct ns_inode *in, uint64_t from)
+/* ns_zero_tail - zero [@from, end of its page) of @in's page at @from if it has a block. */
+static void zero_tail(struct ns *ns, struct ns_inode *in, uint64_t from)
 {
 	uint64_t blk;
 	bool poisoned;
@@ -110,10 +114,11 @@ static void zero_gap(struct ns *ns, struct ns_inode *in, uint64_t from, uint64_t
 
 /* --- reading --- */
 
-ssize_t ns_read(struct ns *ns, uint64_t ino, void *buf, size_t len, uint64_t off)
+ssize_t ns_read(struct ns *ns, struct ns_ctx *c, uint64_t ino, void *buf, size_t len, uint64_t off)
 {
 	struct ns_inode *in;
 	uint64_t size, pos, end;
+	struct ns_attr a;
 	ssize_t rc = 0;
 
 	in = ns_inode_get(ns, ino);
@@ -123,9 +128,11 @@ ssize_t ns_read(struct ns *ns, uint64_t ino, void *buf, size_t len, uint64_t off
 		rc = -EISDIR;
 		goto out;
 	}
-	pthread_mutex_lock(&in->attr_lock);
-	size = in->size;
-	pthread_mutex_unlock(&in->attr_lock);
+	ns_fill_attr(in, &a);
+	rc = ns_permission(c ? c->cred : NULL, &a, NS_MAY_READ);
+	if (rc)
+		goto out;
+	size = a.size;
 	if (off >= size || len == 0)
 		goto out;
 	end = off + MIN((uint64_t)len, size - off);
@@ -167,6 +174,7 @@ out:
 struct fill {
 	const uint8_t *buf;
 	uint64_t off, end;
+	const struct ns_cred *cred; /* whose write: may it use the reserved blocks? */
 };
 
 /*
@@ -203,7 +211,8 @@ struct taken {
 	unsigned n;
 	uint64_t repaired[TX_BATCH + 1]; /* poisoned pages whose entry lock we hold */
 	unsigned nrepaired;
-	struct ns_hold *hold; /* for mappers of repaired pages that did not let go */
+	struct ns_hold *hold; /* for mappers of repaired pages that did not let go: the first
+			       * transaction takes it */
 };
 
 static void add_map(struct mlog_tx *tx, uint64_t ino, uint64_t idx, uint64_t blk, uint64_t count,
@@ -243,7 +252,8 @@ static int64_t alloc_at(struct ns *ns, struct ns_inode *in, uint64_t idx, uint64
 	rc = fault_at(FAULT_ALLOC);
 	if (rc)
 		return rc;
-	if (new_size > FMT_CHUNK_SIZE && chunk_empty(in, idx) && alloc_huge(ns->alloc, &blk) == 0) {
+	if (new_size > FMT_CHUNK_SIZE && chunk_empty(in, idx) &&
+	    ns_alloc_huge(ns, f->cred, &blk) == 0) {
 		if (fill_blocks(ns, chunk, blk, HUGE_PAGES, f)) {
 			alloc_free(ns->alloc, blk, HUGE_PAGES);
 			return -EIO;
@@ -265,7 +275,7 @@ static int64_t alloc_at(struct ns *ns, struct ns_inode *in, uint64_t idx, uint64
 		if (goal != UINT64_MAX)
 			goal++;
 	}
-	rc = ns_alloc_blocks(ns, goal, want, &blk, &got);
+	rc = ns_alloc_blocks(ns, f->cred, goal, want, &blk, &got);
 	if (rc)
 		return rc;
 	if (fill_blocks(ns, idx, blk, got, f)) {
@@ -303,18 +313,16 @@ static void add_size_rec(struct mlog_tx *tx, struct ns_inode *in, uint64_t size,
  * commit_batch - drain the data written so far, then commit @tx; on failure give the batch's
  * blocks back. Return: 0 or ns_tx_run's error.
  */
-static int commit_batch(struct ns *ns, struct ns_inode *in, struct mlog_tx *tx, struct taken *tk)
+static int commit_batch(struct ns *ns, const struct ns_cred *cred, struct ns_inode *in,
+			struct mlog_tx *tx, struct taken *tk)
 {
 	int rc;
 
 	region_drain(ns->r);
 	fault_at(FAULT_DATA_WRITE);
-	if (!tx->nrecs) {
-		ns_hold_put(ns, tk->hold);
-		tk->hold = NULL;
+	if (!tx->nrecs)
 		return 0;
-	}
-	rc = ns_tx_run_held(ns, tx, tk->hold);
+	rc = ns_tx_run_held(ns, cred, tx, tk->hold);
 	tk->hold = NULL;
 	if (rc) {
 		if (rc != -EIO)
@@ -353,15 +361,17 @@ static bool batch_locked(struct ns_inode *in, const struct taken *tk, uint64_t i
 /*
  * fill_range - write (@f->buf) or preallocate (@f->buf NULL) bytes [@f->off, @f->end):
  * overwrite mapped pages (writes only), back holes with new blocks, repair fully written
- * poisoned pages, growing the size to @f->end unless @keep_size.
+ * poisoned pages (whose leases the caller broke, handing over *@hold), growing the size to
+ * @f->end unless @keep_size.
  * Locking: inode lock held.
  * Return: bytes done (a short count after a committed batch), or a negative errno.
  */
-static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill *f, bool keep_size)
+static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill *f, bool keep_size,
+			  struct ns_hold *hold)
 {
 	uint64_t pos = f->off, done_to = f->off, last = (f->end - 1) / PAGE, old_size;
 	uint64_t new_size;
-	struct taken tk = {.n = 0, .nrepaired = 0, .hold = NULL};
+	struct taken tk = {.n = 0, .nrepaired = 0, .hold = hold};
 	struct mlog_tx tx;
 	int64_t now = now_ns();
 	int64_t rc = 0;
@@ -371,7 +381,7 @@ static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill 
 	pthread_mutex_unlock(&in->attr_lock);
 	new_size = keep_size ? old_size : MAX(old_size, f->end);
 	if (new_size > old_size) {
-		ns_zero_tail(ns, in, old_size);
+		zero_tail(ns, in, old_size);
 		/* What the range does not cover becomes visible too: a write's gap. */
 		zero_gap(ns, in, ALIGN_UP(old_size, (uint64_t)PAGE),
 			 f->buf ? MIN(f->off, new_size) : new_size);
@@ -406,7 +416,7 @@ static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill 
 				pos += n;
 				continue;
 			}
-			rc = ns_alloc_blocks(ns, UINT64_MAX, 1, &nb, &got);
+			rc = ns_alloc_blocks(ns, f->cred, UINT64_MAX, 1, &nb, &got);
 			if (rc)
 				break;
 			if (fill_blocks(ns, idx, nb, 1, f)) {
@@ -419,8 +429,6 @@ static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill 
 				ns_lock_pages(in, idx, idx + 1);
 				tk.repaired[tk.nrepaired++] = idx;
 			}
-			/* Mappers of the page let go before it moves (DESIGN §5). */
-			ns_invalidate_range(ns, in, idx, 1, &tk.hold);
 			add_map(&tx, in->ino, idx, nb, 1, 0);
 			tk.runs[tk.n++] = (struct ns_run){nb, 1};
 			pos += n;
@@ -435,7 +443,7 @@ static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill 
 		}
 		if (tx.nrecs >= TX_BATCH) {
 			add_size_rec(&tx, in, keep_size ? 0 : pos, now);
-			rc = commit_batch(ns, in, &tx, &tk);
+			rc = commit_batch(ns, f->cred, in, &tx, &tk);
 			if (rc)
 				break;
 			done_to = pos;
@@ -449,7 +457,7 @@ static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill 
 		int err;
 
 		add_size_rec(&tx, in, keep_size ? 0 : pos, now);
-		err = commit_batch(ns, in, &tx, &tk);
+		err = commit_batch(ns, f->cred, in, &tx, &tk);
 		if (err == 0)
 			done_to = pos;
 		else if (rc == 0)
@@ -464,6 +472,7 @@ static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill 
 			pthread_mutex_unlock(&in->attr_lock);
 		}
 	}
+	ns_hold_put(ns, tk.hold); /* no transaction took it */
 	mlog_tx_release(&tx);
 	region_drain(ns->r);
 	if (done_to > f->off)
@@ -471,18 +480,33 @@ static int64_t fill_range(struct ns *ns, struct ns_inode *in, const struct fill 
 	return rc;
 }
 
-/* get_file - a reference on the regular file @ino, with its inode lock held. */
-static int get_file(struct ns *ns, uint64_t ino, struct ns_inode **out)
+/*
+ * get_file - a reference on the regular file @ino, with its inode lock held, when @c may have
+ * @mask (NS_MAY_*, 0: nothing) on it: checked under the lock, against what the change sees.
+ * Return: 0; NS_WAIT (the lock is taken: parked); -ENOENT; -EISDIR; -EACCES.
+ */
+static int get_file(struct ns *ns, struct ns_ctx *c, uint64_t ino, unsigned mask,
+		    struct ns_inode **out)
 {
 	struct ns_inode *in = ns_inode_get(ns, ino);
+	struct ns_attr a;
+	int rc;
 
 	if (!in)
 		return -ENOENT;
-	pthread_mutex_lock(&in->lock);
-	if (__atomic_load_n(&in->dying, __ATOMIC_ACQUIRE) || S_ISDIR(in->type)) {
-		int rc = S_ISDIR(in->type) ? -EISDIR : -ENOENT;
-
-		pthread_mutex_unlock(&in->lock);
+	rc = S_ISDIR(in->type) ? -EISDIR : ns_ilock(ns, c, in);
+	if (rc) {
+		ns_inode_put(ns, in);
+		return rc;
+	}
+	if (__atomic_load_n(&in->dying, __ATOMIC_ACQUIRE)) {
+		rc = -ENOENT;
+	} else if (mask) {
+		ns_fill_attr(in, &a);
+		rc = ns_permission(c->cred, &a, mask);
+	}
+	if (rc) {
+		ns_iunlock(in);
 		ns_inode_put(ns, in);
 		return rc;
 	}
@@ -492,41 +516,102 @@ static int get_file(struct ns *ns, uint64_t ino, struct ns_inode **out)
 
 static void put_file(struct ns *ns, struct ns_inode *in)
 {
-	pthread_mutex_unlock(&in->lock);
+	ns_iunlock(in);
 	ns_inode_put(ns, in);
 }
 
-ssize_t ns_write(struct ns *ns, uint64_t ino, const void *buf, size_t len, uint64_t off)
+/*
+ * poisoned_span - the first and last poisoned page a write of bytes [@off, @end) covers whole
+ * (it will move them to fresh blocks: their mappers must let go first).
+ * Locking: inode lock held. Return: false when there is none.
+ */
+static bool poisoned_span(struct ns *ns, struct ns_inode *in, uint64_t off, uint64_t end,
+			  uint64_t *first, uint64_t *last)
 {
+	uint64_t lo = DIV_ROUND_UP(off, PAGE), hi = end / PAGE, i = lo;
+	bool any = false;
+	unsigned order;
+	bm_entry e;
+
+	if (lo >= hi)
+		return false;
+	rcu_read_begin();
+	while ((e = xt_find(&in->map, &i, hi - 1, XT_MARK_ANY, &order)) != XT_EMPTY) {
+		uint64_t n = UINT64_C(1) << order;
+
+		for (uint64_t p = MAX(i, lo); bm_is_poison(e) && p < MIN(i + n, hi); p++) {
+			if (!alloc_is_quarantined(ns->alloc, bm_to_block(e) + (p - i)))
+				continue;
+			if (!any)
+				*first = p;
+			*last = p;
+			any = true;
+		}
+		i += n;
+		if (i == 0 || i >= hi)
+			break;
+	}
+	rcu_read_end();
+	return any;
+}
+
+static ssize_t write_file(struct ns *ns, struct ns_ctx *c, uint64_t ino, const void *buf,
+			  size_t len, uint64_t off)
+{
+	struct ns_hold *hold = NULL;
+	uint64_t first, last;
 	struct ns_inode *in;
 	struct fill f;
 	int64_t rc;
 
-	if (off > NS_FILE_SIZE_MAX || len > NS_FILE_SIZE_MAX - off)
-		return -EFBIG;
 	rc = ns_writable(ns);
 	if (rc)
 		return rc;
-	rc = get_file(ns, ino, &in);
+	rc = get_file(ns, c, ino, NS_MAY_WRITE, &in);
 	if (rc)
 		return rc;
-	if (len) {
-		f = (struct fill){buf, off, off + len};
-		rc = fill_range(ns, in, &f, false);
+	if (len && poisoned_span(ns, in, off, off + len, &first, &last))
+		rc = ns_break_leases(ns, c, in, first, last - first + 1, &hold);
+	if (rc == 0 && len) {
+		f = (struct fill){buf, off, off + len, c->cred};
+		rc = fill_range(ns, in, &f, false, hold);
 	}
 	put_file(ns, in);
 	poison_drain(ns); /* what a copy queued, now that no lock is held */
 	return (ssize_t)rc;
 }
 
-/* punch - make whole pages of [off, end) holes and zero the partial ones. */
-static int punch(struct ns *ns, struct ns_inode *in, uint64_t off, uint64_t end)
+ssize_t ns_write(struct ns *ns, struct ns_ctx *c, uint64_t ino, const void *buf, size_t len,
+		 uint64_t off)
+{
+	struct ns_ctx local;
+	int64_t rc;
+
+	if (off > NS_FILE_SIZE_MAX || len > NS_FILE_SIZE_MAX - off)
+		return -EFBIG;
+	c = ns_ctx_enter(ns, c, &local);
+	do
+		rc = write_file(ns, c, ino, buf, len, off);
+	while (ns_ctx_again(ns, c, rc));
+	return (ssize_t)ns_ctx_leave(ns, c, &local, rc);
+}
+
+/*
+ * punch - make whole pages of [off, end) holes and zero the partial ones; their mappers let
+ * go first. Return: 0; NS_WAIT; the transaction's error.
+ */
+static int punch(struct ns *ns, struct ns_ctx *c, struct ns_inode *in, uint64_t off, uint64_t end)
 {
 	uint64_t first = DIV_ROUND_UP(off, PAGE), stop = end / PAGE;
 	struct ns_hold *hold = NULL;
 	struct mlog_tx tx;
 	int rc = 0;
 
+	if (first < stop) {
+		rc = ns_break_leases(ns, c, in, first, stop - first, &hold);
+		if (rc)
+			return rc;
+	}
 	/* Partial pages at the edges are zeroed in place. */
 	for (uint64_t edge = off; edge < end;) {
 		uint64_t pend = MIN(ALIGN_DOWN(edge, PAGE) + PAGE, end);
@@ -558,21 +643,49 @@ static int punch(struct ns *ns, struct ns_inode *in, uint64_t off, uint64_t end)
 	}
 	add_size_rec(&tx, in, 0, now_ns());
 	ns_lock_pages(in, first, stop);
-	rc = ns_invalidate_range(ns, in, first, stop - first, &hold);
-	if (rc == 0)
-		rc = ns_tx_run_held(ns, &tx, hold);
-	else
-		ns_hold_put(ns, hold);
+	rc = ns_tx_run_held(ns, c->cred, &tx, hold);
 	if (rc)
 		ns_unlock_pages(in, first, stop);
 	mlog_tx_release(&tx);
 	return rc;
 }
 
-int ns_fallocate(struct ns *ns, uint64_t ino, int mode, uint64_t off, uint64_t len)
+int ns_fill(struct ns *ns, const struct ns_cred *cred, struct ns_inode *in, uint64_t off,
+	    uint64_t len, bool keep_size)
+{
+	struct fill f = {NULL, off, off + len, cred};
+	int64_t rc = fill_range(ns, in, &f, keep_size, NULL);
+
+	if (rc > 0 && (uint64_t)rc < len)
+		return -ENOSPC; /* partly allocated: what was taken stays, as Linux does */
+	return rc > 0 ? 0 : (int)rc;
+}
+
+static int fallocate_file(struct ns *ns, struct ns_ctx *c, uint64_t ino, int mode, uint64_t off,
+			  uint64_t len)
 {
 	struct ns_inode *in;
-	struct fill f;
+	int rc;
+
+	rc = ns_writable(ns);
+	if (rc)
+		return rc;
+	rc = get_file(ns, c, ino, NS_MAY_WRITE, &in);
+	if (rc)
+		return rc;
+	if (mode & NS_FALLOC_PUNCH_HOLE)
+		rc = punch(ns, c, in, off, off + len);
+	else
+		rc = ns_fill(ns, c->cred, in, off, len, mode & NS_FALLOC_KEEP_SIZE);
+	put_file(ns, in);
+	poison_drain(ns);
+	return rc;
+}
+
+int ns_fallocate(struct ns *ns, struct ns_ctx *c, uint64_t ino, int mode, uint64_t off,
+		 uint64_t len)
+{
+	struct ns_ctx local;
 	int64_t rc;
 
 	if (len == 0 || mode & ~(NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE) ||
@@ -580,45 +693,23 @@ int ns_fallocate(struct ns *ns, uint64_t ino, int mode, uint64_t off, uint64_t l
 		return -EINVAL;
 	if (off > NS_FILE_SIZE_MAX || len > NS_FILE_SIZE_MAX - off)
 		return -EFBIG;
-	rc = ns_writable(ns);
-	if (rc)
-		return (int)rc;
-	rc = get_file(ns, ino, &in);
-	if (rc)
-		return (int)rc;
-	if (mode & NS_FALLOC_PUNCH_HOLE) {
-		rc = punch(ns, in, off, off + len);
-	} else {
-		f = (struct fill){NULL, off, off + len};
-		rc = fill_range(ns, in, &f, mode & NS_FALLOC_KEEP_SIZE);
-		if (rc > 0 && (uint64_t)rc < len)
-			rc = -ENOSPC; /* partly allocated: what was taken stays, as Linux does */
-		else if (rc > 0)
-			rc = 0;
-	}
-	put_file(ns, in);
-	poison_drain(ns);
-	return (int)rc;
+	c = ns_ctx_enter(ns, c, &local);
+	do
+		rc = fallocate_file(ns, c, ino, mode, off, len);
+	while (ns_ctx_again(ns, c, rc));
+	return (int)ns_ctx_leave(ns, c, &local, rc);
 }
 
-int ns_truncate_locked(struct ns *ns, struct ns_inode *in, uint64_t size, struct mlog_tx *tx);
-
-/*
- * ns_truncate_locked - prepare a size change for ns_setattr: a grow zeroes the old last
- * page's tail (so bytes past the old end read as zeros); a shrink adds the UNMAP of every
- * page past the new end to @tx and locks their entries (ns_tx_run erases them).
- * Locking: inode lock held.
- */
-int ns_truncate_locked(struct ns *ns, struct ns_inode *in, uint64_t size, struct mlog_tx *tx)
+int ns_truncate_prepare(struct ns *ns, struct ns_ctx *c, struct ns_inode *in, uint64_t size,
+			struct mlog_tx *tx, struct ns_hold **hold, uint64_t *locked_from)
 {
-	uint64_t old, first;
+	uint64_t old = ns_inode_size(in), first;
 	struct fmt_unmap *u;
+	int rc;
 
-	pthread_mutex_lock(&in->attr_lock);
-	old = in->size;
-	pthread_mutex_unlock(&in->attr_lock);
+	*locked_from = UINT64_MAX;
 	if (size >= old) {
-		ns_zero_tail(ns, in, old);
+		zero_tail(ns, in, old);
 		zero_gap(ns, in, ALIGN_UP(old, (uint64_t)PAGE), size);
 		region_drain(ns->r);
 		return 0;
@@ -626,41 +717,57 @@ int ns_truncate_locked(struct ns *ns, struct ns_inode *in, uint64_t size, struct
 	first = DIV_ROUND_UP(size, PAGE);
 	if (first >= NS_PAGES_MAX)
 		return 0;
+	rc = ns_break_leases(ns, c, in, first, NS_PAGES_MAX - first, hold);
+	if (rc)
+		return rc;
 	u = mlog_tx_add(tx, FMT_REC_UNMAP, sizeof(*u));
 	if (!u)
 		return tx->err;
 	*u = (struct fmt_unmap){in->ino, first, NS_PAGES_MAX - first};
 	ns_lock_pages(in, first, NS_PAGES_MAX);
+	*locked_from = first;
 	return 0;
 }
 
-int ns_fsync(struct ns *ns, uint64_t ino)
+static int fsync_inode(struct ns *ns, struct ns_ctx *c, uint64_t ino)
 {
 	struct ns_inode *in = ns_inode_get(ns, ino);
 	struct fmt_inode *fi;
 	struct mlog_tx tx;
 	bool dirty;
-	int rc = 0;
+	int rc;
 
 	if (!in)
 		return -ENOENT;
-	pthread_mutex_lock(&in->lock);
+	rc = ns_ilock(ns, c, in);
+	if (rc) {
+		ns_inode_put(ns, in);
+		return rc;
+	}
 	pthread_mutex_lock(&in->attr_lock);
 	dirty = in->attr_dirty;
 	pthread_mutex_unlock(&in->attr_lock);
-	if (dirty && !in->dying) {
+	if (dirty && !__atomic_load_n(&in->dying, __ATOMIC_ACQUIRE)) {
 		mlog_tx_init(&tx);
 		fi = mlog_tx_add(&tx, FMT_REC_INODE, sizeof(*fi));
-		if (fi) {
-			pthread_mutex_lock(&in->attr_lock);
-			ns_inode_rec(in, fi);
-			in->attr_dirty = false;
-			pthread_mutex_unlock(&in->attr_lock);
-		}
-		rc = ns_tx_run(ns, &tx);
+		if (fi)
+			ns_inode_rec_now(in, fi);
+		rc = ns_tx_run(ns, c->cred, &tx);
 		mlog_tx_release(&tx);
 	}
-	pthread_mutex_unlock(&in->lock);
+	ns_iunlock(in);
 	ns_inode_put(ns, in);
 	return rc;
+}
+
+int ns_fsync(struct ns *ns, struct ns_ctx *c, uint64_t ino)
+{
+	struct ns_ctx local;
+	int64_t rc;
+
+	c = ns_ctx_enter(ns, c, &local);
+	do
+		rc = fsync_inode(ns, c, ino);
+	while (ns_ctx_again(ns, c, rc));
+	return (int)ns_ctx_leave(ns, c, &local, rc);
 }

@@ -3,19 +3,39 @@
 #define DAXFS_ENGINE_NSINT_H
 
 /*
- * Inside the namespace: the structures namespace.c, nsapply.c, nsfile.c, check.c and
- * poison.c share. Nothing outside the engine includes this.
+ * Inside the namespace: the structures the engine's modules share, which module owns which
+ * field, and the internal calls between them. Nothing outside engine/ includes this.
+ *
+ * The modules, bottom up (docs/locking.md draws the graph):
+ *   inode.c    the inode and directory-entry tables, references, attributes
+ *   wait.c     parked calls: contexts, waiters, inode locks that park
+ *   nsapply.c  records -> memory, for replay and for live transactions alike
+ *   tx.c       transactions (check, commit, apply), deferred frees, checkpoints, hooks
+ *   hold.c     blocks held for mappers that did not let go, and their HOLD/RELEASE records
+ *   lease.c    grants and lease breaks
+ *   poison.c   the poison protocol (DESIGN §5)
+ *   nsfile.c   file contents: read, write, fallocate, truncate, fsync
+ *   nsmap.c    MAP: grants with the extents they cover, devdax shaping
+ *   names.c    mkdir, create, unlink, rmdir, rename, setattr
+ *   walk.c     lookups, readdir, the path walker
+ *   namespace.c mount, unmount, mkfs, statfs; registers the hooks
+ *   report.c, check.c  extents, bad-block list, scrub; the offline check
+ * A module calls only modules below it; a lower module reaches an upper one only through a
+ * hook in struct ns_hooks that the upper one registered at mount.
  */
 
 #include <stdarg.h>
 
 #include "blockmap.h"
-#include "lease.h"
 #include "namespace.h"
-#include "poison.h"
 #include "rcu.h"
+#include "wait.h"
 
 #include <urcu/rculfhash.h> /* after the RCU flavor (rcu.h) */
+
+struct ns_grant;
+struct ns_grant_ops;
+struct ns_hold;
 
 struct ns_inode {
 	/* First: cds_lfht_for_each_entry's container_of on NULL is then a zero offset (UBSan). */
@@ -23,28 +43,43 @@ struct ns_inode {
 	uint64_t ino;
 	uint32_t type; /* S_IFDIR or S_IFREG: fixed at creation, read without a lock */
 	uint32_t refs; /* the table's reference + one per user; atomic */
-	bool dying;    /* unhashed: rmap readers treat its blocks as free */
+	bool dying;    /* unhashed: rmap readers treat its blocks as free; atomic */
 
-	pthread_mutex_t lock; /* inode lock: serialises changes of the contents */
+	/*
+	 * Inode lock: serialises every change of the inode and, for a directory, of its
+	 * entries. Every log record describing the inode is built and applied under it. Held
+	 * only for bounded work (never across a wait for a client): wait.c parks the callers
+	 * that find it taken, and its holders wake them.
+	 */
+	pthread_mutex_t lock;
 
-	/* Attributes, under attr_lock (a leaf lock). */
+	/* Attributes: changed under the inode lock and attr_lock, read under attr_lock (leaf). */
 	pthread_mutex_t attr_lock;
 	uint32_t mode, uid, gid, nlink;
-	uint64_t parent; /* directories: the parent directory */
+	uint64_t parent; /* directories: the parent directory (changed under ns->rename_lock too) */
 	uint64_t size;
 	uint64_t blocks; /* owned blocks */
 	int64_t atime, mtime, ctime;
 	bool attr_dirty; /* mtime changed by an overwrite, not logged yet */
 
 	/*
-	 * Files: page index -> block-map entry. Directories: cookie -> struct ns_dirent *.
-	 * Changed under map.lock; read under RCU.
+	 * Files: page index -> block-map entry (blockmap.h). Directories: cookie -> struct
+	 * ns_dirent *. Changed under map.lock; read under RCU.
 	 */
 	struct xtable map;
-	uint64_t next_cookie;	     /* directories, under ns->lock (or replay) */
-	struct cds_list_head grants; /* struct ns_grant, under ns->grant_lock */
-	uint64_t lease_gen;	     /* bumped by each invalidation, under ns->grant_lock */
-	uint64_t nr_entries;	     /* directories, under ns->lock (or replay) */
+	uint64_t next_cookie; /* directories: under the inode lock (or replay) */
+	uint64_t nr_entries;  /* directories: under the inode lock (or replay) */
+
+	/* lease.c, under ns->grant_lock. */
+	struct cds_list_head grants; /* struct ns_grant */
+	uint64_t lease_gen;	     /* bumped by each lease break */
+	unsigned revokers;	/* lease breaks under way: new grants wait (wait.c ends them) */
+	struct ns_brk last_brk; /* the newest break: a later one it covers joins it */
+
+	/* wait.c: parked calls waiting for this inode, under wait_lock (a leaf). */
+	pthread_mutex_t wait_lock;
+	struct cds_list_head waiters; /* struct ns_waiter */
+	unsigned nwaiters;	      /* atomic read without wait_lock */
 
 	struct rcu_head rcu;
 };
@@ -59,8 +94,6 @@ struct ns_dirent {
 	struct rcu_head rcu;
 	char name[]; /* NUL-terminated */
 };
-
-struct ns_hold;
 
 /* A run of blocks to return to the allocator after the transaction's grace period. */
 struct ns_run {
@@ -83,41 +116,68 @@ struct ns_bad_page {
 	uint64_t block, ino, index;
 };
 
+#define NS_META_BAD_MAX 64 /* metadata blocks remembered per run (poison_list) */
+
+/*
+ * Hooks: how the lower modules call the upper ones (namespace.c registers them at mount;
+ * each may be NULL, as in the offline check).
+ */
+struct ns_hooks {
+	/* nsapply.c: the HOLD and RELEASE records (hold.c). */
+	int (*apply_hold)(struct ns *ns, struct ns_txctx *tc, const struct fmt_hold *h);
+	int (*apply_release)(struct ns *ns, struct ns_txctx *tc, const struct fmt_release *r,
+			     bool *restored);
+	/*
+	 * nsapply.c: page @index of @in lost its block to poison (lease.c tells its mappers).
+	 * Called under @in's xtable lock and ns->poison_lock: push events, wait for nothing.
+	 */
+	void (*page_poisoned)(struct ns *ns, struct ns_inode *in, uint64_t index);
+	/*
+	 * tx.c: a transaction that frees blocks for @hold is about to commit (@tx applied to
+	 * the check pass only): append its HOLD records when they fit (hold.c). Return: true
+	 * when appended.
+	 */
+	bool (*tx_hold_records)(struct ns *ns, struct ns_hold *hold, struct mlog_tx *tx,
+				struct ns_txctx *tc);
+	/* tx.c: after the commit: the freed runs go to @hold instead of the allocator. */
+	void (*tx_hold_runs)(struct ns *ns, struct ns_hold *hold, struct ns_txctx *tc, bool logged);
+	/* tx.c: drop the caller's reference on @hold. */
+	void (*hold_put)(struct ns *ns, struct ns_hold *hold);
+	/* tx.c: a checkpoint's records after the namespace's own (hold.c: HOLD records). */
+	int (*snapshot)(struct ns *ns, struct mlog_snap *s);
+};
+
+/*
+ * The namespace. Each field says which module owns it; others only read what their
+ * comments allow.
+ */
 struct ns {
+	/* namespace.c, fixed after mount. */
 	struct region *r;
 	struct mlog *log;
 	struct alloc *alloc;
-	struct rmap rmap;
+	uint64_t data_first, data_count; /* data area, in blocks */
+	struct ns_hooks hooks;
+	bool rdonly; /* atomic: mounted read-only, or metadata poison (poison.c) */
+
+	/* inode.c */
 	struct cds_lfht *inodes;  /* ino -> struct ns_inode */
 	struct cds_lfht *dirents; /* (dir, name) -> struct ns_dirent */
+	uint64_t next_ino;	  /* atomic: the next inode number to hand out */
+	uint64_t nr_inodes;	  /* atomic */
+	uint64_t orphans;	  /* set at mount */
 
-	pthread_mutex_t lock;		 /* namespace lock: serialises changes of names */
-	pthread_mutex_t poison_lock;	 /* orders quarantine against rmap changes (nsapply.c) */
-	pthread_rwlock_t txlock;	 /* shared: a transaction; exclusive: a checkpoint */
-	uint64_t next_ino;		 /* under lock */
-	uint64_t nr_inodes;		 /* atomic */
-	uint64_t data_first, data_count; /* data area, in blocks */
-	uint64_t frees_pending;		 /* atomic: freed blocks waiting for a grace period */
-	bool rdonly;
-	int failed; /* a transaction could not be applied: read-only from then on */
+	/* names.c: cross-directory renames, so that no directory moves below itself. */
+	pthread_mutex_t rename_lock;
 
-	/* Replay bookkeeping. */
-	uint64_t max_ino;
-	ns_damage_fn damage;
+	/* nsapply.c */
+	struct rmap rmap;
+	pthread_mutex_t poison_lock; /* orders quarantine against rmap changes */
+	uint64_t max_ino;	     /* atomic: the largest inode number applied */
+	ns_damage_fn damage;	     /* check mode */
 	void *damage_ctx;
 	uint64_t damage_count;
-	uint64_t cur_seq; /* seq of the record being applied (messages) */
-
-	uint64_t orphans;
-
-	/* Grants and lease breaks (lease.c). */
-	pthread_mutex_t grant_lock; /* leaf lock */
-	pthread_cond_t grant_cond;  /* acks and grant deletions */
-	uint64_t lease_timeout_ms;
-	uint64_t held_blocks;	     /* under grant_lock */
-	struct cds_list_head pholds; /* persisted holds (hold.c), under grant_lock */
-	bool holds_restored;	     /* atomic: some came from the log at mount */
-
+	uint64_t cur_seq; /* seq of the record being replayed (messages) */
 	/*
 	 * For poison_list(), under meta_bad_lock (a leaf lock): the metadata blocks found
 	 * poisoned this run (nothing persists them), and the file pages poison hit (rebuilt by
@@ -125,25 +185,180 @@ struct ns {
 	 * against the page's entry).
 	 */
 	pthread_mutex_t meta_bad_lock;
-	uint64_t meta_bad[POISON_META_MAX];
+	uint64_t meta_bad[NS_META_BAD_MAX];
 	size_t nmeta_bad;
 	struct ns_bad_page *bad_pages;
 	size_t nbad_pages, cap_bad_pages;
 
-	/* Test hooks (poison.c). */
+	/* tx.c */
+	pthread_rwlock_t txlock; /* shared: a transaction; exclusive: a checkpoint */
+	uint64_t frees_pending;	 /* atomic: freed blocks waiting for a grace period */
+	int failed;		 /* atomic: a transaction could not be applied: read-only */
+	uint64_t reserve_blocks; /* blocks only reserve-holders may use (access.h) */
+	uint64_t reserve_log;	 /* log bytes only reserve-holders may use */
+
+	/* wait.c: synchronous waiters. */
+	pthread_mutex_t wait_mutex;
+	pthread_cond_t wait_cond; /* CLOCK_MONOTONIC */
+
+	/* lease.c and hold.c, under grant_lock (a leaf lock but for wait_lock). */
+	pthread_mutex_t grant_lock;
+	uint64_t lease_timeout_ms;   /* atomic */
+	uint64_t held_blocks;	     /* blocks held for expired grants */
+	struct cds_list_head pholds; /* persisted holds (hold.c) */
+	bool holds_restored;	     /* atomic: some came from the log at mount */
+
+	/* poison.c: test hooks. */
 	ns_hook_fn hook;
 	void *hook_ctx;
 };
 
 /* --- namespace.c --- */
 
+/*
+ * ns_open_region / ns_close_region - the namespace structure of region @r (superblock @sb)
+ * with empty tables, ready for replay; and its end (not the region's). check.c uses them.
+ */
+int ns_open_region(struct ns **out, struct region *r, const struct fmt_super *sb);
+void ns_close_region(struct ns **nsp);
+
+/* --- inode.c --- */
+
 struct ns_inode *ns_inode_find(struct ns *ns, uint64_t ino); /* RCU read side */
 struct ns_inode *ns_inode_get(struct ns *ns, uint64_t ino);  /* a reference, or NULL */
+/* ns_inode_tryget - a reference on @in found under RCU, unless it is being freed. */
+bool ns_inode_tryget(struct ns_inode *in);
 void ns_inode_put(struct ns *ns, struct ns_inode *in);
 struct ns_dirent *ns_dirent_find(struct ns *ns, uint64_t dir, const char *name, size_t len);
-void ns_fill_attr(struct ns_inode *in, struct ns_attr *out);
+/* ns_inode_new - a fresh inode of @fi, not yet in the table (nsapply.c publishes it). */
+struct ns_inode *ns_inode_new(const struct fmt_inode *fi);
+void ns_table_add_inode(struct ns *ns, struct ns_inode *in);
+void ns_table_del_inode(struct ns *ns, struct ns_inode *in);
+void ns_table_add_dirent(struct ns *ns, struct ns_dirent *d);
+void ns_table_del_dirent(struct ns *ns, struct ns_dirent *d);
+/* ns_inode_free / ns_dirent_free - free after a grace period (unpublished already). */
+void ns_inode_free(struct ns *ns, struct ns_inode *in);
+void ns_dirent_free(struct ns_dirent *d);
+void ns_fill_attr(struct ns_inode *in, struct ns_attr *out);  /* takes attr_lock */
 uint64_t ns_inode_size(struct ns_inode *in);		      /* takes attr_lock */
 void ns_inode_rec(struct ns_inode *in, struct fmt_inode *fi); /* under attr_lock */
+/* ns_inode_rec_now - an INODE record of @in as it stands (takes attr_lock). */
+void ns_inode_rec_now(struct ns_inode *in, struct fmt_inode *fi);
+int ns_tables_new(struct ns *ns);
+void ns_tables_free(struct ns *ns);
+
+/* --- wait.c --- */
+
+#define NS_WAKE_UNLOCK 0x1 /* the inode lock was dropped */
+#define NS_WAKE_LEASE 0x2  /* a grant of the inode acked, went, or a lease break ended */
+
+/*
+ * ns_park - queue @c's waiter on @in for @reason (with @deadline, mono ns or 0).
+ * Locking: whatever makes the wake that follows the caller's last check impossible to miss
+ *          (the grant lock for NS_WAKE_LEASE); takes @in's wait_lock.
+ * Return: NS_WAIT.
+ */
+int ns_park(struct ns *ns, struct ns_ctx *c, struct ns_inode *in, unsigned reason,
+	    uint64_t deadline);
+
+/* ns_wake - wake the calls parked on @in for any of @reason. Locking: takes wait_lock. */
+void ns_wake(struct ns_inode *in, unsigned reason);
+
+/*
+ * ns_ilock - take @in's inode lock, or park @c on it.
+ * Context: the caller holds no inode lock (else use ns_itrylock and start over).
+ * Return: 0 (locked); NS_WAIT (parked: call again when woken).
+ */
+int ns_ilock(struct ns *ns, struct ns_ctx *c, struct ns_inode *in);
+/* ns_brk_end - end @c's lease break (new grants of its inode may be made). */
+void ns_brk_end(struct ns *ns, struct ns_ctx *c);
+/* ns_ilock_wait - park @c until @in's inode lock is free (the caller holds none). NS_WAIT. */
+int ns_ilock_wait(struct ns *ns, struct ns_ctx *c, struct ns_inode *in);
+bool ns_itrylock(struct ns_inode *in);
+/* ns_iunlock - drop @in's inode lock and wake the calls parked on it. */
+void ns_iunlock(struct ns_inode *in);
+
+/*
+ * ns_ctx_enter / ns_ctx_again / ns_ctx_leave - the loop of every public operation:
+ *	c = ns_ctx_enter(c, &local);
+ *	do rc = op(ns, c, ...); while (ns_ctx_again(ns, c, rc));
+ *	return ns_ctx_leave(ns, c, &local, rc);
+ * ns_ctx_again blocks a synchronous caller until it may run again; an asynchronous one gets
+ * NS_WAIT back. A call that completes (anything but NS_WAIT) ends the lease break it
+ * started.
+ */
+struct ns_ctx *ns_ctx_enter(struct ns *ns, struct ns_ctx *c, struct ns_ctx *local);
+bool ns_ctx_again(struct ns *ns, struct ns_ctx *c, int64_t rc);
+int64_t ns_ctx_leave(struct ns *ns, struct ns_ctx *c, struct ns_ctx *local, int64_t rc);
+
+/* --- nsapply.c --- */
+
+/*
+ * ns_apply - apply one record to memory (replay and live, the same code).
+ * Return: 0; -EUCLEAN for a record that breaks docs/format.md §3.1 (reported through
+ *         ns->damage in check mode, which then returns 0 and skips it); -ENOMEM.
+ */
+int ns_apply(struct ns *ns, struct ns_txctx *tc, const struct fmt_rec *rec, const void *p,
+	     size_t plen);
+
+/*
+ * ns_tx_check - would @tx's records apply, in order, to the namespace as it stands? The
+ * caller holds the locks of every object they describe, so the answer holds until it
+ * applies them (tx.c checks before it commits: a record that could not be replayed never
+ * reaches the log).
+ * Return: 0; -EUCLEAN (logged: a bug, never a client's doing).
+ */
+int ns_tx_check(struct ns *ns, const struct mlog_tx *tx);
+
+int ns_damage(struct ns *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * poison_note_metadata / poison_note_page - remember, for poison_list(), a poisoned
+ * metadata block, or that poison hit page @index of file @ino on @block.
+ * Locking: takes meta_bad_lock (a leaf: callable under xtable and poison locks).
+ */
+void poison_note_metadata(struct ns *ns, uint64_t block);
+void poison_note_page(struct ns *ns, uint64_t block, uint64_t ino, uint64_t index);
+
+/* --- tx.c --- */
+
+/* ns_writable - 0, or -EROFS when mounted read-only or failed. */
+int ns_writable(struct ns *ns);
+
+/*
+ * ns_tx_run - check @tx's records, commit them, then apply them to memory, as one
+ * transaction (checkpointing first when the log has no room): durable before visible. Frees
+ * queued by the records happen after a grace period. @cred decides whether the log's reserve
+ * may be used (BADBLOCK, HOLD and RELEASE records always may).
+ * Context: thread registered with RCU, not inside a read section; never holding an xtable
+ * lock; holding the locks of every object the records describe (docs/locking.md).
+ * Return: 0; -ENOSPC (log full even after a checkpoint; nothing changed); -EROFS; -EIO
+ *         (the transaction could not be applied: the namespace turns read-only).
+ */
+int ns_tx_run(struct ns *ns, const struct ns_cred *cred, struct mlog_tx *tx);
+
+/*
+ * ns_tx_run_held - ns_tx_run whose freed blocks go to @hold (may be NULL) instead; consumes
+ * the caller's reference on @hold whatever happens.
+ */
+int ns_tx_run_held(struct ns *ns, const struct ns_cred *cred, struct mlog_tx *tx,
+		   struct ns_hold *hold);
+
+/* ns_tx_fail - a live transaction could not be applied: read-only from now on (logged). */
+void ns_tx_fail(struct ns *ns, int rc, const char *what);
+
+/*
+ * ns_alloc_blocks / ns_alloc_huge - alloc_blocks / alloc_huge of the namespace's allocator
+ * that leave the reserve to those @cred allows (ns_cred_reserve); on -ENOSPC while freed
+ * blocks wait for their grace period, wait for them and try again.
+ * Context: registered with RCU, outside a read section, not holding the allocator lock.
+ */
+int ns_alloc_blocks(struct ns *ns, const struct ns_cred *cred, uint64_t goal, uint64_t want,
+		    uint64_t *block, uint64_t *got);
+int ns_alloc_huge(struct ns *ns, const struct ns_cred *cred, uint64_t *block);
+
+/* ns_checkpoint_locked - write a snapshot. Locking: ns->txlock held exclusively. */
+int ns_checkpoint_locked(struct ns *ns);
 
 /* --- hold.c: holds that outlive the daemon (DESIGN §6) --- */
 
@@ -156,133 +371,101 @@ struct ns_proc {
 /* ns_proc_start - the start time of live process @pid. Return: 0; -ESRCH (gone, zombie). */
 int ns_proc_start(uint32_t pid, uint64_t *start);
 
+/* ns_hold_new - an empty hold with one reference (the caller's). Return: it, or NULL. */
+struct ns_hold *ns_hold_new(void);
+/* ns_hold_get - one more reference (an expired grant's). Locking: grant_lock held. */
+void ns_hold_get(struct ns_hold *h);
 /*
- * ns_apply_hold / ns_apply_release - the HOLD and RELEASE records. At mount a HOLD takes
- * its run out of use again; a RELEASE ends every HOLD of its run and says in *@restored
- * whether the caller must free the run (it was reserved at mount, not by a live hold).
- * Locking: take grant_lock.
+ * ns_hold_add_proc - remember @pid's process in @h, for HOLD records that outlive a restart.
+ * Not fatal when unknown. Locking: grant_lock held.
  */
-int ns_apply_hold(struct ns *ns, struct ns_txctx *tc, const struct fmt_hold *h);
-int ns_apply_release(struct ns *ns, struct ns_txctx *tc, const struct fmt_release *r,
-		     bool *restored);
+void ns_hold_add_proc(struct ns_hold *h, uint32_t pid);
+/*
+ * ns_hold_put_locked - drop one reference. Locking: grant_lock held.
+ * Return: @h when that was the last one: end it with ns_hold_end() once grant_lock is
+ *         dropped; NULL otherwise.
+ */
+struct ns_hold *ns_hold_put_locked(struct ns *ns, struct ns_hold *h);
+/*
+ * ns_hold_end - the last holder of @h is gone: log the end of its HOLD records, then give
+ * its blocks back after a grace period. With @keep (the daemon stops while the holders may
+ * still run) the records stay: the next mount holds the blocks again.
+ * Context: not under grant_lock; as ns_tx_run when @h was persisted.
+ */
+void ns_hold_end(struct ns *ns, struct ns_hold *h, bool keep);
+/* ns_hold_put - drop a reference on @h (may be NULL). Locking: takes the grant lock. */
+void ns_hold_put(struct ns *ns, struct ns_hold *h);
+/* ns_hold_register - set the hooks of hold.c (apply, transactions, snapshot). */
+void ns_hold_register(struct ns *ns);
 void ns_holds_free(struct ns *ns); /* unmount */
-
-/*
- * ns_hold_persist - log HOLD records for @runs held for @procs (after the transaction that
- * freed them). ns_hold_release_persist - log their RELEASE.
- * Context: as ns_tx_run. Return: true / 0 when logged (a failure is logged too).
- */
-bool ns_hold_persist(struct ns *ns, const struct ns_proc *procs, size_t nprocs,
-		     const struct ns_run *runs, size_t nruns);
-int ns_hold_release_persist(struct ns *ns, const struct ns_run *runs, size_t nruns);
-
-/* ns_holds_snapshot - a HOLD record per persisted hold, into checkpoint @s. */
-struct mlog_snap;
-int ns_holds_snapshot(struct ns *ns, struct mlog_snap *s);
-
-/*
- * ns_alloc_blocks / ns_alloc_huge - alloc_blocks / alloc_huge of the namespace's allocator;
- * on -ENOSPC while freed blocks wait for their grace period, wait for them and try again.
- * Context: registered with RCU, outside a read section, not holding the allocator lock.
- */
-int ns_alloc_blocks(struct ns *ns, uint64_t goal, uint64_t want, uint64_t *block, uint64_t *got);
-int ns_alloc_huge(struct ns *ns, uint64_t *block);
-
-/*
- * ns_tx_run - apply @tx's records to memory and commit them, as one transaction
- * (checkpointing first when the log has no room). Frees queued by the records happen after
- * the commit and a grace period.
- * Context: thread registered with RCU, not inside a read section; never holding an xtable
- * lock; the caller's entry locks are held.
- * Return: 0; -ENOSPC (log full even after a checkpoint; nothing changed); -EROFS; -EIO
- *         (applying failed: the namespace turns read-only).
- */
-int ns_tx_run(struct ns *ns, struct mlog_tx *tx);
-
-/*
- * ns_tx_run_held - ns_tx_run whose freed blocks go to @hold (may be NULL) instead; consumes
- * the caller's reference on @hold whatever happens.
- */
-int ns_tx_run_held(struct ns *ns, struct mlog_tx *tx, struct ns_hold *hold);
-
-/* ns_writable - 0, or -EROFS when mounted read-only or failed. */
-int ns_writable(struct ns *ns);
-
-/* --- nsapply.c --- */
-
-/*
- * ns_apply - apply one record to memory (replay and live, the same code).
- * Return: 0; -EUCLEAN for a record that breaks docs/format.md §3.1 (reported through
- *         ns->damage in check mode, which then returns 0 and skips it); -ENOMEM.
- */
-int ns_apply(struct ns *ns, struct ns_txctx *tc, const struct fmt_rec *rec, const void *p,
-	     size_t plen);
-int ns_damage(struct ns *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* ns_inode_free / ns_dirent_free - free after a grace period (unpublished already). */
-void ns_inode_free(struct ns *ns, struct ns_inode *in);
-void ns_dirent_free(struct ns_dirent *d);
 
 /* --- lease.c --- */
 
 /*
- * ns_invalidate_range - the lease break of DESIGN §6 for pages [@index, @index + @count):
- * INVALIDATE to every overlapping holder, wait for their acks up to the lease-break
- * timeout, expire those that did not ack; holders that are expired (now or before) get
- * *@hold (created or shared), which keeps what the coming transaction frees out of use
- * until they are deleted. *@hold carries a reference for the caller: pass it to
- * ns_tx_run_held(), which consumes it, or drop it with ns_hold_put().
- * Context: may sleep up to the timeout. Locking: caller holds @in's inode lock and the entry
- *          locks of the range; takes the grant lock.
- * Return: 0 or -ENOMEM.
+ * ns_break_leases - the lease break of DESIGN §6 for pages [@index, @index + @count) of
+ * @in, without waiting under a lock: the first call sends INVALIDATE to every grant that
+ * overlaps the range, keeps new grants of @in waiting, and parks @c until the holders ack
+ * (NS_WAIT: the caller drops every lock and calls again). A later call of the same
+ * operation finds them acked, or past the lease-break timeout expires those that did not
+ * ack: then it returns 0, and holders that are expired (now or before) get *@hold (created
+ * or shared), which keeps what the coming transaction frees out of use until they are
+ * deleted. *@hold carries a reference for the caller: pass it to ns_tx_run_held(), which
+ * consumes it, or drop it with ns_hold_put(). The break ends (new grants may be made) when
+ * the operation completes.
+ * Context: thread registered with RCU. Locking: caller holds @in's inode lock; takes the
+ *          grant lock.
+ * Return: 0; NS_WAIT; -ENOMEM.
  */
-int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint64_t count,
-			struct ns_hold **hold);
+int ns_break_leases(struct ns *ns, struct ns_ctx *c, struct ns_inode *in, uint64_t index,
+		    uint64_t count, struct ns_hold **hold);
 
 /*
- * ns_hold_runs - hand @tc's freed runs to @h; log their HOLD records unless the freeing
- * transaction carried them (@logged). Locking: takes the grant lock.
+ * ns_grant_add - put a new grant of pages [@index, @index + @count) of @in on its list.
+ * Locking: caller holds @in's inode lock and checked @in->revokers is 0 (ns_grants_blocked).
  */
-void ns_hold_runs(struct ns *ns, struct ns_hold *h, struct ns_txctx *tc, bool logged);
-
-/* ns_hold_procs - a malloc'd copy of @h's processes. Return: how many (0: *@out NULL). */
-size_t ns_hold_procs(struct ns *ns, struct ns_hold *h, struct ns_proc **out);
+int ns_grant_add(struct ns *ns, struct ns_inode *in, uint64_t index, uint64_t count, unsigned mode,
+		 const struct ns_grant_ops *ops, void *holder, struct ns_grant **out);
 
 /*
- * ns_hold_in_tx - append and apply the HOLD records of @tc's freed runs to @tx before it is
- * committed, so the hold is durable with the frees: when @h names processes, the records
- * fit one transaction (FMT_TX_MAX_RECS) and the log has room for them.
- * Context: inside tx_run, @tx applied, shared tx lock held. Return: true when appended.
+ * ns_grants_blocked - is a lease break under way on @in (no new grant now)? Then @c is
+ * parked until it ends.
+ * Locking: caller holds @in's inode lock; takes the grant lock.
+ * Return: 0 (grants may be made); NS_WAIT.
  */
-bool ns_hold_in_tx(struct ns *ns, struct ns_hold *h, struct mlog_tx *tx, struct ns_txctx *tc);
+int ns_grants_blocked(struct ns *ns, struct ns_ctx *c, struct ns_inode *in);
 
-/* ns_hold_put - drop a reference on @h (may be NULL). Locking: takes the grant lock. */
-void ns_hold_put(struct ns *ns, struct ns_hold *h);
-
-/*
- * ns_notify_poison - tell the holders of page @index of @in that it is poisoned.
- * Locking: caller holds the page's entry lock; takes the grant lock.
- */
-void ns_notify_poison(struct ns *ns, struct ns_inode *in, uint64_t index);
+/* ns_lease_register - set the hooks of lease.c (poisoned pages). */
+void ns_lease_register(struct ns *ns);
 
 /* --- nsfile.c --- */
 
 #define NS_PAGES_MAX (NS_FILE_SIZE_MAX / FMT_BLOCK_SIZE)
 
 /*
- * ns_lock_pages / ns_unlock_pages - take (waiting for other holders) or drop the entry locks
- * of every entry in pages [@start, @end) of @in: what a caller does before it frees or
- * reassigns their blocks (DESIGN §4).
- * Context: thread registered with RCU, outside a read section, not in a transaction.
- * Locking: caller holds @in's inode lock (so no entry appears in the range meanwhile);
- *          takes the xtable lock.
+ * ns_lock_pages / ns_unlock_pages - the entry locks of pages [@start, @end) of file @in
+ * (bm_lock_range); nothing for a directory.
+ * Locking: caller holds @in's inode lock.
  */
 void ns_lock_pages(struct ns_inode *in, uint64_t start, uint64_t end);
 void ns_unlock_pages(struct ns_inode *in, uint64_t start, uint64_t end);
 
 /*
- * ns_zero_tail - zero [@from, end of its page) of @in's page at @from if it has a block.
- * Locking: caller holds the inode lock.
+ * ns_truncate_prepare - for a size change of file @in to @size: a grow zeroes what it
+ * exposes; a shrink breaks the leases past the new end (may return NS_WAIT), adds their
+ * UNMAP to @tx and locks their entries (*@locked_from says from which page, to unlock if the
+ * transaction fails).
+ * Locking: caller holds @in's inode lock.
+ * Return: 0; NS_WAIT; -ENOMEM.
  */
-void ns_zero_tail(struct ns *ns, struct ns_inode *in, uint64_t from);
+int ns_truncate_prepare(struct ns *ns, struct ns_ctx *c, struct ns_inode *in, uint64_t size,
+			struct mlog_tx *tx, struct ns_hold **hold, uint64_t *locked_from);
+
+/*
+ * ns_fill - allocate zeroed blocks for the holes in bytes [@off, @off + @len) of @in (the
+ * size is not changed): what MAP for write needs. Locking: caller holds @in's inode lock.
+ * Return: 0; -ENOSPC; -EIO; -EROFS.
+ */
+int ns_fill(struct ns *ns, const struct ns_cred *cred, struct ns_inode *in, uint64_t off,
+	    uint64_t len, bool keep_size);
 
 #endif

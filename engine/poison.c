@@ -61,7 +61,7 @@ static int record(struct ns *ns, uint64_t block)
 	b = mlog_tx_add(&tx, FMT_REC_BADBLOCK, sizeof(*b));
 	if (b)
 		*b = (struct fmt_badblock){block, 1};
-	rc = ns_tx_run(ns, &tx);
+	rc = ns_tx_run(ns, NULL, &tx);
 	if (rc == -EROFS) {
 		/* Read-only: quarantine in memory all the same, so nobody reads the block. */
 		struct ns_txctx tc = {.live = true};
@@ -103,19 +103,6 @@ static void metadata(struct ns *ns, uint64_t block, struct poison_hit *hit)
 		log_notice("%s: poison at offset %" PRIu64 ", in no structure daxfs uses",
 			   region_path(ns->r), off);
 	}
-}
-
-/* tryget - a reference on @in found under RCU, unless it is being freed. */
-static bool tryget(struct ns_inode *in)
-{
-	uint32_t refs = __atomic_load_n(&in->refs, __ATOMIC_ACQUIRE);
-
-	do {
-		if (refs == 0)
-			return false;
-	} while (!__atomic_compare_exchange_n(&in->refs, &refs, refs + 1, false, __ATOMIC_ACQ_REL,
-					      __ATOMIC_ACQUIRE));
-	return true;
 }
 
 /*
@@ -163,7 +150,7 @@ static int poison_block(struct ns *ns, uint64_t block, poison_report_fn fn, void
 			rcu_read_end();
 			continue;
 		}
-		if (!tryget(in)) {
+		if (!ns_inode_tryget(in)) {
 			xt_unlock(&in->map);
 			rcu_read_end();
 			continue;

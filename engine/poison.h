@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "namespace.h"
+
 struct ns;
 
 enum poison_source {
@@ -50,7 +52,6 @@ int64_t poison_handle(struct ns *ns, uint64_t offset, uint64_t len, enum poison_
 
 /* One bad range as poison_list() reports it. */
 #define POISON_BAD_METADATA 0x1 /* outside the data area (superblock, log) */
-#define POISON_META_MAX 64	/* metadata blocks remembered per run */
 struct poison_bad {
 	uint64_t block, count; /* region blocks */
 	bool owned;	       /* a file page still sits on them (poisoned, not rewritten): */
@@ -82,14 +83,6 @@ struct poison_scrub_result {
 int poison_scrub(struct ns *ns, struct poison_scrub_result *res);
 
 /*
- * poison_note_metadata / poison_note_page - remember, for poison_list(), a poisoned
- * metadata block, or that poison hit page @index of file @ino on @block.
- * Locking: takes meta_bad_lock (a leaf: callable under xtable and poison locks).
- */
-void poison_note_metadata(struct ns *ns, uint64_t block);
-void poison_note_page(struct ns *ns, uint64_t block, uint64_t ino, uint64_t index);
-
-/*
  * poison_drain - hand the media errors queued on the region (a SIGBUS-safe copy that hit
  * one, or BUS_MCEERR_AO: engine/sigbus.h) to poison_handle() with POISON_SRC_SIGBUS.
  * The copies queue instead of calling poison_handle() themselves because they may run
@@ -118,12 +111,7 @@ int64_t poison_file_range(struct ns *ns, uint64_t ino, uint64_t off, uint64_t le
  */
 void poison_region_failed(struct ns *ns);
 
-/* Test hooks (compiled in when DAXFS_TEST_HOOKS): called at named points of the protocol. */
-enum ns_hook {
-	NS_HOOK_POISON_AFTER_RMAP, /* between the rmap lookup and the xtable lock */
-	NS_HOOK_COUNT,
-};
-typedef void (*ns_hook_fn)(void *ctx, enum ns_hook hook, uint64_t block);
+/* ns_set_hook - test hooks (namespace.h) at named points of the protocol. */
 void ns_set_hook(struct ns *ns, ns_hook_fn fn, void *ctx);
 
 #endif

@@ -164,7 +164,7 @@ static void bb_run(uint64_t block, uint64_t count, void *ctx)
 int poison_list(struct ns *ns, uint64_t from, struct poison_bad *out, size_t max, uint64_t *next)
 {
 	struct bb_walk w = {ns, NULL, 0, from, out, max, 0, UINT64_MAX};
-	uint64_t meta[POISON_META_MAX];
+	uint64_t meta[NS_META_BAD_MAX];
 	size_t nmeta;
 
 	if (max == 0)
@@ -204,47 +204,6 @@ out:
 	free(w.pages);
 	*next = w.next;
 	return (int)w.n;
-}
-
-void poison_note_page(struct ns *ns, uint64_t block, uint64_t ino, uint64_t index)
-{
-	pthread_mutex_lock(&ns->meta_bad_lock);
-	if (ns->nbad_pages == ns->cap_bad_pages) {
-		size_t cap = ns->cap_bad_pages ? ns->cap_bad_pages * 2 : 16;
-		struct ns_bad_page *v = realloc(ns->bad_pages, cap * sizeof(*v));
-
-		if (!v) {
-			/* Only the listing loses the file's name for this block. */
-			pthread_mutex_unlock(&ns->meta_bad_lock);
-			return;
-		}
-		ns->bad_pages = v;
-		ns->cap_bad_pages = cap;
-	}
-	ns->bad_pages[ns->nbad_pages++] = (struct ns_bad_page){block, ino, index};
-	pthread_mutex_unlock(&ns->meta_bad_lock);
-}
-
-void poison_note_metadata(struct ns *ns, uint64_t block)
-{
-	pthread_mutex_lock(&ns->meta_bad_lock);
-	for (size_t i = 0; i < ns->nmeta_bad; i++) {
-		if (ns->meta_bad[i] == block) {
-			pthread_mutex_unlock(&ns->meta_bad_lock);
-			return;
-		}
-	}
-	if (ns->nmeta_bad < POISON_META_MAX) {
-		size_t i = ns->nmeta_bad++;
-
-		/* Keep them sorted: insertion, the list is short. */
-		while (i > 0 && ns->meta_bad[i - 1] > block) {
-			ns->meta_bad[i] = ns->meta_bad[i - 1];
-			i--;
-		}
-		ns->meta_bad[i] = block;
-	}
-	pthread_mutex_unlock(&ns->meta_bad_lock);
 }
 
 /* --- scrub --- */

@@ -1107,6 +1107,8 @@ int daxfs_statfs(struct daxfs *fs, struct daxfs_statfs *st)
 		snprintf(st->granularity, sizeof(st->granularity), "%s",
 			 wire_granularity_name(rep.granularity));
 		st->alignment = rep.alignment;
+		st->blocks_reserved = rep.blocks_reserved;
+		st->log_reserved = rep.log_reserved;
 	}
 	lib_slot_put(fs, s);
 	return ret;

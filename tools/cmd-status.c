@@ -82,7 +82,8 @@ static const char status_usage[] =
 	"Connect to daxfsd and show its region: its kind (devdax, fsdax, emulated), what a\n"
 	"persist flushes (byte, cache line or page granularity), the unit of a mapping, the\n"
 	"size of its data area (the region less\n"
-	"superblocks and metadata log), used, free and quarantined space, the number of files\n"
+	"superblocks and metadata log), used, free and quarantined space, the part of the free\n"
+	"space (and of the log) only root and the daemon's user may use, the number of files\n"
 	"and directories, how full the metadata log is, and what zero-copy mapping this user\n"
 	"is trusted with (none: copy I/O only; read-only; read-write).\n"
 	"Exit status: 0, or 1 when the daemon cannot be reached.\n";
@@ -90,7 +91,7 @@ static const char status_usage[] =
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 {
 	struct daxfs_statfs sf;
-	char b1[32], b2[32];
+	char b1[32], b2[32], b3[32];
 	uint64_t bs;
 	int rc;
 
@@ -109,6 +110,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		JSON_U64(j, "blocks", sf.blocks);
 		JSON_U64(j, "blocks_free", sf.blocks_free);
 		JSON_U64(j, "blocks_quarantined", sf.blocks_quarantined);
+		JSON_U64(j, "blocks_reserved", sf.blocks_reserved);
 		JSON_U64(j, "size", sf.blocks * bs);
 		JSON_U64(j, "used", used_blocks(&sf) * bs);
 		JSON_U64(j, "free", sf.blocks_free * bs);
@@ -116,6 +118,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		JSON_U64(j, "files", sf.files);
 		JSON_U64(j, "log_used", sf.log_used);
 		JSON_U64(j, "log_len", sf.log_len);
+		JSON_U64(j, "log_reserved", sf.log_reserved);
 		json_object_object_add(j, "map_trust",
 				       json_object_new_string(trust_name(sf.map_trust)));
 		json_object_object_add(j, "kind", json_object_new_string(sf.kind));
@@ -132,9 +135,11 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 	print_blocks("used", used_blocks(&sf), bs);
 	print_blocks("free", sf.blocks_free, bs);
 	print_blocks("quarantined", sf.blocks_quarantined, bs);
+	print_blocks("reserved", sf.blocks_reserved, bs);
 	printf("files        %" PRIu64 "\n", sf.files);
-	printf("log          %s of %s used\n", format_size(sf.log_used, b1, sizeof(b1)),
-	       format_size(sf.log_len, b2, sizeof(b2)));
+	printf("log          %s of %s used, %s reserved\n",
+	       format_size(sf.log_used, b1, sizeof(b1)), format_size(sf.log_len, b2, sizeof(b2)),
+	       format_size(sf.log_reserved, b3, sizeof(b3)));
 	printf("map trust    %s\n", trust_text(sf.map_trust));
 	return EXIT_OK;
 }
@@ -143,12 +148,14 @@ static const char df_usage[] =
 	"usage: daxfs df [--json]\n"
 	"\n"
 	"Show the space of the daemon's region, as df does: size, used, free, quarantined\n"
-	"(poisoned blocks kept out of use) and the percentage used, used / (used + free).\n";
+	"(poisoned blocks kept out of use), reserved (the part of free that only root and the\n"
+	"daemon's user may use, as ext4 reserves blocks) and the percentage used,\n"
+	"used / (used + free).\n";
 
 int cmd_df(int argc, char **argv, struct cli_ctx *ctx)
 {
 	struct daxfs_statfs sf;
-	char b1[32], b2[32], b3[32], b4[32], pct[8];
+	char b1[32], b2[32], b3[32], b4[32], b5[32], pct[8];
 	uint64_t bs, used, avail;
 	int rc;
 
@@ -175,15 +182,17 @@ int cmd_df(int argc, char **argv, struct cli_ctx *ctx)
 		JSON_U64(j, "used", used * bs);
 		JSON_U64(j, "free", sf.blocks_free * bs);
 		JSON_U64(j, "quarantined", sf.blocks_quarantined * bs);
+		JSON_U64(j, "reserved", sf.blocks_reserved * bs);
 		JSON_U64(j, "use_percent", avail ? (used * 100 + avail - 1) / avail : 0);
 		cli_print_json(j, true);
 		return EXIT_OK;
 	}
-	printf("%-24s %10s %10s %10s %11s %4s\n", "Daemon", "Size", "Used", "Free", "Quarantined",
-	       "Use%");
-	printf("%-24s %10s %10s %10s %11s %4s\n", ctx->socket_path,
+	printf("%-24s %10s %10s %10s %11s %10s %4s\n", "Daemon", "Size", "Used", "Free",
+	       "Quarantined", "Reserved", "Use%");
+	printf("%-24s %10s %10s %10s %11s %10s %4s\n", ctx->socket_path,
 	       format_size(sf.blocks * bs, b1, sizeof(b1)), format_size(used * bs, b2, sizeof(b2)),
 	       format_size(sf.blocks_free * bs, b3, sizeof(b3)),
-	       format_size(sf.blocks_quarantined * bs, b4, sizeof(b4)), pct);
+	       format_size(sf.blocks_quarantined * bs, b4, sizeof(b4)),
+	       format_size(sf.blocks_reserved * bs, b5, sizeof(b5)), pct);
 	return EXIT_OK;
 }

@@ -55,6 +55,8 @@ struct daxfs_statfs {
 	char kind[16];	      /* the region: "devdax", "fsdax" or "emulated" */
 	char granularity[16]; /* what a persist flushes: "byte", "cache line" or "page" */
 	uint64_t alignment;   /* bytes: a mapping is made of whole units of it (2 MiB on devdax) */
+	uint64_t blocks_reserved; /* of blocks_free, what only root and the daemon's user may use */
+	uint64_t log_reserved;	  /* bytes of the metadata log kept the same way */
 };
 
 /*

@@ -31,7 +31,11 @@
 #include "blockmap.h"
 #include "log.h"
 #include "namespace.h"
+#include "nstest.h"
 #include "nsint.h"
+#include "nsmap.h"
+#include "poison.h"
+#include "lease.h"
 #include "rcu.h"
 #include "testutil.h"
 #include "util.h"
@@ -190,7 +194,7 @@ static uint64_t ino_of(struct ns *ns, const char *path)
 {
 	struct ns_attr a;
 
-	T_OK(ns_resolve(ns, path, &a));
+	T_OK(t_resolve(ns, path, &a));
 	return a.ino;
 }
 
@@ -201,9 +205,9 @@ static uint64_t create(struct ns *ns, uint64_t dir, const char *name, size_t len
 
 	T_ASSERT(buf);
 	memset(buf, fill, len);
-	T_OK(ns_create(ns, dir, name, 0644, 0, 0, &a));
+	T_OK(ns_create(ns, NULL, dir, name, 0644, &a));
 	if (len)
-		T_ASSERT(ns_write(ns, a.ino, buf, len, 0) == (ssize_t)len);
+		T_ASSERT(ns_write(ns, NULL, a.ino, buf, len, 0) == (ssize_t)len);
 	free(buf);
 	return a.ino;
 }
@@ -216,7 +220,7 @@ static const char *fresh(const char *name, struct ns **ns)
 
 	T_OK(ns_mkfs(path, REGION_SIZE, NULL));
 	T_OK(ns_mount(ns, path, NULL));
-	T_OK(ns_mkdir(*ns, NS_ROOT_INO, "dir", 0755, 0, 0, &d));
+	T_OK(ns_mkdir(*ns, NULL, NS_ROOT_INO, "dir", 0755, &d));
 	create(*ns, d.ino, "f1", 8192, 0x11);
 	create(*ns, NS_ROOT_INO, "f2", 0, 0);
 	create(*ns, NS_ROOT_INO, "big", 3 * MiB + 5, 0x33);

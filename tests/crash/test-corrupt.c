@@ -35,7 +35,11 @@
 #include "format.h"
 #include "log.h"
 #include "namespace.h"
+#include "nstest.h"
 #include "nsint.h"
+#include "nsmap.h"
+#include "poison.h"
+#include "lease.h"
 #include "rcu.h"
 #include "testutil.h"
 #include "util.h"
@@ -183,7 +187,7 @@ static uint64_t ino_of(struct ns *ns, const char *path)
 {
 	struct ns_attr a;
 
-	T_OK(ns_resolve(ns, path, &a));
+	T_OK(t_resolve(ns, path, &a));
 	return a.ino;
 }
 
@@ -191,7 +195,7 @@ static uint64_t dir_of(struct ns *ns, const char *path, char *name)
 {
 	uint64_t dir;
 
-	T_OK(ns_resolve_parent(ns, path, &dir, name));
+	T_OK(t_resolve_parent(ns, path, &dir, name));
 	return dir;
 }
 
@@ -202,7 +206,7 @@ static void write_pattern(struct ns *ns, const char *path, uint64_t seed, uint64
 
 	T_ASSERT(buf);
 	gen(seed, buf, len);
-	T_ASSERT(ns_write(ns, ino_of(ns, path), buf, len, off) == (ssize_t)len);
+	T_ASSERT(ns_write(ns, NULL, ino_of(ns, path), buf, len, off) == (ssize_t)len);
 	free(buf);
 }
 
@@ -211,7 +215,7 @@ static void create(struct ns *ns, const char *path)
 	char name[NS_NAME_MAX + 1];
 	uint64_t dir = dir_of(ns, path, name);
 
-	T_OK(ns_create(ns, dir, name, 0644, 0, 0, NULL));
+	T_OK(ns_create(ns, NULL, dir, name, 0644, NULL));
 }
 
 static void populate(struct ns *ns)
@@ -220,9 +224,9 @@ static void populate(struct ns *ns)
 	struct ns_setattr sa = {.valid = NS_SET_SIZE, .size = 6000};
 	uint64_t d, d2;
 
-	T_OK(ns_mkdir(ns, NS_ROOT_INO, "a", 0755, 0, 0, NULL));
+	T_OK(ns_mkdir(ns, NULL, NS_ROOT_INO, "a", 0755, NULL));
 	d = dir_of(ns, "/a/b", name);
-	T_OK(ns_mkdir(ns, d, name, 0755, 0, 0, NULL));
+	T_OK(ns_mkdir(ns, NULL, d, name, 0755, NULL));
 	create(ns, "/a/f1");
 	write_pattern(ns, "/a/f1", 1, 0, 10000);
 	create(ns, "/f2");
@@ -233,12 +237,12 @@ static void populate(struct ns *ns)
 	write_pattern(ns, "/a/b/f3", 4, 100000, 5000);
 	d = dir_of(ns, "/f2", name);
 	d2 = dir_of(ns, "/a/f2x", name2);
-	T_OK(ns_rename(ns, d, name, d2, name2, 0));
+	T_OK(ns_rename(ns, NULL, d, name, d2, name2, 0));
 	create(ns, "/gone");
 	write_pattern(ns, "/gone", 5, 0, 50000);
 	d = dir_of(ns, "/gone", name);
-	T_OK(ns_unlink(ns, d, name));
-	T_OK(ns_setattr(ns, ino_of(ns, "/a/f1"), &sa, NULL));
+	T_OK(ns_unlink(ns, NULL, d, name));
+	T_OK(ns_setattr(ns, NULL, ino_of(ns, "/a/f1"), &sa, NULL));
 }
 
 static int count_entries(void *ctx, const char *name, uint64_t ino, uint32_t mode, uint64_t next)
@@ -255,7 +259,7 @@ static unsigned entries(struct ns *ns, const char *dir)
 {
 	unsigned n = 0;
 
-	T_OK(ns_readdir(ns, ino_of(ns, dir), 0, count_entries, &n));
+	T_OK(ns_readdir(ns, NULL, ino_of(ns, dir), 0, count_entries, &n));
 	return n;
 }
 
@@ -266,7 +270,7 @@ static void verify_content(struct ns *ns, unsigned extra)
 	struct ns_statfs st;
 
 	for (size_t i = 0; i < ARRAY_SIZE(want_dirs); i++) {
-		T_OK(ns_resolve(ns, want_dirs[i], &a));
+		T_OK(t_resolve(ns, want_dirs[i], &a));
 		T_ASSERT(S_ISDIR(a.mode));
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(want_files); i++) {
@@ -274,19 +278,19 @@ static void verify_content(struct ns *ns, unsigned extra)
 		uint8_t *got = malloc(w->size + 1), *exp = calloc(1, w->size + w->len);
 
 		T_ASSERT(got && exp);
-		T_OK(ns_resolve(ns, w->path, &a));
+		T_OK(t_resolve(ns, w->path, &a));
 		T_ASSERT(S_ISREG(a.mode));
 		if (a.size != w->size)
 			T_FAIL("%s: size %" PRIu64 ", expected %" PRIu64, w->path, a.size, w->size);
 		gen(w->seed, exp + w->off, w->len);
-		T_ASSERT(ns_read(ns, a.ino, got, w->size + 1, 0) == (ssize_t)w->size);
+		T_ASSERT(ns_read(ns, NULL, a.ino, got, w->size + 1, 0) == (ssize_t)w->size);
 		if (memcmp(got, exp, w->size) != 0)
 			T_FAIL("%s: content differs", w->path);
 		free(got);
 		free(exp);
 	}
-	T_ERR(ns_resolve(ns, "/f2", &a), ENOENT);
-	T_ERR(ns_resolve(ns, "/gone", &a), ENOENT);
+	T_ERR(t_resolve(ns, "/f2", &a), ENOENT);
+	T_ERR(t_resolve(ns, "/gone", &a), ENOENT);
 	T_ASSERT(entries(ns, "/") == 2 + extra); /* a, big */
 	T_ASSERT(entries(ns, "/a") == 3);	 /* b, f1, f2x */
 	T_ASSERT(entries(ns, "/a/b") == 1);	 /* f3 */
@@ -488,7 +492,7 @@ static void case_b_torn_tail(bool zero)
 		T_ASSERT(ls.torn_bytes > 0);
 		T_ASSERT(ls.used == recs[first].off - recs[0].off);
 		/* The write was the last transaction: /torn exists, empty. */
-		T_OK(ns_resolve(ns, "/torn", &a));
+		T_OK(t_resolve(ns, "/torn", &a));
 		T_ASSERT(a.size == 0);
 	}
 	verify_content(ns, 1);
@@ -507,11 +511,11 @@ static void case_b_torn_tail(bool zero)
 		struct ns_attr a;
 		uint8_t got[70000], exp[70000];
 
-		T_OK(ns_resolve(ns, "/torn", &a));
+		T_OK(t_resolve(ns, "/torn", &a));
 		T_ASSERT(a.size == 0);
-		T_OK(ns_resolve(ns, "/after", &a));
+		T_OK(t_resolve(ns, "/after", &a));
 		T_ASSERT(a.size == sizeof(got));
-		T_ASSERT(ns_read(ns, a.ino, got, sizeof(got), 0) == (ssize_t)sizeof(got));
+		T_ASSERT(ns_read(ns, NULL, a.ino, got, sizeof(got), 0) == (ssize_t)sizeof(got));
 		gen(7, exp, sizeof(exp));
 		T_ASSERT(memcmp(got, exp, sizeof(got)) == 0);
 	}
@@ -631,10 +635,10 @@ static void survive(const char *path, const char *what)
 		struct ns_attr a;
 		uint8_t buf[4096];
 
-		T_OK(ns_resolve(ns, "/", &a));
+		T_OK(t_resolve(ns, "/", &a));
 		for (size_t i = 0; i < ARRAY_SIZE(want_files); i++)
-			if (ns_resolve(ns, want_files[i].path, &a) == 0 && S_ISREG(a.mode))
-				T_ASSERT(ns_read(ns, a.ino, buf, sizeof(buf), 0) >= 0);
+			if (t_resolve(ns, want_files[i].path, &a) == 0 && S_ISREG(a.mode))
+				T_ASSERT(ns_read(ns, NULL, a.ino, buf, sizeof(buf), 0) >= 0);
 		ns_unmount(&ns);
 		printf("   %s: mounted\n", what);
 	}

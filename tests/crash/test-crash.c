@@ -43,6 +43,7 @@
 #include "check.h"
 #include "log.h"
 #include "namespace.h"
+#include "nstest.h"
 #include "rcu.h"
 #include "testutil.h"
 
@@ -570,7 +571,7 @@ static bool pick_op(const struct model *m, struct ns *ns, uint64_t *rng, struct 
 static int file_ino(struct ns *ns, const char *path, uint64_t *ino)
 {
 	struct ns_attr a;
-	int rc = ns_resolve(ns, path, &a);
+	int rc = t_resolve(ns, path, &a);
 
 	*ino = a.ino;
 	return rc;
@@ -588,23 +589,23 @@ static int do_op(struct ns *ns, const struct op *op, uint8_t *buf)
 	case OP_MKDIR:
 	case OP_UNLINK:
 	case OP_RMDIR:
-		rc = ns_resolve_parent(ns, op->path, &dir, name);
+		rc = t_resolve_parent(ns, op->path, &dir, name);
 		if (rc)
 			return rc;
 		if (op->type == OP_CREATE)
-			return ns_create(ns, dir, name, 0644, 0, 0, NULL);
+			return ns_create(ns, NULL, dir, name, 0644, NULL);
 		if (op->type == OP_MKDIR)
-			return ns_mkdir(ns, dir, name, 0755, 0, 0, NULL);
+			return ns_mkdir(ns, NULL, dir, name, 0755, NULL);
 		if (op->type == OP_UNLINK)
-			return ns_unlink(ns, dir, name);
-		return ns_rmdir(ns, dir, name);
+			return ns_unlink(ns, NULL, dir, name);
+		return ns_rmdir(ns, NULL, dir, name);
 	case OP_RENAME:
-		rc = ns_resolve_parent(ns, op->path, &dir, name);
+		rc = t_resolve_parent(ns, op->path, &dir, name);
 		if (rc == 0)
-			rc = ns_resolve_parent(ns, op->path2, &dir2, name2);
+			rc = t_resolve_parent(ns, op->path2, &dir2, name2);
 		if (rc)
 			return rc;
-		return ns_rename(ns, dir, name, dir2, name2, 0);
+		return ns_rename(ns, NULL, dir, name, dir2, name2, 0);
 	case OP_CHECKPOINT:
 		return ns_checkpoint(ns);
 	default:
@@ -618,7 +619,7 @@ static int do_op(struct ns *ns, const struct op *op, uint8_t *buf)
 		ssize_t n;
 
 		gen_data(op->seed, buf, op->len);
-		n = ns_write(ns, ino, buf, op->len, op->off);
+		n = ns_write(ns, NULL, ino, buf, op->len, op->off);
 		if (n < 0)
 			return (int)n;
 		return (uint64_t)n == op->len ? 0 : -EIO;
@@ -626,17 +627,17 @@ static int do_op(struct ns *ns, const struct op *op, uint8_t *buf)
 	case OP_TRUNCATE: {
 		struct ns_setattr sa = {.valid = NS_SET_SIZE, .size = op->len};
 
-		return ns_setattr(ns, ino, &sa, NULL);
+		return ns_setattr(ns, NULL, ino, &sa, NULL);
 	}
 	case OP_FALLOC:
-		return ns_fallocate(ns, ino, 0, op->off, op->len);
+		return ns_fallocate(ns, NULL, ino, 0, op->off, op->len);
 	case OP_FALLOC_KEEP:
-		return ns_fallocate(ns, ino, NS_FALLOC_KEEP_SIZE, op->off, op->len);
+		return ns_fallocate(ns, NULL, ino, NS_FALLOC_KEEP_SIZE, op->off, op->len);
 	case OP_PUNCH:
-		return ns_fallocate(ns, ino, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, op->off,
-				    op->len);
+		return ns_fallocate(ns, NULL, ino, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE,
+				    op->off, op->len);
 	case OP_FSYNC:
-		return ns_fsync(ns, ino);
+		return ns_fsync(ns, NULL, ino);
 	default:
 		return -EINVAL;
 	}
@@ -772,7 +773,7 @@ static void walk(struct ns *ns, struct actual *a, const char *dir, uint64_t ino)
 	struct walk_ctx c = {ns, a, dir};
 	unsigned first = a->n, last;
 
-	T_OK(ns_readdir(ns, ino, 0, walk_one, &c));
+	T_OK(ns_readdir(ns, NULL, ino, 0, walk_one, &c));
 	last = a->n;
 	for (unsigned i = first; i < last; i++) {
 		if (a->e[i].dir) {
@@ -803,7 +804,7 @@ static void read_file(struct ns *ns, const struct entry *e)
 		      e->size);
 	if (e->size == 0)
 		return;
-	n = ns_read(ns, e->ino, readbuf, e->size, 0);
+	n = ns_read(ns, NULL, e->ino, readbuf, e->size, 0);
 	if (n != (ssize_t)e->size)
 		FAILR("%s: read %zd of %" PRIu64 " bytes", e->path, n, e->size);
 }
@@ -948,9 +949,9 @@ static void probe_grow(struct ns *ns, const char *path, uint64_t size, uint64_t 
 	struct ns_attr a;
 	ssize_t n;
 
-	T_OK(ns_resolve(ns, path, &a));
-	T_OK(ns_setattr(ns, a.ino, &grow, NULL));
-	n = ns_read(ns, a.ino, readbuf, end - size, size);
+	T_OK(t_resolve(ns, path, &a));
+	T_OK(ns_setattr(ns, NULL, a.ino, &grow, NULL));
+	n = ns_read(ns, NULL, a.ino, readbuf, end - size, size);
 	if (n != (ssize_t)(end - size))
 		FAILR("%s: read %zd bytes past %" PRIu64 " after growing it", path, n, size);
 	for (uint64_t k = 0; k < end - size; k++)
@@ -959,7 +960,7 @@ static void probe_grow(struct ns *ns, const char *path, uint64_t size, uint64_t 
 			      ") and the size stayed %" PRIu64 "; grown by truncate, byte %" PRIu64
 			      " reads 0x%02x instead of zero",
 			      path, end, size, size + k, readbuf[k]);
-	T_OK(ns_setattr(ns, a.ino, &back, NULL));
+	T_OK(ns_setattr(ns, NULL, a.ino, &back, NULL));
 }
 
 static void dump(const struct model *m, const struct actual *a)

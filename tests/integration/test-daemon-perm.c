@@ -64,9 +64,11 @@ static int nobody_untrusted(void *arg)
 	T_ASSERT(sf.map_trust == 0);
 
 	/* Reading: the mode decides. */
+	T_ERR(daxfs_pread(fs, public_ino, buf, sizeof(buf), 0), ESTALE); /* not looked up */
 	T_OK(daxfs_stat(fs, "/secret", &st)); /* search on / is enough to stat */
 	T_ASSERT(st.ino == secret_ino && st.uid == 0 && (st.mode & 0777) == 0600);
 	T_ERR(daxfs_pread(fs, secret_ino, buf, sizeof(buf), 0), EACCES);
+	T_OK(daxfs_stat(fs, "/public", &st));
 	T_ASSERT(daxfs_pread(fs, public_ino, buf, sizeof(buf), 0) == SIZE);
 	T_ASSERT(memcmp(buf, data, SIZE) == 0);
 	/* Writing a file it may only read, and everything else that changes it. */
@@ -135,6 +137,8 @@ static int nobody_ro(void *arg)
 	T_OK(daxfs_open(&fs, d.sock));
 	T_OK(daxfs_statfs(fs, &sf));
 	T_ASSERT(sf.map_trust == 1);
+	T_OK(daxfs_stat(fs, "/public", &st));
+	T_OK(daxfs_stat(fs, "/secret", &st));
 	T_OK(daxfs_map_new(fs, public_ino, 0, SIZE, DAXFS_MAP_READ, &m));
 	T_ASSERT(daxfs_map_len(m) == SIZE);
 	T_ASSERT(memcmp(daxfs_map_addr(m), data, SIZE) == 0);
@@ -164,6 +168,8 @@ static int nobody_ro(void *arg)
 
 		T_ASSERT(pkt);
 		raw_hello(&r, d.sock);
+		T_OK(raw_send(r.fd, msg, raw_msg_path(msg, WIRE_STAT, 3, "/public"), NULL, 0));
+		raw_expect_reply(r.fd, pkt, WIRE_STAT, 3, 0);
 		T_OK(raw_send(r.fd, msg, raw_msg_map(msg, 1, public_ino, 0, 4096, WIRE_MAP_WRITE),
 			      NULL, 0));
 		raw_expect_error(r.fd, WIRE_MAP, 1, -EPERM);
@@ -205,6 +211,7 @@ static void inject_all(struct daxfs *fs, int err)
 /* As nobody: no inject, no scrub; bad blocks yes; extents only of what it may read. */
 static int nobody_admin(void *arg)
 {
+	struct daxfs_stat st;
 	struct daxfs_scrub_result res;
 	struct daxfs_badblock *bb;
 	struct daxfs_extent *ext;
@@ -217,6 +224,11 @@ static int nobody_admin(void *arg)
 	T_ERR(daxfs_scrub(fs, &res), EPERM);
 	T_OK(daxfs_badblocks(fs, &bb, &n));
 	free(bb);
+	/* By number, only what this session looked up: never looked up, they are stale. */
+	T_ERR(daxfs_extents(fs, secret_ino, &ext, &n), ESTALE);
+	T_ERR(daxfs_extents(fs, public_ino, &ext, &n), ESTALE);
+	T_OK(daxfs_stat(fs, "/secret", &st));
+	T_OK(daxfs_stat(fs, "/public", &st));
 	T_ERR(daxfs_extents(fs, secret_ino, &ext, &n), EACCES);
 	T_OK(daxfs_extents(fs, public_ino, &ext, &n));
 	T_ASSERT(n >= 1);

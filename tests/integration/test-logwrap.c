@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "namespace.h"
+#include "nstest.h"
 #include "rcu.h"
 #include "testutil.h"
 
@@ -161,12 +162,12 @@ static void check_node(int i, const char *when)
 	if (i > 0) {
 		struct ns_attr la;
 
-		T_OK(ns_lookup(ns, nodes[n->parent].ino, n->name, &la));
+		T_OK(ns_lookup(ns, NULL, nodes[n->parent].ino, n->name, &la));
 		T_ASSERT(la.ino == n->ino);
 	}
 	for (uint64_t off = 0; !n->dir && off <= n->size;) {
 		uint64_t want = n->size - off < sizeof(buf) ? n->size - off : sizeof(buf);
-		ssize_t got = ns_read(ns, n->ino, buf, sizeof(buf), off);
+		ssize_t got = ns_read(ns, NULL, n->ino, buf, sizeof(buf), off);
 
 		if (got != (ssize_t)want)
 			T_FAIL("%s: node %d: read at %" PRIu64 " = %zd, expected %" PRIu64, when, i,
@@ -218,7 +219,7 @@ static void verify(const char *when)
 		blocks += nodes[i].dir ? 0 : nodes[i].blocks;
 		if (!nodes[i].dir)
 			continue;
-		T_OK(ns_readdir(ns, nodes[i].ino, 0, walk_entry, &w));
+		T_OK(ns_readdir(ns, NULL, nodes[i].ino, 0, walk_entry, &w));
 		if (w.seen != nodes[i].nchild)
 			T_FAIL("%s: node %d lists %u entries, expected %u", when, i, w.seen,
 			       nodes[i].nchild);
@@ -249,9 +250,15 @@ static int make(int parent, bool dir, size_t name_len, bool temp)
 	n->uid = (uint32_t)rnd(100000);
 	n->gid = (uint32_t)rnd(100000);
 	if (dir)
-		T_OK(ns_mkdir(ns, p->ino, n->name, n->perm, n->uid, n->gid, &a));
+		T_OK(ns_mkdir(ns, T_AS(n->uid, n->gid), p->ino, n->name, n->perm, &a));
 	else
-		T_OK(ns_create(ns, p->ino, n->name, n->perm, n->uid, n->gid, &a));
+		T_OK(ns_create(ns, T_AS(n->uid, n->gid), p->ino, n->name, n->perm, &a));
+	/* A set-group-id directory hands down its group (and the bit, to directories). */
+	if (p->perm & S_ISGID) {
+		n->gid = p->gid;
+		if (dir)
+			n->perm |= S_ISGID;
+	}
 	n->ino = a.ino;
 	n->live = true;
 	p->nchild++;
@@ -269,9 +276,10 @@ static void write_at(int i, uint64_t off, uint64_t len)
 	if (off + len > n->size)
 		data_resize(n, off + len);
 	fill_rand(n->data + off, len);
-	got = ns_write(ns, n->ino, n->data + off, len, off);
+	got = ns_write(ns, NULL, n->ino, n->data + off, len, off);
 	if (got != (ssize_t)len)
-		T_FAIL("ns_write(node %d, %" PRIu64 " at %" PRIu64 ") = %zd", i, len, off, got);
+		T_FAIL("ns_write(node %d, NULL, %" PRIu64 " at %" PRIu64 ") = %zd", i, len, off,
+		       got);
 	refresh(i);
 }
 
@@ -279,7 +287,7 @@ static void truncate_to(int i, uint64_t size)
 {
 	struct ns_setattr sa = {.valid = NS_SET_SIZE, .size = size};
 
-	T_OK(ns_setattr(ns, nodes[i].ino, &sa, NULL));
+	T_OK(ns_setattr(ns, NULL, nodes[i].ino, &sa, NULL));
 	data_resize(&nodes[i], size);
 	refresh(i);
 }
@@ -288,7 +296,7 @@ static void punch(int i, uint64_t off, uint64_t len)
 {
 	struct node *n = &nodes[i];
 
-	T_OK(ns_fallocate(ns, n->ino, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, off, len));
+	T_OK(ns_fallocate(ns, NULL, n->ino, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, off, len));
 	if (off < n->size)
 		memset(n->data + off, 0, (off + len > n->size ? n->size : off + len) - off);
 	refresh(i);
@@ -299,7 +307,7 @@ static void unlink_node(int i)
 	struct node *n = &nodes[i];
 	int p = n->parent;
 
-	T_OK(ns_unlink(ns, nodes[p].ino, n->name));
+	T_OK(ns_unlink(ns, NULL, nodes[p].ino, n->name));
 	n->live = false;
 	nodes[p].nchild--;
 	free(n->data);
@@ -314,7 +322,7 @@ static void rename_node(int i, int dir, const char *name, int victim)
 	struct node *n = &nodes[i];
 	int old = n->parent;
 
-	T_OK(ns_rename(ns, nodes[old].ino, n->name, nodes[dir].ino, name, 0));
+	T_OK(ns_rename(ns, NULL, nodes[old].ino, n->name, nodes[dir].ino, name, 0));
 	if (victim >= 0) {
 		nodes[victim].live = false;
 		nodes[dir].nchild--;
@@ -347,7 +355,7 @@ static void set_attrs(int i)
 		sa.valid |= NS_SET_MTIME;
 		sa.mtime = -(int64_t)rnd(UINT64_C(1) << 40);
 	}
-	T_OK(ns_setattr(ns, n->ino, &sa, &a));
+	T_OK(ns_setattr(ns, NULL, n->ino, &sa, &a));
 	n->perm = sa.mode;
 	n->uid = sa.uid;
 	n->gid = sa.gid;
@@ -387,7 +395,7 @@ static void churn_once(void)
 	else if (r == 1)
 		truncate_to(t, rnd(nodes[t].size + PG));
 	else if (r == 2)
-		T_OK(ns_fsync(ns, nodes[t].ino));
+		T_OK(ns_fsync(ns, NULL, nodes[t].ino));
 
 	/*
 	 * A change to something that stays. The files past 2 MiB (the first two) are not cut, so

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "namespace.h"
+#include "nstest.h"
 #include "rcu.h"
 #include "testutil.h"
 
@@ -241,7 +242,7 @@ static void check_data(int i, const char *when)
 
 	for (uint64_t off = 0; off < n->size;) {
 		uint64_t want = n->size - off < sizeof(buf) ? n->size - off : sizeof(buf);
-		ssize_t got = ns_read(ns, n->ino, buf, sizeof(buf), off);
+		ssize_t got = ns_read(ns, NULL, n->ino, buf, sizeof(buf), off);
 
 		if (got != (ssize_t)want)
 			T_FAIL("%s: node %d: read at %" PRIu64 " = %zd, expected %" PRIu64, when, i,
@@ -255,7 +256,7 @@ static void check_data(int i, const char *when)
 		}
 		off += want;
 	}
-	T_ASSERT(ns_read(ns, n->ino, buf, 16, n->size) == 0);
+	T_ASSERT(ns_read(ns, NULL, n->ino, buf, 16, n->size) == 0);
 	/* Every page holding a non-zero byte has a block. */
 	for (uint64_t p = 0; p * PG < n->size; p++) {
 		static const uint8_t zero[PG];
@@ -340,13 +341,13 @@ static void verify(const char *when)
 			size_t len = path_of(i, path, sizeof(path));
 			int rc;
 
-			T_OK(ns_lookup(ns, nodes[nodes[i].parent].ino, nodes[i].name, &la));
+			T_OK(ns_lookup(ns, NULL, nodes[nodes[i].parent].ino, nodes[i].name, &la));
 			T_ASSERT(la.ino == nodes[i].ino);
-			rc = ns_resolve(ns, path, &la);
+			rc = t_resolve(ns, path, &la);
 			if (len >= NS_PATH_MAX)
 				T_ASSERT(rc == -ENAMETOOLONG);
 			else if (rc || la.ino != nodes[i].ino)
-				T_FAIL("%s: ns_resolve(node %d) = %d", when, i, rc);
+				T_FAIL("%s: t_resolve(node %d) = %d", when, i, rc);
 		}
 		if (!nodes[i].dir) {
 			check_data(i, when);
@@ -360,7 +361,7 @@ static void verify(const char *when)
 
 		if (!nodes[i].live || !nodes[i].dir)
 			continue;
-		T_OK(ns_readdir(ns, nodes[i].ino, 0, walk_entry, &w));
+		T_OK(ns_readdir(ns, NULL, nodes[i].ino, 0, walk_entry, &w));
 		if (w.seen != nodes[i].nchild)
 			T_FAIL("%s: node %d lists %u entries, expected %u", when, i, w.seen,
 			       nodes[i].nchild);
@@ -406,9 +407,10 @@ static void do_write(int i, uint64_t off, uint64_t len)
 	if (off + len > n->size)
 		data_resize(n, off + len);
 	fill_rand(n->data + off, len);
-	got = ns_write(ns, n->ino, n->data + off, len, off);
+	got = ns_write(ns, NULL, n->ino, n->data + off, len, off);
 	if (got != (ssize_t)len)
-		T_FAIL("ns_write(node %d, %" PRIu64 " at %" PRIu64 ") = %zd", i, len, off, got);
+		T_FAIL("ns_write(node %d, NULL, %" PRIu64 " at %" PRIu64 ") = %zd", i, len, off,
+		       got);
 }
 
 /* fill_file - contents for a new file: dense, big, or sparse; written in random pieces. */
@@ -444,7 +446,7 @@ static void fill_file(int i)
 			struct ns_setattr sa = {.valid = NS_SET_SIZE,
 						.size = nodes[i].size + rnd(MiB)};
 
-			T_OK(ns_setattr(ns, nodes[i].ino, &sa, NULL));
+			T_OK(ns_setattr(ns, NULL, nodes[i].ino, &sa, NULL));
 			data_resize(&nodes[i], sa.size);
 		}
 	} else {
@@ -473,9 +475,15 @@ static int create_node(int parent, bool dir)
 	n->uid = (uint32_t)t_rand(&rng);
 	n->gid = (uint32_t)t_rand(&rng);
 	if (dir)
-		T_OK(ns_mkdir(ns, p->ino, n->name, n->perm, n->uid, n->gid, &a));
+		T_OK(ns_mkdir(ns, T_AS(n->uid, n->gid), p->ino, n->name, n->perm, &a));
 	else
-		T_OK(ns_create(ns, p->ino, n->name, n->perm, n->uid, n->gid, &a));
+		T_OK(ns_create(ns, T_AS(n->uid, n->gid), p->ino, n->name, n->perm, &a));
+	/* A set-group-id directory hands down its group (and the bit, to directories). */
+	if (p->perm & S_ISGID) {
+		n->gid = p->gid;
+		if (dir)
+			n->perm |= S_ISGID;
+	}
 	n->ino = a.ino;
 	n->live = true;
 	n->atime = a.atime;
@@ -509,7 +517,13 @@ static void set_attrs(int i)
 		sa.valid |= NS_SET_GID;
 		sa.gid = (uint32_t)t_rand(&rng);
 	}
-	T_OK(ns_setattr(ns, n->ino, &sa, &a));
+	T_OK(ns_setattr(ns, NULL, n->ino, &sa, &a));
+	/* A chown of a file without a mode drops setuid, and setgid with group execute. */
+	if (sa.valid & (NS_SET_UID | NS_SET_GID) && !(sa.valid & NS_SET_MODE) && !n->dir) {
+		n->perm &= ~(uint32_t)S_ISUID;
+		if (n->perm & S_IXGRP)
+			n->perm &= ~(uint32_t)S_ISGID;
+	}
 	if (sa.valid & NS_SET_MODE)
 		n->perm = sa.mode;
 	if (sa.valid & NS_SET_UID)
@@ -579,7 +593,7 @@ static void op_rename(void)
 		want = -EISDIR;
 	else if (t >= 0 && nodes[t].dir && nodes[t].nchild)
 		want = -ENOTEMPTY;
-	rc = ns_rename(ns, nodes[nodes[s].parent].ino, nodes[s].name, nodes[d].ino, name, 0);
+	rc = ns_rename(ns, NULL, nodes[nodes[s].parent].ino, nodes[s].name, nodes[d].ino, name, 0);
 	if (rc != want)
 		T_FAIL("rename of node %d into node %d: %d, expected %d", s, d, rc, want);
 	stats.renames++;
@@ -605,7 +619,7 @@ static void op_exchange(void)
 	pb = nodes[b].parent;
 	if ((nodes[a].dir && is_ancestor(a, pb)) || (nodes[b].dir && is_ancestor(b, pa)))
 		want = -EINVAL;
-	rc = ns_rename(ns, nodes[pa].ino, nodes[a].name, nodes[pb].ino, nodes[b].name,
+	rc = ns_rename(ns, NULL, nodes[pa].ino, nodes[a].name, nodes[pb].ino, nodes[b].name,
 		       NS_RENAME_EXCHANGE);
 	if (rc != want)
 		T_FAIL("exchange of nodes %d and %d: %d, expected %d", a, b, rc, want);
@@ -630,8 +644,8 @@ static void op_remove(bool dir)
 	if (i < 0)
 		return;
 	p = nodes[i].parent;
-	rc = dir ? ns_rmdir(ns, nodes[p].ino, nodes[i].name)
-		 : ns_unlink(ns, nodes[p].ino, nodes[i].name);
+	rc = dir ? ns_rmdir(ns, NULL, nodes[p].ino, nodes[i].name)
+		 : ns_unlink(ns, NULL, nodes[p].ino, nodes[i].name);
 	if (dir && nodes[i].nchild) {
 		T_ERR(rc, ENOTEMPTY);
 		return;
@@ -649,7 +663,7 @@ static void op_truncate(void)
 	if (i < 0)
 		return;
 	sa.size = rnd(3) == 0 ? rnd(3 * MiB) : rnd(nodes[i].size + 1);
-	T_OK(ns_setattr(ns, nodes[i].ino, &sa, NULL));
+	T_OK(ns_setattr(ns, NULL, nodes[i].ino, &sa, NULL));
 	data_resize(&nodes[i], sa.size);
 	refresh(i);
 }
@@ -678,7 +692,8 @@ static void op_punch(void)
 		return;
 	off = rnd(nodes[i].size);
 	len = 1 + rnd(nodes[i].size - off + 3 * PG);
-	T_OK(ns_fallocate(ns, nodes[i].ino, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, off, len));
+	T_OK(ns_fallocate(ns, NULL, nodes[i].ino, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, off,
+			  len));
 	if (off + len > nodes[i].size)
 		len = nodes[i].size - off;
 	memset(nodes[i].data + off, 0, len);

@@ -29,6 +29,8 @@
 #include "check.h"
 #include "log.h"
 #include "nsint.h"
+#include "nsmap.h"
+#include "lease.h"
 #include "poison.h"
 #include "rcu.h"
 #include "testutil.h"
@@ -187,7 +189,7 @@ static void expect_size(struct writer *w, struct file *f, const char *after)
 static void verify(struct writer *w, struct file *f, uint64_t off, uint64_t len)
 {
 	uint64_t want = off >= f->size ? 0 : MIN(len, f->size - off), blk = 0;
-	ssize_t n = ns_read(g_ns, f->ino, w->rbuf, len, off);
+	ssize_t n = ns_read(g_ns, NULL, f->ino, w->rbuf, len, off);
 	uint64_t got, stop;
 
 	if (n == -EIO) {
@@ -236,7 +238,7 @@ static void do_write(struct writer *w, struct file *f, uint64_t off, uint64_t le
 	uint64_t done, stop, blk;
 
 	pattern(w, w->buf, len);
-	n = ns_write(g_ns, f->ino, w->buf, len, off);
+	n = ns_write(g_ns, NULL, f->ino, w->buf, len, off);
 	if (n == (ssize_t)len) {
 		done = len;
 	} else if (n == -EIO || (n >= 0 && (uint64_t)n < len)) {
@@ -266,7 +268,7 @@ static void op_create(struct writer *w, struct file *f)
 {
 	struct ns_attr at;
 
-	T_OK(ns_create(g_ns, NS_ROOT_INO, f->name, 0644, 0, 0, &at));
+	T_OK(ns_create(g_ns, NULL, NS_ROOT_INO, f->name, 0644, &at));
 	T_ASSERT(at.size == 0 && at.blocks == 0);
 	f->exists = true;
 	f->ino = at.ino;
@@ -313,7 +315,8 @@ static void op_punch(struct writer *w, struct file *f)
 	if (rnd(&w->rng, 2))
 		off = ALIGN_DOWN(off, (uint64_t)PAGE);
 	len = 1 + rnd(&w->rng, MIN(1 * MiB, f->size - off));
-	T_OK(ns_fallocate(g_ns, f->ino, NS_FALLOC_PUNCH_HOLE | NS_FALLOC_KEEP_SIZE, off, len));
+	T_OK(ns_fallocate(g_ns, NULL, f->ino, NS_FALLOC_PUNCH_HOLE | NS_FALLOC_KEEP_SIZE, off,
+			  len));
 	memset(f->data + off, 0, len);
 }
 
@@ -324,7 +327,7 @@ static void op_truncate(struct writer *w, struct file *f)
 	sa.size = rnd(&w->rng, 3) == 0 ? rnd(&w->rng, FILE_MAX) : rnd(&w->rng, f->size + 1);
 	if (rnd(&w->rng, 2))
 		sa.size = ALIGN_DOWN(sa.size, (uint64_t)PAGE);
-	T_OK(ns_setattr(g_ns, f->ino, &sa, NULL));
+	T_OK(ns_setattr(g_ns, NULL, f->ino, &sa, NULL));
 	if (sa.size > f->size)
 		memset(f->data + f->size, 0, sa.size - f->size);
 	f->size = sa.size;
@@ -332,7 +335,7 @@ static void op_truncate(struct writer *w, struct file *f)
 
 static void op_unlink(struct writer *w, struct file *f)
 {
-	T_OK(ns_unlink(g_ns, NS_ROOT_INO, f->name));
+	T_OK(ns_unlink(g_ns, NULL, NS_ROOT_INO, f->name));
 	f->exists = false;
 	f->ino = 0;
 	f->size = 0;
@@ -626,9 +629,9 @@ static unsigned fill_region(uint8_t *buf)
 		ssize_t n = 0;
 
 		snprintf(name, sizeof(name), "fill%u", nfiles++);
-		T_OK(ns_create(g_ns, NS_ROOT_INO, name, 0644, 0, 0, &at));
+		T_OK(ns_create(g_ns, NULL, NS_ROOT_INO, name, 0644, &at));
 		while (off < 64 * MiB) {
-			n = ns_write(g_ns, at.ino, buf, FILL_CHUNK, off);
+			n = ns_write(g_ns, NULL, at.ino, buf, FILL_CHUNK, off);
 			if (n != (ssize_t)FILL_CHUNK)
 				break;
 			off += FILL_CHUNK;

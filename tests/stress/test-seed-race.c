@@ -24,6 +24,8 @@
 #include "blockmap.h"
 #include "log.h"
 #include "nsint.h"
+#include "nsmap.h"
+#include "lease.h"
 #include "poison.h"
 #include "rcu.h"
 #include "testutil.h"
@@ -203,15 +205,15 @@ static uint64_t make_file(struct ns *ns, const char *name, const uint8_t *data)
 {
 	struct ns_attr at;
 
-	T_OK(ns_create(ns, NS_ROOT_INO, name, 0644, 0, 0, &at));
-	T_ASSERT(ns_write(ns, at.ino, data, PAGE, 0) == (ssize_t)PAGE);
+	T_OK(ns_create(ns, NULL, NS_ROOT_INO, name, 0644, &at));
+	T_ASSERT(ns_write(ns, NULL, at.ino, data, PAGE, 0) == (ssize_t)PAGE);
 	return at.ino;
 }
 
 static void expect_data(struct ns *ns, uint64_t ino, const uint8_t *data, const char *what)
 {
 	uint8_t got[PAGE];
-	ssize_t n = ns_read(ns, ino, got, PAGE, 0);
+	ssize_t n = ns_read(ns, NULL, ino, got, PAGE, 0);
 
 	if (n != (ssize_t)PAGE || memcmp(got, data, PAGE) != 0)
 		T_FAIL("round %u (%s): %s reads back %zd bytes, %s", R.nr, kind_names[R.kind], what,
@@ -307,15 +309,15 @@ static void window_round(struct ns *ns, unsigned nr, enum kind kind)
 	case K_TRUNCATE: {
 		struct ns_setattr sa = {.valid = NS_SET_SIZE, .size = 0};
 
-		T_OK(ns_setattr(ns, R.ino_a, &sa, NULL));
+		T_OK(ns_setattr(ns, NULL, R.ino_a, &sa, NULL));
 		break;
 	}
 	case K_PUNCH:
-		T_OK(ns_fallocate(ns, R.ino_a, NS_FALLOC_PUNCH_HOLE | NS_FALLOC_KEEP_SIZE, 0,
+		T_OK(ns_fallocate(ns, NULL, R.ino_a, NS_FALLOC_PUNCH_HOLE | NS_FALLOC_KEEP_SIZE, 0,
 				  PAGE));
 		break;
 	case K_UNLINK:
-		T_OK(ns_unlink(ns, NS_ROOT_INO, "a"));
+		T_OK(ns_unlink(ns, NULL, NS_ROOT_INO, "a"));
 		break;
 	default:
 		T_FAIL("bad kind");
@@ -361,12 +363,12 @@ static void window_round(struct ns *ns, unsigned nr, enum kind kind)
 	case K_TRUNCATE:
 		T_OK(ns_getattr(ns, R.ino_a, &at));
 		T_ASSERT(at.size == 0 && at.blocks == 0);
-		T_ASSERT(ns_read(ns, R.ino_a, got, PAGE, 0) == 0);
+		T_ASSERT(ns_read(ns, NULL, R.ino_a, got, PAGE, 0) == 0);
 		break;
 	case K_PUNCH:
 		T_OK(ns_getattr(ns, R.ino_a, &at));
 		T_ASSERT(at.size == PAGE && at.blocks == 0);
-		T_ASSERT(ns_read(ns, R.ino_a, got, PAGE, 0) == (ssize_t)PAGE);
+		T_ASSERT(ns_read(ns, NULL, R.ino_a, got, PAGE, 0) == (ssize_t)PAGE);
 		T_ASSERT(memcmp(got, zero, PAGE) == 0);
 		break;
 	default:
@@ -374,8 +376,8 @@ static void window_round(struct ns *ns, unsigned nr, enum kind kind)
 		break;
 	}
 	if (kind != K_UNLINK)
-		T_OK(ns_unlink(ns, NS_ROOT_INO, "a"));
-	T_OK(ns_unlink(ns, NS_ROOT_INO, "b"));
+		T_OK(ns_unlink(ns, NULL, NS_ROOT_INO, "a"));
+	T_OK(ns_unlink(ns, NULL, NS_ROOT_INO, "b"));
 }
 
 /*
@@ -401,7 +403,7 @@ static void reuse_round(struct ns *ns, unsigned nr)
 	R.x = entry_block(ns, R.ino_a, 0, &e);
 	T_ASSERT(R.x != UINT64_MAX && bm_has_block(e));
 	quarantined[nr] = R.x;
-	T_OK(ns_setattr(ns, R.ino_a, &sa, NULL));
+	T_OK(ns_setattr(ns, NULL, R.ino_a, &sa, NULL));
 	T_ASSERT(!rmap_owned(ns, R.x, &own));
 	rcu_barrier_all();
 	T_ASSERT(alloc_is_free(ns_alloc(ns), R.x));
@@ -418,13 +420,13 @@ static void reuse_round(struct ns *ns, unsigned nr)
 		       ", expected B %" PRIu64 " page 0",
 		       nr, R.x, hit.owned, hit.ino, hit.index, R.ino_b);
 	T_ASSERT(alloc_is_quarantined(ns_alloc(ns), R.x));
-	T_ERR(ns_read(ns, R.ino_b, got, PAGE, 0), EIO);
+	T_ERR(ns_read(ns, NULL, R.ino_b, got, PAGE, 0), EIO);
 	/* A partial write into the poisoned page cannot repair it. */
-	T_ERR(ns_write(ns, R.ino_b, dn, 100, 10), EIO);
-	T_ERR(ns_read(ns, R.ino_b, got, PAGE, 0), EIO);
+	T_ERR(ns_write(ns, NULL, R.ino_b, dn, 100, 10), EIO);
+	T_ERR(ns_read(ns, NULL, R.ino_b, got, PAGE, 0), EIO);
 
 	/* Repair by rewrite: the whole page, onto a fresh block. */
-	T_ASSERT(ns_write(ns, R.ino_b, dn, PAGE, 0) == (ssize_t)PAGE);
+	T_ASSERT(ns_write(ns, NULL, R.ino_b, dn, PAGE, 0) == (ssize_t)PAGE);
 	expect_data(ns, R.ino_b, dn, "B after the rewrite");
 	nb = entry_block(ns, R.ino_b, 0, &e);
 	T_ASSERT(nb != UINT64_MAX && nb != R.x && bm_has_block(e));
@@ -432,8 +434,8 @@ static void reuse_round(struct ns *ns, unsigned nr)
 	T_ASSERT(!rmap_owned(ns, R.x, &own));
 	T_ASSERT(rmap_owned(ns, nb, &own) && own.inode->ino == R.ino_b && own.index == 0);
 
-	T_OK(ns_unlink(ns, NS_ROOT_INO, "a"));
-	T_OK(ns_unlink(ns, NS_ROOT_INO, "b"));
+	T_OK(ns_unlink(ns, NULL, NS_ROOT_INO, "a"));
+	T_OK(ns_unlink(ns, NULL, NS_ROOT_INO, "b"));
 }
 
 static void check_line(void *ctx, enum check_severity sev, const char *msg)

@@ -38,6 +38,9 @@
 #include "log.h"
 #include "mlog.h"
 #include "nsint.h"
+#include "nsmap.h"
+#include "poison.h"
+#include "lease.h"
 #include "testutil.h"
 
 #define PAGE ((uint64_t)FMT_BLOCK_SIZE)
@@ -146,7 +149,7 @@ static void grant(struct ns *ns, struct holder *h, const char *name, uint64_t in
 	h->ino = ino;
 	h->index = index;
 	h->count = count;
-	T_OK(ns_grant_new(ns, ino, index, count, NS_GRANT_READ, &ops, h, &h->g));
+	T_OK(ns_grant_new(ns, NULL, ino, index, count, NS_GRANT_READ, &ops, h, &h->g));
 	T_ASSERT(h->g);
 }
 
@@ -247,8 +250,8 @@ static uint64_t make_file(struct ns *ns, const char *name, uint64_t pages, unsig
 	T_ASSERT(pages <= FILE_PAGES);
 	for (uint64_t i = 0; i < pages * PAGE; i++)
 		buf[i] = pat(tag, i);
-	T_OK(ns_create(ns, NS_ROOT_INO, name, 0644, 0, 0, &a));
-	T_ASSERT(ns_write(ns, a.ino, buf, pages * PAGE, 0) == (ssize_t)(pages * PAGE));
+	T_OK(ns_create(ns, NULL, NS_ROOT_INO, name, 0644, &a));
+	T_ASSERT(ns_write(ns, NULL, a.ino, buf, pages * PAGE, 0) == (ssize_t)(pages * PAGE));
 	return a.ino;
 }
 
@@ -257,7 +260,7 @@ static void check_page(struct ns *ns, uint64_t ino, uint64_t idx, unsigned tag)
 {
 	uint8_t buf[PAGE];
 
-	T_ASSERT(ns_read(ns, ino, buf, PAGE, idx * PAGE) == (ssize_t)PAGE);
+	T_ASSERT(ns_read(ns, NULL, ino, buf, PAGE, idx * PAGE) == (ssize_t)PAGE);
 	for (uint64_t i = 0; i < PAGE; i++)
 		if (buf[i] != (tag ? pat(tag, idx * PAGE + i) : 0))
 			T_FAIL("inode %" PRIu64 " page %" PRIu64 " byte %" PRIu64 " is wrong", ino,
@@ -336,14 +339,14 @@ static int op_run(struct ns *ns, struct opcase *c)
 
 	switch (c->op) {
 	case OP_TRUNCATE:
-		return ns_setattr(ns, c->ino, &sa, NULL);
+		return ns_setattr(ns, NULL, c->ino, &sa, NULL);
 	case OP_PUNCH:
-		return ns_fallocate(ns, c->ino, NS_FALLOC_PUNCH_HOLE | NS_FALLOC_KEEP_SIZE,
+		return ns_fallocate(ns, NULL, c->ino, NS_FALLOC_PUNCH_HOLE | NS_FALLOC_KEEP_SIZE,
 				    4 * PAGE, 8 * PAGE);
 	case OP_UNLINK:
-		return ns_unlink(ns, NS_ROOT_INO, c->victim);
+		return ns_unlink(ns, NULL, NS_ROOT_INO, c->victim);
 	case OP_RENAME:
-		return ns_rename(ns, NS_ROOT_INO, c->other, NS_ROOT_INO, c->victim, 0);
+		return ns_rename(ns, NULL, NS_ROOT_INO, c->other, NS_ROOT_INO, c->victim, 0);
 	case OP_COUNT:
 		break;
 	}
@@ -369,13 +372,13 @@ static void op_verify(struct ns *ns, struct opcase *c)
 			check_page(ns, c->ino, p, p >= 4 && p < 12 ? 0 : 1);
 		break;
 	case OP_UNLINK:
-		T_ERR(ns_lookup(ns, NS_ROOT_INO, c->victim, &a), ENOENT);
+		T_ERR(ns_lookup(ns, NULL, NS_ROOT_INO, c->victim, &a), ENOENT);
 		T_ERR(ns_getattr(ns, c->ino, &a), ENOENT);
 		break;
 	case OP_RENAME:
-		T_OK(ns_lookup(ns, NS_ROOT_INO, c->victim, &a));
+		T_OK(ns_lookup(ns, NULL, NS_ROOT_INO, c->victim, &a));
 		T_ASSERT(a.ino == c->other_ino);
-		T_ERR(ns_lookup(ns, NS_ROOT_INO, c->other, &a), ENOENT);
+		T_ERR(ns_lookup(ns, NULL, NS_ROOT_INO, c->other, &a), ENOENT);
 		T_ERR(ns_getattr(ns, c->ino, &a), ENOENT);
 		check_page(ns, c->other_ino, 3, 2);
 		break;
@@ -529,7 +532,7 @@ static void case_timeout(struct ns *ns, enum op op)
 			kept[p] = page_block(ns, c.ino, p);
 		ns_set_lease_timeout(ns, 5000);
 		t0 = now_ms();
-		T_OK(ns_setattr(ns, c.ino, &sa, NULL));
+		T_OK(ns_setattr(ns, NULL, c.ino, &sa, NULL));
 		t1 = now_ms();
 		T_ASSERT(t1 - t0 < 2500);
 		pthread_mutex_lock(&mu);
@@ -620,17 +623,17 @@ static void case_hold_durable(struct ns **nsp, const char *path)
 		execl("/bin/sleep", "sleep", "60", (char *)NULL);
 		_exit(127);
 	}
-	T_OK(ns_create(ns, NS_ROOT_INO, "durable", 0644, 0, 0, &a));
+	T_OK(ns_create(ns, NULL, NS_ROOT_INO, "durable", 0644, &a));
 	for (unsigned p = 0; p < FILE_PAGES; p++)
-		T_ASSERT(ns_write(ns, a.ino, page, PAGE, p * PAGE) == (ssize_t)PAGE);
+		T_ASSERT(ns_write(ns, NULL, a.ino, page, PAGE, p * PAGE) == (ssize_t)PAGE);
 	for (unsigned p = 0; p < FILE_PAGES; p++)
 		kept[p] = page_block(ns, a.ino, p);
 	memset(&mute, 0, sizeof(mute));
 	mute.name = "durable";
 	mute.ns = ns;
-	T_OK(ns_grant_new(ns, a.ino, 0, FILE_PAGES, NS_GRANT_READ, &pid_ops, &mute, &mute.g));
+	T_OK(ns_grant_new(ns, NULL, a.ino, 0, FILE_PAGES, NS_GRANT_READ, &pid_ops, &mute, &mute.g));
 	ns_set_lease_timeout(ns, TIMEOUT_MS);
-	T_OK(ns_setattr(ns, a.ino, &sa, NULL));
+	T_OK(ns_setattr(ns, NULL, a.ino, &sa, NULL));
 	ns_set_lease_timeout(ns, 5000);
 	T_ASSERT(ns_held_blocks(ns) == FILE_PAGES);
 
@@ -665,7 +668,7 @@ static void case_hold_durable(struct ns **nsp, const char *path)
 	T_ASSERT(ns_held_blocks(ns) == 0);
 	for (unsigned p = 0; p < FILE_PAGES; p++)
 		T_ASSERT(alloc_is_free(ns->alloc, kept[p]));
-	T_OK(ns_unlink(ns, NS_ROOT_INO, "durable"));
+	T_OK(ns_unlink(ns, NULL, NS_ROOT_INO, "durable"));
 	free(w);
 	printf("ok held blocks outlive an unmount while the holder's process runs\n");
 }
@@ -683,7 +686,7 @@ static void case_ack_in_callback(struct ns *ns)
 	grant(ns, &h, "sync", c.ino, 0, FILE_PAGES);
 	h.ack_in_callback = true;
 	t0 = now_ms();
-	T_OK(ns_setattr(ns, c.ino, &sa, NULL));
+	T_OK(ns_setattr(ns, NULL, c.ino, &sa, NULL));
 	t1 = now_ms();
 	T_ASSERT(t1 - t0 < 1000);
 	T_ASSERT(invalidates(&h) == 1 && h.expired == 0);
@@ -704,23 +707,24 @@ static void case_errors(struct ns *ns)
 	struct ns_attr d;
 	uint64_t ino = make_file(ns, "errors", 1, 3);
 
-	T_ERR(ns_grant_new(ns, 987654, 0, 1, NS_GRANT_READ, &ops, &h, &g), ENOENT);
+	T_ERR(ns_grant_new(ns, NULL, 987654, 0, 1, NS_GRANT_READ, &ops, &h, &g), ENOENT);
 	T_ASSERT(g == NULL);
-	T_ERR(ns_grant_new(ns, NS_ROOT_INO, 0, 1, NS_GRANT_READ, &ops, &h, &g), EISDIR);
-	T_OK(ns_mkdir(ns, NS_ROOT_INO, "dir", 0755, 0, 0, &d));
-	T_ERR(ns_grant_new(ns, d.ino, 0, 1, NS_GRANT_WRITE, &ops, &h, &g), EISDIR);
-	T_ERR(ns_grant_new(ns, ino, 0, 0, NS_GRANT_READ, &ops, &h, &g), EINVAL);
-	T_ERR(ns_grant_new(ns, ino, 0, 1, 0, &ops, &h, &g), EINVAL);
-	T_ERR(ns_grant_new(ns, ino, 0, 1, 0x4, &ops, &h, &g), EINVAL);
-	T_ERR(ns_grant_new(ns, ino, NS_PAGES_MAX, 1, NS_GRANT_READ, &ops, &h, &g), EINVAL);
-	T_ERR(ns_grant_new(ns, ino, 1, UINT64_MAX, NS_GRANT_READ, &ops, &h, &g), EINVAL);
+	T_ERR(ns_grant_new(ns, NULL, NS_ROOT_INO, 0, 1, NS_GRANT_READ, &ops, &h, &g), EISDIR);
+	T_OK(ns_mkdir(ns, NULL, NS_ROOT_INO, "dir", 0755, &d));
+	T_ERR(ns_grant_new(ns, NULL, d.ino, 0, 1, NS_GRANT_WRITE, &ops, &h, &g), EISDIR);
+	T_ERR(ns_grant_new(ns, NULL, ino, 0, 0, NS_GRANT_READ, &ops, &h, &g), EINVAL);
+	T_ERR(ns_grant_new(ns, NULL, ino, 0, 1, 0, &ops, &h, &g), EINVAL);
+	T_ERR(ns_grant_new(ns, NULL, ino, 0, 1, 0x4, &ops, &h, &g), EINVAL);
+	T_ERR(ns_grant_new(ns, NULL, ino, NS_PAGES_MAX, 1, NS_GRANT_READ, &ops, &h, &g), EINVAL);
+	T_ERR(ns_grant_new(ns, NULL, ino, 1, UINT64_MAX, NS_GRANT_READ, &ops, &h, &g), EINVAL);
 	T_ASSERT(g == NULL);
 	/* A file that is gone. */
-	T_OK(ns_unlink(ns, NS_ROOT_INO, "errors"));
-	T_ERR(ns_grant_new(ns, ino, 0, 1, NS_GRANT_READ, &ops, &h, &g), ENOENT);
+	T_OK(ns_unlink(ns, NULL, NS_ROOT_INO, "errors"));
+	T_ERR(ns_grant_new(ns, NULL, ino, 0, 1, NS_GRANT_READ, &ops, &h, &g), ENOENT);
 	/* The largest range, and deleting NULL. */
 	ino = make_file(ns, "errors2", 1, 3);
-	T_OK(ns_grant_new(ns, ino, 0, NS_PAGES_MAX, NS_GRANT_READ | NS_GRANT_WRITE, &ops, &h, &g));
+	T_OK(ns_grant_new(ns, NULL, ino, 0, NS_PAGES_MAX, NS_GRANT_READ | NS_GRANT_WRITE, &ops, &h,
+			  &g));
 	ns_grant_delete(ns, &g);
 	T_ASSERT(g == NULL);
 	ns_grant_delete(ns, &g);
@@ -744,7 +748,7 @@ static void case_repair(struct ns *ns)
 	T_ASSERT(in.poisons == 1 && in.p_ino == ino && in.p_index == 3 && in.p_count == 1);
 	T_ASSERT(out.poisons == 0 && in.invalidates == 0);
 	pthread_mutex_unlock(&mu);
-	T_ERR(ns_read(ns, ino, buf, PAGE, 3 * PAGE), EIO);
+	T_ERR(ns_read(ns, NULL, ino, buf, PAGE, 3 * PAGE), EIO);
 
 	a.ns = ns;
 	a.n = 1;
@@ -755,7 +759,7 @@ static void case_repair(struct ns *ns)
 	acker_start(&a);
 	memset(page, 0xc3, sizeof(page));
 	t0 = now_ms();
-	T_ASSERT(ns_write(ns, ino, page, PAGE, 3 * PAGE) == (ssize_t)PAGE);
+	T_ASSERT(ns_write(ns, NULL, ino, page, PAGE, 3 * PAGE) == (ssize_t)PAGE);
 	t1 = now_ms();
 	__atomic_store_n(&done, 1, __ATOMIC_RELEASE);
 	acker_join(&a);
@@ -766,7 +770,7 @@ static void case_repair(struct ns *ns)
 	T_ASSERT(in.expired == 0);
 	T_ASSERT(out.invalidates == 0 && out.poisons == 0);
 	pthread_mutex_unlock(&mu);
-	T_ASSERT(ns_read(ns, ino, buf, PAGE, 3 * PAGE) == (ssize_t)PAGE);
+	T_ASSERT(ns_read(ns, NULL, ino, buf, PAGE, 3 * PAGE) == (ssize_t)PAGE);
 	T_ASSERT(memcmp(buf, page, PAGE) == 0);
 	T_ASSERT(page_block(ns, ino, 3) != bad);
 	T_ASSERT(alloc_is_quarantined(ns->alloc, bad));

@@ -25,7 +25,11 @@
 #include <time.h>
 
 #include "namespace.h"
-#include "nsint.h" /* one white-box check: the order of a big file's block-map entries */
+#include "nstest.h"
+#include "nsint.h"
+#include "nsmap.h"
+#include "poison.h"
+#include "lease.h" /* one white-box check: the order of a big file's block-map entries */
 #include "rcu.h"
 #include "testutil.h"
 
@@ -81,7 +85,7 @@ static uint64_t mkfile(struct ns *ns, uint64_t dir, const char *name)
 {
 	struct ns_attr a;
 
-	T_OK(ns_create(ns, dir, name, 0644, 0, 0, &a));
+	T_OK(ns_create(ns, NULL, dir, name, 0644, &a));
 	return a.ino;
 }
 
@@ -89,7 +93,7 @@ static uint64_t mkdirn(struct ns *ns, uint64_t dir, const char *name)
 {
 	struct ns_attr a;
 
-	T_OK(ns_mkdir(ns, dir, name, 0755, 0, 0, &a));
+	T_OK(ns_mkdir(ns, NULL, dir, name, 0755, &a));
 	return a.ino;
 }
 
@@ -97,7 +101,7 @@ static uint64_t mkdirn(struct ns *ns, uint64_t dir, const char *name)
 static uint64_t ino_at(struct ns *ns, uint64_t dir, const char *name)
 {
 	struct ns_attr a;
-	int rc = ns_lookup(ns, dir, name, &a);
+	int rc = ns_lookup(ns, NULL, dir, name, &a);
 
 	if (rc == -ENOENT)
 		return 0;
@@ -107,11 +111,11 @@ static uint64_t ino_at(struct ns *ns, uint64_t dir, const char *name)
 
 static void write_at(struct ns *ns, uint64_t ino, const void *buf, size_t len, uint64_t off)
 {
-	ssize_t n = ns_write(ns, ino, buf, len, off);
+	ssize_t n = ns_write(ns, NULL, ino, buf, len, off);
 
 	if (n != (ssize_t)len)
-		T_FAIL("ns_write(ino %" PRIu64 ", %zu bytes at %" PRIu64 ") = %zd", ino, len, off,
-		       n);
+		T_FAIL("ns_write(ino %" PRIu64 ", NULL, %zu bytes at %" PRIu64 ") = %zd", ino, len,
+		       off, n);
 }
 
 /* check_file - @ino's size is @size and its bytes are @model; read whole and in odd pieces. */
@@ -123,7 +127,7 @@ static void check_file(struct ns *ns, uint64_t ino, const uint8_t *model, uint64
 
 	if (a.size != size)
 		T_FAIL("ino %" PRIu64 ": size %" PRIu64 ", expected %" PRIu64, ino, a.size, size);
-	T_ASSERT(ns_read(ns, ino, buf, size + 64, 0) == (ssize_t)size);
+	T_ASSERT(ns_read(ns, NULL, ino, buf, size + 64, 0) == (ssize_t)size);
 	for (uint64_t i = 0; i < size; i++)
 		if (buf[i] != model[i])
 			T_FAIL("ino %" PRIu64 ": byte %" PRIu64 " is %#x, expected %#x", ino, i,
@@ -133,11 +137,11 @@ static void check_file(struct ns *ns, uint64_t ino, const uint8_t *model, uint64
 		uint64_t want = off + len > size ? size - off : len;
 
 		memset(buf, 0x5a, len);
-		T_ASSERT(ns_read(ns, ino, buf, len, off) == (ssize_t)want);
+		T_ASSERT(ns_read(ns, NULL, ino, buf, len, off) == (ssize_t)want);
 		T_ASSERT(memcmp(buf, model + off, want) == 0);
 		off += len;
 	}
-	T_ASSERT(ns_read(ns, ino, tail, sizeof(tail), size) == 0);
+	T_ASSERT(ns_read(ns, NULL, ino, tail, sizeof(tail), size) == 0);
 	free(buf);
 }
 
@@ -205,7 +209,7 @@ static int collect(void *ctx, const char *name, uint64_t ino, uint32_t mode, uin
 static void list_dir(struct ns *ns, uint64_t dir, struct list *l)
 {
 	memset(l, 0, sizeof(*l));
-	T_OK(ns_readdir(ns, dir, 0, collect, l));
+	T_OK(ns_readdir(ns, NULL, dir, 0, collect, l));
 }
 
 /* ---- a whole-tree snapshot: names, attributes and content hashes -------------------------- */
@@ -228,7 +232,7 @@ static uint64_t hash_file(struct ns *ns, uint64_t ino, uint64_t size)
 	uint64_t h = 0xcbf29ce484222325ULL;
 
 	for (uint64_t off = 0; off < size;) {
-		ssize_t n = ns_read(ns, ino, buf, sizeof(buf), off);
+		ssize_t n = ns_read(ns, NULL, ino, buf, sizeof(buf), off);
 
 		T_ASSERT(n > 0);
 		for (ssize_t i = 0; i < n; i++)
@@ -256,7 +260,7 @@ static void snap_dir(struct ns *ns, struct snap *s, uint64_t dir)
 		sn->parent = dir;
 		memcpy(sn->name, l.v[i].name, sizeof(sn->name));
 		sn->a = attr_of(ns, l.v[i].ino);
-		T_OK(ns_lookup(ns, dir, sn->name, &la));
+		T_OK(ns_lookup(ns, NULL, dir, sn->name, &la));
 		attr_eq(&la, &sn->a, sn->name);
 		T_ASSERT((sn->a.mode & S_IFMT) == l.v[i].mode);
 		sn->hash = S_ISREG(sn->a.mode) ? hash_file(ns, sn->a.ino, sn->a.size) : 0;
@@ -314,56 +318,56 @@ static void test_names(struct ns *ns)
 	uint64_t dir = mkdirn(ns, ROOT, "names");
 	int64_t t0 = wall_ns();
 
-	T_OK(ns_create(ns, dir, "f", 0640, 11, 12, &a));
+	T_OK(ns_create(ns, T_AS(11, 12), dir, "f", 0640, &a));
 	T_ASSERT(a.ino > ROOT && a.mode == (S_IFREG | 0640) && a.uid == 11 && a.gid == 12);
 	T_ASSERT(a.nlink == 1 && a.size == 0 && a.blocks == 0);
 	T_ASSERT(a.ctime >= t0 && a.mtime == a.ctime && a.atime == a.ctime);
 	g = attr_of(ns, a.ino);
 	attr_eq(&a, &g, "getattr after create");
-	T_OK(ns_lookup(ns, dir, "f", &g));
+	T_OK(ns_lookup(ns, NULL, dir, "f", &g));
 	attr_eq(&a, &g, "lookup after create");
 	d = attr_of(ns, dir);
 	T_ASSERT(d.nlink == 2 && d.mtime == a.ctime && d.ctime == a.ctime);
 
-	T_OK(ns_mkdir(ns, dir, "sub", 0700, 5, 6, &s));
+	T_OK(ns_mkdir(ns, T_AS(5, 6), dir, "sub", 0700, &s));
 	T_ASSERT(s.ino != a.ino && s.mode == (S_IFDIR | 0700) && s.nlink == 2);
 	T_ASSERT(s.uid == 5 && s.gid == 6 && s.size == 0);
 	T_ASSERT(attr_of(ns, dir).nlink == 3);
-	T_OK(ns_create(ns, dir, "allbits", 07777, 0, 0, &g));
+	T_OK(ns_create(ns, NULL, dir, "allbits", 07777, &g));
 	T_ASSERT(g.mode == (S_IFREG | 07777));
-	T_OK(ns_create(ns, dir, "caf\xc3\xa9 \x01\x7f~", 0600, 0, 0, NULL));
+	T_OK(ns_create(ns, NULL, dir, "caf\xc3\xa9 \x01\x7f~", 0600, NULL));
 	T_ASSERT(ino_at(ns, dir, "caf\xc3\xa9 \x01\x7f~") != 0);
 
-	T_ERR(ns_create(ns, dir, "f", 0644, 0, 0, NULL), EEXIST);
-	T_ERR(ns_mkdir(ns, dir, "f", 0755, 0, 0, NULL), EEXIST);
-	T_ERR(ns_create(ns, dir, "sub", 0644, 0, 0, NULL), EEXIST);
-	T_ERR(ns_mkdir(ns, dir, "sub", 0755, 0, 0, NULL), EEXIST);
-	T_ERR(ns_create(ns, NO_INO, "x", 0644, 0, 0, NULL), ENOENT);
-	T_ERR(ns_mkdir(ns, NO_INO, "x", 0755, 0, 0, NULL), ENOENT);
-	T_ERR(ns_create(ns, a.ino, "x", 0644, 0, 0, NULL), ENOTDIR);
-	T_ERR(ns_mkdir(ns, a.ino, "x", 0755, 0, 0, NULL), ENOTDIR);
+	T_ERR(ns_create(ns, NULL, dir, "f", 0644, NULL), EEXIST);
+	T_ERR(ns_mkdir(ns, NULL, dir, "f", 0755, NULL), EEXIST);
+	T_ERR(ns_create(ns, NULL, dir, "sub", 0644, NULL), EEXIST);
+	T_ERR(ns_mkdir(ns, NULL, dir, "sub", 0755, NULL), EEXIST);
+	T_ERR(ns_create(ns, NULL, NO_INO, "x", 0644, NULL), ENOENT);
+	T_ERR(ns_mkdir(ns, NULL, NO_INO, "x", 0755, NULL), ENOENT);
+	T_ERR(ns_create(ns, NULL, a.ino, "x", 0644, NULL), ENOTDIR);
+	T_ERR(ns_mkdir(ns, NULL, a.ino, "x", 0755, NULL), ENOTDIR);
 
 	memset(n255, 'n', NS_NAME_MAX);
 	n255[NS_NAME_MAX] = '\0';
 	memset(n256, 'm', NS_NAME_MAX + 1);
 	n256[NS_NAME_MAX + 1] = '\0';
-	T_ERR(ns_create(ns, dir, n256, 0644, 0, 0, NULL), ENAMETOOLONG);
-	T_ERR(ns_mkdir(ns, dir, n256, 0755, 0, 0, NULL), ENAMETOOLONG);
-	T_ERR(ns_lookup(ns, dir, n256, &g), ENAMETOOLONG);
-	T_OK(ns_create(ns, dir, n255, 0644, 0, 0, &g));
+	T_ERR(ns_create(ns, NULL, dir, n256, 0644, NULL), ENAMETOOLONG);
+	T_ERR(ns_mkdir(ns, NULL, dir, n256, 0755, NULL), ENAMETOOLONG);
+	T_ERR(ns_lookup(ns, NULL, dir, n256, &g), ENAMETOOLONG);
+	T_OK(ns_create(ns, NULL, dir, n255, 0644, &g));
 	T_ASSERT(ino_at(ns, dir, n255) == g.ino);
 	n255[0] = 'd';
-	T_OK(ns_mkdir(ns, dir, n255, 0755, 0, 0, NULL));
+	T_OK(ns_mkdir(ns, NULL, dir, n255, 0755, NULL));
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		T_ERR(ns_create(ns, dir, bad[i], 0644, 0, 0, NULL), EINVAL);
-		T_ERR(ns_mkdir(ns, dir, bad[i], 0755, 0, 0, NULL), EINVAL);
+		T_ERR(ns_create(ns, NULL, dir, bad[i], 0644, NULL), EINVAL);
+		T_ERR(ns_mkdir(ns, NULL, dir, bad[i], 0755, NULL), EINVAL);
 	}
-	T_ERR(ns_create(ns, dir, "m", S_IFREG | 0644, 0, 0, NULL), EINVAL);
-	T_ERR(ns_create(ns, dir, "m", 010000, 0, 0, NULL), EINVAL);
-	T_ERR(ns_create(ns, dir, "m", 0170644, 0, 0, NULL), EINVAL);
-	T_ERR(ns_mkdir(ns, dir, "m", S_IFDIR | 0755, 0, 0, NULL), EINVAL);
-	T_ERR(ns_mkdir(ns, dir, "m", 020000, 0, 0, NULL), EINVAL);
+	T_ERR(ns_create(ns, NULL, dir, "m", S_IFREG | 0644, NULL), EINVAL);
+	T_ERR(ns_create(ns, NULL, dir, "m", 010000, NULL), EINVAL);
+	T_ERR(ns_create(ns, NULL, dir, "m", 0170644, NULL), EINVAL);
+	T_ERR(ns_mkdir(ns, NULL, dir, "m", S_IFDIR | 0755, NULL), EINVAL);
+	T_ERR(ns_mkdir(ns, NULL, dir, "m", 020000, NULL), EINVAL);
 	T_ERR(ns_getattr(ns, NO_INO, &g), ENOENT);
 
 	/* The failures left nothing behind. */
@@ -386,38 +390,38 @@ static void test_paths(struct ns *ns)
 	size_t len;
 
 	/* ns_lookup */
-	T_OK(ns_lookup(ns, ROOT, "p", &a));
+	T_OK(ns_lookup(ns, NULL, ROOT, "p", &a));
 	T_ASSERT(a.ino == p && S_ISDIR(a.mode));
-	T_ERR(ns_lookup(ns, p, "nope", &a), ENOENT);
-	T_ERR(ns_lookup(ns, NO_INO, "q", &a), ENOENT);
-	T_ERR(ns_lookup(ns, file, "x", &a), ENOTDIR);
-	T_ERR(ns_lookup(ns, p, "", &a), EINVAL);
-	T_ERR(ns_lookup(ns, p, ".", &a), EINVAL);
-	T_ERR(ns_lookup(ns, p, "..", &a), EINVAL);
-	T_ERR(ns_lookup(ns, ROOT, "p/q", &a), EINVAL);
+	T_ERR(ns_lookup(ns, NULL, p, "nope", &a), ENOENT);
+	T_ERR(ns_lookup(ns, NULL, NO_INO, "q", &a), ENOENT);
+	T_ERR(ns_lookup(ns, NULL, file, "x", &a), ENOTDIR);
+	T_ERR(ns_lookup(ns, NULL, p, "", &a), EINVAL);
+	T_ERR(ns_lookup(ns, NULL, p, ".", &a), EINVAL);
+	T_ERR(ns_lookup(ns, NULL, p, "..", &a), EINVAL);
+	T_ERR(ns_lookup(ns, NULL, ROOT, "p/q", &a), EINVAL);
 
 	/* ns_resolve */
-	T_OK(ns_resolve(ns, "/", &a));
+	T_OK(t_resolve(ns, "/", &a));
 	T_ASSERT(a.ino == ROOT && S_ISDIR(a.mode));
-	T_OK(ns_resolve(ns, "///", &a));
+	T_OK(t_resolve(ns, "///", &a));
 	T_ASSERT(a.ino == ROOT);
-	T_OK(ns_resolve(ns, "/p/q/file", &a));
+	T_OK(t_resolve(ns, "/p/q/file", &a));
 	T_ASSERT(a.ino == file && S_ISREG(a.mode));
-	T_OK(ns_resolve(ns, "//p///q//file", &a));
+	T_OK(t_resolve(ns, "//p///q//file", &a));
 	T_ASSERT(a.ino == file);
-	T_OK(ns_resolve(ns, "/p/q/", &a));
+	T_OK(t_resolve(ns, "/p/q/", &a));
 	T_ASSERT(a.ino == q);
-	T_OK(ns_resolve(ns, "/p//q//", &a));
+	T_OK(t_resolve(ns, "/p//q//", &a));
 	T_ASSERT(a.ino == q);
-	T_OK(ns_resolve(ns, "/p/f2", &a));
+	T_OK(t_resolve(ns, "/p/f2", &a));
 	T_ASSERT(a.ino == f2);
-	T_ERR(ns_resolve(ns, "/nope", &a), ENOENT);
-	T_ERR(ns_resolve(ns, "/p/nope", &a), ENOENT);
-	T_ERR(ns_resolve(ns, "/nope/q", &a), ENOENT);
-	T_ERR(ns_resolve(ns, "/p/q/file/x", &a), ENOTDIR);
-	T_ERR(ns_resolve(ns, "/p/f2/x/y", &a), ENOTDIR);
+	T_ERR(t_resolve(ns, "/nope", &a), ENOENT);
+	T_ERR(t_resolve(ns, "/p/nope", &a), ENOENT);
+	T_ERR(t_resolve(ns, "/nope/q", &a), ENOENT);
+	T_ERR(t_resolve(ns, "/p/q/file/x", &a), ENOTDIR);
+	T_ERR(t_resolve(ns, "/p/f2/x/y", &a), ENOTDIR);
 	for (size_t i = 0; i < sizeof(einval) / sizeof(einval[0]); i++)
-		T_ERR(ns_resolve(ns, einval[i], &a), EINVAL);
+		T_ERR(t_resolve(ns, einval[i], &a), EINVAL);
 
 	/* 4095 bytes resolve; 4096 (no room for the NUL) are too long. */
 	len = (size_t)snprintf(path, sizeof(path), "/p");
@@ -426,51 +430,51 @@ static void test_paths(struct ns *ns)
 	path[len++] = 'q';
 	path[len] = '\0';
 	T_ASSERT(strlen(path) == NS_PATH_MAX - 1);
-	T_OK(ns_resolve(ns, path, &a));
+	T_OK(t_resolve(ns, path, &a));
 	T_ASSERT(a.ino == q);
 	memmove(path + 3, path + 2, len - 1);
 	T_ASSERT(strlen(path) == NS_PATH_MAX);
-	T_ERR(ns_resolve(ns, path, &a), ENAMETOOLONG);
-	T_ERR(ns_resolve_parent(ns, path, &dir, name), ENAMETOOLONG);
+	T_ERR(t_resolve(ns, path, &a), ENAMETOOLONG);
+	T_ERR(t_resolve_parent(ns, path, &dir, name), ENAMETOOLONG);
 	memset(path, 'a', sizeof(path) - 1);
 	path[0] = '/';
 	path[sizeof(path) - 1] = '\0';
-	T_ERR(ns_resolve(ns, path, &a), ENAMETOOLONG);
+	T_ERR(t_resolve(ns, path, &a), ENAMETOOLONG);
 
 	/* A component of 256 bytes is too long; 255 is only missing. */
 	len = (size_t)snprintf(path, sizeof(path), "/p/");
 	memset(path + len, 'c', NS_NAME_MAX + 1);
 	path[len + NS_NAME_MAX + 1] = '\0';
-	T_ERR(ns_resolve(ns, path, &a), ENAMETOOLONG);
-	T_ERR(ns_resolve_parent(ns, path, &dir, name), ENAMETOOLONG);
+	T_ERR(t_resolve(ns, path, &a), ENAMETOOLONG);
+	T_ERR(t_resolve_parent(ns, path, &dir, name), ENAMETOOLONG);
 	path[len + NS_NAME_MAX] = '\0';
-	T_ERR(ns_resolve(ns, path, &a), ENOENT);
-	T_OK(ns_resolve_parent(ns, path, &dir, name));
+	T_ERR(t_resolve(ns, path, &a), ENOENT);
+	T_OK(t_resolve_parent(ns, path, &dir, name));
 	T_ASSERT(dir == p && strlen(name) == NS_NAME_MAX && name[0] == 'c');
 
 	/* ns_resolve_parent */
-	T_OK(ns_resolve_parent(ns, "/p/q/file", &dir, name));
+	T_OK(t_resolve_parent(ns, "/p/q/file", &dir, name));
 	T_ASSERT(dir == q && strcmp(name, "file") == 0);
 	/* A trailing slash asks for a directory (POSIX): a file there is ENOTDIR. */
-	T_ERR(ns_resolve_parent(ns, "/p/q/file//", &dir, name), ENOTDIR);
-	T_ERR(ns_resolve(ns, "/p/q/file/", &a), ENOTDIR);
-	T_OK(ns_resolve(ns, "/p/q/", &a));
-	T_OK(ns_resolve_parent(ns, "/p/q//", &dir, name));
+	T_ERR(t_resolve_parent(ns, "/p/q/file//", &dir, name), ENOTDIR);
+	T_ERR(t_resolve(ns, "/p/q/file/", &a), ENOTDIR);
+	T_OK(t_resolve(ns, "/p/q/", &a));
+	T_OK(t_resolve_parent(ns, "/p/q//", &dir, name));
 	T_ASSERT(dir == p && strcmp(name, "q") == 0);
-	T_OK(ns_resolve_parent(ns, "/p/q/new/", &dir, name));
+	T_OK(t_resolve_parent(ns, "/p/q/new/", &dir, name));
 	T_ASSERT(dir == q && strcmp(name, "new") == 0);
-	T_OK(ns_resolve_parent(ns, "//p", &dir, name));
+	T_OK(t_resolve_parent(ns, "//p", &dir, name));
 	T_ASSERT(dir == ROOT && strcmp(name, "p") == 0);
-	T_OK(ns_resolve_parent(ns, "/p//q/new", &dir, name));
+	T_OK(t_resolve_parent(ns, "/p//q/new", &dir, name));
 	T_ASSERT(dir == q && strcmp(name, "new") == 0);
-	T_ERR(ns_resolve_parent(ns, "/", &dir, name), EINVAL);
-	T_ERR(ns_resolve_parent(ns, "///", &dir, name), EINVAL);
-	T_ERR(ns_resolve_parent(ns, "/nope/x", &dir, name), ENOENT);
-	T_ERR(ns_resolve_parent(ns, "/p/q/file/x", &dir, name), ENOTDIR);
-	T_ERR(ns_resolve_parent(ns, "p/q", &dir, name), EINVAL);
-	T_ERR(ns_resolve_parent(ns, "/p/..", &dir, name), EINVAL);
-	T_ERR(ns_resolve_parent(ns, "/p/.", &dir, name), EINVAL);
-	T_ERR(ns_resolve_parent(ns, "", &dir, name), EINVAL);
+	T_ERR(t_resolve_parent(ns, "/", &dir, name), EINVAL);
+	T_ERR(t_resolve_parent(ns, "///", &dir, name), EINVAL);
+	T_ERR(t_resolve_parent(ns, "/nope/x", &dir, name), ENOENT);
+	T_ERR(t_resolve_parent(ns, "/p/q/file/x", &dir, name), ENOTDIR);
+	T_ERR(t_resolve_parent(ns, "p/q", &dir, name), EINVAL);
+	T_ERR(t_resolve_parent(ns, "/p/..", &dir, name), EINVAL);
+	T_ERR(t_resolve_parent(ns, "/p/.", &dir, name), EINVAL);
+	T_ERR(t_resolve_parent(ns, "", &dir, name), EINVAL);
 }
 
 /* ---- readdir ------------------------------------------------------------------------------ */
@@ -529,11 +533,11 @@ static void test_readdir(struct ns *ns)
 	memset(&rest, 0, sizeof(rest));
 	rest.stop_after = 50;
 	rest.stop_rc = 42;
-	T_ASSERT(ns_readdir(ns, dir, 0, collect, &rest) == 42);
+	T_ASSERT(ns_readdir(ns, NULL, dir, 0, collect, &rest) == 42);
 	T_ASSERT(rest.n == 50);
 	cookie = rest.v[49].next;
 	rest.stop_after = 0;
-	T_OK(ns_readdir(ns, dir, cookie, collect, &rest));
+	T_OK(ns_readdir(ns, NULL, dir, cookie, collect, &rest));
 	check_listing(&rest, want, inos, nwant);
 	free(rest.v);
 
@@ -546,7 +550,7 @@ static void test_readdir(struct ns *ns)
 
 		rest.stop_after = before + 7;
 		rest.stop_rc = 1;
-		rc = ns_readdir(ns, dir, cookie, collect, &rest);
+		rc = ns_readdir(ns, NULL, dir, cookie, collect, &rest);
 		T_ASSERT(rc == 0 || rc == 1);
 		if (rest.n == before)
 			break;
@@ -562,9 +566,9 @@ static void test_readdir(struct ns *ns)
 	for (unsigned k = 1; k < N; k += 7) {
 		snprintf(name, sizeof(name), "e%u", k);
 		if (k % 11 == 0)
-			T_OK(ns_rmdir(ns, dir, name));
+			T_OK(ns_rmdir(ns, NULL, dir, name));
 		else
-			T_OK(ns_unlink(ns, dir, name));
+			T_OK(ns_unlink(ns, NULL, dir, name));
 		want[k] = false;
 		nwant--;
 	}
@@ -575,7 +579,7 @@ static void test_readdir(struct ns *ns)
 		nwant++;
 	}
 	memset(&rest, 0, sizeof(rest));
-	T_OK(ns_readdir(ns, dir, cookie, collect, &rest));
+	T_OK(ns_readdir(ns, NULL, dir, cookie, collect, &rest));
 	for (size_t i = 0; i < rest.n; i++) {
 		unsigned k;
 
@@ -597,17 +601,17 @@ static void test_readdir(struct ns *ns)
 
 	/* A cookie past the end lists nothing; an empty directory lists nothing. */
 	memset(&rest, 0, sizeof(rest));
-	T_OK(ns_readdir(ns, dir, l.v[l.n - 1].next, collect, &rest));
+	T_OK(ns_readdir(ns, NULL, dir, l.v[l.n - 1].next, collect, &rest));
 	T_ASSERT(rest.n == 0);
-	T_OK(ns_readdir(ns, dir, UINT64_C(1) << 40, collect, &rest));
+	T_OK(ns_readdir(ns, NULL, dir, UINT64_C(1) << 40, collect, &rest));
 	T_ASSERT(rest.n == 0);
-	T_OK(ns_readdir(ns, empty, 0, collect, &rest));
+	T_OK(ns_readdir(ns, NULL, empty, 0, collect, &rest));
 	T_ASSERT(rest.n == 0);
 	free(l.v);
 	T_ASSERT(ino_at(ns, dir, "e1") == 0);
-	T_ERR(ns_readdir(ns, inos[2], 0, collect, &rest), ENOTDIR);
-	T_ERR(ns_readdir(ns, NO_INO, 0, collect, &rest), ENOENT);
-	T_ERR(ns_readdir(ns, inos[1], 0, collect, &rest), ENOENT);
+	T_ERR(ns_readdir(ns, NULL, inos[2], 0, collect, &rest), ENOTDIR);
+	T_ERR(ns_readdir(ns, NULL, NO_INO, 0, collect, &rest), ENOENT);
+	T_ERR(ns_readdir(ns, NULL, inos[1], 0, collect, &rest), ENOENT);
 	T_ASSERT(rest.n == 0);
 }
 
@@ -626,47 +630,47 @@ static void test_remove(struct ns *ns)
 	T_ASSERT(attr_of(ns, x).blocks == 5);
 	free0 = blocks_free(ns);
 
-	T_ERR(ns_unlink(ns, u, "nope"), ENOENT);
-	T_ERR(ns_rmdir(ns, u, "nope"), ENOENT);
-	T_ERR(ns_unlink(ns, NO_INO, "x"), ENOENT);
-	T_ERR(ns_rmdir(ns, NO_INO, "y"), ENOENT);
-	T_ERR(ns_unlink(ns, u, "y"), EISDIR);
-	T_ERR(ns_rmdir(ns, u, "x"), ENOTDIR);
-	T_ERR(ns_rmdir(ns, u, "y"), ENOTEMPTY);
-	T_ERR(ns_unlink(ns, x, "a"), ENOTDIR);
-	T_ERR(ns_rmdir(ns, x, "a"), ENOTDIR);
-	T_ERR(ns_unlink(ns, u, ""), EINVAL);
-	T_ERR(ns_unlink(ns, u, ".."), EINVAL);
-	T_ERR(ns_rmdir(ns, u, "."), EINVAL);
+	T_ERR(ns_unlink(ns, NULL, u, "nope"), ENOENT);
+	T_ERR(ns_rmdir(ns, NULL, u, "nope"), ENOENT);
+	T_ERR(ns_unlink(ns, NULL, NO_INO, "x"), ENOENT);
+	T_ERR(ns_rmdir(ns, NULL, NO_INO, "y"), ENOENT);
+	T_ERR(ns_unlink(ns, NULL, u, "y"), EISDIR);
+	T_ERR(ns_rmdir(ns, NULL, u, "x"), ENOTDIR);
+	T_ERR(ns_rmdir(ns, NULL, u, "y"), ENOTEMPTY);
+	T_ERR(ns_unlink(ns, NULL, x, "a"), ENOTDIR);
+	T_ERR(ns_rmdir(ns, NULL, x, "a"), ENOTDIR);
+	T_ERR(ns_unlink(ns, NULL, u, ""), EINVAL);
+	T_ERR(ns_unlink(ns, NULL, u, ".."), EINVAL);
+	T_ERR(ns_rmdir(ns, NULL, u, "."), EINVAL);
 	memset(n256, 'r', sizeof(n256) - 1);
 	n256[sizeof(n256) - 1] = '\0';
-	T_ERR(ns_unlink(ns, u, n256), ENAMETOOLONG);
-	T_ERR(ns_rmdir(ns, u, n256), ENAMETOOLONG);
+	T_ERR(ns_unlink(ns, NULL, u, n256), ENAMETOOLONG);
+	T_ERR(ns_rmdir(ns, NULL, u, n256), ENAMETOOLONG);
 	/* The failures changed nothing. */
 	T_ASSERT(ino_at(ns, u, "x") == x && ino_at(ns, u, "y") == y && ino_at(ns, y, "z") == z);
 	T_ASSERT(attr_of(ns, u).nlink == 4);
 	check_file(ns, x, data, sizeof(data));
 
-	T_OK(ns_rmdir(ns, u, "e"));
+	T_OK(ns_rmdir(ns, NULL, u, "e"));
 	T_ASSERT(ino_at(ns, u, "e") == 0 && attr_of(ns, u).nlink == 3);
 	T_ERR(ns_getattr(ns, e, &(struct ns_attr){0}), ENOENT);
-	T_ERR(ns_rmdir(ns, u, "e"), ENOENT);
+	T_ERR(ns_rmdir(ns, NULL, u, "e"), ENOENT);
 
-	T_OK(ns_unlink(ns, u, "x"));
+	T_OK(ns_unlink(ns, NULL, u, "x"));
 	T_ASSERT(ino_at(ns, u, "x") == 0 && attr_of(ns, u).nlink == 3);
 	T_ERR(ns_getattr(ns, x, &(struct ns_attr){0}), ENOENT);
-	T_ERR(ns_read(ns, x, b, sizeof(b), 0), ENOENT);
-	T_ERR(ns_write(ns, x, b, sizeof(b), 0), ENOENT);
-	T_ERR(ns_setattr(ns, x, &sa, NULL), ENOENT);
-	T_ERR(ns_fallocate(ns, x, 0, 0, PG), ENOENT);
-	T_ERR(ns_fsync(ns, x), ENOENT);
-	T_ERR(ns_unlink(ns, u, "x"), ENOENT);
+	T_ERR(ns_read(ns, NULL, x, b, sizeof(b), 0), ENOENT);
+	T_ERR(ns_write(ns, NULL, x, b, sizeof(b), 0), ENOENT);
+	T_ERR(ns_setattr(ns, NULL, x, &sa, NULL), ENOENT);
+	T_ERR(ns_fallocate(ns, NULL, x, 0, 0, PG), ENOENT);
+	T_ERR(ns_fsync(ns, NULL, x), ENOENT);
+	T_ERR(ns_unlink(ns, NULL, u, "x"), ENOENT);
 	T_ASSERT(blocks_free(ns) == free0 + 5);
 
-	T_OK(ns_unlink(ns, y, "z"));
-	T_OK(ns_rmdir(ns, u, "y"));
+	T_OK(ns_unlink(ns, NULL, y, "z"));
+	T_OK(ns_rmdir(ns, NULL, u, "y"));
 	T_ASSERT(attr_of(ns, u).nlink == 2);
-	T_OK(ns_rmdir(ns, ROOT, "rm"));
+	T_OK(ns_rmdir(ns, NULL, ROOT, "rm"));
 	T_ASSERT(ino_at(ns, ROOT, "rm") == 0);
 }
 
@@ -682,10 +686,10 @@ static void test_rename(struct ns *ns)
 
 	/* Plain, in one directory. */
 	a = mkfile(ns, d1, "a");
-	T_OK(ns_rename(ns, d1, "a", d1, "b", 0));
+	T_OK(ns_rename(ns, NULL, d1, "a", d1, "b", 0));
 	T_ASSERT(ino_at(ns, d1, "a") == 0 && ino_at(ns, d1, "b") == a);
 	/* Into another directory. */
-	T_OK(ns_rename(ns, d1, "b", d2, "c", 0));
+	T_OK(ns_rename(ns, NULL, d1, "b", d2, "c", 0));
 	T_ASSERT(ino_at(ns, d1, "b") == 0 && ino_at(ns, d2, "c") == a);
 	T_ASSERT(attr_of(ns, d1).nlink == 2 && attr_of(ns, d2).nlink == 2);
 
@@ -698,7 +702,7 @@ static void test_rename(struct ns *ns)
 	write_at(ns, t, tdata, sizeof(tdata), 0);
 	T_ASSERT(attr_of(ns, t).blocks == 64);
 	free0 = blocks_free(ns);
-	T_OK(ns_rename(ns, d1, "s", d2, "t", 0));
+	T_OK(ns_rename(ns, NULL, d1, "s", d2, "t", 0));
 	T_ASSERT(ino_at(ns, d1, "s") == 0 && ino_at(ns, d2, "t") == s);
 	T_ERR(ns_getattr(ns, t, &(struct ns_attr){0}), ENOENT);
 	T_ASSERT(blocks_free(ns) == free0 + 64);
@@ -711,89 +715,90 @@ static void test_rename(struct ns *ns)
 	n1 = attr_of(ns, d1).nlink;
 	n2 = attr_of(ns, d2).nlink;
 	T_ASSERT(n1 == 3 && n2 == 3);
-	T_OK(ns_rename(ns, d1, "m", d2, "empty", 0));
+	T_OK(ns_rename(ns, NULL, d1, "m", d2, "empty", 0));
 	T_ASSERT(ino_at(ns, d1, "m") == 0 && ino_at(ns, d2, "empty") == m);
 	T_ERR(ns_getattr(ns, empty, &(struct ns_attr){0}), ENOENT);
 	T_ASSERT(attr_of(ns, d1).nlink == n1 - 1 && attr_of(ns, d2).nlink == n2);
 	{
 		struct ns_attr at;
 
-		T_OK(ns_resolve(ns, "/rn/d2/empty/inner", &at));
+		T_OK(t_resolve(ns, "/rn/d2/empty/inner", &at));
 	}
 
 	/* Non-empty target, and type mismatches: nothing changes. */
 	e2 = mkdirn(ns, d1, "e2");
-	T_ERR(ns_rename(ns, d1, "e2", d2, "empty", 0), ENOTEMPTY);
-	T_ERR(ns_rename(ns, d2, "t", d1, "e2", 0), EISDIR);
-	T_ERR(ns_rename(ns, d1, "e2", d2, "t", 0), ENOTDIR);
+	T_ERR(ns_rename(ns, NULL, d1, "e2", d2, "empty", 0), ENOTEMPTY);
+	T_ERR(ns_rename(ns, NULL, d2, "t", d1, "e2", 0), EISDIR);
+	T_ERR(ns_rename(ns, NULL, d1, "e2", d2, "t", 0), ENOTDIR);
 	T_ASSERT(ino_at(ns, d1, "e2") == e2 && ino_at(ns, d2, "empty") == m);
 	T_ASSERT(ino_at(ns, d2, "t") == s);
 
 	/* A directory into itself or below itself. */
 	deep = mkdirn(ns, m, "deep");
-	T_ERR(ns_rename(ns, d2, "empty", m, "x", 0), EINVAL);
-	T_ERR(ns_rename(ns, d2, "empty", deep, "x", 0), EINVAL);
-	T_ERR(ns_rename(ns, rn, "d2", deep, "x", 0), EINVAL);
-	T_ERR(ns_rename(ns, ROOT, "rn", d1, "x", 0), EINVAL);
+	T_ERR(ns_rename(ns, NULL, d2, "empty", m, "x", 0), EINVAL);
+	T_ERR(ns_rename(ns, NULL, d2, "empty", deep, "x", 0), EINVAL);
+	T_ERR(ns_rename(ns, NULL, rn, "d2", deep, "x", 0), EINVAL);
+	T_ERR(ns_rename(ns, NULL, ROOT, "rn", d1, "x", 0), EINVAL);
 	T_ASSERT(ino_at(ns, d2, "empty") == m && ino_at(ns, m, "deep") == deep);
 
 	/* NOREPLACE */
 	f1 = mkfile(ns, d1, "f1");
 	f2 = mkfile(ns, d1, "f2");
-	T_ERR(ns_rename(ns, d1, "f1", d1, "f2", NS_RENAME_NOREPLACE), EEXIST);
-	T_ERR(ns_rename(ns, d1, "e2", d2, "empty", NS_RENAME_NOREPLACE), EEXIST);
+	T_ERR(ns_rename(ns, NULL, d1, "f1", d1, "f2", NS_RENAME_NOREPLACE), EEXIST);
+	T_ERR(ns_rename(ns, NULL, d1, "e2", d2, "empty", NS_RENAME_NOREPLACE), EEXIST);
 	T_ASSERT(ino_at(ns, d1, "f1") == f1 && ino_at(ns, d1, "f2") == f2);
-	T_OK(ns_rename(ns, d1, "f1", d1, "f3", NS_RENAME_NOREPLACE));
+	T_OK(ns_rename(ns, NULL, d1, "f1", d1, "f3", NS_RENAME_NOREPLACE));
 	f3 = f1;
 	T_ASSERT(ino_at(ns, d1, "f1") == 0 && ino_at(ns, d1, "f3") == f3);
 
 	/* EXCHANGE: a file and a directory in different directories swap places. */
 	n1 = attr_of(ns, d1).nlink;
 	n2 = attr_of(ns, d2).nlink;
-	T_OK(ns_rename(ns, d1, "f3", d2, "empty", NS_RENAME_EXCHANGE));
+	T_OK(ns_rename(ns, NULL, d1, "f3", d2, "empty", NS_RENAME_EXCHANGE));
 	T_ASSERT(ino_at(ns, d1, "f3") == m && ino_at(ns, d2, "empty") == f3);
 	T_ASSERT(attr_of(ns, d1).nlink == n1 + 1 && attr_of(ns, d2).nlink == n2 - 1);
 	{
 		struct ns_attr at;
 
-		T_OK(ns_resolve(ns, "/rn/d1/f3/deep", &at));
+		T_OK(t_resolve(ns, "/rn/d1/f3/deep", &at));
 		T_ASSERT(at.ino == deep);
 	}
 	/* Two files in one directory. */
-	T_OK(ns_rename(ns, d2, "t", d2, "empty", NS_RENAME_EXCHANGE));
+	T_OK(ns_rename(ns, NULL, d2, "t", d2, "empty", NS_RENAME_EXCHANGE));
 	T_ASSERT(ino_at(ns, d2, "t") == f3 && ino_at(ns, d2, "empty") == s);
 	T_ASSERT(attr_of(ns, d2).nlink == n2 - 1);
-	T_ERR(ns_rename(ns, d2, "t", d2, "nope", NS_RENAME_EXCHANGE), ENOENT);
-	T_ERR(ns_rename(ns, d1, "f3", deep, "y", NS_RENAME_EXCHANGE), ENOENT);
+	T_ERR(ns_rename(ns, NULL, d2, "t", d2, "nope", NS_RENAME_EXCHANGE), ENOENT);
+	T_ERR(ns_rename(ns, NULL, d1, "f3", deep, "y", NS_RENAME_EXCHANGE), ENOENT);
 	/* A directory swapped with something below it. */
 	mkfile(ns, deep, "y");
-	T_ERR(ns_rename(ns, d1, "f3", deep, "y", NS_RENAME_EXCHANGE), EINVAL);
-	T_ERR(ns_rename(ns, deep, "y", d1, "f3", NS_RENAME_EXCHANGE), EINVAL);
-	T_OK(ns_unlink(ns, deep, "y"));
+	T_ERR(ns_rename(ns, NULL, d1, "f3", deep, "y", NS_RENAME_EXCHANGE), EINVAL);
+	T_ERR(ns_rename(ns, NULL, deep, "y", d1, "f3", NS_RENAME_EXCHANGE), EINVAL);
+	T_OK(ns_unlink(ns, NULL, deep, "y"));
 	T_ASSERT(ino_at(ns, d1, "f3") == m);
 
 	/* Bad flags and names. */
-	T_ERR(ns_rename(ns, d1, "f2", d1, "g", NS_RENAME_EXCHANGE | NS_RENAME_NOREPLACE), EINVAL);
-	T_ERR(ns_rename(ns, d1, "f2", d1, "g", 4), EINVAL);
-	T_ERR(ns_rename(ns, d1, "", d1, "g", 0), EINVAL);
-	T_ERR(ns_rename(ns, d1, "f2", d1, "..", 0), EINVAL);
-	T_ERR(ns_rename(ns, d1, ".", d1, "g", 0), EINVAL);
-	T_ERR(ns_rename(ns, d1, "f2", d1, "a/b", 0), EINVAL);
+	T_ERR(ns_rename(ns, NULL, d1, "f2", d1, "g", NS_RENAME_EXCHANGE | NS_RENAME_NOREPLACE),
+	      EINVAL);
+	T_ERR(ns_rename(ns, NULL, d1, "f2", d1, "g", 4), EINVAL);
+	T_ERR(ns_rename(ns, NULL, d1, "", d1, "g", 0), EINVAL);
+	T_ERR(ns_rename(ns, NULL, d1, "f2", d1, "..", 0), EINVAL);
+	T_ERR(ns_rename(ns, NULL, d1, ".", d1, "g", 0), EINVAL);
+	T_ERR(ns_rename(ns, NULL, d1, "f2", d1, "a/b", 0), EINVAL);
 	memset(n256, 'q', sizeof(n256) - 1);
 	n256[sizeof(n256) - 1] = '\0';
-	T_ERR(ns_rename(ns, d1, "f2", d1, n256, 0), ENAMETOOLONG);
-	T_ERR(ns_rename(ns, d1, "nope", d1, "g", 0), ENOENT);
-	T_ERR(ns_rename(ns, NO_INO, "f2", d1, "g", 0), ENOENT);
-	T_ERR(ns_rename(ns, d1, "f2", NO_INO, "g", 0), ENOENT);
-	T_ERR(ns_rename(ns, f2, "x", d1, "g", 0), ENOTDIR);
-	T_ERR(ns_rename(ns, d1, "f2", f2, "g", 0), ENOTDIR);
+	T_ERR(ns_rename(ns, NULL, d1, "f2", d1, n256, 0), ENAMETOOLONG);
+	T_ERR(ns_rename(ns, NULL, d1, "nope", d1, "g", 0), ENOENT);
+	T_ERR(ns_rename(ns, NULL, NO_INO, "f2", d1, "g", 0), ENOENT);
+	T_ERR(ns_rename(ns, NULL, d1, "f2", NO_INO, "g", 0), ENOENT);
+	T_ERR(ns_rename(ns, NULL, f2, "x", d1, "g", 0), ENOTDIR);
+	T_ERR(ns_rename(ns, NULL, d1, "f2", f2, "g", 0), ENOTDIR);
 	T_ASSERT(ino_at(ns, d1, "f2") == f2 && ino_at(ns, d1, "g") == 0);
 
 	/* The same file: nothing happens. */
 	{
 		struct ns_attr before = attr_of(ns, f2), da = attr_of(ns, d1), after;
 
-		T_OK(ns_rename(ns, d1, "f2", d1, "f2", 0));
+		T_OK(ns_rename(ns, NULL, d1, "f2", d1, "f2", 0));
 		after = attr_of(ns, f2);
 		attr_eq(&before, &after, "rename to itself");
 		after = attr_of(ns, d1);
@@ -803,20 +808,20 @@ static void test_rename(struct ns *ns)
 	/* Moving directories keeps the parents' link counts. */
 	n1 = attr_of(ns, d1).nlink;
 	n2 = attr_of(ns, d2).nlink;
-	T_OK(ns_rename(ns, d1, "e2", d2, "e2", 0));
+	T_OK(ns_rename(ns, NULL, d1, "e2", d2, "e2", 0));
 	T_ASSERT(attr_of(ns, d1).nlink == n1 - 1 && attr_of(ns, d2).nlink == n2 + 1);
-	T_OK(ns_rename(ns, d2, "e2", d2, "e3", 0));
+	T_OK(ns_rename(ns, NULL, d2, "e2", d2, "e3", 0));
 	T_ASSERT(attr_of(ns, d2).nlink == n2 + 1);
-	T_OK(ns_rename(ns, d2, "e3", rn, "e4", 0));
+	T_OK(ns_rename(ns, NULL, d2, "e3", rn, "e4", 0));
 	T_ASSERT(attr_of(ns, d2).nlink == n2 && attr_of(ns, rn).nlink == 5);
-	T_OK(ns_rename(ns, rn, "d1", d2, "d1", 0));
+	T_OK(ns_rename(ns, NULL, rn, "d1", d2, "d1", 0));
 	T_ASSERT(attr_of(ns, rn).nlink == 4 && attr_of(ns, d2).nlink == n2 + 1);
 	{
 		struct ns_attr at;
 
-		T_OK(ns_resolve(ns, "/rn/d2/d1/f3/deep", &at));
+		T_OK(t_resolve(ns, "/rn/d2/d1/f3/deep", &at));
 		T_ASSERT(at.ino == deep);
-		T_ERR(ns_resolve(ns, "/rn/d1", &at), ENOENT);
+		T_ERR(t_resolve(ns, "/rn/d1", &at), ENOENT);
 	}
 	T_ASSERT(ino_at(ns, rn, "e4") == e2);
 }
@@ -840,43 +845,43 @@ static void test_setattr(struct ns *ns)
 				 .gid = 2000,
 				 .atime = 123456789,
 				 .mtime = -5};
-	T_OK(ns_setattr(ns, f, &sa, &b));
+	T_OK(ns_setattr(ns, NULL, f, &sa, &b));
 	T_ASSERT(b.mode == (S_IFREG | 04751) && b.uid == 1000 && b.gid == 2000);
 	T_ASSERT(b.atime == 123456789 && b.mtime == -5 && b.ctime >= t0 && b.ctime >= a.ctime);
 	T_ASSERT(b.size == 0 && b.nlink == 1 && b.ino == f);
 	a = attr_of(ns, f);
 	attr_eq(&a, &b, "getattr after setattr");
 
-	/* One field at a time leaves the others. */
+	/* One field at a time leaves the others, but a chgrp drops setuid, as chown(2) does. */
 	sa = (struct ns_setattr){.valid = NS_SET_GID, .gid = 7};
-	T_OK(ns_setattr(ns, f, &sa, &b));
-	T_ASSERT(b.gid == 7 && b.uid == 1000 && b.mode == (S_IFREG | 04751) && b.mtime == -5);
+	T_OK(ns_setattr(ns, NULL, f, &sa, &b));
+	T_ASSERT(b.gid == 7 && b.uid == 1000 && b.mode == (S_IFREG | 0751) && b.mtime == -5);
 	sa = (struct ns_setattr){.valid = NS_SET_MODE, .mode = 0};
-	T_OK(ns_setattr(ns, f, &sa, &b));
+	T_OK(ns_setattr(ns, NULL, f, &sa, &b));
 	T_ASSERT(b.mode == S_IFREG && b.gid == 7);
 	sa = (struct ns_setattr){.valid = 0};
-	T_OK(ns_setattr(ns, f, &sa, &b));
+	T_OK(ns_setattr(ns, NULL, f, &sa, &b));
 	T_ASSERT(b.mode == S_IFREG && b.atime == 123456789);
 
 	/* Directories: mode keeps the type. */
 	sa = (struct ns_setattr){.valid = NS_SET_MODE | NS_SET_UID, .mode = 01777, .uid = 3};
-	T_OK(ns_setattr(ns, dir, &sa, &b));
+	T_OK(ns_setattr(ns, NULL, dir, &sa, &b));
 	T_ASSERT(b.mode == (S_IFDIR | 01777) && b.uid == 3 && b.nlink == 2);
 
 	/* Errors change nothing. */
 	a = attr_of(ns, f);
 	sa = (struct ns_setattr){.valid = NS_SET_MODE | NS_SET_UID, .mode = 010000, .uid = 9};
-	T_ERR(ns_setattr(ns, f, &sa, NULL), EINVAL);
+	T_ERR(ns_setattr(ns, NULL, f, &sa, NULL), EINVAL);
 	sa = (struct ns_setattr){.valid = NS_SET_MODE, .mode = S_IFREG | 0644};
-	T_ERR(ns_setattr(ns, f, &sa, NULL), EINVAL);
+	T_ERR(ns_setattr(ns, NULL, f, &sa, NULL), EINVAL);
 	sa = (struct ns_setattr){.valid = 1U << 12 | NS_SET_UID, .uid = 9};
-	T_ERR(ns_setattr(ns, f, &sa, NULL), EINVAL);
+	T_ERR(ns_setattr(ns, NULL, f, &sa, NULL), EINVAL);
 	sa = (struct ns_setattr){.valid = NS_SET_UID, .uid = 9};
-	T_ERR(ns_setattr(ns, NO_INO, &sa, NULL), ENOENT);
+	T_ERR(ns_setattr(ns, NULL, NO_INO, &sa, NULL), ENOENT);
 	sa = (struct ns_setattr){.valid = NS_SET_SIZE | NS_SET_UID, .size = 10, .uid = 9};
-	T_ERR(ns_setattr(ns, dir, &sa, NULL), EISDIR);
+	T_ERR(ns_setattr(ns, NULL, dir, &sa, NULL), EISDIR);
 	sa = (struct ns_setattr){.valid = NS_SET_SIZE | NS_SET_UID, .size = NS_FILE_SIZE_MAX + 1};
-	T_ERR(ns_setattr(ns, f, &sa, NULL), EFBIG);
+	T_ERR(ns_setattr(ns, NULL, f, &sa, NULL), EFBIG);
 	b = attr_of(ns, f);
 	attr_eq(&a, &b, "after failed setattrs");
 	T_ASSERT(attr_of(ns, dir).uid == 3);
@@ -884,7 +889,7 @@ static void test_setattr(struct ns *ns)
 	/* Grow: zeros, no blocks, a new mtime. */
 	free0 = blocks_free(ns);
 	sa = (struct ns_setattr){.valid = NS_SET_SIZE, .size = 10000};
-	T_OK(ns_setattr(ns, f, &sa, &b));
+	T_OK(ns_setattr(ns, NULL, f, &sa, &b));
 	T_ASSERT(b.size == 10000 && b.blocks == 0 && b.mtime >= t0 && b.ctime == b.mtime);
 	memset(model, 0, sizeof(model));
 	check_file(ns, f, model, 10000);
@@ -894,37 +899,37 @@ static void test_setattr(struct ns *ns)
 	write_at(ns, f, data, sizeof(data), 0);
 	T_ASSERT(attr_of(ns, f).blocks == 3 && blocks_free(ns) == free0 - 3);
 	sa = (struct ns_setattr){.valid = NS_SET_SIZE, .size = 5000};
-	T_OK(ns_setattr(ns, f, &sa, &b));
+	T_OK(ns_setattr(ns, NULL, f, &sa, &b));
 	T_ASSERT(b.size == 5000 && b.blocks == 2);
 	T_ASSERT(blocks_free(ns) == free0 - 2);
 	memcpy(model, data, 5000);
 	check_file(ns, f, model, 5000);
 	sa = (struct ns_setattr){.valid = NS_SET_SIZE | NS_SET_MTIME, .size = 3 * PG, .mtime = 77};
-	T_OK(ns_setattr(ns, f, &sa, &b));
+	T_OK(ns_setattr(ns, NULL, f, &sa, &b));
 	T_ASSERT(b.size == 3 * PG && b.blocks == 2 && b.mtime == 77);
 	check_file(ns, f, model, 3 * PG);
 	/* A shrink inside the last page, then a grow inside it. */
 	sa = (struct ns_setattr){.valid = NS_SET_SIZE, .size = 4100};
-	T_OK(ns_setattr(ns, f, &sa, &b));
+	T_OK(ns_setattr(ns, NULL, f, &sa, &b));
 	T_ASSERT(b.blocks == 2);
 	sa.size = 4200;
-	T_OK(ns_setattr(ns, f, &sa, &b));
+	T_OK(ns_setattr(ns, NULL, f, &sa, &b));
 	memset(model + 4100, 0, sizeof(model) - 4100);
 	check_file(ns, f, model, 4200);
 	sa.size = 0;
-	T_OK(ns_setattr(ns, f, &sa, &b));
+	T_OK(ns_setattr(ns, NULL, f, &sa, &b));
 	T_ASSERT(b.size == 0 && b.blocks == 0 && blocks_free(ns) == free0);
-	T_ASSERT(ns_read(ns, f, data, 10, 0) == 0);
+	T_ASSERT(ns_read(ns, NULL, f, data, 10, 0) == 0);
 
 	/* The largest size there is: a hole of 1 PiB. */
 	sa.size = NS_FILE_SIZE_MAX;
-	T_OK(ns_setattr(ns, f, &sa, &b));
+	T_OK(ns_setattr(ns, NULL, f, &sa, &b));
 	T_ASSERT(b.size == NS_FILE_SIZE_MAX && b.blocks == 0);
 	memset(data, 1, 10);
-	T_ASSERT(ns_read(ns, f, data, 64, NS_FILE_SIZE_MAX - 10) == 10);
+	T_ASSERT(ns_read(ns, NULL, f, data, 64, NS_FILE_SIZE_MAX - 10) == 10);
 	T_ASSERT(memcmp(data, model + PG * 2, 10) == 0);
 	sa.size = 0;
-	T_OK(ns_setattr(ns, f, &sa, &b));
+	T_OK(ns_setattr(ns, NULL, f, &sa, &b));
 }
 
 /* ---- read / write ------------------------------------------------------------------------- */
@@ -968,15 +973,15 @@ static void test_rw(struct ns *ns)
 			uint64_t want =
 				roff >= size ? 0 : (roff + rlen > size ? size - roff : rlen);
 
-			T_ASSERT(ns_read(ns, f, buf, rlen, roff) == (ssize_t)want);
+			T_ASSERT(ns_read(ns, NULL, f, buf, rlen, roff) == (ssize_t)want);
 			T_ASSERT(memcmp(buf, model + roff, want) == 0);
 		}
 	}
 	check_file(ns, f, model, size);
-	T_ASSERT(ns_read(ns, f, buf, 10, size - 1) == 1 && buf[0] == model[size - 1]);
-	T_ASSERT(ns_read(ns, f, buf, 10, size + 100) == 0);
-	T_ASSERT(ns_read(ns, f, buf, 0, 0) == 0);
-	T_ASSERT(ns_write(ns, f, buf, 0, size + 5000) == 0);
+	T_ASSERT(ns_read(ns, NULL, f, buf, 10, size - 1) == 1 && buf[0] == model[size - 1]);
+	T_ASSERT(ns_read(ns, NULL, f, buf, 10, size + 100) == 0);
+	T_ASSERT(ns_read(ns, NULL, f, buf, 0, 0) == 0);
+	T_ASSERT(ns_write(ns, NULL, f, buf, 0, size + 5000) == 0);
 	T_ASSERT(attr_of(ns, f).size == size);
 
 	/* A sparse file: one block, zeros everywhere else. */
@@ -994,14 +999,14 @@ static void test_rw(struct ns *ns)
 	memset(buf, 0xee, PG);
 	write_at(ns, g, buf, PG, 0);
 	sa.size = 100;
-	T_OK(ns_setattr(ns, g, &sa, NULL));
+	T_OK(ns_setattr(ns, NULL, g, &sa, NULL));
 	write_at(ns, g, "0123456789", 10, 5000);
 	memset(model, 0, 8192);
 	memset(model, 0xee, 100);
 	memcpy(model + 5000, "0123456789", 10);
 	check_file(ns, g, model, 5010);
 	sa.size = 4000;
-	T_OK(ns_setattr(ns, g, &sa, NULL));
+	T_OK(ns_setattr(ns, NULL, g, &sa, NULL));
 	write_at(ns, g, "ab", 2, 4090);
 	memset(model + 4000, 0, 90);
 	memcpy(model + 4090, "ab", 2);
@@ -1009,21 +1014,21 @@ static void test_rw(struct ns *ns)
 
 	/* Errors. */
 	d2 = mkdirn(ns, dir, "d");
-	T_ERR(ns_read(ns, d2, buf, 10, 0), EISDIR);
-	T_ERR(ns_write(ns, d2, buf, 10, 0), EISDIR);
-	T_ERR(ns_read(ns, NO_INO, buf, 10, 0), ENOENT);
-	T_ERR(ns_write(ns, NO_INO, buf, 10, 0), ENOENT);
-	T_ERR(ns_write(ns, g, buf, 1, NS_FILE_SIZE_MAX), EFBIG);
-	T_ERR(ns_write(ns, g, buf, 2, NS_FILE_SIZE_MAX - 1), EFBIG);
-	T_ERR(ns_write(ns, g, buf, 1, UINT64_MAX - 1), EFBIG);
+	T_ERR(ns_read(ns, NULL, d2, buf, 10, 0), EISDIR);
+	T_ERR(ns_write(ns, NULL, d2, buf, 10, 0), EISDIR);
+	T_ERR(ns_read(ns, NULL, NO_INO, buf, 10, 0), ENOENT);
+	T_ERR(ns_write(ns, NULL, NO_INO, buf, 10, 0), ENOENT);
+	T_ERR(ns_write(ns, NULL, g, buf, 1, NS_FILE_SIZE_MAX), EFBIG);
+	T_ERR(ns_write(ns, NULL, g, buf, 2, NS_FILE_SIZE_MAX - 1), EFBIG);
+	T_ERR(ns_write(ns, NULL, g, buf, 1, UINT64_MAX - 1), EFBIG);
 	check_file(ns, g, model, 4092);
 	/* The very last byte a file can have. */
-	T_ASSERT(ns_write(ns, g, "z", 1, NS_FILE_SIZE_MAX - 1) == 1);
+	T_ASSERT(ns_write(ns, NULL, g, "z", 1, NS_FILE_SIZE_MAX - 1) == 1);
 	T_ASSERT(attr_of(ns, g).size == NS_FILE_SIZE_MAX);
-	T_ASSERT(ns_read(ns, g, buf, 10, NS_FILE_SIZE_MAX - 2) == 2);
+	T_ASSERT(ns_read(ns, NULL, g, buf, 10, NS_FILE_SIZE_MAX - 2) == 2);
 	T_ASSERT(buf[0] == 0 && buf[1] == 'z');
 	sa.size = 4092;
-	T_OK(ns_setattr(ns, g, &sa, NULL));
+	T_OK(ns_setattr(ns, NULL, g, &sa, NULL));
 	check_file(ns, g, model, 4092);
 	T_ASSERT(attr_of(ns, g).blocks == 1);
 	free(buf);
@@ -1044,19 +1049,19 @@ static void test_fallocate(struct ns *ns)
 	memset(model, 0xa5, sizeof(model));
 	for (int i = 0; i < 64; i++)
 		write_at(ns, dirty, model, sizeof(model), (uint64_t)i * sizeof(model));
-	T_OK(ns_unlink(ns, dir, "dirty"));
+	T_OK(ns_unlink(ns, NULL, dir, "dirty"));
 	free0 = blocks_free(ns);
 
 	/* Without KEEP_SIZE: the size grows; the blocks read as zeros. */
 	f = mkfile(ns, dir, "f");
-	T_OK(ns_fallocate(ns, f, 0, 0, 3 * PG + 100));
+	T_OK(ns_fallocate(ns, NULL, f, 0, 0, 3 * PG + 100));
 	a = attr_of(ns, f);
 	T_ASSERT(a.size == 3 * PG + 100 && a.blocks == 4);
 	T_ASSERT(blocks_free(ns) == free0 - 4);
 	memset(model, 0, sizeof(model));
 	check_file(ns, f, model, 3 * PG + 100);
 	/* Past the end: the gap is zeros too. */
-	T_OK(ns_fallocate(ns, f, 0, 6 * PG, 10));
+	T_OK(ns_fallocate(ns, NULL, f, 0, 6 * PG, 10));
 	a = attr_of(ns, f);
 	T_ASSERT(a.size == 6 * PG + 10 && a.blocks == 5);
 	check_file(ns, f, model, 6 * PG + 10);
@@ -1064,14 +1069,14 @@ static void test_fallocate(struct ns *ns)
 	/* KEEP_SIZE: blocks without size; later writes need no new blocks. */
 	k = mkfile(ns, dir, "k");
 	free0 = blocks_free(ns);
-	T_OK(ns_fallocate(ns, k, NS_FALLOC_KEEP_SIZE, 0, 16 * PG));
+	T_OK(ns_fallocate(ns, NULL, k, NS_FALLOC_KEEP_SIZE, 0, 16 * PG));
 	a = attr_of(ns, k);
 	T_ASSERT(a.size == 0 && a.blocks == 16 && blocks_free(ns) == free0 - 16);
 	write_at(ns, k, "hello", 5, 0);
 	a = attr_of(ns, k);
 	T_ASSERT(a.size == 5 && a.blocks == 16 && blocks_free(ns) == free0 - 16);
 	sa.size = 16 * PG;
-	T_OK(ns_setattr(ns, k, &sa, NULL));
+	T_OK(ns_setattr(ns, NULL, k, &sa, NULL));
 	{
 		uint8_t *big = xmalloc(16 * PG);
 
@@ -1084,7 +1089,7 @@ static void test_fallocate(struct ns *ns)
 	e = mkfile(ns, dir, "e");
 	fill_rand(data, 3 * PG);
 	write_at(ns, e, data, 3 * PG, 0);
-	T_OK(ns_fallocate(ns, e, 0, PG, 4 * PG));
+	T_OK(ns_fallocate(ns, NULL, e, 0, PG, 4 * PG));
 	a = attr_of(ns, e);
 	T_ASSERT(a.size == 5 * PG && a.blocks == 5);
 	memcpy(model, data, 3 * PG);
@@ -1097,21 +1102,22 @@ static void test_fallocate(struct ns *ns)
 	write_at(ns, h, data, sizeof(data), 0);
 	memcpy(model, data, sizeof(data));
 	free0 = blocks_free(ns);
-	T_OK(ns_fallocate(ns, h, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, 100, 2 * PG + 200));
+	T_OK(ns_fallocate(ns, NULL, h, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, 100,
+			  2 * PG + 200));
 	memset(model + 100, 0, 2 * PG + 200);
 	a = attr_of(ns, h);
 	T_ASSERT(a.size == 4 * PG && a.blocks == 3 && blocks_free(ns) == free0 + 1);
 	check_file(ns, h, model, 4 * PG);
 	/* Inside one page: no block goes. */
-	T_OK(ns_fallocate(ns, h, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, 3 * PG + 7, 9));
+	T_OK(ns_fallocate(ns, NULL, h, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, 3 * PG + 7, 9));
 	memset(model + 3 * PG + 7, 0, 9);
 	T_ASSERT(attr_of(ns, h).blocks == 3);
 	check_file(ns, h, model, 4 * PG);
 	/* Past the end: nothing changes. */
-	T_OK(ns_fallocate(ns, h, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, 10 * PG, PG));
+	T_OK(ns_fallocate(ns, NULL, h, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, 10 * PG, PG));
 	T_ASSERT(attr_of(ns, h).blocks == 3 && attr_of(ns, h).size == 4 * PG);
 	/* The whole file. */
-	T_OK(ns_fallocate(ns, h, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, 0, 4 * PG));
+	T_OK(ns_fallocate(ns, NULL, h, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, 0, 4 * PG));
 	memset(model, 0, sizeof(model));
 	T_ASSERT(attr_of(ns, h).blocks == 0 && blocks_free(ns) == free0 + 4);
 	check_file(ns, h, model, 4 * PG);
@@ -1123,15 +1129,15 @@ static void test_fallocate(struct ns *ns)
 
 	/* Errors, which change nothing. */
 	a = attr_of(ns, h);
-	T_ERR(ns_fallocate(ns, h, 0, 0, 0), EINVAL);
-	T_ERR(ns_fallocate(ns, h, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, 0, 0), EINVAL);
-	T_ERR(ns_fallocate(ns, h, NS_FALLOC_PUNCH_HOLE, 0, PG), EINVAL);
-	T_ERR(ns_fallocate(ns, h, 0x4, 0, PG), EINVAL);
-	T_ERR(ns_fallocate(ns, h, 0x10 | NS_FALLOC_KEEP_SIZE, 0, PG), EINVAL);
-	T_ERR(ns_fallocate(ns, h, 0, NS_FILE_SIZE_MAX, 1), EFBIG);
-	T_ERR(ns_fallocate(ns, h, NS_FALLOC_KEEP_SIZE, NS_FILE_SIZE_MAX - PG, 2 * PG), EFBIG);
-	T_ERR(ns_fallocate(ns, dir, 0, 0, PG), EISDIR);
-	T_ERR(ns_fallocate(ns, NO_INO, 0, 0, PG), ENOENT);
+	T_ERR(ns_fallocate(ns, NULL, h, 0, 0, 0), EINVAL);
+	T_ERR(ns_fallocate(ns, NULL, h, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, 0, 0), EINVAL);
+	T_ERR(ns_fallocate(ns, NULL, h, NS_FALLOC_PUNCH_HOLE, 0, PG), EINVAL);
+	T_ERR(ns_fallocate(ns, NULL, h, 0x4, 0, PG), EINVAL);
+	T_ERR(ns_fallocate(ns, NULL, h, 0x10 | NS_FALLOC_KEEP_SIZE, 0, PG), EINVAL);
+	T_ERR(ns_fallocate(ns, NULL, h, 0, NS_FILE_SIZE_MAX, 1), EFBIG);
+	T_ERR(ns_fallocate(ns, NULL, h, NS_FALLOC_KEEP_SIZE, NS_FILE_SIZE_MAX - PG, 2 * PG), EFBIG);
+	T_ERR(ns_fallocate(ns, NULL, dir, 0, 0, PG), EISDIR);
+	T_ERR(ns_fallocate(ns, NULL, NO_INO, 0, 0, PG), ENOENT);
 	{
 		struct ns_attr b = attr_of(ns, h);
 
@@ -1149,23 +1155,23 @@ static void test_fsync(struct ns *ns)
 	struct ns_attr a, b;
 
 	write_at(ns, f, "0123456789", 10, 0);
-	T_OK(ns_fsync(ns, f));
+	T_OK(ns_fsync(ns, NULL, f));
 	a = attr_of(ns, f);
 	/* A pure overwrite changes mtime lazily; fsync makes it durable with one record. */
 	write_at(ns, f, "ab", 2, 3);
 	b = attr_of(ns, f);
 	T_ASSERT(b.mtime > a.mtime && b.ctime == b.mtime && b.size == 10);
 	ns_statfs(ns, &s0);
-	T_OK(ns_fsync(ns, f));
+	T_OK(ns_fsync(ns, NULL, f));
 	ns_statfs(ns, &s1);
 	T_ASSERT(s1.checkpoints == s0.checkpoints && s1.log_used > s0.log_used);
-	T_OK(ns_fsync(ns, f));
-	T_OK(ns_fsync(ns, dir));
+	T_OK(ns_fsync(ns, NULL, f));
+	T_OK(ns_fsync(ns, NULL, dir));
 	ns_statfs(ns, &s2);
 	T_ASSERT(s2.checkpoints == s1.checkpoints && s2.log_used == s1.log_used);
 	a = attr_of(ns, f);
 	attr_eq(&a, &b, "fsync");
-	T_ERR(ns_fsync(ns, NO_INO), ENOENT);
+	T_ERR(ns_fsync(ns, NULL, NO_INO), ENOENT);
 	/* Left dirty for the remount to flush. */
 	write_at(ns, f, "c", 1, 9);
 }
@@ -1209,7 +1215,8 @@ static void test_big(struct ns *ns)
 	check_file(ns, f, model, size);
 
 	/* A hole punched into a 2 MiB extent: the rest of it stays. */
-	T_OK(ns_fallocate(ns, f, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, 3 * MiB + 5, PG * 3));
+	T_OK(ns_fallocate(ns, NULL, f, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, 3 * MiB + 5,
+			  PG * 3));
 	memset(model + 3 * MiB + 5, 0, PG * 3);
 	T_ASSERT(attr_of(ns, f).blocks == 2046 && blocks_free(ns) == free0 - 2046);
 	check_file(ns, f, model, size);
@@ -1220,10 +1227,10 @@ static void test_big(struct ns *ns)
 	{
 		struct ns_setattr sa = {.valid = NS_SET_SIZE, .size = 5 * MiB + 3};
 
-		T_OK(ns_setattr(ns, f, &sa, &a));
+		T_OK(ns_setattr(ns, NULL, f, &sa, &a));
 		T_ASSERT(a.blocks == 1280 + 1);
 		sa.size = size;
-		T_OK(ns_setattr(ns, f, &sa, &a));
+		T_OK(ns_setattr(ns, NULL, f, &sa, &a));
 		memset(model + 5 * MiB + 3, 0, size - 5 * MiB - 3);
 	}
 	check_file(ns, f, model, size);
@@ -1284,7 +1291,7 @@ static void test_enospc_data(void)
 		}
 		m = &files[nf - 1];
 		fill_rand(buf, len);
-		n = ns_write(ns, m->ino, buf, len, m->size);
+		n = ns_write(ns, NULL, m->ino, buf, len, m->size);
 		if (n > 0 && (uint64_t)n <= len) {
 			memcpy(m->data + m->size, buf, (size_t)n);
 			m->size += (uint64_t)n;
@@ -1300,32 +1307,32 @@ static void test_enospc_data(void)
 
 	/* With no block free: nothing that needs one changes anything. */
 	gap = mkfile(ns, ROOT, "gap");
-	T_ERR(ns_write(ns, gap, "x", 1, 10000), ENOSPC);
+	T_ERR(ns_write(ns, NULL, gap, "x", 1, 10000), ENOSPC);
 	a = attr_of(ns, gap);
 	T_ASSERT(a.size == 0 && a.blocks == 0);
-	T_ERR(ns_fallocate(ns, gap, 0, 0, PG), ENOSPC);
+	T_ERR(ns_fallocate(ns, NULL, gap, 0, 0, PG), ENOSPC);
 	a = attr_of(ns, gap);
 	T_ASSERT(a.size == 0 && a.blocks == 0);
-	T_ERR(ns_fallocate(ns, gap, NS_FALLOC_KEEP_SIZE, 0, PG), ENOSPC);
+	T_ERR(ns_fallocate(ns, NULL, gap, NS_FALLOC_KEEP_SIZE, 0, PG), ENOSPC);
 	T_ASSERT(attr_of(ns, gap).blocks == 0);
 	for (int i = 0; i < nf; i++)
 		check_file(ns, files[i].ino, files[i].data, files[i].size);
 	/* A size needs no block. */
 	sa.size = MiB;
-	T_OK(ns_setattr(ns, gap, &sa, NULL));
-	T_ASSERT(ns_read(ns, gap, buf, 100, 5000) == 100 && buf[0] == 0 && buf[99] == 0);
+	T_OK(ns_setattr(ns, NULL, gap, &sa, NULL));
+	T_ASSERT(ns_read(ns, NULL, gap, buf, 100, 5000) == 100 && buf[0] == 0 && buf[99] == 0);
 	sa.size = 0;
-	T_OK(ns_setattr(ns, gap, &sa, NULL));
+	T_OK(ns_setattr(ns, NULL, gap, &sa, NULL));
 
 	/* Unlinking gives the space back (after the grace period of the frees). */
 	T_ASSERT(attr_of(ns, files[0].ino).blocks == (files[0].size + PG - 1) / PG);
-	T_OK(ns_unlink(ns, ROOT, "f0"));
+	T_OK(ns_unlink(ns, NULL, ROOT, "f0"));
 	free(files[0].data);
 	files[0].data = NULL;
 	rcu_barrier_all();
 	ns_statfs(ns, &st);
 	T_ASSERT(st.blocks_free == (files[0].size + PG - 1) / PG);
-	T_ASSERT(ns_write(ns, gap, "x", 1, 10000) == 1);
+	T_ASSERT(ns_write(ns, NULL, gap, "x", 1, 10000) == 1);
 	T_ASSERT(attr_of(ns, gap).size == 10001);
 
 	/* Everything as written, also after a remount. */
@@ -1393,7 +1400,7 @@ static void test_log_full(void)
 	for (;;) {
 		T_ASSERT(n < MAX_FILES);
 		long_name(name, n);
-		rc = ns_create(ns, ROOT, name, 0644, 0, 0, NULL);
+		rc = ns_create(ns, NULL, ROOT, name, 0644, NULL);
 		if (rc == -ENOSPC)
 			break;
 		T_OK(rc);
@@ -1401,8 +1408,8 @@ static void test_log_full(void)
 	}
 	nlive = n;
 	/* The failed create left nothing; other growth fails the same way. */
-	T_ERR(ns_lookup(ns, ROOT, name, &(struct ns_attr){0}), ENOENT);
-	T_ERR(ns_mkdir(ns, ROOT, name, 0755, 0, 0, NULL), ENOSPC);
+	T_ERR(ns_lookup(ns, NULL, ROOT, name, &(struct ns_attr){0}), ENOENT);
+	T_ERR(ns_mkdir(ns, NULL, ROOT, name, 0755, NULL), ENOSPC);
 	ns_statfs(ns, &st);
 	T_ASSERT(st.files == nlive + 1 && st.checkpoints >= 1);
 	check_log_full_dir(ns, live, n);
@@ -1412,13 +1419,13 @@ static void test_log_full(void)
 	/* Removing names makes room again. */
 	for (unsigned k = 0; k < 10; k++) {
 		long_name(name, k * 7);
-		T_OK(ns_unlink(ns, ROOT, name));
+		T_OK(ns_unlink(ns, NULL, ROOT, name));
 		live[k * 7] = false;
 		nlive--;
 	}
 	for (unsigned k = 0; k < 5; k++) {
 		long_name(name, n);
-		T_OK(ns_create(ns, ROOT, name, 0644, 0, 0, NULL));
+		T_OK(ns_create(ns, NULL, ROOT, name, 0644, NULL));
 		live[n++] = true;
 		nlive++;
 	}
@@ -1432,8 +1439,8 @@ static void test_log_full(void)
 	ns_statfs(ns, &st);
 	T_ASSERT(st.files == nlive + 1 && st.orphans == 0);
 	long_name(name, n);
-	T_OK(ns_create(ns, ROOT, name, 0644, 0, 0, NULL));
-	T_OK(ns_unlink(ns, ROOT, name));
+	T_OK(ns_create(ns, NULL, ROOT, name, 0644, NULL));
+	T_OK(ns_unlink(ns, NULL, ROOT, name));
 	check_log_full_dir(ns, live, n);
 	ns_unmount(&ns);
 	free(live);
@@ -1455,24 +1462,25 @@ static void test_rdonly(const char *path, const struct snap *want)
 	take_snap(ns, &s);
 	snap_eq(want, &s);
 	free(s.v);
-	T_OK(ns_resolve(ns, "/rw/gap", &f));
-	T_OK(ns_resolve(ns, "/rn/d2", &a));
-	T_ERR(ns_mkdir(ns, ROOT, "new", 0755, 0, 0, NULL), EROFS);
-	T_ERR(ns_create(ns, ROOT, "new", 0644, 0, 0, NULL), EROFS);
-	T_ERR(ns_unlink(ns, a.ino, "t"), EROFS);
-	T_ERR(ns_rmdir(ns, ROOT, "rd-empty"), EROFS);
-	T_ERR(ns_rename(ns, a.ino, "t", a.ino, "t2", 0), EROFS);
-	T_ERR(ns_rename(ns, a.ino, "t", a.ino, "empty", NS_RENAME_EXCHANGE), EROFS);
-	T_ERR(ns_setattr(ns, f.ino, &sa, NULL), EROFS);
+	T_OK(t_resolve(ns, "/rw/gap", &f));
+	T_OK(t_resolve(ns, "/rn/d2", &a));
+	T_ERR(ns_mkdir(ns, NULL, ROOT, "new", 0755, NULL), EROFS);
+	T_ERR(ns_create(ns, NULL, ROOT, "new", 0644, NULL), EROFS);
+	T_ERR(ns_unlink(ns, NULL, a.ino, "t"), EROFS);
+	T_ERR(ns_rmdir(ns, NULL, ROOT, "rd-empty"), EROFS);
+	T_ERR(ns_rename(ns, NULL, a.ino, "t", a.ino, "t2", 0), EROFS);
+	T_ERR(ns_rename(ns, NULL, a.ino, "t", a.ino, "empty", NS_RENAME_EXCHANGE), EROFS);
+	T_ERR(ns_setattr(ns, NULL, f.ino, &sa, NULL), EROFS);
 	sa = (struct ns_setattr){.valid = NS_SET_SIZE, .size = 0};
-	T_ERR(ns_setattr(ns, f.ino, &sa, NULL), EROFS);
-	T_ERR(ns_write(ns, f.ino, "x", 1, 0), EROFS);
-	T_ERR(ns_write(ns, f.ino, "x", 1, f.size + 100), EROFS);
-	T_ERR(ns_fallocate(ns, f.ino, 0, 0, 10 * PG), EROFS);
-	T_ERR(ns_fallocate(ns, f.ino, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, 0, PG), EROFS);
+	T_ERR(ns_setattr(ns, NULL, f.ino, &sa, NULL), EROFS);
+	T_ERR(ns_write(ns, NULL, f.ino, "x", 1, 0), EROFS);
+	T_ERR(ns_write(ns, NULL, f.ino, "x", 1, f.size + 100), EROFS);
+	T_ERR(ns_fallocate(ns, NULL, f.ino, 0, 0, 10 * PG), EROFS);
+	T_ERR(ns_fallocate(ns, NULL, f.ino, NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE, 0, PG),
+	      EROFS);
 	T_ERR(ns_checkpoint(ns), EROFS);
 	/* Reads work. */
-	T_ASSERT(ns_read(ns, f.ino, buf, 2, 0) == 2 && buf[0] == 0xee);
+	T_ASSERT(ns_read(ns, NULL, f.ino, buf, 2, 0) == 2 && buf[0] == 0xee);
 	ns_statfs(ns, &st);
 	T_ASSERT(st.files == want->n && st.orphans == 0);
 	take_snap(ns, &s);

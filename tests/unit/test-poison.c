@@ -37,6 +37,9 @@
 #include "blockmap.h"
 #include "log.h"
 #include "nsint.h"
+#include "nsmap.h"
+#include "poison.h"
+#include "lease.h"
 #include "testutil.h"
 
 #define PAGE ((uint64_t)FMT_BLOCK_SIZE)
@@ -91,9 +94,9 @@ static uint64_t make_file(struct ns *ns, const char *name, uint64_t size, unsign
 	uint8_t *buf = malloc(size);
 
 	T_ASSERT(buf);
-	T_OK(ns_create(ns, NS_ROOT_INO, name, 0644, 0, 0, &a));
+	T_OK(ns_create(ns, NULL, NS_ROOT_INO, name, 0644, &a));
 	fill_pat(buf, tag, 0, size);
-	T_ASSERT(ns_write(ns, a.ino, buf, size, 0) == (ssize_t)size);
+	T_ASSERT(ns_write(ns, NULL, a.ino, buf, size, 0) == (ssize_t)size);
 	free(buf);
 	return a.ino;
 }
@@ -131,7 +134,7 @@ static uint64_t page_block(struct ns *ns, uint64_t ino, uint64_t idx)
 static void check_page(struct ns *ns, uint64_t ino, uint64_t idx, unsigned tag)
 {
 	uint8_t buf[PAGE], want[PAGE];
-	ssize_t n = ns_read(ns, ino, buf, PAGE, idx * PAGE);
+	ssize_t n = ns_read(ns, NULL, ino, buf, PAGE, idx * PAGE);
 
 	if (n != (ssize_t)PAGE)
 		T_FAIL("inode %" PRIu64 " page %" PRIu64 ": read %zd", ino, idx, n);
@@ -255,8 +258,8 @@ static const struct ns_grant_ops holder_ops = {h_poison, h_invalidate, h_expired
 static void grant(struct ns *ns, struct holder *h, uint64_t ino, uint64_t index, uint64_t count)
 {
 	memset(h, 0, sizeof(*h));
-	T_OK(ns_grant_new(ns, ino, index, count, NS_GRANT_READ | NS_GRANT_WRITE, &holder_ops, h,
-			  &h->g));
+	T_OK(ns_grant_new(ns, NULL, ino, index, count, NS_GRANT_READ | NS_GRANT_WRITE, &holder_ops,
+			  h, &h->g));
 }
 
 /* ---- owned pages, grants, repair, persistence ---- */
@@ -281,10 +284,11 @@ static void expect_owned(struct ns *ns, uint64_t ino, uint64_t idx, uint64_t pag
 	T_ASSERT(quarantined(ns) == q + 1);
 	T_ASSERT(blocks_of(ns, ino) == owned - 1);
 	/* Reads: EIO from the page's start or inside it; a read from earlier stops there. */
-	T_ERR(ns_read(ns, ino, buf, PAGE, idx * PAGE), EIO);
-	T_ERR(ns_read(ns, ino, buf, 10, idx * PAGE + PAGE - 10), EIO);
-	T_ERR(ns_read(ns, ino, buf, 3 * PAGE, idx * PAGE + 1), EIO);
-	T_ASSERT(ns_read(ns, ino, buf, 3 * PAGE, idx * PAGE - PAGE - 7) == (ssize_t)(PAGE + 7));
+	T_ERR(ns_read(ns, NULL, ino, buf, PAGE, idx * PAGE), EIO);
+	T_ERR(ns_read(ns, NULL, ino, buf, 10, idx * PAGE + PAGE - 10), EIO);
+	T_ERR(ns_read(ns, NULL, ino, buf, 3 * PAGE, idx * PAGE + 1), EIO);
+	T_ASSERT(ns_read(ns, NULL, ino, buf, 3 * PAGE, idx * PAGE - PAGE - 7) ==
+		 (ssize_t)(PAGE + 7));
 	{
 		uint8_t want[PAGE + 7];
 
@@ -305,7 +309,7 @@ static void expect_owned(struct ns *ns, uint64_t ino, uint64_t idx, uint64_t pag
 	T_ASSERT(r.n == 1 && r.hits[0].already && r.hits[0].block == blk && !r.hits[0].owned);
 	T_ASSERT(quarantined(ns) == q + 1);
 	T_ASSERT(blocks_of(ns, ino) == owned - 1);
-	T_ERR(ns_read(ns, ino, buf, PAGE, idx * PAGE), EIO);
+	T_ERR(ns_read(ns, NULL, ino, buf, PAGE, idx * PAGE), EIO);
 }
 
 static void test_owned(void)
@@ -366,8 +370,8 @@ static void test_owned(void)
 	T_ASSERT(h_large_in.poisons == 1);
 	T_ASSERT(quarantined(ns) == 4);
 	T_ASSERT(blocks_of(ns, large) == 1021);
-	T_ASSERT(ns_read(ns, large, buf, 2 * PAGE, 599 * PAGE) == (ssize_t)PAGE);
-	T_ERR(ns_read(ns, large, buf, PAGE, 601 * PAGE), EIO);
+	T_ASSERT(ns_read(ns, NULL, large, buf, 2 * PAGE, 599 * PAGE) == (ssize_t)PAGE);
+	T_ERR(ns_read(ns, NULL, large, buf, PAGE, 601 * PAGE), EIO);
 	audit(ns);
 
 	ns_grant_delete(ns, &h_small_in.g);
@@ -377,14 +381,14 @@ static void test_owned(void)
 
 	/* Repair by rewrite: a partial write is EIO, and changes nothing. */
 	memset(page, 0xa5, sizeof(page));
-	T_ERR(ns_write(ns, small, page, 100, 3 * PAGE + 10), EIO);
-	T_ERR(ns_write(ns, small, page, PAGE - 1, 3 * PAGE + 1), EIO);
-	T_ERR(ns_write(ns, small, page, PAGE - 1, 3 * PAGE), EIO);
-	T_ERR(ns_read(ns, small, buf, PAGE, 3 * PAGE), EIO);
+	T_ERR(ns_write(ns, NULL, small, page, 100, 3 * PAGE + 10), EIO);
+	T_ERR(ns_write(ns, NULL, small, page, PAGE - 1, 3 * PAGE + 1), EIO);
+	T_ERR(ns_write(ns, NULL, small, page, PAGE - 1, 3 * PAGE), EIO);
+	T_ERR(ns_read(ns, NULL, small, buf, PAGE, 3 * PAGE), EIO);
 	T_ASSERT(page_block(ns, small, 3) == bad_small);
 	/* A whole-page write moves the page to a fresh block. */
-	T_ASSERT(ns_write(ns, small, page, PAGE, 3 * PAGE) == (ssize_t)PAGE);
-	T_ASSERT(ns_read(ns, small, buf, PAGE, 3 * PAGE) == (ssize_t)PAGE);
+	T_ASSERT(ns_write(ns, NULL, small, page, PAGE, 3 * PAGE) == (ssize_t)PAGE);
+	T_ASSERT(ns_read(ns, NULL, small, buf, PAGE, 3 * PAGE) == (ssize_t)PAGE);
 	T_ASSERT(memcmp(buf, page, PAGE) == 0);
 	e = page_entry(ns, small, 3, NULL, &b);
 	T_ASSERT(b != bad_small && !bm_is_poison(e) && !bm_is_locked(e));
@@ -401,9 +405,10 @@ static void test_owned(void)
 		uint8_t three[3 * PAGE];
 
 		memset(three, 0x5a, sizeof(three));
-		T_ASSERT(ns_write(ns, large, three, sizeof(three), 299 * PAGE) ==
+		T_ASSERT(ns_write(ns, NULL, large, three, sizeof(three), 299 * PAGE) ==
 			 (ssize_t)sizeof(three));
-		T_ASSERT(ns_read(ns, large, buf, sizeof(buf), 299 * PAGE) == (ssize_t)sizeof(buf));
+		T_ASSERT(ns_read(ns, NULL, large, buf, sizeof(buf), 299 * PAGE) ==
+			 (ssize_t)sizeof(buf));
 		T_ASSERT(memcmp(buf, three, sizeof(three)) == 0);
 		e = page_entry(ns, large, 300, &first, &b);
 		T_ASSERT(bm_to_order(e) == 0 && first == 300 && b != bad_large &&
@@ -438,12 +443,13 @@ static void test_owned(void)
 		T_ASSERT(blocks_of(ns, large) == 1022);
 		T_ASSERT(alloc_is_quarantined(ns->alloc, bad_small));
 		T_ASSERT(alloc_is_quarantined(ns->alloc, bad_large));
-		T_ERR(ns_read(ns, large, buf, PAGE, 600 * PAGE), EIO);
-		T_ERR(ns_read(ns, large, buf, PAGE, 601 * PAGE), EIO);
-		T_ASSERT(ns_read(ns, large, buf, 3 * PAGE, 598 * PAGE) == (ssize_t)(2 * PAGE));
-		T_ASSERT(ns_read(ns, small, buf, PAGE, 3 * PAGE) == (ssize_t)PAGE);
+		T_ERR(ns_read(ns, NULL, large, buf, PAGE, 600 * PAGE), EIO);
+		T_ERR(ns_read(ns, NULL, large, buf, PAGE, 601 * PAGE), EIO);
+		T_ASSERT(ns_read(ns, NULL, large, buf, 3 * PAGE, 598 * PAGE) ==
+			 (ssize_t)(2 * PAGE));
+		T_ASSERT(ns_read(ns, NULL, small, buf, PAGE, 3 * PAGE) == (ssize_t)PAGE);
 		T_ASSERT(memcmp(buf, page, PAGE) == 0);
-		T_ASSERT(ns_read(ns, large, buf, PAGE, 300 * PAGE) == (ssize_t)PAGE);
+		T_ASSERT(ns_read(ns, NULL, large, buf, PAGE, 300 * PAGE) == (ssize_t)PAGE);
 		T_ASSERT(buf[0] == 0x5a && buf[PAGE - 1] == 0x5a);
 		check_page(ns, small, 2, 1);
 		check_page(ns, small, 4, 1);
@@ -468,14 +474,16 @@ static void test_owned(void)
 		uint8_t two[2 * PAGE];
 
 		memset(two, 0x3c, sizeof(two));
-		T_ASSERT(ns_write(ns, large, two, sizeof(two), 600 * PAGE) == (ssize_t)sizeof(two));
-		T_ASSERT(ns_read(ns, large, buf, sizeof(two), 600 * PAGE) == (ssize_t)sizeof(two));
+		T_ASSERT(ns_write(ns, NULL, large, two, sizeof(two), 600 * PAGE) ==
+			 (ssize_t)sizeof(two));
+		T_ASSERT(ns_read(ns, NULL, large, buf, sizeof(two), 600 * PAGE) ==
+			 (ssize_t)sizeof(two));
 		T_ASSERT(memcmp(buf, two, sizeof(two)) == 0);
 	}
 	T_ASSERT(bm_to_order(page_entry(ns, large, 600, NULL, NULL)) == 0);
 	T_ASSERT(!bm_is_locked(page_entry(ns, large, 599, NULL, NULL)));
 	T_ASSERT(!bm_is_locked(page_entry(ns, large, 602, NULL, NULL)));
-	T_ERR(ns_read(ns, large, buf, PAGE, 700 * PAGE), EIO);
+	T_ERR(ns_read(ns, NULL, large, buf, PAGE, 700 * PAGE), EIO);
 	T_ASSERT(page_block(ns, large, 700) == b && alloc_is_quarantined(ns->alloc, b));
 	check_page(ns, large, 599, 2);
 	check_page(ns, large, 602, 2);
@@ -488,8 +496,9 @@ static void test_owned(void)
 	T_OK(ns_check(path, audit_line, NULL, &res));
 	T_ASSERT(res.problems == 0 && res.blocks_quarantined == 5);
 	ns = mount_region(path);
-	T_ERR(ns_read(ns, large, buf, PAGE, 700 * PAGE), EIO);
-	T_ASSERT(ns_read(ns, large, buf, PAGE, 601 * PAGE) == (ssize_t)PAGE && buf[0] == 0x3c);
+	T_ERR(ns_read(ns, NULL, large, buf, PAGE, 700 * PAGE), EIO);
+	T_ASSERT(ns_read(ns, NULL, large, buf, PAGE, 601 * PAGE) == (ssize_t)PAGE &&
+		 buf[0] == 0x3c);
 	T_ASSERT(quarantined(ns) == 5 && blocks_of(ns, large) == 1023);
 	audit(ns);
 	ns_unmount(&ns);
@@ -507,9 +516,9 @@ static uint64_t fill_region(struct ns *ns, const char *name)
 	ssize_t n;
 
 	memset(chunk, 0x77, sizeof(chunk));
-	T_OK(ns_create(ns, NS_ROOT_INO, name, 0644, 0, 0, &a));
+	T_OK(ns_create(ns, NULL, NS_ROOT_INO, name, 0644, &a));
 	for (;;) {
-		n = ns_write(ns, a.ino, chunk, sizeof(chunk), off);
+		n = ns_write(ns, NULL, a.ino, chunk, sizeof(chunk), off);
 		if (n == -ENOSPC)
 			break;
 		T_ASSERT(n > 0);
@@ -597,8 +606,8 @@ static void test_free(void)
 	T_ASSERT(alloc_is_quarantined(ns->alloc, blk));
 	T_ASSERT(quarantined(ns) == 1);
 	/* Free everything: the block stays quarantined, the rest can be taken again. */
-	T_OK(ns_unlink(ns, NS_ROOT_INO, "fill"));
-	T_OK(ns_unlink(ns, NS_ROOT_INO, "some"));
+	T_OK(ns_unlink(ns, NULL, NS_ROOT_INO, "fill"));
+	T_OK(ns_unlink(ns, NULL, NS_ROOT_INO, "some"));
 	rcu_barrier_all();
 	ns_statfs(ns, &st);
 	T_ASSERT(st.blocks_free == st.blocks - 1 && st.blocks_quarantined == 1);
@@ -656,9 +665,9 @@ static void test_metadata(void)
 	T_ASSERT(poison(ns, PAGE, 2 * PAGE, &r) == 0);
 	T_ASSERT(r.n == 2 && r.hits[0].metadata && r.hits[1].metadata);
 	T_ASSERT(quarantined(ns) == q);
-	T_OK(ns_create(ns, NS_ROOT_INO, "still-writable", 0644, 0, 0, NULL));
+	T_OK(ns_create(ns, NULL, NS_ROOT_INO, "still-writable", 0644, NULL));
 	fill_pat(buf, 4, 0, 10);
-	T_ASSERT(ns_write(ns, ino, buf, 10, 0) == 10);
+	T_ASSERT(ns_write(ns, NULL, ino, buf, 10, 0) == 10);
 
 	/* The active log area: read-only from now on. */
 	sb = mlog_super(ns->log);
@@ -667,16 +676,16 @@ static void test_metadata(void)
 	T_ASSERT(poison(ns, active_off + 3 * PAGE, 1, &r) == 0);
 	T_ASSERT(r.n == 1 && r.hits[0].metadata && !r.hits[0].owned);
 	T_ASSERT(err_lines == 1 && strstr(last_err, "read-only") && strstr(last_err, "active"));
-	T_ERR(ns_create(ns, NS_ROOT_INO, "nope", 0644, 0, 0, NULL), EROFS);
-	T_ERR(ns_mkdir(ns, NS_ROOT_INO, "nope", 0755, 0, 0, NULL), EROFS);
-	T_ERR(ns_write(ns, ino, buf, 10, 0), EROFS);
-	T_ERR(ns_setattr(ns, ino, &sa, NULL), EROFS);
-	T_ERR(ns_fallocate(ns, ino, 0, 0, PAGE), EROFS);
-	T_ERR(ns_unlink(ns, NS_ROOT_INO, "f"), EROFS);
-	T_ERR(ns_rename(ns, NS_ROOT_INO, "f", NS_ROOT_INO, "g", 0), EROFS);
+	T_ERR(ns_create(ns, NULL, NS_ROOT_INO, "nope", 0644, NULL), EROFS);
+	T_ERR(ns_mkdir(ns, NULL, NS_ROOT_INO, "nope", 0755, NULL), EROFS);
+	T_ERR(ns_write(ns, NULL, ino, buf, 10, 0), EROFS);
+	T_ERR(ns_setattr(ns, NULL, ino, &sa, NULL), EROFS);
+	T_ERR(ns_fallocate(ns, NULL, ino, 0, 0, PAGE), EROFS);
+	T_ERR(ns_unlink(ns, NULL, NS_ROOT_INO, "f"), EROFS);
+	T_ERR(ns_rename(ns, NULL, NS_ROOT_INO, "f", NS_ROOT_INO, "g", 0), EROFS);
 	T_ERR(ns_checkpoint(ns), EROFS);
 	/* Reads work. */
-	T_OK(ns_lookup(ns, NS_ROOT_INO, "f", &a));
+	T_OK(ns_lookup(ns, NULL, NS_ROOT_INO, "f", &a));
 	T_ASSERT(a.ino == ino && a.size == 4 * PAGE);
 	check_all(ns, ino, 4, 4, NULL, 0);
 	/* Data poison while read-only: quarantined in memory, the page reads EIO. */
@@ -684,8 +693,8 @@ static void test_metadata(void)
 	T_ASSERT(poison(ns, blk * PAGE, PAGE, &r) == 1);
 	T_ASSERT(r.n == 1 && r.hits[0].owned && r.hits[0].ino == ino && r.hits[0].index == 2);
 	T_ASSERT(alloc_is_quarantined(ns->alloc, blk) && quarantined(ns) == q + 1);
-	T_ERR(ns_read(ns, ino, buf, PAGE, 2 * PAGE), EIO);
-	T_ASSERT(ns_read(ns, ino, buf, 2 * PAGE, PAGE) == (ssize_t)PAGE);
+	T_ERR(ns_read(ns, NULL, ino, buf, PAGE, 2 * PAGE), EIO);
+	T_ASSERT(ns_read(ns, NULL, ino, buf, 2 * PAGE, PAGE) == (ssize_t)PAGE);
 	check_page(ns, ino, 3, 4);
 	ns_unmount(&ns);
 	printf("ok metadata and ranges\n");
@@ -715,16 +724,16 @@ static void race_hook(void *ctx, enum ns_hook hook, uint64_t block)
 	/* Still inside the read section of the lookup: the engine may run, nothing may wait. */
 	switch (rc->kind) {
 	case RACE_TRUNCATE:
-		T_OK(ns_setattr(rc->ns, rc->ino, &sa, NULL));
+		T_OK(ns_setattr(rc->ns, NULL, rc->ino, &sa, NULL));
 		break;
 	case RACE_UNLINK:
-		T_OK(ns_unlink(rc->ns, NS_ROOT_INO, "racer"));
+		T_OK(ns_unlink(rc->ns, NULL, NS_ROOT_INO, "racer"));
 		break;
 	case RACE_MOVE:
-		T_OK(ns_fallocate(rc->ns, rc->ino, NS_FALLOC_PUNCH_HOLE | NS_FALLOC_KEEP_SIZE,
+		T_OK(ns_fallocate(rc->ns, NULL, rc->ino, NS_FALLOC_PUNCH_HOLE | NS_FALLOC_KEEP_SIZE,
 				  3 * PAGE, PAGE));
 		memset(page, 0x99, sizeof(page));
-		T_ASSERT(ns_write(rc->ns, rc->ino, page, PAGE, 3 * PAGE) == (ssize_t)PAGE);
+		T_ASSERT(ns_write(rc->ns, NULL, rc->ino, page, PAGE, 3 * PAGE) == (ssize_t)PAGE);
 		break;
 	}
 }
@@ -752,7 +761,7 @@ static void test_races(void)
 		if (!DAXFS_TEST_HOOKS) {
 			T_ASSERT(rc.fired == 0);
 			printf("skip races: test hooks are compiled out\n");
-			T_OK(ns_unlink(ns, NS_ROOT_INO, "racer"));
+			T_OK(ns_unlink(ns, NULL, NS_ROOT_INO, "racer"));
 			break;
 		}
 		/* The hook ran once: the retry found the block without an owner. */
@@ -778,7 +787,7 @@ static void test_races(void)
 			T_OK(ns_getattr(ns, rc.ino, &a));
 			T_ASSERT(a.blocks == SMALL_PAGES);
 			T_ASSERT(page_block(ns, rc.ino, 3) != rc.block);
-			T_ASSERT(ns_read(ns, rc.ino, buf, PAGE, 3 * PAGE) == (ssize_t)PAGE);
+			T_ASSERT(ns_read(ns, NULL, rc.ino, buf, PAGE, 3 * PAGE) == (ssize_t)PAGE);
 			T_ASSERT(buf[0] == 0x99 && buf[PAGE - 1] == 0x99);
 			check_page(ns, rc.ino, 2, 5);
 			check_page(ns, rc.ino, 4, 5);
@@ -786,7 +795,7 @@ static void test_races(void)
 		}
 		audit(ns);
 		if (kind != RACE_UNLINK)
-			T_OK(ns_unlink(ns, NS_ROOT_INO, "racer"));
+			T_OK(ns_unlink(ns, NULL, NS_ROOT_INO, "racer"));
 		printf("ok race: page %s between the rmap lookup and the xtable lock\n",
 		       names[kind]);
 	}

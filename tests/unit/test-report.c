@@ -40,6 +40,9 @@
 #include "fault.h"
 #include "log.h"
 #include "nsint.h"
+#include "nsmap.h"
+#include "poison.h"
+#include "lease.h"
 #include "region.h"
 #include "testutil.h"
 
@@ -70,8 +73,8 @@ static uint64_t new_file(struct ns *ns, const char *name, uint64_t size, uint8_t
 
 	T_ASSERT(buf);
 	memset(buf, fill, size);
-	T_OK(ns_create(ns, NS_ROOT_INO, name, 0644, 0, 0, &a));
-	T_ASSERT(ns_write(ns, a.ino, buf, size, 0) == (ssize_t)size);
+	T_OK(ns_create(ns, NULL, NS_ROOT_INO, name, 0644, &a));
+	T_ASSERT(ns_write(ns, NULL, a.ino, buf, size, 0) == (ssize_t)size);
 	free(buf);
 	return a.ino;
 }
@@ -102,9 +105,9 @@ static void test_extents(const char *path)
 	small = new_file(ns, "small", 3 * PAGE, 1);
 	/* holes: pages 0..2, then 10, then 20..21 */
 	memset(page, 2, sizeof(page));
-	T_ASSERT(ns_write(ns, small, page, PAGE, 10 * PAGE) == (ssize_t)PAGE);
-	T_ASSERT(ns_write(ns, small, page, PAGE, 20 * PAGE) == (ssize_t)PAGE);
-	T_ASSERT(ns_write(ns, small, page, PAGE, 21 * PAGE) == (ssize_t)PAGE);
+	T_ASSERT(ns_write(ns, NULL, small, page, PAGE, 10 * PAGE) == (ssize_t)PAGE);
+	T_ASSERT(ns_write(ns, NULL, small, page, PAGE, 20 * PAGE) == (ssize_t)PAGE);
+	T_ASSERT(ns_write(ns, NULL, small, page, PAGE, 21 * PAGE) == (ssize_t)PAGE);
 	n = ns_extents(ns, small, 0, e, 8, &next);
 	T_ASSERT(n >= 3 && next == UINT64_MAX);
 	T_ASSERT(e[0].index == 0 && e[n - 1].index + e[n - 1].count == 22);
@@ -200,7 +203,7 @@ static void test_badblocks(const char *path)
 
 	/* rewritten: the page moves; the block stays listed, with no file */
 	memset(page, 9, sizeof(page));
-	T_ASSERT(ns_write(ns, ino, page, PAGE, 5 * PAGE) == (ssize_t)PAGE);
+	T_ASSERT(ns_write(ns, NULL, ino, page, PAGE, 5 * PAGE) == (ssize_t)PAGE);
 	T_ASSERT(region_off(ns, ino, 5) / PAGE != bad);
 	n = poison_list(ns, 0, b, 16, &next);
 	hit = find(b, n, bad);
@@ -363,9 +366,9 @@ static void test_trace(const char *path)
 	new_file(ns, "traced", 10000, 0x42);
 	ns_unmount(&ns);
 	ns = mount_at(image, NULL);
-	T_OK(ns_lookup(ns, NS_ROOT_INO, "traced", &a));
+	T_OK(ns_lookup(ns, NULL, NS_ROOT_INO, "traced", &a));
 	T_ASSERT(a.size == 10000);
-	T_ASSERT(ns_read(ns, a.ino, buf, sizeof(buf), 9000) == (ssize_t)sizeof(buf));
+	T_ASSERT(ns_read(ns, NULL, a.ino, buf, sizeof(buf), 9000) == (ssize_t)sizeof(buf));
 	for (size_t i = 0; i < sizeof(buf); i++)
 		T_ASSERT(buf[i] == 0x42);
 	ns_unmount(&ns);

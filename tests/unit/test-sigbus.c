@@ -35,6 +35,9 @@
 
 #include "log.h"
 #include "nsint.h"
+#include "nsmap.h"
+#include "poison.h"
+#include "lease.h"
 #include "sigbus.h"
 #include "testutil.h"
 
@@ -197,42 +200,42 @@ static void test_file(void)
 	T_ASSERT(buf && want);
 	T_OK(ns_mkfs(path, REGION_SIZE, NULL));
 	T_OK(ns_mount(&ns, path, &o));
-	T_OK(ns_create(ns, NS_ROOT_INO, "f", 0644, 0, 0, &a));
+	T_OK(ns_create(ns, NULL, NS_ROOT_INO, "f", 0644, &a));
 	for (size_t i = 0; i < 8 * PAGE; i++)
 		want[i] = (uint8_t)(i * 7 + i / PAGE);
-	T_ASSERT(ns_write(ns, a.ino, want, 8 * PAGE, 0) == (ssize_t)(8 * PAGE));
+	T_ASSERT(ns_write(ns, NULL, a.ino, want, 8 * PAGE, 0) == (ssize_t)(8 * PAGE));
 	b3 = page_block(ns, a.ino, 3, NULL);
 	q0 = quarantined(ns);
 
 	/* A read that runs into the bad page stops before it; the block is quarantined. */
 	m.target = (char *)region_at(ns_region(ns), b3 * PAGE) + 99;
 	sigbus_set_test_hook(mce_hook, &m);
-	T_ASSERT(ns_read(ns, a.ino, buf, 8 * PAGE, 0) == (ssize_t)(3 * PAGE));
+	T_ASSERT(ns_read(ns, NULL, a.ino, buf, 8 * PAGE, 0) == (ssize_t)(3 * PAGE));
 	T_ASSERT(m.sent == 1);
 	T_ASSERT(memcmp(buf, want, 3 * PAGE) == 0);
 	T_ASSERT(quarantined(ns) == q0 + 1);
 	page_block(ns, a.ino, 3, &poison);
 	T_ASSERT(poison);
 	/* From now on the page is EIO without touching the memory; the rest reads back. */
-	T_ERR(ns_read(ns, a.ino, buf, PAGE, 3 * PAGE), EIO);
+	T_ERR(ns_read(ns, NULL, a.ino, buf, PAGE, 3 * PAGE), EIO);
 	T_ASSERT(m.sent == 1);
 	sigbus_set_test_hook(NULL, NULL);
-	T_ASSERT(ns_read(ns, a.ino, buf, 4 * PAGE, 4 * PAGE) == (ssize_t)(4 * PAGE));
+	T_ASSERT(ns_read(ns, NULL, a.ino, buf, 4 * PAGE, 4 * PAGE) == (ssize_t)(4 * PAGE));
 	T_ASSERT(memcmp(buf, want + 4 * PAGE, 4 * PAGE) == 0);
 
 	/* An overwrite that faults: EIO, and the same quarantine. */
 	b5 = page_block(ns, a.ino, 5, NULL);
 	m.target = (char *)region_at(ns_region(ns), b5 * PAGE) + 4000;
 	sigbus_set_test_hook(mce_hook, &m);
-	T_ERR(ns_write(ns, a.ino, want, 100, 5 * PAGE + 3950), EIO);
+	T_ERR(ns_write(ns, NULL, a.ino, want, 100, 5 * PAGE + 3950), EIO);
 	T_ASSERT(m.sent == 2);
 	T_ASSERT(quarantined(ns) == q0 + 2);
 	sigbus_set_test_hook(NULL, NULL);
-	T_ERR(ns_read(ns, a.ino, buf, PAGE, 5 * PAGE), EIO);
+	T_ERR(ns_read(ns, NULL, a.ino, buf, PAGE, 5 * PAGE), EIO);
 
 	/* Repair by rewrite still works on it, and the region did not fail. */
-	T_ASSERT(ns_write(ns, a.ino, want + 5 * PAGE, PAGE, 5 * PAGE) == (ssize_t)PAGE);
-	T_ASSERT(ns_read(ns, a.ino, buf, PAGE, 5 * PAGE) == (ssize_t)PAGE);
+	T_ASSERT(ns_write(ns, NULL, a.ino, want + 5 * PAGE, PAGE, 5 * PAGE) == (ssize_t)PAGE);
+	T_ASSERT(ns_read(ns, NULL, a.ino, buf, PAGE, 5 * PAGE) == (ssize_t)PAGE);
 	T_ASSERT(memcmp(buf, want + 5 * PAGE, PAGE) == 0);
 	T_ASSERT(!region_failed(ns_region(ns), NULL));
 	ns_unmount(&ns);
@@ -240,7 +243,7 @@ static void test_file(void)
 	/* The quarantine was persisted: it survives a remount. */
 	T_OK(ns_mount(&ns, path, &o));
 	T_ASSERT(quarantined(ns) == q0 + 2);
-	T_ERR(ns_read(ns, a.ino, buf, PAGE, 3 * PAGE), EIO);
+	T_ERR(ns_read(ns, NULL, a.ino, buf, PAGE, 3 * PAGE), EIO);
 	ns_unmount(&ns);
 	free(buf);
 	free(want);
