@@ -132,7 +132,8 @@ void t_check_clean(const char *region);
 
 /*
  * t_fill_region - write files "/@prefix<N>" of bytes @fill, up to 1 MiB each and then in
- * smaller and smaller writes, until not one block is free (statfs must then say 0).
+ * smaller and smaller writes, until not one block is free for the caller (statfs must then
+ * say 0, or the reserve for a user who may not use it).
  * Return: the files made.
  */
 struct daxfs;
