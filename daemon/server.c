@@ -81,11 +81,17 @@ struct srv {
 	uint64_t busy; /* atomic: requests queued or running on workers */
 };
 
-/* Where a request stands (struct work.state). */
+/*
+ * Where a request stands (struct work.state). Who owns it: the worker in QUEUED (and WOKEN
+ * reached from QUEUED), nobody in PARKED, the timer in CLAIMED (and WOKEN reached from
+ * CLAIMED). The engine's wake and the deadline timer move it out of PARKED; whoever does
+ * requeues it, once.
+ */
 enum work_state {
-	WORK_QUEUED, /* on the work queue, or being run by a worker */
-	WORK_PARKED, /* waiting for its context to be woken, or for its deadline */
-	WORK_WOKEN,  /* woken while a worker still ran it: run it again at once */
+	WORK_QUEUED,  /* on the work queue, or being run by a worker */
+	WORK_PARKED,  /* waiting for its context to be woken, or for its deadline */
+	WORK_CLAIMED, /* its deadline passed: the timer takes it off the engine's queue */
+	WORK_WOKEN,   /* woken while its worker or its timer had it: run it again */
 };
 
 /* A request handed to a worker: the packet, copied, and its decoded view into the copy. */
@@ -305,7 +311,7 @@ static void requeue(struct work *w)
 
 /*
  * on_wake - the engine woke a request's context (any thread, perhaps under engine locks:
- * only queue it). A request still on its worker is marked to run again at once.
+ * only queue it). A request its worker or its timer has is marked to run again.
  */
 static void on_wake(struct ns_waiter *waiter)
 {
@@ -325,47 +331,69 @@ static void on_wake(struct ns_waiter *waiter)
 		requeue(w);
 }
 
-/* on_deadline - a parked request's deadline (a lease break's timeout): run it again. */
+/*
+ * on_deadline - a parked request's deadline (a lease break's timeout): run it again. It
+ * takes the request off the engine's queue first; if a wake took it off already, that wake's
+ * callback requeues it.
+ */
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct work *w = arg;
-	uint32_t st = WORK_PARKED;
+	uint32_t st = __atomic_load_n(&w->state, __ATOMIC_ACQUIRE);
 
 	(void)fd;
 	(void)what;
-	if (!__atomic_compare_exchange_n(&w->state, &st, WORK_QUEUED, false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE))
-		return; /* woken meanwhile */
-	/* Its wake will not come now (or is under way, and finds it queued). */
-	ns_ctx_cancel(w->srv->ns, &w->ctx);
+	for (;;) {
+		if (st == WORK_PARKED &&
+		    __atomic_compare_exchange_n(&w->state, &st, WORK_CLAIMED, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			break;
+		/* Its worker still has it (about to park): run it again instead. */
+		if (st == WORK_QUEUED &&
+		    __atomic_compare_exchange_n(&w->state, &st, WORK_WOKEN, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return;
+		if (st != WORK_PARKED && st != WORK_QUEUED)
+			return;
+	}
+	if (!ns_ctx_cancel(w->srv->ns, &w->ctx)) {
+		/* A wake took it off the queue: its callback requeues it, unless it came already. */
+		st = WORK_CLAIMED;
+		if (__atomic_compare_exchange_n(&w->state, &st, WORK_PARKED, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return;
+	}
+	__atomic_store_n(&w->state, WORK_QUEUED, __ATOMIC_RELEASE);
 	requeue(w);
 }
 
 /*
  * park - the request parked in the engine: arm its deadline and let the worker go, unless it
- * was woken meanwhile. Return: true when parked; false: run it again now.
+ * was woken meanwhile. Return: true when parked (the worker must not touch it any more);
+ * false: run it again now.
  */
 static bool park(struct srv *srv, struct work *w)
 {
 	uint32_t st = WORK_QUEUED;
 
 	if (w->ctx.deadline) {
-		uint64_t now = mono_ns(), at = w->ctx.deadline, left = at > now ? at - now : 0;
-		struct timeval tv = {(time_t)(left / 1000000000ULL),
-				     (suseconds_t)(left % 1000000000ULL / 1000)};
+		uint64_t now = mono_ns(), at = w->ctx.deadline;
+		struct timeval tv;
 
+		/* Past the deadline already: the run that expires the holders is the next one. */
+		if (at <= now && ns_ctx_cancel(srv->ns, &w->ctx))
+			return false;
+		tv = (struct timeval){(time_t)((at - MIN(at, now)) / 1000000000ULL),
+				      (suseconds_t)((at - MIN(at, now)) % 1000000000ULL / 1000)};
 		if (!w->timer)
 			w->timer = evtimer_new(srv->base, on_deadline, w);
-		if (!w->timer || evtimer_add(w->timer, &tv) < 0) {
-			/* No timer: do not park what only the deadline would wake. */
-			if (ns_ctx_cancel(srv->ns, &w->ctx))
-				return false;
-		}
+		if ((!w->timer || evtimer_add(w->timer, &tv) < 0) && ns_ctx_cancel(srv->ns, &w->ctx))
+			return false; /* no timer: do not park what only the deadline would wake */
 	}
 	if (__atomic_compare_exchange_n(&w->state, &st, WORK_PARKED, false, __ATOMIC_ACQ_REL,
 					__ATOMIC_ACQUIRE))
 		return true;
-	/* Woken while we were on it: go on at once (the timer is harmless: it finds it busy). */
+	/* Woken while we were on it: go on at once. */
 	__atomic_store_n(&w->state, WORK_QUEUED, __ATOMIC_RELEASE);
 	return false;
 }

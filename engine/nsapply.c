@@ -365,6 +365,8 @@ static int apply_badblock(struct ns *ns, const struct fmt_badblock *b)
 
 /* --- inodes and names --- */
 
+static void set_attrs(struct ns_inode *in, const struct fmt_inode *fi);
+
 /* inode_rec_ok - the rules of an INODE record that need no state. */
 static bool inode_rec_ok(const struct fmt_inode *fi)
 {
@@ -399,8 +401,18 @@ static int apply_inode(struct ns *ns, const struct fmt_inode *fi)
 		in = ns_inode_new(fi);
 		if (!in)
 			return -ENOMEM;
+		/* Whole before anyone can find it: its attributes first. */
+		set_attrs(in, fi);
 		ns_table_add_inode(ns, in);
+		return 0;
 	}
+	set_attrs(in, fi);
+	return 0;
+}
+
+/* set_attrs - @in's attributes from INODE record @fi. Locking: takes attr_lock. */
+static void set_attrs(struct ns_inode *in, const struct fmt_inode *fi)
+{
 	pthread_mutex_lock(&in->attr_lock);
 	in->mode = fi->mode;
 	in->uid = fi->uid;
@@ -413,7 +425,6 @@ static int apply_inode(struct ns *ns, const struct fmt_inode *fi)
 	in->ctime = fi->ctime;
 	in->attr_dirty = false;
 	pthread_mutex_unlock(&in->attr_lock);
-	return 0;
 }
 
 static int apply_dirent_add(struct ns *ns, const struct fmt_dirent *fd)

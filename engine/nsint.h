@@ -44,6 +44,12 @@ struct ns_inode {
 	uint32_t type; /* S_IFDIR or S_IFREG: fixed at creation, read without a lock */
 	uint32_t refs; /* the table's reference + one per user; atomic */
 	bool dying;    /* unhashed: rmap readers treat its blocks as free; atomic */
+	/*
+	 * Odd while a transaction that describes the inode is being applied (tx.c), so that
+	 * lookups and getattr (walk.c), which take no lock, see all of a transaction or none
+	 * of it: they read it before and after, and look again when it moved.
+	 */
+	uint32_t seq;
 
 	/*
 	 * Inode lock: serialises every change of the inode and, for a directory, of its
@@ -244,6 +250,18 @@ uint64_t ns_inode_size(struct ns_inode *in);		      /* takes attr_lock */
 void ns_inode_rec(struct ns_inode *in, struct fmt_inode *fi); /* under attr_lock */
 /* ns_inode_rec_now - an INODE record of @in as it stands (takes attr_lock). */
 void ns_inode_rec_now(struct ns_inode *in, struct fmt_inode *fi);
+
+/*
+ * ns_seq_begin / ns_seq_retry - read @in (its attributes, a directory's entries) as no
+ * transaction is being applied to it: wait until its sequence count is even, read, and
+ * read again when the count moved meanwhile.
+ * Context: RCU read side. Locking: none.
+ */
+uint32_t ns_seq_begin(const struct ns_inode *in);
+static inline bool ns_seq_retry(const struct ns_inode *in, uint32_t seq)
+{
+	return __atomic_load_n(&in->seq, __ATOMIC_ACQUIRE) != seq;
+}
 int ns_tables_new(struct ns *ns);
 void ns_tables_free(struct ns *ns);
 

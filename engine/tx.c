@@ -328,12 +328,88 @@ static int tx_frees(struct ns *ns, const struct mlog_tx *tx, struct ns_txctx *tc
 	return rc;
 }
 
+/* --- what readers see while a transaction is applied --- */
+
+#define TOUCH_MAX (2 * FMT_TX_MAX_RECS)
+
+/* The existing inodes a transaction describes, whose sequence counts are odd meanwhile. */
+struct touched {
+	struct ns_inode *v[TOUCH_MAX];
+	unsigned n;
+};
+
+static void touch_one(struct ns *ns, struct touched *t, uint64_t ino)
+{
+	struct ns_inode *in = ns_inode_find(ns, ino);
+
+	if (!in || t->n == TOUCH_MAX)
+		return;
+	for (unsigned i = 0; i < t->n; i++)
+		if (t->v[i] == in)
+			return;
+	if (!ns_inode_tryget(in))
+		return;
+	t->v[t->n++] = in;
+	__atomic_store_n(&in->seq, in->seq + 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * touch - make the sequence count of every existing inode @tx's records describe odd, so
+ * lock-free readers (walk.c) wait for the whole transaction instead of seeing part of it.
+ * Inodes it creates are whole before they are published (nsapply.c).
+ * Locking: the caller holds the inode locks of them all (so no other writer moves a count).
+ */
+static void touch(struct ns *ns, const struct mlog_tx *tx, size_t used, struct touched *t)
+{
+	t->n = 0;
+	rcu_read_begin();
+	for (size_t o = 0; o < used;) {
+		const struct fmt_rec *h = (const struct fmt_rec *)(tx->buf + o);
+		const void *p = h + 1;
+
+		switch (h->type) {
+		case FMT_REC_INODE:
+			touch_one(ns, t, ((const struct fmt_inode *)p)->ino);
+			break;
+		case FMT_REC_DIRENT_ADD:
+			touch_one(ns, t, ((const struct fmt_dirent *)p)->dir);
+			break;
+		case FMT_REC_DIRENT_DEL:
+			touch_one(ns, t, ((const struct fmt_dirent_del *)p)->dir);
+			break;
+		case FMT_REC_INODE_DEL:
+			touch_one(ns, t, ((const struct fmt_inode_del *)p)->ino);
+			break;
+		case FMT_REC_MAP:
+			touch_one(ns, t, ((const struct fmt_map *)p)->ino);
+			break;
+		case FMT_REC_UNMAP:
+			touch_one(ns, t, ((const struct fmt_unmap *)p)->ino);
+			break;
+		default:
+			break;
+		}
+		o += h->len;
+	}
+	rcu_read_end();
+}
+
+/* untouch - the transaction is applied: the counts even again. */
+static void untouch(struct ns *ns, struct touched *t)
+{
+	for (unsigned i = 0; i < t->n; i++) {
+		__atomic_store_n(&t->v[i]->seq, t->v[i]->seq + 1, __ATOMIC_RELEASE);
+		ns_inode_put(ns, t->v[i]);
+	}
+}
+
 /* --- running a transaction --- */
 
 static int tx_run(struct ns *ns, const struct ns_cred *cred, struct mlog_tx *tx,
 		  struct ns_hold *hold)
 {
 	struct ns_txctx tc = {.live = true}, preview = {.live = true};
+	struct touched t;
 	bool held = false;
 	size_t used;
 	int rc;
@@ -371,21 +447,24 @@ static int tx_run(struct ns *ns, const struct ns_cred *cred, struct mlog_tx *tx,
 		ns_tx_fail(ns, rc, "committing a transaction");
 		return -EIO;
 	}
-	/* Durable: now visible. mlog_commit reset @tx but left its bytes. */
+	/* Durable: now visible, all at once. mlog_commit reset @tx but left its bytes. */
+	touch(ns, tx, used, &t);
 	for (size_t o = 0; o < used;) {
 		const struct fmt_rec *h = (const struct fmt_rec *)(tx->buf + o);
 
 		rc = ns_apply(ns, &tc, h, h + 1, h->len - sizeof(*h));
-		if (rc) {
-			/* The log has it: the next mount applies it; until then, read-only. */
-			pthread_rwlock_unlock(&ns->txlock);
-			ns_tx_fail(ns, rc, "applying a committed transaction");
-			free(tc.frees);
-			return -EIO;
-		}
+		if (rc)
+			break;
 		o += h->len;
 	}
+	untouch(ns, &t);
 	pthread_rwlock_unlock(&ns->txlock);
+	if (rc) {
+		/* The log has it: the next mount applies it; until then, read-only. */
+		ns_tx_fail(ns, rc, "applying a committed transaction");
+		free(tc.frees);
+		return -EIO;
+	}
 	if (hold && tc.nfrees && ns->hooks.tx_hold_runs)
 		ns->hooks.tx_hold_runs(ns, hold, &tc, held);
 	queue_frees(ns, &tc);

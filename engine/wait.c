@@ -75,7 +75,12 @@ void ns_wake(struct ns_inode *in, unsigned reason)
 		__atomic_store_n(&in->nwaiters, in->nwaiters - 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&in->wait_lock);
-	/* Out of the lock: a wake callback queues work, a synchronous waiter returns. */
+	/*
+	 * Out of the lock: a wake callback queues work, a synchronous waiter returns. A waiter
+	 * taken off the queue is its waker's until woken: ns_ctx_cancel() says so to whoever
+	 * gives up on it meanwhile, who then waits for this wake. Nothing of @w is touched
+	 * after wake_one(): it may be reused at once.
+	 */
 	cds_list_for_each_entry_safe (w, tmp, &woken, node) {
 		cds_list_del_init(&w->node);
 		wake_one(w);
@@ -115,18 +120,34 @@ static void unpark(struct ns *ns, struct ns_ctx *c)
 void ns_ctx_wait(struct ns *ns, struct ns_ctx *c)
 {
 	struct timespec ts;
+	bool woken;
 
 	pthread_mutex_lock(&ns->wait_mutex);
-	while (!c->waiter.woken) {
+	while (!(woken = c->waiter.woken)) {
 		if (!c->deadline) {
 			pthread_cond_wait(&ns->wait_cond, &ns->wait_mutex);
 			continue;
 		}
 		ts.tv_sec = (time_t)(c->deadline / 1000000000ULL);
 		ts.tv_nsec = (long)(c->deadline % 1000000000ULL);
-		if (pthread_cond_timedwait(&ns->wait_cond, &ns->wait_mutex, &ts) == ETIMEDOUT)
+		if (pthread_cond_timedwait(&ns->wait_cond, &ns->wait_mutex, &ts) == ETIMEDOUT) {
+			woken = c->waiter.woken;
 			break;
+		}
 	}
+	pthread_mutex_unlock(&ns->wait_mutex);
+	/*
+	 * At the deadline: unless the waiter is still queued (then no wake comes), a waker took
+	 * it off and is about to wake it: wait for that, so that the waiter is not reused under
+	 * the waker's hands.
+	 */
+	if (!woken && !ns_ctx_cancel(ns, c)) {
+		pthread_mutex_lock(&ns->wait_mutex);
+		while (!c->waiter.woken)
+			pthread_cond_wait(&ns->wait_cond, &ns->wait_mutex);
+		pthread_mutex_unlock(&ns->wait_mutex);
+	}
+	pthread_mutex_lock(&ns->wait_mutex);
 	c->waiter.woken = false;
 	pthread_mutex_unlock(&ns->wait_mutex);
 	unpark(ns, c);

@@ -87,7 +87,8 @@ void ns_ctx_wait(struct ns *ns, struct ns_ctx *c);
  * passed, or the caller gives up).
  * Context: any thread, once, after NS_WAIT and before the call is made again.
  * Return: true when it was still queued (its wake will not come); false when a wake is under
- *         way (the wake callback runs, or ran).
+ *         way: the wake callback runs, or ran, and the caller must leave the call to it
+ *         (the context is the waker's until its callback returns).
  */
 bool ns_ctx_cancel(struct ns *ns, struct ns_ctx *c);
 

@@ -11,6 +11,21 @@
 
 #include "nsint.h"
 
+/*
+ * fill_stable - @in's attributes as no transaction is being applied to it (nsint.h).
+ * Locking: RCU read side. Return: false when @in went meanwhile (removed).
+ */
+static bool fill_stable(struct ns_inode *in, struct ns_attr *out)
+{
+	uint32_t seq;
+
+	do {
+		seq = ns_seq_begin(in);
+		ns_fill_attr(in, out);
+	} while (ns_seq_retry(in, seq));
+	return !__atomic_load_n(&in->dying, __ATOMIC_ACQUIRE);
+}
+
 int ns_getattr(struct ns *ns, uint64_t ino, struct ns_attr *out)
 {
 	struct ns_inode *in;
@@ -18,10 +33,8 @@ int ns_getattr(struct ns *ns, uint64_t ino, struct ns_attr *out)
 
 	rcu_read_begin();
 	in = ns_inode_find(ns, ino);
-	if (in) {
-		ns_fill_attr(in, out);
+	if (in && fill_stable(in, out))
 		rc = 0;
-	}
 	rcu_read_end();
 	return rc;
 }
@@ -35,21 +48,25 @@ static int lookup_in(struct ns *ns, const struct ns_cred *cred, struct ns_inode 
 {
 	struct ns_dirent *de;
 	struct ns_attr da;
+	uint32_t seq;
 	int rc;
 
 	if (!S_ISDIR(d->type))
 		return -ENOTDIR;
-	ns_fill_attr(d, &da);
-	rc = ns_permission(cred, &da, NS_MAY_EXEC);
-	if (rc == 0)
-		rc = fmt_valid_name(name, len);
-	if (rc)
-		return rc;
-	de = ns_dirent_find(ns, d->ino, name, len);
-	if (!de)
-		return -ENOENT;
-	*out = ns_inode_find(ns, de->ino);
-	return *out ? 0 : -ENOENT;
+	/* All of a transaction that changes @d's entries, or none of it (a rename's two names). */
+	do {
+		seq = ns_seq_begin(d);
+		ns_fill_attr(d, &da);
+		rc = ns_permission(cred, &da, NS_MAY_EXEC);
+		if (rc == 0)
+			rc = fmt_valid_name(name, len);
+		if (rc)
+			continue;
+		de = ns_dirent_find(ns, d->ino, name, len);
+		*out = de ? ns_inode_find(ns, de->ino) : NULL;
+		rc = *out ? 0 : -ENOENT;
+	} while (ns_seq_retry(d, seq));
+	return rc;
 }
 
 int ns_lookup(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name, struct ns_attr *out)
@@ -133,8 +150,8 @@ int ns_walk(struct ns *ns, struct ns_ctx *c, const char *path, unsigned flags, s
 	if (rc == 0 && flags & NS_WALK_PARENT)
 		rc = -EINVAL; /* the root has no parent */
 found:
-	if (rc == 0)
-		ns_fill_attr(cur, &out->attr);
+	if (rc == 0 && !fill_stable(cur, &out->attr))
+		rc = -ENOENT;
 out:
 	rcu_read_end();
 	return rc;
