@@ -1,0 +1,1155 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lincheck-model - the sequential model of the file system daxfsd serves, and the program of
+ * steps each request runs in it (lincheck-int.h).
+ *
+ * The programs follow daemon/ops.c and the engine, which serve every client as root here
+ * (permission checks always pass):
+ *
+ * - A path is walked from the root one component at a time (ops.c walk()), each component
+ *   a lookup of its own: a directory renamed after the walk passed through it is walked on,
+ *   as Linux does. A missing name is ENOENT, a file in the middle of a path ENOTDIR.
+ *   Requests that change a name stop before the last component.
+ * - One lookup (ns_lookup: the entry, the inode it names, its attributes) is one step. In
+ *   the engine it finds the entry and then the inode by its number, so a rename that
+ *   replaces the file in between makes it answer ENOENT for a name that existed at every
+ *   instant; POSIX's rename never lets that happen (a reader sees the old file or the new
+ *   one), nor does Linux (a dentry holds its inode). The model reports that as a violation.
+ * - stat is the walk and the lookup of the last component, with its attributes.
+ * - create without EXCL looks the name up first (an existing file is the answer, with its
+ *   attributes), then creates; EEXIST from the create retries, 4 times in all (EAGAIN).
+ *   With EXCL an existing name is EEXIST. The new inode's attributes are read after.
+ * - unlink and rmdir look the victim up and check its type, then the engine checks it all
+ *   again under the namespace lock and removes it.
+ * - rename walks both parents, looks the old name up (ENOENT), then ns_rename decides
+ *   everything under the namespace lock: ENOENT, EEXIST (NOREPLACE), ENOENT (EXCHANGE
+ *   without a target), nothing for a name over itself, EINVAL (a directory into itself or
+ *   below), ENOTDIR / EISDIR / ENOTEMPTY for what is replaced.
+ * - setattr, write and read by inode number first read the inode's attributes (ENOENT,
+ *   EISDIR), then act on it under its lock; setattr reads the attributes it returns after.
+ * - read reads the size once, then copies without a lock: each byte of the reply is the one
+ *   the model had at some point from then on (0 past the end or once the inode is gone,
+ *   where the engine reads a hole), or one a write running at the same time put there.
+ * - readdir lists the entries in cookie order, each at its own point in time: the next one
+ *   is the entry with the smallest cookie not below the last one listed, as it is when it
+ *   is read (ns_readdir reads under RCU, entry by entry; POSIX leaves entries added or
+ *   removed during a listing open).
+ *
+ * Each changing step is what the engine does under its locks, atomically: a file or
+ * directory created with a fresh inode number and listed after its directory's entries,
+ * removed, renamed (the target listed anew), its permission bits or size set (a grown file
+ * reads zeros past the old end), bytes written (extending it, zeros in any gap).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lincheck-int.h"
+
+_Thread_local bool lc_overflow;
+
+static const char *const name_strs[LC_NAMES] = {"a", "b", "c", "d"};
+
+const char *lc_name(uint8_t name)
+{
+	return name < LC_NAMES ? name_strs[name] : "?";
+}
+
+/* --- the state --- */
+
+static int in_index(const struct lc_state *s, uint64_t ino)
+{
+	unsigned lo = 0, hi = s->nin;
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+
+		if (s->in[mid].ino == ino)
+			return (int)mid;
+		if (s->in[mid].ino < ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+const struct lc_inode *lc_state_find(const struct lc_state *s, uint64_t ino)
+{
+	int i = in_index(s, ino);
+
+	return i < 0 ? NULL : &s->in[i];
+}
+
+static struct lc_inode *find_mut(struct lc_state *s, uint64_t ino)
+{
+	int i = in_index(s, ino);
+
+	return i < 0 ? NULL : &s->in[i];
+}
+
+static bool is_dir(const struct lc_state *s, uint64_t ino)
+{
+	const struct lc_inode *in = lc_state_find(s, ino);
+
+	return in && in->isdir;
+}
+
+/* de_index - the entry @name of directory @dir, or -1. */
+static int de_index(const struct lc_state *s, uint64_t dir, uint8_t name)
+{
+	for (unsigned i = 0; i < s->nde; i++)
+		if (s->de[i].dir == dir && s->de[i].name == name)
+			return (int)i;
+	return -1;
+}
+
+/* parent_of - the directory whose entry names @ino, or 0. */
+static uint64_t parent_of(const struct lc_state *s, uint64_t ino)
+{
+	for (unsigned i = 0; i < s->nde; i++)
+		if (s->de[i].ino == ino)
+			return s->de[i].dir;
+	return 0;
+}
+
+static unsigned subdirs(const struct lc_state *s, uint64_t dir)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < s->nde; i++)
+		if (s->de[i].dir == dir && is_dir(s, s->de[i].ino))
+			n++;
+	return n;
+}
+
+static bool has_entries(const struct lc_state *s, uint64_t dir)
+{
+	for (unsigned i = 0; i < s->nde; i++)
+		if (s->de[i].dir == dir)
+			return true;
+	return false;
+}
+
+static int insert_inode(struct lc_state *s, const struct lc_inode *in)
+{
+	unsigned at = 0;
+
+	if (s->nin == LC_INODES_MAX) {
+		lc_overflow = true;
+		return -1;
+	}
+	while (at < s->nin && s->in[at].ino < in->ino)
+		at++;
+	if (at < s->nin && s->in[at].ino == in->ino)
+		return -1;
+	memmove(&s->in[at + 1], &s->in[at], (s->nin - at) * sizeof(s->in[0]));
+	s->in[at] = *in;
+	if (in->size < LC_DATA_MAX)
+		memset(s->in[at].data + in->size, 0, LC_DATA_MAX - in->size);
+	s->nin++;
+	return 0;
+}
+
+static void remove_inode(struct lc_state *s, uint64_t ino)
+{
+	int i = in_index(s, ino);
+
+	if (i < 0)
+		return;
+	memmove(&s->in[i], &s->in[i + 1], (s->nin - (unsigned)i - 1) * sizeof(s->in[0]));
+	s->nin--;
+}
+
+/* insert_dirent - entry @name -> @ino in @dir, after the others (the next cookie). */
+static int insert_dirent(struct lc_state *s, uint64_t dir, uint8_t name, uint64_t ino)
+{
+	struct lc_inode *d = find_mut(s, dir);
+	unsigned at = 0;
+
+	if (s->nde == LC_INODES_MAX) {
+		lc_overflow = true;
+		return -1;
+	}
+	if (!d || !d->isdir || de_index(s, dir, name) >= 0)
+		return -1;
+	while (at < s->nde &&
+	       (s->de[at].dir < dir || (s->de[at].dir == dir && s->de[at].name < name)))
+		at++;
+	memmove(&s->de[at + 1], &s->de[at], (s->nde - at) * sizeof(s->de[0]));
+	s->de[at] = (struct lc_dirent){
+		.dir = dir, .ino = ino, .cookie = d->next_cookie++, .name = name};
+	s->nde++;
+	return 0;
+}
+
+static void remove_dirent(struct lc_state *s, int i)
+{
+	memmove(&s->de[i], &s->de[i + 1], (s->nde - (unsigned)i - 1) * sizeof(s->de[0]));
+	s->nde--;
+}
+
+void lc_state_init(struct lc_state *s, uint16_t perm)
+{
+	memset(s, 0, sizeof(*s));
+	s->nin = 1;
+	s->in[0] = (struct lc_inode){
+		.ino = LC_ROOT, .isdir = true, .perm = perm, .nlink = 2, .next_cookie = 1};
+}
+
+int lc_state_add(struct lc_state *s, uint64_t dir, uint8_t name, const struct lc_inode *in)
+{
+	struct lc_inode c = *in;
+
+	if (name >= LC_NAMES || c.size > LC_DATA_MAX || c.ino == 0 || c.ino >= LC_INO_PENDING ||
+	    !is_dir(s, dir) || de_index(s, dir, name) >= 0 || lc_state_find(s, c.ino) ||
+	    s->nin == LC_INODES_MAX)
+		return -1;
+	c.next_cookie = 1;
+	if (insert_inode(s, &c) || insert_dirent(s, dir, name, c.ino)) {
+		remove_inode(s, c.ino);
+		return -1;
+	}
+	return 0;
+}
+
+void lc_attr_of(const struct lc_state *s, const struct lc_inode *in, struct lc_attr *a)
+{
+	a->ino = in->ino;
+	a->mode = (in->isdir ? S_IFDIR : S_IFREG) | in->perm;
+	a->nlink = in->isdir ? 2 + subdirs(s, in->ino) : 1;
+	a->size = in->size;
+}
+
+bool lc_state_check(const struct lc_state *s, char *why, size_t len)
+{
+	const struct lc_inode *root = lc_state_find(s, LC_ROOT);
+
+	if (!root || !root->isdir) {
+		snprintf(why, len, "no root directory");
+		return false;
+	}
+	for (unsigned i = 0; i < s->nin; i++) {
+		const struct lc_inode *in = &s->in[i];
+		struct lc_attr a;
+		unsigned refs = 0, depth = 0;
+
+		for (unsigned k = 0; k < s->nde; k++)
+			refs += s->de[k].ino == in->ino;
+		if (refs != (in->ino == LC_ROOT ? 0u : 1u)) {
+			snprintf(why, len, "inode %" PRIu64 " is named by %u entries", in->ino,
+				 refs);
+			return false;
+		}
+		lc_attr_of(s, in, &a);
+		if (in->nlink != a.nlink) {
+			snprintf(why, len, "inode %" PRIu64 " has nlink %u, its entries say %u",
+				 in->ino, in->nlink, a.nlink);
+			return false;
+		}
+		for (uint64_t p = in->ino; p != LC_ROOT; p = parent_of(s, p)) {
+			if (p == 0 || ++depth > s->nin) {
+				snprintf(why, len, "inode %" PRIu64 " is not reached from the root",
+					 in->ino);
+				return false;
+			}
+		}
+	}
+	for (unsigned k = 0; k < s->nde; k++) {
+		if (!is_dir(s, s->de[k].dir) || !lc_state_find(s, s->de[k].ino)) {
+			snprintf(why, len, "entry %s of %" PRIu64 " is dangling",
+				 lc_name(s->de[k].name), s->de[k].dir);
+			return false;
+		}
+	}
+	return true;
+}
+
+size_t lc_state_key(const struct lc_state *s, uint8_t *buf)
+{
+	size_t n = 0;
+
+#define PUT(v)                                    \
+	do {                                      \
+		memcpy(buf + n, &(v), sizeof(v)); \
+		n += sizeof(v);                   \
+	} while (0)
+	PUT(s->nin);
+	PUT(s->nde);
+	for (unsigned i = 0; i < s->nin; i++) {
+		const struct lc_inode *in = &s->in[i];
+
+		PUT(in->ino);
+		PUT(in->isdir);
+		PUT(in->perm);
+		PUT(in->size);
+		PUT(in->next_cookie);
+		memcpy(buf + n, in->data, in->size);
+		n += in->size;
+	}
+	for (unsigned i = 0; i < s->nde; i++) {
+		PUT(s->de[i].dir);
+		PUT(s->de[i].ino);
+		PUT(s->de[i].cookie);
+		PUT(s->de[i].name);
+	}
+#undef PUT
+	return n;
+}
+
+void lc_state_copy(struct lc_state *to, const struct lc_state *from)
+{
+	to->nin = from->nin;
+	to->nde = from->nde;
+	memcpy(to->in, from->in, from->nin * sizeof(from->in[0]));
+	memcpy(to->de, from->de, from->nde * sizeof(from->de[0]));
+}
+
+/* byte_ok - may byte @pos of inode @ino of the model be @v, knowing that a write in flight
+ * could have left its own bytes there? */
+static bool byte_ok(uint64_t ino, uint32_t pos, uint8_t want, uint8_t v,
+		    const struct lc_op *const *writes, size_t nwrites)
+{
+	if (want == v)
+		return true;
+	for (size_t w = 0; w < nwrites; w++) {
+		const struct lc_op *op = writes[w];
+
+		if (op->ino == ino && pos >= op->off && pos - op->off < op->len &&
+		    op->data[pos - op->off] == v)
+			return true;
+	}
+	return false;
+}
+
+/* order_of - the rank of cookie @c among the entries of @dir in @s. */
+static unsigned order_of(const struct lc_state *s, uint64_t dir, uint32_t c)
+{
+	unsigned r = 0;
+
+	for (unsigned i = 0; i < s->nde; i++)
+		r += s->de[i].dir == dir && s->de[i].cookie < c;
+	return r;
+}
+
+/* equal_dir - the subtree of @md in @m matches that of @od in @o. */
+static bool equal_dir(const struct lc_state *m, uint64_t md, const struct lc_state *o, uint64_t od,
+		      bool order, const struct lc_op *const *writes, size_t nwrites, unsigned depth)
+{
+	unsigned nm = 0, no = 0;
+
+	if (depth > LC_INODES_MAX)
+		return false;
+	for (unsigned i = 0; i < o->nde; i++)
+		no += o->de[i].dir == od;
+	for (unsigned i = 0; i < m->nde; i++) {
+		const struct lc_dirent *e = &m->de[i];
+		const struct lc_inode *mi, *oi;
+		struct lc_attr a;
+		int k;
+
+		if (e->dir != md)
+			continue;
+		nm++;
+		k = de_index(o, od, e->name);
+		if (k < 0)
+			return false;
+		mi = lc_state_find(m, e->ino);
+		oi = lc_state_find(o, o->de[k].ino);
+		if (!mi || !oi || (mi->ino < LC_INO_PENDING && mi->ino != oi->ino))
+			return false;
+		if (order && order_of(m, md, e->cookie) != order_of(o, od, o->de[k].cookie))
+			return false;
+		lc_attr_of(m, mi, &a);
+		if (mi->isdir != oi->isdir || mi->perm != oi->perm || mi->size != oi->size ||
+		    a.nlink != oi->nlink)
+			return false;
+		for (uint32_t p = 0; p < mi->size; p++)
+			if (!byte_ok(mi->ino, p, mi->data[p], oi->data[p], writes, nwrites))
+				return false;
+		if (mi->isdir &&
+		    !equal_dir(m, mi->ino, o, oi->ino, order, writes, nwrites, depth + 1))
+			return false;
+	}
+	return nm == no;
+}
+
+bool lc_state_equal(const struct lc_state *m, const struct lc_state *o, bool order,
+		    const struct lc_op *const *writes, size_t nwrites)
+{
+	const struct lc_inode *mr = lc_state_find(m, LC_ROOT), *orr = lc_state_find(o, LC_ROOT);
+	struct lc_attr a;
+
+	if (m->nin != o->nin || m->nde != o->nde || !mr || !orr)
+		return false;
+	lc_attr_of(m, mr, &a);
+	if (mr->perm != orr->perm || a.nlink != orr->nlink)
+		return false;
+	return equal_dir(m, LC_ROOT, o, LC_ROOT, order, writes, nwrites, 0);
+}
+
+/* --- the programs --- */
+
+/* is_ancestor - as the engine's: is directory @a @d or above it? */
+static bool is_ancestor(const struct lc_state *s, uint64_t a, uint64_t d)
+{
+	for (unsigned depth = 0; depth <= s->nin; depth++) {
+		if (d == a)
+			return true;
+		if (d == LC_ROOT)
+			return false;
+		d = parent_of(s, d);
+		if (d == 0)
+			return false;
+	}
+	return true;
+}
+
+static bool alive(const struct lc_state *s, uint64_t ino)
+{
+	return lc_state_find(s, ino) != NULL;
+}
+
+static bool has_attr_reply(enum lc_kind k)
+{
+	return k == LC_STAT || k == LC_GETATTR || k == LC_CREATE || k == LC_MKDIR ||
+	       k == LC_CHMOD || k == LC_TRUNCATE;
+}
+
+/* finish - the request ends here with @err (and, when 0, the attributes of @ino). */
+static enum lc_step_res finish(const struct lc_op *op, bool pending, const struct lc_state *s,
+			       int err, uint64_t ino)
+{
+	struct lc_attr a;
+
+	if (pending || err != op->err)
+		return LC_BAD;
+	if (err || !has_attr_reply(op->kind))
+		return LC_DONE;
+	lc_attr_of(s, lc_state_find(s, ino), &a);
+	if (a.ino != op->attr.ino || a.mode != op->attr.mode || a.nlink != op->attr.nlink ||
+	    a.size != op->attr.size)
+		return LC_BAD;
+	return LC_DONE;
+}
+
+/* finish_attr - the attributes of @ino, or ENOENT when it is gone. */
+static enum lc_step_res finish_attr(const struct lc_op *op, bool pending, const struct lc_state *s,
+				    uint64_t ino)
+{
+	return finish(op, pending, s, alive(s, ino) ? 0 : ENOENT, ino);
+}
+
+/* changes - may the changing step happen? Not when the request got an error reply. */
+static bool changes(const struct lc_op *op, bool pending)
+{
+	return pending || op->err == 0;
+}
+
+static uint8_t last_name(const struct lc_path *p)
+{
+	return p->name[p->depth - 1];
+}
+
+/*
+ * walk_norm - a walk that has looked up all it needs goes on: the first one (components of
+ * op->path but the last; pc 0) to pc 2; for a rename, pc 1 walks op->path2 from the root,
+ * keeping the first directory in x, then goes to pc 4.
+ */
+static void walk_norm(const struct lc_op *op, struct lc_pc *e)
+{
+	if (e->pc == 0 && e->i + 1 >= op->path.depth) {
+		e->pc = 2;
+		if (op->kind == LC_RENAME) {
+			e->x = e->a;
+			e->a = LC_ROOT;
+			e->i = 0;
+			e->pc = 1;
+		}
+	}
+	if (op->kind == LC_RENAME && e->pc == 1 && e->i + 1 >= op->path2.depth)
+		e->pc = 4;
+}
+
+/* lookup - ns_lookup(@dir, @name): the inode the entry names, or 0 (ENOENT). */
+static uint64_t lookup(const struct lc_state *s, uint64_t dir, uint8_t name)
+{
+	int k = alive(s, dir) ? de_index(s, dir, name) : -1;
+
+	return k < 0 ? 0 : s->de[k].ino;
+}
+
+/* walk_step - look up component e->i of @p in directory e->a; it must be a directory. */
+static enum lc_step_res walk_step(const struct lc_op *op, bool pending, const struct lc_state *s,
+				  const struct lc_path *p, const struct lc_pc *e, struct lc_pc *nx)
+{
+	uint64_t ino = lookup(s, e->a, p->name[e->i]);
+
+	if (!ino)
+		return finish(op, pending, s, ENOENT, 0);
+	if (!is_dir(s, ino))
+		return finish(op, pending, s, ENOTDIR, 0);
+	*nx = *e;
+	nx->a = ino;
+	nx->i++;
+	walk_norm(op, nx);
+	return LC_NEXT;
+}
+
+static enum lc_step_res step_stat(const struct lc_op *op, bool pending, const struct lc_state *s,
+				  const struct lc_pc *e, struct lc_pc *nx)
+{
+	uint64_t ino;
+
+	switch (e->pc) {
+	case 0:
+		return walk_step(op, pending, s, &op->path, e, nx);
+	case 2: /* the last component, with its attributes */
+		ino = lookup(s, e->a, last_name(&op->path));
+		return finish(op, pending, s, ino ? 0 : ENOENT, ino);
+	case 3: /* GETATTR of op->ino */
+		return finish_attr(op, pending, s, e->b);
+	}
+	return LC_WAIT;
+}
+
+/* next_entry - the entry of @dir with the smallest cookie >= @c, or -1. */
+static int next_entry(const struct lc_state *s, uint64_t dir, uint32_t c)
+{
+	int best = -1;
+
+	for (unsigned i = 0; i < s->nde; i++)
+		if (s->de[i].dir == dir && s->de[i].cookie >= c &&
+		    (best < 0 || s->de[i].cookie < s->de[best].cookie))
+			best = (int)i;
+	return best;
+}
+
+static enum lc_step_res step_readdir(const struct lc_op *op, bool pending, const struct lc_state *s,
+				     const struct lc_pc *e, struct lc_pc *nx)
+{
+	const struct lc_dent *want;
+	uint64_t ino;
+	int k;
+
+	switch (e->pc) {
+	case 0:
+		return walk_step(op, pending, s, &op->path, e, nx);
+	case 2: /* the directory (and ns_readdir's reference to it) */
+		ino = lookup(s, e->a, last_name(&op->path));
+		if (!ino)
+			return finish(op, pending, s, ENOENT, 0);
+		if (!is_dir(s, ino))
+			return finish(op, pending, s, ENOTDIR, 0);
+		*nx = *e;
+		nx->pc = 4;
+		nx->b = ino;
+		return LC_NEXT;
+	case 4: /* entry e->i of the reply */
+		k = next_entry(s, e->b, e->c);
+		if (k < 0)
+			return e->i == op->nents ? finish(op, pending, s, 0, 0) : LC_WAIT;
+		if (e->i >= op->nents)
+			return LC_WAIT;
+		want = &op->ents[e->i];
+		if (s->de[k].name != want->name || s->de[k].ino != want->ino ||
+		    is_dir(s, s->de[k].ino) != want->isdir)
+			return LC_WAIT;
+		*nx = *e;
+		nx->i++;
+		nx->c = s->de[k].cookie + 1;
+		return LC_NEXT;
+	}
+	return LC_WAIT;
+}
+
+/* new_inode - the inode a create or mkdir makes: the reply's number, or @ino_new. */
+static bool new_ino(const struct lc_op *op, bool pending, const struct lc_state *s,
+		    uint64_t ino_new, uint64_t *ino)
+{
+	*ino = pending ? ino_new : op->attr.ino;
+	return *ino != 0 && !alive(s, *ino);
+}
+
+static enum lc_step_res make(const struct lc_op *op, bool pending, const struct lc_state *s,
+			     const struct lc_pc *e, struct lc_pc *nx, struct lc_state *after,
+			     uint64_t ino_new, bool dir)
+{
+	struct lc_inode in = {.isdir = dir,
+			      .perm = (uint16_t)(op->mode & 07777),
+			      .nlink = dir ? 2 : 1,
+			      .next_cookie = 1};
+
+	if (!changes(op, pending) || !new_ino(op, pending, s, ino_new, &in.ino))
+		return LC_BAD;
+	if (!after)
+		return LC_EFFECT;
+	lc_state_copy(after, s);
+	if (insert_inode(after, &in) || insert_dirent(after, e->a, last_name(&op->path), in.ino))
+		return LC_BAD;
+	*nx = *e;
+	nx->pc = 5;
+	nx->b = in.ino;
+	return LC_EFFECT;
+}
+
+static enum lc_step_res step_create(const struct lc_op *op, bool pending, const struct lc_state *s,
+				    const struct lc_pc *e, struct lc_pc *nx, struct lc_state *after,
+				    uint64_t ino_new)
+{
+	bool excl = op->flags & LC_CREATE_EXCL;
+	uint64_t ino;
+
+	switch (e->pc) {
+	case 0:
+		return walk_step(op, pending, s, &op->path, e, nx);
+	case 2: /* ns_lookup(dir, name): an existing one is the answer */
+		ino = lookup(s, e->a, last_name(&op->path));
+		if (ino) {
+			if (excl)
+				return finish(op, pending, s, EEXIST, 0);
+			if (is_dir(s, ino))
+				return finish(op, pending, s, EISDIR, 0);
+			return finish(op, pending, s, 0, ino);
+		}
+		*nx = *e;
+		nx->pc = 4;
+		return LC_NEXT;
+	case 4: /* ns_create */
+		if (!alive(s, e->a))
+			return finish(op, pending, s, ENOENT, 0);
+		if (de_index(s, e->a, last_name(&op->path)) >= 0) {
+			if (excl)
+				return finish(op, pending, s, EEXIST, 0);
+			if (e->j == 3)
+				return finish(op, pending, s, EAGAIN, 0);
+			*nx = *e;
+			nx->j++;
+			nx->pc = 2;
+			return LC_NEXT;
+		}
+		return make(op, pending, s, e, nx, after, ino_new, false);
+	case 5: /* the attributes of the new inode, read after */
+		return finish_attr(op, pending, s, e->b);
+	}
+	return LC_WAIT;
+}
+
+static enum lc_step_res step_mkdir(const struct lc_op *op, bool pending, const struct lc_state *s,
+				   const struct lc_pc *e, struct lc_pc *nx, struct lc_state *after,
+				   uint64_t ino_new)
+{
+	switch (e->pc) {
+	case 0:
+		return walk_step(op, pending, s, &op->path, e, nx);
+	case 2: /* ns_mkdir */
+		if (!alive(s, e->a))
+			return finish(op, pending, s, ENOENT, 0);
+		if (de_index(s, e->a, last_name(&op->path)) >= 0)
+			return finish(op, pending, s, EEXIST, 0);
+		return make(op, pending, s, e, nx, after, ino_new, true);
+	case 5:
+		return finish_attr(op, pending, s, e->b);
+	}
+	return LC_WAIT;
+}
+
+static enum lc_step_res step_remove(const struct lc_op *op, bool pending, const struct lc_state *s,
+				    const struct lc_pc *e, struct lc_pc *nx, struct lc_state *after)
+{
+	bool rmdir = op->kind == LC_RMDIR;
+	uint64_t victim;
+	int k;
+
+	switch (e->pc) {
+	case 0:
+		return walk_step(op, pending, s, &op->path, e, nx);
+	case 2: /* ns_lookup(dir, name) and the type of the victim */
+		victim = lookup(s, e->a, last_name(&op->path));
+		if (!victim)
+			return finish(op, pending, s, ENOENT, 0);
+		if (rmdir && !is_dir(s, victim))
+			return finish(op, pending, s, ENOTDIR, 0);
+		if (!rmdir && is_dir(s, victim))
+			return finish(op, pending, s, EISDIR, 0);
+		*nx = *e;
+		nx->pc = 4;
+		return LC_NEXT;
+	case 4: /* ns_unlink / ns_rmdir */
+		k = alive(s, e->a) ? de_index(s, e->a, last_name(&op->path)) : -1;
+		if (k < 0)
+			return finish(op, pending, s, ENOENT, 0);
+		victim = s->de[k].ino;
+		if (rmdir && !is_dir(s, victim))
+			return finish(op, pending, s, ENOTDIR, 0);
+		if (!rmdir && is_dir(s, victim))
+			return finish(op, pending, s, EISDIR, 0);
+		if (rmdir && has_entries(s, victim))
+			return finish(op, pending, s, ENOTEMPTY, 0);
+		if (!changes(op, pending))
+			return LC_BAD;
+		if (!after)
+			return LC_EFFECT;
+		lc_state_copy(after, s);
+		remove_dirent(after, k);
+		remove_inode(after, victim);
+		*nx = *e;
+		nx->pc = LC_PC_END;
+		return LC_EFFECT;
+	}
+	return LC_WAIT;
+}
+
+/* ns_rename(e->x, old name, e->a, new name, flags) */
+static enum lc_step_res do_rename(const struct lc_op *op, bool pending, const struct lc_state *s,
+				  const struct lc_pc *e, struct lc_pc *nx, struct lc_state *after)
+{
+	bool noreplace = op->flags & LC_RENAME_NOREPLACE, exchange = op->flags & LC_RENAME_EXCHANGE;
+	uint64_t od = e->x, nd = e->a, src, dst = 0;
+	uint8_t on = last_name(&op->path), nn = last_name(&op->path2);
+	int si, di;
+
+	if (!alive(s, od) || !alive(s, nd))
+		return finish(op, pending, s, ENOENT, 0);
+	si = de_index(s, od, on);
+	if (si < 0)
+		return finish(op, pending, s, ENOENT, 0);
+	src = s->de[si].ino;
+	di = de_index(s, nd, nn);
+	if (di >= 0)
+		dst = s->de[di].ino;
+	if (exchange && !dst)
+		return finish(op, pending, s, ENOENT, 0);
+	if (noreplace && dst)
+		return finish(op, pending, s, EEXIST, 0);
+	if (dst == src)
+		return finish(op, pending, s, 0, 0);
+	if ((is_dir(s, src) && is_ancestor(s, src, nd)) ||
+	    (exchange && is_dir(s, dst) && is_ancestor(s, dst, od)))
+		return finish(op, pending, s, EINVAL, 0);
+	if (dst && !exchange) {
+		if (is_dir(s, src) && !is_dir(s, dst))
+			return finish(op, pending, s, ENOTDIR, 0);
+		if (!is_dir(s, src) && is_dir(s, dst))
+			return finish(op, pending, s, EISDIR, 0);
+		if (is_dir(s, dst) && has_entries(s, dst))
+			return finish(op, pending, s, ENOTEMPTY, 0);
+	}
+	if (!changes(op, pending))
+		return LC_BAD;
+	if (!after)
+		return LC_EFFECT;
+	/* As the transaction's records: both entries go, the replaced inode goes, then the
+	 * new entry and (exchange) the old one come back, in that cookie order. */
+	lc_state_copy(after, s);
+	remove_dirent(after, de_index(after, od, on));
+	if (dst)
+		remove_dirent(after, de_index(after, nd, nn));
+	if (dst && !exchange)
+		remove_inode(after, dst);
+	if (insert_dirent(after, nd, nn, src) || (exchange && insert_dirent(after, od, on, dst)))
+		return LC_BAD;
+	*nx = *e;
+	nx->pc = LC_PC_END;
+	return LC_EFFECT;
+}
+
+static enum lc_step_res step_rename(const struct lc_op *op, bool pending, const struct lc_state *s,
+				    const struct lc_pc *e, struct lc_pc *nx, struct lc_state *after)
+{
+	switch (e->pc) {
+	case 0:
+		return walk_step(op, pending, s, &op->path, e, nx);
+	case 1:
+		return walk_step(op, pending, s, &op->path2, e, nx);
+	case 4: /* ns_lookup(old dir, old name); the target's lookup decides nothing for root */
+		if (!lookup(s, e->x, last_name(&op->path)))
+			return finish(op, pending, s, ENOENT, 0);
+		*nx = *e;
+		nx->pc = 6;
+		return LC_NEXT;
+	case 6:
+		return do_rename(op, pending, s, e, nx, after);
+	}
+	return LC_WAIT;
+}
+
+static enum lc_step_res step_setattr(const struct lc_op *op, bool pending, const struct lc_state *s,
+				     const struct lc_pc *e, struct lc_pc *nx,
+				     struct lc_state *after)
+{
+	bool size = op->kind == LC_TRUNCATE;
+	struct lc_inode *in;
+
+	switch (e->pc) {
+	case 0: /* ns_getattr in op_setattr */
+	case 1: /* ns_setattr, under the inode lock */
+		if (!alive(s, op->ino))
+			return finish(op, pending, s, ENOENT, 0);
+		if (size && is_dir(s, op->ino))
+			return finish(op, pending, s, EISDIR, 0);
+		*nx = *e;
+		if (e->pc == 0) {
+			nx->pc = 1;
+			return LC_NEXT;
+		}
+		if (!changes(op, pending))
+			return LC_BAD;
+		if (size && op->len > LC_DATA_MAX) {
+			lc_overflow = true;
+			return LC_BAD;
+		}
+		if (!after)
+			return LC_EFFECT;
+		lc_state_copy(after, s);
+		in = find_mut(after, op->ino);
+		if (size) {
+			if (op->len < in->size)
+				memset(in->data + op->len, 0, in->size - op->len);
+			in->size = op->len;
+		} else {
+			in->perm = (uint16_t)(op->mode & 07777);
+		}
+		nx->pc = 2;
+		nx->b = op->ino;
+		return LC_EFFECT;
+	case 2: /* the attributes returned, read after */
+		return finish_attr(op, pending, s, op->ino);
+	}
+	return LC_WAIT;
+}
+
+static enum lc_step_res step_write(const struct lc_op *op, bool pending, const struct lc_state *s,
+				   const struct lc_pc *e, struct lc_pc *nx, struct lc_state *after)
+{
+	struct lc_inode *in;
+
+	if (!alive(s, op->ino))
+		return finish(op, pending, s, ENOENT, 0);
+	if (is_dir(s, op->ino))
+		return finish(op, pending, s, EISDIR, 0);
+	*nx = *e;
+	if (e->pc == 0) { /* file_for_io's ns_getattr */
+		nx->pc = 1;
+		return LC_NEXT;
+	}
+	/* ns_write, under the inode lock */
+	if (!changes(op, pending) || (!pending && op->count != op->len))
+		return LC_BAD;
+	if (op->len == 0 || op->off + op->len > LC_DATA_MAX) {
+		lc_overflow = true;
+		return LC_BAD;
+	}
+	if (!after)
+		return LC_EFFECT;
+	lc_state_copy(after, s);
+	in = find_mut(after, op->ino);
+	memcpy(in->data + op->off, op->data, op->len);
+	if (op->off + op->len > in->size)
+		in->size = op->off + op->len;
+	nx->pc = LC_PC_END;
+	return LC_EFFECT;
+}
+
+static enum lc_step_res step_read(const struct lc_op *op, bool pending, const struct lc_state *s,
+				  const struct lc_pc *e, struct lc_pc *nx)
+{
+	const struct lc_inode *in = lc_state_find(s, op->ino);
+	uint64_t m = e->mask, full;
+	uint32_t count;
+
+	switch (e->pc) {
+	case 0: /* file_for_io's ns_getattr */
+		if (!in)
+			return finish(op, pending, s, ENOENT, 0);
+		if (in->isdir)
+			return finish(op, pending, s, EISDIR, 0);
+		*nx = *e;
+		nx->pc = 1;
+		return LC_NEXT;
+	case 1: /* ns_read: the inode, its size */
+		if (!in)
+			return finish(op, pending, s, ENOENT, 0);
+		count = op->off >= in->size ? 0 : in->size - op->off;
+		if (count > op->len)
+			count = op->len;
+		if (pending || op->err || count != op->count)
+			return LC_BAD;
+		if (count == 0)
+			return LC_DONE;
+		*nx = *e;
+		nx->pc = 2;
+		return LC_NEXT;
+	case 2: /* the bytes, each copied at its own time */
+		for (uint32_t k = 0; k < op->count; k++) {
+			uint32_t pos = op->off + k;
+			uint8_t v = in && pos < in->size ? in->data[pos] : 0;
+
+			if (v == op->rdata[k])
+				m |= UINT64_C(1) << k;
+		}
+		full = op->count == 64 ? UINT64_MAX : (UINT64_C(1) << op->count) - 1;
+		if ((m & full) == full)
+			return LC_DONE;
+		if (m == e->mask)
+			return LC_WAIT;
+		*nx = *e;
+		nx->mask = m;
+		return LC_NEXT;
+	}
+	return LC_WAIT;
+}
+
+enum lc_step_res lc_step(const struct lc_op *op, bool pending, const struct lc_state *s,
+			 const struct lc_pc *e, struct lc_pc *next, struct lc_state *after,
+			 uint64_t ino_new)
+{
+	switch (op->kind) {
+	case LC_STAT:
+	case LC_GETATTR:
+		return step_stat(op, pending, s, e, next);
+	case LC_READDIR:
+		return step_readdir(op, pending, s, e, next);
+	case LC_CREATE:
+		return step_create(op, pending, s, e, next, after, ino_new);
+	case LC_MKDIR:
+		return step_mkdir(op, pending, s, e, next, after, ino_new);
+	case LC_UNLINK:
+	case LC_RMDIR:
+		return step_remove(op, pending, s, e, next, after);
+	case LC_RENAME:
+		return step_rename(op, pending, s, e, next, after);
+	case LC_CHMOD:
+	case LC_TRUNCATE:
+		return step_setattr(op, pending, s, e, next, after);
+	case LC_WRITE:
+		return step_write(op, pending, s, e, next, after);
+	case LC_READ:
+		return step_read(op, pending, s, e, next);
+	case LC_KINDS:
+		break;
+	}
+	lc_overflow = true;
+	return LC_BAD;
+}
+
+void lc_pc_start(const struct lc_op *op, struct lc_pc *e, uint64_t static_mask)
+{
+	memset(e, 0, sizeof(*e));
+	e->a = LC_ROOT;
+	e->mask = static_mask;
+	switch (op->kind) {
+	case LC_GETATTR:
+		e->pc = 3;
+		e->b = op->ino;
+		return;
+	case LC_STAT:
+		if (op->path.depth == 0) {
+			e->pc = 3;
+			e->b = LC_ROOT;
+			return;
+		}
+		break;
+	case LC_READDIR:
+		if (op->path.depth == 0) {
+			e->pc = 4;
+			e->b = LC_ROOT;
+			return;
+		}
+		break;
+	case LC_CREATE:
+	case LC_MKDIR:
+	case LC_UNLINK:
+	case LC_RMDIR:
+		break;
+	case LC_RENAME:
+		if (op->path2.depth == 0)
+			lc_overflow = true;
+		break;
+	default:
+		return; /* by inode: pc 0 */
+	}
+	if (op->path.depth == 0)
+		lc_overflow = true; /* "/" is never created, removed or renamed here */
+	walk_norm(op, e);
+}
+
+bool lc_pc_merge(const struct lc_op *op, struct lc_pc *a, const struct lc_pc *b)
+{
+	/* A read that took its size earlier saw every state one that took it later saw. */
+	if (op->kind != LC_READ || a->pc != 2 || b->pc != 2)
+		return false;
+	a->mask |= b->mask;
+	return true;
+}
+
+bool lc_op_is_observer(const struct lc_op *op)
+{
+	return op->kind == LC_STAT || op->kind == LC_GETATTR || op->kind == LC_READ ||
+	       op->kind == LC_READDIR;
+}
+
+/* --- printing --- */
+
+const char *lc_path_str(const struct lc_path *p, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (p->depth == 0)
+		snprintf(buf, len, "/");
+	for (unsigned i = 0; i < p->depth && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "/%s", lc_name(p->name[i]));
+	return buf;
+}
+
+/* bytes_str - @len bytes as runs: "07x5 00x3". */
+static void bytes_str(const uint8_t *d, uint32_t len, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < len && n + 12 < size;) {
+		uint32_t j = i;
+
+		while (j < len && d[j] == d[i])
+			j++;
+		n += (size_t)snprintf(buf + n, size - n, "%s%02x", i ? " " : "", d[i]);
+		if (j - i > 1)
+			n += (size_t)snprintf(buf + n, size - n, "x%u", j - i);
+		i = j;
+	}
+}
+
+static void attr_str(const struct lc_attr *a, char *buf, size_t len)
+{
+	snprintf(buf, len, "{#%" PRIu64 " %s %04o nlink %u size %" PRIu64 "}", a->ino,
+		 S_ISDIR(a->mode) ? "dir" : "file", a->mode & 07777, a->nlink, a->size);
+}
+
+void lc_op_print(FILE *f, const struct lc_op *op, uint64_t t0)
+{
+	char req[320], rep[400], p1[32], p2[32], d[200];
+	size_t n;
+
+	switch (op->kind) {
+	case LC_STAT:
+		snprintf(req, sizeof(req), "stat %s", lc_path_str(&op->path, p1, sizeof(p1)));
+		break;
+	case LC_GETATTR:
+		snprintf(req, sizeof(req), "getattr #%" PRIu64, op->ino);
+		break;
+	case LC_CREATE:
+		snprintf(req, sizeof(req), "create %s %04o%s",
+			 lc_path_str(&op->path, p1, sizeof(p1)), op->mode,
+			 op->flags & LC_CREATE_EXCL ? " EXCL" : "");
+		break;
+	case LC_MKDIR:
+		snprintf(req, sizeof(req), "mkdir %s %04o", lc_path_str(&op->path, p1, sizeof(p1)),
+			 op->mode);
+		break;
+	case LC_UNLINK:
+	case LC_RMDIR:
+		snprintf(req, sizeof(req), "%s %s", op->kind == LC_UNLINK ? "unlink" : "rmdir",
+			 lc_path_str(&op->path, p1, sizeof(p1)));
+		break;
+	case LC_RENAME:
+		snprintf(req, sizeof(req), "rename %s %s%s", lc_path_str(&op->path, p1, sizeof(p1)),
+			 lc_path_str(&op->path2, p2, sizeof(p2)),
+			 op->flags & LC_RENAME_NOREPLACE  ? " NOREPLACE"
+			 : op->flags & LC_RENAME_EXCHANGE ? " EXCHANGE"
+							  : "");
+		break;
+	case LC_CHMOD:
+		snprintf(req, sizeof(req), "chmod #%" PRIu64 " %04o", op->ino, op->mode);
+		break;
+	case LC_TRUNCATE:
+		snprintf(req, sizeof(req), "truncate #%" PRIu64 " %u", op->ino, op->len);
+		break;
+	case LC_WRITE:
+		bytes_str(op->data, op->len, d, sizeof(d));
+		snprintf(req, sizeof(req), "write #%" PRIu64 " at %u: %s", op->ino, op->off, d);
+		break;
+	case LC_READ:
+		snprintf(req, sizeof(req), "read #%" PRIu64 " at %u, %u bytes", op->ino, op->off,
+			 op->len);
+		break;
+	case LC_READDIR:
+		snprintf(req, sizeof(req), "readdir %s", lc_path_str(&op->path, p1, sizeof(p1)));
+		break;
+	default:
+		snprintf(req, sizeof(req), "kind %d", (int)op->kind);
+		break;
+	}
+	if (op->ret == LC_PENDING) {
+		snprintf(rep, sizeof(rep), "(no reply)");
+	} else if (op->err) {
+		snprintf(rep, sizeof(rep), "%s", strerrorname_np(op->err) ?: "error");
+	} else if (has_attr_reply(op->kind)) {
+		attr_str(&op->attr, rep, sizeof(rep));
+	} else if (op->kind == LC_WRITE) {
+		snprintf(rep, sizeof(rep), "%u", op->count);
+	} else if (op->kind == LC_READ) {
+		bytes_str(op->rdata, op->count, d, sizeof(d));
+		snprintf(rep, sizeof(rep), "%u: %s", op->count, d);
+	} else if (op->kind == LC_READDIR) {
+		n = (size_t)snprintf(rep, sizeof(rep), "[");
+		for (unsigned i = 0; i < op->nents && n < sizeof(rep); i++)
+			n += (size_t)snprintf(rep + n, sizeof(rep) - n, "%s%s #%" PRIu64 "%s",
+					      i ? " " : "", lc_name(op->ents[i].name),
+					      op->ents[i].ino, op->ents[i].isdir ? "/" : "");
+		if (n < sizeof(rep))
+			snprintf(rep + n, sizeof(rep) - n, "]");
+	} else {
+		snprintf(rep, sizeof(rep), "ok");
+	}
+	if (op->ret == LC_PENDING)
+		fprintf(f, "  c%u %9.3f ..   (none)  %-34s -> %s\n", op->client,
+			(double)(op->call - t0) / 1e6, req, rep);
+	else
+		fprintf(f, "  c%u %9.3f .. %9.3f  %-34s -> %s\n", op->client,
+			(double)(op->call - t0) / 1e6, (double)(op->ret - t0) / 1e6, req, rep);
+}
+
+static void print_dir(FILE *f, const struct lc_state *s, uint64_t dir, const char *indent,
+		      unsigned depth)
+{
+	uint32_t c = 0;
+	int k;
+
+	if (depth > LC_INODES_MAX)
+		return;
+	while ((k = next_entry(s, dir, c)) >= 0) {
+		const struct lc_inode *in = lc_state_find(s, s->de[k].ino);
+		struct lc_attr a;
+		char d[200];
+
+		c = s->de[k].cookie + 1;
+		if (!in)
+			continue;
+		lc_attr_of(s, in, &a);
+		bytes_str(in->data, in->size, d, sizeof(d));
+		fprintf(f, "%s%*s%s%s #%" PRIu64 " %04o", indent, (int)depth * 2, "",
+			lc_name(s->de[k].name), in->isdir ? "/" : "", in->ino, in->perm);
+		if (in->isdir)
+			fprintf(f, " nlink %u\n", a.nlink);
+		else
+			fprintf(f, " size %u: %s\n", in->size, d);
+		if (in->isdir)
+			print_dir(f, s, in->ino, indent, depth + 1);
+	}
+}
+
+void lc_state_print(FILE *f, const struct lc_state *s, const char *indent)
+{
+	const struct lc_inode *root = lc_state_find(s, LC_ROOT);
+	struct lc_attr a;
+
+	if (!root) {
+		fprintf(f, "%s(no root)\n", indent);
+		return;
+	}
+	lc_attr_of(s, root, &a);
+	fprintf(f, "%s/ #1 %04o nlink %u\n", indent, root->perm, a.nlink);
+	print_dir(f, s, LC_ROOT, indent, 1);
+}
