@@ -19,15 +19,15 @@
 
 /* Where a request's program stands. No padding: it is compared and hashed as bytes. */
 struct lc_pc {
-	uint64_t a, b, x; /* inodes: the directory walked to, the inode found, the old dir */
-	uint64_t mask;	  /* read: the bytes of the reply seen so far */
-	uint32_t c;	  /* readdir: the cookie to list from */
-	uint8_t pc;	  /* the next step; LC_PC_END: nothing more */
-	uint8_t i;	  /* the path component / readdir entry the step is at */
-	uint8_t j;	  /* create: the attempt */
-	uint8_t pad;
+	uint64_t a, b, x;     /* inodes: the directory walked to, the inode found, the old dir */
+	uint64_t mask;	      /* read: the bytes of the reply seen; readdir: its entries seen */
+	uint64_t v[LC_NAMES]; /* readdir: the inode each name named all along so far, or 0 */
+	uint8_t pc;	      /* the next step; LC_PC_END: nothing more */
+	uint8_t i;	      /* the path component the walk is at */
+	uint8_t j;	      /* create: the attempt */
+	uint8_t pad[5];
 };
-static_assert(sizeof(struct lc_pc) == 40, "struct lc_pc has no padding");
+static_assert(sizeof(struct lc_pc) == 72, "struct lc_pc has no padding");
 
 #define LC_PC_END 255
 
@@ -59,6 +59,14 @@ enum lc_step_res lc_step(const struct lc_op *op, bool pending, const struct lc_s
 void lc_pc_start(const struct lc_op *op, struct lc_pc *e, uint64_t static_mask);
 
 /*
+ * lc_absorb - a program that watches a span of time (a read's bytes, a readdir's entries)
+ * sees state @s go by: update @e. Every place of a running request sees every state the
+ * search passes through while it runs (twice the same state changes nothing).
+ * Return: true when @e changed.
+ */
+bool lc_absorb(const struct lc_op *op, const struct lc_state *s, struct lc_pc *e);
+
+/*
  * lc_pc_merge - can @b be folded into @a, which stands at the same step (a read's bytes:
  * the union of what each saw)? Then @a is updated. Return: true when folded.
  */
@@ -69,18 +77,20 @@ void lc_attr_of(const struct lc_state *s, const struct lc_inode *in, struct lc_a
 
 /*
  * lc_state_equal - does the model state @m match the observed state @o? Inode numbers,
- * types, permissions, sizes, bytes, names and nlink. @order: also the order readdir lists
- * each directory in. @crash: the inodes of @m numbered from LC_INO_PENDING came from
- * creates that got no reply and may take any unused number of @o; a byte of a file may
- * also be the one a write in flight (@writes, @nwrites) would have put there.
+ * types, permissions, sizes, bytes, names and nlink. The inodes of @m numbered from
+ * LC_INO_PENDING came from creates that got no reply (a crash) and may have any number in
+ * @o; a byte of a file may also be the one a write in flight (@writes, @nwrites) put there.
  */
 #define LC_INO_PENDING (UINT64_C(1) << 62)
-bool lc_state_equal(const struct lc_state *m, const struct lc_state *o, bool order,
+bool lc_state_equal(const struct lc_state *m, const struct lc_state *o,
 		    const struct lc_op *const *writes, size_t nwrites);
+
+/* lc_state_diff - print how the model state @m differs from the observed state @o. */
+void lc_state_diff(FILE *f, const struct lc_state *m, const struct lc_state *o, const char *indent);
 
 /* lc_state_key - append the bytes that identify @s to @buf (lincheck.c's memo). */
 size_t lc_state_key(const struct lc_state *s, uint8_t *buf);
-#define LC_STATE_KEY_MAX (8 + LC_INODES_MAX * (24 + LC_DATA_MAX) + LC_INODES_MAX * 24)
+#define LC_STATE_KEY_MAX (8 + LC_INODES_MAX * (16 + LC_DATA_MAX) + LC_INODES_MAX * 17)
 
 /* lc_state_copy - *@to = *@from, copying only what is used. */
 void lc_state_copy(struct lc_state *to, const struct lc_state *from);

@@ -30,14 +30,14 @@
  * - read reads the size once, then copies without a lock: each byte of the reply is the one
  *   the model had at some point from then on (0 past the end or once the inode is gone,
  *   where the engine reads a hole), or one a write running at the same time put there.
- * - readdir lists the entries in cookie order, each at its own point in time: the next one
- *   is the entry with the smallest cookie not below the last one listed, as it is when it
- *   is read (ns_readdir reads under RCU, entry by entry; POSIX leaves entries added or
- *   removed during a listing open).
+ * - readdir lists entry by entry (ns_readdir reads under RCU, one entry at a time), and
+ *   POSIX leaves open whether an entry added or removed meanwhile is listed: from the
+ *   lookup of the directory to the reply, an entry that names the same inode all along
+ *   must be listed exactly once; any other listed entry must have been there at some
+ *   point in between. The order is free.
  *
  * Each changing step is what the engine does under its locks, atomically: a file or
- * directory created with a fresh inode number and listed after its directory's entries,
- * removed, renamed (the target listed anew), its permission bits or size set (a grown file
+ * directory created with a fresh inode number, removed, renamed, its permission bits or size set (a grown file
  * reads zeros past the old end), bytes written (extending it, zeros in any gap).
  */
 #include <errno.h>
@@ -162,7 +162,7 @@ static void remove_inode(struct lc_state *s, uint64_t ino)
 	s->nin--;
 }
 
-/* insert_dirent - entry @name -> @ino in @dir, after the others (the next cookie). */
+/* insert_dirent - entry @name -> @ino in @dir. */
 static int insert_dirent(struct lc_state *s, uint64_t dir, uint8_t name, uint64_t ino)
 {
 	struct lc_inode *d = find_mut(s, dir);
@@ -178,8 +178,7 @@ static int insert_dirent(struct lc_state *s, uint64_t dir, uint8_t name, uint64_
 	       (s->de[at].dir < dir || (s->de[at].dir == dir && s->de[at].name < name)))
 		at++;
 	memmove(&s->de[at + 1], &s->de[at], (s->nde - at) * sizeof(s->de[0]));
-	s->de[at] = (struct lc_dirent){
-		.dir = dir, .ino = ino, .cookie = d->next_cookie++, .name = name};
+	s->de[at] = (struct lc_dirent){.dir = dir, .ino = ino, .name = name};
 	s->nde++;
 	return 0;
 }
@@ -194,8 +193,7 @@ void lc_state_init(struct lc_state *s, uint16_t perm)
 {
 	memset(s, 0, sizeof(*s));
 	s->nin = 1;
-	s->in[0] = (struct lc_inode){
-		.ino = LC_ROOT, .isdir = true, .perm = perm, .nlink = 2, .next_cookie = 1};
+	s->in[0] = (struct lc_inode){.ino = LC_ROOT, .isdir = true, .perm = perm, .nlink = 2};
 }
 
 int lc_state_add(struct lc_state *s, uint64_t dir, uint8_t name, const struct lc_inode *in)
@@ -206,7 +204,6 @@ int lc_state_add(struct lc_state *s, uint64_t dir, uint8_t name, const struct lc
 	    !is_dir(s, dir) || de_index(s, dir, name) >= 0 || lc_state_find(s, c.ino) ||
 	    s->nin == LC_INODES_MAX)
 		return -1;
-	c.next_cookie = 1;
 	if (insert_inode(s, &c) || insert_dirent(s, dir, name, c.ino)) {
 		remove_inode(s, c.ino);
 		return -1;
@@ -284,14 +281,12 @@ size_t lc_state_key(const struct lc_state *s, uint8_t *buf)
 		PUT(in->isdir);
 		PUT(in->perm);
 		PUT(in->size);
-		PUT(in->next_cookie);
 		memcpy(buf + n, in->data, in->size);
 		n += in->size;
 	}
 	for (unsigned i = 0; i < s->nde; i++) {
 		PUT(s->de[i].dir);
 		PUT(s->de[i].ino);
-		PUT(s->de[i].cookie);
 		PUT(s->de[i].name);
 	}
 #undef PUT
@@ -323,19 +318,9 @@ static bool byte_ok(uint64_t ino, uint32_t pos, uint8_t want, uint8_t v,
 	return false;
 }
 
-/* order_of - the rank of cookie @c among the entries of @dir in @s. */
-static unsigned order_of(const struct lc_state *s, uint64_t dir, uint32_t c)
-{
-	unsigned r = 0;
-
-	for (unsigned i = 0; i < s->nde; i++)
-		r += s->de[i].dir == dir && s->de[i].cookie < c;
-	return r;
-}
-
 /* equal_dir - the subtree of @md in @m matches that of @od in @o. */
 static bool equal_dir(const struct lc_state *m, uint64_t md, const struct lc_state *o, uint64_t od,
-		      bool order, const struct lc_op *const *writes, size_t nwrites, unsigned depth)
+		      const struct lc_op *const *writes, size_t nwrites, unsigned depth)
 {
 	unsigned nm = 0, no = 0;
 
@@ -359,8 +344,6 @@ static bool equal_dir(const struct lc_state *m, uint64_t md, const struct lc_sta
 		oi = lc_state_find(o, o->de[k].ino);
 		if (!mi || !oi || (mi->ino < LC_INO_PENDING && mi->ino != oi->ino))
 			return false;
-		if (order && order_of(m, md, e->cookie) != order_of(o, od, o->de[k].cookie))
-			return false;
 		lc_attr_of(m, mi, &a);
 		if (mi->isdir != oi->isdir || mi->perm != oi->perm || mi->size != oi->size ||
 		    a.nlink != oi->nlink)
@@ -368,14 +351,13 @@ static bool equal_dir(const struct lc_state *m, uint64_t md, const struct lc_sta
 		for (uint32_t p = 0; p < mi->size; p++)
 			if (!byte_ok(mi->ino, p, mi->data[p], oi->data[p], writes, nwrites))
 				return false;
-		if (mi->isdir &&
-		    !equal_dir(m, mi->ino, o, oi->ino, order, writes, nwrites, depth + 1))
+		if (mi->isdir && !equal_dir(m, mi->ino, o, oi->ino, writes, nwrites, depth + 1))
 			return false;
 	}
 	return nm == no;
 }
 
-bool lc_state_equal(const struct lc_state *m, const struct lc_state *o, bool order,
+bool lc_state_equal(const struct lc_state *m, const struct lc_state *o,
 		    const struct lc_op *const *writes, size_t nwrites)
 {
 	const struct lc_inode *mr = lc_state_find(m, LC_ROOT), *orr = lc_state_find(o, LC_ROOT);
@@ -386,7 +368,69 @@ bool lc_state_equal(const struct lc_state *m, const struct lc_state *o, bool ord
 	lc_attr_of(m, mr, &a);
 	if (mr->perm != orr->perm || a.nlink != orr->nlink)
 		return false;
-	return equal_dir(m, LC_ROOT, o, LC_ROOT, order, writes, nwrites, 0);
+	return equal_dir(m, LC_ROOT, o, LC_ROOT, writes, nwrites, 0);
+}
+
+/* name_of - "/a/b" for inode @ino of @s (its entries upwards), into @buf. */
+static const char *name_of(const struct lc_state *s, uint64_t ino, char *buf, size_t len)
+{
+	char tmp[64];
+	unsigned depth = 0;
+
+	buf[0] = '\0';
+	if (ino == LC_ROOT)
+		snprintf(buf, len, "/");
+	while (ino != LC_ROOT && depth++ <= s->nin) {
+		int k = -1;
+
+		for (unsigned i = 0; i < s->nde && k < 0; i++)
+			if (s->de[i].ino == ino)
+				k = (int)i;
+		if (k < 0)
+			break;
+		snprintf(tmp, sizeof(tmp), "/%s%s", lc_name(s->de[k].name), buf);
+		snprintf(buf, len, "%s", tmp);
+		ino = s->de[k].dir;
+	}
+	return buf;
+}
+
+void lc_state_diff(FILE *f, const struct lc_state *m, const struct lc_state *o, const char *indent)
+{
+	char n1[64], n2[64];
+
+	for (unsigned i = 0; i < m->nin; i++) {
+		const struct lc_inode *mi = &m->in[i], *oi = lc_state_find(o, mi->ino);
+		struct lc_attr a;
+
+		name_of(m, mi->ino, n1, sizeof(n1));
+		if (!oi) {
+			fprintf(f, "%s#%" PRIu64 " %s: in the model, not in the scan\n", indent,
+				mi->ino, n1);
+			continue;
+		}
+		name_of(o, oi->ino, n2, sizeof(n2));
+		lc_attr_of(m, mi, &a);
+		if (strcmp(n1, n2) != 0)
+			fprintf(f, "%s#%" PRIu64 ": %s in the model, %s in the scan\n", indent,
+				mi->ino, n1, n2);
+		if (mi->perm != oi->perm)
+			fprintf(f, "%s#%" PRIu64 " %s: mode %04o in the model, %04o in the scan\n",
+				indent, mi->ino, n1, mi->perm, oi->perm);
+		if (a.nlink != oi->nlink)
+			fprintf(f, "%s#%" PRIu64 " %s: nlink %u in the model, %u in the scan\n",
+				indent, mi->ino, n1, a.nlink, oi->nlink);
+		if (mi->size != oi->size)
+			fprintf(f, "%s#%" PRIu64 " %s: size %u in the model, %u in the scan\n",
+				indent, mi->ino, n1, mi->size, oi->size);
+		else if (memcmp(mi->data, oi->data, mi->size) != 0)
+			fprintf(f, "%s#%" PRIu64 " %s: other bytes in the model than in the scan\n",
+				indent, mi->ino, n1);
+	}
+	for (unsigned i = 0; i < o->nin; i++)
+		if (!lc_state_find(m, o->in[i].ino))
+			fprintf(f, "%s#%" PRIu64 " %s: in the scan, not in the model\n", indent,
+				o->in[i].ino, name_of(o, o->in[i].ino, n1, sizeof(n1)));
 }
 
 /* --- the programs --- */
@@ -514,30 +558,49 @@ static enum lc_step_res step_stat(const struct lc_op *op, bool pending, const st
 	return LC_WAIT;
 }
 
-/* next_entry - the entry of @dir with the smallest cookie >= @c, or -1. */
-static int next_entry(const struct lc_state *s, uint64_t dir, uint32_t c)
+/* listed_seen - the entries of @op's reply that are in directory @dir in @s. */
+static uint64_t listed_seen(const struct lc_op *op, const struct lc_state *s, uint64_t dir)
 {
-	int best = -1;
+	uint64_t m = 0;
 
-	for (unsigned i = 0; i < s->nde; i++)
-		if (s->de[i].dir == dir && s->de[i].cookie >= c &&
-		    (best < 0 || s->de[i].cookie < s->de[best].cookie))
-			best = (int)i;
-	return best;
+	for (unsigned k = 0; k < op->nents; k++) {
+		const struct lc_dent *want = &op->ents[k];
+
+		if (lookup(s, dir, want->name) == want->ino && is_dir(s, want->ino) == want->isdir)
+			m |= UINT64_C(1) << k;
+	}
+	return m;
+}
+
+/* readdir_done - may the listing end here: every entry listed was there at some point, and
+ * each entry that stayed all along is listed once? */
+static bool readdir_done(const struct lc_op *op, const struct lc_pc *e)
+{
+	uint64_t full = (UINT64_C(1) << op->nents) - 1;
+
+	if ((e->mask & full) != full)
+		return false;
+	for (uint8_t n = 0; n < LC_NAMES; n++) {
+		unsigned times = 0;
+
+		for (unsigned k = 0; k < op->nents; k++)
+			times += op->ents[k].name == n && op->ents[k].ino == e->v[n];
+		if (e->v[n] && times != 1)
+			return false;
+	}
+	return true;
 }
 
 static enum lc_step_res step_readdir(const struct lc_op *op, bool pending, const struct lc_state *s,
 				     const struct lc_pc *e, struct lc_pc *nx)
 {
-	const struct lc_dent *want;
 	uint64_t ino;
-	int k;
 
 	switch (e->pc) {
 	case 0:
 		return walk_step(op, pending, s, &op->path, e, nx);
-	case 2: /* the directory (and ns_readdir's reference to it) */
-		ino = lookup(s, e->a, last_name(&op->path));
+	case 2: /* the directory (and ns_readdir's reference to it): the listing starts */
+		ino = op->path.depth ? lookup(s, e->a, last_name(&op->path)) : LC_ROOT;
 		if (!ino)
 			return finish(op, pending, s, ENOENT, 0);
 		if (!is_dir(s, ino))
@@ -545,21 +608,13 @@ static enum lc_step_res step_readdir(const struct lc_op *op, bool pending, const
 		*nx = *e;
 		nx->pc = 4;
 		nx->b = ino;
+		nx->mask = 0;
+		for (uint8_t n = 0; n < LC_NAMES; n++)
+			nx->v[n] = lookup(s, ino, n);
+		lc_absorb(op, s, nx);
 		return LC_NEXT;
-	case 4: /* entry e->i of the reply */
-		k = next_entry(s, e->b, e->c);
-		if (k < 0)
-			return e->i == op->nents ? finish(op, pending, s, 0, 0) : LC_WAIT;
-		if (e->i >= op->nents)
-			return LC_WAIT;
-		want = &op->ents[e->i];
-		if (s->de[k].name != want->name || s->de[k].ino != want->ino ||
-		    is_dir(s, s->de[k].ino) != want->isdir)
-			return LC_WAIT;
-		*nx = *e;
-		nx->i++;
-		nx->c = s->de[k].cookie + 1;
-		return LC_NEXT;
+	case 4: /* the entries, each read at its own time (lc_absorb) */
+		return readdir_done(op, e) ? finish(op, pending, s, 0, 0) : LC_WAIT;
 	}
 	return LC_WAIT;
 }
@@ -576,10 +631,8 @@ static enum lc_step_res make(const struct lc_op *op, bool pending, const struct 
 			     const struct lc_pc *e, struct lc_pc *nx, struct lc_state *after,
 			     uint64_t ino_new, bool dir)
 {
-	struct lc_inode in = {.isdir = dir,
-			      .perm = (uint16_t)(op->mode & 07777),
-			      .nlink = dir ? 2 : 1,
-			      .next_cookie = 1};
+	struct lc_inode in = {
+		.isdir = dir, .perm = (uint16_t)(op->mode & 07777), .nlink = dir ? 2 : 1};
 
 	if (!changes(op, pending) || !new_ino(op, pending, s, ino_new, &in.ino))
 		return LC_BAD;
@@ -740,8 +793,7 @@ static enum lc_step_res do_rename(const struct lc_op *op, bool pending, const st
 		return LC_BAD;
 	if (!after)
 		return LC_EFFECT;
-	/* As the transaction's records: both entries go, the replaced inode goes, then the
-	 * new entry and (exchange) the old one come back, in that cookie order. */
+	/* Both entries go, the replaced inode goes, the new entries come. */
 	lc_state_copy(after, s);
 	remove_dirent(after, de_index(after, od, on));
 	if (dst)
@@ -856,7 +908,7 @@ static enum lc_step_res step_read(const struct lc_op *op, bool pending, const st
 				  const struct lc_pc *e, struct lc_pc *nx)
 {
 	const struct lc_inode *in = lc_state_find(s, op->ino);
-	uint64_t m = e->mask, full;
+	uint64_t full;
 	uint32_t count;
 
 	switch (e->pc) {
@@ -880,25 +932,38 @@ static enum lc_step_res step_read(const struct lc_op *op, bool pending, const st
 			return LC_DONE;
 		*nx = *e;
 		nx->pc = 2;
+		lc_absorb(op, s, nx);
 		return LC_NEXT;
-	case 2: /* the bytes, each copied at its own time */
+	case 2: /* the bytes, each copied at its own time (lc_absorb) */
+		full = op->count == 64 ? UINT64_MAX : (UINT64_C(1) << op->count) - 1;
+		return (e->mask & full) == full ? LC_DONE : LC_WAIT;
+	}
+	return LC_WAIT;
+}
+
+bool lc_absorb(const struct lc_op *op, const struct lc_state *s, struct lc_pc *e)
+{
+	struct lc_pc was = *e;
+
+	if (op->kind == LC_READ && e->pc == 2) {
+		const struct lc_inode *in = lc_state_find(s, op->ino);
+
 		for (uint32_t k = 0; k < op->count; k++) {
 			uint32_t pos = op->off + k;
 			uint8_t v = in && pos < in->size ? in->data[pos] : 0;
 
 			if (v == op->rdata[k])
-				m |= UINT64_C(1) << k;
+				e->mask |= UINT64_C(1) << k;
 		}
-		full = op->count == 64 ? UINT64_MAX : (UINT64_C(1) << op->count) - 1;
-		if ((m & full) == full)
-			return LC_DONE;
-		if (m == e->mask)
-			return LC_WAIT;
-		*nx = *e;
-		nx->mask = m;
-		return LC_NEXT;
+	} else if (op->kind == LC_READDIR && e->pc == 4) {
+		e->mask |= listed_seen(op, s, e->b);
+		for (uint8_t n = 0; n < LC_NAMES; n++)
+			if (e->v[n] && lookup(s, e->b, n) != e->v[n])
+				e->v[n] = 0;
+	} else {
+		return false;
 	}
-	return LC_WAIT;
+	return memcmp(&was, e, sizeof(was)) != 0;
 }
 
 enum lc_step_res lc_step(const struct lc_op *op, bool pending, const struct lc_state *s,
@@ -952,12 +1017,8 @@ void lc_pc_start(const struct lc_op *op, struct lc_pc *e, uint64_t static_mask)
 		}
 		break;
 	case LC_READDIR:
-		if (op->path.depth == 0) {
-			e->pc = 4;
-			e->b = LC_ROOT;
-			return;
-		}
-		break;
+		walk_norm(op, e);
+		return;
 	case LC_CREATE:
 	case LC_MKDIR:
 	case LC_UNLINK:
@@ -1114,18 +1175,14 @@ void lc_op_print(FILE *f, const struct lc_op *op, uint64_t t0)
 static void print_dir(FILE *f, const struct lc_state *s, uint64_t dir, const char *indent,
 		      unsigned depth)
 {
-	uint32_t c = 0;
-	int k;
-
 	if (depth > LC_INODES_MAX)
 		return;
-	while ((k = next_entry(s, dir, c)) >= 0) {
+	for (unsigned k = 0; k < s->nde; k++) {
 		const struct lc_inode *in = lc_state_find(s, s->de[k].ino);
 		struct lc_attr a;
 		char d[200];
 
-		c = s->de[k].cookie + 1;
-		if (!in)
+		if (s->de[k].dir != dir || !in)
 			continue;
 		lc_attr_of(s, in, &a);
 		bytes_str(in->data, in->size, d, sizeof(d));

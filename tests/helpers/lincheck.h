@@ -105,10 +105,9 @@ struct lc_op {
 };
 
 /*
- * A state of the file system. Inodes are sorted by number; entries by (dir, name). An
- * entry's cookie orders the entries of its directory as readdir lists them; next_cookie
- * of a directory is larger than every cookie in it. nlink is what a scan observed (the
- * model derives it: 1 for a file, 2 + subdirectories for a directory).
+ * A state of the file system. Inodes are sorted by number; entries by (dir, name). nlink
+ * is what a scan observed (the model derives it: 1 for a file, 2 + subdirectories for a
+ * directory). Readdir's order is not part of it: POSIX leaves it open.
  */
 struct lc_inode {
 	uint64_t ino;
@@ -116,13 +115,11 @@ struct lc_inode {
 	uint16_t perm;
 	uint32_t size;
 	uint32_t nlink;
-	uint32_t next_cookie;
 	uint8_t data[LC_DATA_MAX]; /* zeros past size */
 };
 
 struct lc_dirent {
 	uint64_t dir, ino;
-	uint32_t cookie;
 	uint8_t name;
 };
 
@@ -138,8 +135,7 @@ struct lc_state {
 void lc_state_init(struct lc_state *s, uint16_t perm);
 
 /*
- * lc_state_add - add inode @in as entry @name of directory @dir, listed after the entries
- * already there (a scan adds them in readdir order). in->next_cookie is ignored.
+ * lc_state_add - add inode @in as entry @name of directory @dir.
  * Return: 0; -1 when it does not fit, @dir is not a directory, or the name or the inode
  *         number is taken.
  */

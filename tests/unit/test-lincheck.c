@@ -6,7 +6,7 @@
  * gone), a size that goes back, a rename that a stat sees half done, a wrong nlink, a
  * rename into its own subtree that succeeds, a stat that finds no file under a name a rename
  * replaces (rename is atomic: the old file or the new one), readdir listings that are and are not
- * possible while entries come and go, torn reads while a write runs, a stat through a
+ * possible while entries come and go (POSIX: an entry that stays is listed once), torn reads while a write runs, a stat through a
  * directory renamed while the walk was in it (fine: the daemon walks one component at a
  * time), and crash histories: an acknowledged create lost, a reply that was seen before a
  * crash that then undid it, a write in flight that left part of its bytes.
@@ -498,6 +498,26 @@ static void test_atomicity(void)
 	expect("readdirs with and without a file created meanwhile", 1, false, &s0, NULL);
 
 	lc_state_init(&s0, 0755);
+	add(&s0, "/a", 2, true, 0755, NULL);
+	add(&s0, "/a/b", 3, true, 0755, NULL);
+	add(&s0, "/a/b/c", 4, false, 0644, NULL);
+	readdir_(0, 1, 2, "/a/b", 0, "c:4");
+	readdir_(0, 3, 4, "/a/b/c", ENOTDIR, NULL);
+	readdir_(0, 5, 6, "/a/c", ENOENT, NULL);
+	readdir_(0, 7, 8, "/a", 0, "b:3/");
+	simple(0, 9, 10, LC_UNLINK, "/a/b/c", 0);
+	readdir_(0, 11, 12, "/a/b", 0, NULL);
+	expect("readdirs of subdirectories, of a file, of nothing", 1, false, &s0, NULL);
+
+	lc_state_init(&s0, 0755);
+	add(&s0, "/a", 2, true, 0755, NULL);
+	add(&s0, "/a/b", 3, true, 0755, NULL);
+	add(&s0, "/a/b/c", 4, false, 0644, NULL);
+	simple(0, 1, 2, LC_UNLINK, "/a/b/c", 0);
+	readdir_(0, 3, 4, "/a/b", 0, "c:4");
+	expect("a readdir lists a file unlinked before it began", 0, false, &s0, NULL);
+
+	lc_state_init(&s0, 0755);
 	add(&s0, "/a", 2, false, 0644, NULL);
 	add(&s0, "/b", 3, true, 0755, NULL);
 	readdir_(0, 1, 100, "/", 0, "a:2 b:3/ c:2");
@@ -511,11 +531,27 @@ static void test_atomicity(void)
 	create(1, 10, 20, "/c", true, 0, A(4, false, 0644, 1, 0));
 	expect("a readdir misses an entry there all along", 0, false, &s0, NULL);
 
+	/* POSIX: an entry added or removed during the listing may or may not be listed. */
 	lc_state_init(&s0, 0755);
 	add(&s0, "/a", 2, false, 0644, NULL);
-	readdir_(0, 1, 100, "/", 0, "c:2 a:2");
+	add(&s0, "/b", 3, false, 0644, NULL);
+	readdir_(0, 1, 100, "/", 0, "c:2 b:3 a:2");
+	readdir_(2, 1, 100, "/", 0, "b:3");
 	rename_(1, 10, 20, "/a", "/c", 0, 0);
-	expect("a readdir lists a newer entry before an older one", 0, false, &s0, NULL);
+	expect("readdirs list a renamed file under both names, or neither", 1, false, &s0, NULL);
+
+	lc_state_init(&s0, 0755);
+	add(&s0, "/a", 2, false, 0644, NULL);
+	add(&s0, "/b", 3, false, 0644, NULL);
+	readdir_(0, 1, 100, "/", 0, "a:2 b:3 b:3");
+	rename_(1, 10, 20, "/a", "/c", 0, 0);
+	expect("a readdir lists an entry that stayed twice", 0, false, &s0, NULL);
+
+	lc_state_init(&s0, 0755);
+	add(&s0, "/a", 2, false, 0644, NULL);
+	readdir_(0, 1, 100, "/", 0, "a:2 b:4");
+	create(1, 10, 20, "/b", true, 0, A(3, false, 0644, 1, 0));
+	expect("a readdir lists an inode that never had that name", 0, false, &s0, NULL);
 }
 
 static void test_crash(void)

@@ -1,0 +1,782 @@
+// SPDX-License-Identifier: MIT
+/*
+ * linwork - the clients, the mapper, the scan and the reset of the linearizability tests
+ * (linwork.h).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <daxfs/daxfs.h>
+
+#include "linwork.h"
+#include "testutil.h"
+
+#define PAGE 4096
+#define LEASE_DROP_WAIT_MS 400 /* longer than the tests' --lease-break-timeout */
+#define TOO_MANY_INODES 20
+#define TOO_DEEP 3
+
+struct client {
+	struct lw *w;
+	unsigned id;
+	struct daxfs *fs;
+	uint64_t rng;
+	const struct lw_round_opts *o;
+	pthread_t th;
+	struct lc_op ops[LW_OPS_MAX];
+	size_t nops;
+	uint64_t inos[8]; /* inode numbers it saw lately, for getattr */
+	unsigned ninos;
+	bool lost; /* a request lost the daemon */
+};
+
+struct mapper {
+	struct lw *w;
+	struct daxfs *fs;
+	uint64_t rng;
+	const struct lw_round_opts *o;
+	pthread_t th;
+	struct daxfs_map *map;
+	bool invalidated; /* set by the event callback */
+};
+
+struct lw {
+	char sock[512];
+	struct daxfs *admin;
+	struct client c[LW_CLIENTS_MAX];
+	struct mapper m;
+	pthread_barrier_t start;
+	unsigned stop;	    /* atomic: the clients are done; the mapper stops */
+	uint32_t mapped;    /* atomic: the path the mapper maps (lw_path_code), 0: none */
+	unsigned tags;	    /* atomic: the byte value of the next write */
+	struct lc_op *hist; /* the last round's history */
+	struct lw_stats st; /* updated between rounds, and by the mapper (atomics) */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static uint64_t rnd(uint64_t *rng, uint64_t n)
+{
+	return t_rand(rng) % n;
+}
+
+static void path_str(const struct lc_path *p, char *buf, size_t len)
+{
+	lc_path_str(p, buf, len);
+}
+
+/* A path in one word, for the mapper to tell the clients. */
+static uint32_t path_code(const struct lc_path *p)
+{
+	uint32_t c = p->depth;
+
+	for (unsigned i = 0; i < p->depth; i++)
+		c |= (uint32_t)p->name[i] << (8 + 4 * i);
+	return c;
+}
+
+static struct lc_path path_decode(uint32_t c)
+{
+	struct lc_path p = {.depth = (uint8_t)(c & 0xff)};
+
+	for (unsigned i = 0; i < p.depth; i++)
+		p.name[i] = (uint8_t)((c >> (8 + 4 * i)) & 0xf);
+	return p;
+}
+
+/* rnd_path - half one deep, most of the rest two, a few three. */
+static struct lc_path rnd_path(uint64_t *rng)
+{
+	uint64_t r = rnd(rng, 100);
+	struct lc_path p = {.depth = r < 50 ? 1 : r < 94 ? 2 : 3};
+
+	for (unsigned i = 0; i < p.depth; i++)
+		p.name[i] = (uint8_t)rnd(rng, LC_NAMES);
+	return p;
+}
+
+static void to_attr(const struct daxfs_stat *st, struct lc_attr *a)
+{
+	*a = (struct lc_attr){st->ino, st->mode, st->nlink, st->size};
+}
+
+/* --- recording --- */
+
+static bool transport_error(long rc)
+{
+	return rc == -ECONNRESET || rc == -ETIMEDOUT || rc == -EPIPE || rc == -ENOTCONN ||
+	       rc == -ECONNREFUSED;
+}
+
+static struct lc_op *rec_begin(struct client *c, enum lc_kind kind)
+{
+	struct lc_op *op;
+
+	T_ASSERT(c->nops < LW_OPS_MAX);
+	op = &c->ops[c->nops++];
+	memset(op, 0, sizeof(*op));
+	op->client = c->id;
+	op->kind = kind;
+	op->call = now_ns();
+	return op;
+}
+
+/* rec_end - the reply @rc came. Return: false when the client must stop (lost daemon). */
+static bool rec_end(struct client *c, struct lc_op *op, long rc)
+{
+	op->ret = now_ns();
+	if (rc >= 0)
+		return true;
+	if (transport_error(rc)) {
+		if (!c->o->crash)
+			T_FAIL("client %u: %s: the daemon went away (%s)", c->id, daxfs_errormsg(),
+			       strerror((int)-rc));
+		op->ret = LC_PENDING;
+		c->lost = true;
+		return false;
+	}
+	op->err = (int)-rc;
+	if (op->err == EPROTO || op->err == ENOMEM || op->err == EIO || op->err == ENOSPC ||
+	    op->err == EROFS)
+		T_FAIL("client %u: a request failed for a reason the workload never causes: %s "
+		       "(%s)",
+		       c->id, strerror(op->err), daxfs_errormsg());
+	return true;
+}
+
+static void saw_ino(struct client *c, uint64_t ino)
+{
+	c->inos[c->ninos++ % 8] = ino;
+}
+
+/* --- the requests --- */
+
+static bool do_stat(struct client *c, const struct lc_path *p, struct lc_attr *out)
+{
+	struct lc_op *op = rec_begin(c, LC_STAT);
+	struct daxfs_stat st;
+	char path[64];
+	int rc;
+
+	op->path = *p;
+	path_str(p, path, sizeof(path));
+	rc = daxfs_stat(c->fs, path, &st);
+	if (!rec_end(c, op, rc))
+		return false;
+	if (rc == 0) {
+		to_attr(&st, &op->attr);
+		saw_ino(c, st.ino);
+		if (out)
+			*out = op->attr;
+	}
+	return true;
+}
+
+struct dir_ctx {
+	struct lc_op *op;
+	bool overflow;
+};
+
+static int dir_cb(void *ctx, const char *name, uint64_t ino, uint32_t mode)
+{
+	struct dir_ctx *d = ctx;
+
+	if (d->op->nents == LC_ENTS_MAX || strlen(name) != 1 || name[0] < 'a' ||
+	    name[0] >= 'a' + LC_NAMES) {
+		d->overflow = true;
+		return 0;
+	}
+	d->op->ents[d->op->nents++] =
+		(struct lc_dent){ino, (uint8_t)(name[0] - 'a'), S_ISDIR(mode)};
+	return 0;
+}
+
+static bool do_readdir(struct client *c, const struct lc_path *p)
+{
+	struct lc_op *op = rec_begin(c, LC_READDIR);
+	struct dir_ctx d = {op, false};
+	char path[64];
+	int rc;
+
+	op->path = *p;
+	path_str(p, path, sizeof(path));
+	rc = daxfs_readdir(c->fs, path, dir_cb, &d);
+	if (!rec_end(c, op, rc))
+		return false;
+	if (d.overflow)
+		T_FAIL("readdir %s: an entry the workload never makes", path);
+	if (rc)
+		op->nents = 0;
+	return true;
+}
+
+static bool do_create(struct client *c, const struct lc_path *p, bool dir)
+{
+	struct lc_op *op = rec_begin(c, dir ? LC_MKDIR : LC_CREATE);
+	struct daxfs_stat st;
+	char path[64];
+	int rc;
+
+	op->path = *p;
+	path_str(p, path, sizeof(path));
+	if (dir) {
+		op->mode = rnd(&c->rng, 2) ? 0755 : 0700;
+		rc = daxfs_mkdir(c->fs, path, op->mode, &st);
+	} else {
+		op->mode = rnd(&c->rng, 2) ? 0644 : 0600;
+		op->flags = rnd(&c->rng, 2) ? LC_CREATE_EXCL : 0;
+		rc = daxfs_create(c->fs, path, op->mode,
+				  op->flags & LC_CREATE_EXCL ? DAXFS_CREATE_EXCL : 0, &st);
+	}
+	if (!rec_end(c, op, rc))
+		return false;
+	if (rc == 0) {
+		to_attr(&st, &op->attr);
+		saw_ino(c, st.ino);
+	}
+	return true;
+}
+
+static bool do_remove(struct client *c, const struct lc_path *p, bool dir)
+{
+	struct lc_op *op = rec_begin(c, dir ? LC_RMDIR : LC_UNLINK);
+	char path[64];
+
+	op->path = *p;
+	path_str(p, path, sizeof(path));
+	return rec_end(c, op, dir ? daxfs_rmdir(c->fs, path) : daxfs_unlink(c->fs, path));
+}
+
+static bool do_rename(struct client *c)
+{
+	struct lc_op *op = rec_begin(c, LC_RENAME);
+	uint32_t mapped = __atomic_load_n(&c->w->mapped, __ATOMIC_ACQUIRE);
+	uint64_t r = rnd(&c->rng, 100);
+	char p1[64], p2[64];
+
+	op->path = rnd_path(&c->rng);
+	/* Over the file the mapper maps, often: that rename waits for its slow ack. */
+	op->path2 = mapped && rnd(&c->rng, 100) < 40 ? path_decode(mapped) : rnd_path(&c->rng);
+	op->flags = r < 80 ? 0 : r < 90 ? LC_RENAME_NOREPLACE : LC_RENAME_EXCHANGE;
+	path_str(&op->path, p1, sizeof(p1));
+	path_str(&op->path2, p2, sizeof(p2));
+	return rec_end(
+		c, op,
+		daxfs_rename(c->fs, p1, p2,
+			     (op->flags & LC_RENAME_NOREPLACE ? DAXFS_RENAME_NOREPLACE : 0) |
+				     (op->flags & LC_RENAME_EXCHANGE ? DAXFS_RENAME_EXCHANGE : 0)));
+}
+
+static bool do_setattr(struct client *c, uint64_t ino, bool size)
+{
+	struct lc_op *op = rec_begin(c, size ? LC_TRUNCATE : LC_CHMOD);
+	struct daxfs_stat to = {0}, st;
+	int rc;
+
+	op->ino = ino;
+	if (size) {
+		uint64_t r = rnd(&c->rng, 4);
+
+		op->len = r == 0 ? 0 : (uint32_t)rnd(&c->rng, LC_DATA_MAX + 1);
+		to.size = op->len;
+		rc = daxfs_setattr(c->fs, ino, DAXFS_SET_SIZE, &to, &st);
+	} else {
+		op->mode = (uint32_t)rnd(&c->rng, 01000);
+		to.mode = op->mode;
+		rc = daxfs_setattr(c->fs, ino, DAXFS_SET_MODE, &to, &st);
+	}
+	if (!rec_end(c, op, rc))
+		return false;
+	if (rc == 0)
+		to_attr(&st, &op->attr);
+	return true;
+}
+
+static bool do_write(struct client *c, uint64_t ino)
+{
+	struct lc_op *op = rec_begin(c, LC_WRITE);
+	uint8_t tag = (uint8_t)(1 + __atomic_fetch_add(&c->w->tags, 1, __ATOMIC_RELAXED) % 255);
+	ssize_t n;
+
+	op->ino = ino;
+	op->off = (uint32_t)rnd(&c->rng, LC_DATA_MAX - 15);
+	op->len = 1 + (uint32_t)rnd(&c->rng, 16);
+	memset(op->data, tag, op->len);
+	n = daxfs_pwrite(c->fs, ino, op->data, op->len, op->off);
+	if (!rec_end(c, op, n))
+		return false;
+	if (n >= 0)
+		op->count = (uint32_t)n;
+	return true;
+}
+
+static bool do_read(struct client *c, uint64_t ino)
+{
+	struct lc_op *op = rec_begin(c, LC_READ);
+	ssize_t n;
+
+	op->ino = ino;
+	op->off = rnd(&c->rng, 4) ? 0 : (uint32_t)rnd(&c->rng, LC_DATA_MAX);
+	op->len = LC_DATA_MAX - op->off;
+	n = daxfs_pread(c->fs, ino, op->rdata, op->len, op->off);
+	if (!rec_end(c, op, n))
+		return false;
+	if (n >= 0)
+		op->count = (uint32_t)n;
+	return true;
+}
+
+static bool do_getattr(struct client *c, uint64_t ino)
+{
+	struct lc_op *op = rec_begin(c, LC_GETATTR);
+	struct daxfs_stat st;
+	int rc;
+
+	op->ino = ino;
+	rc = daxfs_getattr(c->fs, ino, &st);
+	if (!rec_end(c, op, rc))
+		return false;
+	if (rc == 0)
+		to_attr(&st, &op->attr);
+	return true;
+}
+
+/*
+ * action - one random action: a request, or a stat and a request on the inode it found
+ * (a chmod of "/" now and then).
+ */
+static bool action(struct client *c)
+{
+	uint64_t r = rnd(&c->rng, 100);
+	struct lc_path p = rnd_path(&c->rng);
+	struct lc_attr a = {0};
+
+	if (r < 10)
+		return do_stat(c, &p, NULL);
+	if (r < 16) {
+		if (rnd(&c->rng, 3) == 0)
+			p.depth = 0;
+		else if (p.depth > 2)
+			p.depth = 2;
+		return do_readdir(c, &p);
+	}
+	if (r < 26)
+		return do_create(c, &p, false);
+	if (r < 33)
+		return do_create(c, &p, true);
+	if (r < 40)
+		return do_remove(c, &p, false);
+	if (r < 45)
+		return do_remove(c, &p, true);
+	if (r < 57)
+		return do_rename(c);
+	if (r < 93) {
+		if (r < 67 && rnd(&c->rng, 8) == 0)
+			p.depth = 0;
+		if (!do_stat(c, &p, &a))
+			return false;
+		if (!a.ino)
+			return true;
+		if (r < 67)
+			return do_setattr(c, a.ino, false);
+		if (r < 79)
+			return do_write(c, a.ino);
+		if (r < 85)
+			return do_setattr(c, a.ino, true);
+		return do_read(c, a.ino);
+	}
+	return do_getattr(c,
+			  c->ninos ? c->inos[rnd(&c->rng, c->ninos < 8 ? c->ninos : 8)] : LC_ROOT);
+}
+
+static void *client_main(void *arg)
+{
+	struct client *c = arg;
+
+	pthread_barrier_wait(&c->w->start);
+	for (unsigned i = 0; i < c->o->actions && !c->lost; i++)
+		if (!action(c))
+			break;
+	return NULL;
+}
+
+/* --- the mapper --- */
+
+static void mapper_event(void *ctx, const struct daxfs_event *ev)
+{
+	struct mapper *m = ctx;
+
+	if (ev->type == DAXFS_EVENT_INVALIDATE)
+		m->invalidated = true;
+}
+
+static void mapper_open(struct mapper *m)
+{
+	T_OK(daxfs_open(&m->fs, m->w->sock));
+	daxfs_set_event_callback(m->fs, mapper_event, m);
+}
+
+/* mapper_lost - its session is gone (dropped, or the daemon died): start another. */
+static void mapper_lost(struct mapper *m)
+{
+	__atomic_store_n(&m->w->mapped, 0, __ATOMIC_RELEASE);
+	daxfs_map_delete(&m->map);
+	daxfs_close(m->fs);
+	m->fs = NULL;
+	if (!m->o->crash)
+		mapper_open(m);
+}
+
+/* mapper_map - map a random file, read-only, its first page. */
+static void mapper_map(struct mapper *m)
+{
+	struct lc_path p = rnd_path(&m->rng);
+	struct daxfs_stat st;
+	char path[64];
+	int rc;
+
+	if (p.depth > 2)
+		p.depth = 2;
+	path_str(&p, path, sizeof(path));
+	rc = daxfs_stat(m->fs, path, &st);
+	if (rc == 0 && S_ISREG(st.mode))
+		rc = daxfs_map_new(m->fs, st.ino, 0, PAGE, DAXFS_MAP_READ, &m->map);
+	if (transport_error(rc)) {
+		mapper_lost(m);
+		return;
+	}
+	if (rc == 0) {
+		m->invalidated = false;
+		__atomic_fetch_add(&m->w->st.maps, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&m->w->mapped, path_code(&p), __ATOMIC_RELEASE);
+	} else {
+		sleep_ms(1);
+	}
+}
+
+static void *mapper_main(void *arg)
+{
+	struct mapper *m = arg;
+
+	while (!__atomic_load_n(&m->w->stop, __ATOMIC_ACQUIRE)) {
+		struct pollfd pfd;
+		int rc;
+
+		if (!m->fs)
+			break; /* the daemon died */
+		if (!m->map) {
+			mapper_map(m);
+			continue;
+		}
+		pfd = (struct pollfd){.fd = daxfs_event_fd(m->fs), .events = POLLIN};
+		if (poll(&pfd, 1, 2) <= 0)
+			continue;
+		/* An INVALIDATE came: let the request that sent it wait. */
+		if (rnd(&m->rng, 100) < m->o->drop_pct) {
+			sleep_ms(LEASE_DROP_WAIT_MS);
+			__atomic_fetch_add(&m->w->st.dropped, 1, __ATOMIC_RELAXED);
+		} else {
+			sleep_ms((unsigned)rnd(&m->rng, m->o->ack_ms_max + 1));
+		}
+		rc = daxfs_process_events(m->fs);
+		if (rc < 0) {
+			if (!transport_error(rc))
+				T_FAIL("the mapper's events: %s", strerror(-rc));
+			mapper_lost(m);
+			continue;
+		}
+		if (m->invalidated) {
+			__atomic_fetch_add(&m->w->st.lease_breaks, 1, __ATOMIC_RELAXED);
+			__atomic_store_n(&m->w->mapped, 0, __ATOMIC_RELEASE);
+			daxfs_map_delete(&m->map);
+		}
+	}
+	__atomic_store_n(&m->w->mapped, 0, __ATOMIC_RELEASE);
+	daxfs_map_delete(&m->map);
+	return NULL;
+}
+
+/* --- rounds --- */
+
+struct lw *lw_new(const char *sock)
+{
+	struct lw *w = calloc(1, sizeof(*w));
+
+	T_ASSERT(w);
+	setenv("DAXFS_SPIN_US", "0", 1);
+	snprintf(w->sock, sizeof(w->sock), "%s", sock);
+	w->hist = calloc(LW_CLIENTS_MAX * LW_OPS_MAX, sizeof(*w->hist));
+	T_ASSERT(w->hist);
+	lw_reopen(w);
+	return w;
+}
+
+static void close_all(struct lw *w)
+{
+	daxfs_map_delete(&w->m.map);
+	daxfs_close(w->m.fs);
+	w->m.fs = NULL;
+	daxfs_close(w->admin);
+	w->admin = NULL;
+	for (unsigned i = 0; i < LW_CLIENTS_MAX; i++) {
+		daxfs_close(w->c[i].fs);
+		w->c[i].fs = NULL;
+	}
+}
+
+void lw_reopen(struct lw *w)
+{
+	close_all(w);
+	T_OK(daxfs_open(&w->admin, w->sock));
+	for (unsigned i = 0; i < LW_CLIENTS_MAX; i++)
+		T_OK(daxfs_open(&w->c[i].fs, w->sock));
+	w->m.w = w;
+	mapper_open(&w->m);
+}
+
+void lw_delete(struct lw **wp)
+{
+	struct lw *w = *wp;
+
+	if (!w)
+		return;
+	close_all(w);
+	free(w->hist);
+	free(w);
+	*wp = NULL;
+}
+
+struct daxfs *lw_admin(struct lw *w)
+{
+	return w->admin;
+}
+
+const struct lw_stats *lw_stats(const struct lw *w)
+{
+	return &w->st;
+}
+
+bool lw_round(struct lw *w, const struct lw_round_opts *o, uint64_t seed, const struct lc_op **ops,
+	      size_t *nops, uint64_t *t0)
+{
+	uint64_t rng = seed ? seed : 1;
+	bool lost = false;
+	size_t n = 0;
+
+	T_ASSERT(o->clients && o->clients <= LW_CLIENTS_MAX);
+	T_ASSERT(pthread_barrier_init(&w->start, NULL, o->clients) == 0);
+	__atomic_store_n(&w->stop, 0, __ATOMIC_RELEASE);
+	if (o->mapper && w->m.fs) {
+		w->m.o = o;
+		w->m.rng = t_rand(&rng) | 1;
+		T_ASSERT(pthread_create(&w->m.th, NULL, mapper_main, &w->m) == 0);
+	}
+	for (unsigned i = 0; i < o->clients; i++) {
+		struct client *c = &w->c[i];
+
+		c->w = w;
+		c->id = i;
+		c->o = o;
+		c->rng = t_rand(&rng) | 1;
+		c->nops = 0;
+		c->ninos = 0;
+		c->lost = false;
+		T_ASSERT(c->fs);
+		T_ASSERT(pthread_create(&c->th, NULL, client_main, c) == 0);
+	}
+	for (unsigned i = 0; i < o->clients; i++)
+		T_ASSERT(pthread_join(w->c[i].th, NULL) == 0);
+	__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
+	if (o->mapper && w->m.o == o)
+		T_ASSERT(pthread_join(w->m.th, NULL) == 0);
+	w->m.o = NULL;
+	pthread_barrier_destroy(&w->start);
+
+	*t0 = UINT64_MAX;
+	for (unsigned i = 0; i < o->clients; i++) {
+		struct client *c = &w->c[i];
+
+		lost |= c->lost;
+		for (size_t k = 0; k < c->nops; k++) {
+			w->hist[n] = c->ops[k];
+			w->st.kinds[c->ops[k].kind]++;
+			if (c->ops[k].call < *t0)
+				*t0 = c->ops[k].call;
+			n++;
+		}
+	}
+	w->st.ops += n;
+	*ops = w->hist;
+	*nops = n;
+	return lost;
+}
+
+/* --- scans and resets --- */
+
+struct scan_ent {
+	char name;
+	uint64_t ino;
+};
+
+struct scan_ctx {
+	struct scan_ent e[LC_NAMES + 1];
+	unsigned n;
+	const char *dir;
+};
+
+static int scan_cb(void *ctx, const char *name, uint64_t ino, uint32_t mode)
+{
+	struct scan_ctx *s = ctx;
+
+	(void)mode;
+	if (s->n == LC_NAMES || strlen(name) != 1 || name[0] < 'a' || name[0] >= 'a' + LC_NAMES)
+		T_FAIL("scan: %s holds \"%s\", which the workload never makes", s->dir, name);
+	s->e[s->n++] = (struct scan_ent){name[0], ino};
+	return 0;
+}
+
+static void scan_dir(struct daxfs *fs, struct lc_state *s, const char *dir, uint64_t dino,
+		     unsigned depth)
+{
+	struct scan_ctx sc = {.dir = dir};
+
+	T_ASSERT(depth <= LC_INODES_MAX);
+	T_OK(daxfs_readdir(fs, dir, scan_cb, &sc));
+	for (unsigned i = 0; i < sc.n; i++) {
+		struct lc_inode in = {0};
+		struct daxfs_stat st;
+		char path[512];
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/%c", depth ? dir : "", sc.e[i].name);
+		T_OK(daxfs_stat(fs, path, &st));
+		if (st.ino != sc.e[i].ino)
+			T_FAIL("scan: readdir of %s says %c is inode %" PRIu64
+			       ", stat says %" PRIu64,
+			       dir, sc.e[i].name, sc.e[i].ino, st.ino);
+		if (!S_ISDIR(st.mode) && st.size > LC_DATA_MAX)
+			T_FAIL("scan: %s has %" PRIu64 " bytes, more than the workload writes",
+			       path, st.size);
+		in.ino = st.ino;
+		in.isdir = S_ISDIR(st.mode);
+		in.perm = (uint16_t)(st.mode & 07777);
+		in.nlink = st.nlink;
+		if (!in.isdir) {
+			in.size = (uint32_t)st.size;
+			n = daxfs_pread(fs, st.ino, in.data, LC_DATA_MAX, 0);
+			if (n != (ssize_t)st.size)
+				T_FAIL("scan: read %s: %zd of %u bytes", path, n, in.size);
+		}
+		if (lc_state_add(s, dino, (uint8_t)(sc.e[i].name - 'a'), &in))
+			T_FAIL("scan: %s does not fit the model (%u inodes at most)", path,
+			       LC_INODES_MAX);
+		if (in.isdir)
+			scan_dir(fs, s, path, in.ino, depth + 1);
+	}
+}
+
+bool lw_scan(struct daxfs *fs, struct lc_state *s, char *why, size_t len)
+{
+	struct daxfs_stat st;
+
+	T_OK(daxfs_stat(fs, "/", &st));
+	T_ASSERT(st.ino == LC_ROOT);
+	lc_state_init(s, (uint16_t)(st.mode & 07777));
+	s->in[0].nlink = st.nlink;
+	scan_dir(fs, s, "/", LC_ROOT, 0);
+	return lc_state_check(s, why, len);
+}
+
+static void remove_tree(struct daxfs *fs, const char *dir, unsigned depth)
+{
+	struct scan_ctx sc = {.dir = dir};
+
+	T_ASSERT(depth <= LC_INODES_MAX);
+	T_OK(daxfs_readdir(fs, dir, scan_cb, &sc));
+	for (unsigned i = 0; i < sc.n; i++) {
+		struct daxfs_stat st;
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/%c", depth ? dir : "", sc.e[i].name);
+		T_OK(daxfs_stat(fs, path, &st));
+		if (S_ISDIR(st.mode)) {
+			remove_tree(fs, path, depth + 1);
+			T_OK(daxfs_rmdir(fs, path));
+		} else {
+			T_OK(daxfs_unlink(fs, path));
+		}
+	}
+}
+
+void lw_reset(struct daxfs *fs)
+{
+	static const uint8_t bytes[] = {0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6};
+	static const struct {
+		const char *path;
+		bool dir;
+		unsigned len;
+	} tree[] = {{"/a", true, 0},
+		    {"/b", true, 0},
+		    {"/a/c", false, 6},
+		    {"/c", false, 5},
+		    {"/d", false, 0}};
+	struct daxfs_stat st, to = {.mode = 0755};
+
+	remove_tree(fs, "/", 0);
+	T_OK(daxfs_setattr(fs, LC_ROOT, DAXFS_SET_MODE, &to, NULL));
+	for (size_t i = 0; i < sizeof(tree) / sizeof(tree[0]); i++) {
+		if (tree[i].dir) {
+			T_OK(daxfs_mkdir(fs, tree[i].path, 0755, NULL));
+			continue;
+		}
+		T_OK(daxfs_create(fs, tree[i].path, 0644, DAXFS_CREATE_EXCL, &st));
+		if (tree[i].len)
+			T_ASSERT(daxfs_pwrite(fs, st.ino, bytes, tree[i].len, 0) ==
+				 (ssize_t)tree[i].len);
+	}
+}
+
+static unsigned depth_of(const struct lc_state *s, uint64_t ino)
+{
+	unsigned d = 0;
+
+	while (ino != LC_ROOT && d <= s->nin) {
+		uint64_t up = 0;
+
+		for (unsigned i = 0; i < s->nde; i++)
+			if (s->de[i].ino == ino)
+				up = s->de[i].dir;
+		if (!up)
+			break;
+		ino = up;
+		d++;
+	}
+	return d;
+}
+
+bool lw_too_big(const struct lc_state *s)
+{
+	if (s->nin > TOO_MANY_INODES)
+		return true;
+	for (unsigned i = 0; i < s->nin; i++)
+		if (depth_of(s, s->in[i].ino) > TOO_DEEP)
+			return true;
+	return false;
+}
