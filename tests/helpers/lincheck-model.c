@@ -371,6 +371,16 @@ bool lc_state_equal(const struct lc_state *m, const struct lc_state *o,
 	return equal_dir(m, LC_ROOT, o, LC_ROOT, writes, nwrites, 0);
 }
 
+/* ino_str - "#5"; "#new" for the number a create without a reply took in the model. */
+static const char *ino_str(uint64_t ino, char *buf, size_t len)
+{
+	if (ino >= LC_INO_PENDING)
+		snprintf(buf, len, "#new");
+	else
+		snprintf(buf, len, "#%" PRIu64, ino);
+	return buf;
+}
+
 /* name_of - "/a/b" for inode @ino of @s (its entries upwards), into @buf. */
 static const char *name_of(const struct lc_state *s, uint64_t ino, char *buf, size_t len)
 {
@@ -397,7 +407,7 @@ static const char *name_of(const struct lc_state *s, uint64_t ino, char *buf, si
 
 void lc_state_diff(FILE *f, const struct lc_state *m, const struct lc_state *o, const char *indent)
 {
-	char n1[64], n2[64];
+	char n1[64], n2[64], is[24];
 
 	for (unsigned i = 0; i < m->nin; i++) {
 		const struct lc_inode *mi = &m->in[i], *oi = lc_state_find(o, mi->ino);
@@ -405,32 +415,33 @@ void lc_state_diff(FILE *f, const struct lc_state *m, const struct lc_state *o, 
 
 		name_of(m, mi->ino, n1, sizeof(n1));
 		if (!oi) {
-			fprintf(f, "%s#%" PRIu64 " %s: in the model, not in the scan\n", indent,
-				mi->ino, n1);
+			fprintf(f, "%s%s %s: in the model, not in the scan\n", indent,
+				ino_str(mi->ino, is, sizeof(is)), n1);
 			continue;
 		}
 		name_of(o, oi->ino, n2, sizeof(n2));
 		lc_attr_of(m, mi, &a);
 		if (strcmp(n1, n2) != 0)
-			fprintf(f, "%s#%" PRIu64 ": %s in the model, %s in the scan\n", indent,
-				mi->ino, n1, n2);
+			fprintf(f, "%s%s: %s in the model, %s in the scan\n", indent,
+				ino_str(mi->ino, is, sizeof(is)), n1, n2);
 		if (mi->perm != oi->perm)
-			fprintf(f, "%s#%" PRIu64 " %s: mode %04o in the model, %04o in the scan\n",
-				indent, mi->ino, n1, mi->perm, oi->perm);
+			fprintf(f, "%s%s %s: mode %04o in the model, %04o in the scan\n", indent,
+				ino_str(mi->ino, is, sizeof(is)), n1, mi->perm, oi->perm);
 		if (a.nlink != oi->nlink)
-			fprintf(f, "%s#%" PRIu64 " %s: nlink %u in the model, %u in the scan\n",
-				indent, mi->ino, n1, a.nlink, oi->nlink);
+			fprintf(f, "%s%s %s: nlink %u in the model, %u in the scan\n", indent,
+				ino_str(mi->ino, is, sizeof(is)), n1, a.nlink, oi->nlink);
 		if (mi->size != oi->size)
-			fprintf(f, "%s#%" PRIu64 " %s: size %u in the model, %u in the scan\n",
-				indent, mi->ino, n1, mi->size, oi->size);
+			fprintf(f, "%s%s %s: size %u in the model, %u in the scan\n", indent,
+				ino_str(mi->ino, is, sizeof(is)), n1, mi->size, oi->size);
 		else if (memcmp(mi->data, oi->data, mi->size) != 0)
-			fprintf(f, "%s#%" PRIu64 " %s: other bytes in the model than in the scan\n",
-				indent, mi->ino, n1);
+			fprintf(f, "%s%s %s: other bytes in the model than in the scan\n", indent,
+				ino_str(mi->ino, is, sizeof(is)), n1);
 	}
 	for (unsigned i = 0; i < o->nin; i++)
 		if (!lc_state_find(m, o->in[i].ino))
-			fprintf(f, "%s#%" PRIu64 " %s: in the scan, not in the model\n", indent,
-				o->in[i].ino, name_of(o, o->in[i].ino, n1, sizeof(n1)));
+			fprintf(f, "%s%s %s: in the scan, not in the model\n", indent,
+				ino_str(o->in[i].ino, is, sizeof(is)),
+				name_of(o, o->in[i].ino, n1, sizeof(n1)));
 }
 
 /* --- the programs --- */
@@ -1180,14 +1191,14 @@ static void print_dir(FILE *f, const struct lc_state *s, uint64_t dir, const cha
 	for (unsigned k = 0; k < s->nde; k++) {
 		const struct lc_inode *in = lc_state_find(s, s->de[k].ino);
 		struct lc_attr a;
-		char d[200];
+		char d[200], is[24];
 
 		if (s->de[k].dir != dir || !in)
 			continue;
 		lc_attr_of(s, in, &a);
 		bytes_str(in->data, in->size, d, sizeof(d));
-		fprintf(f, "%s%*s%s%s #%" PRIu64 " %04o", indent, (int)depth * 2, "",
-			lc_name(s->de[k].name), in->isdir ? "/" : "", in->ino, in->perm);
+		fprintf(f, "%s%*s%s%s %s %04o", indent, (int)depth * 2, "", lc_name(s->de[k].name),
+			in->isdir ? "/" : "", ino_str(in->ino, is, sizeof(is)), in->perm);
 		if (in->isdir)
 			fprintf(f, " nlink %u\n", a.nlink);
 		else

@@ -264,16 +264,25 @@ static bool do_remove(struct client *c, const struct lc_path *p, bool dir)
 	return rec_end(c, op, dir ? daxfs_rmdir(c->fs, path) : daxfs_unlink(c->fs, path));
 }
 
+/*
+ * aim - now and then the path of the file the mapper maps instead of @p: renaming over it,
+ * unlinking or truncating it waits for its slow acknowledgement.
+ */
+static struct lc_path aim(struct client *c, struct lc_path p, unsigned pct)
+{
+	uint32_t mapped = __atomic_load_n(&c->w->mapped, __ATOMIC_ACQUIRE);
+
+	return mapped && rnd(&c->rng, 100) < pct ? path_decode(mapped) : p;
+}
+
 static bool do_rename(struct client *c)
 {
 	struct lc_op *op = rec_begin(c, LC_RENAME);
-	uint32_t mapped = __atomic_load_n(&c->w->mapped, __ATOMIC_ACQUIRE);
 	uint64_t r = rnd(&c->rng, 100);
 	char p1[64], p2[64];
 
 	op->path = rnd_path(&c->rng);
-	/* Over the file the mapper maps, often: that rename waits for its slow ack. */
-	op->path2 = mapped && rnd(&c->rng, 100) < 40 ? path_decode(mapped) : rnd_path(&c->rng);
+	op->path2 = aim(c, rnd_path(&c->rng), 40);
 	op->flags = r < 80 ? 0 : r < 90 ? LC_RENAME_NOREPLACE : LC_RENAME_EXCHANGE;
 	path_str(&op->path, p1, sizeof(p1));
 	path_str(&op->path2, p2, sizeof(p2));
@@ -381,8 +390,10 @@ static bool action(struct client *c)
 		return do_create(c, &p, false);
 	if (r < 33)
 		return do_create(c, &p, true);
-	if (r < 40)
+	if (r < 40) {
+		p = aim(c, p, 25);
 		return do_remove(c, &p, false);
+	}
 	if (r < 45)
 		return do_remove(c, &p, true);
 	if (r < 57)
@@ -390,6 +401,8 @@ static bool action(struct client *c)
 	if (r < 93) {
 		if (r < 67 && rnd(&c->rng, 8) == 0)
 			p.depth = 0;
+		if (r >= 79 && r < 85)
+			p = aim(c, p, 30);
 		if (!do_stat(c, &p, &a))
 			return false;
 		if (!a.ino)

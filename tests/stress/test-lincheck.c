@@ -6,9 +6,9 @@
  * daxfsd on one small tree (tests/helpers/linwork.h): create, mkdir, unlink, rmdir, rename,
  * chmod of files and directories, truncate, write, and stat, getattr, read, readdir to see
  * what happened. Every other round also has a client that maps a file and acknowledges its
- * INVALIDATE slowly (0..20 ms; 1 time in 50 never, and the daemon drops it after its
- * --lease-break-timeout of 100 ms), and renames aim at that file: the rename then waits
- * for it, which is where the issue found a chmod and a write lost.
+ * INVALIDATE slowly (0..10 ms; 1 time in 50 never, and the daemon drops it after its
+ * --lease-break-timeout of 100 ms), and renames, unlinks and truncates aim at that file:
+ * they then wait for it, which is where the issue found a chmod and a write lost.
  *
  * The requests of a round and their replies are checked against the sequential model
  * (tests/helpers/lincheck.h), from the state a scan read before the round to the state a
@@ -33,7 +33,7 @@
 #include "testutil.h"
 
 #if defined(__SANITIZE_THREAD__)
-#define OPS_MIN 12000 /* ThreadSanitizer: the daemon and the clients are ~10x slower */
+#define OPS_MIN 10000 /* ThreadSanitizer: the daemon and the clients are ~5x slower */
 #else
 #define OPS_MIN 50000
 #endif
@@ -74,7 +74,7 @@ static struct lw *start_fresh(struct lw *w, struct lc_state *s)
 int main(int argc, char **argv)
 {
 	struct lw_round_opts o = {
-		.clients = 8, .actions = ACTIONS, .ack_ms_max = 20, .drop_pct = 2};
+		.clients = 8, .actions = ACTIONS, .ack_ms_max = 10, .drop_pct = 2};
 	uint64_t seed, ops_min = OPS_MIN, t_start = t_now_ms(), t_check = 0, nodes = 0;
 	uint64_t rounds = 0, resets = 0, bad = 0;
 	struct lc_state *before = malloc(sizeof(*before)), *after = malloc(sizeof(*after));
