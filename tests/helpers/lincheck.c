@@ -36,8 +36,8 @@
 
 #include "lincheck-int.h"
 
-#define LC_REACH_MAX 48 /* places one request's program may stand in at once */
-#define LC_ACT_MAX 48	/* requests running at once */
+#define LC_REACH_MAX 32 /* places one request's program may stand in at once */
+#define LC_ACT_MAX 32	/* requests running at once */
 #define MEMO_BYTES_MAX (UINT64_C(1) << 30)
 
 struct act {
@@ -129,6 +129,8 @@ static bool act_add(struct ctx *x, struct act *a, const struct lc_pc *e)
 		return false;
 	}
 	a->e[a->n++] = *e;
+	if (a->n > x->st.max_places)
+		x->st.max_places = a->n;
 	return true;
 }
 
@@ -152,6 +154,8 @@ static void act_insert(struct ctx *x, struct cfg *c, uint16_t op)
 		at++;
 	memmove(&c->act[at + 1], &c->act[at], (c->nact - at) * sizeof(c->act[0]));
 	c->nact++;
+	if (c->nact > x->st.max_run)
+		x->st.max_run = c->nact;
 	a = &c->act[at];
 	a->op = op;
 	a->post = false;
@@ -373,6 +377,11 @@ static int dfs(struct ctx *x, size_t depth)
 				       ? x->ncands + 1
 				       : 1;
 
+		if (!x->stack[depth + 1]) {
+			x->stack[depth + 1] = malloc(x->cfg_size);
+			if (!x->stack[depth + 1])
+				return -1;
+		}
 		for (unsigned k = 0; k < a->n * tries; k++) {
 			struct cfg *child = x->stack[depth + 1];
 			size_t t = k % tries;
@@ -523,11 +532,9 @@ static int check(struct ctx *x, const struct lc_history *h)
 	if (!x->ops || !x->pending || !x->rmask || !x->writes || !x->cands || !x->stack ||
 	    !x->key || !x->best)
 		return -1;
-	for (size_t i = 0; i <= x->n + 1; i++) {
-		x->stack[i] = calloc(1, x->cfg_size);
-		if (!x->stack[i])
-			return -1;
-	}
+	x->stack[0] = calloc(1, x->cfg_size);
+	if (!x->stack[0])
+		return -1;
 	for (size_t i = 0; i < x->n; i++)
 		x->ops[i] = &h->ops[i];
 	qsort(x->ops, x->n, sizeof(x->ops[0]), ret_cmp);

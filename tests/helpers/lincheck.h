@@ -173,8 +173,10 @@ struct lc_history {
 };
 
 struct lc_stats {
-	uint64_t nodes;	  /* configurations the search visited */
-	uint64_t effects; /* changing steps it tried */
+	uint64_t nodes;	     /* configurations the search visited */
+	uint64_t effects;    /* changing steps it tried */
+	unsigned max_run;    /* requests running at once, at most */
+	unsigned max_places; /* places one request's program stood in at once, at most */
 };
 
 /*

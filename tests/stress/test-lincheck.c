@@ -77,6 +77,7 @@ int main(int argc, char **argv)
 		.clients = 8, .actions = ACTIONS, .ack_ms_max = 10, .drop_pct = 2};
 	uint64_t seed, ops_min = OPS_MIN, t_start = t_now_ms(), t_check = 0, nodes = 0;
 	uint64_t rounds = 0, resets = 0, bad = 0;
+	unsigned max_run = 0, max_places = 0;
 	struct lc_state *before = malloc(sizeof(*before)), *after = malloc(sizeof(*after));
 	const struct lw_stats *ws;
 	bool keep_going = false;
@@ -119,6 +120,8 @@ int main(int argc, char **argv)
 		r = lc_check(&h, &st);
 		t_check += t_now_ms() - t;
 		nodes += st.nodes;
+		max_run = st.max_run > max_run ? st.max_run : max_run;
+		max_places = st.max_places > max_places ? st.max_places : max_places;
 		if (r < 0)
 			T_FAIL("seed %" PRIu64 " round %" PRIu64
 			       ": the history outgrew the checker's "
@@ -165,8 +168,9 @@ int main(int argc, char **argv)
 	       " lease breaks acknowledged slowly, %" PRIu64 " never (dropped)\n",
 	       ws->maps, ws->lease_breaks, ws->dropped);
 	printf("%" PRIu64 " ms in all, %" PRIu64 " ms checking (%" PRIu64
-	       " configurations explored)\n",
-	       t_now_ms() - t_start, t_check, nodes);
+	       " configurations explored; at most %u requests running at once, %u places of one "
+	       "request's program)\n",
+	       t_now_ms() - t_start, t_check, nodes, max_run, max_places);
 	lw_delete(&w);
 	t_daemon_stop(&d);
 	t_check_clean(t_path("region"));
