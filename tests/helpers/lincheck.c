@@ -14,8 +14,10 @@
  * - A request may run once every request answered before it was sent is done.
  * - In each new state, each running request's set grows by every place a looking step can
  *   take it to from a place in the set; the places in it stay (the step could as well come
- *   later). A request whose looking step ends it with the reply it got is done at once: it
- *   changes nothing, and ending it as early as it can only lets more requests run.
+ *   later). A place that watches a span of time (a read copying bytes, a readdir listing)
+ *   sees every state the search passes through while it is there (lc_absorb). A request
+ *   whose looking step ends it with the reply it got is done at once: it changes nothing,
+ *   and ending it as early as it can only lets more requests run.
  * - A changing step is a branch of the search: from each place in a request's set where
  *   its changing step can happen and agree with the reply, the state changes, the request
  *   is then either done or goes on with the steps it takes after the change (a create
@@ -56,8 +58,8 @@ struct cfg {
 
 struct memo_slot {
 	uint64_t hash;
-	uint64_t off; /* of the key in the arena; 0: empty */
-	uint32_t len;
+	uint64_t off; /* of the key in the arena */
+	uint32_t len; /* 0: an empty slot (no key is empty) */
 };
 
 struct ctx {
@@ -278,9 +280,9 @@ static bool memo_grow(struct ctx *x)
 	for (size_t i = 0; i < x->nslots; i++) {
 		size_t j;
 
-		if (!x->slots[i].off)
+		if (!x->slots[i].len)
 			continue;
-		for (j = x->slots[i].hash & (n - 1); s[j].off; j = (j + 1) & (n - 1))
+		for (j = x->slots[i].hash & (n - 1); s[j].len; j = (j + 1) & (n - 1))
 			;
 		s[j] = x->slots[i];
 	}
@@ -300,7 +302,7 @@ static bool memo_visit(struct ctx *x, const struct cfg *c)
 		x->limit = true;
 		return true;
 	}
-	for (j = h & (x->nslots - 1); x->slots[j].off; j = (j + 1) & (x->nslots - 1))
+	for (j = h & (x->nslots - 1); x->slots[j].len; j = (j + 1) & (x->nslots - 1))
 		if (x->slots[j].hash == h && x->slots[j].len == len &&
 		    memcmp(x->arena + x->slots[j].off, x->key, len) == 0)
 			return true;
@@ -369,14 +371,13 @@ static int dfs(struct ctx *x, size_t depth)
 		const struct act *a = &c->act[i];
 		const struct lc_op *op = x->ops[a->op];
 		bool pending = x->pending[a->op];
+		size_t tries = 1;
 
 		if (a->post)
 			continue;
 		/* A create without a reply: the number a reply shows, or one nobody saw. */
-		size_t tries = pending && (op->kind == LC_CREATE || op->kind == LC_MKDIR)
-				       ? x->ncands + 1
-				       : 1;
-
+		if (pending && (op->kind == LC_CREATE || op->kind == LC_MKDIR))
+			tries = x->ncands + 1;
 		if (!x->stack[depth + 1]) {
 			x->stack[depth + 1] = malloc(x->cfg_size);
 			if (!x->stack[depth + 1])

@@ -367,56 +367,87 @@ static bool do_getattr(struct client *c, uint64_t ino)
 	return true;
 }
 
-/*
- * action - one random action: a request, or a stat and a request on the inode it found
- * (a chmod of "/" now and then).
- */
+/* The actions and how often each comes, in % (they add up to 100; chmod, truncate, write
+ * and read first stat a path for its inode number). */
+enum action {
+	A_STAT,
+	A_READDIR,
+	A_CREATE,
+	A_MKDIR,
+	A_UNLINK,
+	A_RMDIR,
+	A_RENAME,
+	A_CHMOD,
+	A_WRITE,
+	A_TRUNCATE,
+	A_READ,
+	A_GETATTR,
+	A_COUNT,
+};
+
+static const unsigned action_pct[A_COUNT] = {
+	[A_STAT] = 10,	[A_READDIR] = 6, [A_CREATE] = 10,  [A_MKDIR] = 7,
+	[A_UNLINK] = 7, [A_RMDIR] = 5,	 [A_RENAME] = 12,  [A_CHMOD] = 10,
+	[A_WRITE] = 12, [A_READ] = 8,	 [A_TRUNCATE] = 6, [A_GETATTR] = 7,
+};
+
+static enum action rnd_action(struct client *c)
+{
+	unsigned r = (unsigned)rnd(&c->rng, 100), k = 0;
+
+	while (k + 1 < A_COUNT && r >= action_pct[k]) {
+		r -= action_pct[k];
+		k++;
+	}
+	return (enum action)k;
+}
+
+/* action - one random action: one request, or a stat and a request by the inode it found. */
 static bool action(struct client *c)
 {
-	uint64_t r = rnd(&c->rng, 100);
+	enum action act = rnd_action(c);
 	struct lc_path p = rnd_path(&c->rng);
 	struct lc_attr a = {0};
 
-	if (r < 10)
+	switch (act) {
+	case A_STAT:
 		return do_stat(c, &p, NULL);
-	if (r < 16) {
-		if (rnd(&c->rng, 3) == 0)
-			p.depth = 0;
-		else if (p.depth > 2)
-			p.depth = 2;
+	case A_READDIR:
+		p.depth = rnd(&c->rng, 3) == 0 ? 0 : p.depth > 2 ? 2 : p.depth;
 		return do_readdir(c, &p);
-	}
-	if (r < 26)
-		return do_create(c, &p, false);
-	if (r < 33)
-		return do_create(c, &p, true);
-	if (r < 40) {
-		p = aim(c, p, 25);
-		return do_remove(c, &p, false);
-	}
-	if (r < 45)
-		return do_remove(c, &p, true);
-	if (r < 57)
+	case A_CREATE:
+	case A_MKDIR:
+		return do_create(c, &p, act == A_MKDIR);
+	case A_UNLINK:
+	case A_RMDIR:
+		if (act == A_UNLINK)
+			p = aim(c, p, 25);
+		return do_remove(c, &p, act == A_RMDIR);
+	case A_RENAME:
 		return do_rename(c);
-	if (r < 93) {
-		if (r < 67 && rnd(&c->rng, 8) == 0)
-			p.depth = 0;
-		if (r >= 79 && r < 85)
-			p = aim(c, p, 30);
-		if (!do_stat(c, &p, &a))
-			return false;
-		if (!a.ino)
-			return true;
-		if (r < 67)
-			return do_setattr(c, a.ino, false);
-		if (r < 79)
-			return do_write(c, a.ino);
-		if (r < 85)
-			return do_setattr(c, a.ino, true);
+	case A_GETATTR:
+		return do_getattr(c, c->ninos ? c->inos[rnd(&c->rng, c->ninos < 8 ? c->ninos : 8)]
+					      : LC_ROOT);
+	default:
+		break;
+	}
+	if (act == A_CHMOD && rnd(&c->rng, 8) == 0)
+		p.depth = 0; /* "/" */
+	if (act == A_TRUNCATE)
+		p = aim(c, p, 30);
+	if (!do_stat(c, &p, &a))
+		return false;
+	if (!a.ino)
+		return true;
+	switch (act) {
+	case A_CHMOD:
+	case A_TRUNCATE:
+		return do_setattr(c, a.ino, act == A_TRUNCATE);
+	case A_WRITE:
+		return do_write(c, a.ino);
+	default:
 		return do_read(c, a.ino);
 	}
-	return do_getattr(c,
-			  c->ninos ? c->inos[rnd(&c->rng, c->ninos < 8 ? c->ninos : 8)] : LC_ROOT);
 }
 
 static void *client_main(void *arg)
