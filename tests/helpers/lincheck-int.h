@@ -3,7 +3,8 @@
 #define DAXFS_TESTS_LINCHECK_INT_H
 
 /*
- * Inside lincheck: what the search (lincheck.c) needs of the model (lincheck-model.c).
+ * Inside lincheck: what the search (lincheck.c) needs of the model (lincheck-model.c) and
+ * what both need of the states (lincheck-state.c).
  *
  * A request is a small program of steps (lc_step), each run against one state of the model.
  * Where a request's program stands is a struct lc_pc: which step comes next and what the
@@ -94,6 +95,24 @@ size_t lc_state_key(const struct lc_state *s, uint8_t *buf);
 
 /* lc_state_copy - *@to = *@from, copying only what is used. */
 void lc_state_copy(struct lc_state *to, const struct lc_state *from);
+
+/* --- the tables of a state (lincheck-state.c), for the programs --- */
+
+struct lc_inode *lc_find_mut(struct lc_state *s, uint64_t ino);
+bool lc_is_dir(const struct lc_state *s, uint64_t ino);
+/* lc_entry - the index of entry @name of directory @dir in s->de, or -1. */
+int lc_entry(const struct lc_state *s, uint64_t dir, uint8_t name);
+/* lc_parent - the directory whose entry names @ino, or 0. */
+uint64_t lc_parent(const struct lc_state *s, uint64_t ino);
+bool lc_has_entries(const struct lc_state *s, uint64_t dir);
+/* lc_inode_insert / lc_entry_insert - Return: 0; -1 when taken or full (full sets
+ * lc_overflow). */
+int lc_inode_insert(struct lc_state *s, const struct lc_inode *in);
+void lc_inode_remove(struct lc_state *s, uint64_t ino);
+int lc_entry_insert(struct lc_state *s, uint64_t dir, uint8_t name, uint64_t ino);
+void lc_entry_remove(struct lc_state *s, int i);
+/* lc_bytes_str - @len bytes as runs ("07x5 00x3") into @buf. */
+void lc_bytes_str(const uint8_t *d, uint32_t len, char *buf, size_t size);
 
 /* lc_op_is_observer - does @op never change anything, whatever happens? */
 bool lc_op_is_observer(const struct lc_op *op);

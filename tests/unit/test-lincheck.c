@@ -4,12 +4,13 @@
  * histories made by hand: each one either has a linearization or not, and the checker must
  * say which. Among them: the lost chmod of a directory the issue found (acknowledged, then
  * gone), a size that goes back, a rename that a stat sees half done, a wrong nlink, a
- * rename into its own subtree that succeeds, a stat that finds no file under a name a rename
- * replaces (rename is atomic: the old file or the new one), readdir listings that are and are not
- * possible while entries come and go (POSIX: an entry that stays is listed once), torn reads while a write runs, a stat through a
- * directory renamed while the walk was in it (fine: the daemon walks one component at a
- * time), and crash histories: an acknowledged create lost, a reply that was seen before a
- * crash that then undid it, a write in flight that left part of its bytes.
+ * rename into its own subtree that succeeds, a stat that finds no file under a name a
+ * rename replaces (rename is atomic: the old file or the new one), readdir listings that
+ * are and are not possible while entries come and go (POSIX: an entry that stays is listed
+ * once), torn reads while a write runs, a stat through a directory renamed while the walk
+ * was in it (fine: the daemon walks one component at a time), and crash histories: an
+ * acknowledged create lost, a reply that was seen before a crash that then undid it, a
+ * write in flight that left part of its bytes.
  *
  * Each violation's report is printed, so the test log shows what a failing CI run prints.
  */
