@@ -20,7 +20,7 @@
  * nothing and are not recorded. Renames aim at the file it maps more often than at others.
  *
  * Between rounds the file system is quiet, and lw_scan() reads it whole: that is the final
- * state of one round and the initial state of the next.
+ * state of one round and the initial state of the next (linwork-scan.c, with lw_reset()).
  */
 
 #include <stdbool.h>
