@@ -26,6 +26,7 @@ struct check_result {
 	uint64_t records, log_bytes, torn_bytes;
 	uint64_t dirs, files, orphans;
 	uint64_t blocks_owned, blocks_free, blocks_quarantined, blocks_leaked;
+	uint64_t blocks_held; /* held for dropped clients (HOLD records, DESIGN §6) */
 	uint64_t bytes_in_files;
 };
 

@@ -581,6 +581,10 @@ static int rename_names(struct ns *ns, struct ns_ctx *c, uint64_t odir, const ch
 		rc = -ENOENT;
 		goto out;
 	}
+	if (flags & NS_RENAME_NOREPLACE && dst) {
+		rc = -EEXIST; /* the same file too, as renameat2() */
+		goto out;
+	}
 	if (dst == src)
 		goto out; /* the same file: nothing to do */
 	rc = lock_children(ns, c, &ls, src, dst);

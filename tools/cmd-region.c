@@ -154,6 +154,7 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
 		JSON_U64(j, "blocks_free", res.blocks_free);
 		JSON_U64(j, "blocks_quarantined", res.blocks_quarantined);
 		JSON_U64(j, "blocks_leaked", res.blocks_leaked);
+		JSON_U64(j, "blocks_held", res.blocks_held);
 		JSON_U64(j, "bytes_in_files", res.bytes_in_files);
 		json_object_object_add(j, "findings", out.lines);
 		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
@@ -169,9 +170,9 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
 		printf("namespace  %" PRIu64 " directories, %" PRIu64 " files, %s in files\n",
 		       res.dirs, res.files, format_size(res.bytes_in_files, b1, sizeof(b1)));
 		printf("blocks     %" PRIu64 " total: %" PRIu64 " owned, %" PRIu64 " free, %" PRIu64
-		       " quarantined, %" PRIu64 " leaked\n",
+		       " quarantined, %" PRIu64 " leaked, %" PRIu64 " held\n",
 		       res.data_blocks, res.blocks_owned, res.blocks_free, res.blocks_quarantined,
-		       res.blocks_leaked);
+		       res.blocks_leaked, res.blocks_held);
 		if (res.problems)
 			printf("%" PRIu64 " problem%s found\n", res.problems,
 			       res.problems == 1 ? "" : "s");
