@@ -14,6 +14,10 @@
 #define IS_ALIGNED(x, a) (((x) & ((__typeof__(x))(a)-1)) == 0)
 #define DIV_ROUND_UP(n, d) (((n) + (d)-1) / (d))
 
+/* XSTR - the expansion of macro @x as a string literal: XSTR(FOO) with FOO 5000 is "5000". */
+#define STRINGIFY(x) #x
+#define XSTR(x) STRINGIFY(x)
+
 #define container_of_const(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define KiB (1024ULL)

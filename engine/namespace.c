@@ -575,7 +575,7 @@ static int ns_alloc_struct(struct ns **out, struct region *r)
 		pthread_cond_init(&ns->grant_cond, &ca);
 		pthread_condattr_destroy(&ca);
 	}
-	ns->lease_timeout_ms = 5000;
+	ns->lease_timeout_ms = NS_LEASE_TIMEOUT_MS_DEFAULT;
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&ns->txlock, &attr);

@@ -88,7 +88,7 @@ static void usage(FILE *f)
 		"\nThe online commands talk to daxfsd at --socket PATH, else $DAXFS_SOCKET,\n"
 		"else %s. --json gives machine output (status, df, ls, stat).\n"
 		"'daxfs COMMAND --help' describes a command.\n",
-		DAXFS_RUNSTATEDIR "/daxfs/daxfsd.sock");
+		DAXFS_SOCKET_PATH);
 }
 
 /* Engine messages go to stderr as "daxfs: message", without journald prefixes. */
@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 	log_init_from_env();
 	ctx.socket_path = getenv("DAXFS_SOCKET");
 	if (!ctx.socket_path || !ctx.socket_path[0])
-		ctx.socket_path = DAXFS_RUNSTATEDIR "/daxfs/daxfsd.sock";
+		ctx.socket_path = DAXFS_SOCKET_PATH;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--socket") == 0) {
 			if (i + 1 == argc) {

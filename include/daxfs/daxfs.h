@@ -58,13 +58,18 @@ struct daxfs_statfs {
 };
 
 /*
+ * daxfs_default_socket - the socket daxfsd listens on unless told otherwise, as this
+ * library was built ("/run/daxfs/daxfsd.sock" with the default runstatedir).
+ */
+const char *daxfs_default_socket(void);
+
+/*
  * daxfs_open - connect to the daemon at @socket_path (NULL: $DAXFS_SOCKET, else
- * DAXFS_DEFAULT_SOCKET) and say HELLO.
+ * daxfs_default_socket()) and say HELLO.
  * Return: 0 and *@out; -ENOENT / -ECONNREFUSED (no daemon there), -EACCES (socket mode),
  *         -EPROTO (not a daxfsd of this protocol version), -ENOMEM, -ENAMETOOLONG (socket
  *         path), -ECONNRESET (the daemon closed at once: too many sessions), -ETIMEDOUT.
  */
-#define DAXFS_DEFAULT_SOCKET "/run/daxfs/daxfsd.sock"
 int daxfs_open(struct daxfs **out, const char *socket_path);
 
 /*
