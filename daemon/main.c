@@ -27,8 +27,10 @@
 #include "cfg.h"
 #include "config.h"
 #include "fault.h"
+#include "journal.h"
 #include "lease.h"
 #include "log.h"
+#include "metrics.h"
 #include "namespace.h"
 #include "perm.h"
 #include "poison.h"
@@ -120,6 +122,7 @@ struct daemon {
 	struct perm_trust trust; /* what the server's sessions are checked against */
 	struct ns *ns;
 	struct srv *srv;
+	struct metrics_http *metrics; /* metrics_listen, or NULL */
 	struct event *ev_hup, *ev_watchdog;
 	struct timeval watchdog_every;
 
@@ -423,22 +426,27 @@ static void check_failed(struct daemon *d)
 {
 	struct region *r = ns_region(d->ns);
 	struct region_fault why;
+	char off[24], len[24];
+	const char *what;
 
 	if (d->failed_logged || !region_failed(r, &why))
 		return;
 	d->failed_logged = true;
 	poison_region_failed(d->ns);
-	log_err("region %s: %s at offset %" PRIu64 " (%" PRIu64 " bytes); no longer serving it: "
-		"every request fails with EIO, nothing more is written to it; restart daxfsd "
-		"once the region is sound",
-		region_path(r),
-		why.code == BUS_ADRERR
-			? (region_kind(r) == REGION_EMULATED
-				   ? "its file was truncated under the daemon (SIGBUS, BUS_ADRERR; "
-				     "a client holding the region fd can do that)"
-				   : "the mapping lost its backing (SIGBUS, BUS_ADRERR)")
-			: "a media error hit its metadata (SIGBUS, BUS_MCEERR)",
-		why.off, why.len);
+	if (why.code != BUS_ADRERR)
+		what = "a media error hit its metadata (SIGBUS, BUS_MCEERR)";
+	else if (region_kind(r) == REGION_EMULATED)
+		what = "its file was truncated under the daemon (SIGBUS, BUS_ADRERR; a client "
+		       "holding the region fd can do that)";
+	else
+		what = "the mapping lost its backing (SIGBUS, BUS_ADRERR)";
+	log_event(LOG_LVL_ERR, LOG_EV_READONLY,
+		  LOG_KV({"REGION", region_path(r)}, {"WHERE", "region"},
+			 {"OFFSET", log_u64(off, why.off)}, {"LENGTH", log_u64(len, why.len)}),
+		  "region %s: %s at offset %" PRIu64 " (%" PRIu64 " bytes); no longer serving it: "
+		  "every request fails with EIO, nothing more is written to it; restart daxfsd "
+		  "once the region is sound",
+		  region_path(r), what, why.off, why.len);
 }
 
 /*
@@ -555,6 +563,7 @@ int main(int argc, char **argv)
 	char err[512], buf[512], sz[32];
 
 	log_init_from_env();
+	journal_setup();
 	if (cfg_init(&d.cfg)) {
 		fprintf(stderr, "daxfsd: out of memory\n");
 		return EXIT_FAILURE;
@@ -702,6 +711,10 @@ int main(int argc, char **argv)
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 &&
 	    add_timer(&d, &d.ev_watchdog, &d.watchdog_every, wd_usec / 2, on_watchdog))
 		goto err_nomem;
+	if (cfg_str(&d.cfg, CFG_METRICS_LISTEN) &&
+	    metrics_http_new(&d.metrics, srv_base(d.srv), d.ns,
+			     cfg_str(&d.cfg, CFG_METRICS_LISTEN)))
+		goto out; /* it said why */
 	if (sigbus_start(&d))
 		goto out;
 	if (badblocks_start(&d, cfg_num(&d.cfg, CFG_BADBLOCK_POLL_INTERVAL)))
@@ -732,6 +745,7 @@ out:
 	if (d.ev_watchdog)
 		event_free(d.ev_watchdog);
 	badblocks_stop(&d);
+	metrics_http_delete(&d.metrics);
 	srv_delete(&d.srv);
 	sigbus_stop(&d);
 	if (d.ns) {

@@ -24,6 +24,7 @@
 
 #include "lease.h"
 #include "log.h"
+#include "metrics.h"
 #include "namespace.h"
 #include "ops.h"
 #include "poison.h"
@@ -78,7 +79,8 @@ struct srv {
 /* A request handed to a worker: the packet, copied, and its decoded view into the copy. */
 struct work {
 	struct wq_item item;
-	struct sess *s; /* referenced */
+	struct sess *s;	   /* referenced */
+	uint64_t start_ns; /* when the loop read it (metrics) */
 	struct wire_req req;
 	uint64_t buf[]; /* the packet, 8-aligned */
 };
@@ -111,6 +113,7 @@ static void reply_error(struct srv *srv, struct sess *s, const struct wire_hdr *
 {
 	size_t len = ops_error_reply(srv->lbuf, hdr, err);
 
+	metrics_request(hdr->op, err, srv->active_at);
 	if (len)
 		sess_send(s, srv->lbuf, len, -1);
 }
@@ -185,6 +188,7 @@ static void disconnect(struct srv *srv, struct sess *s)
 	s->ev_write = NULL;
 	list_del(&srv->sessions, s);
 	srv->nsessions--;
+	metrics_session(-1);
 
 	n = sess_grants_close(s, &v);
 	dropped = __atomic_load_n(&s->dropped, __ATOMIC_SEQ_CST);
@@ -289,6 +293,7 @@ static void work_run(void *ctx, struct wq_item *it, void *buf)
 	int fd;
 
 	len = run_request(srv, s, &w->req, buf, &fd, &own);
+	metrics_reply(&w->req, buf, len, w->start_ns);
 	if (len && !quiet(buf, len, w->req.hdr.op))
 		sess_send(s, buf, len, fd);
 	if (own)
@@ -325,6 +330,7 @@ static void dispatch(struct srv *srv, struct sess *s, const struct wire_req *req
 	w->req.path2 = rebase(srv, w, req->path2);
 	w->req.data = rebase(srv, w, req->data);
 	w->s = s;
+	w->start_ns = srv->active_at;
 	sess_ref(s);
 	__atomic_add_fetch(&s->inflight, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&srv->busy, 1, __ATOMIC_SEQ_CST);
@@ -338,6 +344,7 @@ static bool hello(struct srv *srv, struct sess *s, const struct wire_req *req)
 	size_t len = ops_hello(s, req, srv->lbuf, &fd, &status);
 	char why[64];
 
+	metrics_request(WIRE_HELLO, status, srv->active_at);
 	sess_send(s, srv->lbuf, len, fd);
 	if (fd >= 0)
 		close(fd);
@@ -402,7 +409,9 @@ static bool packet(struct srv *srv, struct sess *s, size_t len, bool oversize, b
 		struct wire_ack a;
 
 		memcpy(&a, req.body, sizeof(a));
-		if (sess_grant_ack(s, a.grant, a.generation))
+		rc = sess_grant_ack(s, a.grant, a.generation);
+		metrics_request(WIRE_ACK, rc, srv->active_at);
+		if (rc)
 			log_dbg("session %" PRIu64 ": ACK of unknown grant %" PRIu64, s->id,
 				a.grant);
 		return false;
@@ -529,6 +538,7 @@ static void refused(struct srv *srv, const char *why)
 	uint64_t now = mono_ns();
 
 	srv->refused++;
+	metrics_refused();
 	if (srv->refused_logged_at && now - srv->refused_logged_at < REFUSED_LOG_NS)
 		return;
 	log_notice("refused %" PRIu64 " connection%s: %s", srv->refused,
@@ -587,6 +597,7 @@ static void new_session(struct srv *srv, int fd)
 	}
 	list_add(&srv->sessions, s);
 	srv->nsessions++;
+	metrics_session(1);
 	log_info("session %" PRIu64 ": pid %d uid %u gid %u connected (map trust %s)", s->id,
 		 (int)s->cred.pid, s->cred.uid, s->cred.gid, perm_trust_name(trust));
 }

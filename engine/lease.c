@@ -8,6 +8,7 @@
  * those holders to be deleted (their process gone) instead of returning to the allocator.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include "fault.h"
 #include "log.h"
 #include "nsint.h"
+#include "stats.h"
 #include "util.h"
 
 /* Blocks held back for holders that did not let go; freed when the last of them is deleted. */
@@ -94,6 +96,7 @@ static void grant_add(struct ns *ns, struct ns_inode *in, struct ns_grant *g, ui
 	g->gen = in->lease_gen;
 	cds_list_add_tail(&g->node, &in->grants);
 	pthread_mutex_unlock(&ns->grant_lock);
+	stats_add(STAT_GRANTS, 1);
 }
 
 int ns_grant_new(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count, unsigned mode,
@@ -444,19 +447,26 @@ void ns_grant_range(const struct ns_grant *g, uint64_t *ino, uint64_t *index, ui
  */
 static __thread struct ns *in_callback;
 
+/* ack_locked - ns_grant_ack with the grant lock held. */
+static void ack_locked(struct ns *ns, struct ns_grant *g, uint64_t gen)
+{
+	/* It answers a lease break in time (after the timeout the grant is expired). */
+	if (g->wait_gen > g->acked_gen && gen >= g->wait_gen && !g->expired)
+		stats_add(STAT_LEASE_BREAKS_ACKED, 1);
+	if (gen > g->acked_gen)
+		g->acked_gen = gen;
+	pthread_cond_broadcast(&ns->grant_cond);
+}
+
 void ns_grant_ack(struct ns *ns, struct ns_grant *g, uint64_t gen)
 {
 	if (in_callback == ns) {
 		/* From a callback: this thread holds the grant lock already. */
-		if (gen > g->acked_gen)
-			g->acked_gen = gen;
-		pthread_cond_broadcast(&ns->grant_cond);
+		ack_locked(ns, g, gen);
 		return;
 	}
 	pthread_mutex_lock(&ns->grant_lock);
-	if (gen > g->acked_gen)
-		g->acked_gen = gen;
-	pthread_cond_broadcast(&ns->grant_cond);
+	ack_locked(ns, g, gen);
 	pthread_mutex_unlock(&ns->grant_lock);
 }
 
@@ -578,6 +588,7 @@ static void grant_delete(struct ns *ns, struct ns_grant **gp, bool keep)
 	free(g->holds);
 	free(g);
 	*gp = NULL;
+	stats_add(STAT_GRANTS, -1);
 }
 
 void ns_grant_delete(struct ns *ns, struct ns_grant **gp)
@@ -634,6 +645,7 @@ static void hold_add_proc(struct ns_hold *h, struct ns_grant *g)
 int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint64_t count,
 			struct ns_hold **hold)
 {
+	char ino_s[24], ms_s[24], pid_s[24];
 	struct timespec deadline;
 	struct ns_grant *g;
 	uint64_t gen, timeout_ms = __atomic_load_n(&ns->lease_timeout_ms, __ATOMIC_RELAXED);
@@ -649,6 +661,7 @@ int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint
 			continue;
 		g->wait_gen = gen;
 		any = true;
+		stats_add(STAT_LEASE_BREAKS, 1);
 		in_callback = ns;
 		g->ops->invalidate(g->holder, g, in->ino, lo, hi - lo, gen);
 		in_callback = NULL;
@@ -666,6 +679,8 @@ int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000L;
 	}
+	if (any)
+		stats_add(STAT_PARKED, 1);
 	while (any) {
 		waiting = false;
 		cds_list_for_each_entry (g, &in->grants, node) {
@@ -682,15 +697,25 @@ int ns_invalidate_range(struct ns *ns, struct ns_inode *in, uint64_t index, uint
 			if (g->wait_gen != gen || g->acked_gen >= gen || g->expired)
 				continue;
 			g->expired = true;
-			log_notice("lease break on inode %lu timed out after %lu ms; dropping the "
-				   "holder",
-				   (unsigned long)in->ino, (unsigned long)timeout_ms);
+			stats_add(STAT_LEASE_BREAKS_EXPIRED, 1);
+			log_event(LOG_LVL_NOTICE, LOG_EV_LEASE_TIMEOUT,
+				  LOG_KV({"REGION", region_path(ns->r)},
+					 {"INODE", log_u64(ino_s, in->ino)},
+					 {"TIMEOUT_MS", log_u64(ms_s, timeout_ms)},
+					 {"PID", log_u64(pid_s, g->ops->pid ? (uint64_t)g->ops->pid(
+										      g->holder)
+									    : 0)}),
+				  "%s: lease break on inode %" PRIu64 " timed out after %" PRIu64
+				  " ms; dropping the holder",
+				  region_path(ns->r), in->ino, timeout_ms);
 			in_callback = ns;
 			g->ops->expired(g->holder, g);
 			in_callback = NULL;
 		}
 		break;
 	}
+	if (any)
+		stats_add(STAT_PARKED, -1);
 	/*
 	 * Holders that lost their session may still touch the range until their process is
 	 * gone: whatever the transaction frees there waits for them (DESIGN §6).

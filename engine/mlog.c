@@ -11,6 +11,7 @@
 #include "fault.h"
 #include "log.h"
 #include "mlog.h"
+#include "stats.h"
 #include "util.h"
 
 struct mlog {
@@ -557,6 +558,7 @@ void mlog_snap_begin(struct mlog *l, struct mlog_snap *s)
 	s->seq = l->next_seq;
 	s->seed = fresh_seed();
 	s->prev = s->seed;
+	s->start_ns = mono_ns();
 }
 
 int mlog_snap_add(struct mlog_snap *s, unsigned type, const void *payload, size_t plen)
@@ -604,5 +606,6 @@ int mlog_snap_commit(struct mlog_snap *s, uint64_t next_ino)
 	l->records = s->records;
 	l->checkpoints++;
 	pthread_mutex_unlock(&l->lock);
+	hist_observe(&stats_checkpoint_hist, mono_ns() - s->start_ns);
 	return 0;
 }

@@ -130,6 +130,7 @@ struct mlog_snap {
 	uint64_t seed; /* seed of the first record */
 	uint64_t prev; /* csum of the last record written */
 	uint64_t records;
+	uint64_t start_ns; /* mono_ns() at mlog_snap_begin: the checkpoint's duration */
 	int err;
 };
 

@@ -268,8 +268,10 @@ static void queue_frees(struct ns *ns, struct ns_txctx *tc)
 
 static void fail(struct ns *ns, int rc, const char *what)
 {
-	log_err("%s: %s failed (%s); the file system is read-only from now on", region_path(ns->r),
-		what, strerror(-rc));
+	log_event(LOG_LVL_ERR, LOG_EV_READONLY,
+		  LOG_KV({"REGION", region_path(ns->r)}, {"WHERE", what}, {"ERROR", strerror(-rc)}),
+		  "%s: %s failed (%s); the file system is read-only from now on",
+		  region_path(ns->r), what, strerror(-rc));
 	__atomic_store_n(&ns->failed, rc, __ATOMIC_RELEASE);
 	mlog_set_rdonly(ns->log);
 }

@@ -33,6 +33,7 @@ static const struct cli_cmd commands[] = {
 	{"devices", cmd_devices, "list device-DAX devices and fsdax namespaces"},
 	{"badblocks", cmd_badblocks, "list the bad blocks and the files they hit"},
 	{"scrub", cmd_scrub, "read every block in use, catching media errors"},
+	{"stats", cmd_stats, "show the daemon's metrics: requests, latency, sessions, poison"},
 	{"inject", cmd_inject, "fault injection (a daemon run with --fault-injection)"},
 	{"mount", cmd_mount, "mount the file system with FUSE for every program"},
 	{"umount", cmd_umount, "unmount a daxfs FUSE mount"},

@@ -38,6 +38,8 @@ int cmd_devices(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_badblocks(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_scrub(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_inject(int argc, char **argv, struct cli_ctx *ctx);
+/* cmd-stats.c: the daemon's metrics */
+int cmd_stats(int argc, char **argv, struct cli_ctx *ctx);
 /* cmd-status.c: the daemon's view of the region */
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_df(int argc, char **argv, struct cli_ctx *ctx);
