@@ -19,7 +19,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-en
 _Static_assert(sizeof(struct wire_reply) == 8, "reply status is 8 bytes");
 _Static_assert(sizeof(struct wire_hello) == 8, "hello is 8 bytes");
 _Static_assert(sizeof(struct wire_hello_reply) == 40, "hello reply is 40 bytes");
-_Static_assert(sizeof(struct wire_statfs_reply) == 88, "statfs reply is 88 bytes");
+_Static_assert(sizeof(struct wire_statfs_reply) == 96, "statfs reply is 96 bytes");
 _Static_assert(sizeof(struct wire_path) == 8 && offsetof(struct wire_path, path) == 8,
 	       "path body is 8 bytes");
 _Static_assert(sizeof(struct wire_attr_reply) == 72, "attr reply is 72 bytes");

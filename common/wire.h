@@ -109,7 +109,8 @@ struct wire_statfs_reply {
 	uint32_t kind;	      /* the region: 1 devdax, 2 fsdax, 3 emulated */
 	uint32_t granularity; /* what a persist flushes: 0 byte, 1 cache line, 2 page */
 	uint32_t pad;
-	uint64_t alignment; /* bytes: mappings of the region fd are multiples of it */
+	uint64_t alignment;  /* bytes: mappings of the region fd are multiples of it */
+	uint64_t files_free; /* more files the namespace can hold (ns_capacity) */
 };
 
 /* STAT, UNLINK, RMDIR, READDIR: a path (NUL-terminated, counted in path_len). */

@@ -172,9 +172,15 @@ static bool sticky_ok(struct op *op, const struct ns_attr *dir, const struct ns_
 static int op_statfs(struct op *op)
 {
 	struct wire_statfs_reply r = {{0, 0}, 0};
+	struct ns_capacity cap;
 	struct ns_statfs st;
+	int rc;
 
 	ns_statfs(op->ns, &st);
+	rc = ns_capacity(op->ns, &cap);
+	if (rc)
+		return rc;
+	r.files_free = cap.inodes_free;
 	r.block_size = st.block_size;
 	r.blocks = st.blocks;
 	r.blocks_free = st.blocks_free;

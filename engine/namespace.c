@@ -283,16 +283,6 @@ int ns_tx_run(struct ns *ns, struct mlog_tx *tx)
 	return ns_tx_run_held(ns, tx, NULL);
 }
 
-/*
- * Log room kept for removals: the largest unlink or rmdir transaction (DIRENT_DEL with a
- * 255-byte name, INODE_DEL, the directory's INODE). A transaction that can make the next
- * snapshot bigger must leave this much of the area free after it, so every snapshot has room
- * for a removal after it: a full log can always be emptied by removing names.
- */
-#define LOG_KEEP_FOR_REMOVAL                                                                      \
-	(3 * sizeof(struct fmt_rec) + ALIGN_UP(sizeof(struct fmt_dirent_del) + FMT_NAME_MAX, 8) + \
-	 sizeof(struct fmt_inode_del) + sizeof(struct fmt_inode))
-
 /* tx_keep - the room @tx must leave free: 0 when it only removes or sets attributes. */
 static size_t tx_keep(const struct mlog_tx *tx)
 {
@@ -478,12 +468,46 @@ static void snap_badblock(uint64_t block, uint64_t count, void *ctx)
  * checkpoint_locked - write a snapshot and make it the log (docs/format.md §4).
  * Locking: caller holds ns->txlock exclusively, so no transaction is half applied.
  */
-static int checkpoint_locked(struct ns *ns)
+int ns_snapshot(struct ns *ns, struct mlog_snap *s)
 {
 	struct cds_lfht_iter it;
 	struct ns_inode *in;
-	struct mlog_snap s;
 	struct snap_bad bad;
+	int rc = 0;
+
+	rcu_read_begin();
+	/* Pass 1: every inode. */
+	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
+		struct fmt_inode fi = {0};
+
+		/* Only a checkpoint takes the attributes (and makes lazy ones durable). */
+		if (!s->counting)
+			inode_rec_now(in, &fi);
+		rc = mlog_snap_add(s, FMT_REC_INODE, &fi, sizeof(fi));
+		if (rc)
+			goto out;
+	}
+	/* Pass 2: names and block maps. */
+	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
+		rc = S_ISDIR(in->type) ? snap_dirents(s, in) : snap_maps(s, in);
+		if (rc)
+			goto out;
+	}
+out:
+	rcu_read_end();
+	if (rc == 0) {
+		bad = (struct snap_bad){s, 0};
+		alloc_for_each_quarantined(ns->alloc, snap_badblock, &bad);
+		rc = bad.rc;
+	}
+	if (rc == 0)
+		rc = ns_holds_snapshot(ns, s);
+	return rc;
+}
+
+static int checkpoint_locked(struct ns *ns)
+{
+	struct mlog_snap s;
 	uint64_t next_ino;
 	int rc = 0;
 
@@ -491,31 +515,7 @@ static int checkpoint_locked(struct ns *ns)
 	if (rc)
 		return rc;
 	mlog_snap_begin(ns->log, &s);
-	rcu_read_begin();
-	/* Pass 1: every inode. */
-	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
-		struct fmt_inode fi;
-
-		inode_rec_now(in, &fi);
-		rc = mlog_snap_add(&s, FMT_REC_INODE, &fi, sizeof(fi));
-		if (rc)
-			goto out;
-	}
-	/* Pass 2: names and block maps. */
-	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
-		rc = S_ISDIR(in->type) ? snap_dirents(&s, in) : snap_maps(&s, in);
-		if (rc)
-			goto out;
-	}
-out:
-	rcu_read_end();
-	if (rc == 0) {
-		bad = (struct snap_bad){&s, 0};
-		alloc_for_each_quarantined(ns->alloc, snap_badblock, &bad);
-		rc = bad.rc;
-	}
-	if (rc == 0)
-		rc = ns_holds_snapshot(ns, &s);
+	rc = ns_snapshot(ns, &s);
 	if (rc) {
 		if (rc == -ENOSPC)
 			log_warn("%s: checkpoint does not fit in a log area: metadata log full",

@@ -1106,6 +1106,7 @@ int daxfs_statfs(struct daxfs *fs, struct daxfs_statfs *st)
 		st->blocks_free = rep.blocks_free;
 		st->blocks_quarantined = rep.blocks_quarantined;
 		st->files = rep.files;
+		st->files_free = rep.files_free;
 		st->log_used = rep.log_used;
 		st->log_len = rep.log_len;
 		st->map_trust = (int)MIN(rep.map_trust, 2u);

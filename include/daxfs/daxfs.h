@@ -49,7 +49,11 @@ struct daxfs_stat {
 };
 
 struct daxfs_statfs {
-	uint64_t block_size, blocks, blocks_free, blocks_quarantined, files;
+	/*
+	 * files: files and directories; files_free: how many more empty files the metadata
+	 * log's snapshot has room for (daxfs(1), df -i).
+	 */
+	uint64_t block_size, blocks, blocks_free, blocks_quarantined, files, files_free;
 	uint64_t log_used, log_len;
 	int map_trust;	      /* 0: no mapping, 1: read-only mappings, 2: read-write */
 	char kind[16];	      /* the region: "devdax", "fsdax" or "emulated" */
