@@ -38,6 +38,24 @@ int64_t now_ns(void);
 /* mono_ns - CLOCK_MONOTONIC in nanoseconds. */
 uint64_t mono_ns(void);
 
+/*
+ * progress_cb - how a long operation (mkfs, check) tells its caller how far it got:
+ * @done of @total units (0: not known) of @phase ("zeroing the log"), the units bytes
+ * when @bytes, else things (files).
+ */
+struct progress_cb {
+	void (*fn)(void *ctx, const char *phase, uint64_t done, uint64_t total, bool bytes);
+	void *ctx;
+};
+
+/* progress_report - call @cb, if there is one. */
+static inline void progress_report(const struct progress_cb *cb, const char *phase, uint64_t done,
+				   uint64_t total, bool bytes)
+{
+	if (cb && cb->fn)
+		cb->fn(cb->ctx, phase, done, total, bytes);
+}
+
 /* checksum64 - XXH3-64 of @len bytes at @p, seeded; the one checksum of the project. */
 uint64_t checksum64(const void *p, size_t len, uint64_t seed);
 

@@ -115,7 +115,11 @@ int mlog_probe_report(struct region *r, struct fmt_super *sb)
 	return rc;
 }
 
-int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root)
+/* The log is zeroed in pieces this big, reporting progress after each. */
+#define FORMAT_ZERO_STEP (64ull << 20)
+
+int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root,
+		const struct progress_cb *progress)
 {
 	struct fmt_super sb = {0};
 	struct mlog_snap s;
@@ -140,8 +144,16 @@ int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root
 	 * holds records chained to each other whose sequence numbers this log reaches again,
 	 * and replay would take them for later transactions after a damaged record.
 	 */
-	for (unsigned i = 0; i < 2; i++)
-		region_memset(r, region_at(r, sb.log_off[i]), 0, sb.log_len, REGION_NONTEMPORAL);
+	for (unsigned i = 0; i < 2; i++) {
+		for (uint64_t off = 0; off < sb.log_len; off += FORMAT_ZERO_STEP) {
+			uint64_t n = MIN(FORMAT_ZERO_STEP, sb.log_len - off);
+
+			region_memset(r, region_at(r, sb.log_off[i] + off), 0, n,
+				      REGION_NONTEMPORAL);
+			progress_report(progress, "zeroing the log", i * sb.log_len + off + n,
+					2 * sb.log_len, true);
+		}
+	}
 
 	memset(&l, 0, sizeof(l));
 	l.r = r;

@@ -52,7 +52,9 @@ typedef int (*mlog_apply_fn)(void *ctx, const struct fmt_rec *rec, const void *p
  * Context: no other user of the region.
  * Return: 0, -EFBIG (too small), -EINVAL (bad log length).
  */
-int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root);
+struct progress_cb;
+int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root,
+		const struct progress_cb *progress);
 
 /*
  * mlog_probe - read both superblocks of @r and choose one (docs/format.md §2).

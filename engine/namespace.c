@@ -801,7 +801,7 @@ int ns_mkfs(const char *path, uint64_t size, const struct ns_mkfs_opts *o)
 	root.mode = S_IFDIR | 0755;
 	root.nlink = 2;
 	root.atime = root.mtime = root.ctime = now;
-	rc = mlog_format(r, o->log_len, &root);
+	rc = mlog_format(r, o->log_len, &root, o->progress);
 	if (rc == -EFBIG)
 		log_err("%s is too small for daxfs", path);
 	else if (rc == -EINVAL)

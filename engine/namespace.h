@@ -67,9 +67,11 @@ struct ns_setattr {
 	int64_t atime, mtime;
 };
 
+struct progress_cb;
 struct ns_mkfs_opts {
-	uint64_t log_len; /* 0: default */
-	bool force;	  /* format over an existing daxfs */
+	uint64_t log_len;		    /* 0: default */
+	bool force;			    /* format over an existing daxfs */
+	const struct progress_cb *progress; /* told how the zeroing of the log goes, or NULL */
 };
 
 struct ns_mount_opts {

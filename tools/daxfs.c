@@ -82,12 +82,16 @@ int cli_json_opts(int argc, char **argv, struct cli_ctx *ctx, const char *usage,
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: daxfs [--socket PATH] [--json] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f, "usage: daxfs [--socket PATH] [--json] [--progress | --no-progress] COMMAND "
+		   "[ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 		"\nThe online commands talk to daxfsd at --socket PATH, else $DAXFS_SOCKET,\n"
-		"else %s. --json gives machine output (status, df, ls, stat).\n"
+		"else %s. --json gives machine output (status, df, ls, stat, stats, ...).\n"
+		"Long commands (put, get, scrub, check, mkfs) show their progress on stderr when\n"
+		"it is a terminal and they take over a second; --progress shows it always (one\n"
+		"line a second when stderr is not a terminal), --no-progress never.\n"
 		"'daxfs COMMAND --help' describes a command.\n",
 		DAXFS_SOCKET_PATH);
 }
@@ -123,6 +127,10 @@ int main(int argc, char **argv)
 			ctx.socket_path = argv[i] + 9;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			ctx.json = true;
+		} else if (strcmp(argv[i], "--progress") == 0) {
+			ctx.progress = PROGRESS_ALWAYS;
+		} else if (strcmp(argv[i], "--no-progress") == 0) {
+			ctx.progress = PROGRESS_NEVER;
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return EXIT_OK;

@@ -7,13 +7,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "progress.h"
+
 struct daxfs;
 struct json_object;
 
 /* What every command gets besides its arguments. */
 struct cli_ctx {
-	const char *socket_path; /* --socket, $DAXFS_SOCKET or the built-in path */
-	bool json;		 /* --json given before the command */
+	const char *socket_path;     /* --socket, $DAXFS_SOCKET or the built-in path */
+	bool json;		     /* --json given before the command */
+	enum progress_mode progress; /* --progress, --no-progress, or by the terminal */
 };
 
 struct cli_cmd {
