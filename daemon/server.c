@@ -113,9 +113,9 @@ static void reply_error(struct srv *srv, struct sess *s, const struct wire_hdr *
 {
 	size_t len = ops_error_reply(srv->lbuf, hdr, err);
 
-	metrics_request(hdr->op, err, srv->active_at);
 	if (len)
 		sess_send(s, srv->lbuf, len, -1);
+	metrics_request(hdr->op, err, srv->active_at);
 }
 
 /* --- grants of sessions that are gone --- */
@@ -293,9 +293,9 @@ static void work_run(void *ctx, struct wq_item *it, void *buf)
 	int fd;
 
 	len = run_request(srv, s, &w->req, buf, &fd, &own);
-	metrics_reply(&w->req, buf, len, w->start_ns);
 	if (len && !quiet(buf, len, w->req.hdr.op))
 		sess_send(s, buf, len, fd);
+	metrics_reply(&w->req, buf, len, w->start_ns);
 	if (own)
 		close(fd);
 	/* Answered: the client may send another one. */
@@ -344,8 +344,8 @@ static bool hello(struct srv *srv, struct sess *s, const struct wire_req *req)
 	size_t len = ops_hello(s, req, srv->lbuf, &fd, &status);
 	char why[64];
 
-	metrics_request(WIRE_HELLO, status, srv->active_at);
 	sess_send(s, srv->lbuf, len, fd);
+	metrics_request(WIRE_HELLO, status, srv->active_at);
 	if (fd >= 0)
 		close(fd);
 	if (status == 0) {

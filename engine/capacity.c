@@ -28,32 +28,42 @@
 #define DIR_INODE_BYTES (sizeof(struct fmt_rec) + sizeof(struct fmt_inode))
 
 /*
- * The last measure, reused while the log has had no commit since (its records and
- * checkpoints unchanged): df on a quiet namespace walks nothing.
+ * The last measure, reused while the log is as it was then (the same file system, by its
+ * uuid, with the same records, bytes and checkpoints in the log): df on a quiet namespace
+ * walks nothing, and the log says the namespace it describes is the same.
  */
 static struct {
 	pthread_mutex_t lock;
-	const struct ns *ns;
-	uint64_t records, checkpoints, snapshot_bytes;
+	bool valid;
+	uint8_t uuid[16];
+	struct mlog_stats log;
+	uint64_t snapshot_bytes;
 } cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool cache_fresh(const uint8_t *uuid, const struct mlog_stats *ls)
+{
+	return cache.valid && memcmp(cache.uuid, uuid, sizeof(cache.uuid)) == 0 &&
+	       cache.log.records == ls->records && cache.log.used == ls->used &&
+	       cache.log.checkpoints == ls->checkpoints && cache.log.gen == ls->gen;
+}
 
 int ns_capacity(struct ns *ns, struct ns_capacity *cap)
 {
 	struct mlog_stats ls;
 	struct mlog_snap s;
 	uint64_t keep = LOG_KEEP_FOR_REMOVAL + DIR_INODE_BYTES;
+	const uint8_t *uuid = mlog_super(ns->log)->uuid; /* fixed at mkfs */
 	int rc = 0;
 
 	pthread_mutex_lock(&cache.lock);
 	mlog_get_stats(ns->log, &ls);
-	if (cache.ns != ns || cache.records != ls.records || cache.checkpoints != ls.checkpoints) {
+	if (!cache_fresh(uuid, &ls)) {
 		mlog_snap_begin_count(&s);
 		rc = ns_snapshot(ns, &s);
-		if (rc == 0)
-			cache.snapshot_bytes = s.off;
-		cache.ns = rc ? NULL : ns;
-		cache.records = ls.records;
-		cache.checkpoints = ls.checkpoints;
+		cache.valid = rc == 0;
+		cache.snapshot_bytes = s.off;
+		cache.log = ls;
+		memcpy(cache.uuid, uuid, sizeof(cache.uuid));
 	}
 	cap->snapshot_bytes = cache.snapshot_bytes;
 	pthread_mutex_unlock(&cache.lock);
