@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,18 @@
 static int log_level = LOG_LVL_NOTICE;
 static log_sink_fn log_sink;
 static void *log_sink_ctx;
+static log_event_sink_fn event_sink;
+static void *event_sink_ctx;
+
+/* The MESSAGE_IDs: fixed forever (operators' alerts match them); daxfsd(8) lists them. */
+static const struct {
+	const char *id, *name;
+} events[LOG_EV_COUNT] = {
+	[LOG_EV_POISON] = {"a9ef63966bc34d1e9ecf47879945e2e1", "poison"},
+	[LOG_EV_QUARANTINE] = {"9c65cc63380642dabe41fdabe6ff1818", "quarantine"},
+	[LOG_EV_LEASE_TIMEOUT] = {"696d08a2b5174460844012720718bbe4", "lease-timeout"},
+	[LOG_EV_READONLY] = {"cae1de0c167240b0a77f294fe1ba6ca0", "read-only"},
+};
 
 void log_set_level(enum log_level level)
 {
@@ -74,4 +87,43 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		log_sink(level, buf, log_sink_ctx);
 	else
 		fprintf(stderr, "<%d>%s\n", (int)level, buf);
+}
+
+const char *log_event_id(enum log_event_kind kind)
+{
+	return events[kind].id;
+}
+
+const char *log_event_name(enum log_event_kind kind)
+{
+	return events[kind].name;
+}
+
+const char *log_u64(char buf[24], uint64_t v)
+{
+	snprintf(buf, 24, "%" PRIu64, v);
+	return buf;
+}
+
+void log_set_event_sink(log_event_sink_fn fn, void *ctx)
+{
+	event_sink_ctx = ctx;
+	event_sink = fn;
+}
+
+void log_event(enum log_level level, enum log_event_kind kind, const struct log_kv *kv,
+	       const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	if ((int)level > (int)log_get_level())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (event_sink)
+		event_sink(level, kind, kv, buf, event_sink_ctx);
+	else
+		log_msg(level, "%s", buf);
 }

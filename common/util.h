@@ -14,6 +14,10 @@
 #define IS_ALIGNED(x, a) (((x) & ((__typeof__(x))(a)-1)) == 0)
 #define DIV_ROUND_UP(n, d) (((n) + (d)-1) / (d))
 
+/* XSTR - the expansion of macro @x as a string literal: XSTR(FOO) with FOO 5000 is "5000". */
+#define STRINGIFY(x) #x
+#define XSTR(x) STRINGIFY(x)
+
 #define container_of_const(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define KiB (1024ULL)
@@ -33,6 +37,24 @@ const char *format_size(uint64_t bytes, char *buf, size_t len);
 int64_t now_ns(void);
 /* mono_ns - CLOCK_MONOTONIC in nanoseconds. */
 uint64_t mono_ns(void);
+
+/*
+ * progress_cb - how a long operation (mkfs, check) tells its caller how far it got:
+ * @done of @total units (0: not known) of @phase ("zeroing the log"), the units bytes
+ * when @bytes, else things (files).
+ */
+struct progress_cb {
+	void (*fn)(void *ctx, const char *phase, uint64_t done, uint64_t total, bool bytes);
+	void *ctx;
+};
+
+/* progress_report - call @cb, if there is one. */
+static inline void progress_report(const struct progress_cb *cb, const char *phase, uint64_t done,
+				   uint64_t total, bool bytes)
+{
+	if (cb && cb->fn)
+		cb->fn(cb->ctx, phase, done, total, bytes);
+}
 
 /* checksum64 - XXH3-64 of @len bytes at @p, seeded; the one checksum of the project. */
 uint64_t checksum64(const void *p, size_t len, uint64_t seed);

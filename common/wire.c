@@ -19,7 +19,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-en
 _Static_assert(sizeof(struct wire_reply) == 8, "reply status is 8 bytes");
 _Static_assert(sizeof(struct wire_hello) == 8, "hello is 8 bytes");
 _Static_assert(sizeof(struct wire_hello_reply) == 40, "hello reply is 40 bytes");
-_Static_assert(sizeof(struct wire_statfs_reply) == 104, "statfs reply is 104 bytes");
+_Static_assert(sizeof(struct wire_statfs_reply) == 112, "statfs reply is 112 bytes");
 _Static_assert(sizeof(struct wire_path) == 8 && offsetof(struct wire_path, path) == 8,
 	       "path body is 8 bytes");
 _Static_assert(sizeof(struct wire_attr_reply) == 72, "attr reply is 72 bytes");
@@ -39,6 +39,9 @@ _Static_assert(sizeof(struct wire_fallocate) == 32, "fallocate is 32 bytes");
 _Static_assert(sizeof(struct wire_map) == 32, "map is 32 bytes");
 _Static_assert(sizeof(struct wire_map_reply) == 40, "map reply is 40 bytes");
 _Static_assert(sizeof(struct wire_ack) == 16, "ack is 16 bytes");
+_Static_assert(sizeof(struct wire_stats_reply) == 16, "stats reply is 16 bytes");
+_Static_assert(sizeof(struct wire_scrub_range) == 16, "scrub range is 16 bytes");
+_Static_assert(sizeof(struct wire_scrub_range_reply) == 56, "scrub range reply is 56 bytes");
 _Static_assert(WIRE_MSG_MAX >= sizeof(struct wire_hdr) + sizeof(struct wire_map_reply) +
 				       WIRE_MAP_EXTENTS_MAX * sizeof(struct wire_extent),
 	       "a full MAP reply fits a message");
@@ -91,11 +94,19 @@ static const struct op_info ops[WIRE_OP_MAX] = {
 	[WIRE_POISON_REPORT] = {"POISON_REPORT", sizeof(struct wire_poison_report),
 				sizeof(struct wire_reply)},
 	[WIRE_INJECT] = {"INJECT", sizeof(struct wire_inject), sizeof(struct wire_inject_reply)},
+	[WIRE_STATS] = {"STATS", 0, sizeof(struct wire_stats_reply)},
+	[WIRE_SCRUB_RANGE] = {"SCRUB_RANGE", sizeof(struct wire_scrub_range),
+			      sizeof(struct wire_scrub_range_reply)},
 };
+
+bool wire_op_known(unsigned op)
+{
+	return op >= WIRE_HELLO && op < WIRE_OP_MAX && ops[op].name;
+}
 
 static bool op_known(unsigned op)
 {
-	return op >= WIRE_HELLO && op < WIRE_OP_MAX;
+	return wire_op_known(op);
 }
 
 static bool op_is_event(unsigned op)
@@ -325,7 +336,15 @@ static int decode_body(const uint8_t *buf, size_t len, struct wire_req *out)
 			return -EBADMSG;
 		break;
 	}
-	default: /* STATFS, GETATTR, FSYNC, UNMAP, ACK, EXTENTS, BADBLOCKS, SCRUB: fixed body */
+	case WIRE_SCRUB_RANGE: {
+		struct wire_scrub_range r;
+
+		memcpy(&r, body, sizeof(r));
+		if (r.len == 0)
+			return -EBADMSG;
+		break;
+	}
+	default: /* STATFS, GETATTR, FSYNC, UNMAP, ACK, EXTENTS, BADBLOCKS, SCRUB, STATS */
 		break;
 	}
 	return len == end ? 0 : -EBADMSG;
@@ -512,6 +531,14 @@ static int decode_reply_tail(const uint8_t *buf, size_t len, unsigned op, uint16
 			return -EBADMSG;
 		return check_extents(buf, len, end, r.count);
 	}
+	case WIRE_STATS: {
+		struct wire_stats_reply r;
+
+		memcpy(&r, body, sizeof(r));
+		if (r.len > WIRE_SHM_SIZE || (r.r.status == 0 && !(flags & WIRE_F_SHM)))
+			return -EBADMSG;
+		break;
+	}
 	case WIRE_BADBLOCKS: {
 		struct wire_badblocks_reply r;
 
@@ -559,7 +586,7 @@ int wire_decode_reply(const void *buf, size_t len, struct wire_hdr *hdr)
 		return -EBADMSG;
 	if ((hdr->flags & WIRE_F_FD) && op != WIRE_HELLO && op != WIRE_MAP)
 		return -EBADMSG;
-	if ((hdr->flags & WIRE_F_SHM) && op != WIRE_READ && op != WIRE_WRITE)
+	if ((hdr->flags & WIRE_F_SHM) && op != WIRE_READ && op != WIRE_WRITE && op != WIRE_STATS)
 		return -EBADMSG;
 	if (len < HDR_SIZE + (size_t)ops[op].reply)
 		return -EBADMSG;

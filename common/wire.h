@@ -50,7 +50,10 @@ enum wire_op {
 	WIRE_SCRUB = 21,	 /* read every allocated block SIGBUS-safely */
 	WIRE_POISON_REPORT = 22, /* a client's library caught SIGBUS on a mapping; no reply */
 	WIRE_INJECT = 23,	 /* fault-injection mode only (DESIGN §8); else EPERM */
-	WIRE_OP_MAX = 24,
+	/* 24..39: taken by other work in progress; numbers no op has are unknown (EPROTO). */
+	WIRE_STATS = 40,       /* the daemon's metrics, OpenMetrics text in the shared buffer */
+	WIRE_SCRUB_RANGE = 41, /* SCRUB of a range of the data area, for progress */
+	WIRE_OP_MAX = 42,      /* one past the highest op number */
 
 	WIRE_REPLY = 0x100, /* a reply: header op is WIRE_REPLY | request op */
 
@@ -107,6 +110,7 @@ struct wire_statfs_reply {
 	uint32_t granularity; /* what a persist flushes: 0 byte, 1 cache line, 2 page */
 	uint32_t pad;
 	uint64_t alignment;	  /* bytes: mappings of the region fd are multiples of it */
+	uint64_t files_free;	  /* more files the namespace can hold (ns_capacity) */
 	uint64_t blocks_reserved; /* of blocks_free, only for root and the daemon's user */
 	uint64_t log_reserved;	  /* bytes of each log area kept the same way */
 };
@@ -305,6 +309,30 @@ struct wire_inject_reply {
 	uint64_t value; /* POISON: blocks newly quarantined */
 };
 
+/* STATS: no body. The reply carries the text in the shared buffer (WIRE_F_SHM). */
+struct wire_stats_reply {
+	struct wire_reply r;
+	uint64_t len; /* bytes of OpenMetrics text at offset 0 of the shared buffer */
+};
+
+/*
+ * SCRUB_RANGE: read the blocks in use from data-area byte @cursor on, for about @len bytes
+ * of the data area (the daemon caps it), SIGBUS-safely, as SCRUB does for all of it.
+ */
+struct wire_scrub_range {
+	uint64_t cursor; /* bytes from the start of the data area: 0, then the reply's next */
+	uint64_t len;	 /* bytes of the data area to cover, > 0 */
+};
+struct wire_scrub_range_reply {
+	struct wire_reply r;
+	uint64_t next;	      /* cursor of the next request; == total when done */
+	uint64_t total;	      /* bytes of the data area */
+	uint64_t blocks_read; /* in this range: allocated blocks read */
+	uint64_t blocks_bad;  /* of them, found poisoned (and now quarantined) */
+	uint64_t bytes_read;
+	uint64_t usec;
+};
+
 /* --- events (daemon -> client, header id 0) --- */
 
 struct wire_event {
@@ -323,6 +351,8 @@ _Static_assert(sizeof(struct wire_badblock) == 40, "bad block is 40 bytes");
 
 /* --- building and checking --- */
 
+/* wire_op_known - @op is a request op of this protocol (below WIRE_OP_MAX, not a gap). */
+bool wire_op_known(unsigned op);
 /* wire_op_name - "HELLO", ... for messages and logs; "?" for unknown. */
 const char *wire_op_name(unsigned op);
 /* wire_granularity - STATFS's granularity code of "byte", "cache line" or "page" (else 2). */

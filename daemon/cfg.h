@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum cfg_key {
 	/* [daemon] */
@@ -27,6 +28,7 @@ enum cfg_key {
 	CFG_POLL_US,
 	CFG_MAX_SESSIONS,
 	CFG_PERSIST_TRACE,
+	CFG_METRICS_LISTEN,
 	/* [region NAME] */
 	CFG_PATH,
 	CFG_KIND,
@@ -62,10 +64,30 @@ struct cfg {
 int cfg_init(struct cfg *c);
 void cfg_release(struct cfg *c);
 
-/* cfg_key_name - "workers"; cfg_key_flag - "--workers" (NULL: the key has no flag). */
+/*
+ * cfg_key_name - "workers"; cfg_key_flag - "--workers" (NULL: the key has no flag);
+ * cfg_key_metavar - what the flag takes ("N"), NULL for a flag that takes nothing (a
+ * boolean: the flag sets it true).
+ */
 const char *cfg_key_name(enum cfg_key k);
 const char *cfg_key_flag(enum cfg_key k);
+const char *cfg_key_metavar(enum cfg_key k);
 bool cfg_key_reloadable(enum cfg_key k);
+
+/*
+ * cfg_help_line - one option of --help: "  OPT" and @text wrapped into the help column.
+ * cfg_help - the lines of every key that has a flag, in table order, each with its range
+ * and default.
+ */
+void cfg_help_line(FILE *f, const char *opt, const char *text);
+void cfg_help(FILE *f);
+
+/*
+ * cfg_dump - @c as a config file: every key with its help as a comment; a key at its
+ * default (or unset) is commented out. Exactly what --dump-config prints, and the example
+ * config the build installs.
+ */
+void cfg_dump(const struct cfg *c, FILE *f);
 
 /*
  * cfg_set_flag - the command-line flag of @k with @value: checked like the file's, and it
@@ -87,6 +109,13 @@ int cfg_load(struct cfg *c, const char *file, char *err, size_t errlen);
  * Return: as cfg_load; on failure *@out is released.
  */
 int cfg_reload(const struct cfg *old, struct cfg *out, char *err, size_t errlen);
+
+/*
+ * cfg_parse_listen - split a metrics_listen value "ADDR:PORT" (ADDR a numeric IPv4
+ * address, or an IPv6 one in brackets) into @addr (the address, without brackets) and
+ * @port. Return: 0; -EINVAL.
+ */
+int cfg_parse_listen(const char *s, char *addr, size_t addrlen, uint16_t *port);
 
 static inline const char *cfg_str(const struct cfg *c, enum cfg_key k)
 {

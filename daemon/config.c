@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <ini.h>
 
 #include "cfg.h"
 #include "config.h"
+#include "lease.h"
 #include "log.h"
 #include "perm.h"
 #include "util.h"
@@ -25,70 +27,104 @@ enum cfg_section {
 };
 
 enum cfg_type {
-	T_PATH,	 /* a non-empty path */
-	T_MODE,	 /* octal, 0..0777 */
-	T_GROUP, /* a group name or gid */
-	T_LEVEL, /* a log level */
-	T_UINT,	 /* decimal within [min, max] */
-	T_BOOL,
-	T_KIND,	 /* devdax, fsdax, emulated, auto */
-	T_SIZE,	 /* 64M, 2G, ... */
-	T_TRUST, /* a map trust list (perm_trust_parse) */
+	T_PATH,	  /* a non-empty path */
+	T_MODE,	  /* octal, 0..0777 */
+	T_GROUP,  /* a group name or gid */
+	T_LEVEL,  /* a log level */
+	T_UINT,	  /* decimal within [min, max] */
+	T_BOOL,	  /* its flag takes no value: it sets it true */
+	T_KIND,	  /* devdax, fsdax, emulated, auto */
+	T_SIZE,	  /* 64M, 2G, ... */
+	T_TRUST,  /* a map trust list (perm_trust_parse) */
+	T_LISTEN, /* ADDR:PORT, a numeric IPv4 address or a [bracketed] IPv6 one */
 };
 
+/*
+ * One key. The table below is the only place that says what a setting is called, what it
+ * takes and what it is when not set: the file parser, the flags (main.c builds its getopt
+ * table from it), --help and --dump-config all read it. A key gets its flag by having one
+ * here; a default written anywhere else is a bug.
+ */
 struct cfg_def {
 	const char *name;
-	const char *flag; /* the command-line flag, or NULL */
+	const char *flag;    /* the command-line flag, or NULL */
+	const char *metavar; /* what the flag takes in --help; NULL for T_BOOL */
 	enum cfg_section sec;
 	enum cfg_type type;
 	const char *def; /* NULL: unset */
 	uint64_t min, max;
 	bool reloadable;
-	const char *help;
+	const char *help; /* a sentence without the default, which --help appends */
 };
 
 static const struct cfg_def defs[CFG_NKEYS] = {
-	[CFG_SOCKET] = {"socket", "--socket", SEC_DAEMON, T_PATH,
-			DAXFS_RUNSTATEDIR "/daxfs/daxfsd.sock", 0, 0, false,
-			"the unix socket to listen on (unused under socket activation)"},
-	[CFG_SOCKET_MODE] = {"socket_mode", "--socket-mode", SEC_DAEMON, T_MODE, "0666", 0, 0777,
-			     false, "octal mode of the socket file"},
-	[CFG_SOCKET_GROUP] = {"socket_group", "--socket-group", SEC_DAEMON, T_GROUP, NULL, 0, 0,
-			      false, "group of the socket file"},
-	[CFG_LOG_LEVEL] = {"log_level", "--log-level", SEC_DAEMON, T_LEVEL, "notice", 0, 0, true,
-			   "err, warning, notice, info, debug (or 3..7)"},
-	[CFG_WORKERS] = {"workers", "--workers", SEC_DAEMON, T_UINT, "16", 1, 1024, false,
+	[CFG_SOCKET] = {"socket", "--socket", "PATH", SEC_DAEMON, T_PATH, DAXFS_SOCKET_PATH, 0, 0,
+			false,
+			"the unix socket to listen on; its directory is created if missing; "
+			"under socket activation the socket systemd passes is used instead"},
+	[CFG_SOCKET_MODE] = {"socket_mode", "--socket-mode", "MODE", SEC_DAEMON, T_MODE, "0666", 0,
+			     0777, false,
+			     "octal mode of the socket file (permissions are also checked per "
+			     "request)"},
+	[CFG_SOCKET_GROUP] = {"socket_group", "--socket-group", "GROUP", SEC_DAEMON, T_GROUP, NULL,
+			      0, 0, false,
+			      "group of the socket file, a name or gid (unset: left as created)"},
+	[CFG_LOG_LEVEL] = {"log_level", "--log-level", "LEVEL", SEC_DAEMON, T_LEVEL, "notice", 0, 0,
+			   true,
+			   "err, warning, notice, info, debug (or 3..7); $DAXFS_LOG sets it too "
+			   "(over the file, under the option)"},
+	[CFG_WORKERS] = {"workers", "--workers", "N", SEC_DAEMON, T_UINT, "16", 1, 1024, false,
 			 "threads that run requests"},
-	[CFG_LEASE_BREAK_TIMEOUT] = {"lease_break_timeout", "--lease-break-timeout", SEC_DAEMON,
-				     T_UINT, "5000", 1, 24ULL * 3600 * 1000, true,
-				     "milliseconds a mapping client has to let go"},
-	[CFG_FAULT_INJECTION] = {"fault_injection", "--fault-injection", SEC_DAEMON, T_BOOL,
+	[CFG_LEASE_BREAK_TIMEOUT] = {"lease_break_timeout", "--lease-break-timeout", "MS",
+				     SEC_DAEMON, T_UINT, XSTR(NS_LEASE_TIMEOUT_MS_DEFAULT), 1,
+				     24ULL * 3600 * 1000, true,
+				     "milliseconds a client that maps a range being truncated or "
+				     "punched has to let go before it is dropped"},
+	[CFG_FAULT_INJECTION] = {"fault_injection", "--fault-injection", NULL, SEC_DAEMON, T_BOOL,
 				 "false", 0, 1, false,
-				 "accept inject requests (tests only, never in production)"},
-	[CFG_PERSIST_TRACE] = {"persist_trace", "--persist-trace", SEC_DAEMON, T_PATH, NULL, 0, 0,
-			       false,
-			       "fault injection: keep a durable image of what was persisted"},
-	[CFG_POLL_US] = {"poll_us", "--poll-us", SEC_DAEMON, T_UINT, "50", 0, 1000000, false,
-			 "microseconds to poll before sleeping"},
-	[CFG_MAX_SESSIONS] = {"max_sessions", "--max-sessions", SEC_DAEMON, T_UINT, "256", 1,
-			      1000000, false, "connected clients at most"},
-	[CFG_PATH] = {"path", "--region", SEC_REGION, T_PATH, NULL, 0, 0, false,
-		      "the region: a device-DAX device or a file"},
-	[CFG_KIND] = {"kind", "--kind", SEC_REGION, T_KIND, "auto", 0, 0, false,
-		      "devdax, fsdax, emulated or auto"},
-	[CFG_SIZE] = {"size", NULL, SEC_REGION, T_SIZE, NULL, 0, 0, false,
-		      "size of an emulated region (for the tools that create it)"},
-	[CFG_MAP_USERS] = {"map_users", "--map-users", SEC_REGION, T_TRUST, NULL, 0, 0, true,
-			   "users allowed to map files"},
-	[CFG_MAP_GROUPS] = {"map_groups", "--map-groups", SEC_REGION, T_TRUST, NULL, 0, 0, true,
-			    "groups allowed to map files"},
-	[CFG_BADBLOCK_POLL_INTERVAL] = {"badblock_poll_interval", "--badblock-poll-interval",
+				 "accept 'daxfs inject' requests from root and from this daemon's "
+				 "user (tests only: never in production)"},
+	[CFG_PERSIST_TRACE] = {"persist_trace", "--persist-trace", "FILE", SEC_DAEMON, T_PATH, NULL,
+			       0, 0, false,
+			       "with fault injection: copy only what is persisted to FILE, a "
+			       "durable image a crash test can mount"},
+	[CFG_POLL_US] = {"poll_us", "--poll-us", "US", SEC_DAEMON, T_UINT, "50", 0, 1000000, false,
+			 "after a request, poll for the next one this long before sleeping "
+			 "(0: off)"},
+	[CFG_MAX_SESSIONS] = {"max_sessions", "--max-sessions", "N", SEC_DAEMON, T_UINT, "256", 1,
+			      1000000, false,
+			      "connected clients at most; more are accepted and closed at once"},
+	[CFG_METRICS_LISTEN] = {"metrics_listen", "--metrics-listen", "ADDR:PORT", SEC_DAEMON,
+				T_LISTEN, NULL, 0, 0, false,
+				"serve OpenMetrics at http://ADDR:PORT/metrics, ADDR a numeric "
+				"IPv4 or [IPv6] address (unset: off; daxfsd(8) says who can "
+				"reach it)"},
+	[CFG_PATH] = {"path", "--region", "PATH", SEC_REGION, T_PATH, NULL, 0, 0, false,
+		      "the region: a device-DAX device, a file on a -o dax file system, or an "
+		      "ordinary file formatted with 'daxfs mkfs' (required)"},
+	[CFG_KIND] = {"kind", "--kind", "KIND", SEC_REGION, T_KIND, "auto", 0, 0, false,
+		      "what the region must be: devdax, fsdax, emulated, or auto (decide from "
+		      "the path)"},
+	[CFG_SIZE] = {"size", NULL, NULL, SEC_REGION, T_SIZE, NULL, 0, 0, false,
+		      "size of an emulated region, for the tools that create it ('daxfs mkfs "
+		      "--size'); checked here, not used by daxfsd"},
+	[CFG_MAP_USERS] = {"map_users", "--map-users", "LIST", SEC_REGION, T_TRUST, NULL, 0, 0,
+			   true,
+			   "users allowed to map files zero-copy: comma-separated names or uids, "
+			   "each optionally :ro for read-only mappings; repeated options add up "
+			   "(unset: nobody, everyone uses copy I/O; a reload applies to new "
+			   "connections)"},
+	[CFG_MAP_GROUPS] = {"map_groups", "--map-groups", "LIST", SEC_REGION, T_TRUST, NULL, 0, 0,
+			    true, "the same for groups (names or gids)"},
+	[CFG_BADBLOCK_POLL_INTERVAL] = {"badblock_poll_interval", "--badblock-poll-interval", "S",
 					SEC_REGION, T_UINT, "0", 0, 7ULL * 24 * 3600, false,
-					"seconds between bad-block scans; 0: at mount only"},
-	[CFG_RESERVE_PERCENT] = {"reserve_percent", "--reserve-percent", SEC_REGION, T_UINT, "5", 0,
-				 50, false,
+					"seconds between scans for new bad blocks (0: none by the "
+					"clock; the list is also read at mount and whenever the "
+					"kernel says it changed)"},
+	[CFG_RESERVE_PERCENT] = {"reserve_percent", "--reserve-percent", "PCT", SEC_REGION, T_UINT,
+				 "5", 0, 50, false,
 				 "percent of the blocks and of the metadata log kept for root and "
-				 "the daemon's user"},
+				 "the daemon's user (0: none)"},
 };
 
 static const char *const kinds[] = {"auto", "devdax", "fsdax", "emulated"};
@@ -103,9 +139,56 @@ const char *cfg_key_flag(enum cfg_key k)
 	return defs[k].flag;
 }
 
+const char *cfg_key_metavar(enum cfg_key k)
+{
+	return defs[k].metavar;
+}
+
 bool cfg_key_reloadable(enum cfg_key k)
 {
 	return defs[k].reloadable;
+}
+
+int cfg_parse_listen(const char *s, char *addr, size_t addrlen, uint16_t *port)
+{
+	const char *colon, *a = s;
+	size_t alen;
+	unsigned long p;
+	char *end;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} bin;
+	bool v6 = s[0] == '[';
+
+	if (v6) {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		a = s + 1;
+		alen = (size_t)(close - a);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -EINVAL;
+		alen = (size_t)(colon - s);
+	}
+	if (alen == 0 || alen >= addrlen || alen >= INET6_ADDRSTRLEN)
+		return -EINVAL;
+	memcpy(addr, a, alen);
+	addr[alen] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, &bin) != 1)
+		return -EINVAL;
+	if (colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (errno || *end || p == 0 || p > 65535)
+		return -EINVAL;
+	*port = (uint16_t)p;
+	return 0;
 }
 
 static bool parse_num(const char *s, int base, uint64_t min, uint64_t max, uint64_t *out)
@@ -180,6 +263,15 @@ static const char *check(enum cfg_key k, const char *s, uint64_t *num, char *tmp
 		if (parse_size(s, num) || *num == 0)
 			return "a size such as 64M or 2G";
 		return NULL;
+	case T_LISTEN: {
+		char addr[INET6_ADDRSTRLEN];
+		uint16_t port;
+
+		if (cfg_parse_listen(s, addr, sizeof(addr), &port))
+			return "ADDR:PORT, e.g. 127.0.0.1:9477 or [::1]:9477";
+		*num = port;
+		return NULL;
+	}
 	case T_TRUST: {
 		struct perm_trust t = {0};
 		int rc = perm_trust_parse(&t, s, k == CFG_MAP_GROUPS, tmp, tmplen);
@@ -451,4 +543,125 @@ int cfg_reload(const struct cfg *old, struct cfg *out, char *err, size_t errlen)
 err:
 	cfg_release(out);
 	return rc;
+}
+
+/* --- --help and --dump-config --- */
+
+#define HELP_COL 31   /* where the text of an option starts */
+#define TEXT_WIDTH 79 /* the last column anything is printed in */
+
+/*
+ * wrap - the words of @text from column @at (where the output is now) up to TEXT_WIDTH,
+ * each further line starting with @indent; then a newline.
+ */
+static void wrap(FILE *f, const char *text, size_t at, const char *indent)
+{
+	size_t col = at;
+	bool first = true;
+
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, " ");
+
+		if (!first && col + 1 + n > TEXT_WIDTH) {
+			fprintf(f, "\n%s", indent);
+			col = strlen(indent);
+		} else if (!first) {
+			fputc(' ', f);
+			col++;
+		}
+		fwrite(p, 1, n, f);
+		col += n;
+		first = false;
+		for (p += n; *p == ' '; p++)
+			;
+	}
+	fputc('\n', f);
+}
+
+/* describe - the help of @k with its range, default and reloadability, into @buf. */
+static const char *describe(enum cfg_key k, char *buf, size_t len)
+{
+	const struct cfg_def *d = &defs[k];
+	char what[96] = "";
+	int n = 0;
+
+	if (d->type == T_UINT)
+		n = snprintf(what, sizeof(what), "%llu..%llu, default %s",
+			     (unsigned long long)d->min, (unsigned long long)d->max, d->def);
+	else if (d->def && d->type != T_BOOL)
+		n = snprintf(what, sizeof(what), "default %s", d->def);
+	if (d->reloadable)
+		snprintf(what + n, sizeof(what) - (size_t)n, "%sreloadable", n ? "; " : "");
+	snprintf(buf, len, what[0] ? "%s (%s)" : "%s", d->help, what);
+	return buf;
+}
+
+void cfg_help_line(FILE *f, const char *opt, const char *text)
+{
+	static const char indent[] = "                               "; /* HELP_COL spaces */
+	int n = fprintf(f, "  %s", opt);
+
+	_Static_assert(sizeof(indent) - 1 == HELP_COL, "indent is HELP_COL wide");
+	if (!text[0]) {
+		fputc('\n', f);
+		return;
+	}
+	if (n + 2 > HELP_COL) {
+		fprintf(f, "\n%s", indent);
+	} else {
+		for (; n < HELP_COL; n++)
+			fputc(' ', f);
+	}
+	wrap(f, text, HELP_COL, indent);
+}
+
+void cfg_help(FILE *f)
+{
+	char opt[64], text[512];
+
+	for (int k = 0; k < CFG_NKEYS; k++) {
+		if (!defs[k].flag)
+			continue;
+		snprintf(opt, sizeof(opt), "%s%s%s", defs[k].flag, defs[k].metavar ? " " : "",
+			 defs[k].metavar ? defs[k].metavar : "");
+		cfg_help_line(f, opt, describe(k, text, sizeof(text)));
+	}
+}
+
+static const char dump_head[] =
+	"# daxfsd.conf - the settings of daxfsd, the daxfs file server (daxfsd.conf(5)).\n"
+	"#\n"
+	"# Lines are \"key = value\"; \"#\" or \";\" start a comment. An unknown section or\n"
+	"# key, or a bad value, stops daxfsd from starting (exit status 2) with a message\n"
+	"# naming this file, the line and the key. Options of daxfsd override what is set\n"
+	"# here. Keys marked reloadable take effect on SIGHUP (systemctl reload daxfsd); the\n"
+	"# others need a restart. A key commented out is unset or at its default, the value\n"
+	"# after the \"=\". 'daxfsd --dump-config' prints the settings in effect in this form.\n";
+
+void cfg_dump(const struct cfg *c, FILE *f)
+{
+	char help[300], text[400];
+
+	fputs(dump_head, f);
+	for (int sec = SEC_DAEMON; sec <= SEC_REGION; sec++) {
+		if (sec == SEC_DAEMON)
+			fputs("\n[daemon]\n", f);
+		else
+			fprintf(f,
+				"\n# One region per daemon; NAME is a label for the logs.\n"
+				"[region %s]\n",
+				c->region_name ? c->region_name : "main");
+		for (int k = 0; k < CFG_NKEYS; k++) {
+			const struct cfg_value *v = &c->v[k];
+
+			if (defs[k].sec != (enum cfg_section)sec)
+				continue;
+			fputs("\n# ", f);
+			snprintf(text, sizeof(text), "%s: %s", defs[k].name,
+				 describe(k, help, sizeof(help)));
+			wrap(f, text, 2, "# ");
+			fprintf(f, "%s%s =%s%s\n", v->src == CFG_SRC_DEFAULT ? "#" : "",
+				defs[k].name, v->str ? " " : "", v->str ? v->str : "");
+		}
+	}
 }

@@ -27,8 +27,10 @@
 #include "cfg.h"
 #include "config.h"
 #include "fault.h"
+#include "journal.h"
 #include "lease.h"
 #include "log.h"
+#include "metrics.h"
 #include "namespace.h"
 #include "perm.h"
 #include "poison.h"
@@ -40,89 +42,79 @@
 
 #define EXIT_USAGE 2
 
-static const char usage[] =
+static const char usage_head[] =
 	"usage: daxfsd --region PATH [OPTIONS]\n"
 	"       daxfsd --config FILE [OPTIONS]\n"
 	"\n"
 	"Serve the daxfs file system of the region PATH (a device-DAX device, a file on a\n"
 	"-o dax file system, or an ordinary file formatted with 'daxfs mkfs') to local clients\n"
 	"over a unix socket.\n"
-	"\n"
-	"  --config FILE               read the settings from FILE (daxfsd.conf(5)); the\n"
-	"                              options below override it\n"
-	"  --region PATH               the region to mount (required here or in FILE)\n"
-	"  --kind KIND                 devdax, fsdax, emulated or auto (default): the kind of\n"
-	"                              region PATH must be\n"
-	"  --socket PATH               the socket to listen on (default " DAXFS_RUNSTATEDIR
-	"/daxfs/daxfsd.sock);\n"
-	"                              its directory is created if missing; under socket\n"
-	"                              activation the socket systemd passes is used instead\n"
-	"  --socket-mode MODE          octal mode of the socket file (default 0666: permissions\n"
-	"                              are checked per request)\n"
-	"  --socket-group GROUP        group of the socket file (name or gid)\n"
-	"  --map-users LIST            users allowed to map files zero-copy: comma-separated\n"
-	"                              names or uids, each optionally :ro (read-only mappings)\n"
-	"  --map-groups LIST           the same for groups (names or gids)\n"
-	"  --workers N                 threads that run requests (default 16)\n"
-	"  --max-sessions N            connected clients at most (default 256); more are\n"
-	"                              accepted and closed at once\n"
-	"  --poll-us US                after a request, poll for the next one this long before\n"
-	"                              sleeping (default 50; 0 turns polling off)\n"
-	"  --lease-break-timeout MS    how long a client that maps a range being truncated or\n"
-	"                              punched has to let go before it is dropped (default 5000)\n"
-	"  --badblock-poll-interval S  look for new bad blocks every S seconds (default 0: at\n"
-	"                              mount only)\n"
-	"  --reserve-percent N         percent of the blocks and of the metadata log that only\n"
-	"                              root and this daemon's user may use (default 5, 0..50)\n"
-	"  --fault-injection           accept 'daxfs inject' requests from root and from this\n"
-	"                              daemon's user (tests only: never in production)\n"
-	"  --persist-trace FILE        with --fault-injection: copy only what is persisted to\n"
-	"                              FILE, a durable image a crash test can mount\n"
-	"  --log-level LEVEL           err, warning, notice (default), info, debug (or 3..7);\n"
-	"                              $DAXFS_LOG sets it too (over FILE, under this option)\n"
-	"  --foreground                accepted for compatibility: daxfsd always runs in the\n"
-	"                              foreground; daemonizing is systemd's job\n"
-	"  --help, --version\n"
+	"\n";
+
+static const char usage_tail[] =
 	"\n"
 	"Under systemd it reports READY=1 once the region is mounted and the socket bound,\n"
 	"pings the watchdog (WatchdogSec=) and takes a socket from socket activation.\n"
 	"SIGTERM or SIGINT shut it down gracefully: it stops accepting, finishes the requests\n"
 	"in flight, releases every mapping and unmounts. SIGHUP reads FILE again and applies\n"
-	"log_level, lease_break_timeout, map_users and map_groups. Exit status: 0 after a\n"
-	"clean shutdown, 1 when it cannot start or fails, 2 for bad options or a bad FILE.\n";
+	"the keys marked reloadable. Exit status: 0 after a clean shutdown, 1 when it cannot\n"
+	"start or fails, 2 for bad options or a bad FILE.\n";
+
+/* usage - --help: the options of the config table (cfg_help) between main's own. */
+static void usage(FILE *f)
+{
+	fputs(usage_head, f);
+	cfg_help_line(f, "--config FILE",
+		      "read the settings from FILE (daxfsd.conf(5)); the options below override "
+		      "it");
+	cfg_help(f);
+	cfg_help_line(f, "--dump-config",
+		      "print the settings in effect (FILE and the options) as a config file, "
+		      "and exit");
+	cfg_help_line(f, "--foreground",
+		      "accepted for compatibility: daxfsd always runs in the foreground; "
+		      "daemonizing is systemd's job");
+	cfg_help_line(f, "--help, --version", "");
+	fputs(usage_tail, f);
+}
 
 enum {
 	OPT_CONFIG = 256,
+	OPT_DUMP_CONFIG,
 	OPT_FOREGROUND,
 	OPT_HELP,
 	OPT_VERSION,
-	OPT_FAULT_INJECTION,
 	OPT_KEY, /* OPT_KEY + enum cfg_key */
 };
 
-static const struct option options[] = {
+static const struct option main_options[] = {
 	{"config", required_argument, NULL, OPT_CONFIG},
-	{"region", required_argument, NULL, OPT_KEY + CFG_PATH},
-	{"kind", required_argument, NULL, OPT_KEY + CFG_KIND},
-	{"socket", required_argument, NULL, OPT_KEY + CFG_SOCKET},
-	{"socket-mode", required_argument, NULL, OPT_KEY + CFG_SOCKET_MODE},
-	{"socket-group", required_argument, NULL, OPT_KEY + CFG_SOCKET_GROUP},
+	{"dump-config", no_argument, NULL, OPT_DUMP_CONFIG},
 	{"foreground", no_argument, NULL, OPT_FOREGROUND},
-	{"map-users", required_argument, NULL, OPT_KEY + CFG_MAP_USERS},
-	{"map-groups", required_argument, NULL, OPT_KEY + CFG_MAP_GROUPS},
-	{"workers", required_argument, NULL, OPT_KEY + CFG_WORKERS},
-	{"max-sessions", required_argument, NULL, OPT_KEY + CFG_MAX_SESSIONS},
-	{"lease-break-timeout", required_argument, NULL, OPT_KEY + CFG_LEASE_BREAK_TIMEOUT},
-	{"badblock-poll-interval", required_argument, NULL, OPT_KEY + CFG_BADBLOCK_POLL_INTERVAL},
-	{"reserve-percent", required_argument, NULL, OPT_KEY + CFG_RESERVE_PERCENT},
-	{"poll-us", required_argument, NULL, OPT_KEY + CFG_POLL_US},
-	{"log-level", required_argument, NULL, OPT_KEY + CFG_LOG_LEVEL},
-	{"fault-injection", no_argument, NULL, OPT_FAULT_INJECTION},
-	{"persist-trace", required_argument, NULL, OPT_KEY + CFG_PERSIST_TRACE},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
-	{NULL, 0, NULL, 0},
 };
+
+/*
+ * build_options - the getopt table: main's own options, then a flag per config key that
+ * has one (its value is OPT_KEY + the key), then the terminator.
+ */
+static void build_options(struct option *o)
+{
+	size_t n = ARRAY_SIZE(main_options);
+
+	memcpy(o, main_options, sizeof(main_options));
+	for (int k = 0; k < CFG_NKEYS; k++) {
+		if (!cfg_key_flag(k))
+			continue;
+		o[n++] = (struct option){
+			.name = cfg_key_flag(k) + 2, /* without the "--" */
+			.has_arg = cfg_key_metavar(k) ? required_argument : no_argument,
+			.val = OPT_KEY + k,
+		};
+	}
+	o[n] = (struct option){0};
+}
 
 /* The daemon's state that its loop events (SIGHUP, timers) work on. */
 struct daemon {
@@ -130,6 +122,7 @@ struct daemon {
 	struct perm_trust trust; /* what the server's sessions are checked against */
 	struct ns *ns;
 	struct srv *srv;
+	struct metrics_http *metrics; /* metrics_listen, or NULL */
 	struct event *ev_hup, *ev_watchdog;
 	struct timeval watchdog_every;
 
@@ -433,22 +426,27 @@ static void check_failed(struct daemon *d)
 {
 	struct region *r = ns_region(d->ns);
 	struct region_fault why;
+	char off[24], len[24];
+	const char *what;
 
 	if (d->failed_logged || !region_failed(r, &why))
 		return;
 	d->failed_logged = true;
 	poison_region_failed(d->ns);
-	log_err("region %s: %s at offset %" PRIu64 " (%" PRIu64 " bytes); no longer serving it: "
-		"every request fails with EIO, nothing more is written to it; restart daxfsd "
-		"once the region is sound",
-		region_path(r),
-		why.code == BUS_ADRERR
-			? (region_kind(r) == REGION_EMULATED
-				   ? "its file was truncated under the daemon (SIGBUS, BUS_ADRERR; "
-				     "a client holding the region fd can do that)"
-				   : "the mapping lost its backing (SIGBUS, BUS_ADRERR)")
-			: "a media error hit its metadata (SIGBUS, BUS_MCEERR)",
-		why.off, why.len);
+	if (why.code != BUS_ADRERR)
+		what = "a media error hit its metadata (SIGBUS, BUS_MCEERR)";
+	else if (region_kind(r) == REGION_EMULATED)
+		what = "its file was truncated under the daemon (SIGBUS, BUS_ADRERR; a client "
+		       "holding the region fd can do that)";
+	else
+		what = "the mapping lost its backing (SIGBUS, BUS_ADRERR)";
+	log_event(LOG_LVL_ERR, LOG_EV_READONLY,
+		  LOG_KV({"REGION", region_path(r)}, {"WHERE", "region"},
+			 {"OFFSET", log_u64(off, why.off)}, {"LENGTH", log_u64(len, why.len)}),
+		  "region %s: %s at offset %" PRIu64 " (%" PRIu64 " bytes); no longer serving it: "
+		  "every request fails with EIO, nothing more is written to it; restart daxfsd "
+		  "once the region is sound",
+		  region_path(r), what, why.off, why.len);
 }
 
 /*
@@ -556,35 +554,34 @@ int main(int argc, char **argv)
 	struct daemon d = {0};
 	struct srv_opts so = {0};
 	struct ns_mount_opts mo = {0};
+	struct option options[ARRAY_SIZE(main_options) + CFG_NKEYS + 1];
 	const char *config = NULL;
 	char *region = NULL; /* a copy: SIGHUP replaces d.cfg */
 	uint64_t wd_usec = 0;
-	bool online = false, cfg_ok = false;
+	bool online = false, cfg_ok = false, dump = false;
 	int status = EXIT_USAGE, c, rc;
 	char err[512], buf[512], sz[32];
 
 	log_init_from_env();
+	journal_setup();
 	if (cfg_init(&d.cfg)) {
 		fprintf(stderr, "daxfsd: out of memory\n");
 		return EXIT_FAILURE;
 	}
 	cfg_ok = true;
+	build_options(options);
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_CONFIG:
 			config = optarg;
 			break;
+		case OPT_DUMP_CONFIG:
+			dump = true;
+			break;
 		case OPT_FOREGROUND:
 			break;
-		case OPT_FAULT_INJECTION:
-			rc = cfg_set_flag(&d.cfg, CFG_FAULT_INJECTION, "true", err, sizeof(err));
-			if (rc) {
-				fprintf(stderr, "daxfsd: out of memory\n");
-				goto out;
-			}
-			break;
 		case OPT_HELP:
-			fputs(usage, stdout);
+			usage(stdout);
 			status = EXIT_SUCCESS;
 			goto out;
 		case OPT_VERSION:
@@ -593,8 +590,9 @@ int main(int argc, char **argv)
 			goto out;
 		default:
 			if (c >= OPT_KEY && c < OPT_KEY + CFG_NKEYS) {
-				rc = cfg_set_flag(&d.cfg, (enum cfg_key)(c - OPT_KEY), optarg, err,
-						  sizeof(err));
+				/* A flag without a value (a boolean) sets its key true. */
+				rc = cfg_set_flag(&d.cfg, (enum cfg_key)(c - OPT_KEY),
+						  optarg ? optarg : "true", err, sizeof(err));
 				if (rc) {
 					fprintf(stderr, "daxfsd: %s\n",
 						rc == -ENOMEM ? "out of memory" : err);
@@ -617,6 +615,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "daxfsd: %s\n", rc == -ENOMEM ? "out of memory" : err);
 			goto out;
 		}
+	}
+	if (dump) {
+		cfg_dump(&d.cfg, stdout);
+		status = fflush(stdout) == 0 && !ferror(stdout) ? EXIT_SUCCESS : EXIT_FAILURE;
+		goto out;
 	}
 	if (!cfg_str(&d.cfg, CFG_PATH)) {
 		fprintf(stderr, "daxfsd: --region PATH (or a [region NAME] section with a path in "
@@ -709,6 +712,10 @@ int main(int argc, char **argv)
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 &&
 	    add_timer(&d, &d.ev_watchdog, &d.watchdog_every, wd_usec / 2, on_watchdog))
 		goto err_nomem;
+	if (cfg_str(&d.cfg, CFG_METRICS_LISTEN) &&
+	    metrics_http_new(&d.metrics, srv_base(d.srv), d.ns,
+			     cfg_str(&d.cfg, CFG_METRICS_LISTEN)))
+		goto out; /* it said why */
 	if (sigbus_start(&d))
 		goto out;
 	if (badblocks_start(&d, cfg_num(&d.cfg, CFG_BADBLOCK_POLL_INTERVAL)))
@@ -739,6 +746,7 @@ out:
 	if (d.ev_watchdog)
 		event_free(d.ev_watchdog);
 	badblocks_stop(&d);
+	metrics_http_delete(&d.metrics);
 	srv_delete(&d.srv);
 	sigbus_stop(&d);
 	if (d.ns) {

@@ -25,6 +25,7 @@
 #include "fault.h"
 #include "lease.h"
 #include "log.h"
+#include "metrics.h"
 #include "namespace.h"
 #include "nsmap.h"
 #include "ops.h"
@@ -121,9 +122,15 @@ static int by_ino(struct op *op, uint64_t ino)
 static int op_statfs(struct op *op)
 {
 	struct wire_statfs_reply r = {{0, 0}, 0};
+	struct ns_capacity cap;
 	struct ns_statfs st;
+	int rc;
 
 	ns_statfs(op->ns, &st);
+	rc = ns_capacity(op->ns, &cap);
+	if (rc)
+		return rc;
+	r.files_free = cap.inodes_free;
 	r.block_size = st.block_size;
 	r.blocks = st.blocks;
 	r.blocks_free = st.blocks_free;
@@ -730,6 +737,57 @@ static int op_scrub(struct op *op)
 	return op->m->err;
 }
 
+/* The data area one SCRUB_RANGE reads at most: it holds a worker a bounded time. */
+#define SCRUB_RANGE_MAX (1ull << 30)
+
+/* SCRUB_RANGE: SCRUB of a part of the data area, so that a client can show progress. */
+static int op_scrub_range(struct op *op)
+{
+	struct wire_scrub_range b = BODY(op, struct wire_scrub_range);
+	struct wire_scrub_range_reply r = {{0, 0}, 0, 0, 0, 0, 0, 0};
+	uint64_t total = poison_scrub_blocks(op->ns) * REGION_BLOCK_SIZE, count, end;
+	struct poison_scrub_result res;
+	int rc;
+
+	if (!is_admin(op))
+		return -EPERM;
+	if (b.cursor % REGION_BLOCK_SIZE || b.cursor >= total)
+		return -EINVAL;
+	count = DIV_ROUND_UP(MIN(b.len, SCRUB_RANGE_MAX), REGION_BLOCK_SIZE);
+	end = MIN(b.cursor + count * REGION_BLOCK_SIZE, total);
+	rc = poison_scrub_range(op->ns, b.cursor / REGION_BLOCK_SIZE, count, &res);
+	if (rc)
+		return rc;
+	log_info("scrub of bytes %" PRIu64 "..%" PRIu64 " of the data area by pid %d: %" PRIu64
+		 " blocks read, %" PRIu64 " newly poisoned",
+		 b.cursor, end, (int)op->cred->pid, res.blocks_read, res.blocks_bad);
+	r.next = end;
+	r.total = total;
+	r.blocks_read = res.blocks_read;
+	r.blocks_bad = res.blocks_bad;
+	r.bytes_read = res.bytes_read;
+	r.usec = res.usec;
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	return op->m->err;
+}
+
+/* STATS: the daemon's metrics (daemon/metrics.c), open to every client as STATFS is. */
+static int op_stats(struct op *op)
+{
+	struct wire_stats_reply r = {{0, 0}, 0};
+	ssize_t n;
+
+	if (!op->s->shm)
+		return -EINVAL;
+	n = metrics_render(op->ns, op->s->shm, WIRE_SHM_SIZE);
+	if (n < 0)
+		return (int)n;
+	r.len = (uint64_t)n;
+	op->rflags |= WIRE_F_SHM;
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	return op->m->err;
+}
+
 /* The longest delay a point may be given: every wait in the daemon stays bounded. */
 #define INJECT_DELAY_MAX_US (10u * 1000 * 1000)
 
@@ -810,6 +868,8 @@ static const op_fn op_table[WIRE_OP_MAX] = {
 	[WIRE_SCRUB] = op_scrub,
 	[WIRE_INJECT] = op_inject,
 	[WIRE_POISON_REPORT] = op_poison_report,
+	[WIRE_STATS] = op_stats,
+	[WIRE_SCRUB_RANGE] = op_scrub_range,
 };
 
 size_t ops_error_reply(void *buf, const struct wire_hdr *hdr, int err)

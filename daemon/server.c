@@ -30,6 +30,7 @@
 
 #include "lease.h"
 #include "log.h"
+#include "metrics.h"
 #include "namespace.h"
 #include "ops.h"
 #include "poison.h"
@@ -102,6 +103,7 @@ struct work {
 	struct ns_ctx ctx;   /* the engine call's context: the session's credentials */
 	struct event *timer; /* the deadline of a parked request; made the first time */
 	uint32_t state;	     /* atomic: enum work_state */
+	uint64_t start_ns;   /* when the loop read it (metrics) */
 	struct wire_req req;
 	uint64_t buf[]; /* the packet, 8-aligned */
 };
@@ -136,6 +138,7 @@ static void reply_error(struct srv *srv, struct sess *s, const struct wire_hdr *
 
 	if (len)
 		sess_send(s, srv->lbuf, len, -1);
+	metrics_request(hdr->op, err, srv->active_at);
 }
 
 /* --- grants of sessions that are gone --- */
@@ -208,6 +211,7 @@ static void disconnect(struct srv *srv, struct sess *s)
 	s->ev_write = NULL;
 	list_del(&srv->sessions, s);
 	srv->nsessions--;
+	metrics_session(-1);
 
 	n = sess_grants_close(s, &v);
 	dropped = __atomic_load_n(&s->dropped, __ATOMIC_SEQ_CST);
@@ -429,6 +433,7 @@ static void work_run(void *ctx, struct wq_item *it, void *buf)
 		return; /* parked: on_wake or on_deadline queues it again */
 	if (!quiet(buf, len, w->req.hdr.op))
 		sess_send(w->s, buf, len, fd);
+	metrics_reply(&w->req, buf, len, w->start_ns);
 	if (own)
 		close(fd);
 	work_free(srv, w);
@@ -461,6 +466,7 @@ static void dispatch(struct srv *srv, struct sess *s, const struct wire_req *req
 	w->req.path2 = rebase(srv, w, req->path2);
 	w->req.data = rebase(srv, w, req->data);
 	w->s = s;
+	w->start_ns = srv->active_at;
 	sess_ref(s);
 	__atomic_add_fetch(&s->inflight, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&srv->busy, 1, __ATOMIC_SEQ_CST);
@@ -475,6 +481,7 @@ static bool hello(struct srv *srv, struct sess *s, const struct wire_req *req)
 	char why[64];
 
 	sess_send(s, srv->lbuf, len, fd);
+	metrics_request(WIRE_HELLO, status, srv->active_at);
 	if (fd >= 0)
 		close(fd);
 	if (status == 0) {
@@ -538,7 +545,9 @@ static bool packet(struct srv *srv, struct sess *s, size_t len, bool oversize, b
 		struct wire_ack a;
 
 		memcpy(&a, req.body, sizeof(a));
-		if (sess_grant_ack(s, a.grant, a.generation))
+		rc = sess_grant_ack(s, a.grant, a.generation);
+		metrics_request(WIRE_ACK, rc, srv->active_at);
+		if (rc)
 			log_dbg("session %" PRIu64 ": ACK of unknown grant %" PRIu64, s->id,
 				a.grant);
 		return false;
@@ -665,6 +674,7 @@ static void refused(struct srv *srv, const char *why)
 	uint64_t now = mono_ns();
 
 	srv->refused++;
+	metrics_refused();
 	if (srv->refused_logged_at && now - srv->refused_logged_at < REFUSED_LOG_NS)
 		return;
 	log_notice("refused %" PRIu64 " connection%s: %s", srv->refused,
@@ -723,6 +733,7 @@ static void new_session(struct srv *srv, int fd)
 	}
 	list_add(&srv->sessions, s);
 	srv->nsessions++;
+	metrics_session(1);
 	log_info("session %" PRIu64 ": pid %d uid %u gid %u connected (map trust %s)", s->id,
 		 (int)s->cred.pid, s->cred.uid, s->cred.gid, perm_trust_name(trust));
 }

@@ -21,6 +21,8 @@ struct checker {
 	void *ctx;
 	struct check_result *res;
 	struct ns *ns;
+	const struct progress_cb *progress;
+	uint64_t replayed; /* log bytes applied so far */
 };
 
 static void say(struct checker *c, enum check_severity sev, const char *fmt, ...)
@@ -55,6 +57,8 @@ static int check_apply(void *ctx, const struct fmt_rec *rec, const void *payload
 	struct ns_txctx tc = {.live = false};
 
 	c->ns->cur_seq = rec->seq;
+	c->replayed += rec->len;
+	progress_report(c->progress, "replaying the log", c->replayed, 0, true);
 	return ns_apply(c->ns, &tc, rec, payload, plen);
 }
 
@@ -127,6 +131,7 @@ static void check_namespace(struct checker *c)
 	struct ns_dirent *d;
 	struct seen *v;
 	size_t n = 0, cap = __atomic_load_n(&ns->nr_inodes, __ATOMIC_RELAXED) + 1;
+	uint64_t checked = 0;
 
 	v = calloc(cap, sizeof(*v));
 	if (!v) {
@@ -167,6 +172,7 @@ static void check_namespace(struct checker *c)
 		struct seen *s = seen_find(v, n, in->ino);
 		uint32_t want;
 
+		progress_report(c->progress, "checking files", ++checked, cap - 1, false);
 		if (S_ISDIR(in->type))
 			c->res->dirs++;
 		else
@@ -231,7 +237,13 @@ static bool super_same(const struct fmt_super *a, const struct fmt_super *b)
 
 int ns_check(const char *path, check_line_fn fn, void *ctx, struct check_result *res)
 {
-	struct checker c = {fn, ctx, res, NULL};
+	return ns_check_progress(path, fn, ctx, NULL, res);
+}
+
+int ns_check_progress(const char *path, check_line_fn fn, void *ctx,
+		      const struct progress_cb *progress, struct check_result *res)
+{
+	struct checker c = {fn, ctx, res, NULL, progress, 0};
 	struct mlog_walk_info info;
 	struct fmt_super sb, p, b;
 	struct alloc_stats as;

@@ -39,6 +39,14 @@ struct check_result {
  */
 int ns_check(const char *path, check_line_fn fn, void *ctx, struct check_result *res);
 
+/*
+ * ns_check_progress - ns_check, telling @progress how far it got: "replaying the log" (log
+ * bytes, the total not known until the end), then "checking files" (inodes of the total).
+ */
+struct progress_cb;
+int ns_check_progress(const char *path, check_line_fn fn, void *ctx,
+		      const struct progress_cb *progress, struct check_result *res);
+
 struct ns;
 
 /*

@@ -12,6 +12,7 @@
  * process gone) instead of returning to the allocator (hold.c).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,6 +22,7 @@
 #include "lease.h"
 #include "log.h"
 #include "nsint.h"
+#include "stats.h"
 #include "util.h"
 
 struct ns_grant {
@@ -92,6 +94,7 @@ int ns_grant_add(struct ns *ns, struct ns_inode *in, uint64_t index, uint64_t co
 	g->gen = in->lease_gen;
 	cds_list_add_tail(&g->node, &in->grants);
 	pthread_mutex_unlock(&ns->grant_lock);
+	stats_add(STAT_GRANTS, 1);
 	*out = g;
 	return 0;
 }
@@ -157,6 +160,9 @@ void ns_grant_ack(struct ns *ns, struct ns_grant *g, uint64_t gen)
 	/* From a callback, this thread holds the grant lock already. */
 	if (locked)
 		pthread_mutex_lock(&ns->grant_lock);
+	/* It answers a lease break in time (after the timeout the grant is expired). */
+	if (g->wait_gen > g->acked_gen && gen >= g->wait_gen && !g->expired)
+		stats_add(STAT_LEASE_BREAKS_ACKED, 1);
 	if (gen > g->acked_gen)
 		g->acked_gen = gen;
 	ns_wake(g->in, NS_WAKE_LEASE);
@@ -190,6 +196,7 @@ static void grant_delete(struct ns *ns, struct ns_grant **gp, bool keep)
 	free(g->holds);
 	free(g);
 	*gp = NULL;
+	stats_add(STAT_GRANTS, -1);
 }
 
 void ns_grant_delete(struct ns *ns, struct ns_grant **gp)
@@ -224,6 +231,7 @@ static void send_break(struct ns *ns, struct ns_inode *in, const struct ns_brk *
 		if (g->expired || !overlaps(g, b->index, b->count) || g->wait_gen >= b->gen)
 			continue;
 		g->wait_gen = b->gen;
+		stats_add(STAT_LEASE_BREAKS, 1);
 		in_callback = ns;
 		g->ops->invalidate(g->holder, g, in->ino, lo, hi - lo, b->gen);
 		in_callback = NULL;
@@ -249,14 +257,23 @@ static bool pending(struct ns_inode *in, const struct ns_brk *b)
 static void expire(struct ns *ns, struct ns_inode *in, const struct ns_brk *b)
 {
 	uint64_t timeout_ms = __atomic_load_n(&ns->lease_timeout_ms, __ATOMIC_RELAXED);
+	char ino_s[24], ms_s[24], pid_s[24];
 	struct ns_grant *g;
 
 	cds_list_for_each_entry (g, &in->grants, node) {
 		if (g->expired || !overlaps(g, b->index, b->count) || g->acked_gen >= b->gen)
 			continue;
 		g->expired = true;
-		log_notice("lease break on inode %lu timed out after %lu ms; dropping the holder",
-			   (unsigned long)in->ino, (unsigned long)timeout_ms);
+		stats_add(STAT_LEASE_BREAKS_EXPIRED, 1);
+		log_event(LOG_LVL_NOTICE, LOG_EV_LEASE_TIMEOUT,
+			  LOG_KV({"REGION", region_path(ns->r)}, {"INODE", log_u64(ino_s, in->ino)},
+				 {"TIMEOUT_MS", log_u64(ms_s, timeout_ms)},
+				 {"PID",
+				  log_u64(pid_s,
+					  g->ops->pid ? (uint64_t)g->ops->pid(g->holder) : 0)}),
+			  "%s: lease break on inode %" PRIu64 " timed out after %" PRIu64
+			  " ms; dropping the holder",
+			  region_path(ns->r), in->ino, timeout_ms);
 		in_callback = ns;
 		g->ops->expired(g->holder, g);
 		in_callback = NULL;

@@ -87,7 +87,13 @@ void ns_grant_delete(struct ns *ns, struct ns_grant **gp);
  */
 void ns_grant_abandon(struct ns *ns, struct ns_grant **gp);
 
-/* ns_set_lease_timeout - how long an invalidation waits for acks (default 5 s). */
+/*
+ * The lease-break timeout of a namespace until ns_set_lease_timeout() says otherwise; the
+ * daemon's lease_break_timeout defaults to it (daemon/config.c).
+ */
+#define NS_LEASE_TIMEOUT_MS_DEFAULT 5000
+
+/* ns_set_lease_timeout - how long an invalidation waits for acks, in milliseconds. */
 void ns_set_lease_timeout(struct ns *ns, uint64_t ms);
 
 #endif

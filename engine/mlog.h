@@ -52,7 +52,9 @@ typedef int (*mlog_apply_fn)(void *ctx, const struct fmt_rec *rec, const void *p
  * Context: no other user of the region.
  * Return: 0, -EFBIG (too small), -EINVAL (bad log length).
  */
-int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root);
+struct progress_cb;
+int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root,
+		const struct progress_cb *progress);
 
 /*
  * mlog_probe - read both superblocks of @r and choose one (docs/format.md §2).
@@ -130,6 +132,8 @@ struct mlog_snap {
 	uint64_t seed; /* seed of the first record */
 	uint64_t prev; /* csum of the last record written */
 	uint64_t records;
+	uint64_t start_ns; /* mono_ns() at mlog_snap_begin: the checkpoint's duration */
+	bool counting;	   /* mlog_snap_begin_count: only count the bytes, in off */
 	int err;
 };
 
@@ -141,6 +145,12 @@ struct mlog_snap {
  * superblocks, recording @next_ino.
  */
 void mlog_snap_begin(struct mlog *l, struct mlog_snap *s);
+/*
+ * mlog_snap_begin_count - a snapshot that writes nothing: mlog_snap_add only counts what
+ * a checkpoint would write (s->off bytes, s->records records), never -ENOSPC; it is not
+ * committed. How much the namespace's next snapshot takes (ns_capacity).
+ */
+void mlog_snap_begin_count(struct mlog_snap *s);
 int mlog_snap_add(struct mlog_snap *s, unsigned type, const void *payload, size_t plen);
 int mlog_snap_commit(struct mlog_snap *s, uint64_t next_ino);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lease.h"
 #include "log.h"
 #include "nsint.h"
 #include "util.h"
@@ -52,7 +53,7 @@ static int ns_alloc_struct(struct ns **out, struct region *r)
 		pthread_cond_init(&ns->wait_cond, &ca);
 		pthread_condattr_destroy(&ca);
 	}
-	ns->lease_timeout_ms = 5000;
+	ns->lease_timeout_ms = NS_LEASE_TIMEOUT_MS_DEFAULT;
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&ns->txlock, &attr);
@@ -258,7 +259,7 @@ int ns_mkfs(const char *path, uint64_t size, const struct ns_mkfs_opts *o)
 	root.mode = S_IFDIR | 0755;
 	root.nlink = 2;
 	root.atime = root.mtime = root.ctime = now;
-	rc = mlog_format(r, o->log_len, &root);
+	rc = mlog_format(r, o->log_len, &root, o->progress);
 	if (rc == -EFBIG)
 		log_err("%s is too small for daxfs", path);
 	else if (rc == -EINVAL)

@@ -77,9 +77,11 @@ struct ns_setattr {
 	int64_t atime, mtime;
 };
 
+struct progress_cb;
 struct ns_mkfs_opts {
-	uint64_t log_len; /* 0: default */
-	bool force;	  /* format over an existing daxfs */
+	uint64_t log_len;		    /* 0: default */
+	bool force;			    /* format over an existing daxfs */
+	const struct progress_cb *progress; /* told how the zeroing of the log goes, or NULL */
 };
 
 struct ns_mount_opts {
@@ -303,6 +305,33 @@ int64_t ns_holds_check(struct ns *ns);
 
 /* ns_held_blocks - blocks kept out of use for expired holders (tests, statistics). */
 uint64_t ns_held_blocks(struct ns *ns);
+
+/*
+ * The namespace's capacity: a checkpoint writes the whole namespace into one log area, so
+ * the files and directories it can hold are those whose snapshot fits an area (with the
+ * room kept for a removal). inodes_free counts empty files with names of up to
+ * NS_CAPACITY_NAME bytes; a longer name or a file's data (a MAP record per run of
+ * blocks) takes more. daxfs(1) explains it to users (df -i).
+ */
+#define NS_CAPACITY_NAME 16
+struct ns_capacity {
+	uint64_t inodes;	 /* files and directories now */
+	uint64_t inodes_free;	 /* how many more the snapshot has room for */
+	uint64_t snapshot_bytes; /* what a checkpoint would write now */
+	uint64_t log_len;	 /* bytes of a log area, which a snapshot must fit */
+	uint64_t file_bytes;	 /* what one more file takes in the snapshot */
+};
+
+/*
+ * ns_capacity - measure the snapshot as a checkpoint would write it (a walk of the whole
+ * namespace, not held against changes: an estimate while they go on) and what room is left.
+ * The measure is reused until the next commit to the log.
+ * Context: thread registered with RCU, outside a read section, holding no engine lock.
+ * Locking: a lock of its own around the walk; then what a snapshot walk takes (inode attr
+ *          locks, the allocator's, the grant lock), one at a time.
+ * Return: 0; -ENOMEM.
+ */
+int ns_capacity(struct ns *ns, struct ns_capacity *cap);
 
 /*
  * ns_checkpoint - write a snapshot now (tests, benchmarks, and unmount of a full log).

@@ -228,6 +228,32 @@ struct ns {
 int ns_open_region(struct ns **out, struct region *r, const struct fmt_super *sb);
 void ns_close_region(struct ns **nsp);
 
+/* --- tx.c --- (more below) */
+
+/*
+ * Log room kept for removals: the largest unlink or rmdir transaction (DIRENT_DEL with a
+ * 255-byte name, INODE_DEL, the directory's INODE). A transaction that can make the next
+ * snapshot bigger must leave this much of the area free after it, so every snapshot has room
+ * for a removal after it: a full log can always be emptied by removing names.
+ */
+#define LOG_KEEP_FOR_REMOVAL                                                                      \
+	(3 * sizeof(struct fmt_rec) + ALIGN_UP(sizeof(struct fmt_dirent_del) + FMT_NAME_MAX, 8) + \
+	 sizeof(struct fmt_inode_del) + sizeof(struct fmt_inode))
+
+/* ns_log_essential_keep - the log room only BADBLOCK, HOLD and RELEASE records may use. */
+size_t ns_log_essential_keep(struct ns *ns);
+
+/*
+ * ns_snapshot - the records of the whole namespace into @s, as a checkpoint writes them
+ * (docs/format.md §4): INODE for every inode, then the names and block maps, the quarantine,
+ * the holds. Called with every transaction held off by a checkpoint; with a counting @s
+ * (mlog_snap_begin_count) also without, for an estimate (ns_capacity).
+ * Context: thread registered with RCU, outside a read section.
+ * Return: 0; mlog_snap_add's error (-ENOSPC: the area is full).
+ */
+struct mlog_snap;
+int ns_snapshot(struct ns *ns, struct mlog_snap *s);
+
 /* --- inode.c --- */
 
 struct ns_inode *ns_inode_find(struct ns *ns, uint64_t ino); /* RCU read side */

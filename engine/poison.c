@@ -13,6 +13,7 @@
 #include "log.h"
 #include "nsint.h"
 #include "poison.h"
+#include "stats.h"
 #include "util.h"
 
 const char *poison_source_name(enum poison_source src)
@@ -83,25 +84,37 @@ static void metadata(struct ns *ns, uint64_t block, struct poison_hit *hit)
 	uint64_t off = block * FMT_BLOCK_SIZE;
 	unsigned area = sb->log_active;
 
+	char off_s[24];
+	const char *where;
+
 	hit->metadata = true;
 	poison_note_metadata(ns, block);
 	if (off < FMT_BLOCK_SIZE || off == fmt_backup_off(sb->region_size)) {
-		log_err("%s: poison in the %s superblock; the other copy stays in use",
-			region_path(ns->r), off == 0 ? "primary" : "backup");
+		where = off == 0 ? "primary superblock" : "backup superblock";
+		log_event(LOG_LVL_ERR, LOG_EV_POISON,
+			  LOG_KV({"REGION", region_path(ns->r)}, {"WHERE", where},
+				 {"OFFSET", log_u64(off_s, off)}),
+			  "%s: poison in the %s; the other copy stays in use", region_path(ns->r),
+			  where);
 	} else if ((off >= sb->log_off[0] && off < sb->log_off[0] + sb->log_len) ||
 		   (off >= sb->log_off[1] && off < sb->log_off[1] + sb->log_len)) {
-		log_err("%s: poison in %s log area at offset %" PRIu64
-			"; the file system is read-only from now on",
-			region_path(ns->r),
-			off >= sb->log_off[area] && off < sb->log_off[area] + sb->log_len
-				? "the active"
-				: "the spare",
-			off);
+		where = off >= sb->log_off[area] && off < sb->log_off[area] + sb->log_len
+				? "active log area"
+				: "spare log area";
+		log_event(LOG_LVL_ERR, LOG_EV_READONLY,
+			  LOG_KV({"REGION", region_path(ns->r)}, {"WHERE", where},
+				 {"OFFSET", log_u64(off_s, off)}),
+			  "%s: poison in the %s at offset %" PRIu64
+			  "; the file system is read-only from now on",
+			  region_path(ns->r), where, off);
 		__atomic_store_n(&ns->rdonly, true, __ATOMIC_RELEASE);
 		mlog_set_rdonly(ns->log);
 	} else {
-		log_notice("%s: poison at offset %" PRIu64 ", in no structure daxfs uses",
-			   region_path(ns->r), off);
+		log_event(LOG_LVL_NOTICE, LOG_EV_POISON,
+			  LOG_KV({"REGION", region_path(ns->r)}, {"WHERE", "unused"},
+				 {"OFFSET", log_u64(off_s, off)}),
+			  "%s: poison at offset %" PRIu64 ", in no structure daxfs uses",
+			  region_path(ns->r), off);
 	}
 }
 
@@ -182,10 +195,59 @@ static int poison_block(struct ns *ns, uint64_t block, poison_report_fn fn, void
 	return rc == 0 ? 1 : rc;
 }
 
+/*
+ * A run of one file's pages whose blocks poison_handle() just quarantined: the data an
+ * operator must restore, said in one QUARANTINE event per run.
+ */
+struct lost {
+	struct ns *ns;
+	poison_report_fn fn; /* the caller's, called for every hit */
+	void *ctx;
+	uint64_t ino, index, block, count; /* count 0: no run yet */
+};
+
+static void lost_say(struct lost *l)
+{
+	char ino[24], foff[24], off[24], len[24];
+	const uint64_t bs = FMT_BLOCK_SIZE;
+
+	if (!l->count)
+		return;
+	log_event(LOG_LVL_WARNING, LOG_EV_QUARANTINE,
+		  LOG_KV({"REGION", region_path(l->ns->r)}, {"INODE", log_u64(ino, l->ino)},
+			 {"FILE_OFFSET", log_u64(foff, l->index * bs)},
+			 {"OFFSET", log_u64(off, l->block * bs)},
+			 {"LENGTH", log_u64(len, l->count * bs)}),
+		  "%s: inode %" PRIu64 " lost %" PRIu64 " bytes at file offset %" PRIu64
+		  " (region offset %" PRIu64 "): quarantined, they read as EIO until rewritten",
+		  region_path(l->ns->r), l->ino, l->count * bs, l->index * bs, l->block * bs);
+	l->count = 0;
+}
+
+static void lost_hit(void *ctx, const struct poison_hit *hit)
+{
+	struct lost *l = ctx;
+
+	if (hit->owned) {
+		if (l->count && hit->ino == l->ino && hit->index == l->index + l->count &&
+		    hit->block == l->block + l->count) {
+			l->count++;
+		} else {
+			lost_say(l);
+			*l = (struct lost){l->ns,      l->fn,	   l->ctx, hit->ino,
+					   hit->index, hit->block, 1};
+		}
+	}
+	if (l->fn)
+		l->fn(l->ctx, hit);
+}
+
 int64_t poison_handle(struct ns *ns, uint64_t offset, uint64_t len, enum poison_source src,
 		      poison_report_fn fn, void *ctx)
 {
 	uint64_t first = offset / FMT_BLOCK_SIZE, last, size = region_size(ns->r);
+	struct lost lost = {.ns = ns, .fn = fn, .ctx = ctx};
+	char off_s[24], len_s[24], new_s[24];
 	int64_t newly = 0;
 
 	if (len == 0 || offset >= size || len > size - offset)
@@ -202,18 +264,27 @@ int64_t poison_handle(struct ns *ns, uint64_t offset, uint64_t len, enum poison_
 				fn(ctx, &hit);
 			continue;
 		}
-		rc = poison_block(ns, b, fn, ctx);
+		rc = poison_block(ns, b, lost_hit, &lost);
 		if (rc < 0) {
+			lost_say(&lost);
 			log_err("%s: could not record poison at block %" PRIu64 ": %s",
 				region_path(ns->r), b, strerror(-rc));
 			return rc;
 		}
 		newly += rc;
 	}
-	if (newly)
-		log_notice("%s: poison (%s) at offset %" PRIu64 "+%" PRIu64 ": %" PRId64
-			   " blocks quarantined",
-			   region_path(ns->r), poison_source_name(src), offset, len, newly);
+	lost_say(&lost);
+	if (newly) {
+		stats_poison(src, (uint64_t)newly);
+		log_event(
+			LOG_LVL_NOTICE, LOG_EV_POISON,
+			LOG_KV({"REGION", region_path(ns->r)}, {"SOURCE", stats_poison_label(src)},
+			       {"OFFSET", log_u64(off_s, offset)}, {"LENGTH", log_u64(len_s, len)},
+			       {"BLOCKS", log_u64(new_s, (uint64_t)newly)}),
+			"%s: poison (%s) at offset %" PRIu64 "+%" PRIu64 ": %" PRId64
+			" blocks quarantined",
+			region_path(ns->r), poison_source_name(src), offset, len, newly);
+	}
 	return newly;
 }
 

@@ -11,6 +11,7 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "namespace.h"
@@ -81,6 +82,18 @@ struct poison_scrub_result {
  * Return: 0; -ENOMEM; -EIO (the region failed under the scrub).
  */
 int poison_scrub(struct ns *ns, struct poison_scrub_result *res);
+
+/*
+ * poison_scrub_range - poison_scrub() of data-area blocks [@from, @from + @count) only
+ * (counted from the start of the data area; @count is cut at its end), without a log
+ * line: a client that scrubs range by range shows its progress.
+ * Return: as poison_scrub; -EINVAL (@from past the data area).
+ */
+int poison_scrub_range(struct ns *ns, uint64_t from, uint64_t count,
+		       struct poison_scrub_result *res);
+
+/* poison_scrub_blocks - the blocks of the data area, which poison_scrub_range() counts in. */
+uint64_t poison_scrub_blocks(struct ns *ns);
 
 /*
  * poison_drain - hand the media errors queued on the region (a SIGBUS-safe copy that hit

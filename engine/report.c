@@ -224,15 +224,25 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-int poison_scrub(struct ns *ns, struct poison_scrub_result *res)
+uint64_t poison_scrub_blocks(struct ns *ns)
 {
-	uint64_t b = ns->data_first, end = ns->data_first + ns->data_count, start = now_us();
+	return ns->data_count;
+}
+
+int poison_scrub_range(struct ns *ns, uint64_t from, uint64_t count,
+		       struct poison_scrub_result *res)
+{
+	uint64_t b, end, start = now_us();
 	struct region *r = ns->r;
 	int64_t newly;
 	void *buf;
 	int rc = 0;
 
 	memset(res, 0, sizeof(*res));
+	if (from > ns->data_count)
+		return -EINVAL;
+	b = ns->data_first + from;
+	end = ns->data_first + from + MIN(count, ns->data_count - from);
 	buf = malloc(SCRUB_RUN_BLOCKS * PAGE);
 	if (!buf)
 		return -ENOMEM;
@@ -268,8 +278,15 @@ int poison_scrub(struct ns *ns, struct poison_scrub_result *res)
 	res->usec = now_us() - start;
 	if (rc == 0 && newly < 0)
 		rc = (int)newly;
+	return rc;
+}
+
+int poison_scrub(struct ns *ns, struct poison_scrub_result *res)
+{
+	int rc = poison_scrub_range(ns, 0, ns->data_count, res);
+
 	log_notice("%s: scrub read %" PRIu64 " blocks in %" PRIu64 " ms: %" PRIu64
 		   " newly poisoned",
-		   region_path(r), res->blocks_read, res->usec / 1000, res->blocks_bad);
+		   region_path(ns->r), res->blocks_read, res->usec / 1000, res->blocks_bad);
 	return rc;
 }

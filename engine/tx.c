@@ -38,8 +38,10 @@ int ns_writable(struct ns *ns)
 
 void ns_tx_fail(struct ns *ns, int rc, const char *what)
 {
-	log_err("%s: %s failed (%s); the file system is read-only from now on", region_path(ns->r),
-		what, strerror(-rc));
+	log_event(LOG_LVL_ERR, LOG_EV_READONLY,
+		  LOG_KV({"REGION", region_path(ns->r)}, {"WHERE", what}, {"ERROR", strerror(-rc)}),
+		  "%s: %s failed (%s); the file system is read-only from now on",
+		  region_path(ns->r), what, strerror(-rc));
 	__atomic_store_n(&ns->failed, rc, __ATOMIC_RELEASE);
 	mlog_set_rdonly(ns->log);
 }
@@ -152,16 +154,7 @@ static void queue_frees(struct ns *ns, struct ns_txctx *tc)
 
 /* --- room in the log --- */
 
-/*
- * Log room kept for removals: the largest unlink or rmdir transaction (DIRENT_DEL with a
- * 255-byte name, INODE_DEL, the directory's INODE).
- */
-#define LOG_KEEP_FOR_REMOVAL                                                                      \
-	(3 * sizeof(struct fmt_rec) + ALIGN_UP(sizeof(struct fmt_dirent_del) + FMT_NAME_MAX, 8) + \
-	 sizeof(struct fmt_inode_del) + sizeof(struct fmt_inode))
-
-/* essential_keep - the log room only BADBLOCK, HOLD and RELEASE records may use. */
-static size_t essential_keep(struct ns *ns)
+size_t ns_log_essential_keep(struct ns *ns)
 {
 	struct mlog_stats st;
 
@@ -188,7 +181,7 @@ static size_t tx_keep(struct ns *ns, const struct ns_cred *cred, const struct ml
 	}
 	if (essential)
 		return 0;
-	keep = essential_keep(ns);
+	keep = ns_log_essential_keep(ns);
 	if (!shrinks)
 		keep += LOG_KEEP_FOR_REMOVAL;
 	if (!ns_cred_reserve(cred))
@@ -567,43 +560,53 @@ static void snap_badblock(uint64_t block, uint64_t count, void *ctx)
 		sb->rc = mlog_snap_add(sb->s, FMT_REC_BADBLOCK, &b, sizeof(b));
 }
 
-int ns_checkpoint_locked(struct ns *ns)
+int ns_snapshot(struct ns *ns, struct mlog_snap *s)
 {
 	struct cds_lfht_iter it;
 	struct ns_inode *in;
-	struct mlog_snap s;
 	struct snap_bad bad;
 	int rc = 0;
 
-	rc = ns_writable(ns);
-	if (rc)
-		return rc;
-	mlog_snap_begin(ns->log, &s);
 	rcu_read_begin();
 	/* Pass 1: every inode. */
 	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
-		struct fmt_inode fi;
+		struct fmt_inode fi = {0};
 
-		ns_inode_rec_now(in, &fi);
-		rc = mlog_snap_add(&s, FMT_REC_INODE, &fi, sizeof(fi));
+		/* Only a checkpoint takes the attributes (and makes lazy ones durable). */
+		if (!s->counting)
+			ns_inode_rec_now(in, &fi);
+		rc = mlog_snap_add(s, FMT_REC_INODE, &fi, sizeof(fi));
 		if (rc)
 			goto out;
 	}
 	/* Pass 2: names and block maps. */
 	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
-		rc = S_ISDIR(in->type) ? snap_dirents(&s, in) : snap_maps(&s, in);
+		rc = S_ISDIR(in->type) ? snap_dirents(s, in) : snap_maps(s, in);
 		if (rc)
 			goto out;
 	}
 out:
 	rcu_read_end();
 	if (rc == 0) {
-		bad = (struct snap_bad){&s, 0};
+		bad = (struct snap_bad){s, 0};
 		alloc_for_each_quarantined(ns->alloc, snap_badblock, &bad);
 		rc = bad.rc;
 	}
 	if (rc == 0 && ns->hooks.snapshot)
-		rc = ns->hooks.snapshot(ns, &s);
+		rc = ns->hooks.snapshot(ns, s);
+	return rc;
+}
+
+int ns_checkpoint_locked(struct ns *ns)
+{
+	struct mlog_snap s;
+	int rc;
+
+	rc = ns_writable(ns);
+	if (rc)
+		return rc;
+	mlog_snap_begin(ns->log, &s);
+	rc = ns_snapshot(ns, &s);
 	if (rc) {
 		if (rc == -ENOSPC)
 			log_warn("%s: checkpoint does not fit in a log area: metadata log full",

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "nsint.h"
+#include "stats.h"
 #include "util.h"
 
 void ns_ctx_init(struct ns_ctx *c, const struct ns_cred *cred)
@@ -33,6 +34,7 @@ int ns_park(struct ns *ns, struct ns_ctx *c, struct ns_inode *in, unsigned reaso
 		return -ENOENT;
 	c->parked_on = in;
 	c->deadline = deadline;
+	stats_add(STAT_PARKED, 1);
 	w->ns = ns;
 	w->reason = reason;
 	pthread_mutex_lock(&in->wait_lock);
@@ -115,6 +117,7 @@ static void unpark(struct ns *ns, struct ns_ctx *c)
 	ns_inode_put(ns, c->parked_on);
 	c->parked_on = NULL;
 	c->deadline = 0;
+	stats_add(STAT_PARKED, -1);
 }
 
 void ns_ctx_wait(struct ns *ns, struct ns_ctx *c)

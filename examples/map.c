@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * map - write a file through a zero-copy mapping, then read it back with copy I/O.
- * Usage: map [SOCKET]   (default: $DAXFS_SOCKET, else /run/daxfs/daxfsd.sock)
+ * Usage: map [SOCKET]   (default: $DAXFS_SOCKET, else daxfs_default_socket())
  * The user must be trusted to map (daxfsd --map-users).
  */
 #include <stdio.h>

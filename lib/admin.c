@@ -152,26 +152,95 @@ int daxfs_badblocks(struct daxfs *fs, struct daxfs_badblock **out, size_t *count
 	return list_all(fs, &l, (void **)out, count);
 }
 
-int daxfs_scrub(struct daxfs *fs, struct daxfs_scrub_result *res)
+/* The data area one SCRUB_RANGE request covers: a few tenths of a second of reading. */
+#define SCRUB_STEP (256ull << 20)
+
+int daxfs_scrub_progress(struct daxfs *fs, struct daxfs_scrub_result *res,
+			 daxfs_scrub_progress_fn fn, void *ctx)
 {
-	struct wire_scrub_reply rep;
+	struct wire_scrub_range req = {.cursor = 0, .len = SCRUB_STEP};
+	struct wire_scrub_range_reply rep;
 	struct lib_slot *s;
 	struct wire_msg m;
 	int ret;
 
 	if (!fs || !res)
 		return lib_err(-EINVAL, "daxfs_scrub: no handle or result buffer");
+	memset(res, 0, sizeof(*res));
+	for (;;) {
+		ret = lib_slot_get(fs, &s);
+		if (ret < 0)
+			return ret;
+		wire_msg_init(&m, s->req, WIRE_SCRUB_RANGE, 0, s->id);
+		wire_msg_put(&m, &req, sizeof(req), false);
+		ret = lib_call(fs, s, &m, WIRE_SCRUB_RANGE, NULL);
+		if (ret == 0)
+			memcpy(&rep, lib_reply_body(s), sizeof(rep));
+		lib_slot_put(fs, s);
+		if (ret < 0)
+			return ret;
+		if (rep.next <= req.cursor || rep.next > rep.total)
+			return lib_err(-EPROTO, "SCRUB_RANGE: the scrub does not advance");
+		res->blocks_read += rep.blocks_read;
+		res->blocks_bad += rep.blocks_bad;
+		res->bytes_read += rep.bytes_read;
+		res->usec += rep.usec;
+		if (fn)
+			fn(ctx, rep.next, rep.total, res);
+		if (rep.next == rep.total)
+			return 0;
+		req.cursor = rep.next;
+	}
+}
+
+int daxfs_scrub(struct daxfs *fs, struct daxfs_scrub_result *res)
+{
+	return daxfs_scrub_progress(fs, res, NULL, NULL);
+}
+
+int daxfs_stats(struct daxfs *fs, char **text, size_t *len)
+{
+	struct wire_stats_reply rep;
+	struct wire_hdr hdr;
+	struct lib_slot *s;
+	struct wire_msg m;
+	char *t = NULL;
+	int ret;
+
+	if (!fs || !text || !len)
+		return lib_err(-EINVAL, "daxfs_stats: no handle or result pointer");
+	if (!fs->shm)
+		return lib_err(-EPROTO, "STATS: the session has no shared buffer");
+	pthread_mutex_lock(&fs->shm_lock);
 	ret = lib_slot_get(fs, &s);
 	if (ret < 0)
-		return ret;
-	wire_msg_init(&m, s->req, WIRE_SCRUB, 0, s->id);
-	ret = lib_call(fs, s, &m, WIRE_SCRUB, NULL);
+		goto out;
+	wire_msg_init(&m, s->req, WIRE_STATS, 0, s->id);
+	ret = lib_call(fs, s, &m, WIRE_STATS, NULL);
 	if (ret == 0) {
+		memcpy(&hdr, s->buf, sizeof(hdr));
 		memcpy(&rep, lib_reply_body(s), sizeof(rep));
-		*res = (struct daxfs_scrub_result){rep.blocks_read, rep.blocks_bad, rep.bytes_read,
-						   rep.usec};
+		if (!(hdr.flags & WIRE_F_SHM) || rep.len > fs->shm_size)
+			ret = lib_err(-EPROTO, "STATS: %llu bytes, not in the shared buffer",
+				      (unsigned long long)rep.len);
+	}
+	if (ret == 0) {
+		t = malloc(rep.len + 1);
+		if (t) {
+			memcpy(t, fs->shm, rep.len);
+			t[rep.len] = '\0';
+		} else {
+			ret = lib_err(-ENOMEM, "STATS: out of memory for %llu bytes",
+				      (unsigned long long)rep.len);
+		}
 	}
 	lib_slot_put(fs, s);
+out:
+	pthread_mutex_unlock(&fs->shm_lock);
+	if (ret == 0) {
+		*text = t;
+		*len = rep.len;
+	}
 	return ret;
 }
 

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "libdaxfs-private.h"
 #include "util.h"
 
@@ -734,6 +735,11 @@ static struct daxfs *handle_alloc(void)
 	return fs;
 }
 
+const char *daxfs_default_socket(void)
+{
+	return DAXFS_SOCKET_PATH;
+}
+
 int daxfs_open(struct daxfs **out, const char *socket_path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -747,7 +753,7 @@ int daxfs_open(struct daxfs **out, const char *socket_path)
 	if (!socket_path)
 		socket_path = getenv("DAXFS_SOCKET");
 	if (!socket_path || !*socket_path)
-		socket_path = DAXFS_DEFAULT_SOCKET;
+		socket_path = DAXFS_SOCKET_PATH;
 	if (strlen(socket_path) >= sizeof(sa.sun_path))
 		return lib_err(-ENAMETOOLONG, "%s: socket path too long", socket_path);
 	strcpy(sa.sun_path, socket_path);
@@ -1100,6 +1106,7 @@ int daxfs_statfs(struct daxfs *fs, struct daxfs_statfs *st)
 		st->blocks_free = rep.blocks_free;
 		st->blocks_quarantined = rep.blocks_quarantined;
 		st->files = rep.files;
+		st->files_free = rep.files_free;
 		st->log_used = rep.log_used;
 		st->log_len = rep.log_len;
 		st->map_trust = (int)MIN(rep.map_trust, 2u);

@@ -42,7 +42,7 @@ static int parse_help(int argc, char **argv, const char *usage)
  * copy_out - the bytes of remote file @ino, from 0 to its end, to @fd.
  * Return: 0; a negative errno, with *@local_side telling whether writing @fd failed.
  */
-static int copy_out(struct daxfs *fs, uint64_t ino, int fd, bool *local_side)
+static int copy_out(struct daxfs *fs, uint64_t ino, int fd, bool *local_side, struct progress *pr)
 {
 	char *buf = malloc(CLI_CHUNK);
 	uint64_t off = 0;
@@ -64,6 +64,8 @@ static int copy_out(struct daxfs *fs, uint64_t ino, int fd, bool *local_side)
 			break;
 		}
 		off += (uint64_t)n;
+		if (pr)
+			progress_update(pr, off);
 	}
 	free(buf);
 	return rc;
@@ -73,7 +75,7 @@ static int copy_out(struct daxfs *fs, uint64_t ino, int fd, bool *local_side)
  * copy_in - everything readable from @fd into remote file @ino from offset 0.
  * Return: 0; a negative errno, with *@local_side telling whether reading @fd failed.
  */
-static int copy_in(struct daxfs *fs, uint64_t ino, int fd, bool *local_side)
+static int copy_in(struct daxfs *fs, uint64_t ino, int fd, bool *local_side, struct progress *pr)
 {
 	char *buf = malloc(CLI_CHUNK);
 	uint64_t off = 0;
@@ -105,6 +107,7 @@ static int copy_in(struct daxfs *fs, uint64_t ino, int fd, bool *local_side)
 			done += n;
 		}
 		off += (uint64_t)got;
+		progress_update(pr, off);
 	}
 out:
 	free(buf);
@@ -123,8 +126,9 @@ static const char put_usage[] =
 
 int cmd_put(int argc, char **argv, struct cli_ctx *ctx)
 {
-	char path[CLI_PATH_MAX], dir[CLI_PATH_MAX], base[CLI_PATH_MAX];
+	char path[CLI_PATH_MAX], dir[CLI_PATH_MAX], base[CLI_PATH_MAX], what[80];
 	const char *local, *remote;
+	struct progress pr = {0};
 	struct daxfs_stat st, to = {0};
 	bool from_stdin, local_side;
 	struct daxfs *fs;
@@ -187,7 +191,11 @@ int cmd_put(int argc, char **argv, struct cli_ctx *ctx)
 			goto out_close;
 		}
 	}
-	rc = copy_in(fs, st.ino, fd, &local_side);
+	progress_what(what, sizeof(what), "put", path);
+	progress_begin(&pr, ctx->progress, what, S_ISREG(lst.st_mode) ? (uint64_t)lst.st_size : 0,
+		       true);
+	rc = copy_in(fs, st.ino, fd, &local_side, &pr);
+	progress_end(&pr);
 	if (rc) {
 		ret = local_side ? cli_syserr("put", local, -rc) : cli_fail("put", path, rc);
 		goto out_close;
@@ -226,7 +234,8 @@ static const char get_usage[] =
 
 int cmd_get(int argc, char **argv, struct cli_ctx *ctx)
 {
-	char path[CLI_PATH_MAX], base[CLI_PATH_MAX], *target = NULL;
+	char path[CLI_PATH_MAX], base[CLI_PATH_MAX], what[80], *target = NULL;
+	struct progress pr = {0};
 	const char *local, *remote;
 	struct daxfs_stat st;
 	bool to_stdout, local_side;
@@ -277,7 +286,10 @@ int cmd_get(int argc, char **argv, struct cli_ctx *ctx)
 			goto out_close;
 		}
 	}
-	rc = copy_out(fs, st.ino, fd, &local_side);
+	progress_what(what, sizeof(what), "get", path);
+	progress_begin(&pr, ctx->progress, what, st.size, true);
+	rc = copy_out(fs, st.ino, fd, &local_side, &pr);
+	progress_end(&pr);
 	if (rc) {
 		ret = local_side ? cli_syserr("get", to_stdout ? "standard output" : local, -rc)
 				 : cli_fail("get", remote, rc);
@@ -334,7 +346,7 @@ int cmd_cat(int argc, char **argv, struct cli_ctx *ctx)
 			ret = cli_syserr("cat", argv[i], EISDIR);
 			continue;
 		}
-		rc = copy_out(fs, st.ino, STDOUT_FILENO, &local_side);
+		rc = copy_out(fs, st.ino, STDOUT_FILENO, &local_side, NULL);
 		if (rc && local_side) {
 			/* Nowhere to write the rest either. */
 			ret = cli_syserr("cat", "standard output", -rc);

@@ -255,34 +255,36 @@ static void print_long(const struct ent *v, size_t n, bool numeric)
 }
 
 static const char ls_usage[] =
-	"usage: daxfs ls [-l] [-n] [--json] [PATH]\n"
+	"usage: daxfs ls [-l] [-n] [-p] [--json] [PATH]\n"
 	"\n"
 	"List directory PATH (default /), one name per line, sorted bytewise. A PATH that is\n"
 	"a file lists just that file. \".\" and \"..\" are not shown.\n"
 	"  -l, --long      mode, links, owner, group, size, modification time, name\n"
 	"  -n, --numeric   with -l, numeric user and group ids\n"
+	"  -p, --slash     a / after the names of directories (as ls -p; bash completion)\n"
 	"  --json          an array of objects, one per entry, with every attribute\n";
 
 int cmd_ls(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{"long", no_argument, NULL, 'l'},
-		{"numeric", no_argument, NULL, 'n'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"long", no_argument, NULL, 'l'},  {"numeric", no_argument, NULL, 'n'},
+		{"slash", no_argument, NULL, 'p'}, {"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},  {NULL, 0, NULL, 0},
 	};
 	char path[CLI_PATH_MAX], child[CLI_PATH_MAX];
 	struct ent_list l = {0};
-	bool lng = false, numeric = false, need_attrs;
+	bool lng = false, numeric = false, slash = false, need_attrs;
 	const char *arg = "/";
 	struct daxfs_stat st;
 	struct daxfs *fs;
 	int c, rc, ret = EXIT_OK;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "lnjh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "lnpjh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'p':
+			slash = true;
+			break;
 		case 'l':
 			lng = true;
 			break;
@@ -351,7 +353,7 @@ int cmd_ls(int argc, char **argv, struct cli_ctx *ctx)
 		print_long(l.v, l.n, numeric);
 	} else {
 		for (size_t i = 0; i < l.n; i++)
-			printf("%s\n", l.v[i].name);
+			printf("%s%s\n", l.v[i].name, slash && S_ISDIR(l.v[i].mode) ? "/" : "");
 	}
 out_free:
 	ent_list_free(&l);

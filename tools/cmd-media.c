@@ -206,13 +206,25 @@ static const char scrub_usage[] =
 	"Have the daemon read every block in use, catching media errors as it goes: each one\n"
 	"found is quarantined and the clients mapping it are told, as for any poison. Only\n"
 	"root and the daemon's user may scrub. It reads all the data in use (about a second\n"
-	"per few GiB); raise $DAXFS_TIMEOUT_MS for very large regions.\n"
+	"per few GiB), a range of the region per request, showing its progress on a terminal.\n"
 	"Exit status: 0 (nothing new found), 3 (new bad blocks found: see daxfs badblocks),\n"
 	"1 on failure.\n";
+
+/* scrub_progress - the daemon scrubbed up to @done bytes of the @total of its data area. */
+static void scrub_progress(void *ctx, uint64_t done, uint64_t total,
+			   const struct daxfs_scrub_result *so_far)
+{
+	struct progress *pr = ctx;
+
+	(void)so_far;
+	pr->total = total;
+	progress_update(pr, done);
+}
 
 int cmd_scrub(int argc, char **argv, struct cli_ctx *ctx)
 {
 	struct daxfs_scrub_result res;
+	struct progress pr = {0};
 	struct daxfs *fs;
 	char b[32];
 	int rc;
@@ -223,7 +235,10 @@ int cmd_scrub(int argc, char **argv, struct cli_ctx *ctx)
 	rc = cli_connect("scrub", ctx, &fs);
 	if (rc)
 		return rc;
-	rc = daxfs_scrub(fs, &res);
+	/* The total comes with the first range the daemon scrubbed. */
+	progress_begin(&pr, ctx->progress, "scrub", 0, true);
+	rc = daxfs_scrub_progress(fs, &res, scrub_progress, &pr);
+	progress_end(&pr);
 	daxfs_close(fs);
 	if (rc)
 		return cli_fail("scrub", ctx->socket_path, rc);

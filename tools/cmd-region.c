@@ -34,6 +34,8 @@ int cmd_mkfs(int argc, char **argv, struct cli_ctx *ctx)
 		{NULL, 0, NULL, 0},
 	};
 	struct ns_mkfs_opts o = {0};
+	struct progress pr = {.mode = ctx->progress};
+	struct progress_cb cb = {progress_engine, &pr};
 	uint64_t size = 0;
 	int c, rc;
 
@@ -67,7 +69,10 @@ int cmd_mkfs(int argc, char **argv, struct cli_ctx *ctx)
 		fputs(mkfs_usage, stderr);
 		return EXIT_USAGE;
 	}
+	progress_what(pr.cmd, sizeof(pr.cmd), "mkfs", argv[optind]);
+	o.progress = &cb;
 	rc = ns_mkfs(argv[optind], size, &o);
+	progress_end(&pr);
 	if (rc) {
 		/* The engine said why on stderr. */
 		return EXIT_FAIL;
@@ -114,6 +119,8 @@ static void check_line(void *ctx, enum check_severity sev, const char *msg)
 int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
 {
 	struct check_out out = {false, NULL};
+	struct progress pr = {.mode = ctx->progress};
+	struct progress_cb cb = {progress_engine, &pr};
 	struct check_result res;
 	char b1[32], b2[32];
 	int rc;
@@ -124,7 +131,9 @@ int cmd_check(int argc, char **argv, struct cli_ctx *ctx)
 	out.json = ctx->json;
 	if (out.json)
 		out.lines = json_object_new_array();
-	rc = ns_check(argv[optind], check_line, &out, &res);
+	progress_what(pr.cmd, sizeof(pr.cmd), "check", argv[optind]);
+	rc = ns_check_progress(argv[optind], check_line, &out, &cb, &res);
+	progress_end(&pr);
 	if (rc) {
 		json_object_put(out.lines);
 		return EXIT_FAIL;

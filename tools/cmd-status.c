@@ -2,6 +2,7 @@
 /*
  * The daemon's view of the region: status and df.
  */
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		JSON_U64(j, "free", sf.blocks_free * bs);
 		JSON_U64(j, "quarantined", sf.blocks_quarantined * bs);
 		JSON_U64(j, "files", sf.files);
+		JSON_U64(j, "files_free", sf.files_free);
 		JSON_U64(j, "log_used", sf.log_used);
 		JSON_U64(j, "log_len", sf.log_len);
 		JSON_U64(j, "log_reserved", sf.log_reserved);
@@ -136,7 +138,8 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 	print_blocks("free", sf.blocks_free, bs);
 	print_blocks("quarantined", sf.blocks_quarantined, bs);
 	print_blocks("reserved", sf.blocks_reserved, bs);
-	printf("files        %" PRIu64 "\n", sf.files);
+	printf("files        %" PRIu64 " (room for %" PRIu64 " more in the metadata log)\n",
+	       sf.files, sf.files_free);
 	printf("log          %s of %s used, %s reserved\n",
 	       format_size(sf.log_used, b1, sizeof(b1)), format_size(sf.log_len, b2, sizeof(b2)),
 	       format_size(sf.log_reserved, b3, sizeof(b3)));
@@ -145,12 +148,41 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 }
 
 static const char df_usage[] =
-	"usage: daxfs df [--json]\n"
+	"usage: daxfs df [-i] [--json]\n"
 	"\n"
 	"Show the space of the daemon's region, as df does: size, used, free, quarantined\n"
 	"(poisoned blocks kept out of use), reserved (the part of free that only root and the\n"
 	"daemon's user may use, as ext4 reserves blocks) and the percentage used,\n"
-	"used / (used + free).\n";
+	"used / (used + free).\n"
+	"\n"
+	"  -i, --inodes   the namespace's capacity instead: files and directories used, and\n"
+	"                 how many more empty files the metadata log's snapshot has room for\n"
+	"                 (a checkpoint writes the whole namespace into one log area; names\n"
+	"                 longer than 16 bytes, and each run of a file's blocks, take more;\n"
+	"                 daxfs(1) explains it)\n";
+
+/* df_inodes - daxfs df -i: as df -i, the namespace's capacity. */
+static int df_inodes(const struct cli_ctx *ctx, const struct daxfs_statfs *sf)
+{
+	uint64_t total = sf->files + sf->files_free;
+	uint64_t pct = total ? (sf->files * 100 + total - 1) / total : 0;
+
+	if (ctx->json) {
+		json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "socket", json_object_new_string(ctx->socket_path));
+		JSON_U64(j, "inodes", total);
+		JSON_U64(j, "used", sf->files);
+		JSON_U64(j, "free", sf->files_free);
+		JSON_U64(j, "use_percent", pct);
+		cli_print_json(j, true);
+		return EXIT_OK;
+	}
+	printf("%-24s %12s %12s %12s %5s\n", "Daemon", "Inodes", "IUsed", "IFree", "IUse%");
+	printf("%-24s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %4" PRIu64 "%%\n", ctx->socket_path,
+	       total, sf->files, sf->files_free, pct);
+	return EXIT_OK;
+}
 
 int cmd_df(int argc, char **argv, struct cli_ctx *ctx)
 {
@@ -159,12 +191,41 @@ int cmd_df(int argc, char **argv, struct cli_ctx *ctx)
 	uint64_t bs, used, avail;
 	int rc;
 
-	rc = cli_json_opts(argc, argv, ctx, df_usage, 0);
-	if (rc >= 0)
-		return rc;
+	static const struct option opts[] = {
+		{"inodes", no_argument, NULL, 'i'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	bool inodes = false;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "ih", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			inodes = true;
+			break;
+		case 'j':
+			ctx->json = true;
+			break;
+		case 'h':
+			fputs(df_usage, stdout);
+			return EXIT_OK;
+		default:
+			fputs(df_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fputs(df_usage, stderr);
+		return EXIT_USAGE;
+	}
 	rc = get_statfs("df", ctx, &sf);
 	if (rc)
 		return rc;
+	if (inodes)
+		return df_inodes(ctx, &sf);
 	bs = sf.block_size;
 	used = used_blocks(&sf);
 	avail = used + sf.blocks_free;

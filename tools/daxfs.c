@@ -33,6 +33,7 @@ static const struct cli_cmd commands[] = {
 	{"devices", cmd_devices, "list device-DAX devices and fsdax namespaces"},
 	{"badblocks", cmd_badblocks, "list the bad blocks and the files they hit"},
 	{"scrub", cmd_scrub, "read every block in use, catching media errors"},
+	{"stats", cmd_stats, "show the daemon's metrics: requests, latency, sessions, poison"},
 	{"inject", cmd_inject, "fault injection (a daemon run with --fault-injection)"},
 	{"mount", cmd_mount, "mount the file system with FUSE for every program"},
 	{"umount", cmd_umount, "unmount a daxfs FUSE mount"},
@@ -81,14 +82,18 @@ int cli_json_opts(int argc, char **argv, struct cli_ctx *ctx, const char *usage,
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: daxfs [--socket PATH] [--json] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f, "usage: daxfs [--socket PATH] [--json] [--progress | --no-progress] COMMAND "
+		   "[ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 		"\nThe online commands talk to daxfsd at --socket PATH, else $DAXFS_SOCKET,\n"
-		"else %s. --json gives machine output (status, df, ls, stat).\n"
+		"else %s. --json gives machine output (status, df, ls, stat, stats, ...).\n"
+		"Long commands (put, get, scrub, check, mkfs) show their progress on stderr when\n"
+		"it is a terminal and they take over a second; --progress shows it always (one\n"
+		"line a second when stderr is not a terminal), --no-progress never.\n"
 		"'daxfs COMMAND --help' describes a command.\n",
-		DAXFS_RUNSTATEDIR "/daxfs/daxfsd.sock");
+		DAXFS_SOCKET_PATH);
 }
 
 /* Engine messages go to stderr as "daxfs: message", without journald prefixes. */
@@ -110,7 +115,7 @@ int main(int argc, char **argv)
 	log_init_from_env();
 	ctx.socket_path = getenv("DAXFS_SOCKET");
 	if (!ctx.socket_path || !ctx.socket_path[0])
-		ctx.socket_path = DAXFS_RUNSTATEDIR "/daxfs/daxfsd.sock";
+		ctx.socket_path = DAXFS_SOCKET_PATH;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--socket") == 0) {
 			if (i + 1 == argc) {
@@ -122,6 +127,10 @@ int main(int argc, char **argv)
 			ctx.socket_path = argv[i] + 9;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			ctx.json = true;
+		} else if (strcmp(argv[i], "--progress") == 0) {
+			ctx.progress = PROGRESS_ALWAYS;
+		} else if (strcmp(argv[i], "--no-progress") == 0) {
+			ctx.progress = PROGRESS_NEVER;
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return EXIT_OK;

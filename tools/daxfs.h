@@ -7,13 +7,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "progress.h"
+
 struct daxfs;
 struct json_object;
 
 /* What every command gets besides its arguments. */
 struct cli_ctx {
-	const char *socket_path; /* --socket, $DAXFS_SOCKET or the built-in path */
-	bool json;		 /* --json given before the command */
+	const char *socket_path;     /* --socket, $DAXFS_SOCKET or the built-in path */
+	bool json;		     /* --json given before the command */
+	enum progress_mode progress; /* --progress, --no-progress, or by the terminal */
 };
 
 struct cli_cmd {
@@ -38,6 +41,8 @@ int cmd_devices(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_badblocks(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_scrub(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_inject(int argc, char **argv, struct cli_ctx *ctx);
+/* cmd-stats.c: the daemon's metrics */
+int cmd_stats(int argc, char **argv, struct cli_ctx *ctx);
 /* cmd-status.c: the daemon's view of the region */
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_df(int argc, char **argv, struct cli_ctx *ctx);

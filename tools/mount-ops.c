@@ -1397,10 +1397,10 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_blocks = sf.blocks;
 	sv.f_bfree = sf.blocks_free;
 	sv.f_bavail = sf.blocks_free;
-	/* Inodes are not preallocated: any free block can hold a new file's metadata. */
-	sv.f_files = sf.files + sf.blocks_free;
-	sv.f_ffree = sf.blocks_free;
-	sv.f_favail = sf.blocks_free;
+	/* What the metadata log's snapshot can hold (daxfs(1), df -i). */
+	sv.f_files = sf.files + sf.files_free;
+	sv.f_ffree = sf.files_free;
+	sv.f_favail = sf.files_free;
 	sv.f_namemax = 255;
 	fuse_reply_statfs(req, &sv);
 }

@@ -49,7 +49,11 @@ struct daxfs_stat {
 };
 
 struct daxfs_statfs {
-	uint64_t block_size, blocks, blocks_free, blocks_quarantined, files;
+	/*
+	 * files: files and directories; files_free: how many more empty files the metadata
+	 * log's snapshot has room for (daxfs(1), df -i).
+	 */
+	uint64_t block_size, blocks, blocks_free, blocks_quarantined, files, files_free;
 	uint64_t log_used, log_len;
 	int map_trust;	      /* 0: no mapping, 1: read-only mappings, 2: read-write */
 	char kind[16];	      /* the region: "devdax", "fsdax" or "emulated" */
@@ -60,13 +64,18 @@ struct daxfs_statfs {
 };
 
 /*
+ * daxfs_default_socket - the socket daxfsd listens on unless told otherwise, as this
+ * library was built ("/run/daxfs/daxfsd.sock" with the default runstatedir).
+ */
+const char *daxfs_default_socket(void);
+
+/*
  * daxfs_open - connect to the daemon at @socket_path (NULL: $DAXFS_SOCKET, else
- * DAXFS_DEFAULT_SOCKET) and say HELLO.
+ * daxfs_default_socket()) and say HELLO.
  * Return: 0 and *@out; -ENOENT / -ECONNREFUSED (no daemon there), -EACCES (socket mode),
  *         -EPROTO (not a daxfsd of this protocol version), -ENOMEM, -ENAMETOOLONG (socket
  *         path), -ECONNRESET (the daemon closed at once: too many sessions), -ETIMEDOUT.
  */
-#define DAXFS_DEFAULT_SOCKET "/run/daxfs/daxfsd.sock"
 int daxfs_open(struct daxfs **out, const char *socket_path);
 
 /*
@@ -189,10 +198,33 @@ struct daxfs_scrub_result {
 /*
  * daxfs_scrub - have the daemon read every allocated block of the region, catching media
  * errors (each found is quarantined and its mappers told, as any poison). Root or the
- * daemon's user only. It reads the whole data in use: it may take seconds per GiB.
- * Return: 0 and *@res; -EPERM, -EROFS, -ECONNRESET, -ETIMEDOUT (raise DAXFS_TIMEOUT_MS).
+ * daemon's user only. It reads the whole data in use, a range of the region per request:
+ * it may take seconds per GiB.
+ * Return: 0 and *@res; -EPERM, -EIO (the region failed), -ECONNRESET, -ETIMEDOUT.
  */
 int daxfs_scrub(struct daxfs *fs, struct daxfs_scrub_result *res);
+
+/*
+ * daxfs_scrub_progress - daxfs_scrub(), calling @fn(@ctx, done, total, so_far) after each
+ * range with the bytes of the region's data area covered so far and in all (done ==
+ * total the last time) and the sums so far, from the calling thread.
+ * Return: as daxfs_scrub; *@res holds the sums of the ranges done also on failure.
+ */
+typedef void (*daxfs_scrub_progress_fn)(void *ctx, uint64_t done, uint64_t total,
+					const struct daxfs_scrub_result *so_far);
+int daxfs_scrub_progress(struct daxfs *fs, struct daxfs_scrub_result *res,
+			 daxfs_scrub_progress_fn fn, void *ctx);
+
+/* --- the daemon's metrics --- */
+
+/*
+ * daxfs_stats - the daemon's metrics as OpenMetrics text, what its metrics endpoint
+ * serves (daxfsd --metrics-listen; the series are listed in daxfsd(8)), ending with
+ * "# EOF". Open to every client.
+ * Return: 0, *@text (malloc'd and NUL-terminated: free() it) and its length in *@len;
+ *         -ENOMEM, -ECONNRESET, -EPROTO (a daemon without STATS).
+ */
+int daxfs_stats(struct daxfs *fs, char **text, size_t *len);
 
 /* --- fault injection (a daemon started with --fault-injection; docs/fault-injection.md) --- */
 

@@ -766,7 +766,7 @@ static void check_packet(struct storm *s, struct conn *c, const struct raw_pkt *
 		if (h.op != (uint16_t)(WIRE_REPLY | op))
 			T_FAIL("storm: the reply to op 0x%x id %" PRIu64 " has op 0x%x", op, h.id,
 			       h.op);
-		if (op >= WIRE_HELLO && op < WIRE_OP_MAX) {
+		if (wire_op_known(op)) {
 			if (rc != 0)
 				T_FAIL("storm: a malformed reply (%d) to op 0x%x: %zu bytes, "
 				       "status %d",
