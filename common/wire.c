@@ -155,6 +155,31 @@ int wire_reply_size(unsigned op)
 	return op_known(op) ? ops[op].reply : -1;
 }
 
+size_t wire_reply_max(const struct wire_req *req)
+{
+	unsigned op = req->hdr.op;
+	struct wire_io io;
+
+	switch (op) {
+	case WIRE_READ:
+		memcpy(&io, req->body, sizeof(io));
+		if (req->hdr.flags & WIRE_F_SHM)
+			break;
+		return HDR_SIZE + sizeof(struct wire_io_reply) + io.len;
+	case WIRE_READDIR:
+	case WIRE_MAP:
+	case WIRE_EXTENTS:
+	case WIRE_BADBLOCKS:
+		return WIRE_MSG_MAX;
+	default:
+		/* An op with a variable reply must be listed above; unknown ones get the most. */
+		if (!op_known(op))
+			return WIRE_MSG_MAX;
+		break;
+	}
+	return HDR_SIZE + (size_t)ops[op].reply;
+}
+
 /*
  * check_path - the path of @path_len bytes at offset @off of the packet: 2..WIRE_PATH_MAX
  * bytes, all inside the packet, NUL-terminated at its counted length with no NUL before,

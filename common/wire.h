@@ -380,4 +380,11 @@ int wire_decode_reply(const void *buf, size_t len, struct wire_hdr *hdr);
 /* wire_reply_size - the fixed size of the reply to @op after the header (>= 8), or -1. */
 int wire_reply_size(unsigned op);
 
+/*
+ * wire_reply_max - the largest reply (header included) the decoded request @req can get:
+ * an inline READ its data, the listings and MAP a whole message, other ops their fixed
+ * reply. The daemon reserves it per request in flight (daemon/session.h).
+ */
+size_t wire_reply_max(const struct wire_req *req);
+
 #endif

@@ -72,6 +72,10 @@ static const struct cfg_def defs[CFG_NKEYS] = {
 			 "microseconds to poll before sleeping"},
 	[CFG_MAX_SESSIONS] = {"max_sessions", "--max-sessions", SEC_DAEMON, T_UINT, "256", 1,
 			      1000000, false, "connected clients at most"},
+	[CFG_MAX_SESSIONS_PER_USER] = {"max_sessions_per_user", "--max-sessions-per-user",
+				       SEC_DAEMON, T_UINT, "64", 1, 1000000, false,
+				       "connected clients of one uid at most (not root's, nor the "
+				       "daemon's user's)"},
 	[CFG_PATH] = {"path", "--region", SEC_REGION, T_PATH, NULL, 0, 0, false,
 		      "the region: a device-DAX device or a file"},
 	[CFG_KIND] = {"kind", "--kind", SEC_REGION, T_KIND, "auto", 0, 0, false,

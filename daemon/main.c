@@ -64,8 +64,9 @@ static const char usage[] =
 	"                              names or uids, each optionally :ro (read-only mappings)\n"
 	"  --map-groups LIST           the same for groups (names or gids)\n"
 	"  --workers N                 threads that run requests (default 16)\n"
-	"  --max-sessions N            connected clients at most (default 256); more are\n"
-	"                              accepted and closed at once\n"
+	"  --max-sessions N            connected clients at most (default 256); the last\n"
+	"                              eighth are kept for root and this daemon's user\n"
+	"  --max-sessions-per-user N   connected clients of one other uid at most (default 64)\n"
 	"  --poll-us US                after a request, poll for the next one this long before\n"
 	"                              sleeping (default 50; 0 turns polling off)\n"
 	"  --lease-break-timeout MS    how long a client that maps a range being truncated or\n"
@@ -110,6 +111,7 @@ static const struct option options[] = {
 	{"map-groups", required_argument, NULL, OPT_KEY + CFG_MAP_GROUPS},
 	{"workers", required_argument, NULL, OPT_KEY + CFG_WORKERS},
 	{"max-sessions", required_argument, NULL, OPT_KEY + CFG_MAX_SESSIONS},
+	{"max-sessions-per-user", required_argument, NULL, OPT_KEY + CFG_MAX_SESSIONS_PER_USER},
 	{"lease-break-timeout", required_argument, NULL, OPT_KEY + CFG_LEASE_BREAK_TIMEOUT},
 	{"badblock-poll-interval", required_argument, NULL, OPT_KEY + CFG_BADBLOCK_POLL_INTERVAL},
 	{"poll-us", required_argument, NULL, OPT_KEY + CFG_POLL_US},
@@ -635,6 +637,7 @@ int main(int argc, char **argv)
 		cfg_str(&d.cfg, CFG_SOCKET_GROUP) ? (int)cfg_num(&d.cfg, CFG_SOCKET_GROUP) : -1;
 	so.workers = (unsigned)cfg_num(&d.cfg, CFG_WORKERS);
 	so.max_sessions = (unsigned)cfg_num(&d.cfg, CFG_MAX_SESSIONS);
+	so.max_sessions_per_user = (unsigned)cfg_num(&d.cfg, CFG_MAX_SESSIONS_PER_USER);
 	so.poll_ns = cfg_num(&d.cfg, CFG_POLL_US) * 1000;
 	so.trust = &d.trust;
 	mo.kind = (enum region_kind)cfg_num(&d.cfg, CFG_KIND);
@@ -713,10 +716,10 @@ int main(int argc, char **argv)
 		snprintf(sz, sizeof(sz), "socket activation");
 	else
 		snprintf(sz, sizeof(sz), "mode %04o", (unsigned)so.socket_mode);
-	log_notice("listening on %s (%s, %u workers, at most %u sessions, poll %" PRIu64
-		   " us; map trust: %s)",
+	log_notice("listening on %s (%s, %u workers, at most %u sessions, %u per user, poll "
+		   "%" PRIu64 " us; map trust: %s)",
 		   so.listen_fd >= 0 ? "the socket systemd passed" : so.socket_path, sz, so.workers,
-		   so.max_sessions, so.poll_ns / 1000,
+		   so.max_sessions, so.max_sessions_per_user, so.poll_ns / 1000,
 		   perm_trust_describe(&d.trust, buf, sizeof(buf)));
 	if (wd_usec)
 		log_info("pinging the systemd watchdog every %" PRIu64 " ms", wd_usec / 2000);

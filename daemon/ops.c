@@ -749,7 +749,7 @@ typedef int (*op_fn)(struct op *op);
 /* is_admin - root, or the daemon's own user: who may scrub and inject. */
 static bool is_admin(const struct op *op)
 {
-	return perm_is_root(op->cred) || op->cred->uid == geteuid();
+	return perm_is_admin(op->cred);
 }
 
 /* EXTENTS: like filefrag, which needs the file open for reading. */

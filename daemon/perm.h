@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "namespace.h"
 
@@ -48,6 +49,15 @@ bool perm_in_group(const struct cred *c, uint32_t gid);
 static inline bool perm_is_root(const struct cred *c)
 {
 	return c->uid == 0;
+}
+
+/*
+ * perm_is_admin - root or the user the daemon runs as: who may scrub, inject, clear bad
+ * blocks, and who has the sessions reserved for it (docs/man/daxfsd.8).
+ */
+static inline bool perm_is_admin(const struct cred *c)
+{
+	return c->uid == 0 || c->uid == (uint32_t)geteuid();
 }
 
 /* perm_is_owner - the caller owns @a. */
