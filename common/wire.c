@@ -91,6 +91,8 @@ static const struct op_info ops[WIRE_OP_MAX] = {
 	[WIRE_POISON_REPORT] = {"POISON_REPORT", sizeof(struct wire_poison_report),
 				sizeof(struct wire_reply)},
 	[WIRE_INJECT] = {"INJECT", sizeof(struct wire_inject), sizeof(struct wire_inject_reply)},
+	[WIRE_BADBLOCK_CLEAR] = {"BADBLOCK_CLEAR", sizeof(struct wire_badblock_clear),
+				 sizeof(struct wire_badblock_clear_reply)},
 };
 
 static bool op_known(unsigned op)
@@ -139,7 +141,7 @@ const char *wire_inject_kind_name(unsigned kind)
 	static const char *const names[] = {
 		[WIRE_INJECT_POISON] = "poison", [WIRE_INJECT_FAIL] = "fail",
 		[WIRE_INJECT_DELAY] = "delay",	 [WIRE_INJECT_CRASH] = "crash",
-		[WIRE_INJECT_CLEAR] = "clear",
+		[WIRE_INJECT_CLEAR] = "clear",	 [WIRE_INJECT_MEDIA] = "media",
 	};
 
 	return kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind] : "?";
@@ -340,11 +342,19 @@ static int decode_body(const uint8_t *buf, size_t len, struct wire_req *out)
 			return -EBADMSG;
 		break;
 	}
+	case WIRE_BADBLOCK_CLEAR: {
+		struct wire_badblock_clear c;
+
+		memcpy(&c, body, sizeof(c));
+		if (c.len == 0 || c.off + c.len < c.off)
+			return -EBADMSG;
+		break;
+	}
 	case WIRE_INJECT: {
 		struct wire_inject in;
 
 		memcpy(&in, body, sizeof(in));
-		if (in.kind < WIRE_INJECT_POISON || in.kind > WIRE_INJECT_CLEAR || in.pad)
+		if (in.kind < WIRE_INJECT_POISON || in.kind > WIRE_INJECT_MEDIA || in.pad)
 			return -EBADMSG;
 		if (memchr(in.point, '\0', sizeof(in.point)) == NULL)
 			return -EBADMSG;

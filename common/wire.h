@@ -44,13 +44,14 @@ enum wire_op {
 	WIRE_FSYNC = 15,
 	WIRE_MAP = 16,
 	WIRE_UNMAP = 17,
-	WIRE_ACK = 18,		 /* acknowledges an INVALIDATE event; no reply */
-	WIRE_EXTENTS = 19,	 /* a file's extents, as filefrag shows them */
-	WIRE_BADBLOCKS = 20,	 /* the quarantined ranges and the file pages they hit */
-	WIRE_SCRUB = 21,	 /* read every allocated block SIGBUS-safely */
-	WIRE_POISON_REPORT = 22, /* a client's library caught SIGBUS on a mapping; no reply */
-	WIRE_INJECT = 23,	 /* fault-injection mode only (DESIGN §8); else EPERM */
-	WIRE_OP_MAX = 24,
+	WIRE_ACK = 18,		  /* acknowledges an INVALIDATE event; no reply */
+	WIRE_EXTENTS = 19,	  /* a file's extents, as filefrag shows them */
+	WIRE_BADBLOCKS = 20,	  /* the quarantined ranges and the file pages they hit */
+	WIRE_SCRUB = 21,	  /* read every allocated block SIGBUS-safely */
+	WIRE_POISON_REPORT = 22,  /* a client's library caught SIGBUS on a mapping; no reply */
+	WIRE_INJECT = 23,	  /* fault-injection mode only (DESIGN §8); else EPERM */
+	WIRE_BADBLOCK_CLEAR = 24, /* return a quarantined range to use (admins) */
+	WIRE_OP_MAX = 25,
 
 	WIRE_REPLY = 0x100, /* a reply: header op is WIRE_REPLY | request op */
 
@@ -290,6 +291,7 @@ enum wire_inject_kind {
 	WIRE_INJECT_DELAY = 3,	/* sleep arg0 microseconds at @point */
 	WIRE_INJECT_CRASH = 4,	/* abort at @point, or (empty point) at the arg0-th persist */
 	WIRE_INJECT_CLEAR = 5,	/* forget every fail, delay and crash */
+	WIRE_INJECT_MEDIA = 6,	/* region bytes [arg0, arg0 + arg1) fault when read, unnoticed */
 };
 #define WIRE_POINT_MAX 32 /* bytes of a point name with its NUL */
 struct wire_inject {
@@ -301,6 +303,16 @@ struct wire_inject {
 struct wire_inject_reply {
 	struct wire_reply r;
 	uint64_t value; /* POISON: blocks newly quarantined */
+};
+
+/* BADBLOCK_CLEAR: return quarantined region bytes [off, off + len) to use (admins only). */
+struct wire_badblock_clear {
+	uint64_t off; /* region bytes, 4 KiB aligned */
+	uint64_t len; /* bytes, 4 KiB aligned, > 0 */
+};
+struct wire_badblock_clear_reply {
+	struct wire_reply r;
+	uint64_t blocks; /* returned to use */
 };
 
 /* --- events (daemon -> client, header id 0) --- */

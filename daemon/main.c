@@ -15,6 +15,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -664,6 +665,16 @@ int main(int argc, char **argv)
 	/* Region memory may fault (media errors; a client truncating an emulated region). */
 	if (sigbus_install())
 		goto out;
+	/*
+	 * Early kill: when a process consumes a media error in a page we map too, the kernel
+	 * tells us at once (SIGBUS BUS_MCEERR_AO, quarantined by the SIGBUS thread) instead of
+	 * only when we touch it. That is what confirms a client's POISON_REPORT on a device
+	 * whose page the kernel took out of service but would map again without a fault.
+	 */
+	if (prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0, 0) < 0)
+		log_warn("cannot ask for early media-error notices (PR_MCE_KILL): %s; a client's "
+			 "poison report is then confirmed only by reading the range",
+			 strerror(errno));
 	raise_nofile();
 	rcu_thread_online();
 	online = true;

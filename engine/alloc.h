@@ -79,6 +79,20 @@ int alloc_reserve(struct alloc *a, uint64_t block, uint64_t count);
  */
 int64_t alloc_quarantine(struct alloc *a, uint64_t block, uint64_t count);
 
+/*
+ * alloc_unquarantine - the quarantined blocks [@block, @block + @count) return to use: they
+ * become used, owned by the caller, who frees them (alloc_free) once nothing on the media
+ * quarantines them any more, or quarantines them again (alloc_quarantine, then alloc_free).
+ * Only blocks nobody holds may: a block that was used when it was quarantined is held
+ * until its owner frees it (a poisoned file page that is not rewritten, a free waiting for
+ * its grace period, a dropped client's hold).
+ * alloc_unquarantine_check - the same test, changing nothing.
+ * Return: 0; -EINVAL out of the area; -ENOENT (*@bad is a block not quarantined) or -EBUSY
+ *         (*@bad is a block still held); nothing changed then.
+ */
+int alloc_unquarantine(struct alloc *a, uint64_t block, uint64_t count, uint64_t *bad);
+int alloc_unquarantine_check(struct alloc *a, uint64_t block, uint64_t count, uint64_t *bad);
+
 /* alloc_is_free / alloc_is_quarantined - state of one block (false out of the area). */
 bool alloc_is_free(struct alloc *a, uint64_t block);
 bool alloc_is_quarantined(struct alloc *a, uint64_t block);

@@ -528,6 +528,18 @@ out:
 	return rc;
 }
 
+int ns_checkpoint_after(struct ns *ns, int (*fn)(struct ns *ns, void *ctx), void *ctx)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&ns->txlock);
+	rc = fn(ns, ctx);
+	if (rc == 0)
+		rc = checkpoint_locked(ns);
+	pthread_rwlock_unlock(&ns->txlock);
+	return rc;
+}
+
 int ns_checkpoint(struct ns *ns)
 {
 	int rc;

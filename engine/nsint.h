@@ -207,6 +207,19 @@ int ns_tx_run_held(struct ns *ns, struct mlog_tx *tx, struct ns_hold *hold);
 /* ns_writable - 0, or -EROFS when mounted read-only or failed. */
 int ns_writable(struct ns *ns);
 
+/*
+ * ns_checkpoint_after - with every transaction held off (the tx lock exclusive), run
+ * @fn(@ns, @ctx), a change of the in-memory state that no log record describes; if it
+ * returns 0, write a checkpoint, whose snapshot holds the change. The change is durable
+ * once the new log area is in force: a crash before the superblocks name it leaves the old
+ * log, and with it the old state (docs/format.md §4). How badblocks clear returns blocks to
+ * use without a record of its own.
+ * Context: thread registered with RCU, outside a read section, holding no engine lock.
+ * Return: @fn's error; else the checkpoint's (-ENOSPC, -EROFS, -EIO). On a checkpoint
+ *         failure @fn's change stays in memory: the caller undoes it.
+ */
+int ns_checkpoint_after(struct ns *ns, int (*fn)(struct ns *ns, void *ctx), void *ctx);
+
 /* --- nsapply.c --- */
 
 /*

@@ -77,6 +77,9 @@ static const struct wire_inject inject_poison = {
 	.kind = WIRE_INJECT_POISON, .arg0 = 1 << 20, .arg1 = 4096};
 static const struct wire_inject inject_fail = {
 	.kind = WIRE_INJECT_FAIL, .arg0 = 3, .arg1 = 28, .point = "alloc"};
+static const struct wire_inject inject_media = {
+	.kind = WIRE_INJECT_MEDIA, .arg0 = 3 << 20, .arg1 = 8192};
+static const struct wire_badblock_clear bb_clear_b = {.off = 6 << 20, .len = 4096};
 
 #define BODY(b) &(b), sizeof(b)
 
@@ -116,6 +119,8 @@ static const struct req_sample reqs[] = {
 	{"poison report", WIRE_POISON_REPORT, 0, BODY(poison_report_b)},
 	{"inject poison", WIRE_INJECT, 0, BODY(inject_poison)},
 	{"inject fail", WIRE_INJECT, 0, BODY(inject_fail)},
+	{"inject media", WIRE_INJECT, 0, BODY(inject_media)},
+	{"badblock clear", WIRE_BADBLOCK_CLEAR, 0, BODY(bb_clear_b)},
 };
 
 static size_t build_req(const struct req_sample *s, void *buf)
@@ -452,6 +457,12 @@ static void bad_requests(void)
 	EXPECT_REQ(mk, EBADMSG, put_u32(b, HDR + 4, WIRE_CREATE_EXCL));
 	EXPECT_REQ(rename, EBADMSG, put_u32(b, HDR, 4));
 	EXPECT_REQ(sample_index("hello"), EBADMSG, put_u32(b, HDR + 4, 1));
+	/* INJECT kinds 1..6; BADBLOCK_CLEAR a non-empty range that does not wrap. */
+	EXPECT_REQ(sample_index("inject media"), EBADMSG, put_u32(b, HDR, 7));
+	EXPECT_REQ(sample_index("inject media"), EBADMSG, put_u32(b, HDR, 0));
+	EXPECT_REQ(sample_index("badblock clear"), EBADMSG, put_u64(b, HDR + 8, 0));
+	EXPECT_REQ(sample_index("badblock clear"), EBADMSG, put_u64(b, HDR, UINT64_MAX - 100));
+	EXPECT_REQ(sample_index("badblock clear"), 0, put_u64(b, HDR, 1));
 
 	/* Fixed-size requests: nothing may follow the body. */
 	for (size_t i = 0; i < ARRAY_SIZE(reqs); i++) {
@@ -510,6 +521,7 @@ static const struct wire_map_reply map_r3 = {
 	.grant = 1, .generation = 2, .region_size = 1 << 30, .count = 3};
 static const struct wire_map_reply map_rmax = {
 	.grant = 1, .count = WIRE_MAP_EXTENTS_MAX, .fd_rdonly = 1};
+static const struct wire_badblock_clear_reply bb_clear_r = {.blocks = 1};
 static const struct wire_event event_b = {
 	.grant = 1, .ino = 2, .off = 4096, .len = 8192, .generation = 3};
 
@@ -556,6 +568,7 @@ static const struct reply_sample replies[] = {
 	{"map max", R(WIRE_MAP), 0, BODY(map_rmax), extents, sizeof(extents)},
 	{"unmap", R(WIRE_UNMAP), 0, BODY(status_ok)},
 	{"ack error", R(WIRE_ACK), 0, BODY(status_err)},
+	{"badblock clear", R(WIRE_BADBLOCK_CLEAR), 0, BODY(bb_clear_r)},
 	{"poison", WIRE_EV_POISON, 0, BODY(event_b)},
 	{"invalidate", WIRE_EV_INVALIDATE, 0, BODY(event_b)},
 };
