@@ -504,10 +504,11 @@ int mlog_open(struct mlog **out, struct region *r, mlog_apply_fn apply, void *ct
 		 * read, so nothing may be appended after them: read-only (DESIGN §5).
 		 */
 		log_err("%s: a media error at offset %" PRIu64
-			" in log area %u, where record %" PRIu64
-			" would be; mounted read-only with the records before it (run daxfs check; "
-			"clear the device's bad blocks and restore the region)",
-			region_path(r), info.poison_off, l->sb.log_active, info.poison_seq);
+			" in log area %u, where record %" PRIu64 " would be: the %" PRIu64
+			" records before it are in force, read-only "
+			"(run daxfs check; clear the device's bad blocks and restore the region)",
+			region_path(r), info.poison_off, l->sb.log_active, info.poison_seq,
+			info.records);
 		l->rdonly = true;
 	} else if (info.damaged) {
 		log_err("%s: metadata log record %" PRIu64 " at offset %" PRIu64

@@ -121,7 +121,7 @@ static void daemon_readonly(const char *poison)
 	setenv("DAXFS_FAULT_POISON", poison, 1);
 	t_daemon_start(&d, t_path("region"), "poisoned", NULL);
 	unsetenv("DAXFS_FAULT_POISON");
-	T_ASSERT(t_daemon_log_has(&d, "mounted read-only with the records before it"));
+	T_ASSERT(t_daemon_log_has(&d, "records before it are in force, read-only"));
 	T_OK(daxfs_open(&fs, d.sock));
 	T_OK(daxfs_statfs(fs, &sf));
 	T_ERR(daxfs_mkdir(fs, "/new", 0755, NULL), EROFS);
