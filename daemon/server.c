@@ -90,7 +90,7 @@ struct srv {
 	size_t nuids, capuids;
 	unsigned nrefusing;		/* connections over a limit, waiting for their HELLO */
 	const struct timeval *hello_tv; /* HELLO_TIMEOUT_S, a common timeout of the base */
-	struct ratelog log_refused, log_hello, log_reports;
+	struct ratelog log_refused, log_hello, log_reports, log_first;
 	uint8_t *rbuf; /* WIRE_MSG_MAX + 1 bytes, 8-aligned: one packet in */
 	uint8_t *lbuf; /* WIRE_MSG_MAX: the loop's own replies */
 
@@ -363,6 +363,23 @@ static void drop(struct srv *srv, struct sess *s, const char *why)
 	disconnect(srv, s);
 }
 
+/*
+ * close_early - a connection that did not begin a session (its first message was not a
+ * HELLO it can be answered): closed; one line per 10 s counts them, so that a flood of
+ * such connections cannot flood the log. It has no grants to keep.
+ */
+static void close_early(struct srv *srv, struct sess *s, const char *why)
+{
+	if (ratelog_due(&srv->log_first)) {
+		log_notice("closed %" PRIu64 " connection%s before a session began (the last: "
+			   "pid %d, uid %u: %s)",
+			   srv->log_first.count, srv->log_first.count == 1 ? "" : "s",
+			   (int)s->cred.pid, s->cred.uid, why);
+		srv->log_first.count = 0;
+	}
+	disconnect(srv, s);
+}
+
 /* --- requests --- */
 
 /* quiet - a reply the client does not want: a POISON_REPORT that was taken (as ACK). */
@@ -514,7 +531,7 @@ static bool hello(struct srv *srv, struct sess *s, const struct wire_req *req)
 		snprintf(why, sizeof(why), "cannot set up its shared buffer: %s",
 			 strerror(-status));
 	}
-	drop(srv, s, why);
+	close_early(srv, s, why);
 	return true;
 }
 
@@ -529,7 +546,10 @@ static bool packet(struct srv *srv, struct sess *s, size_t len, bool oversize, b
 	int rc;
 
 	if (len < sizeof(struct wire_hdr)) {
-		drop(srv, s, "sent a message shorter than a header");
+		if (s->hello)
+			drop(srv, s, "sent a message shorter than a header");
+		else
+			close_early(srv, s, "a first message shorter than a header");
 		return true;
 	}
 	if (oversize || badfds) {
@@ -550,8 +570,9 @@ static bool packet(struct srv *srv, struct sess *s, size_t len, bool oversize, b
 		if (rc == 0 && req.hdr.op == WIRE_HELLO)
 			return hello(srv, s, &req);
 		reply_error(srv, s, &req.hdr, rc ? rc : -EPROTO);
-		drop(srv, s,
-		     rc ? "its first message is malformed" : "its first message is not HELLO");
+		close_early(srv, s,
+			    rc ? "its first message is malformed"
+			       : "its first message is not HELLO");
 		return true;
 	}
 	if (rc) {
