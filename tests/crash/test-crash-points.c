@@ -10,9 +10,10 @@
  * name) and mkdirs; a read mapping (another handle, its events on the library's thread) and
  * a truncate under it (lease-break); an injected poison on a file's block
  * (poison-after-rmap); a removed file's block poisoned and cleared again (badblock-clear);
- * create + unlink churn until the log is checkpointed twice (checkpoint-*). Every operation that got its reply is recorded in a model. The daemon must
- * then die by SIGABRT with the point named in its log (a point the workload never reaches
- * fails the test); `daxfs check` of the region is clean; a daemon started on it again shows
+ * create + unlink churn until the log is checkpointed twice (checkpoint-*). Every operation
+ * that got its reply is recorded in a model. The daemon must then die by SIGABRT with the
+ * point named in its log (a point the workload never reaches fails the test); `daxfs
+ * check` of the region is clean; a daemon started on it again shows
  * every acknowledged operation: the names (readdir), the sizes and the bytes written, the
  * poisoned page reads EIO (when the inject was acknowledged). The operation in flight may be
  * there or not.

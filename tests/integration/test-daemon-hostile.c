@@ -10,9 +10,9 @@
  * from several connections of an unprivileged user. Every error reply is checked
  * (op, id, size, zeroed body, status) where the protocol defines it; the connections
  * closed before a session began are counted in the log, not one line each. Through all
- * of it, a libdaxfs client stays connected; at the end it still works, its data is intact, every
- * block the hostile user took is free again once its files are gone, and the daemon has
- * exactly the fds it had before.
+ * of it, a libdaxfs client stays connected; at the end it still works, its data is intact,
+ * every block the hostile user took is free again once its files are gone, and the daemon
+ * has exactly the fds it had before.
  *
  * Usage: test-daemon-hostile --daxfsd=PATH --cli=PATH [seed]
  */
