@@ -97,6 +97,8 @@ static const struct op_info ops[WIRE_OP_MAX] = {
 	[WIRE_STATS] = {"STATS", 0, sizeof(struct wire_stats_reply)},
 	[WIRE_SCRUB_RANGE] = {"SCRUB_RANGE", sizeof(struct wire_scrub_range),
 			      sizeof(struct wire_scrub_range_reply)},
+	[WIRE_BADBLOCK_CLEAR] = {"BADBLOCK_CLEAR", sizeof(struct wire_badblock_clear),
+				 sizeof(struct wire_badblock_clear_reply)},
 };
 
 bool wire_op_known(unsigned op)
@@ -150,7 +152,7 @@ const char *wire_inject_kind_name(unsigned kind)
 	static const char *const names[] = {
 		[WIRE_INJECT_POISON] = "poison", [WIRE_INJECT_FAIL] = "fail",
 		[WIRE_INJECT_DELAY] = "delay",	 [WIRE_INJECT_CRASH] = "crash",
-		[WIRE_INJECT_CLEAR] = "clear",
+		[WIRE_INJECT_CLEAR] = "clear",	 [WIRE_INJECT_MEDIA] = "media",
 	};
 
 	return kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind] : "?";
@@ -164,6 +166,31 @@ int wire_body_size(unsigned op)
 int wire_reply_size(unsigned op)
 {
 	return op_known(op) ? ops[op].reply : -1;
+}
+
+size_t wire_reply_max(const struct wire_req *req)
+{
+	unsigned op = req->hdr.op;
+	struct wire_io io;
+
+	switch (op) {
+	case WIRE_READ:
+		memcpy(&io, req->body, sizeof(io));
+		if (req->hdr.flags & WIRE_F_SHM)
+			break;
+		return HDR_SIZE + sizeof(struct wire_io_reply) + io.len;
+	case WIRE_READDIR:
+	case WIRE_MAP:
+	case WIRE_EXTENTS:
+	case WIRE_BADBLOCKS:
+		return WIRE_MSG_MAX;
+	default:
+		/* An op with a variable reply must be listed above; unknown ones get the most. */
+		if (!op_known(op))
+			return WIRE_MSG_MAX;
+		break;
+	}
+	return HDR_SIZE + (size_t)ops[op].reply;
 }
 
 /*
@@ -326,11 +353,19 @@ static int decode_body(const uint8_t *buf, size_t len, struct wire_req *out)
 			return -EBADMSG;
 		break;
 	}
+	case WIRE_BADBLOCK_CLEAR: {
+		struct wire_badblock_clear c;
+
+		memcpy(&c, body, sizeof(c));
+		if (c.len == 0 || c.off + c.len < c.off)
+			return -EBADMSG;
+		break;
+	}
 	case WIRE_INJECT: {
 		struct wire_inject in;
 
 		memcpy(&in, body, sizeof(in));
-		if (in.kind < WIRE_INJECT_POISON || in.kind > WIRE_INJECT_CLEAR || in.pad)
+		if (in.kind < WIRE_INJECT_POISON || in.kind > WIRE_INJECT_MEDIA || in.pad)
 			return -EBADMSG;
 		if (memchr(in.point, '\0', sizeof(in.point)) == NULL)
 			return -EBADMSG;

@@ -50,7 +50,8 @@ enum wire_op {
 	WIRE_SCRUB = 21,	 /* read every allocated block SIGBUS-safely */
 	WIRE_POISON_REPORT = 22, /* a client's library caught SIGBUS on a mapping; no reply */
 	WIRE_INJECT = 23,	 /* fault-injection mode only (DESIGN §8); else EPERM */
-	/* 24..39: taken by other work in progress; numbers no op has are unknown (EPROTO). */
+	WIRE_BADBLOCK_CLEAR = 24, /* return a quarantined range to use (admins) */
+	/* 25..39: free; numbers no op has are unknown (EPROTO). */
 	WIRE_STATS = 40,       /* the daemon's metrics, OpenMetrics text in the shared buffer */
 	WIRE_SCRUB_RANGE = 41, /* SCRUB of a range of the data area, for progress */
 	WIRE_OP_MAX = 42,      /* one past the highest op number */
@@ -296,6 +297,7 @@ enum wire_inject_kind {
 	WIRE_INJECT_DELAY = 3,	/* sleep arg0 microseconds at @point */
 	WIRE_INJECT_CRASH = 4,	/* abort at @point, or (empty point) at the arg0-th persist */
 	WIRE_INJECT_CLEAR = 5,	/* forget every fail, delay and crash */
+	WIRE_INJECT_MEDIA = 6,	/* region bytes [arg0, arg0 + arg1) fault when read, unnoticed */
 };
 #define WIRE_POINT_MAX 32 /* bytes of a point name with its NUL */
 struct wire_inject {
@@ -331,6 +333,16 @@ struct wire_scrub_range_reply {
 	uint64_t blocks_bad;  /* of them, found poisoned (and now quarantined) */
 	uint64_t bytes_read;
 	uint64_t usec;
+};
+
+/* BADBLOCK_CLEAR: return quarantined region bytes [off, off + len) to use (admins only). */
+struct wire_badblock_clear {
+	uint64_t off; /* region bytes, 4 KiB aligned */
+	uint64_t len; /* bytes, 4 KiB aligned, > 0 */
+};
+struct wire_badblock_clear_reply {
+	struct wire_reply r;
+	uint64_t blocks; /* returned to use */
 };
 
 /* --- events (daemon -> client, header id 0) --- */
@@ -411,5 +423,12 @@ int wire_decode_reply(const void *buf, size_t len, struct wire_hdr *hdr);
 
 /* wire_reply_size - the fixed size of the reply to @op after the header (>= 8), or -1. */
 int wire_reply_size(unsigned op);
+
+/*
+ * wire_reply_max - the largest reply (header included) the decoded request @req can get:
+ * an inline READ its data, the listings and MAP a whole message, other ops their fixed
+ * reply. The daemon reserves it per request in flight (daemon/session.h).
+ */
+size_t wire_reply_max(const struct wire_req *req);
 
 #endif

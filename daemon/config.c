@@ -94,6 +94,11 @@ static const struct cfg_def defs[CFG_NKEYS] = {
 	[CFG_MAX_SESSIONS] = {"max_sessions", "--max-sessions", "N", SEC_DAEMON, T_UINT, "256", 1,
 			      1000000, false,
 			      "connected clients at most; more are accepted and closed at once"},
+	[CFG_MAX_SESSIONS_PER_USER] = {"max_sessions_per_user", "--max-sessions-per-user", "N",
+				       SEC_DAEMON, T_UINT, "64", 1, 1000000, false,
+				       "connected clients of one uid at most (root and the daemon's "
+				       "user are not counted: the last eighth of max_sessions is "
+				       "kept for them)"},
 	[CFG_METRICS_LISTEN] = {"metrics_listen", "--metrics-listen", "ADDR:PORT", SEC_DAEMON,
 				T_LISTEN, NULL, 0, 0, false,
 				"serve OpenMetrics at http://ADDR:PORT/metrics, ADDR a numeric "

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -641,6 +642,7 @@ int main(int argc, char **argv)
 		cfg_str(&d.cfg, CFG_SOCKET_GROUP) ? (int)cfg_num(&d.cfg, CFG_SOCKET_GROUP) : -1;
 	so.workers = (unsigned)cfg_num(&d.cfg, CFG_WORKERS);
 	so.max_sessions = (unsigned)cfg_num(&d.cfg, CFG_MAX_SESSIONS);
+	so.max_sessions_per_user = (unsigned)cfg_num(&d.cfg, CFG_MAX_SESSIONS_PER_USER);
 	so.poll_ns = cfg_num(&d.cfg, CFG_POLL_US) * 1000;
 	so.trust = &d.trust;
 	mo.kind = (enum region_kind)cfg_num(&d.cfg, CFG_KIND);
@@ -668,6 +670,16 @@ int main(int argc, char **argv)
 	/* Region memory may fault (media errors; a client truncating an emulated region). */
 	if (sigbus_install())
 		goto out;
+	/*
+	 * Early kill: when a process consumes a media error in a page we map too, the kernel
+	 * tells us at once (SIGBUS BUS_MCEERR_AO, quarantined by the SIGBUS thread) instead of
+	 * only when we touch it. That is what confirms a client's POISON_REPORT on a device
+	 * whose page the kernel took out of service but would map again without a fault.
+	 */
+	if (prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0, 0) < 0)
+		log_warn("cannot ask for early media-error notices (PR_MCE_KILL): %s; a client's "
+			 "poison report is then confirmed only by reading the range",
+			 strerror(errno));
 	raise_nofile();
 	rcu_thread_online();
 	online = true;
@@ -724,10 +736,10 @@ int main(int argc, char **argv)
 		snprintf(sz, sizeof(sz), "socket activation");
 	else
 		snprintf(sz, sizeof(sz), "mode %04o", (unsigned)so.socket_mode);
-	log_notice("listening on %s (%s, %u workers, at most %u sessions, poll %" PRIu64
-		   " us; map trust: %s)",
+	log_notice("listening on %s (%s, %u workers, at most %u sessions, %u per user, poll "
+		   "%" PRIu64 " us; map trust: %s)",
 		   so.listen_fd >= 0 ? "the socket systemd passed" : so.socket_path, sz, so.workers,
-		   so.max_sessions, so.poll_ns / 1000,
+		   so.max_sessions, so.max_sessions_per_user, so.poll_ns / 1000,
 		   perm_trust_describe(&d.trust, buf, sizeof(buf)));
 	if (wd_usec)
 		log_info("pinging the systemd watchdog every %" PRIu64 " ms", wd_usec / 2000);

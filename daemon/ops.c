@@ -582,48 +582,83 @@ static int op_unmap(struct op *op)
 }
 
 #define REPORT_LEN_MAX REGION_HUGE_SIZE		   /* the largest page a SIGBUS reports */
-#define REPORT_LOG_NS (10ULL * 1000 * 1000 * 1000) /* one "refused" line per 10 s */
+#define REPORT_LOG_NS (10ULL * 1000 * 1000 * 1000) /* one line per kind per 10 s */
 
-static uint64_t report_logged_at; /* atomic: mono_ns of the last "refused" line */
+/* A report outcome logged at most once per REPORT_LOG_NS, with how many came meanwhile. */
+struct report_log {
+	uint64_t at;	/* atomic: mono_ns of the last line */
+	uint64_t count; /* atomic: since the daemon started */
+};
+
+static struct report_log refused_log, unconfirmed_log;
+
+/* report_log_due - count one; true when this thread should write the line now. */
+static bool report_log_due(struct report_log *l, uint64_t *count)
+{
+	uint64_t now = mono_ns(), last = __atomic_load_n(&l->at, __ATOMIC_ACQUIRE);
+
+	*count = __atomic_add_fetch(&l->count, 1, __ATOMIC_RELAXED);
+	if (last && now - last < REPORT_LOG_NS)
+		return false;
+	return __atomic_compare_exchange_n(&l->at, &last, now, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE);
+}
 
 /* report_refused - log a refused POISON_REPORT, at most one line per REPORT_LOG_NS. */
 static void report_refused(struct op *op, const struct wire_poison_report *b, int rc)
 {
-	uint64_t now = mono_ns(), last = __atomic_load_n(&report_logged_at, __ATOMIC_ACQUIRE);
+	uint64_t n;
 
-	if (last && now - last < REPORT_LOG_NS)
-		return;
-	if (!__atomic_compare_exchange_n(&report_logged_at, &last, now, false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE))
-		return;
-	log_notice("session %" PRIu64 " (pid %d): refused a poison report for grant %" PRIu64
-		   " bytes %" PRIu64 "+%" PRIu64 ": %s",
-		   op->s->id, (int)op->cred->pid, b->grant, b->off, b->len,
-		   rc == -ENOENT ? "the session holds no such grant" : "not inside the grant");
+	if (report_log_due(&refused_log, &n))
+		log_notice("session %" PRIu64 " (pid %d, uid %u): refused a poison report for "
+			   "grant %" PRIu64 " bytes %" PRIu64 "+%" PRIu64 ": %s (%" PRIu64
+			   " refused since start)",
+			   op->s->id, (int)op->cred->pid, op->cred->uid, b->grant, b->off, b->len,
+			   rc == -ENOENT ? "the session holds no such grant"
+					 : "not inside the grant",
+			   n);
 }
 
 /*
- * POISON_REPORT (DESIGN §5 source 3): the client's library caught SIGBUS on a mapping. Only
- * a range inside a grant the session holds is believed, at most a huge page of it; its
- * blocks (as the file maps them now) go to poison_handle. No reply on success (server.c).
+ * POISON_REPORT (DESIGN §5 source 3): the client's library caught SIGBUS on a mapping. A
+ * report is evidence, not a command (DESIGN §7): it is taken only for a range inside a
+ * grant the session holds, at most a huge page of it (and server.c lets at most 16 per
+ * second through); then the daemon reads the blocks behind it itself and quarantines only
+ * what faults (poison_check_file_range). A report nothing confirms changes nothing: it is
+ * counted and logged (one line per 10 s). No reply when taken, confirmed or not (server.c).
  * Context: a worker (poison_handle waits for entry locks), no engine lock held.
  */
 static int op_poison_report(struct op *op)
 {
 	struct wire_poison_report b = BODY(op, struct wire_poison_report);
-	uint64_t ino, goff, glen;
-	int64_t rc;
+	uint64_t ino, goff, glen, n;
+	struct poison_check pc;
+	int rc;
 
 	rc = sess_grant_range(op->s, b.grant, &ino, &goff, &glen);
 	if (rc == 0 && (b.len > REPORT_LEN_MAX || b.off < goff || b.off - goff >= glen ||
 			b.len > glen - (b.off - goff)))
 		rc = -EINVAL;
 	if (rc) {
-		report_refused(op, &b, (int)rc);
-		return (int)rc;
+		report_refused(op, &b, rc);
+		return rc;
 	}
-	rc = poison_file_range(op->ns, ino, b.off, b.len, POISON_SRC_CLIENT);
-	return rc < 0 ? (int)rc : 0;
+	rc = poison_check_file_range(op->ns, ino, b.off, b.len, &pc);
+	if (rc)
+		return rc;
+	if (pc.confirmed || pc.known)
+		log_info("session %" PRIu64 " (pid %d): poison report for inode %" PRIu64
+			 " bytes %" PRIu64 "+%" PRIu64 " confirmed: %" PRIu64
+			 " blocks faulted when read, %" PRIu64 " were quarantined already",
+			 op->s->id, (int)op->cred->pid, ino, b.off, b.len, pc.confirmed, pc.known);
+	if (pc.clean && report_log_due(&unconfirmed_log, &n))
+		log_notice("session %" PRIu64 " (pid %d, uid %u): poison report for inode %" PRIu64
+			   " bytes %" PRIu64 "+%" PRIu64 " not confirmed: %" PRIu64
+			   " blocks read without error; nothing quarantined for them (%" PRIu64
+			   " such reports since start)",
+			   op->s->id, (int)op->cred->pid, op->cred->uid, ino, b.off, b.len,
+			   pc.clean, n);
+	return 0;
 }
 
 typedef int (*op_fn)(struct op *op);
@@ -788,6 +823,45 @@ static int op_stats(struct op *op)
 	return op->m->err;
 }
 
+/*
+ * BADBLOCK_CLEAR: root or the daemon's user returns a quarantined range to use
+ * (poison_clear: cleared on the media, zeroed, read back, then out of the quarantine with
+ * a checkpoint). Blocks a poisoned file page still sits on are refused (EBUSY); the log
+ * names the file's inode, `daxfs badblocks` its path.
+ */
+static int op_badblock_clear(struct op *op)
+{
+	struct wire_badblock_clear b = BODY(op, struct wire_badblock_clear);
+	struct wire_badblock_clear_reply r = {{0, 0}, 0};
+	struct poison_clear_info info;
+	int rc;
+
+	if (!is_admin(op))
+		return -EPERM;
+	if (b.off % REGION_BLOCK_SIZE || b.len % REGION_BLOCK_SIZE)
+		return -EINVAL;
+	rc = poison_clear(op->ns, b.off / REGION_BLOCK_SIZE, b.len / REGION_BLOCK_SIZE, &info);
+	if (rc == -EBUSY && info.owned)
+		log_notice("bad blocks %" PRIu64 "+%" PRIu64 " not cleared for pid %d (uid %u): "
+			   "page %" PRIu64 " of inode %" PRIu64 " still sits on block %" PRIu64
+			   " (rewrite that page or remove the file first)",
+			   b.off, b.len, (int)op->cred->pid, op->cred->uid, info.index, info.ino,
+			   info.block);
+	else if (rc)
+		log_notice("bad blocks %" PRIu64 "+%" PRIu64 " not cleared for pid %d (uid %u): "
+			   "%s (block %" PRIu64 ")",
+			   b.off, b.len, (int)op->cred->pid, op->cred->uid, strerror(-rc),
+			   info.block);
+	else
+		log_notice("bad blocks %" PRIu64 "+%" PRIu64 " returned to use by pid %d (uid %u)",
+			   b.off, b.len, (int)op->cred->pid, op->cred->uid);
+	if (rc)
+		return rc;
+	r.blocks = b.len / REGION_BLOCK_SIZE;
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	return op->m->err;
+}
+
 /* The longest delay a point may be given: every wait in the daemon stays bounded. */
 #define INJECT_DELAY_MAX_US (10u * 1000 * 1000)
 
@@ -809,12 +883,24 @@ static int op_inject(struct op *op)
 	}
 	switch (b.kind) {
 	case WIRE_INJECT_POISON:
+		/* A media error: the bytes fault from now on, and the daemon is told of it. */
 		if (point >= 0)
 			return -EINVAL;
+		rc = region_simulate_poison(ns_region(op->ns), b.arg0, b.arg1);
+		if (rc)
+			return rc;
 		n = poison_handle(op->ns, b.arg0, b.arg1, POISON_SRC_INJECTED, NULL, NULL);
 		if (n < 0)
 			return (int)n;
 		r.value = (uint64_t)n;
+		break;
+	case WIRE_INJECT_MEDIA:
+		/* The same media error, but nobody has noticed it: the next read will. */
+		if (point >= 0)
+			return -EINVAL;
+		rc = region_simulate_poison(ns_region(op->ns), b.arg0, b.arg1);
+		if (rc)
+			return rc;
 		break;
 	case WIRE_INJECT_FAIL:
 		if (point < 0 || b.arg1 < 1 || b.arg1 > 4095)
@@ -870,6 +956,7 @@ static const op_fn op_table[WIRE_OP_MAX] = {
 	[WIRE_POISON_REPORT] = op_poison_report,
 	[WIRE_STATS] = op_stats,
 	[WIRE_SCRUB_RANGE] = op_scrub_range,
+	[WIRE_BADBLOCK_CLEAR] = op_badblock_clear,
 };
 
 size_t ops_error_reply(void *buf, const struct wire_hdr *hdr, int err)

@@ -12,6 +12,12 @@
  * worker moves on. The engine wakes the request's context when it may go on, and a timer
  * fires at its deadline (a lease-break timeout); either one queues it for a worker again,
  * which runs it from the start. No worker ever waits for a client.
+ *
+ * Limits (docs/man/daxfsd.8, "Limits"): sessions per uid and in all, with the last eighth
+ * kept for root and the daemon's user; a connection over a limit has its HELLO answered
+ * with the reason, then is closed. HELLO within HELLO_TIMEOUT. Reading a session's
+ * requests pauses while what it holds reaches SESS_QUEUE_MAX (session.h). POISON_REPORT at
+ * most REPORTS_PER_SEC per session.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -51,7 +57,20 @@
 #define READ_BATCH 32	/* packets read per wakeup of one session, for fairness */
 #define ACCEPT_BATCH 64 /* connections accepted per wakeup */
 #define RECV_FDS_MAX 16 /* room for fds a hostile client sends, all closed */
-#define REFUSED_LOG_NS (10ULL * 1000 * 1000 * 1000) /* one "refused" line per 10 s */
+#define RATELOG_NS (10ULL * 1000 * 1000 * 1000) /* one line per kind per 10 s */
+#define HELLO_TIMEOUT_S 5			/* HELLO must come this soon after connect */
+#define REFUSING_MAX 64	   /* connections over a limit kept until their HELLO is answered */
+#define REPORTS_PER_SEC 16 /* POISON_REPORTs taken per session per second */
+
+/* A log line that says "N times" at most once per RATELOG_NS. */
+struct ratelog {
+	uint64_t count, at;
+};
+
+/* Counted sessions of one uid. */
+struct uid_sessions {
+	uint32_t uid, n;
+};
 
 struct srv {
 	struct ns *ns;
@@ -73,8 +92,12 @@ struct srv {
 	uint64_t next_id;
 	bool finished;
 	bool pidfd_warned;
-	uint64_t active_at; /* mono_ns of the last packet or connection */
-	uint64_t refused, refused_logged_at;
+	uint64_t active_at;	   /* mono_ns of the last packet or connection */
+	struct uid_sessions *uids; /* sorted by uid: the counted sessions of each */
+	size_t nuids, capuids;
+	unsigned nrefusing;		/* connections over a limit, waiting for their HELLO */
+	const struct timeval *hello_tv; /* HELLO_TIMEOUT_S, a common timeout of the base */
+	struct ratelog log_refused, log_hello, log_reports, log_first;
 	uint8_t *rbuf; /* WIRE_MSG_MAX + 1 bytes, 8-aligned: one packet in */
 	uint8_t *lbuf; /* WIRE_MSG_MAX: the loop's own replies */
 
@@ -104,9 +127,106 @@ struct work {
 	struct event *timer; /* the deadline of a parked request; made the first time */
 	uint32_t state;	     /* atomic: enum work_state */
 	uint64_t start_ns;   /* when the loop read it (metrics) */
+	uint64_t reserve;     /* bytes reserved on the session (sess_reserve) */
 	struct wire_req req;
 	uint64_t buf[]; /* the packet, 8-aligned */
 };
+
+/* ratelog_due - count one; Return: true when a line is due now (the count is in ->count). */
+static bool ratelog_due(struct ratelog *l)
+{
+	uint64_t now = mono_ns();
+
+	l->count++;
+	if (l->at && now - l->at < RATELOG_NS)
+		return false;
+	l->at = now;
+	return true;
+}
+
+/* --- sessions per uid (loop thread) --- */
+
+/* uid_find - the slot of @uid in srv->uids, or where it would go. */
+static size_t uid_find(const struct srv *srv, uint32_t uid)
+{
+	size_t lo = 0, hi = srv->nuids;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (srv->uids[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static uint32_t uid_sessions(const struct srv *srv, uint32_t uid)
+{
+	size_t i = uid_find(srv, uid);
+
+	return i < srv->nuids && srv->uids[i].uid == uid ? srv->uids[i].n : 0;
+}
+
+/* uid_add - one more session of @uid. Return: 0; -ENOMEM. */
+static int uid_add(struct srv *srv, uint32_t uid)
+{
+	size_t i = uid_find(srv, uid);
+
+	if (i < srv->nuids && srv->uids[i].uid == uid) {
+		srv->uids[i].n++;
+		return 0;
+	}
+	if (srv->nuids == srv->capuids) {
+		size_t cap = srv->capuids ? srv->capuids * 2 : 16;
+		struct uid_sessions *v = realloc(srv->uids, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		srv->uids = v;
+		srv->capuids = cap;
+	}
+	memmove(&srv->uids[i + 1], &srv->uids[i], (srv->nuids - i) * sizeof(*srv->uids));
+	srv->uids[i] = (struct uid_sessions){uid, 1};
+	srv->nuids++;
+	return 0;
+}
+
+static void uid_del(struct srv *srv, uint32_t uid)
+{
+	size_t i = uid_find(srv, uid);
+
+	if (i >= srv->nuids || srv->uids[i].uid != uid)
+		return;
+	if (--srv->uids[i].n == 0) {
+		memmove(&srv->uids[i], &srv->uids[i + 1],
+			(srv->nuids - i - 1) * sizeof(*srv->uids));
+		srv->nuids--;
+	}
+}
+
+/*
+ * over_limit - may a client with @c have one more session? Root and the daemon's user may
+ * use every slot; any other uid at most max_sessions_per_user, and all of them together
+ * not the last eighth of max_sessions (so that an admin can always get in).
+ * Return: 0; -EUSERS (this uid's limit) or -EAGAIN (all slots) with *@why for the log.
+ */
+static int over_limit(const struct srv *srv, const struct cred *c, const char **why)
+{
+	unsigned max = srv->opts.max_sessions;
+
+	if (perm_is_admin(c)) {
+		*why = "max_sessions reached";
+		return srv->nsessions >= max ? -EAGAIN : 0;
+	}
+	if (uid_sessions(srv, c->uid) >= srv->opts.max_sessions_per_user) {
+		*why = "its uid has max_sessions_per_user sessions";
+		return -EUSERS;
+	}
+	*why = "max_sessions reached (the rest are kept for root and the daemon's user)";
+	return srv->nsessions >= max - max / 8 ? -EAGAIN : 0;
+}
 
 /* --- session lists (loop thread) --- */
 
@@ -205,13 +325,21 @@ static void disconnect(struct srv *srv, struct sess *s)
 
 	event_free(s->ev_read);
 	s->ev_read = NULL;
+	if (s->ev_hello)
+		event_free(s->ev_hello);
+	s->ev_hello = NULL;
 	sess_close(s);
 	/* No worker arms it any more: sess_close marked the session closed. */
 	event_free(s->ev_write);
 	s->ev_write = NULL;
 	list_del(&srv->sessions, s);
-	srv->nsessions--;
-	metrics_session(-1);
+	if (s->counted) {
+		srv->nsessions--;
+		uid_del(srv, s->cred.uid);
+		metrics_session(-1);
+	} else {
+		srv->nrefusing--;
+	}
 
 	n = sess_grants_close(s, &v);
 	dropped = __atomic_load_n(&s->dropped, __ATOMIC_SEQ_CST);
@@ -259,6 +387,23 @@ static void disconnect(struct srv *srv, struct sess *s)
 static void drop(struct srv *srv, struct sess *s, const char *why)
 {
 	sess_shutdown(s, why);
+	disconnect(srv, s);
+}
+
+/*
+ * close_early - a connection that did not begin a session (its first message was not a
+ * HELLO it can be answered): closed; one line per 10 s counts them, so that a flood of
+ * such connections cannot flood the log. It has no grants to keep.
+ */
+static void close_early(struct srv *srv, struct sess *s, const char *why)
+{
+	if (ratelog_due(&srv->log_first)) {
+		log_notice("closed %" PRIu64 " connection%s before a session began (the last: "
+			   "pid %d, uid %u: %s)",
+			   srv->log_first.count, srv->log_first.count == 1 ? "" : "s",
+			   (int)s->cred.pid, s->cred.uid, why);
+		srv->log_first.count = 0;
+	}
 	disconnect(srv, s);
 }
 
@@ -409,9 +554,10 @@ static void work_free(struct srv *srv, struct work *w)
 	if (w->timer)
 		event_free(w->timer);
 	ns_ctx_release(srv->ns, &w->ctx);
-	free(w);
-	/* Answered: the client may send another one. */
+	/* Answered: the client may send another one; the reply is sent or counted queued. */
 	__atomic_sub_fetch(&s->inflight, 1, __ATOMIC_RELEASE);
+	sess_unreserve(s, w->reserve);
+	free(w);
 	sess_unref(s);
 	if (__atomic_sub_fetch(&srv->busy, 1, __ATOMIC_SEQ_CST) == 0 &&
 	    __atomic_load_n(&srv->stopping, __ATOMIC_SEQ_CST))
@@ -449,7 +595,8 @@ static const void *rebase(const struct srv *srv, const struct work *w, const voi
 
 static void dispatch(struct srv *srv, struct sess *s, const struct wire_req *req, size_t len)
 {
-	struct work *w = malloc(sizeof(*w) + ALIGN_UP(len, (size_t)8));
+	size_t size = sizeof(struct work) + ALIGN_UP(len, (size_t)8);
+	struct work *w = malloc(size);
 
 	if (!w) {
 		reply_error(srv, s, &req->hdr, -ENOMEM);
@@ -460,6 +607,8 @@ static void dispatch(struct srv *srv, struct sess *s, const struct wire_req *req
 	w->timer = NULL;
 	w->state = WORK_QUEUED;
 	ns_ctx_init_async(&w->ctx, &s->cred.ns, on_wake);
+	w->reserve = size + wire_reply_max(req);
+	sess_reserve(s, w->reserve);
 	w->req = *req;
 	w->req.body = rebase(srv, w, req->body);
 	w->req.path = rebase(srv, w, req->path);
@@ -471,6 +620,32 @@ static void dispatch(struct srv *srv, struct sess *s, const struct wire_req *req
 	__atomic_add_fetch(&s->inflight, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&srv->busy, 1, __ATOMIC_SEQ_CST);
 	wq_push(srv->wq, &w->item);
+}
+
+/*
+ * report_allowed - at most REPORTS_PER_SEC poison reports per session and second: each
+ * makes the daemon read the range (ops.c), and a real media error needs a handful.
+ */
+static bool report_allowed(struct srv *srv, struct sess *s)
+{
+	uint64_t now = mono_ns();
+
+	if (now - s->report_window >= 1000000000ULL) {
+		s->report_window = now;
+		s->reports = 0;
+	}
+	if (s->reports < REPORTS_PER_SEC) {
+		s->reports++;
+		return true;
+	}
+	if (ratelog_due(&srv->log_reports)) {
+		log_notice("refused %" PRIu64 " poison report%s over %d per second (the last: "
+			   "session %" PRIu64 ", pid %d, uid %u)",
+			   srv->log_reports.count, srv->log_reports.count == 1 ? "" : "s",
+			   REPORTS_PER_SEC, s->id, (int)s->cred.pid, s->cred.uid);
+		srv->log_reports.count = 0;
+	}
+	return false;
 }
 
 /* hello - Return: true when the session is gone (refused). */
@@ -486,6 +661,7 @@ static bool hello(struct srv *srv, struct sess *s, const struct wire_req *req)
 		close(fd);
 	if (status == 0) {
 		s->hello = true;
+		event_del(s->ev_hello);
 		return false;
 	}
 	if (status == -EPROTO) {
@@ -498,7 +674,7 @@ static bool hello(struct srv *srv, struct sess *s, const struct wire_req *req)
 		snprintf(why, sizeof(why), "cannot set up its shared buffer: %s",
 			 strerror(-status));
 	}
-	drop(srv, s, why);
+	close_early(srv, s, why);
 	return true;
 }
 
@@ -513,7 +689,10 @@ static bool packet(struct srv *srv, struct sess *s, size_t len, bool oversize, b
 	int rc;
 
 	if (len < sizeof(struct wire_hdr)) {
-		drop(srv, s, "sent a message shorter than a header");
+		if (s->hello)
+			drop(srv, s, "sent a message shorter than a header");
+		else
+			close_early(srv, s, "a first message shorter than a header");
 		return true;
 	}
 	if (oversize || badfds) {
@@ -523,12 +702,20 @@ static bool packet(struct srv *srv, struct sess *s, size_t len, bool oversize, b
 	} else {
 		rc = wire_decode_request(srv->rbuf, len, &req);
 	}
+	if (!s->hello && s->refuse) {
+		/* Over a limit: its HELLO hears why (logged at accept); anything else, nothing. */
+		if (rc == 0 && req.hdr.op == WIRE_HELLO)
+			reply_error(srv, s, &req.hdr, s->refuse);
+		disconnect(srv, s);
+		return true;
+	}
 	if (!s->hello) {
 		if (rc == 0 && req.hdr.op == WIRE_HELLO)
 			return hello(srv, s, &req);
 		reply_error(srv, s, &req.hdr, rc ? rc : -EPROTO);
-		drop(srv, s,
-		     rc ? "its first message is malformed" : "its first message is not HELLO");
+		close_early(srv, s,
+			    rc ? "its first message is malformed"
+			       : "its first message is not HELLO");
 		return true;
 	}
 	if (rc) {
@@ -566,6 +753,10 @@ static bool packet(struct srv *srv, struct sess *s, size_t len, bool oversize, b
 	if (__atomic_load_n(&s->inflight, __ATOMIC_ACQUIRE) >=
 	    (req.hdr.op == WIRE_POISON_REPORT ? 2 : 1) * WIRE_INFLIGHT_MAX) {
 		reply_error(srv, s, &req.hdr, -EBUSY);
+		return false;
+	}
+	if (req.hdr.op == WIRE_POISON_REPORT && !report_allowed(srv, s)) {
+		reply_error(srv, s, &req.hdr, -EAGAIN);
 		return false;
 	}
 	dispatch(srv, s, &req, len);
@@ -633,6 +824,36 @@ static int read_one(struct srv *srv, struct sess *s, int fd)
 		       : 1;
 }
 
+/* --- backpressure: a session that holds SESS_QUEUE_MAX is not read until it holds less --- */
+
+static bool may_read(struct sess *s)
+{
+	return sess_queued(s) < SESS_QUEUE_MAX;
+}
+
+static void resume_reading(struct sess *s)
+{
+	__atomic_store_n(&s->paused, false, __ATOMIC_SEQ_CST);
+	event_add(s->ev_read, NULL);
+}
+
+/*
+ * pause_reading - stop reading @s. Whatever it holds makes room again later: a reply
+ * sent (sess_unreserve kicks the write event when it sees paused) or the outbox drained
+ * (the write event): on_write reads again then. Looked at once more after paused is set,
+ * so an unreserve that did not see it cannot be missed.
+ */
+static void pause_reading(struct sess *s)
+{
+	event_del(s->ev_read);
+	__atomic_store_n(&s->paused, true, __ATOMIC_SEQ_CST);
+	if (may_read(s))
+		resume_reading(s);
+	else
+		log_dbg("session %" PRIu64 ": not read while it holds %" PRIu64 " bytes", s->id,
+			sess_queued(s));
+}
+
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct sess *s = arg;
@@ -641,6 +862,10 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	srv->active_at = mono_ns();
 	for (int i = 0; i < READ_BATCH; i++) {
+		if (!may_read(s)) {
+			pause_reading(s);
+			return;
+		}
 		if (read_one(srv, s, fd) <= 0)
 			return;
 	}
@@ -648,9 +873,34 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 static void on_write(evutil_socket_t fd, short what, void *arg)
 {
+	struct sess *s = arg;
+
 	(void)fd;
 	(void)what;
-	sess_flush(arg);
+	sess_flush(s);
+	/* A shut down socket is read to its end, paused or not: that ends the session. */
+	if (__atomic_load_n(&s->paused, __ATOMIC_SEQ_CST) && (may_read(s) || sess_is_broken(s)))
+		resume_reading(s);
+}
+
+/* on_hello_timeout - a connection that said no HELLO in time is closed (one line per 10 s). */
+static void on_hello_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct sess *s = arg;
+	struct srv *srv = s->srv;
+
+	(void)fd;
+	(void)what;
+	if (s->hello)
+		return;
+	if (!s->refuse && ratelog_due(&srv->log_hello)) {
+		log_notice("closed %" PRIu64 " connection%s that sent no HELLO within %d s (the "
+			   "last: pid %d, uid %u)",
+			   srv->log_hello.count, srv->log_hello.count == 1 ? "" : "s",
+			   HELLO_TIMEOUT_S, (int)s->cred.pid, s->cred.uid);
+		srv->log_hello.count = 0;
+	}
+	disconnect(srv, s);
 }
 
 /* --- accepting --- */
@@ -669,26 +919,52 @@ static int peer_pidfd(int fd, pid_t pid)
 	return pfd >= 0 ? pfd : -errno;
 }
 
-static void refused(struct srv *srv, const char *why)
+/* refused - one more connection refused for @why; one line per 10 s says how many. */
+static void refused(struct srv *srv, const struct cred *c, const char *why)
 {
-	uint64_t now = mono_ns();
-
-	srv->refused++;
 	metrics_refused();
-	if (srv->refused_logged_at && now - srv->refused_logged_at < REFUSED_LOG_NS)
+	if (!ratelog_due(&srv->log_refused))
 		return;
-	log_notice("refused %" PRIu64 " connection%s: %s", srv->refused,
-		   srv->refused == 1 ? "" : "s", why);
-	srv->refused = 0;
-	srv->refused_logged_at = now;
+	if (c)
+		log_notice("refused %" PRIu64 " connection%s (the last: pid %d, uid %u: %s)",
+			   srv->log_refused.count, srv->log_refused.count == 1 ? "" : "s",
+			   (int)c->pid, c->uid, why);
+	else
+		log_notice("refused %" PRIu64 " connection%s (the last: %s)",
+			   srv->log_refused.count, srv->log_refused.count == 1 ? "" : "s", why);
+	srv->log_refused.count = 0;
 }
 
+/* session_events - the session's read, write and HELLO timeout events. Return: 0; -ENOMEM. */
+static int session_events(struct srv *srv, struct sess *s, int fd)
+{
+	s->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_read, s);
+	s->ev_write = event_new(srv->base, fd, EV_WRITE, on_write, s);
+	s->ev_hello = evtimer_new(srv->base, on_hello_timeout, s);
+	if (s->ev_read && s->ev_write && s->ev_hello && event_add(s->ev_read, NULL) == 0 &&
+	    evtimer_add(s->ev_hello, srv->hello_tv) == 0)
+		return 0;
+	if (s->ev_read)
+		event_free(s->ev_read);
+	if (s->ev_write)
+		event_free(s->ev_write);
+	if (s->ev_hello)
+		event_free(s->ev_hello);
+	s->ev_read = s->ev_write = s->ev_hello = NULL;
+	return -ENOMEM;
+}
+
+/*
+ * new_session - a connection accepted. One over a limit is kept (at most REFUSING_MAX of
+ * them) only to answer its HELLO with the reason; beyond that it is closed at once.
+ */
 static void new_session(struct srv *srv, int fd)
 {
 	enum perm_trust_level trust;
+	const char *why = NULL;
 	struct cred cred;
 	struct sess *s;
-	int rc, pfd;
+	int rc, pfd, refuse;
 
 	rc = perm_cred_from_socket(fd, &cred);
 	if (rc) {
@@ -697,41 +973,57 @@ static void new_session(struct srv *srv, int fd)
 		close(fd);
 		return;
 	}
+	refuse = over_limit(srv, &cred, &why);
+	if (refuse)
+		refused(srv, &cred, why);
+	if ((refuse && srv->nrefusing >= REFUSING_MAX) || (!refuse && uid_add(srv, cred.uid))) {
+		if (!refuse)
+			refused(srv, &cred, "out of memory");
+		perm_cred_release(&cred);
+		close(fd);
+		return;
+	}
 	trust = perm_trust_of(srv->opts.trust, &cred);
 	rc = sess_new(&s, srv->ns, srv->base, ++srv->next_id, fd, &cred, trust);
 	if (rc) {
+		if (!refuse)
+			uid_del(srv, cred.uid);
+		refused(srv, &cred, "out of memory");
 		perm_cred_release(&cred);
 		close(fd);
-		refused(srv, "out of memory");
 		return;
 	}
 	s->srv = srv;
-	pfd = peer_pidfd(fd, s->cred.pid);
-	if (pfd >= 0) {
-		s->pidfd = pfd;
-	} else if (!srv->pidfd_warned) {
-		srv->pidfd_warned = true;
-		log_warn("no pidfd for client pid %d (%s): the grants of clients dropped for not "
-			 "acking are released when they disconnect, not when they exit",
-			 (int)s->cred.pid, strerror(-pfd));
+	s->refuse = refuse;
+	s->counted = !refuse;
+	if (!refuse) {
+		pfd = peer_pidfd(fd, s->cred.pid);
+		if (pfd >= 0) {
+			s->pidfd = pfd;
+		} else if (!srv->pidfd_warned) {
+			srv->pidfd_warned = true;
+			log_warn("no pidfd for client pid %d (%s): the grants of clients dropped "
+				 "for not acking are released when they disconnect, not when they "
+				 "exit",
+				 (int)s->cred.pid, strerror(-pfd));
+		}
 	}
-	s->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_read, s);
-	s->ev_write = event_new(srv->base, fd, EV_WRITE, on_write, s);
-	if (!s->ev_read || !s->ev_write || event_add(s->ev_read, NULL) < 0) {
-		if (s->ev_read)
-			event_free(s->ev_read);
-		if (s->ev_write)
-			event_free(s->ev_write);
-		s->ev_read = s->ev_write = NULL;
+	if (session_events(srv, s, fd)) {
+		if (!refuse)
+			uid_del(srv, s->cred.uid);
 		sess_close(s);
 		if (s->pidfd >= 0)
 			close(s->pidfd);
 		s->pidfd = -1;
+		refused(srv, &s->cred, "out of memory");
 		sess_unref(s);
-		refused(srv, "out of memory");
 		return;
 	}
 	list_add(&srv->sessions, s);
+	if (refuse) {
+		srv->nrefusing++;
+		return;
+	}
 	srv->nsessions++;
 	metrics_session(1);
 	log_info("session %" PRIu64 ": pid %d uid %u gid %u connected (map trust %s)", s->id,
@@ -760,11 +1052,6 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			event_del(srv->ev_listen);
 			evtimer_add(srv->ev_accept_retry, &pause);
 			return;
-		}
-		if (srv->nsessions >= srv->opts.max_sessions) {
-			close(fd);
-			refused(srv, "too many sessions (--max-sessions)");
-			continue;
 		}
 		new_session(srv, fd);
 	}
@@ -1019,8 +1306,10 @@ int srv_new(struct srv **out, struct ns *ns, const struct srv_opts *o)
 	srv->ev_term = evsignal_new(srv->base, SIGTERM, on_signal, srv);
 	srv->ev_int = evsignal_new(srv->base, SIGINT, on_signal, srv);
 	srv->ev_drain = event_new(srv->base, -1, 0, on_drain, srv);
+	srv->hello_tv = event_base_init_common_timeout(srv->base,
+						       &(const struct timeval){HELLO_TIMEOUT_S, 0});
 	if (!srv->ev_listen || !srv->ev_accept_retry || !srv->ev_term || !srv->ev_int ||
-	    !srv->ev_drain)
+	    !srv->ev_drain || !srv->hello_tv)
 		goto err;
 	if (event_add(srv->ev_listen, NULL) < 0 || event_add(srv->ev_term, NULL) < 0 ||
 	    event_add(srv->ev_int, NULL) < 0)
@@ -1080,6 +1369,7 @@ void srv_delete(struct srv **srvp)
 		event_base_free(srv->base);
 	free(srv->rbuf);
 	free(srv->lbuf);
+	free(srv->uids);
 	free(srv->socket_path);
 	free(srv);
 	*srvp = NULL;

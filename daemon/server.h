@@ -26,7 +26,8 @@ struct srv_opts {
 	const char *socket_path;
 	mode_t socket_mode;		/* of the socket file: permission checks are per request */
 	unsigned workers;		/* worker threads */
-	unsigned max_sessions;		/* connected clients; more are accepted and closed */
+	unsigned max_sessions;		/* connected clients; the last eighth are for admins */
+	unsigned max_sessions_per_user; /* of one uid that is neither root nor the daemon's */
 	uint64_t poll_ns;		/* busy-poll budget after activity (DESIGN §11); 0: off */
 	const struct perm_trust *trust; /* who may MAP; kept by the caller, changed only on
 					 * the loop thread (SIGHUP) */

@@ -130,6 +130,16 @@ static void __shutdown(struct sess *s)
 	shutdown(s->fd, SHUT_RDWR);
 }
 
+bool sess_is_broken(struct sess *s)
+{
+	bool b;
+
+	pthread_mutex_lock(&s->send_lock);
+	b = s->broken || s->fd < 0;
+	pthread_mutex_unlock(&s->send_lock);
+	return b;
+}
+
 void sess_shutdown(struct sess *s, const char *why)
 {
 	bool first;
@@ -144,12 +154,31 @@ void sess_shutdown(struct sess *s, const char *why)
 			   (int)s->cred.pid, s->cred.uid, why);
 }
 
-/* out_append - queue a copy. Locking: send_lock held. Return: 0; -ENOMEM; -ENOBUFS (full). */
+/* is_event - a pushed event (POISON, INVALIDATE), not a reply. */
+static bool is_event(const void *buf, size_t len)
+{
+	struct wire_hdr h;
+
+	if (len < sizeof(h))
+		return false;
+	memcpy(&h, buf, sizeof(h));
+	return h.op >= WIRE_EV_POISON;
+}
+
+/*
+ * out_append - queue a copy. A reply always fits (its room was reserved: see session.h);
+ * an event must fit in SESS_QUEUE_MAX + SESS_EVENTS_ROOM, and nothing goes past that by
+ * more than two messages (the loop's own replies are not reserved: it pauses instead).
+ * Locking: send_lock held.
+ * Return: 0; -ENOMEM; -ENOBUFS (full: the client does not read).
+ */
 static int out_append(struct sess *s, const void *buf, size_t len, int fd)
 {
+	size_t cost = len + SESS_OUT_ENTRY;
+	size_t room = SESS_QUEUE_MAX + SESS_EVENTS_ROOM;
 	struct sess_out *o;
 
-	if (s->out_n >= SESS_OUTBOX_MAX || s->out_bytes + len > SESS_OUTBOX_BYTES)
+	if (s->out_bytes + cost > room + (is_event(buf, len) ? 0 : 2 * (size_t)WIRE_MSG_MAX))
 		return -ENOBUFS;
 	o = malloc(sizeof(*o) + len);
 	if (!o)
@@ -170,7 +199,7 @@ static int out_append(struct sess *s, const void *buf, size_t len, int fd)
 	*s->out_tail = o;
 	s->out_tail = &o->next;
 	s->out_n++;
-	s->out_bytes += len;
+	s->out_bytes += cost;
 	return 0;
 }
 
@@ -210,10 +239,43 @@ int sess_send(struct sess *s, const void *buf, size_t len, int fd)
 out:
 	pthread_mutex_unlock(&s->send_lock);
 	if (overflow)
-		log_notice("session %" PRIu64 " (pid %d, uid %u): not reading its replies (%u "
-			   "queued); dropping it",
-			   s->id, (int)s->cred.pid, s->cred.uid, SESS_OUTBOX_MAX);
+		log_notice("session %" PRIu64 " (pid %d, uid %u): not reading its socket (%u KiB "
+			   "of replies and events queued); dropping it",
+			   s->id, (int)s->cred.pid, s->cred.uid,
+			   (SESS_QUEUE_MAX + SESS_EVENTS_ROOM) >> 10);
 	return rc;
+}
+
+void sess_reserve(struct sess *s, uint64_t bytes)
+{
+	__atomic_add_fetch(&s->reserved, bytes, __ATOMIC_SEQ_CST);
+}
+
+void sess_unreserve(struct sess *s, uint64_t bytes)
+{
+	__atomic_sub_fetch(&s->reserved, bytes, __ATOMIC_SEQ_CST);
+	/* Pairs with the loop's pause: it sets paused, then looks at the queue again. */
+	if (__atomic_load_n(&s->paused, __ATOMIC_SEQ_CST))
+		sess_kick(s);
+}
+
+uint64_t sess_queued(struct sess *s)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&s->send_lock);
+	n = s->out_bytes;
+	pthread_mutex_unlock(&s->send_lock);
+	return n + __atomic_load_n(&s->reserved, __ATOMIC_SEQ_CST);
+}
+
+void sess_kick(struct sess *s)
+{
+	pthread_mutex_lock(&s->send_lock);
+	/* sess_close (fd -1) comes before the loop frees ev_write. */
+	if (s->fd >= 0 && s->ev_write)
+		event_add(s->ev_write, NULL);
+	pthread_mutex_unlock(&s->send_lock);
 }
 
 void sess_flush(struct sess *s)
@@ -235,7 +297,7 @@ void sess_flush(struct sess *s)
 		if (!s->out_head)
 			s->out_tail = &s->out_head;
 		s->out_n--;
-		s->out_bytes -= o->len;
+		s->out_bytes -= o->len + SESS_OUT_ENTRY;
 		out_free(o);
 	}
 	pthread_mutex_unlock(&s->send_lock);

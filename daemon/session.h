@@ -12,6 +12,17 @@
  * unref frees, from whichever thread drops it. The loop thread owns the libevent events
  * and frees them when the client goes (server.c).
  *
+ * Memory a client can make the daemon hold (docs/man/daxfsd.8 adds it up): the requests
+ * it has in flight and the replies queued for it are bounded together by SESS_QUEUE_MAX.
+ * Each request reserves its own copy and the largest reply it can get when it is handed
+ * to a worker; the reservation becomes the queued reply, which leaves the outbox when the
+ * socket takes it. Once reservations and queued bytes reach SESS_QUEUE_MAX the loop stops
+ * reading the session's requests (backpressure) until they drop below it again. Pushed
+ * events (POISON, INVALIDATE) are never held back by that: they go out, or into the outbox
+ * on top of the replies, up to SESS_EVENTS_ROOM more; a client that lets even those pile
+ * up is not reading its socket at all and is dropped (its grants then stay until its
+ * process exits, as for any dropped client: DESIGN §6).
+ *
  * Locks, in order: the engine's grant lock (callbacks run under it) -> send_lock ->
  * libevent's base lock (event_add of the write event); grant_lock (the session's grant
  * table) -> the engine's grant lock. send_lock and the session's grant_lock are never held
@@ -43,8 +54,9 @@ struct sess_grant {
 	bool ready;	    /* under s->grant_lock: replied to; ACK and UNMAP may use it */
 };
 
-#define SESS_OUTBOX_MAX 1024	      /* queued messages: more means it is not reading */
-#define SESS_OUTBOX_BYTES (32u << 20) /* queued bytes, the same */
+#define SESS_QUEUE_MAX (1u << 20)     /* requests in flight + replies queued: then pause */
+#define SESS_EVENTS_ROOM (256u << 10) /* events queued beyond that: drop the client */
+#define SESS_OUT_ENTRY 32	      /* bytes an outbox entry costs besides its message */
 #define SESS_GRANTS_MAX 65536	      /* grants one session may hold */
 
 struct sess {
@@ -58,11 +70,17 @@ struct sess {
 
 	uint32_t refs;	   /* atomic */
 	uint32_t inflight; /* atomic: requests handed to workers, not answered yet */
+	uint64_t reserved; /* atomic: bytes the requests in flight reserved (sess_reserve) */
+	bool paused;	   /* atomic: the loop stopped reading requests (backpressure) */
 
 	/* Event loop thread only. */
 	bool hello;
-	int pidfd; /* the peer process, or -1 */
-	struct event *ev_read, *ev_write, *ev_pid;
+	bool counted;	  /* counts against the session limits (server.c) */
+	int refuse;	  /* not 0: over a limit; its HELLO is answered with this, then closed */
+	uint32_t reports; /* POISON_REPORTs taken in the current second */
+	uint64_t report_window; /* mono_ns when that second began */
+	int pidfd;		/* the peer process, or -1 */
+	struct event *ev_read, *ev_write, *ev_pid, *ev_hello;
 	struct sess *prev, *next; /* the server's list of connected or reaped sessions */
 	struct sess_grant **reap; /* a dropped client's grants, deleted when it exits */
 	size_t nreap;
@@ -73,7 +91,7 @@ struct sess {
 	bool broken;   /* under send_lock: shut down (peer gone, or dropped) */
 	bool injector; /* sent INJECT: its own replies never take an injected send failure */
 	struct sess_out *out_head, **out_tail;
-	size_t out_n, out_bytes;
+	size_t out_n, out_bytes; /* out_bytes: messages + SESS_OUT_ENTRY each */
 
 	/* The shared buffer: mapped at HELLO, before any request reaches a worker. */
 	void *shm;
@@ -113,8 +131,10 @@ void sess_unref(struct sess *s);
 /*
  * sess_send - send one message, with @fd attached unless it is -1 (the caller keeps its
  * fd). Never blocks on the socket: what the socket cannot take now goes to the outbox
- * (with a duplicate of @fd) and the loop sends it when the socket is writable. A client
- * whose outbox overflows is not reading: it is shut down (one log line).
+ * (with a duplicate of @fd) and the loop sends it when the socket is writable. A reply
+ * is always queued (its room was reserved, or the loop stops reading before it matters);
+ * an event that finds SESS_QUEUE_MAX + SESS_EVENTS_ROOM queued shuts the client down
+ * (one log line): it does not read its socket.
  * Context: any thread, also under the engine's grant lock.
  * Locking: takes send_lock.
  * Return: 0 (sent or queued); -EPIPE (closed or shut down: dropped); -ENOMEM.
@@ -122,10 +142,41 @@ void sess_unref(struct sess *s);
 int sess_send(struct sess *s, const void *buf, size_t len, int fd);
 
 /*
+ * sess_reserve / sess_unreserve - a request handed to a worker holds @bytes (its copy and
+ * its largest reply) until its reply is sent or queued. Unreserving wakes the loop when
+ * it paused the session, so that it reads again once there is room (sess_kick).
+ * Context: sess_reserve the loop thread; sess_unreserve any thread.
+ * Locking: none (atomics); sess_unreserve may take send_lock.
+ */
+void sess_reserve(struct sess *s, uint64_t bytes);
+void sess_unreserve(struct sess *s, uint64_t bytes);
+
+/*
+ * sess_queued - bytes the session holds now: reservations and the outbox. The loop reads
+ * no more requests of a session at SESS_QUEUE_MAX or more.
+ * Context: any thread. Locking: takes send_lock.
+ */
+uint64_t sess_queued(struct sess *s);
+
+/*
+ * sess_kick - have the loop look at the session (its write event fires, as the socket is
+ * writable or gone): after a paused session's queue shrank.
+ * Context: any thread. Locking: takes send_lock.
+ */
+void sess_kick(struct sess *s);
+
+/*
  * sess_flush - send what the outbox holds, until the socket is full again.
  * Context: the event loop thread (EV_WRITE). Locking: takes send_lock.
  */
 void sess_flush(struct sess *s);
+
+/*
+ * sess_is_broken - the socket is shut down (the peer went, or the daemon dropped it): the
+ * loop must read it to see the end, paused or not.
+ * Context: any thread. Locking: takes send_lock.
+ */
+bool sess_is_broken(struct sess *s);
 
 /*
  * sess_shutdown - drop the client: mark it dropped, shutdown(2) its socket so the loop sees

@@ -10,6 +10,11 @@
  *      0        0    | used
  *      0        1    | quarantined
  *
+ * held_bm, for quarantined blocks only: the block was used when it was quarantined, and its
+ * owner (a poisoned file page, a free waiting for its grace period, a hold) has not freed it
+ * yet. Only a quarantined block nobody holds may return to use (alloc_unquarantine):
+ * otherwise the owner's later free would free it a second time, under its next owner.
+ *
  * Per chunk (512 blocks): the number of free blocks (uint16_t), and two chunk bitmaps:
  * empty_bm (all 512 blocks free) and avail_bm (at least one block free). A chunk is "partly
  * free" when its avail bit is set and its empty bit is not. Each chunk bitmap has a hint, the
@@ -43,6 +48,7 @@ struct alloc {
 	uint64_t nchunks; /* fixed */
 	uint64_t *free_bm;
 	uint64_t *quar_bm;
+	uint64_t *held_bm; /* quarantined and still held by an owner (see above) */
 	uint16_t *chunk_free;
 	uint64_t *empty_bm;
 	uint64_t *avail_bm;
@@ -225,6 +231,8 @@ static void range_release(struct alloc *a, uint64_t i, uint64_t end)
 			uint64_t m = bm_mask(w, i, ce) & ~a->quar_bm[w];
 
 			a->free_bm[w] |= m;
+			/* Quarantined ones stay so, let go of by their owner. */
+			a->held_bm[w] &= ~bm_mask(w, i, ce);
 			n += (uint64_t)__builtin_popcountll(m);
 		}
 		chunk_set_free(a, c, a->chunk_free[c] + n);
@@ -267,6 +275,8 @@ static uint64_t range_quarantine(struct alloc *a, uint64_t i, uint64_t end)
 
 			nfree += (uint64_t)__builtin_popcountll(a->free_bm[w] & m);
 			nnew += (uint64_t)__builtin_popcountll(~a->quar_bm[w] & m);
+			/* Used ones stay held by their owner until it frees them. */
+			a->held_bm[w] |= m & ~a->free_bm[w] & ~a->quar_bm[w];
 			a->free_bm[w] &= ~m;
 			a->quar_bm[w] |= m;
 		}
@@ -327,10 +337,12 @@ int alloc_new(struct alloc **out, uint64_t first, uint64_t count)
 	a->nchunks = nchunks;
 	a->free_bm = malloc(bwords * sizeof(uint64_t));
 	a->quar_bm = calloc(bwords, sizeof(uint64_t));
+	a->held_bm = calloc(bwords, sizeof(uint64_t));
 	a->chunk_free = malloc(nchunks * sizeof(uint16_t));
 	a->empty_bm = calloc(cwords, sizeof(uint64_t));
 	a->avail_bm = calloc(cwords, sizeof(uint64_t));
-	if (!a->free_bm || !a->quar_bm || !a->chunk_free || !a->empty_bm || !a->avail_bm) {
+	if (!a->free_bm || !a->quar_bm || !a->held_bm || !a->chunk_free || !a->empty_bm ||
+	    !a->avail_bm) {
 		alloc_delete(&a);
 		return -ENOMEM;
 	}
@@ -361,6 +373,7 @@ void alloc_delete(struct alloc **ap)
 	pthread_mutex_destroy(&a->lock);
 	free(a->free_bm);
 	free(a->quar_bm);
+	free(a->held_bm);
 	free(a->chunk_free);
 	free(a->empty_bm);
 	free(a->avail_bm);
@@ -475,6 +488,39 @@ int alloc_reserve(struct alloc *a, uint64_t block, uint64_t count)
 }
 
 /*
+ * alloc_reserve_held - as alloc_reserve, but a quarantined block nobody holds may be in the
+ * range too: it becomes held (a HOLD record replayed after the BADBLOCK of one of its
+ * blocks, or a MAP after it).
+ * Context: any thread. Locking: takes and drops a->lock.
+ * Return: 0; -EINVAL out of the area; -EEXIST if a block is used or held (nothing changed).
+ */
+int alloc_reserve_held(struct alloc *a, uint64_t block, uint64_t count)
+{
+	uint64_t i, end, j;
+	int ret = 0;
+
+	if (!alloc_contains(a, block, count))
+		return -EINVAL;
+	i = block - a->first;
+	end = i + count;
+	pthread_mutex_lock(&a->lock);
+	for (j = i; j < end && ret == 0; j++)
+		if (!bm_test(a->free_bm, j) && (!bm_test(a->quar_bm, j) || bm_test(a->held_bm, j)))
+			ret = -EEXIST;
+	for (j = i; j < end && ret == 0;) {
+		uint64_t e = bm_find(a->free_bm, false, j, end);
+
+		if (e > j)
+			range_reserve(a, j, e);
+		if (e < end)
+			bm_set(a->held_bm, e, e + 1); /* quarantined, as checked */
+		j = e + 1;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return ret;
+}
+
+/*
  * alloc_quarantine - every block of [@block, @block + @count) becomes quarantined, whatever
  * its state; a used block stays quarantined when it is freed later.
  * Context: any thread. Locking: takes and drops a->lock.
@@ -491,6 +537,63 @@ int64_t alloc_quarantine(struct alloc *a, uint64_t block, uint64_t count)
 	n = range_quarantine(a, i, i + count);
 	pthread_mutex_unlock(&a->lock);
 	return (int64_t)n;
+}
+
+/*
+ * __unquarantine_check - every block of [@i, @i + @count) (area indexes) is quarantined and
+ * held by nobody. Locking: a->lock held.
+ * Return: 0; -ENOENT or -EBUSY with *@bad the first block that is not / is held.
+ */
+static int __unquarantine_check(struct alloc *a, uint64_t i, uint64_t count, uint64_t *bad)
+{
+	uint64_t j = bm_find(a->quar_bm, false, i, i + count);
+
+	if (j != i + count) {
+		*bad = a->first + j;
+		return -ENOENT;
+	}
+	j = bm_find(a->held_bm, true, i, i + count);
+	if (j != i + count) {
+		*bad = a->first + j;
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/*
+ * alloc_unquarantine_check / alloc_unquarantine - see alloc.h.
+ * Context: any thread. Locking: takes and drops a->lock.
+ */
+int alloc_unquarantine_check(struct alloc *a, uint64_t block, uint64_t count, uint64_t *bad)
+{
+	int ret;
+
+	if (!alloc_contains(a, block, count))
+		return -EINVAL;
+	pthread_mutex_lock(&a->lock);
+	ret = __unquarantine_check(a, block - a->first, count, bad);
+	pthread_mutex_unlock(&a->lock);
+	return ret;
+}
+
+int alloc_unquarantine(struct alloc *a, uint64_t block, uint64_t count, uint64_t *bad)
+{
+	uint64_t i;
+	int ret;
+
+	if (!alloc_contains(a, block, count))
+		return -EINVAL;
+	i = block - a->first;
+	pthread_mutex_lock(&a->lock);
+	ret = __unquarantine_check(a, i, count, bad);
+	if (ret == 0) {
+		/* Quarantined blocks are neither free nor held: they become used, the caller's. */
+		bm_clear(a->quar_bm, i, i + count);
+		a->st.quarantined -= count;
+		a->st.used += count;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return ret;
 }
 
 /*

@@ -74,10 +74,31 @@ int alloc_free(struct alloc *a, uint64_t block, uint64_t count);
 int alloc_reserve(struct alloc *a, uint64_t block, uint64_t count);
 
 /*
+ * alloc_reserve_held - alloc_reserve that also takes quarantined blocks nobody holds: they
+ * become held, as a used block quarantined later is (its owner frees it with alloc_free).
+ * Return: 0; -EINVAL out of the area; -EEXIST if a block is used or held (nothing changed).
+ */
+int alloc_reserve_held(struct alloc *a, uint64_t block, uint64_t count);
+
+/*
  * alloc_quarantine - put [@block, @block + @count) in quarantine, whatever their state.
  * Return: the number of blocks that were not quarantined before; -EINVAL out of the area.
  */
 int64_t alloc_quarantine(struct alloc *a, uint64_t block, uint64_t count);
+
+/*
+ * alloc_unquarantine - the quarantined blocks [@block, @block + @count) return to use: they
+ * become used, owned by the caller, who frees them (alloc_free) once nothing on the media
+ * quarantines them any more, or quarantines them again (alloc_quarantine, then alloc_free).
+ * Only blocks nobody holds may: a block that was used when it was quarantined is held
+ * until its owner frees it (a poisoned file page that is not rewritten, a free waiting for
+ * its grace period, a dropped client's hold).
+ * alloc_unquarantine_check - the same test, changing nothing.
+ * Return: 0; -EINVAL out of the area; -ENOENT (*@bad is a block not quarantined) or -EBUSY
+ *         (*@bad is a block still held); nothing changed then.
+ */
+int alloc_unquarantine(struct alloc *a, uint64_t block, uint64_t count, uint64_t *bad);
+int alloc_unquarantine_check(struct alloc *a, uint64_t block, uint64_t count, uint64_t *bad);
 
 /* alloc_is_free / alloc_is_quarantined - state of one block (false out of the area). */
 bool alloc_is_free(struct alloc *a, uint64_t block);

@@ -14,6 +14,7 @@
 #include "check.h"
 #include "log.h"
 #include "nsint.h"
+#include "sigbus.h"
 #include "util.h"
 
 struct checker {
@@ -235,6 +236,42 @@ static bool super_same(const struct fmt_super *a, const struct fmt_super *b)
 	return memcmp(&x, &y, sizeof(x)) == 0;
 }
 
+/*
+ * device_badblocks - what the device's bad-block list says about the metadata: a listed
+ * range over a superblock or a log area is a problem (reading it will fault), one in the
+ * data area a note (the daemon quarantines it at mount).
+ */
+static void device_badblocks(struct checker *c, struct region *r)
+{
+	struct region_badblock *bb = NULL;
+	int n = region_badblocks(r, &bb);
+	struct fmt_super sb;
+
+	if (n <= 0 || mlog_probe(r, &sb, NULL, NULL, NULL))
+		memset(&sb, 0, sizeof(sb));
+	for (int i = 0; i < n; i++) {
+		uint64_t lo = bb[i].offset, hi = bb[i].offset + bb[i].length;
+		const char *what = NULL;
+
+		if (lo < FMT_BLOCK_SIZE || hi > fmt_backup_off(region_size(r)))
+			what = "a superblock";
+		for (unsigned a = 0; a < 2 && !what && sb.log_len; a++)
+			if (lo < sb.log_off[a] + sb.log_len && sb.log_off[a] < hi)
+				what = a == sb.log_active ? "the active log area"
+							  : "the spare log area";
+		if (what)
+			say(c, CHECK_PROBLEM,
+			    "the device lists a bad range at offset %" PRIu64 "+%" PRIu64 " in %s",
+			    lo, hi - lo, what);
+		else
+			say(c, CHECK_NOTE,
+			    "the device lists a bad range at offset %" PRIu64 "+%" PRIu64
+			    " (the daemon quarantines it at mount)",
+			    lo, hi - lo);
+	}
+	free(bb);
+}
+
 int ns_check(const char *path, check_line_fn fn, void *ctx, struct check_result *res)
 {
 	return ns_check_progress(path, fn, ctx, NULL, res);
@@ -248,27 +285,41 @@ int ns_check_progress(const char *path, check_line_fn fn, void *ctx,
 	struct fmt_super sb, p, b;
 	struct alloc_stats as;
 	struct region *r;
+	bool pbad, bbad;
 	const char *why;
+	uint64_t boff;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	/* The region may be poisoned: what check reads, it reads SIGBUS-safely (mlog.c). */
+	rc = sigbus_install();
+	if (rc)
+		return rc;
 	rc = region_open(&r, path, REGION_AUTO, REGION_RDONLY, 0);
 	if (rc)
 		return rc;
+	device_badblocks(&c, r);
+	boff = fmt_backup_off(region_size(r));
+	pbad = mlog_read_super(r, 0, &p) != 0;
+	bbad = mlog_read_super(r, boff, &b) != 0;
+	if (pbad)
+		say(&c, CHECK_PROBLEM,
+		    "primary superblock at offset 0 is unreadable: a media error");
+	if (bbad)
+		say(&c, CHECK_PROBLEM,
+		    "backup superblock at offset %" PRIu64 " is unreadable: a media error", boff);
 	rc = mlog_probe_report(r, &sb);
 	if (rc)
 		goto out;
 	mlog_probe(r, &sb, &why, &res->primary_ok, &res->backup_ok);
-	memcpy(&p, region_at(r, 0), sizeof(p));
-	memcpy(&b, region_at(r, fmt_backup_off(region_size(r))), sizeof(b));
-	if (!res->primary_ok) {
+	if (!res->primary_ok && !pbad) {
 		/* mlog_probe gives a reason only when both copies fail: ask for the primary's. */
 		why = NULL;
 		fmt_super_check(&p, region_size(r), &why);
 		say(&c, CHECK_PROBLEM, "primary superblock is damaged (%s); the backup is used",
 		    why ? why : "invalid");
 	}
-	if (!res->backup_ok)
+	if (!res->backup_ok && !bbad)
 		say(&c, CHECK_PROBLEM, "backup superblock is damaged");
 	if (res->primary_ok && res->backup_ok && !super_same(&p, &b)) {
 		if (p.gen > b.gen)
@@ -298,7 +349,13 @@ int ns_check_progress(const char *path, check_line_fn fn, void *ctx,
 	res->records = info.records;
 	res->log_bytes = info.bytes;
 	res->torn_bytes = info.torn_bytes;
-	if (info.damaged)
+	if (info.poisoned)
+		say(&c, CHECK_PROBLEM,
+		    "log area %u: a media error at offset %" PRIu64 ", where record %" PRIu64
+		    " would be; nothing from there on can be read (%" PRIu64
+		    " records before it were)",
+		    sb.log_active, info.poison_off, info.poison_seq, info.records);
+	else if (info.damaged)
 		say(&c, CHECK_PROBLEM,
 		    "log record %" PRIu64 " at offset %" PRIu64
 		    " is damaged (checksum or sequence) and later records exist",

@@ -46,6 +46,7 @@ static const char *const names[FAULT_COUNT] = {
 	[FAULT_POISON_AFTER_RMAP] = "poison-after-rmap",
 	[FAULT_LEASE_BREAK] = "lease-break",
 	[FAULT_SEND] = "send",
+	[FAULT_BADBLOCK_CLEAR] = "badblock-clear",
 };
 
 /* The points with a failure path; the rest are places to sleep or crash. */
@@ -53,6 +54,7 @@ static const bool can_fail[FAULT_COUNT] = {
 	[FAULT_ALLOC] = true,
 	[FAULT_LOG_APPEND] = true,
 	[FAULT_SEND] = true,
+	[FAULT_BADBLOCK_CLEAR] = true,
 };
 
 bool fault_can_fail(enum fault_point p)

@@ -29,6 +29,7 @@ enum fault_point {
 	FAULT_POISON_AFTER_RMAP, /* "poison-after-rmap": rmap looked up, xtable not yet locked */
 	FAULT_LEASE_BREAK,	 /* "lease-break": INVALIDATE sent, acks not yet awaited */
 	FAULT_SEND,		 /* "send": a reply to a client is about to be sent */
+	FAULT_BADBLOCK_CLEAR,	 /* "badblock-clear": the media errors of a range are cleared */
 	FAULT_COUNT,
 };
 

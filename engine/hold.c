@@ -117,9 +117,12 @@ static int apply_hold(struct ns *ns, struct ns_txctx *tc, const struct fmt_hold 
 			       .pid = h->pid,
 			       .restored = !tc->live};
 	pthread_mutex_lock(&ns->grant_lock);
-	/* At mount the run was freed by the records before: take it out of use again. */
+	/*
+	 * At mount the run was freed by the records before: take it out of use again (its
+	 * quarantined blocks too: the hold frees them when it ends, as any of its blocks).
+	 */
 	if (!tc->live && !run_held(ns, h->block, h->count)) {
-		rc = alloc_reserve(ns->alloc, h->block, h->count);
+		rc = alloc_reserve_held(ns->alloc, h->block, h->count);
 		if (rc == 0) {
 			ns->held_blocks += h->count;
 			__atomic_store_n(&ns->holds_restored, true, __ATOMIC_RELEASE);

@@ -59,18 +59,26 @@ static void super_write(struct region *r, struct fmt_super *sb)
 	super_write_one(r, fmt_backup_off(sb->region_size), sb);
 }
 
+int mlog_read_super(struct region *r, uint64_t off, struct fmt_super *sb)
+{
+	if (region_copy_safe(r, sb, region_at(r, off), sizeof(*sb), NULL) == 0)
+		return 0;
+	memset(sb, 0, sizeof(*sb));
+	return -EIO;
+}
+
 int mlog_probe(struct region *r, struct fmt_super *sb, const char **why, bool *primary_ok,
 	       bool *backup_ok)
 {
 	uint64_t size = region_size(r);
 	struct fmt_super p, b;
-	const char *pwhy, *bwhy;
-	bool pok, bok;
+	const char *pwhy = "unreadable (a media error)", *bwhy = pwhy;
+	bool pread, bread, pok, bok;
 
-	memcpy(&p, region_at(r, 0), sizeof(p));
-	memcpy(&b, region_at(r, fmt_backup_off(size)), sizeof(b));
-	pok = fmt_super_check(&p, size, &pwhy) == 0;
-	bok = fmt_super_check(&b, size, &bwhy) == 0;
+	pread = mlog_read_super(r, 0, &p) == 0;
+	bread = mlog_read_super(r, fmt_backup_off(size), &b) == 0;
+	pok = pread && fmt_super_check(&p, size, &pwhy) == 0;
+	bok = bread && fmt_super_check(&b, size, &bwhy) == 0;
 	/* The backup is only where we looked if the region has not changed size. */
 	if (bok && fmt_backup_off(b.region_size) != fmt_backup_off(size))
 		bok = false, bwhy = "backup does not match the region size";
@@ -88,7 +96,8 @@ int mlog_probe(struct region *r, struct fmt_super *sb, const char **why, bool *p
 	}
 	if (why)
 		*why = pwhy;
-	if (p.magic != FMT_MAGIC && b.magic != FMT_MAGIC)
+	/* An unreadable copy may well be daxfs's: damaged, not "not daxfs". */
+	if (pread && bread && p.magic != FMT_MAGIC && b.magic != FMT_MAGIC)
 		return -ENODATA;
 	return -EUCLEAN;
 }
@@ -97,10 +106,9 @@ int mlog_probe_report(struct region *r, struct fmt_super *sb)
 {
 	const char *why = NULL;
 	int rc = mlog_probe(r, sb, &why, NULL, NULL);
-
 	struct fmt_super p;
 
-	memcpy(&p, region_at(r, 0), sizeof(p));
+	mlog_read_super(r, 0, &p);
 	if (rc == -ENODATA)
 		log_err("%s does not hold a daxfs file system (no superblock found); "
 			"format it with daxfs mkfs",
@@ -113,6 +121,52 @@ int mlog_probe_report(struct region *r, struct fmt_super *sb)
 	else if (rc)
 		log_err("%s: both superblocks are damaged (primary: %s)", region_path(r), why);
 	return rc;
+}
+
+static int count_record(void *ctx, const struct fmt_rec *rec, const void *payload, size_t plen)
+{
+	(void)rec;
+	(void)payload;
+	(void)plen;
+	++*(uint64_t *)ctx;
+	return 0;
+}
+
+/*
+ * format_verify - read back what mlog_format wrote, SIGBUS-safely: both superblocks valid
+ * and the same, the log one whole record, nothing unreadable, and no store that faulted
+ * (region_failed: the handler let it complete on anonymous memory). Return: 0; -EIO (said
+ * where).
+ */
+static int format_verify(struct region *r)
+{
+	struct mlog_walk_info info;
+	struct fmt_super sb;
+	struct region_fault f;
+	bool pok, bok;
+	uint64_t n = 0;
+
+	if (region_failed(r, &f)) {
+		log_err("%s: a media error at offset %" PRIu64 " while formatting it; clear the "
+			"device's bad blocks first",
+			region_path(r), f.off);
+		return -EIO;
+	}
+	if (mlog_probe(r, &sb, NULL, &pok, &bok) || !pok || !bok) {
+		log_err("%s: the %s superblock does not read back (offset %" PRIu64
+			"): a media error; clear the device's bad blocks first",
+			region_path(r), pok ? "backup" : "primary",
+			pok ? fmt_backup_off(region_size(r)) : 0);
+		return -EIO;
+	}
+	if (mlog_walk(r, &sb, count_record, &n, &info) || info.poisoned || info.damaged || n != 1) {
+		log_err("%s: the new log does not read back (%s at offset %" PRIu64
+			"); clear the device's bad blocks first",
+			region_path(r), info.poisoned ? "a media error" : "damage",
+			info.poisoned ? info.poison_off : sb.log_off[sb.log_active]);
+		return -EIO;
+	}
+	return 0;
 }
 
 /* The log is zeroed in pieces this big, reporting progress after each. */
@@ -147,9 +201,15 @@ int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root
 	for (unsigned i = 0; i < 2; i++) {
 		for (uint64_t off = 0; off < sb.log_len; off += FORMAT_ZERO_STEP) {
 			uint64_t n = MIN(FORMAT_ZERO_STEP, sb.log_len - off);
+			struct region_fault f;
 
-			region_memset(r, region_at(r, sb.log_off[i] + off), 0, n,
-				      REGION_NONTEMPORAL);
+			if (region_memset_safe(r, region_at(r, sb.log_off[i] + off), 0, n,
+					       REGION_NONTEMPORAL, &f)) {
+				log_err("%s: a media error at offset %" PRIu64 " in log area %u; "
+					"clear the device's bad blocks before formatting it",
+					region_path(r), f.off, i);
+				return -EIO;
+			}
 			progress_report(progress, "zeroing the log", i * sb.log_len + off + n,
 					2 * sb.log_len, true);
 		}
@@ -165,78 +225,115 @@ int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root
 	if (rc == 0)
 		rc = mlog_snap_commit(&s, FMT_ROOT_INO + 1);
 	pthread_mutex_destroy(&l.lock);
-	return rc;
+	return rc ? rc : format_verify(r);
 }
 
 /* --- reading records --- */
 
 /*
- * rec_at - the record at @off of an area of @len bytes if it reads as record @seq chained to
- * @seed (docs/format.md §3); NULL otherwise.
+ * The log is read with SIGBUS-safe copies (DESIGN §5): a media error in it ends the walk
+ * at that record, with its region offset, instead of killing the reader (daxfs check,
+ * mkfs's read-back, the daemon's mount).
  */
-static const struct fmt_rec *rec_at(const uint8_t *a, uint64_t len, uint64_t off, uint64_t seq,
-				    uint64_t seed)
-{
-	const struct fmt_rec *h;
-	uint8_t copy[FMT_REC_MAX];
+struct area {
+	struct region *r;
+	uint64_t off; /* region offset of the area */
+	uint64_t len;
+	bool poisoned;	  /* a read faulted: */
+	uint64_t bad_off; /*   at this region offset */
+};
 
-	if (off > len || len - off < sizeof(*h))
-		return NULL;
-	h = (const struct fmt_rec *)(a + off);
-	if (h->seq != seq || h->len < FMT_REC_MIN || h->len > FMT_REC_MAX || h->len % 8 ||
-	    h->len > len - off)
-		return NULL;
-	memcpy(copy, h, h->len);
-	((struct fmt_rec *)copy)->csum = 0;
-	return checksum64(copy, h->len, seed) == h->csum ? h : NULL;
+/* area_read - @n bytes at @off of the area into @dst. Return: false on a media error. */
+static bool area_read(struct area *ar, uint64_t off, void *dst, size_t n)
+{
+	struct region_fault f;
+
+	if (region_copy_safe(ar->r, dst, region_at(ar->r, ar->off + off), n, &f) == 0)
+		return true;
+	if (!ar->poisoned) {
+		ar->poisoned = true;
+		ar->bad_off = f.off >= ar->off + off ? f.off : ar->off + off;
+	}
+	return false;
+}
+
+/* head_at - the header at @off if the area has room for one and it reads. */
+static bool head_at(struct area *ar, uint64_t off, struct fmt_rec *h)
+{
+	return off <= ar->len && ar->len - off >= sizeof(*h) && area_read(ar, off, h, sizeof(*h));
+}
+
+/*
+ * rec_at - copy the record at @off into @buf (FMT_REC_MAX bytes) if it reads as record
+ * @seq chained to @seed (docs/format.md §3). Return: true; false otherwise (also on a
+ * media error: ar->poisoned says so).
+ */
+static bool rec_at(struct area *ar, uint64_t off, uint64_t seq, uint64_t seed, uint8_t *buf)
+{
+	struct fmt_rec h, *c = (struct fmt_rec *)buf;
+	uint64_t csum;
+
+	if (!head_at(ar, off, &h))
+		return false;
+	if (h.seq != seq || h.len < FMT_REC_MIN || h.len > FMT_REC_MAX || h.len % 8 ||
+	    h.len > ar->len - off)
+		return false;
+	if (!area_read(ar, off, buf, h.len))
+		return false;
+	csum = c->csum;
+	c->csum = 0;
+	if (checksum64(buf, c->len, seed) != csum)
+		return false;
+	c->csum = csum;
+	return c->seq == seq && c->len == h.len;
 }
 
 /*
  * continuation - after a record that does not read at @off (expected @seq), is there a
  * verified chain that goes on, and does it prove the bad record had been durable?
  */
-static bool continuation_proves_damage(const uint8_t *a, uint64_t len, uint64_t off, uint64_t seq)
+static bool continuation_proves_damage(struct area *ar, uint64_t off, uint64_t seq)
 {
-	const struct fmt_rec *bad = (const struct fmt_rec *)(a + off);
+	static __thread uint8_t buf[FMT_REC_MAX];
+	struct fmt_rec bad, h;
 	uint64_t bad_seed, cand, end;
 	bool bad_end = false;
 
-	if (len - off < sizeof(*bad))
+	if (!head_at(ar, off, &bad))
 		return false;
-	bad_seed = bad->csum;
-	if (bad->seq == seq && (bad->flags & FMT_REC_END))
+	bad_seed = bad.csum;
+	if (bad.seq == seq && (bad.flags & FMT_REC_END))
 		bad_end = true;
-	end = MIN(len, off + FMT_REC_MAX + sizeof(*bad));
-	for (cand = off + FMT_REC_MIN; cand + sizeof(*bad) <= end; cand += 8) {
-		const struct fmt_rec *h = (const struct fmt_rec *)(a + cand);
-		const struct fmt_rec *next;
+	end = MIN(ar->len, off + FMT_REC_MAX + sizeof(bad));
+	for (cand = off + FMT_REC_MIN; cand + sizeof(bad) <= end; cand += 8) {
 		bool saw_end;
 
-		if (h->seq != seq + 1 || h->len < FMT_REC_MIN || h->len > FMT_REC_MAX ||
-		    h->len % 8 || h->len > len - cand)
+		if (!head_at(ar, cand, &h) || h.seq != seq + 1 || h.len < FMT_REC_MIN ||
+		    h.len > FMT_REC_MAX || h.len % 8 || h.len > ar->len - cand)
 			continue;
-		next = rec_at(a, len, cand, seq + 1, bad_seed);
-		if (!next) {
+		if (!rec_at(ar, cand, seq + 1, bad_seed, buf)) {
 			/* The bad record's csum may be what was hit: accept the candidate if a
 			 * record chained to it follows. */
-			if (!rec_at(a, len, cand + h->len, seq + 2, h->csum))
+			if (!rec_at(ar, cand + h.len, seq + 2, h.csum, buf))
 				continue;
 		}
 		/* Follow the chain: a record after an END means a later transaction. */
 		if (bad_end)
 			return true;
 		saw_end = false;
-		for (uint64_t o = cand, s = seq + 1, seed = h->csum;;) {
-			const struct fmt_rec *x = (const struct fmt_rec *)(a + o);
+		for (uint64_t o = cand, sq = seq + 1, seed = h.csum;;) {
+			struct fmt_rec x;
 
-			if (o != cand && !rec_at(a, len, o, s, seed))
+			if (o != cand && !rec_at(ar, o, sq, seed, buf))
 				break;
 			if (saw_end)
 				return true;
-			saw_end = (x->flags & FMT_REC_END) != 0;
-			seed = x->csum;
-			o += x->len;
-			s++;
+			if (!head_at(ar, o, &x))
+				break;
+			saw_end = (x.flags & FMT_REC_END) != 0;
+			seed = x.csum;
+			o += x.len;
+			sq++;
 		}
 		return false;
 	}
@@ -280,21 +377,49 @@ struct replay_state {
 	uint64_t off, seq, seed, records;
 };
 
+/* A transaction read so far: copies of its records, applied once its END came. */
+struct txbuf {
+	uint8_t *buf;
+	size_t used, cap;
+};
+
+static int txbuf_add(struct txbuf *t, const uint8_t *rec, size_t len)
+{
+	if (t->used + len > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16 * FMT_REC_MAX;
+		uint8_t *p;
+
+		while (cap < t->used + len)
+			cap *= 2;
+		p = realloc(t->buf, cap);
+		if (!p)
+			return -ENOMEM;
+		t->buf = p;
+		t->cap = cap;
+	}
+	memcpy(t->buf + t->used, rec, len);
+	t->used += len;
+	return 0;
+}
+
 /* replay - walk the active area of @sb (see mlog_walk). */
 static int replay(struct region *r, const struct fmt_super *sb, mlog_apply_fn apply, void *ctx,
 		  struct mlog_walk_info *info, struct replay_state *end)
 {
-	const uint8_t *a = area(r, sb, sb->log_active);
-	uint64_t len = sb->log_len;
+	struct area ar = {r, sb->log_off[sb->log_active], sb->log_len, false, 0};
 	uint64_t off = 0, seq = sb->log_seq, seed = sb->log_seed, records = 0;
 	struct replay_state whole = {0, seq, seed, 0};
-	int rc;
+	struct txbuf tx = {NULL, 0, 0};
+	uint8_t *rec = malloc(FMT_REC_MAX);
+	int rc = 0;
 
 	memset(info, 0, sizeof(*info));
+	if (!rec)
+		return -ENOMEM;
 	for (;;) {
-		const struct fmt_rec *h = rec_at(a, len, off, seq, seed);
+		const struct fmt_rec *h = (const struct fmt_rec *)rec;
 
-		if (!h)
+		if (!rec_at(&ar, off, seq, seed, rec))
 			break;
 		if (!payload_len_ok(h->type, h + 1, h->len - sizeof(*h))) {
 			log_err("log record %" PRIu64 " (%s) at offset %" PRIu64
@@ -305,33 +430,46 @@ static int replay(struct region *r, const struct fmt_super *sb, mlog_apply_fn ap
 			info->damage_seq = seq;
 			break;
 		}
+		rc = txbuf_add(&tx, rec, h->len);
+		if (rc)
+			goto out;
 		seed = h->csum;
 		off += h->len;
 		seq++;
 		records++;
 		if (!(h->flags & FMT_REC_END))
 			continue;
-		/* A whole transaction: apply it. */
-		for (uint64_t o = whole.off; o < off;) {
-			const struct fmt_rec *x = (const struct fmt_rec *)(a + o);
+		/* A whole transaction: apply its copies. */
+		for (size_t o = 0; o < tx.used;) {
+			const struct fmt_rec *x = (const struct fmt_rec *)(tx.buf + o);
 
 			rc = apply(ctx, x, x + 1, x->len - sizeof(*x));
 			if (rc)
-				return rc;
+				goto out;
 			o += x->len;
 		}
+		tx.used = 0;
 		whole = (struct replay_state){off, seq, seed, records};
 	}
-	if (!info->damaged && continuation_proves_damage(a, len, off, seq)) {
+	if (!ar.poisoned && !info->damaged && continuation_proves_damage(&ar, off, seq)) {
 		info->damaged = true;
 		info->damage_off = off;
 		info->damage_seq = seq;
+	}
+	if (ar.poisoned) {
+		/* What lies from there on cannot be read: damage, wherever it is. */
+		info->poisoned = true;
+		info->poison_off = ar.bad_off;
+		info->poison_seq = seq;
 	}
 	info->records = whole.records;
 	info->bytes = whole.off;
 	info->torn_bytes = off - whole.off;
 	*end = whole;
-	return 0;
+out:
+	free(tx.buf);
+	free(rec);
+	return rc;
 }
 
 int mlog_walk(struct region *r, const struct fmt_super *sb, mlog_apply_fn apply, void *ctx,
@@ -370,7 +508,19 @@ int mlog_open(struct mlog **out, struct region *r, mlog_apply_fn apply, void *ct
 	rc = replay(r, &l->sb, apply, ctx, &info, &end);
 	if (rc)
 		goto err_free;
-	if (info.damaged) {
+	if (info.poisoned) {
+		/*
+		 * The records before the media error are in force; what may follow cannot be
+		 * read, so nothing may be appended after them: read-only (DESIGN §5).
+		 */
+		log_err("%s: a media error at offset %" PRIu64
+			" in log area %u, where record %" PRIu64 " would be: the %" PRIu64
+			" records before it are in force, read-only "
+			"(run daxfs check; clear the device's bad blocks and restore the region)",
+			region_path(r), info.poison_off, l->sb.log_active, info.poison_seq,
+			info.records);
+		l->rdonly = true;
+	} else if (info.damaged) {
 		log_err("%s: metadata log record %" PRIu64 " at offset %" PRIu64
 			" of log area %u is damaged and later records exist; refusing to mount "
 			"(run daxfs check)",
@@ -566,6 +716,10 @@ void mlog_snap_begin(struct mlog *l, struct mlog_snap *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->l = l;
+	pthread_mutex_lock(&l->lock);
+	if (l->rdonly)
+		s->err = -EROFS; /* a read-only log writes no snapshot either */
+	pthread_mutex_unlock(&l->lock);
 	s->area_off = l->sb.log_off[!l->sb.log_active];
 	s->seq = l->next_seq;
 	s->seed = fresh_seed();

@@ -40,7 +40,8 @@ struct mlog_stats {
 
 /*
  * mlog_apply_fn - called by replay for each record of each whole transaction, in order.
- * @payload is inside the mapped region; @plen is the payload length (record len - 24).
+ * @rec and @payload are a copy in DRAM (read SIGBUS-safely); @plen is the payload length
+ * (record len - 24).
  * Return: 0, or a negative errno that stops replay (mount fails).
  */
 typedef int (*mlog_apply_fn)(void *ctx, const struct fmt_rec *rec, const void *payload,
@@ -57,7 +58,14 @@ int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root
 		const struct progress_cb *progress);
 
 /*
- * mlog_probe - read both superblocks of @r and choose one (docs/format.md §2).
+ * mlog_read_super - copy the superblock at region offset @off SIGBUS-safely.
+ * Return: 0; -EIO (a media error there: *@sb is zeroed, so it checks as invalid).
+ */
+int mlog_read_super(struct region *r, uint64_t off, struct fmt_super *sb);
+
+/*
+ * mlog_probe - read both superblocks of @r and choose one (docs/format.md §2). A copy that
+ * cannot be read (a media error) counts as damaged.
  * Return: 0 with *@sb; -ENODATA when neither superblock has the daxfs magic (not daxfs);
  *         -EUCLEAN when both are damaged; *@why (may be NULL) gets a reason for the caller's
  *         message. *@primary_ok / *@backup_ok (may be NULL) tell which copy was valid.
@@ -71,6 +79,8 @@ int mlog_probe_report(struct region *r, struct fmt_super *sb);
 /*
  * mlog_open - choose a superblock and replay the active log through @apply.
  * A torn tail is dropped (counted in stats); damage (docs/format.md §3) fails the open.
+ * A media error in the log ends the replay there: the records before it are applied and
+ * the log is read-only (commits and snapshots: -EROFS), with a line saying where.
  * If the superblock copies disagree and @r is writable, the stale copy is rewritten.
  * Context: mount; no other user.
  * Return: 0 and *@out; -ENODATA (not daxfs), -EUCLEAN (damaged superblocks or log; a line
@@ -140,6 +150,7 @@ struct mlog_snap {
 /*
  * mlog_snap_begin / mlog_snap_add / mlog_snap_commit - write a snapshot into the inactive
  * area and make it the log (docs/format.md §4). The caller holds every transaction off.
+ * On a read-only log (mlog_set_rdonly, a media error at mount) they write nothing: -EROFS.
  * mlog_snap_add returns -ENOSPC when the area is full (the snapshot is then abandoned:
  * nothing changes until a later commit); mlog_snap_commit persists and flips the
  * superblocks, recording @next_ino.
@@ -169,6 +180,9 @@ struct mlog_walk_info {
 	bool damaged;	     /* a bad record with verified records after it */
 	uint64_t damage_off; /* where */
 	uint64_t damage_seq;
+	bool poisoned;	     /* a media error where record poison_seq would be: */
+	uint64_t poison_off; /*   its region offset */
+	uint64_t poison_seq;
 };
 int mlog_walk(struct region *r, const struct fmt_super *sb, mlog_apply_fn apply, void *ctx,
 	      struct mlog_walk_info *info);

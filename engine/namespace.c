@@ -13,6 +13,7 @@
 #include "lease.h"
 #include "log.h"
 #include "nsint.h"
+#include "sigbus.h"
 #include "util.h"
 
 /* --- mount --- */
@@ -245,6 +246,10 @@ int ns_mkfs(const char *path, uint64_t size, const struct ns_mkfs_opts *o)
 
 	if (!o)
 		o = &def;
+	/* Poisoned media must not kill mkfs: its reads and writes are SIGBUS-safe (mlog.c). */
+	rc = sigbus_install();
+	if (rc)
+		return rc;
 	rc = region_open(&r, path, REGION_AUTO, size ? REGION_CREATE : 0, size);
 	if (rc)
 		return rc;

@@ -74,7 +74,8 @@ static void add_blocks(struct ns_inode *in, int64_t delta)
 
 /*
  * __release - the page run mapping [block, block + n) stops owning its blocks: rmap records
- * go, the blocks are freed but for the quarantined ones.
+ * go and the whole run is freed; quarantined blocks stay quarantined (alloc_free), no longer
+ * held (alloc.c), so that 'daxfs badblocks clear' may return them to use.
  * Locking: @in's xtable lock held.
  */
 static int __release(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, uint64_t block,
@@ -84,25 +85,15 @@ static int __release(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, ui
 
 	(void)in;
 	pthread_mutex_lock(&ns->poison_lock);
+	/* Poisoned blocks are not owned (docs/format.md §3.1): count what rmap still has. */
+	for (uint64_t b = block; b < block + n; b++)
+		if (!alloc_is_quarantined(ns->alloc, b))
+			(*owned_delta)--;
 	rc = rmap_remove(&ns->rmap, block, n);
-	/*
-	 * Poisoned blocks are not owned (docs/format.md §3.1) and stay quarantined: only the
-	 * runs between them are freed (tx.c's preview of the frees, for HOLD records, finds
-	 * the same runs).
-	 */
-	for (uint64_t b = block; rc == 0 && b < block + n;) {
-		uint64_t e = b;
-
-		while (e < block + n && !alloc_is_quarantined(ns->alloc, e))
-			e++;
-		if (e > b) {
-			*owned_delta -= (int64_t)(e - b);
-			rc = free_run(ns, tc, b, e - b);
-		}
-		b = e + 1;
-	}
 	pthread_mutex_unlock(&ns->poison_lock);
-	return rc;
+	if (rc)
+		return rc;
+	return free_run(ns, tc, block, n);
 }
 
 /*
@@ -208,14 +199,18 @@ static int __map_piece(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, 
 	if (bad == 0) {
 		rc = rmap_insert(&ns->rmap, blk, n, in, idx);
 	} else {
-		/* Own every block but the quarantined ones. */
+		/*
+		 * Own every block but the quarantined ones, which the page still holds (at
+		 * mount: alloc_reserve_held) until it lets go of them (__release).
+		 */
 		flags = BM_POISON;
 		for (uint64_t b = blk; b < blk + n && rc == 0; b++) {
-			if (alloc_is_quarantined(ns->alloc, b))
-				continue;
+			bool quarantined = alloc_is_quarantined(ns->alloc, b);
+
 			if (!tc->live)
-				rc = alloc_reserve(ns->alloc, b, 1);
-			if (rc == 0)
+				rc = quarantined ? alloc_reserve_held(ns->alloc, b, 1)
+						 : alloc_reserve(ns->alloc, b, 1);
+			if (rc == 0 && !quarantined)
 				rc = rmap_insert(&ns->rmap, b, 1, in, idx + (b - blk));
 		}
 	}

@@ -404,6 +404,19 @@ int ns_alloc_huge(struct ns *ns, const struct ns_cred *cred, uint64_t *block);
 /* ns_checkpoint_locked - write a snapshot. Locking: ns->txlock held exclusively. */
 int ns_checkpoint_locked(struct ns *ns);
 
+/*
+ * ns_checkpoint_after - with every transaction held off (the tx lock exclusive), run
+ * @fn(@ns, @ctx), a change of the in-memory state that no log record describes; if it
+ * returns 0, write a checkpoint, whose snapshot holds the change. The change is durable
+ * once the new log area is in force: a crash before the superblocks name it leaves the old
+ * log, and with it the old state (docs/format.md §4). How badblocks clear returns blocks to
+ * use without a record of its own.
+ * Context: thread registered with RCU, outside a read section, holding no engine lock.
+ * Return: @fn's error; else the checkpoint's (-ENOSPC, -EROFS, -EIO). On a checkpoint
+ *         failure @fn's change stays in memory: the caller undoes it.
+ */
+int ns_checkpoint_after(struct ns *ns, int (*fn)(struct ns *ns, void *ctx), void *ctx);
+
 /* --- hold.c: holds that outlive the daemon (DESIGN §6) --- */
 
 /* A process that may still map held blocks: its pid, and its start time (/proc). */

@@ -303,50 +303,216 @@ int64_t poison_drain(struct ns *ns)
 	return newly;
 }
 
-int64_t poison_file_range(struct ns *ns, uint64_t ino, uint64_t off, uint64_t len,
-			  enum poison_source src)
+/*
+ * block_at - the block page @idx of @ino maps now (a poisoned page's too), or UINT64_MAX
+ * for a hole. Return: 0; -ENOENT (no such file).
+ */
+static int block_at(struct ns *ns, uint64_t ino, uint64_t idx, uint64_t *blk)
 {
-	uint64_t idx = off / FMT_BLOCK_SIZE, last, run = 0, nrun = 0;
-	int64_t newly = 0;
+	struct ns_inode *in;
+	uint64_t first;
+	xt_entry e;
 
+	*blk = UINT64_MAX;
+	rcu_read_begin();
+	in = ns_inode_find(ns, ino);
+	if (!in) {
+		rcu_read_end();
+		return -ENOENT;
+	}
+	e = __xt_load(&in->map, idx, &first, NULL);
+	if (xt_is_value(e) && !bm_is_hole(e))
+		*blk = bm_to_block(e) + (idx - first);
+	rcu_read_end();
+	return 0;
+}
+
+int poison_check_file_range(struct ns *ns, uint64_t ino, uint64_t off, uint64_t len,
+			    struct poison_check *res)
+{
+	uint64_t last, page[FMT_BLOCK_SIZE / 8];
+	struct region *r = ns->r;
+	int64_t rc;
+
+	memset(res, 0, sizeof(*res));
 	if (len == 0 || off + len < off)
 		return -EINVAL;
+	/* What the kernel already said (an early-kill BUS_MCEERR_AO) is quarantined first. */
+	rc = poison_drain(ns);
+	if (rc < 0)
+		return (int)rc;
 	last = (off + len - 1) / FMT_BLOCK_SIZE;
-	for (;; idx++) {
-		uint64_t blk = UINT64_MAX, first;
-		struct ns_inode *in;
-		xt_entry e;
+	for (uint64_t idx = off / FMT_BLOCK_SIZE; idx <= last; idx++) {
+		struct region_fault f;
+		uint64_t blk;
 
-		if (idx <= last) {
-			rcu_read_begin();
-			in = ns_inode_find(ns, ino);
-			if (!in) {
-				rcu_read_end();
-				return newly ? newly : -ENOENT;
-			}
-			e = __xt_load(&in->map, idx, &first, NULL);
-			if (xt_is_value(e) && !bm_is_hole(e))
-				blk = bm_to_block(e) + (idx - first);
-			rcu_read_end();
-		}
-		/* Contiguous blocks go to poison_handle together; holes have nothing to lose. */
-		if (nrun && blk == run + nrun) {
-			nrun++;
+		rc = block_at(ns, ino, idx, &blk);
+		if (rc)
+			return res->blocks ? 0 : (int)rc;
+		if (blk == UINT64_MAX)
+			continue;
+		res->blocks++;
+		if (alloc_is_quarantined(ns->alloc, blk)) {
+			res->known++;
 			continue;
 		}
-		if (nrun) {
-			int64_t rc = poison_handle(ns, run * FMT_BLOCK_SIZE, nrun * FMT_BLOCK_SIZE,
-						   src, NULL, NULL);
-
-			if (rc < 0)
-				return rc;
-			newly += rc;
+		/*
+		 * The block may have moved to another owner meanwhile: reading it is harmless,
+		 * and poison found there is real whoever owns it (poison_handle finds out).
+		 */
+		if (region_copy_safe(r, page, region_at(r, blk * FMT_BLOCK_SIZE), FMT_BLOCK_SIZE,
+				     &f) == 0) {
+			res->clean++;
+			continue;
 		}
-		if (idx > last)
-			return newly;
-		run = blk;
-		nrun = blk == UINT64_MAX ? 0 : 1;
+		if (region_failed(r, NULL))
+			return -EIO;
+		rc = poison_handle(ns, f.off, f.len, POISON_SRC_CLIENT, NULL, NULL);
+		if (rc < 0)
+			return (int)rc;
+		res->confirmed++;
 	}
+	/* The faults the reads queued are handled already: let the drain find them so. */
+	rc = poison_drain(ns);
+	return rc < 0 ? (int)rc : 0;
+}
+
+/* clear_owner - who holds @blk, as poison_list() knows it (a poisoned file page). */
+static void clear_owner(struct ns *ns, uint64_t blk, struct poison_clear_info *info)
+{
+	struct poison_bad pb;
+	uint64_t next;
+
+	info->block = blk;
+	if (poison_list(ns, blk, &pb, 1, &next) == 1 && pb.owned && pb.block <= blk &&
+	    blk < pb.block + pb.count) {
+		info->owned = true;
+		info->ino = pb.ino;
+		info->index = pb.index + (blk - pb.block);
+	}
+}
+
+/* forget_pages - the notes of poisoned pages on [@block, @block + @count): stale now. */
+static void forget_pages(struct ns *ns, uint64_t block, uint64_t count)
+{
+	size_t k = 0;
+
+	pthread_mutex_lock(&ns->meta_bad_lock);
+	for (size_t i = 0; i < ns->nbad_pages; i++) {
+		uint64_t b = ns->bad_pages[i].block;
+
+		if (b < block || b >= block + count)
+			ns->bad_pages[k++] = ns->bad_pages[i];
+	}
+	ns->nbad_pages = k;
+	pthread_mutex_unlock(&ns->meta_bad_lock);
+}
+
+struct unquarantine {
+	uint64_t block, count, bad;
+	bool done;
+};
+
+/* unquarantine - ns_checkpoint_after's change: the blocks leave the quarantine, ours. */
+static int unquarantine(struct ns *ns, void *ctx)
+{
+	struct unquarantine *u = ctx;
+	int rc = alloc_unquarantine(ns->alloc, u->block, u->count, &u->bad);
+
+	u->done = rc == 0;
+	return rc;
+}
+
+/* read_back - zero [@off, @off + @len) and read it back, SIGBUS-safely. Return: 0; -EIO. */
+static int read_back(struct region *r, uint64_t off, uint64_t len, struct region_fault *f)
+{
+	uint64_t page[FMT_BLOCK_SIZE / 8];
+
+	if (region_memset_safe(r, region_at(r, off), 0, len, 0, f))
+		return -EIO;
+	for (uint64_t o = 0; o < len; o += FMT_BLOCK_SIZE)
+		if (region_copy_safe(r, page, region_at(r, off + o), FMT_BLOCK_SIZE, f))
+			return -EIO;
+	return 0;
+}
+
+/*
+ * One clear at a time: two of the same range would both pass the check, and the second
+ * could zero blocks the first already returned to a file.
+ */
+static pthread_mutex_t clear_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int __poison_clear(struct ns *ns, uint64_t block, uint64_t count,
+			  struct poison_clear_info *info);
+
+int poison_clear(struct ns *ns, uint64_t block, uint64_t count, struct poison_clear_info *info)
+{
+	int rc;
+
+	pthread_mutex_lock(&clear_lock);
+	rc = __poison_clear(ns, block, count, info);
+	pthread_mutex_unlock(&clear_lock);
+	return rc;
+}
+
+/* __poison_clear - see poison_clear. Locking: clear_lock held. */
+static int __poison_clear(struct ns *ns, uint64_t block, uint64_t count,
+			  struct poison_clear_info *info)
+{
+	struct unquarantine u = {block, count, 0, false};
+	uint64_t off = block * FMT_BLOCK_SIZE, len = count * FMT_BLOCK_SIZE;
+	struct region *r = ns->r;
+	struct region_fault f;
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	if (count == 0 || !alloc_contains(ns->alloc, block, count))
+		return -EINVAL;
+	rc = ns_writable(ns);
+	if (rc)
+		return rc;
+	/* A file just removed: its blocks come back after a grace period. */
+	if (__atomic_load_n(&ns->frees_pending, __ATOMIC_ACQUIRE))
+		rcu_barrier_all();
+	rc = alloc_unquarantine_check(ns->alloc, block, count, &u.bad);
+	if (rc) {
+		clear_owner(ns, u.bad, info);
+		return rc;
+	}
+	rc = region_badblock_clear(r, off, len);
+	if (rc)
+		log_warn("%s: the media errors at %" PRIu64 "+%" PRIu64 " could not be cleared: "
+			 "%s; reading the range decides",
+			 region_path(r), off, len, strerror(-rc));
+	rc = read_back(r, off, len, &f);
+	/* What that read queued is quarantined already: let the drain find it so. */
+	poison_drain(ns);
+	if (rc) {
+		info->block = f.off / FMT_BLOCK_SIZE;
+		log_notice("%s: bad blocks %" PRIu64 "+%" PRIu64 " still fault at offset %" PRIu64
+			   "; they stay quarantined",
+			   region_path(r), off, len, f.off);
+		return -EIO;
+	}
+	rc = ns_checkpoint_after(ns, unquarantine, &u);
+	if (!u.done) {
+		clear_owner(ns, u.bad, info);
+		return rc;
+	}
+	if (rc) {
+		/* The log on the media still quarantines them: so does memory again. */
+		alloc_quarantine(ns->alloc, block, count);
+		alloc_free(ns->alloc, block, count);
+		log_warn("%s: bad blocks %" PRIu64 "+%" PRIu64 " stay quarantined: the "
+			 "checkpoint failed: %s",
+			 region_path(r), off, len, strerror(-rc));
+		return rc;
+	}
+	alloc_free(ns->alloc, block, count);
+	forget_pages(ns, block, count);
+	log_notice("%s: bad blocks %" PRIu64 "+%" PRIu64 " cleared, zeroed and returned to use",
+		   region_path(r), off, len);
+	return 0;
 }
 
 void poison_region_failed(struct ns *ns)

@@ -106,16 +106,53 @@ uint64_t poison_scrub_blocks(struct ns *ns);
  */
 int64_t poison_drain(struct ns *ns);
 
+/* What poison_check_file_range() found. */
+struct poison_check {
+	uint64_t blocks;    /* blocks behind the range (holes have nothing to lose) */
+	uint64_t known;	    /* of them, quarantined before they were read */
+	uint64_t confirmed; /* faulted when the daemon read them: quarantined now */
+	uint64_t clean;	    /* read without error: the report is not believed for them */
+};
+
 /*
- * poison_file_range - poison_handle() for the blocks behind bytes [@off, @off + @len) of
- * file @ino, as they are mapped now (holes are skipped): a client's report (DESIGN §5
- * source 3) names a file range, not region offsets.
- * Context: as poison_drain. Locking: RCU per page, then what poison_handle takes.
- * Return: the number of blocks newly quarantined; -ENOENT (no such file); -EINVAL (empty or
- *         wrapping range); a negative errno from poison_handle.
+ * poison_check_file_range - a client says bytes [@off, @off + @len) of file @ino lost data
+ * (DESIGN §5 source 3). That is evidence, not a command (DESIGN §7): the media errors the
+ * kernel told the daemon of are handled first (poison_drain: BUS_MCEERR_AO, which daxfsd
+ * asks for with PR_MCE_KILL_EARLY); then every block behind the range, as the file maps it
+ * now, that is not quarantined yet is read with a SIGBUS-safe copy. Only what faults is
+ * quarantined (poison_handle, source client); what reads cleanly is left as it is.
+ * Context: as poison_drain. Locking: RCU per page; then what poison_handle takes.
+ * Return: 0 and *@res; -ENOENT (no such file); -EINVAL (empty or wrapping range); -EIO (the
+ *         region failed); a negative errno from poison_handle.
  */
-int64_t poison_file_range(struct ns *ns, uint64_t ino, uint64_t off, uint64_t len,
-			  enum poison_source src);
+int poison_check_file_range(struct ns *ns, uint64_t ino, uint64_t off, uint64_t len,
+			    struct poison_check *res);
+
+/* Why poison_clear() refused, when a block of the range says so. */
+struct poison_clear_info {
+	uint64_t block; /* the block that was not quarantined, is held, or faulted */
+	bool owned;	/* -EBUSY: a file page still sits on it: */
+	uint64_t ino;	/*   that file */
+	uint64_t index; /*   that page */
+};
+
+/*
+ * poison_clear - return the quarantined blocks [@block, @block + @count) to use (daxfs
+ * badblocks clear). Every block must be quarantined and held by nobody: a poisoned file page
+ * that still sits on one (rewrite the page or remove the file first), a free waiting for
+ * its grace period (waited for), a dropped client's hold. Then the media errors are cleared
+ * (region_badblock_clear: the device's, or the simulated ones; a failure there is logged),
+ * the blocks are zeroed and read back SIGBUS-safely: a range that still faults is refused.
+ * Last, with every transaction held off, the blocks leave the quarantine in memory and a
+ * checkpoint writes a log without their BADBLOCK records (ns_checkpoint_after): no new
+ * record type, and a crash before the checkpoint's superblock leaves them quarantined.
+ * Context: as poison_drain. Locking: one clear at a time (its own lock, which nothing else
+ *          takes); the tx lock exclusively around the change.
+ * Return: 0; -EINVAL (outside the data area: metadata cannot be returned to use); -ENOENT
+ *         (a block is not quarantined), -EBUSY (held), -EIO (still faults): *@info says
+ *         which block and, for a page, which file; -EROFS; -ENOSPC (the log is full).
+ */
+int poison_clear(struct ns *ns, uint64_t block, uint64_t count, struct poison_clear_info *info);
 
 /*
  * poison_region_failed - the region failed (region_failed(): its file was truncated, or a

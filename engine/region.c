@@ -23,6 +23,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/syscall.h>
+
+#include "config.h"
 #include "fault.h"
 #include "log.h"
 #include "sigbus.h"
@@ -50,7 +53,8 @@ struct region {
 	pmem2_memset_fn memset_fn;
 	struct sigbus_region sb; /* what the SIGBUS handler knows and records */
 	bool sb_registered;
-	uint8_t *trace; /* persistence tracing: the durable image, mapped (or NULL) */
+	uint8_t *trace;	   /* persistence tracing: the durable image, mapped (or NULL) */
+	uint64_t *sim_bad; /* atomic: simulated media errors, one bit per block (or NULL) */
 };
 
 /*
@@ -312,6 +316,48 @@ static int region_map(struct region *r, bool chardev)
 }
 
 /*
+ * simulate_from_env - $DAXFS_FAULT_POISON="OFFSET+LENGTH[,OFFSET+LENGTH...]" (bytes, with
+ * K/M/G suffixes): simulated media errors from the start, for tests of the offline tools
+ * (docs/fault-injection.md). Only in builds with the test hooks (-Dtest_hooks=true).
+ * Return: 0; -EINVAL (a bad value: logged); -ENOMEM.
+ */
+static int simulate_from_env(struct region *r)
+{
+#if DAXFS_TEST_HOOKS
+	const char *env = getenv("DAXFS_FAULT_POISON");
+	char *copy, *tok, *save = NULL;
+	int ret = 0;
+
+	if (!env || !*env)
+		return 0;
+	copy = strdup(env);
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok && !ret; tok = strtok_r(NULL, ",", &save)) {
+		char *plus = strchr(tok, '+');
+		uint64_t off, len;
+
+		if (!plus || (*plus = '\0', parse_size(tok, &off)) || parse_size(plus + 1, &len))
+			ret = -EINVAL;
+		else
+			ret = region_simulate_poison(r, off, len);
+		if (ret == -EINVAL)
+			log_err("region %s: bad DAXFS_FAULT_POISON '%s': want OFFSET+LENGTH[,...] "
+				"inside the region",
+				r->path, env);
+	}
+	if (!ret)
+		log_notice("region %s: simulating media errors at %s (DAXFS_FAULT_POISON)", r->path,
+			   env);
+	free(copy);
+	return ret;
+#else
+	(void)r;
+	return 0;
+#endif
+}
+
+/*
  * region_open - open and map @path; see region.h for the errors.
  * Context: any thread; not RCU related.
  * Locking: none of ours; takes flock(LOCK_EX) on the file unless REGION_NOLOCK.
@@ -403,6 +449,9 @@ int region_open(struct region **out, const char *path, enum region_kind kind, un
 	log_dbg("region %s: %s, %" PRIu64 " bytes at %p, alignment %" PRIu64 ", granularity %s",
 		path, region_kind_name(r->kind), r->size, r->base, r->alignment,
 		region_granularity(r));
+	ret = simulate_from_env(r);
+	if (ret)
+		goto err_close;
 	*out = r;
 	return 0;
 
@@ -426,6 +475,7 @@ void region_close(struct region **rp)
 		return;
 	if (r->trace)
 		munmap(r->trace, r->size);
+	free(r->sim_bad);
 	if (r->sb_registered)
 		sigbus_unregister(&r->sb);
 	if (r->map) {
@@ -646,16 +696,90 @@ static int jumped(struct sigbus_arm *a, struct region_fault *fault)
 	return -EIO;
 }
 
+/* --- simulated media errors (fault-injection mode, tests) --- */
+
+static bool sim_range(const struct region *r, uint64_t off, uint64_t len, uint64_t *first,
+		      uint64_t *last)
+{
+	if (len == 0 || off >= r->size || len > r->size - off)
+		return false;
+	*first = off / REGION_BLOCK_SIZE;
+	*last = (off + len - 1) / REGION_BLOCK_SIZE;
+	return true;
+}
+
+int region_simulate_poison(struct region *r, uint64_t off, uint64_t len)
+{
+	uint64_t first, last, *bm = __atomic_load_n(&r->sim_bad, __ATOMIC_ACQUIRE);
+
+	if (!sim_range(r, off, len, &first, &last))
+		return -EINVAL;
+	if (!bm) {
+		uint64_t *fresh = calloc(DIV_ROUND_UP(r->size / REGION_BLOCK_SIZE, 64), 8);
+
+		if (!fresh)
+			return -ENOMEM;
+		if (!__atomic_compare_exchange_n(&r->sim_bad, &bm, fresh, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			free(fresh); /* another thread's won; bm is it */
+		else
+			bm = fresh;
+	}
+	for (uint64_t b = first; b <= last; b++)
+		__atomic_fetch_or(&bm[b / 64], UINT64_C(1) << (b % 64), __ATOMIC_RELEASE);
+	return 0;
+}
+
+void region_unsimulate_poison(struct region *r, uint64_t off, uint64_t len)
+{
+	uint64_t first, last, *bm = __atomic_load_n(&r->sim_bad, __ATOMIC_ACQUIRE);
+
+	if (!bm || !sim_range(r, off, len, &first, &last))
+		return;
+	for (uint64_t b = first; b <= last; b++)
+		__atomic_fetch_and(&bm[b / 64], ~(UINT64_C(1) << (b % 64)), __ATOMIC_RELEASE);
+}
+
+/*
+ * sim_fault - inside an armed safe copy of [@p, @p + @len): if a simulated media error
+ * lies there, send this thread what the kernel would, SIGBUS BUS_MCEERR_AR at its first
+ * byte. A signal to oneself is delivered before the syscall returns: the handler jumps
+ * out of the copy from here.
+ */
+static void sim_fault(const struct region *r, const uint64_t *bm, const void *p, size_t len)
+{
+	uint64_t off = (uint64_t)((const char *)p - (const char *)r->base), first, last;
+	siginfo_t si;
+
+	if (!sim_range(r, off, len, &first, &last))
+		return;
+	for (uint64_t b = first; b <= last; b++) {
+		if (!(__atomic_load_n(&bm[b / 64], __ATOMIC_ACQUIRE) & (UINT64_C(1) << (b % 64))))
+			continue;
+		memset(&si, 0, sizeof(si));
+		si.si_signo = SIGBUS;
+		si.si_code = BUS_MCEERR_AR;
+		si.si_addr = (char *)r->base + MAX(off, b * REGION_BLOCK_SIZE);
+		si.si_addr_lsb = REGION_BLOCK_SHIFT;
+		syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), SIGBUS, &si);
+		return;
+	}
+}
+
 int region_copy_safe(const struct region *r, void *dst, const void *src, size_t len,
 		     struct region_fault *fault)
 {
 	struct sigbus_arm *a = &sigbus_arm;
+	const uint64_t *bm;
 
 	if (len == 0)
 		return 0;
 	if (sigsetjmp(a->env, 0))
 		return jumped(a, fault);
 	arm(a, r, src, len);
+	bm = __atomic_load_n(&r->sim_bad, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(bm != NULL, 0))
+		sim_fault(r, bm, src, len);
 	memcpy(dst, src, len);
 	disarm(a);
 	return 0;
@@ -818,4 +942,60 @@ int region_badblocks(const struct region *r, struct region_badblock **out)
 	}
 	*out = v;
 	return (int)n;
+}
+
+/*
+ * device_clear - pmem2_badblock_clear() for each range of the device's bad-block list that
+ * overlaps [@off, @off + @len). Return: 0; a negative errno (logged).
+ */
+static int device_clear(struct region *r, uint64_t off, uint64_t len)
+{
+	struct pmem2_badblock_context *bbctx;
+	struct pmem2_badblock bb;
+	int ret;
+
+	ret = pmem2_badblock_context_new(&bbctx, r->src);
+	if (ret == PMEM2_E_NOSUPP || ret == PMEM2_E_DAX_REGION_NOT_FOUND ||
+	    ret == PMEM2_E_NO_BAD_BLOCK_FOUND)
+		return 0; /* no list, as region_badblocks() reads none */
+	if (ret)
+		return region_pmem2_fail(r->path, "pmem2_badblock_context_new", ret);
+	while ((ret = pmem2_badblock_next(bbctx, &bb)) == 0) {
+		if (bb.offset >= off + len || bb.offset + bb.length <= off)
+			continue;
+		ret = pmem2_badblock_clear(bbctx, &bb);
+		if (ret) {
+			ret = region_pmem2_fail(r->path, "pmem2_badblock_clear", ret);
+			goto out;
+		}
+		log_notice("region %s: cleared the media error at %zu+%zu", r->path, bb.offset,
+			   bb.length);
+	}
+	ret = ret == PMEM2_E_NO_BAD_BLOCK_FOUND
+		      ? 0
+		      : region_pmem2_fail(r->path, "pmem2_badblock_next", ret);
+out:
+	pmem2_badblock_context_delete(&bbctx);
+	return ret;
+}
+
+/*
+ * region_badblock_clear - see region.h: the device's list through libpmem2, then the
+ * simulated errors.
+ * Context: any thread. Locking: none (a fresh libpmem2 context per call).
+ */
+int region_badblock_clear(struct region *r, uint64_t off, uint64_t len)
+{
+	uint64_t first, last;
+	int ret;
+
+	if (!sim_range(r, off, len, &first, &last))
+		return -EINVAL;
+	ret = fault_at(FAULT_BADBLOCK_CLEAR);
+	if (ret == 0 && r->kind != REGION_EMULATED)
+		ret = device_clear(r, off, len);
+	if (ret)
+		return ret;
+	region_unsimulate_poison(r, off, len);
+	return 0;
 }

@@ -145,6 +145,34 @@ int region_memset_safe(const struct region *r, void *dst, int c, size_t len, uns
 		       struct region_fault *fault);
 
 /*
+ * region_simulate_poison - fault-injection mode and tests (docs/fault-injection.md): from
+ * now on a region_copy_safe() over region bytes [@off, @off + @len) (whole blocks) meets a
+ * media error there, as it would on real poisoned media: the calling thread gets SIGBUS
+ * BUS_MCEERR_AR at the first such byte (with si_addr_lsb 12), which the handler turns into
+ * -EIO and a queued fault. Plain loads and stores, and the writing safe copies, do not see
+ * it (stores do not consume poison). It lasts until region_unsimulate_poison() or the
+ * region is closed.
+ * region_unsimulate_poison - forget it for [@off, @off + @len): what clearing the media
+ * error does (region_badblock_clear).
+ * Context: any thread. Locking: none (atomic bits).
+ * Return: 0; -EINVAL (empty, or outside the region); -ENOMEM.
+ */
+int region_simulate_poison(struct region *r, uint64_t off, uint64_t len);
+void region_unsimulate_poison(struct region *r, uint64_t off, uint64_t len);
+
+/*
+ * region_badblock_clear - clear the media errors in region bytes [@off, @off + @len) (whole
+ * blocks), so that they read again (as zeros): pmem2_badblock_clear() for each range of
+ * the device's bad-block list it overlaps (a DAX device: the ACPI clear-error command; a
+ * file on fsdax: new file blocks), and the simulated ones. An emulated region has no
+ * list: only simulated errors are cleared. Fault-injection point "badblock-clear" can make
+ * it fail, as a device that cannot clear would.
+ * Context: any thread; no other thread touches the range. Locking: none.
+ * Return: 0; -EINVAL; -errno of libpmem2 (logged) or of the fault point.
+ */
+int region_badblock_clear(struct region *r, uint64_t off, uint64_t len);
+
+/*
  * region_failed - has a fault outside a safe copy (or a truncated backing file) made the
  * region unusable? Then its contents can no longer be trusted: stop serving it.
  * Context: any thread. Locking: none (atomic).

@@ -100,6 +100,8 @@ static bool owner_of(struct bb_walk *w, uint64_t block, uint64_t *ino, uint64_t 
 	struct ns_bad_page key = {.block = block}, *p;
 	bool found = false;
 
+	if (!w->npages)
+		return false;
 	p = bsearch(&key, w->pages, w->npages, sizeof(key), cmp_page);
 	if (!p)
 		return false;

@@ -185,6 +185,16 @@ static void handler(int sig, siginfo_t *si, void *uc)
 	unsigned lsb = PAGE_SHIFT_MIN;
 
 	sr = (mce || code == BUS_ADRERR) ? find(addr) : NULL;
+	if (!sr && code == BUS_MCEERR_AO) {
+		/*
+		 * Action optional, in memory that is no region's: the kernel took the page away
+		 * already and a later touch gets BUS_MCEERR_AR. daxfsd asks for these early
+		 * notices (PR_MCE_KILL_EARLY) for its regions' sake; the default action would
+		 * kill it for an error in memory it may never touch again.
+		 */
+		errno = saved;
+		return;
+	}
 	if (!sr) {
 		not_ours(sig, si, uc);
 		errno = saved;

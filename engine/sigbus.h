@@ -16,6 +16,8 @@
  *   - A is in a registered region, BUS_MCEERR_AR or BUS_ADRERR, outside a safe copy
  *     (metadata): anonymous memory replaces the lost range so the access completes, and the
  *     region is marked failed (the daemon stops serving it);
+ *   - BUS_MCEERR_AO outside every region: ignored (nothing touched it; a later touch gets
+ *     BUS_MCEERR_AR), so that the early notices daxfsd asks for cannot kill it;
  *   - anything else: the handler that was installed before runs, or, if there was none,
  *     the default action (SIG_DFL, re-raised): a real bug still crashes.
  * Media errors (BUS_MCEERR_*) in a region are always queued for poison_drain().

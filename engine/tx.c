@@ -258,8 +258,8 @@ static int add_run(struct ns_txctx *tc, uint64_t block, uint64_t n)
 }
 
 /*
- * owned_runs - the blocks pages [@index, @index + @count) of @ino map now, but for the
- * quarantined ones, into @tc: the runs __release() in nsapply.c will free.
+ * owned_runs - the blocks pages [@index, @index + @count) of @ino map now (quarantined ones
+ * too), into @tc: the runs __release() in nsapply.c will free.
  * Locking: RCU read side; the caller holds the file's inode lock and entry locks.
  */
 static int owned_runs(struct ns *ns, uint64_t ino, uint64_t index, uint64_t count,
@@ -278,10 +278,8 @@ static int owned_runs(struct ns *ns, uint64_t ino, uint64_t index, uint64_t coun
 	while (rc == 0 && (e = xt_find(&in->map, &i, end - 1, XT_MARK_ANY, &order)) != XT_EMPTY) {
 		uint64_t n = UINT64_C(1) << order, lo = MAX(i, index), hi = MIN(i + n, end);
 
-		for (uint64_t b = bm_to_block(e) + (lo - i);
-		     rc == 0 && !bm_is_hole(e) && b < bm_to_block(e) + (hi - i); b++)
-			if (!alloc_is_quarantined(ns->alloc, b))
-				rc = add_run(tc, b, 1);
+		if (!bm_is_hole(e))
+			rc = add_run(tc, bm_to_block(e) + (lo - i), hi - lo);
 		i += n;
 		if (i == 0 || i >= end)
 			break;
@@ -616,6 +614,18 @@ int ns_checkpoint_locked(struct ns *ns)
 	rc = mlog_snap_commit(&s, __atomic_load_n(&ns->next_ino, __ATOMIC_ACQUIRE));
 	if (rc == 0)
 		log_dbg("%s: checkpoint: %" PRIu64 " records", region_path(ns->r), s.records);
+	return rc;
+}
+
+int ns_checkpoint_after(struct ns *ns, int (*fn)(struct ns *ns, void *ctx), void *ctx)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&ns->txlock);
+	rc = fn(ns, ctx);
+	if (rc == 0)
+		rc = ns_checkpoint_locked(ns);
+	pthread_rwlock_unlock(&ns->txlock);
 	return rc;
 }
 

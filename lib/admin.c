@@ -152,6 +152,34 @@ int daxfs_badblocks(struct daxfs *fs, struct daxfs_badblock **out, size_t *count
 	return list_all(fs, &l, (void **)out, count);
 }
 
+int daxfs_badblock_clear(struct daxfs *fs, uint64_t off, uint64_t len, uint64_t *blocks)
+{
+	struct wire_badblock_clear req = {.off = off, .len = len};
+	struct wire_badblock_clear_reply rep;
+	struct lib_slot *s;
+	struct wire_msg m;
+	char what[64];
+	int ret;
+
+	if (!fs)
+		return lib_err(-EINVAL, "daxfs_badblock_clear: no handle");
+	if (len == 0 || off + len < off)
+		return lib_err(-EINVAL, "BADBLOCK_CLEAR: an empty or wrapping range");
+	snprintf(what, sizeof(what), "%llu+%llu", (unsigned long long)off, (unsigned long long)len);
+	ret = lib_slot_get(fs, &s);
+	if (ret < 0)
+		return ret;
+	wire_msg_init(&m, s->req, WIRE_BADBLOCK_CLEAR, 0, s->id);
+	wire_msg_put(&m, &req, sizeof(req), false);
+	ret = lib_call(fs, s, &m, WIRE_BADBLOCK_CLEAR, what);
+	if (ret == 0 && blocks) {
+		memcpy(&rep, lib_reply_body(s), sizeof(rep));
+		*blocks = rep.blocks;
+	}
+	lib_slot_put(fs, s);
+	return ret;
+}
+
 /* The data area one SCRUB_RANGE request covers: a few tenths of a second of reading. */
 #define SCRUB_STEP (256ull << 20)
 

@@ -635,6 +635,13 @@ static int hello(struct daxfs *fs)
 	wire_msg_init(&m, s->req, WIRE_HELLO, 0, s->id);
 	wire_msg_put(&m, &h, sizeof(h), false);
 	ret = lib_call(fs, s, &m, WIRE_HELLO, NULL);
+	/* A connection over one of the daemon's limits hears which (docs/protocol.md). */
+	if (ret == -EUSERS)
+		lib_err(ret, "HELLO: daxfsd refused the session: this user has as many sessions "
+			     "as it allows one user (max_sessions_per_user)");
+	else if (ret == -EAGAIN)
+		lib_err(ret, "HELLO: daxfsd refused the session: it serves as many sessions as "
+			     "it allows (max_sessions)");
 	if (ret < 0)
 		goto out;
 	memcpy(&rep, lib_reply_body(s), sizeof(rep));

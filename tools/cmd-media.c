@@ -115,13 +115,146 @@ static void ino_paths_free(struct ino_paths *p)
 
 static const char badblocks_usage[] =
 	"usage: daxfs badblocks [--json]\n"
+	"       daxfs badblocks clear --offset N --length N\n"
 	"\n"
 	"List the region's bad blocks: every quarantined range (a block found poisoned stays\n"
-	"out of use for good, also across restarts) with the file and file offset it hit while\n"
-	"that page is not rewritten, and the metadata blocks (superblocks, log) found poisoned\n"
-	"since the daemon started. Offsets and lengths are in bytes. Reading the file again\n"
-	"gives EIO on a poisoned page until the whole page is rewritten.\n"
-	"Exit status: 0 (with or without bad blocks), 1 when the daemon cannot be asked.\n";
+	"out of use, also across restarts, until it is cleared) with the file and file offset\n"
+	"it hit while that page is not rewritten, and the metadata blocks (superblocks, log)\n"
+	"found poisoned since the daemon started. Offsets and lengths are in bytes. Reading the\n"
+	"file again gives EIO on a poisoned page until the whole page is rewritten.\n"
+	"\n"
+	"clear returns the quarantined range [N, N + length) (whole 4 KiB blocks, as listed;\n"
+	"sizes take K, M, G) to use: the daemon clears the media errors there (the device's\n"
+	"bad-block list through libpmem2; an emulated region has none), zeroes the blocks and\n"
+	"reads them back. A range that still faults stays quarantined; so does a block a file\n"
+	"page still sits on (rewrite that page or remove the file first). Root and the\n"
+	"daemon's user only.\n"
+	"Exit status: 0 (with or without bad blocks; cleared), 1 when the daemon cannot be\n"
+	"asked or refuses, 2 for a bad command line.\n";
+
+/* say_owners - a refused clear: which files still sit on the blocks of [off, off + len). */
+static void say_owners(struct daxfs *fs, uint64_t off, uint64_t len)
+{
+	struct daxfs_badblock *bb = NULL;
+	struct ino_paths names;
+	size_t n = 0;
+
+	if (daxfs_badblocks(fs, &bb, &n) || name_inodes(fs, bb, n, &names)) {
+		free(bb);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *path = path_of(&names, bb[i].ino);
+		uint64_t lo = MAX(off, bb[i].region_off);
+		uint64_t hi = MIN(off + len, bb[i].region_off + bb[i].len);
+
+		if (!(bb[i].flags & DAXFS_BADBLOCK_OWNED) || lo >= hi)
+			continue;
+		if (path)
+			cli_err("badblocks",
+				"region bytes %" PRIu64 "+%" PRIu64 " are %s at file "
+				"offset %" PRIu64 ": rewrite those pages or remove the "
+				"file first",
+				lo, hi - lo, path, bb[i].file_off + (lo - bb[i].region_off));
+		else
+			cli_err("badblocks",
+				"region bytes %" PRIu64 "+%" PRIu64 " are inode %" PRIu64
+				" (no name) at file offset %" PRIu64,
+				lo, hi - lo, bb[i].ino, bb[i].file_off + (lo - bb[i].region_off));
+	}
+	ino_paths_free(&names);
+	free(bb);
+}
+
+static int badblocks_usage_err(const char *fmt, const char *arg)
+{
+	cli_err("badblocks", fmt, arg);
+	fputs(badblocks_usage, stderr);
+	return EXIT_USAGE;
+}
+
+/* badblocks_clear - daxfs badblocks clear --offset N --length N (argv[0] is "clear"). */
+static int badblocks_clear(int argc, char **argv, struct cli_ctx *ctx)
+{
+	static const struct option opts[] = {
+		{"offset", required_argument, NULL, 'o'},
+		{"length", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	uint64_t off = 0, len = 0, blocks = 0;
+	bool have_off = false, have_len = false;
+	struct daxfs *fs;
+	char what[64];
+	int c, rc;
+
+	optind = 0; /* glibc: start over (a new argv) */
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			have_off = true;
+			if (parse_size(optarg, &off))
+				return badblocks_usage_err("bad --offset '%s'", optarg);
+			break;
+		case 'l':
+			have_len = true;
+			if (parse_size(optarg, &len) || len == 0)
+				return badblocks_usage_err("bad --length '%s'", optarg);
+			break;
+		case 'h':
+			fputs(badblocks_usage, stdout);
+			return EXIT_OK;
+		default:
+			fputs(badblocks_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!have_off || !have_len || optind != argc)
+		return badblocks_usage_err("clear needs --offset N and --length N%s", "");
+	if (off % 4096 || len % 4096)
+		return badblocks_usage_err("clear takes whole 4 KiB blocks: offset and length "
+					   "are multiples of 4096%s",
+					   "");
+	rc = cli_connect("badblocks", ctx, &fs);
+	if (rc)
+		return rc;
+	snprintf(what, sizeof(what), "clear %" PRIu64 "+%" PRIu64, off, len);
+	rc = daxfs_badblock_clear(fs, off, len, &blocks);
+	if (rc == -EBUSY)
+		say_owners(fs, off, len);
+	daxfs_close(fs);
+	switch (rc) {
+	case 0:
+		break;
+	case -EPERM:
+		return cli_fail("badblocks", "clear: only root and the daemon's user may", rc);
+	case -ENOENT:
+		return cli_fail("badblocks",
+				"clear: a block of the range is not quarantined "
+				"(daxfs badblocks lists what is)",
+				rc);
+	case -EBUSY:
+		return cli_fail("badblocks",
+				"clear: a file page, or a dropped client, still holds "
+				"a block of the range",
+				rc);
+	case -EIO:
+		return cli_fail("badblocks", "clear: the range still faults; it stays quarantined",
+				rc);
+	case -EINVAL:
+		return cli_fail("badblocks",
+				"clear: the range is not in the data area (the "
+				"superblocks and the log cannot be cleared here)",
+				rc);
+	default:
+		return cli_fail("badblocks", what, rc);
+	}
+	if (ctx->json)
+		printf("{\"cleared_blocks\":%" PRIu64 "}\n", blocks);
+	else
+		printf("%" PRIu64 " block%s returned to use\n", blocks, blocks == 1 ? "" : "s");
+	return EXIT_OK;
+}
 
 int cmd_badblocks(int argc, char **argv, struct cli_ctx *ctx)
 {
@@ -131,6 +264,8 @@ int cmd_badblocks(int argc, char **argv, struct cli_ctx *ctx)
 	size_t n = 0;
 	int rc;
 
+	if (argc > 1 && strcmp(argv[1], "clear") == 0)
+		return badblocks_clear(argc - 1, argv + 1, ctx);
 	rc = cli_json_opts(argc, argv, ctx, badblocks_usage, 0);
 	if (rc >= 0)
 		return rc;
@@ -263,6 +398,7 @@ int cmd_scrub(int argc, char **argv, struct cli_ctx *ctx)
 
 static const char inject_usage[] =
 	"usage: daxfs inject poison --offset N --length N\n"
+	"       daxfs inject media --offset N --length N\n"
 	"       daxfs inject fail POINT [--count N] [--errno E]\n"
 	"       daxfs inject delay POINT USEC\n"
 	"       daxfs inject crash POINT\n"
@@ -273,7 +409,10 @@ static const char inject_usage[] =
 	"Fault injection, for tests: only a daemon started with --fault-injection accepts\n"
 	"these (others answer EPERM), and only from root or the daemon's user.\n"
 	"  poison   poison region bytes [N, N + length) as a media error would (sizes take\n"
-	"           K, M, G); prints how many blocks were newly quarantined\n"
+	"           K, M, G): they fault when read from now on and the daemon quarantines\n"
+	"           them; prints how many blocks were newly quarantined\n"
+	"  media    the same media error, but the daemon is not told: it finds out when it\n"
+	"           reads those bytes (a copy read, a scrub, checking a client's report)\n"
 	"  fail     make POINT fail the next N times (default 1; 0: until cleared) with errno\n"
 	"           E (a number or a name such as EIO, ENOSPC; default EIO)\n"
 	"  delay    sleep USEC microseconds (at most 10 s) each time POINT is passed\n"
@@ -407,10 +546,10 @@ int cmd_inject(int argc, char **argv, struct cli_ctx *ctx)
 			       fault_can_fail(p) ? "fail, " : "",
 			       fault_can_delay(p) ? "delay, " : "");
 		return EXIT_OK;
-	} else if (strcmp(sub, "poison") == 0) {
+	} else if (strcmp(sub, "poison") == 0 || strcmp(sub, "media") == 0) {
 		if (!have_off || !have_len || nargs)
-			return inject_usage_err("poison needs --offset N and --length N%s", "");
-		kind = DAXFS_INJECT_POISON;
+			return inject_usage_err("%s needs --offset N and --length N", sub);
+		kind = sub[0] == 'p' ? DAXFS_INJECT_POISON : DAXFS_INJECT_MEDIA;
 		a0 = off;
 		a1 = len;
 	} else if (strcmp(sub, "fail") == 0) {

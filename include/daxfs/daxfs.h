@@ -189,6 +189,21 @@ struct daxfs_badblock {
  */
 int daxfs_badblocks(struct daxfs *fs, struct daxfs_badblock **out, size_t *count);
 
+/*
+ * daxfs_badblock_clear - return the quarantined region bytes [@off, @off + @len) (4 KiB
+ * aligned, as daxfs_badblocks() lists them) to use; root or the daemon's user only. The
+ * daemon clears the media errors there (the device's bad-block list through libpmem2;
+ * an emulated region has none), zeroes the blocks and reads them back; only then do they
+ * leave the quarantine, durably.
+ * Return: 0 and *@blocks (may be NULL: how many blocks returned to use); -EPERM (not
+ *         allowed); -EINVAL (not aligned, or outside the data area: the superblocks and
+ *         the log cannot be); -ENOENT (a block of the range is not quarantined); -EBUSY (a
+ *         file page still sits on a block: rewrite it or remove the file; daxfs_badblocks()
+ *         names it; or a dropped client may still map it); -EIO (the range still faults);
+ *         -EROFS; -ENOSPC.
+ */
+int daxfs_badblock_clear(struct daxfs *fs, uint64_t off, uint64_t len, uint64_t *blocks);
+
 struct daxfs_scrub_result {
 	uint64_t blocks_read; /* allocated blocks read */
 	uint64_t blocks_bad;  /* of them, found poisoned and quarantined by this scrub */
@@ -234,6 +249,8 @@ enum daxfs_inject_kind {
 	DAXFS_INJECT_DELAY = 3,	 /* sleep arg0 microseconds (at most 10 s) at @point */
 	DAXFS_INJECT_CRASH = 4,	 /* abort at @point, or (no point) at the arg0-th persist */
 	DAXFS_INJECT_CLEAR = 5,	 /* forget every fail, delay and crash */
+	DAXFS_INJECT_MEDIA = 6,	 /* region bytes [arg0, arg0 + arg1) fault when the daemon reads
+				  * them: a media error it has not noticed yet */
 };
 /*
  * daxfs_inject - one fault-injection request; root or the daemon's user only.

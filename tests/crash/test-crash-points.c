@@ -9,10 +9,11 @@
  * every point: random creates, writes, truncates, unlinks, renames (also over an existing
  * name) and mkdirs; a read mapping (another handle, its events on the library's thread) and
  * a truncate under it (lease-break); an injected poison on a file's block
- * (poison-after-rmap); create + unlink churn until the log is checkpointed twice
- * (checkpoint-*). Every operation that got its reply is recorded in a model. The daemon must
- * then die by SIGABRT with the point named in its log (a point the workload never reaches
- * fails the test); `daxfs check` of the region is clean; a daemon started on it again shows
+ * (poison-after-rmap); a removed file's block poisoned and cleared again (badblock-clear);
+ * create + unlink churn until the log is checkpointed twice (checkpoint-*). Every operation
+ * that got its reply is recorded in a model. The daemon must then die by SIGABRT with the
+ * point named in its log (a point the workload never reaches fails the test); `daxfs
+ * check` of the region is clean; a daemon started on it again shows
  * every acknowledged operation: the names (readdir), the sizes and the bytes written, the
  * poisoned page reads EIO (when the inject was acknowledged). The operation in flight may be
  * there or not.
@@ -248,6 +249,40 @@ static int inject_poison(struct handles *h)
 	return 0;
 }
 
+/*
+ * clear_badblock - a block of a removed file poisoned, then returned to use (badblock-clear,
+ * and the checkpoint that drops its BADBLOCK record). Which state it has after a crash is
+ * not in the model: the check and the restart must be clean either way.
+ */
+static int clear_badblock(struct handles *h)
+{
+	static uint8_t page[PAGE];
+	struct daxfs_extent *ext = NULL;
+	struct daxfs_stat st;
+	size_t count = 0;
+	uint64_t off, n;
+	int rc;
+
+	rc = daxfs_create(h->fs, "/churn", 0644, DAXFS_CREATE_EXCL, &st);
+	if (rc)
+		return rc;
+	rc = (int)daxfs_pwrite(h->fs, st.ino, page, PAGE, 0);
+	if (rc < 0)
+		return rc;
+	rc = daxfs_extents(h->fs, st.ino, &ext, &count);
+	if (rc)
+		return rc;
+	T_ASSERT(count == 1);
+	off = ext[0].region_off;
+	free(ext);
+	rc = daxfs_unlink(h->fs, "/churn");
+	if (!rc)
+		rc = daxfs_inject(h->admin, DAXFS_INJECT_POISON, NULL, off, PAGE, &n);
+	if (!rc)
+		rc = daxfs_badblock_clear(h->admin, off, PAGE, &n);
+	return rc;
+}
+
 /* churn - create + unlink until the log has been checkpointed twice. */
 static int churn(struct daxfs *fs, int *cycles)
 {
@@ -478,6 +513,10 @@ static void run_point(const char *point)
 	if (!rc) {
 		phase = "poison";
 		rc = inject_poison(&h);
+	}
+	if (!rc) {
+		phase = "bad-block clear";
+		rc = clear_badblock(&h);
 	}
 	if (!rc) {
 		phase = "log churn";

@@ -423,3 +423,20 @@ size_t raw_msg_poison_report(void *buf, uint64_t id, uint64_t grant, uint64_t of
 	wire_msg_put(&m, &r, sizeof(r), false);
 	return wire_msg_end(&m);
 }
+
+size_t raw_msg_badblock_clear(void *buf, uint64_t id, uint64_t off, uint64_t len)
+{
+	struct wire_badblock_clear c = {.off = off, .len = len};
+
+	return raw_msg_fixed(buf, WIRE_BADBLOCK_CLEAR, id, &c, sizeof(c));
+}
+
+size_t raw_msg_fixed(void *buf, unsigned op, uint64_t id, const void *body, size_t len)
+{
+	struct wire_msg m;
+
+	wire_msg_init(&m, buf, op, 0, id);
+	if (len)
+		wire_msg_put(&m, body, len, false);
+	return wire_msg_end(&m);
+}

@@ -99,6 +99,9 @@ size_t raw_msg_unmap(void *buf, uint64_t id, uint64_t grant);
 size_t raw_msg_ack(void *buf, uint64_t id, uint64_t grant, uint64_t generation);
 /* POISON_REPORT: no reply when taken */
 size_t raw_msg_poison_report(void *buf, uint64_t id, uint64_t grant, uint64_t off, uint64_t len);
+size_t raw_msg_badblock_clear(void *buf, uint64_t id, uint64_t off, uint64_t len);
+/* raw_msg_fixed - any op whose request is a fixed body of @len bytes (none: @len 0). */
+size_t raw_msg_fixed(void *buf, unsigned op, uint64_t id, const void *body, size_t len);
 
 /* raw_call - send @len bytes of @buf and wait for the reply; it must have status @err. */
 void raw_call(struct raw *r, const void *buf, size_t len, struct raw_pkt *pkt, int err);

@@ -4,12 +4,15 @@
  * (common/wire.c builds the messages): packets shorter than a header, every truncation of
  * valid requests, oversized packets, unknown ops, wrong HELLO versions, requests before
  * HELLO and a second HELLO, fds attached where none belong (each must be closed by the
- * daemon), 65 pipelined requests (the 65th gets EBUSY), and 10,000 random and mutated
- * messages from several connections of an unprivileged user. Every error reply is checked
- * (op, id, size, zeroed body, status) where the protocol defines it. Through all of it, a
- * libdaxfs client stays connected; at the end it still works, its data is intact, every
- * block the hostile user took is free again once its files are gone, and the daemon has
- * exactly the fds it had before.
+ * daemon), 65 pipelined requests (the 65th gets EBUSY), what only admins may do (clearing
+ * bad blocks, scrub, injection) asked by an unprivileged user, a burst of poison reports
+ * (16 a second taken, the rest EAGAIN), and 10,000 random and mutated messages, of every op,
+ * from several connections of an unprivileged user. Every error reply is checked
+ * (op, id, size, zeroed body, status) where the protocol defines it; the connections
+ * closed before a session began are counted in the log, not one line each. Through all
+ * of it, a libdaxfs client stays connected; at the end it still works, its data is intact,
+ * every block the hostile user took is free again once its files are gone, and the daemon
+ * has exactly the fds it had before.
  *
  * Usage: test-daemon-hostile --daxfsd=PATH --cli=PATH [seed]
  */
@@ -33,6 +36,8 @@
 #define RANDOM_CONNS 4
 #define SYNC_EVERY 24
 #define SYNC_ID UINT64_C(0x5e5c000000000000)
+#define DATA_OFF (UINT64_C(64) << 20) /* in the data area of the 256 MiB region */
+#define REPORTS 40		      /* a burst of poison reports, over 16 a second */
 
 static struct t_daemon d;
 static uint64_t rng;
@@ -198,6 +203,16 @@ static void test_before_hello(void)
 		close(fd);
 	}
 	close(devnull);
+	/* Dozens of connections closed before a session began: counted, not logged each. */
+	{
+		size_t len, n = 0;
+		char *log = t_read_file(d.log, &len);
+
+		for (char *p = log; (p = strstr(p, "before a session began")); p++)
+			n++;
+		free(log);
+		T_ASSERT(n >= 1 && n <= 3);
+	}
 }
 
 /* --- every truncation of valid requests, after HELLO --- */
@@ -275,6 +290,23 @@ static void test_truncated(void)
 	truncate_all("HELLO", raw_msg_hello(msg, 7, WIRE_VERSION), -EPROTO);
 	truncate_all("STATFS", raw_msg_statfs(msg, 7), 0);
 	truncate_all("MAP", raw_msg_map(msg, 7, good_ino, 0, 4096, WIRE_MAP_READ), 0);
+	{
+		struct wire_extents ex = {.ino = good_ino};
+		struct wire_badblocks bb = {0};
+		struct wire_inject in = {.kind = WIRE_INJECT_MEDIA, .arg0 = DATA_OFF, .arg1 = 4096};
+
+		truncate_all("EXTENTS", raw_msg_fixed(msg, WIRE_EXTENTS, 7, &ex, sizeof(ex)), 0);
+		truncate_all("BADBLOCKS", raw_msg_fixed(msg, WIRE_BADBLOCKS, 7, &bb, sizeof(bb)),
+			     0);
+		truncate_all("SCRUB", raw_msg_fixed(msg, WIRE_SCRUB, 7, NULL, 0), 0);
+		/* No --fault-injection here: refused, to root too. */
+		truncate_all("INJECT", raw_msg_fixed(msg, WIRE_INJECT, 7, &in, sizeof(in)), -EPERM);
+		truncate_all("POISON_REPORT", raw_msg_poison_report(msg, 7, 12345, 0, 4096),
+			     -ENOENT);
+		/* Root may clear, but nothing is quarantined there. */
+		truncate_all("BADBLOCK_CLEAR", raw_msg_badblock_clear(msg, 7, DATA_OFF, 4096),
+			     -ENOENT);
+	}
 
 	/* The MAP above gave a grant (and the region fd) to a session that is gone; one that
 	 * stays can map and unmap. */
@@ -552,6 +584,74 @@ static void test_pipelined(void)
 	T_ASSERT(!t_daemon_log_has(&d, "timed out"));
 }
 
+/*
+ * --- what only admins may do, and poison reports, from an unprivileged user ---
+ * nobody: BADBLOCK_CLEAR, SCRUB and INJECT are EPERM (however well formed); a clear of an
+ * empty or wrapping range is EBADMSG; reports for grants it does not hold are ENOENT, at
+ * most 16 a second, the rest EAGAIN (one log line); nothing changes, the session stays.
+ */
+static int admin_child(void *arg)
+{
+	struct wire_inject in = {.kind = WIRE_INJECT_POISON, .arg0 = DATA_OFF, .arg1 = 4096};
+	unsigned enoent = 0, eagain = 0;
+	uint64_t id = 1, t0, ms;
+	struct raw r;
+
+	(void)arg;
+	raw_hello(&r, d.sock);
+	send_ok(r.fd, msg, raw_msg_badblock_clear(msg, id, DATA_OFF, 4096));
+	raw_expect_error(r.fd, WIRE_BADBLOCK_CLEAR, id++, -EPERM);
+	send_ok(r.fd, msg, raw_msg_badblock_clear(msg, id, DATA_OFF + 1, 4095));
+	raw_expect_error(r.fd, WIRE_BADBLOCK_CLEAR, id++, -EPERM);
+	send_ok(r.fd, msg, raw_msg_badblock_clear(msg, id, DATA_OFF, 0));
+	raw_expect_error(r.fd, WIRE_BADBLOCK_CLEAR, id++, -EBADMSG);
+	send_ok(r.fd, msg, raw_msg_badblock_clear(msg, id, UINT64_MAX - 4095, 8192));
+	raw_expect_error(r.fd, WIRE_BADBLOCK_CLEAR, id++, -EBADMSG);
+	send_ok(r.fd, msg, raw_msg_fixed(msg, WIRE_SCRUB, id, NULL, 0));
+	raw_expect_error(r.fd, WIRE_SCRUB, id++, -EPERM);
+	for (unsigned k = WIRE_INJECT_POISON; k <= WIRE_INJECT_MEDIA; k++) {
+		in.kind = k;
+		send_ok(r.fd, msg, raw_msg_fixed(msg, WIRE_INJECT, id, &in, sizeof(in)));
+		raw_expect_error(r.fd, WIRE_INJECT, id++, -EPERM);
+	}
+	t0 = t_now_ms();
+	for (int i = 0; i < REPORTS; i++)
+		send_ok(r.fd, msg,
+			raw_msg_poison_report(msg, id + (uint64_t)i, 1 + rnd(4), 0, 4096));
+	for (int i = 0; i < REPORTS; i++) {
+		T_ASSERT(raw_recv(r.fd, pkt, RAW_TIMEOUT_MS, false) == 1);
+		T_ASSERT(pkt->hdr.op == (WIRE_REPLY | WIRE_POISON_REPORT));
+		if (raw_status(pkt) == -ENOENT)
+			enoent++;
+		else if (raw_status(pkt) == -EAGAIN)
+			eagain++;
+		else
+			T_FAIL("a poison report answered %d", raw_status(pkt));
+	}
+	ms = t_now_ms() - t0;
+	printf("reports: %u of %d taken (ENOENT: no such grant), %u refused (EAGAIN) in %" PRIu64
+	       " ms\n",
+	       enoent, REPORTS, eagain, ms);
+	T_ASSERT(enoent >= 1 && eagain >= 1);
+	T_ASSERT(enoent <= 16 * (ms / 1000 + 2));
+	statfs_works(&r, id + REPORTS);
+	raw_close(&r);
+	return 0;
+}
+
+static void test_admin_ops(void)
+{
+	struct daxfs_statfs before, after;
+
+	T_OK(daxfs_statfs(good, &before));
+	t_wait_child(t_fork_as(NOBODY, admin_child, NULL), 60000, "the unprivileged admin ops");
+	T_OK(daxfs_statfs(good, &after));
+	T_ASSERT(after.blocks_quarantined == before.blocks_quarantined);
+	T_ASSERT(t_daemon_log_has(&d, "poison reports over 16 per second") ||
+		 t_daemon_log_has(&d, "poison report over 16 per second"));
+	check_good();
+}
+
 /* --- 10,000 random and mutated messages from an unprivileged user --- */
 
 struct sent {
@@ -615,7 +715,7 @@ static size_t valid_request(struct storm *s, struct conn *c)
 	bool shm = rnd(2);
 	uint32_t len;
 
-	switch (rnd(18) + 1) {
+	switch (rnd(WIRE_BADBLOCK_CLEAR) + 1) {
 	case WIRE_HELLO:
 		return raw_msg_hello(msg, id, (uint32_t)rnd(3));
 	case WIRE_STATFS:
@@ -664,6 +764,29 @@ static size_t valid_request(struct storm *s, struct conn *c)
 				   (uint32_t)rnd(3) + 1);
 	case WIRE_UNMAP:
 		return raw_msg_unmap(msg, id, rnd(4));
+	case WIRE_EXTENTS: {
+		struct wire_extents ex = {.ino = storm_ino(s), .off = storm_off()};
+
+		return raw_msg_fixed(msg, WIRE_EXTENTS, id, &ex, sizeof(ex));
+	}
+	case WIRE_BADBLOCKS: {
+		struct wire_badblocks bb = {.cookie = storm_off()};
+
+		return raw_msg_fixed(msg, WIRE_BADBLOCKS, id, &bb, sizeof(bb));
+	}
+	case WIRE_SCRUB:
+		return raw_msg_fixed(msg, WIRE_SCRUB, id, NULL, 0);
+	case WIRE_POISON_REPORT:
+		return raw_msg_poison_report(msg, id, rnd(4), storm_off(), rnd(8 * 4096) + 1);
+	case WIRE_INJECT: {
+		struct wire_inject in = {.kind = (uint32_t)rnd(WIRE_INJECT_MEDIA) + 1,
+					 .arg0 = storm_off(),
+					 .arg1 = rnd(1 << 20)};
+
+		return raw_msg_fixed(msg, WIRE_INJECT, id, &in, sizeof(in));
+	}
+	case WIRE_BADBLOCK_CLEAR:
+		return raw_msg_badblock_clear(msg, id, storm_off(), rnd(4) ? 4096 : t_rand(&rng));
 	default:
 		return raw_msg_ack(msg, id, rnd(4), rnd(4));
 	}
@@ -719,7 +842,8 @@ static size_t mutate(size_t len)
 		}
 		default: /* another op */
 			if (len >= 4 + 2) {
-				uint16_t op = (uint16_t)(rnd(4) ? rnd(20) : t_rand(&rng));
+				uint16_t op =
+					(uint16_t)(rnd(4) ? rnd(WIRE_OP_MAX + 2) : t_rand(&rng));
 
 				memcpy(msg + offsetof(struct wire_hdr, op), &op, 2);
 			}
@@ -889,7 +1013,7 @@ static int storm_child(void *arg)
 			len = rnd(16) ? rnd(300) : rnd(70 * 1024);
 			fill_rand(msg, len);
 			if (len >= 16 && rnd(2)) {
-				uint16_t op = (uint16_t)rnd(21),
+				uint16_t op = (uint16_t)rnd(WIRE_OP_MAX + 1),
 					 flags = (uint16_t)(rnd(4) ? 0 : rnd(4));
 
 				set_hdr_len(msg, (uint32_t)len);
@@ -1065,6 +1189,7 @@ int main(int argc, char **argv)
 	test_fds();
 	test_ack();
 	test_pipelined();
+	test_admin_ops();
 	t_daemon_wait_fds(&d, fds0, 10000);
 	test_storm();
 

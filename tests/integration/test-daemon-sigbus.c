@@ -3,15 +3,22 @@
  * test-daemon-sigbus - SIGBUS through a real daxfsd (--map-users root), DESIGN §5 and §7.
  *
  * 1. Client reports (libdaxfs's optional handler, daxfs_sigbus_install): client A maps a
- *    file and installs the handler; client B maps the same file. A sends itself SIGBUS
- *    BUS_MCEERR_AR at an address in its view (rt_tgsigqueueinfo: this kernel cannot poison
- *    memory): A's function is called with the page's file range and jumps out; the daemon
+ *    file and installs the handler; client B maps the same file. The page's block gets a
+ *    media error nobody has noticed (inject media: the daemon's SIGBUS-safe reads fault
+ *    there) and A sends itself SIGBUS BUS_MCEERR_AR at an address in its view
+ *    (rt_tgsigqueueinfo: this kernel cannot poison memory): A's function is called with
+ *    the page's file range and jumps out; the daemon reads the page, it faults, so it
  *    quarantines the block (statfs), both mappers get POISON for that page, which is then
  *    PROT_NONE in both views; copy reads of the page get EIO, the other pages read back.
  * 2. Untrusted reports (a raw client): a report for a grant the session does not hold, and
  *    one outside (or larger than a huge page of) a grant it holds, get an error reply and
- *    change nothing, with one "refused" log line; a report inside its grant is taken
- *    without a reply and quarantines the block.
+ *    change nothing, with one "refused" log line; a report inside its grant on a block
+ *    that faults when read is taken without a reply and quarantines it; one on a healthy
+ *    block is taken without a reply and changes nothing ("not confirmed" in the log).
+ * 2b. Read-only reports: nobody, trusted to map read-only (nobody:ro), maps the file and
+ *    reports healthy pages: nothing is quarantined, nobody is told POISON, the pages still
+ *    read, in copy reads and in the other mappers' views. Its report of a page with an
+ *    unnoticed media error is believed (the read faults): evidence works for it too.
  * 3. A rw-trusted client truncates the emulated region through the fd MAP gave it (DESIGN
  *    §7): the next copy read (or, on a second daemon, a metadata change) fails with EIO
  *    instead of crashing the daemon; every request after it fails with EIO; the daemon logs
@@ -39,6 +46,8 @@
 #define BAD_PAGE 5
 
 static struct t_daemon d, dt[2]; /* dt: the daemons whose region is truncated */
+
+#define NOBODY 65534
 
 static void fill_pat(uint8_t *buf, size_t len, unsigned tag)
 {
@@ -76,6 +85,7 @@ struct rec {
 
 static struct rec rec_a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
 static struct rec rec_b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
+static struct rec rec_w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
 
 static void on_event(void *ctx, const struct daxfs_event *ev)
 {
@@ -132,6 +142,28 @@ static void play_mce(void *addr)
 	T_OK(syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), SIGBUS, &si));
 }
 
+/* region_off - the region offset of page @page of file @ino. */
+static uint64_t region_off(struct daxfs *fs, uint64_t ino, uint64_t page)
+{
+	struct daxfs_extent *ext = NULL;
+	size_t n = 0;
+	uint64_t off = UINT64_MAX;
+
+	T_OK(daxfs_extents(fs, ino, &ext, &n));
+	for (size_t i = 0; i < n; i++)
+		if (ext[i].file_off <= page * PAGE && page * PAGE < ext[i].file_off + ext[i].len)
+			off = ext[i].region_off + page * PAGE - ext[i].file_off;
+	free(ext);
+	T_ASSERT(off != UINT64_MAX);
+	return off;
+}
+
+/* media_error - page @page of @ino faults when the daemon reads it; nobody knows yet. */
+static void media_error(struct daxfs *fs, uint64_t ino, uint64_t page)
+{
+	T_OK(daxfs_inject(fs, DAXFS_INJECT_MEDIA, NULL, region_off(fs, ino, page), PAGE, NULL));
+}
+
 /* --- 1 and 2 --- */
 
 static void test_reports(void)
@@ -169,6 +201,8 @@ static void test_reports(void)
 	q0 = quarantined(c);
 
 	/* 1. A media error under A's view: A's function runs, the daemon hears of it. */
+	media_error(c, st.ino, BAD_PAGE);
+	T_ASSERT(quarantined(c) == q0);
 	if (sigsetjmp(bus_jmp, 1) == 0) {
 		play_mce(va + BAD_PAGE * PAGE + 77);
 		T_FAIL("SIGBUS did not reach the application's function");
@@ -237,7 +271,17 @@ static void test_reports(void)
 		n++;
 	free(log);
 	T_ASSERT(n == 1);
-	/* Inside its grant: taken, quarantined; the reporter hears POISON, not a reply. */
+	/* Inside its grant, on a healthy block: taken (no reply), and nothing changes. */
+	len = raw_msg_poison_report(pkt->buf, ++id, grant, 10 * PAGE, PAGE);
+	T_OK(raw_send(r.fd, pkt->buf, len, NULL, 0));
+	raw_expect_quiet(r.fd, 300);
+	T_ASSERT(quarantined(c) == q0 + 1);
+	T_ASSERT(daxfs_pread(c, st.ino, got, PAGE, 10 * PAGE) == PAGE);
+	T_ASSERT(memcmp(got, pat + 10 * PAGE, PAGE) == 0);
+	T_ASSERT(t_daemon_log_has(&d, "not confirmed"));
+	/* Inside its grant, on a block that faults when read: quarantined; the reporter hears
+	 * POISON, not a reply. */
+	media_error(c, st.ino, 9);
 	len = raw_msg_poison_report(pkt->buf, ++id, grant, 9 * PAGE + 100, 10);
 	T_OK(raw_send(r.fd, pkt->buf, len, NULL, 0));
 	T_ASSERT(raw_recv(r.fd, pkt, RAW_TIMEOUT_MS, false) == 1);
@@ -264,6 +308,132 @@ static void test_reports(void)
 	free(pat);
 	free(got);
 	printf("reports: ok\n");
+}
+
+/* --- 2b --- */
+
+struct ro_arg {
+	uint64_t ino, q0;
+	int phase[2];  /* read: the parent says go on; write: the child says done */
+	int unused[2]; /* the parent's ends, closed in the child */
+};
+
+/* ro_mapper - nobody, trusted to map read-only: its reports are weighed like any other. */
+static int ro_mapper(void *arg)
+{
+	struct ro_arg *a = arg;
+	struct raw_pkt *pkt = malloc(sizeof(*pkt));
+	struct wire_map_reply mr;
+	uint64_t id = 1, grant;
+	struct raw r;
+	size_t len;
+	char c;
+
+	T_ASSERT(pkt);
+	close(a->unused[0]);
+	close(a->unused[1]);
+	raw_hello(&r, d.sock);
+	/* An inode number is this session's once a path lookup reached it (else ESTALE). */
+	len = raw_msg_path(pkt->buf, WIRE_STAT, id, "/p");
+	raw_call(&r, pkt->buf, len, pkt, 0);
+	len = raw_msg_map(pkt->buf, ++id, a->ino, 0, FILE_PAGES * PAGE, WIRE_MAP_READ);
+	T_OK(raw_send(r.fd, pkt->buf, len, NULL, 0));
+	T_ASSERT(raw_recv(r.fd, pkt, RAW_TIMEOUT_MS, true) == 1);
+	T_ASSERT(pkt->hdr.op == (WIRE_REPLY | WIRE_MAP) && raw_status(pkt) == 0);
+	memcpy(&mr, (uint8_t *)pkt->buf + sizeof(struct wire_hdr), sizeof(mr));
+	T_ASSERT(mr.fd_rdonly == 1 && pkt->fd >= 0);
+	close(pkt->fd);
+	grant = mr.grant;
+	/* A write mapping is still out of its reach. */
+	len = raw_msg_map(pkt->buf, ++id, a->ino, 0, PAGE, WIRE_MAP_READ | WIRE_MAP_WRITE);
+	T_OK(raw_send(r.fd, pkt->buf, len, NULL, 0));
+	raw_expect_error(r.fd, WIRE_MAP, id, -EPERM);
+	/* Every healthy page of the file, reported: each taken, none believed. */
+	for (uint64_t p = 0; p < FILE_PAGES; p++) {
+		if (p == BAD_PAGE || p == 9)
+			continue;
+		len = raw_msg_poison_report(pkt->buf, ++id, grant, p * PAGE, PAGE);
+		T_OK(raw_send(r.fd, pkt->buf, len, NULL, 0));
+		usleep(70 * 1000); /* under 16 a second */
+	}
+	/* One worker: when this STATFS is answered, every report before it was weighed. */
+	len = raw_msg_statfs(pkt->buf, ++id);
+	raw_call(&r, pkt->buf, len, pkt, 0);
+	T_ASSERT(write(a->phase[1], "1", 1) == 1);
+	/* The parent gave page 12 a media error nobody noticed: now the report is right. */
+	T_ASSERT(read(a->phase[0], &c, 1) == 1);
+	len = raw_msg_poison_report(pkt->buf, ++id, grant, 12 * PAGE, PAGE);
+	T_OK(raw_send(r.fd, pkt->buf, len, NULL, 0));
+	T_ASSERT(raw_recv(r.fd, pkt, RAW_TIMEOUT_MS, false) == 1);
+	T_ASSERT(pkt->hdr.op == WIRE_EV_POISON);
+	raw_close(&r);
+	free(pkt);
+	return 0;
+}
+
+static void test_ro_reports(void)
+{
+	uint8_t *pat = malloc(FILE_PAGES * PAGE), *got = malloc(FILE_PAGES * PAGE);
+	struct daxfs_map *mw = NULL;
+	struct daxfs_event ev;
+	struct ro_arg a;
+	struct daxfs_stat st;
+	struct daxfs *fs, *w;
+	char perms[5];
+	uint8_t *vb;
+	pid_t pid;
+	int up[2], down[2];
+	char c;
+
+	T_ASSERT(pat && got);
+	T_OK(daxfs_open(&fs, d.sock));
+	T_OK(daxfs_open(&w, d.sock));
+	daxfs_set_event_callback(w, on_event, &rec_w);
+	T_OK(daxfs_event_thread_start(w));
+	T_OK(daxfs_stat(fs, "/p", &st));
+	fill_pat(pat, FILE_PAGES * PAGE, 1);
+	a.ino = st.ino;
+	a.q0 = quarantined(fs);
+	/* A watcher maps the file: it must hear nothing of the healthy pages. */
+	T_OK(daxfs_map_new(w, st.ino, 0, FILE_PAGES * PAGE, DAXFS_MAP_READ, &mw));
+	vb = daxfs_map_addr(mw);
+	T_OK(pipe(up));
+	T_OK(pipe(down));
+	a.phase[0] = down[0];
+	a.phase[1] = up[1];
+	a.unused[0] = up[0];
+	a.unused[1] = down[1];
+	pid = t_fork_as(NOBODY, ro_mapper, &a);
+	T_ASSERT(read(up[0], &c, 1) == 1);
+	T_ASSERT(quarantined(fs) == a.q0);
+	T_ASSERT(rec_w.n == 0);
+	for (uint64_t p = 0; p < FILE_PAGES; p++) {
+		if (p == BAD_PAGE || p == 9)
+			continue;
+		T_ASSERT(daxfs_pread(fs, st.ino, got, PAGE, p * PAGE) == PAGE);
+		T_ASSERT(memcmp(got, pat + p * PAGE, PAGE) == 0);
+	}
+	t_perms_at(vb + 3 * PAGE, perms);
+	T_ASSERT(perms[0] == 'r');
+	T_ASSERT(memcmp(vb + 3 * PAGE, pat + 3 * PAGE, PAGE) == 0);
+
+	media_error(fs, st.ino, 12);
+	T_ASSERT(write(down[1], "2", 1) == 1);
+	t_wait_child(pid, 30000, "the read-only mapper");
+	wait_quarantined(fs, a.q0 + 1);
+	T_ERR(daxfs_pread(fs, st.ino, got, PAGE, 12 * PAGE), EIO);
+	ev = wait_event(&rec_w, "the watcher");
+	T_ASSERT(ev.type == DAXFS_EVENT_POISON && ev.off == 12 * PAGE && ev.len == PAGE);
+	daxfs_map_delete(&mw);
+	daxfs_close(w);
+	for (int i = 0; i < 2; i++) {
+		close(up[i]);
+		close(down[i]);
+	}
+	daxfs_close(fs);
+	free(pat);
+	free(got);
+	printf("read-only reports: ok\n");
 }
 
 /* --- 3 --- */
@@ -352,14 +522,17 @@ static void test_truncated(bool metadata_first)
 
 int main(int argc, char **argv)
 {
-	static const char *const opts[] = {"--map-users", "root", NULL};
+	static const char *const opts[] = {
+		"--map-users", "root,nobody:ro", "--fault-injection", "--workers", "1", NULL};
 
 	t_tools_init(&argc, argv);
-	t_require_root("--map-users root");
+	t_require_root("--map-users root, and a read-only mapper as uid 65534");
 	t_watchdog(200, "test-daemon-sigbus");
+	t_open_scratch_to_all();
 	t_region_new(t_path("region"), "64M");
 	t_daemon_start(&d, t_path("region"), "daxfsd", opts);
 	test_reports();
+	test_ro_reports();
 	t_daemon_check_alive(&d);
 	t_daemon_stop(&d);
 	test_truncated(false);

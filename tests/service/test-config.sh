@@ -49,6 +49,7 @@ fault_injection = yes
 persist_trace = $T/durable.img
 poll_us = 0
 max_sessions = 8
+max_sessions_per_user = 4
 
 [region test]
 path = $T/region
@@ -60,7 +61,7 @@ badblock_poll_interval = 60
 CONF
 serve "$T/all.conf"
 grep -q "mounted $T/region (emulated" "$T/log" || fail "all keys: no 'mounted' line: $(cat "$T/log")"
-grep -q "4 workers, at most 8 sessions, poll 0 us" "$T/log" ||
+grep -q "4 workers, at most 8 sessions, 4 per user, poll 0 us" "$T/log" ||
 	fail "all keys: workers/max_sessions/poll_us not applied: $(cat "$T/log")"
 grep -q "session 1: pid" "$T/log" || fail "all keys: log_level = info not applied"
 [ "$sockmode" = "660 $GROUP" ] || fail "all keys: socket mode and group '$sockmode', want '660 $GROUP'"

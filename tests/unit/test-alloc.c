@@ -3,8 +3,9 @@
  * test-alloc - the block allocator against a model: one state per block in a plain array.
  *
  * Random operations (alloc_huge, alloc_blocks with random goal and want, alloc_free of owned
- * runs and of free blocks, alloc_reserve, alloc_quarantine in every state, alloc_is_*), phases
- * that fill the area until -ENOSPC, and after every operation: stats == model, and the touched
+ * runs and of free blocks, alloc_reserve and alloc_reserve_held, alloc_quarantine in every
+ * state, alloc_unquarantine of quarantined blocks held by an owner or not, alloc_is_*),
+ * phases that fill the area until -ENOSPC, and after every operation: stats == model, and the touched
  * blocks == model; the whole area is compared every few operations and at the end.
  *
  * Usage: test-alloc [seed]   (a fixed seed by default; the seed is printed on failure)
@@ -25,7 +26,13 @@
 #define OPS_PER_ROUND 2500
 #define FULL_CHECK_EVERY 50
 
-enum mstate { M_FREE, M_USED, M_QUAR };
+/* M_QHELD: quarantined while used; its owner has not freed it yet (alloc.c's held_bm). */
+enum mstate { M_FREE, M_USED, M_QUAR, M_QHELD };
+
+static bool m_quar(uint8_t s)
+{
+	return s == M_QUAR || s == M_QHELD;
+}
 
 struct run {
 	uint64_t block, count;
@@ -182,7 +189,7 @@ static void check_range(struct alloc *a, const struct model *m, uint64_t block, 
 
 	for (uint64_t b = lo; b < hi; b++) {
 		CHECK(alloc_is_free(a, b) == (m_get(m, b) == M_FREE));
-		CHECK(alloc_is_quarantined(a, b) == (m_get(m, b) == M_QUAR));
+		CHECK(alloc_is_quarantined(a, b) == m_quar(m_get(m, b)));
 	}
 }
 
@@ -200,10 +207,10 @@ static void qwalk_fn(uint64_t block, uint64_t count, void *ctx)
 	CHECK(block >= w->next);
 	CHECK(m_in(w->m, block, count));
 	for (uint64_t b = block; b < block + count; b++)
-		CHECK(m_get(w->m, b) == M_QUAR);
+		CHECK(m_quar(m_get(w->m, b)));
 	/* maximal: the blocks right before and after are not quarantined */
-	CHECK(block == w->m->first || m_get(w->m, block - 1) != M_QUAR);
-	CHECK(block + count == w->m->first + w->m->count || m_get(w->m, block + count) != M_QUAR);
+	CHECK(block == w->m->first || !m_quar(m_get(w->m, block - 1)));
+	CHECK(block + count == w->m->first + w->m->count || !m_quar(m_get(w->m, block + count)));
 	w->next = block + count + 1;
 	w->runs++;
 }
@@ -216,8 +223,8 @@ static void check_all(struct alloc *a, const struct model *m)
 	check_stats(a, m);
 	for (uint64_t i = 0; i < m->count; i++) {
 		CHECK(alloc_is_free(a, m->first + i) == (m->st[i] == M_FREE));
-		CHECK(alloc_is_quarantined(a, m->first + i) == (m->st[i] == M_QUAR));
-		runs += m->st[i] == M_QUAR && (i == 0 || m->st[i - 1] != M_QUAR);
+		CHECK(alloc_is_quarantined(a, m->first + i) == m_quar(m->st[i]));
+		runs += m_quar(m->st[i]) && (i == 0 || !m_quar(m->st[i - 1]));
 	}
 	alloc_for_each_quarantined(a, qwalk_fn, &w);
 	CHECK(w.runs == runs);
@@ -364,9 +371,12 @@ static void op_free_owned(struct alloc *a, struct model *m)
 		r.count = n;
 	}
 	CHECK(alloc_free(a, r.block, r.count) == 0);
-	for (uint64_t b = r.block; b < r.block + r.count; b++)
-		if (m_get(m, b) == M_USED) /* quarantined blocks stay quarantined */
+	for (uint64_t b = r.block; b < r.block + r.count; b++) {
+		if (m_get(m, b) == M_USED)
 			m_set(m, b, 1, M_FREE);
+		else if (m_get(m, b) == M_QHELD) /* stays quarantined, let go of */
+			m_set(m, b, 1, M_QUAR);
+	}
 	check_range(a, m, r.block, r.count);
 }
 
@@ -408,6 +418,23 @@ static void op_reserve(struct alloc *a, struct model *m)
 	} else {
 		block = m->first + rnd_below(m->count);
 		n = min_u64(n, m->first + m->count - block);
+	}
+	if (rnd_below(2)) {
+		/* alloc_reserve_held: free blocks become used, quarantined free ones held. */
+		cur_name = "alloc_reserve_held";
+		for (uint64_t b = block; b < block + n; b++)
+			all_free &= m_get(m, b) == M_FREE || m_get(m, b) == M_QUAR;
+		ret = alloc_reserve_held(a, block, n);
+		if (!all_free) {
+			CHECK(ret == -EEXIST);
+		} else {
+			CHECK(ret == 0);
+			for (uint64_t b = block; b < block + n; b++)
+				m_set(m, b, 1, m_get(m, b) == M_QUAR ? M_QHELD : M_USED);
+			owned_add(m, block, n);
+		}
+		check_range(a, m, block, n);
+		return;
 	}
 	for (uint64_t b = block; b < block + n; b++)
 		all_free &= m_get(m, b) == M_FREE;
@@ -455,10 +482,52 @@ static void op_quarantine(struct alloc *a, struct model *m)
 	}
 	n = min_u64(n, m->first + m->count - block);
 	for (uint64_t b = block; b < block + n; b++)
-		fresh += m_get(m, b) != M_QUAR;
+		fresh += !m_quar(m_get(m, b));
 	ret = alloc_quarantine(a, block, n);
 	CHECK(ret == (int64_t)fresh);
-	m_set(m, block, n, M_QUAR);
+	for (uint64_t b = block; b < block + n; b++) {
+		if (m_get(m, b) == M_FREE)
+			m_set(m, b, 1, M_QUAR);
+		else if (m_get(m, b) == M_USED)
+			m_set(m, b, 1, M_QHELD);
+	}
+	check_range(a, m, block, n);
+}
+
+static void op_unquarantine(struct alloc *a, struct model *m)
+{
+	uint64_t block = m->first + rnd_below(m->count), n = 1 + rnd_below(4), bad = 0;
+	uint64_t want_bad = UINT64_MAX;
+	int ret, want = 0;
+
+	cur_name = "alloc_unquarantine";
+	/* Mostly where a quarantined block is. */
+	for (uint64_t k = 0; k < m->count && rnd_below(8) && !m_quar(m_get(m, block)); k++)
+		block = block + 1 == m->first + m->count ? m->first : block + 1;
+	n = min_u64(n, m->first + m->count - block);
+	for (uint64_t b = block; b < block + n && !want; b++) {
+		if (!m_quar(m_get(m, b))) {
+			want = -ENOENT;
+			want_bad = b;
+		}
+	}
+	for (uint64_t b = block; b < block + n && !want; b++) {
+		if (m_get(m, b) == M_QHELD) {
+			want = -EBUSY;
+			want_bad = b;
+		}
+	}
+	CHECK(alloc_unquarantine_check(a, block, n, &bad) == want);
+	CHECK(!want || bad == want_bad);
+	ret = alloc_unquarantine(a, block, n, &bad);
+	CHECK(ret == want);
+	if (ret) {
+		CHECK(bad == want_bad);
+	} else {
+		/* Ours now: used, freed later like any owned run. */
+		m_set(m, block, n, M_USED);
+		owned_add(m, block, n);
+	}
 	check_range(a, m, block, n);
 }
 
@@ -471,7 +540,7 @@ static void op_query(struct alloc *a, struct model *m)
 		b = m->first - 1 - rnd_below(min_u64(m->first, 4));
 	if (m_in(m, b, 1)) {
 		CHECK(alloc_is_free(a, b) == (m_get(m, b) == M_FREE));
-		CHECK(alloc_is_quarantined(a, b) == (m_get(m, b) == M_QUAR));
+		CHECK(alloc_is_quarantined(a, b) == m_quar(m_get(m, b)));
 		CHECK(alloc_contains(a, b, 1));
 	} else {
 		CHECK(!alloc_is_free(a, b));
@@ -547,6 +616,8 @@ static void round_run(int round)
 			op_reserve(a, &m);
 		} else if (p < 89) {
 			op_quarantine(a, &m);
+		} else if (p < 93) {
+			op_unquarantine(a, &m);
 		} else {
 			op_query(a, &m);
 		}
@@ -630,6 +701,18 @@ static void test_fixed(void)
 	alloc_get_stats(a, &st);
 	CHECK(st.quarantined == 3 && st.used == CHUNK + 2 + 2 && st.free_chunks == 0);
 	CHECK(st.free == st.total - st.used - st.quarantined);
+	/* A quarantined block whose owner freed it may return to use; a held one not. */
+	CHECK(alloc_unquarantine(a, 1024, 3, &b) == 0);
+	CHECK(!alloc_is_quarantined(a, 1025) && !alloc_is_free(a, 1025));
+	CHECK(alloc_free(a, 1024, 3) == 0 && alloc_is_free(a, 1025));
+	CHECK(alloc_unquarantine(a, 1024, 1, &b) == -ENOENT && b == 1024);
+	CHECK(alloc_blocks(a, 1024, 1, &b, &g) == 0 && b == 1024 && g == 1);
+	CHECK(alloc_quarantine(a, 1024, 1) == 1);
+	CHECK(alloc_unquarantine(a, 1024, 1, &b) == -EBUSY && b == 1024);
+	CHECK(alloc_free(a, 1024, 1) == 0);
+	CHECK(alloc_unquarantine(a, 1024, 1, &b) == 0);
+	CHECK(alloc_free(a, 1024, 1) == 0);
+	CHECK(alloc_unquarantine(a, 1000, 1, &b) == -EINVAL);
 	alloc_delete(&a);
 	CHECK(a == NULL);
 }

@@ -16,7 +16,8 @@
  *   truncated  the region's backing file shrinks under the mount: an unsafe read of region
  *              memory past the end completes (anonymous memory) and fails the region with
  *              BUS_ADRERR; a safe copy there returns -EIO; unmount works
- *   foreign    a SIGBUS outside every region still kills the process (a child)
+ *   foreign    a SIGBUS outside every region still kills the process (a child), but an
+ *              action-optional notice (BUS_MCEERR_AO) there is ignored: the child lives
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -326,6 +327,21 @@ static void test_foreign(void)
 		       status);
 	printf("foreign: ok (%s %d)\n", WIFSIGNALED(status) ? "signal" : "exit",
 	       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+
+	/* BUS_MCEERR_AO for memory that is no region's: nothing to do, nobody dies. */
+	fflush(NULL);
+	pid = fork();
+	T_ASSERT(pid >= 0);
+	if (pid == 0) {
+		static uint8_t heap[2 * 4096];
+
+		send_sigbus(heap + 4096, 12, BUS_MCEERR_AO);
+		_exit(7);
+	}
+	T_ASSERT(waitpid(pid, &status, 0) == pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 7)
+		T_FAIL("BUS_MCEERR_AO outside the regions ended the process (status 0x%x)", status);
+	printf("foreign: BUS_MCEERR_AO outside the regions ignored\n");
 }
 
 int main(int argc, char **argv)

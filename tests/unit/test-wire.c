@@ -78,6 +78,9 @@ static const struct wire_inject inject_poison = {
 static const struct wire_inject inject_fail = {
 	.kind = WIRE_INJECT_FAIL, .arg0 = 3, .arg1 = 28, .point = "alloc"};
 static const struct wire_scrub_range scrub_range_b = {.cursor = 1 << 20, .len = 256 << 20};
+static const struct wire_inject inject_media = {
+	.kind = WIRE_INJECT_MEDIA, .arg0 = 3 << 20, .arg1 = 8192};
+static const struct wire_badblock_clear bb_clear_b = {.off = 6 << 20, .len = 4096};
 
 #define BODY(b) &(b), sizeof(b)
 
@@ -119,6 +122,8 @@ static const struct req_sample reqs[] = {
 	{"inject fail", WIRE_INJECT, 0, BODY(inject_fail)},
 	{"stats", WIRE_STATS, 0, NULL, 0},
 	{"scrub range", WIRE_SCRUB_RANGE, 0, BODY(scrub_range_b)},
+	{"inject media", WIRE_INJECT, 0, BODY(inject_media)},
+	{"badblock clear", WIRE_BADBLOCK_CLEAR, 0, BODY(bb_clear_b)},
 };
 
 static size_t build_req(const struct req_sample *s, void *buf)
@@ -335,7 +340,7 @@ static void bad_requests(void)
 	/* Ops: unknown, replies and events are not requests. */
 	static const uint16_t bad_ops[] = {0,
 					   WIRE_OP_MAX,
-					   WIRE_INJECT + 1, /* the first number of a gap */
+					   WIRE_BADBLOCK_CLEAR + 1, /* the first number of a gap */
 					   WIRE_STATS - 1,
 					   0xff,
 					   WIRE_REPLY,
@@ -461,6 +466,12 @@ static void bad_requests(void)
 	EXPECT_REQ(sample_index("hello"), EBADMSG, put_u32(b, HDR + 4, 1));
 	/* SCRUB_RANGE of nothing. */
 	EXPECT_REQ(sample_index("scrub range"), EBADMSG, put_u64(b, HDR + 8, 0));
+	/* INJECT kinds 1..6; BADBLOCK_CLEAR a non-empty range that does not wrap. */
+	EXPECT_REQ(sample_index("inject media"), EBADMSG, put_u32(b, HDR, 7));
+	EXPECT_REQ(sample_index("inject media"), EBADMSG, put_u32(b, HDR, 0));
+	EXPECT_REQ(sample_index("badblock clear"), EBADMSG, put_u64(b, HDR + 8, 0));
+	EXPECT_REQ(sample_index("badblock clear"), EBADMSG, put_u64(b, HDR, UINT64_MAX - 100));
+	EXPECT_REQ(sample_index("badblock clear"), 0, put_u64(b, HDR, 1));
 
 	/* Fixed-size requests: nothing may follow the body. */
 	for (size_t i = 0; i < ARRAY_SIZE(reqs); i++) {
@@ -523,6 +534,7 @@ static const struct wire_stats_reply stats_r = {.len = 12345};
 static const struct wire_stats_reply stats_err = {.r = {.status = -EINVAL}};
 static const struct wire_scrub_range_reply scrub_range_r = {
 	.next = 1 << 20, .total = 1 << 30, .blocks_read = 256, .bytes_read = 1 << 20};
+static const struct wire_badblock_clear_reply bb_clear_r = {.blocks = 1};
 static const struct wire_event event_b = {
 	.grant = 1, .ino = 2, .off = 4096, .len = 8192, .generation = 3};
 
@@ -572,6 +584,7 @@ static const struct reply_sample replies[] = {
 	{"stats", R(WIRE_STATS), WIRE_F_SHM, BODY(stats_r)},
 	{"stats error", R(WIRE_STATS), 0, BODY(stats_err)},
 	{"scrub range", R(WIRE_SCRUB_RANGE), 0, BODY(scrub_range_r)},
+	{"badblock clear", R(WIRE_BADBLOCK_CLEAR), 0, BODY(bb_clear_r)},
 	{"poison", WIRE_EV_POISON, 0, BODY(event_b)},
 	{"invalidate", WIRE_EV_INVALIDATE, 0, BODY(event_b)},
 };

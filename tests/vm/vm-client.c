@@ -14,6 +14,8 @@
  *                                                BUS_MCEERR_AR); a copy read of the page
  *                                                then fails with EIO and the other mapper is
  *                                                told POISON, its view made inaccessible
+ *   vm-client fiemap FILE OFF                    print the byte offset on its block device
+ *                                                of byte OFF of the local FILE (FIEMAP)
  *
  * --huge: the view must be made of 2 MiB pages: the /proc/self/smaps entry of the mapping
  * says MMUPageSize 2048 kB and starts 2 MiB aligned. The socket is $DAXFS_SOCKET.
@@ -32,6 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -438,6 +444,30 @@ static int cmd_poison(const char *path, uint64_t page)
 	return 0;
 }
 
+/* cmd_fiemap - where byte @off of the local file @path lies on its block device. */
+static int cmd_fiemap(const char *path, uint64_t off)
+{
+	struct {
+		struct fiemap f;
+		struct fiemap_extent e[1];
+	} fm;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	CHECK(fd >= 0, "open %s: %s", path, strerror(errno));
+	memset(&fm, 0, sizeof(fm));
+	fm.f.fm_start = off;
+	fm.f.fm_length = 1;
+	fm.f.fm_flags = FIEMAP_FLAG_SYNC;
+	fm.f.fm_extent_count = 1;
+	CHECK(ioctl(fd, FS_IOC_FIEMAP, &fm.f) == 0, "FIEMAP %s: %s", path, strerror(errno));
+	CHECK(fm.f.fm_mapped_extents == 1 && fm.e[0].fe_logical <= off &&
+		      off < fm.e[0].fe_logical + fm.e[0].fe_length,
+	      "FIEMAP %s: byte %" PRIu64 " is in no extent", path, off);
+	printf("%llu\n", (unsigned long long)(fm.e[0].fe_physical + (off - fm.e[0].fe_logical)));
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1;
@@ -457,8 +487,11 @@ int main(int argc, char **argv)
 		return cmd_interleave(argv[i + 1], argv[i + 2], strtoull(argv[i + 3], NULL, 0));
 	if (argc - i == 3 && strcmp(argv[i], "poison") == 0)
 		return cmd_poison(argv[i + 1], strtoull(argv[i + 2], NULL, 0));
+	if (argc - i == 3 && strcmp(argv[i], "fiemap") == 0)
+		return cmd_fiemap(argv[i + 1], strtoull(argv[i + 2], NULL, 0));
 	fprintf(stderr, "usage: vm-client [--huge] write|verify PATH OFF LEN SEED\n"
 			"       vm-client interleave PATH1 PATH2 PAGES\n"
-			"       vm-client [--huge] poison PATH PAGE\n");
+			"       vm-client [--huge] poison PATH PAGE\n"
+			"       vm-client fiemap FILE OFF\n");
 	return 2;
 }
