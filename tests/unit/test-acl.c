@@ -340,6 +340,8 @@ static void test_parse(void)
 		if (s < 4 || (s - 4) % 8)
 			expect_parse(buf, s, -EINVAL, "truncated");
 	}
+	for (size_t s = 1; s < 8; s++)
+		expect_parse(buf, n + s, -EINVAL, "trailing bytes");
 	expect_parse(buf, 3, -EINVAL, "short header");
 	buf[0] = 1;
 	expect_parse(buf, 3, -EINVAL, "short header, bad version: the size is checked first");
