@@ -61,6 +61,40 @@ static const char usage_tail[] =
 	"the keys marked reloadable. Exit status: 0 after a clean shutdown, 1 when it cannot\n"
 	"start or fails, 2 for bad options or a bad FILE.\n";
 
+/*
+ * crash_from_env - with fault injection, $DAXFS_FAULT_CRASH="POINT" or "persist:N": crash
+ * there from the start, before a client could ask for it (the mount's own points, such as
+ * the upgrade of a version 1 region; docs/fault-injection.md).
+ * Return: 0; -EINVAL for a bad value (said on stderr).
+ */
+static int crash_from_env(void)
+{
+	const char *env = getenv("DAXFS_FAULT_CRASH");
+	char *end;
+	int rc;
+
+	if (!env || !*env)
+		return 0;
+	if (strncmp(env, "persist:", 8) == 0) {
+		unsigned long long n = strtoull(env + 8, &end, 10);
+
+		rc = *end || end == env + 8 ? -EINVAL : fault_set_crash_persist(n);
+	} else {
+		rc = fault_point_lookup(env);
+		if (rc >= 0)
+			rc = fault_set_crash((enum fault_point)rc);
+	}
+	if (rc) {
+		fprintf(stderr,
+			"daxfsd: bad DAXFS_FAULT_CRASH '%s': want a point of 'daxfs inject "
+			"points' or persist:N\n",
+			env);
+		return -EINVAL;
+	}
+	log_warn("DAXFS_FAULT_CRASH=%s: crashing there on purpose", env);
+	return 0;
+}
+
 /* usage - --help: the options of the config table (cfg_help) between main's own. */
 static void usage(FILE *f)
 {
@@ -658,6 +692,8 @@ int main(int argc, char **argv)
 		log_warn("fault injection is on: root and uid %u may make this daemon fail, stall "
 			 "and crash on purpose; never run it so in production",
 			 (unsigned)geteuid());
+		if (crash_from_env())
+			goto out;
 	}
 	status = EXIT_FAILURE;
 

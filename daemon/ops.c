@@ -349,7 +349,7 @@ static int op_readdir(struct op *op)
 	if (!S_ISDIR(dir.mode))
 		return -ENOTDIR;
 	/* Names listed in a directory the caller may also search are as good as looked up. */
-	ctx.search = ns_permission(op->c->cred, &dir, NS_MAY_EXEC) == 0;
+	ctx.search = ns_access(op->ns, op->c, dir.ino, NS_MAY_EXEC) == 0;
 	at = op->m->len;
 	wire_msg_put(op->m, &r, sizeof(r), false);
 	rc = ns_readdir(op->ns, op->c, dir.ino, b.cookie, readdir_one, &ctx);
@@ -686,7 +686,7 @@ static int op_extents(struct op *op)
 	if (rc == 0)
 		rc = ns_getattr(op->ns, b.ino, &a);
 	if (rc == 0)
-		rc = S_ISDIR(a.mode) ? -EISDIR : ns_permission(op->c->cred, &a, NS_MAY_READ);
+		rc = S_ISDIR(a.mode) ? -EISDIR : ns_access(op->ns, op->c, b.ino, NS_MAY_READ);
 	if (rc)
 		return rc;
 	ext = malloc(WIRE_MAP_EXTENTS_MAX * sizeof(*ext));

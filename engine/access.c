@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "access.h"
+#include "acl.h"
 #include "namespace.h"
 
 bool ns_cred_in_group(const struct ns_cred *c, uint32_t gid)
@@ -25,10 +26,13 @@ bool ns_cred_owns(const struct ns_cred *c, const struct ns_attr *a)
 	return ns_cred_super(c) || c->uid == a->uid;
 }
 
-int ns_permission(const struct ns_cred *c, const struct ns_attr *a, unsigned mask)
+int ns_permission(const struct ns_cred *c, const struct ns_attr *a, const struct ns_acl *acl,
+		  unsigned mask)
 {
 	unsigned bits;
 
+	if (acl)
+		return ns_acl_permission(c, a->mode, a->uid, a->gid, acl, mask);
 	if (ns_cred_super(c)) {
 		if (!(mask & NS_MAY_EXEC) || S_ISDIR(a->mode) || (a->mode & 0111))
 			return 0;
@@ -43,14 +47,15 @@ int ns_permission(const struct ns_cred *c, const struct ns_attr *a, unsigned mas
 	return (bits & mask) == mask ? 0 : -EACCES;
 }
 
-int ns_may_create(const struct ns_cred *c, const struct ns_attr *dir)
+int ns_may_create(const struct ns_cred *c, const struct ns_attr *dir, const struct ns_acl *dacl)
 {
-	return ns_permission(c, dir, NS_MAY_WRITE | NS_MAY_EXEC);
+	return ns_permission(c, dir, dacl, NS_MAY_WRITE | NS_MAY_EXEC);
 }
 
-int ns_may_delete(const struct ns_cred *c, const struct ns_attr *dir, const struct ns_attr *victim)
+int ns_may_delete(const struct ns_cred *c, const struct ns_attr *dir, const struct ns_acl *dacl,
+		  const struct ns_attr *victim)
 {
-	int rc = ns_permission(c, dir, NS_MAY_WRITE | NS_MAY_EXEC);
+	int rc = ns_permission(c, dir, dacl, NS_MAY_WRITE | NS_MAY_EXEC);
 
 	if (rc)
 		return rc;
@@ -59,8 +64,8 @@ int ns_may_delete(const struct ns_cred *c, const struct ns_attr *dir, const stru
 	return c->uid == victim->uid || c->uid == dir->uid ? 0 : -EPERM;
 }
 
-int ns_may_setattr(const struct ns_cred *c, const struct ns_attr *a, const struct ns_setattr *sa,
-		   struct ns_setattr *out)
+int ns_may_setattr(const struct ns_cred *c, const struct ns_attr *a, const struct ns_acl *acl,
+		   const struct ns_setattr *sa, bool open_write, struct ns_setattr *out)
 {
 	bool super = ns_cred_super(c), owner = ns_cred_owns(c, a);
 	uint32_t gid = sa->valid & NS_SET_GID ? sa->gid : a->gid;
@@ -70,7 +75,9 @@ int ns_may_setattr(const struct ns_cred *c, const struct ns_attr *a, const struc
 	if (sa->valid & NS_SET_SIZE) {
 		if (S_ISDIR(a->mode))
 			return -EISDIR;
-		rc = ns_permission(c, a, NS_MAY_WRITE);
+		if (!S_ISREG(a->mode))
+			return -EINVAL;
+		rc = open_write ? 0 : ns_permission(c, a, acl, NS_MAY_WRITE);
 		if (rc)
 			return rc;
 	}
@@ -88,8 +95,17 @@ int ns_may_setattr(const struct ns_cred *c, const struct ns_attr *a, const struc
 	if (sa->valid & NS_SET_GID && !super &&
 	    !(owner && (sa->gid == a->gid || ns_cred_in_group(c, sa->gid))))
 		return -EPERM;
+	/*
+	 * Times: explicit ones only the owner sets; "now" (both, or one with the other left
+	 * alone) the owner or anyone with write permission, as utimensat(2).
+	 */
 	if (sa->valid & (NS_SET_ATIME | NS_SET_MTIME) && !owner)
 		return -EPERM;
+	if (sa->valid & (NS_SET_ATIME_NOW | NS_SET_MTIME_NOW) && !owner) {
+		rc = ns_permission(c, a, acl, NS_MAY_WRITE);
+		if (rc)
+			return rc;
+	}
 	/*
 	 * chown(2) of a file (with an owner or a group, even the same one) drops setuid, and
 	 * setgid when the group may execute (it marks mandatory locking otherwise), for every

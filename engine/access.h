@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 struct ns_attr;
+struct ns_acl;
 
 /* Permission bits asked of an inode, as in its mode's rwx triplets. */
 #define NS_MAY_READ 04u
@@ -55,37 +56,45 @@ static inline bool ns_cred_reserve(const struct ns_cred *c)
 bool ns_cred_owns(const struct ns_cred *c, const struct ns_attr *a);
 
 /*
- * ns_permission - may @c have all of @mask (NS_MAY_*) on the inode @a? The owner's, else
- * the group's (primary or supplementary), else the others' triplet decides, as POSIX says;
- * the super user passes, except NS_MAY_EXEC on a file without any x bit.
+ * ns_permission - may @c have all of @mask (NS_MAY_*) on the inode @a, whose access ACL is
+ * @acl (NULL: none beyond the mode)? Without an ACL the owner's, else the group's (primary
+ * or supplementary), else the others' triplet decides, as POSIX says; with one, the ACL
+ * does (acl.h: owner, named users, the groups limited by the mask, others). The super user
+ * passes, except NS_MAY_EXEC on a file without any x bit.
  * Return: 0, -EACCES.
  */
-int ns_permission(const struct ns_cred *c, const struct ns_attr *a, unsigned mask);
+int ns_permission(const struct ns_cred *c, const struct ns_attr *a, const struct ns_acl *acl,
+		  unsigned mask);
 
 /*
- * ns_may_create - may @c add a name to directory @dir (write and search permission)?
- * Return: 0, -EACCES.
+ * ns_may_create - may @c add a name to directory @dir (ACL @dacl): write and search
+ * permission. Return: 0, -EACCES.
  */
-int ns_may_create(const struct ns_cred *c, const struct ns_attr *dir);
+int ns_may_create(const struct ns_cred *c, const struct ns_attr *dir, const struct ns_acl *dacl);
 
 /*
- * ns_may_delete - may @c remove (or rename away, or replace) the name of @victim in @dir?
- * Write and search permission on @dir, and in a sticky directory only the owner of @victim
- * or of @dir (or the super user).
+ * ns_may_delete - may @c remove (or rename away, or replace) the name of @victim in @dir
+ * (ACL @dacl)? Write and search permission on @dir, and in a sticky directory only the
+ * owner of @victim or of @dir (or the super user).
  * Return: 0, -EACCES, -EPERM (sticky).
  */
-int ns_may_delete(const struct ns_cred *c, const struct ns_attr *dir, const struct ns_attr *victim);
+int ns_may_delete(const struct ns_cred *c, const struct ns_attr *dir, const struct ns_acl *dacl,
+		  const struct ns_attr *victim);
 
 struct ns_setattr;
 
 /*
- * ns_may_setattr - may @c make the changes @sa asks of @a (chmod, chown, truncate, times)?
- * On success *@out is what is to be done: @sa with the mode bits POSIX drops (setgid for a
- * group the caller is not in, setuid/setgid when the owner or group of a file changes).
+ * ns_may_setattr - may @c make the changes @sa asks of @a (ACL @acl): chmod, chown,
+ * truncate (@open_write: through a descriptor open for writing, which needs no write
+ * permission, as ftruncate), times (explicit ones: the owner; NS_SET_*_NOW alone: the
+ * owner or write permission, as utimensat)? On success *@out is what is to be done: @sa
+ * with the mode bits POSIX drops (setgid for a group the caller is not in, setuid/setgid
+ * when the owner or group of a file changes).
  * Return: 0; -EPERM (not the owner, or a chown only the super user may do); -EACCES
- *         (truncate without write permission); -EISDIR (size of a directory).
+ *         (truncate or touch without write permission); -EISDIR (size of a directory);
+ *         -EINVAL (size of anything but a file).
  */
-int ns_may_setattr(const struct ns_cred *c, const struct ns_attr *a, const struct ns_setattr *sa,
-		   struct ns_setattr *out);
+int ns_may_setattr(const struct ns_cred *c, const struct ns_attr *a, const struct ns_acl *acl,
+		   const struct ns_setattr *sa, bool open_write, struct ns_setattr *out);
 
 #endif

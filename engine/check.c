@@ -124,6 +124,52 @@ static void check_file(struct checker *c, struct ns_inode *in)
 	c->res->bytes_in_files += in->size;
 }
 
+/* check_symlink - a link's target: inline, or the first bytes of its one block. */
+static void check_symlink(struct checker *c, struct ns_inode *in)
+{
+	const char *t = rcu_fetch(in->link);
+	uint64_t first;
+	xt_entry e;
+
+	if (t) {
+		if (strlen(t) != in->size)
+			say(c, CHECK_PROBLEM,
+			    "symbolic link %" PRIu64 " has a target of %zu bytes "
+			    "but a size of %" PRIu64,
+			    in->ino, strlen(t), in->size);
+		return;
+	}
+	e = __xt_load(&in->map, 0, &first, NULL);
+	if (!xt_is_value(e) || bm_is_hole(e))
+		say(c, CHECK_PROBLEM, "symbolic link %" PRIu64 " has no target", in->ino);
+	else if (in->size <= FMT_SYMLINK_INLINE)
+		say(c, CHECK_PROBLEM, "symbolic link %" PRIu64 " keeps a short target in a block",
+		    in->ino);
+}
+
+/* check_xattrs - count an inode's extended attributes (the values were checked by replay). */
+static void check_xattrs(struct checker *c, struct ns_inode *in)
+{
+	const struct ns_xattrs *x = ns_inode_xattrs(in);
+
+	if (x)
+		c->res->xattrs += x->n;
+}
+
+/* xbuild_left - how many inodes have an XATTR_SET value the log began and never ended. */
+static uint64_t xbuild_left(struct checker *c)
+{
+	struct cds_lfht_iter it;
+	struct ns_inode *in;
+	uint64_t n = 0;
+
+	rcu_read_begin();
+	cds_lfht_for_each_entry (c->ns->inodes, &it, in, hnode)
+		n += in->xbuild != NULL;
+	rcu_read_end();
+	return n;
+}
+
 static void check_namespace(struct checker *c)
 {
 	struct ns *ns = c->ns;
@@ -176,10 +222,17 @@ static void check_namespace(struct checker *c)
 		progress_report(c->progress, "checking files", ++checked, cap - 1, false);
 		if (S_ISDIR(in->type))
 			c->res->dirs++;
-		else
+		else if (S_ISREG(in->type))
 			c->res->files++;
-		if (S_ISREG(in->type))
+		else if (S_ISLNK(in->type))
+			c->res->symlinks++;
+		else
+			c->res->specials++;
+		if (ns_has_map(in->type))
 			check_file(c, in);
+		if (S_ISLNK(in->type))
+			check_symlink(c, in);
+		check_xattrs(c, in);
 		if (!s)
 			continue;
 		if (in->ino == NS_ROOT_INO) {
@@ -187,6 +240,13 @@ static void check_namespace(struct checker *c)
 				say(c, CHECK_PROBLEM, "the root is not a directory");
 			if (s->links)
 				say(c, CHECK_PROBLEM, "the root directory has a name somewhere");
+		} else if (s->links == 0 && in->nlink == 0 && !S_ISDIR(in->type)) {
+			/* Unlinked while open, then a crash: the next mount removes it. */
+			say(c, CHECK_NOTE,
+			    "inode %" PRIu64 " was unlinked while open; the next mount removes it "
+			    "and frees its %" PRIu64 " blocks",
+			    in->ino, in->blocks);
+			continue;
 		} else if (s->links == 0) {
 			c->res->orphans++;
 			c->res->blocks_leaked += in->blocks;
@@ -195,10 +255,11 @@ static void check_namespace(struct checker *c)
 			    " blocks are leaked",
 			    in->ino, in->blocks);
 			continue;
-		} else if (s->links > 1) {
+		} else if (s->links > 1 && (S_ISDIR(in->type) || !ns->posix)) {
 			say(c, CHECK_PROBLEM, "inode %" PRIu64 " has %u names", in->ino, s->links);
 		}
-		want = S_ISDIR(in->type) ? 2 + s->subdirs : 1;
+		/* A directory: 2 and its subdirectories; else one per name (hard links, v2). */
+		want = S_ISDIR(in->type) ? 2 + s->subdirs : s->links;
 		if (in->nlink != want)
 			say(c, CHECK_PROBLEM, "inode %" PRIu64 " has nlink %u, expected %u",
 			    in->ino, in->nlink, want);
@@ -334,6 +395,7 @@ int ns_check_progress(const char *path, check_line_fn fn, void *ctx,
 	res->log_len = sb.log_len;
 	res->log_active = sb.log_active;
 	res->sb_gen = sb.gen;
+	res->format_version = sb.incompat & FMT_INCOMPAT_POSIX ? 2 : 1;
 
 	rc = ns_open_region(&c.ns, r, &sb);
 	if (rc)
@@ -366,6 +428,12 @@ int ns_check_progress(const char *path, check_line_fn fn, void *ctx,
 		    info.torn_bytes);
 	if (!ns_inode_find(c.ns, NS_ROOT_INO))
 		say(&c, CHECK_PROBLEM, "there is no root directory");
+	if (res->format_version == 1)
+		say(&c, CHECK_NOTE,
+		    "format version 1: daxfsd upgrades it to version 2 when it next mounts it "
+		    "read-write");
+	if (c.ns->posix && xbuild_left(&c))
+		say(&c, CHECK_PROBLEM, "the log ends inside an extended attribute's value");
 	check_namespace(&c);
 	alloc_get_stats(c.ns->alloc, &as);
 	res->blocks_free = as.free;

@@ -28,6 +28,8 @@ struct check_result {
 	uint64_t blocks_owned, blocks_free, blocks_quarantined, blocks_leaked;
 	uint64_t blocks_held; /* held for dropped clients (HOLD records, DESIGN §6) */
 	uint64_t bytes_in_files;
+	unsigned format_version; /* 1, or 2 (FMT_INCOMPAT_POSIX) */
+	uint64_t symlinks, specials, xattrs;
 };
 
 /*

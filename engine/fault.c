@@ -47,6 +47,7 @@ static const char *const names[FAULT_COUNT] = {
 	[FAULT_LEASE_BREAK] = "lease-break",
 	[FAULT_SEND] = "send",
 	[FAULT_BADBLOCK_CLEAR] = "badblock-clear",
+	[FAULT_UPGRADE] = "upgrade",
 };
 
 /* The points with a failure path; the rest are places to sleep or crash. */

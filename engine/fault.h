@@ -30,6 +30,7 @@ enum fault_point {
 	FAULT_LEASE_BREAK,	 /* "lease-break": INVALIDATE sent, acks not yet awaited */
 	FAULT_SEND,		 /* "send": a reply to a client is about to be sent */
 	FAULT_BADBLOCK_CLEAR,	 /* "badblock-clear": the media errors of a range are cleared */
+	FAULT_UPGRADE,		 /* "upgrade": a version 1 region's upgrade checkpoint begins */
 	FAULT_COUNT,
 };
 

@@ -99,6 +99,9 @@ const char *fmt_rec_name(unsigned type)
 		[FMT_REC_BADBLOCK] = "BADBLOCK",
 		[FMT_REC_HOLD] = "HOLD",
 		[FMT_REC_RELEASE] = "RELEASE",
+		[FMT_REC_SYMLINK] = "SYMLINK",
+		[FMT_REC_XATTR_SET] = "XATTR_SET",
+		[FMT_REC_XATTR_DEL] = "XATTR_DEL",
 	};
 
 	if (type < ARRAY_SIZE(names) && names[type])

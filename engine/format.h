@@ -3,7 +3,8 @@
 #define DAXFS_ENGINE_FORMAT_H
 
 /*
- * format - the on-media structures of docs/format.md, version 1. Only the log, mkfs and
+ * format - the on-media structures of docs/format.md: version 1, and version 2 (the
+ * POSIX feature: version 1 plus the FMT_INCOMPAT_POSIX records). Only the log, mkfs and
  * check read or write these; nothing else knows their layout.
  */
 
@@ -25,10 +26,17 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the on-media format i
 #define FMT_NAME_MAX 255
 #define FMT_SUPER_SIZE 256U
 
-/* Feature flags known to this version (none yet). */
+/*
+ * Feature flags. FMT_INCOMPAT_POSIX makes a region format version 2: symbolic links, hard
+ * links, special files, extended attributes and ACLs (the records and fields of
+ * docs/format.md marked "v2"). The superblock's own layout, and so its version field,
+ * stays 1: code that knows only version 1 reads the superblock and refuses the region
+ * through the incompat flag, naming it.
+ */
+#define FMT_INCOMPAT_POSIX (UINT64_C(1) << 0)
 #define FMT_COMPAT_KNOWN UINT64_C(0)
 #define FMT_RO_COMPAT_KNOWN UINT64_C(0)
-#define FMT_INCOMPAT_KNOWN UINT64_C(0)
+#define FMT_INCOMPAT_KNOWN FMT_INCOMPAT_POSIX
 
 struct fmt_super {
 	uint64_t magic;
@@ -68,6 +76,9 @@ enum fmt_rec_type {
 	FMT_REC_BADBLOCK = 7,
 	FMT_REC_HOLD = 8,
 	FMT_REC_RELEASE = 9,
+	FMT_REC_SYMLINK = 10,	/* v2 */
+	FMT_REC_XATTR_SET = 11, /* v2 */
+	FMT_REC_XATTR_DEL = 12, /* v2 */
 };
 
 #define FMT_REC_END 0x1 /* flags: last record of a transaction */
@@ -84,6 +95,10 @@ struct fmt_rec {
 };
 _Static_assert(sizeof(struct fmt_rec) == 24, "record header is 24 bytes");
 
+/*
+ * INODE: 64 bytes in version 1; version 2 writes 72, with rdev (a device's number, 0 for
+ * every other type). A 64-byte one reads as rdev 0.
+ */
 struct fmt_inode {
 	uint64_t ino;
 	uint64_t parent;
@@ -95,8 +110,11 @@ struct fmt_inode {
 	int64_t atime;
 	int64_t mtime;
 	int64_t ctime;
+	uint64_t rdev; /* v2 */
 };
-_Static_assert(sizeof(struct fmt_inode) == 64, "INODE payload is 64 bytes");
+#define FMT_INODE_V1_SIZE 64U
+_Static_assert(sizeof(struct fmt_inode) == 72, "INODE payload is 72 bytes (v2)");
+_Static_assert(offsetof(struct fmt_inode, rdev) == FMT_INODE_V1_SIZE, "rdev follows v1");
 
 struct fmt_dirent {
 	uint64_t dir;
@@ -157,6 +175,55 @@ struct fmt_release {
 	uint64_t count;
 };
 _Static_assert(sizeof(struct fmt_release) == 16, "RELEASE payload is 16 bytes");
+
+/*
+ * SYMLINK (v2): the target of symbolic link @ino, when it is short (at most
+ * FMT_SYMLINK_INLINE bytes); a longer one (up to FMT_SYMLINK_MAX) is the link's data, page
+ * 0 of its block map, as a file's. The INODE's size is the target's length either way.
+ */
+#define FMT_SYMLINK_INLINE 512U
+#define FMT_SYMLINK_MAX 4095U /* PATH_MAX less the NUL */
+struct fmt_symlink {
+	uint64_t ino;
+	uint32_t len; /* bytes of target, 1..FMT_SYMLINK_INLINE */
+	uint32_t pad;
+	char target[]; /* not NUL-terminated, padded to 8 */
+};
+_Static_assert(sizeof(struct fmt_symlink) == 16, "SYMLINK fixed part is 16 bytes");
+
+/*
+ * XATTR_SET (v2): extended attribute @name of inode @ino gets a value of @value_len bytes,
+ * written in chunks: the record with @off 0 starts the value (replacing any old one), the
+ * next records of the same transaction carry the bytes from @off on, in order, until
+ * @off + @chunk_len == @value_len. Each record holds the name, then its chunk.
+ */
+#define FMT_XATTR_NAME_MAX 255U	   /* the full name, prefix included, as Linux */
+#define FMT_XATTR_VALUE_MAX 65536U /* as Linux (XATTR_SIZE_MAX) */
+struct fmt_xattr {
+	uint64_t ino;
+	uint32_t value_len; /* bytes of the whole value, 0..FMT_XATTR_VALUE_MAX */
+	uint32_t off;	    /* where this chunk goes in the value */
+	uint16_t name_len;  /* 1..FMT_XATTR_NAME_MAX */
+	uint16_t chunk_len;
+	uint32_t pad;
+	char data[]; /* name (name_len bytes), then the chunk (chunk_len), padded to 8 */
+};
+_Static_assert(sizeof(struct fmt_xattr) == 24, "XATTR_SET fixed part is 24 bytes");
+
+/* fmt_xattr_chunk_max - the most value bytes one XATTR_SET record with a @name_len name holds. */
+static inline size_t fmt_xattr_chunk_max(size_t name_len)
+{
+	return (FMT_REC_MAX - 24 - sizeof(struct fmt_xattr) - name_len) & ~(size_t)7;
+}
+
+/* XATTR_DEL (v2): extended attribute @name of inode @ino is removed. */
+struct fmt_xattr_del {
+	uint64_t ino;
+	uint16_t name_len;
+	uint8_t pad[6];
+	char name[];
+};
+_Static_assert(sizeof(struct fmt_xattr_del) == 16, "XATTR_DEL fixed part is 16 bytes");
 
 /* fmt_super_csum - the checksum a superblock should carry. */
 uint64_t fmt_super_csum(const struct fmt_super *sb);

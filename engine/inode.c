@@ -200,6 +200,11 @@ static void inode_free_cb(struct rcu_head *head)
 	 * until its read section ends, so the table and its lock live as long as @in (DESIGN §4).
 	 */
 	xt_destroy(&in->map);
+	free(in->link);
+	ns_xattrs_destroy(in->xattrs);
+	if (in->xbuild)
+		free(in->xbuild->value);
+	free(in->xbuild);
 	pthread_mutex_destroy(&in->lock);
 	pthread_mutex_destroy(&in->attr_lock);
 	pthread_mutex_destroy(&in->wait_lock);
@@ -244,6 +249,7 @@ void ns_fill_attr(struct ns_inode *in, struct ns_attr *out)
 	out->gid = in->gid;
 	out->nlink = in->nlink;
 	out->size = in->size;
+	out->rdev = in->rdev;
 	out->blocks = in->blocks;
 	out->atime = in->atime;
 	out->mtime = in->mtime;
@@ -261,6 +267,7 @@ void ns_inode_rec(struct ns_inode *in, struct fmt_inode *fi)
 	fi->gid = in->gid;
 	fi->nlink = in->nlink;
 	fi->size = in->size;
+	fi->rdev = in->rdev;
 	fi->atime = in->atime;
 	fi->mtime = in->mtime;
 	fi->ctime = in->ctime;
@@ -285,4 +292,36 @@ void ns_inode_rec_now(struct ns_inode *in, struct fmt_inode *fi)
 	ns_inode_rec(in, fi);
 	in->attr_dirty = false;
 	pthread_mutex_unlock(&in->attr_lock);
+}
+
+/* --- extended attributes (the immutable sets; xattr.c changes them) --- */
+
+void ns_xattrs_destroy(struct ns_xattrs *x)
+{
+	if (!x)
+		return;
+	for (uint32_t i = 0; i < x->n; i++) {
+		free(x->v[i].name);
+		free(x->v[i].value);
+	}
+	free(x->acl_access);
+	free(x->acl_default);
+	free(x);
+}
+
+static void xattrs_free_cb(struct rcu_head *head)
+{
+	rcu_cb_begin(head);
+	ns_xattrs_destroy(caa_container_of(head, struct ns_xattrs, rcu));
+}
+
+void ns_xattrs_free(struct ns_xattrs *x)
+{
+	if (x)
+		rcu_defer(&x->rcu, xattrs_free_cb);
+}
+
+struct ns_xattrs *ns_inode_xattrs(struct ns_inode *in)
+{
+	return rcu_fetch(in->xattrs);
 }

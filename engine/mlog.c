@@ -183,6 +183,7 @@ int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root
 	sb.magic = FMT_MAGIC;
 	sb.version = FMT_VERSION;
 	sb.sb_size = FMT_SUPER_SIZE;
+	sb.incompat = FMT_INCOMPAT_POSIX; /* format version 2 */
 	if (getrandom(sb.uuid, sizeof(sb.uuid), 0) != sizeof(sb.uuid))
 		return -EIO;
 	rc = fmt_geometry(&sb, region_size(r), log_len);
@@ -345,7 +346,23 @@ static bool payload_len_ok(unsigned type, const void *p, size_t plen)
 {
 	switch (type) {
 	case FMT_REC_INODE:
-		return plen == sizeof(struct fmt_inode);
+		return plen == FMT_INODE_V1_SIZE || plen == sizeof(struct fmt_inode);
+	case FMT_REC_SYMLINK: {
+		const struct fmt_symlink *l = p;
+
+		return plen >= sizeof(*l) && plen == ALIGN_UP(sizeof(*l) + l->len, 8);
+	}
+	case FMT_REC_XATTR_SET: {
+		const struct fmt_xattr *x = p;
+
+		return plen >= sizeof(*x) &&
+		       plen == ALIGN_UP(sizeof(*x) + x->name_len + x->chunk_len, 8);
+	}
+	case FMT_REC_XATTR_DEL: {
+		const struct fmt_xattr_del *x = p;
+
+		return plen >= sizeof(*x) && plen == ALIGN_UP(sizeof(*x) + x->name_len, 8);
+	}
 	case FMT_REC_DIRENT_ADD: {
 		const struct fmt_dirent *d = p;
 
@@ -776,6 +793,7 @@ int mlog_snap_commit(struct mlog_snap *s, uint64_t next_ino)
 	l->sb.log_seq = l->next_seq;
 	l->sb.log_seed = s->seed;
 	l->sb.next_ino = next_ino;
+	l->sb.incompat |= s->incompat;
 	super_write(l->r, &l->sb);
 	l->tail = s->off;
 	l->next_seq = s->seq;

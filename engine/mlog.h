@@ -144,6 +144,7 @@ struct mlog_snap {
 	uint64_t records;
 	uint64_t start_ns; /* mono_ns() at mlog_snap_begin: the checkpoint's duration */
 	bool counting;	   /* mlog_snap_begin_count: only count the bytes, in off */
+	uint64_t incompat; /* feature flags the new superblocks gain (an upgrade) */
 	int err;
 };
 

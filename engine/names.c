@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Name operations: mkdir, create, unlink, rmdir, rename, and setattr.
+ * Name operations: mkdir, create, mknod, symlink, link, unlink, rmdir, rename, setattr, and
+ * the opens that keep an unlinked file (an orphan) until it is closed.
  *
  * Each builds its records under the inode locks of every object they describe, as the Linux
  * VFS does: the parent directory (both parents for a rename, in ancestor order, under the
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "acl.h"
 #include "log.h"
 #include "nsint.h"
 #include "util.h"
@@ -67,6 +69,17 @@ static int ls_lock(struct ns *ns, struct ns_ctx *c, struct lockset *ls, struct n
 	if (rc == 0)
 		ls->v[ls->n++] = in;
 	return rc;
+}
+
+/* inode_nlink - @in's link count (attr_lock). */
+static uint32_t inode_nlink(struct ns_inode *in)
+{
+	uint32_t n;
+
+	pthread_mutex_lock(&in->attr_lock);
+	n = in->nlink;
+	pthread_mutex_unlock(&in->attr_lock);
+	return n;
 }
 
 /* dying - has @in left the tables (removed while we waited for it)? */
@@ -169,6 +182,20 @@ static void add_dir_changed(struct mlog_tx *tx, struct ns_inode *dir, int nlink_
 	add_inode(tx, &fi);
 }
 
+/*
+ * add_link_dropped - the INODE record of file @in after one of its names went (an orphan
+ * at nlink 0, kept while open). Locking: @in's inode lock held.
+ */
+static void add_link_dropped(struct mlog_tx *tx, struct ns_inode *in, int64_t now)
+{
+	struct fmt_inode fi;
+
+	ns_inode_rec_now(in, &fi);
+	fi.nlink--;
+	fi.ctime = now;
+	add_inode(tx, &fi);
+}
+
 /* --- mkdir, create --- */
 
 /*
@@ -193,14 +220,112 @@ static void init_owner(const struct ns_cred *cred, const struct ns_attr *dir, ui
 	fi->mode = type | mode;
 }
 
-static int make_node(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name, uint32_t type,
-		     uint32_t mode, struct ns_attr *out)
+/* What a new inode is. */
+struct node_spec {
+	uint32_t type; /* S_IFMT bits */
+	uint32_t mode; /* permission bits */
+	uint64_t rdev;
+	const char *target; /* symbolic links */
+	size_t target_len;
+};
+
+/*
+ * inherit_acls - the new inode's ACLs from @d's default ACL (acl(5)): its access ACL is the
+ * default one limited by the create mode (and sets the mode), a new directory inherits the
+ * default ACL too; without one, the umask applies. Adds the records to @tx.
+ * Locking: @d's inode lock.
+ */
+static int inherit_acls(struct ns_ctx *c, struct ns_inode *d, struct fmt_inode *fi,
+			struct mlog_tx *tx)
+{
+	const struct ns_acl *def = ns_inode_acl(d, true);
+	struct ns_acl *acl;
+	uint32_t mode = fi->mode;
+	int rc;
+
+	if (!def || S_ISLNK(fi->mode)) {
+		if (!S_ISLNK(fi->mode))
+			fi->mode &= ~(c->umask & 0777);
+		return 0;
+	}
+	if (S_ISDIR(fi->mode)) {
+		rc = ns_tx_add_acl(tx, fi->ino, true, def);
+		if (rc)
+			return rc;
+	}
+	acl = ns_acl_dup(def);
+	if (!acl)
+		return -ENOMEM;
+	rc = ns_acl_create_masq(acl, &mode);
+	if (rc > 0)
+		rc = ns_tx_add_acl(tx, fi->ino, false, acl);
+	free(acl);
+	fi->mode = mode;
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * symlink_block - a long symbolic link's target in a block of its own (page 0 of its map),
+ * zeroed past the target and persisted, with the MAP record that gives it to inode @ino.
+ * Return: 0 and *@blk (to free if the transaction fails); -ENOSPC; -EIO.
+ */
+static int symlink_block(struct ns *ns, const struct ns_cred *cred, uint64_t ino,
+			 const struct node_spec *sp, struct mlog_tx *tx, uint64_t *blk)
+{
+	struct fmt_map *m;
+	struct region_fault f;
+	uint64_t got;
+	char *base;
+	int rc;
+
+	rc = ns_alloc_blocks(ns, cred, UINT64_MAX, 1, blk, &got);
+	if (rc)
+		return rc;
+	base = region_at(ns->r, *blk * FMT_BLOCK_SIZE);
+	rc = region_memcpy_safe(ns->r, base, sp->target, sp->target_len, REGION_NODRAIN, &f);
+	if (rc == 0)
+		rc = region_memset_safe(ns->r, base + sp->target_len, 0,
+					FMT_BLOCK_SIZE - sp->target_len, 0, &f);
+	if (rc) {
+		alloc_quarantine(ns->alloc, f.off / FMT_BLOCK_SIZE, 1);
+		alloc_free(ns->alloc, *blk, 1);
+		*blk = UINT64_MAX;
+		return -EIO;
+	}
+	m = mlog_tx_add(tx, FMT_REC_MAP, sizeof(*m));
+	if (m)
+		*m = (struct fmt_map){ino, 0, *blk, 1, 0};
+	return 0;
+}
+
+/* add_symlink - the target of a new link: a SYMLINK record, or a block (symlink_block). */
+static int add_symlink(struct ns *ns, const struct ns_cred *cred, uint64_t ino,
+		       const struct node_spec *sp, struct mlog_tx *tx, uint64_t *blk)
+{
+	struct fmt_symlink *l;
+
+	if (sp->target_len > FMT_SYMLINK_INLINE)
+		return symlink_block(ns, cred, ino, sp, tx, blk);
+	l = mlog_tx_add(tx, FMT_REC_SYMLINK, sizeof(*l) + sp->target_len);
+	if (l) {
+		l->ino = ino;
+		l->len = (uint32_t)sp->target_len;
+		memcpy(l->target, sp->target, sp->target_len);
+	}
+	return 0;
+}
+
+static int make_node(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name,
+		     const struct node_spec *sp, struct ns_attr *out)
 {
 	struct lockset ls = {.n = 0};
 	struct fmt_inode fi = {0};
 	struct ns_inode *d, *in;
 	struct ns_attr da;
 	struct mlog_tx tx;
+	struct fmt_inode *ifi;
+	size_t ifi_off;
+	uint64_t blk = UINT64_MAX;
 	int64_t now = now_ns();
 	int rc;
 
@@ -214,7 +339,7 @@ static int make_node(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *
 	if (dying(d))
 		rc = -ENOENT;
 	if (rc == 0)
-		rc = ns_may_create(c->cred, &da);
+		rc = ns_may_create(c->cred, &da, ns_inode_acl(d, false));
 	if (rc == 0) {
 		rcu_read_begin();
 		if (ns_dirent_find(ns, dir, name, strlen(name)))
@@ -225,15 +350,28 @@ static int make_node(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *
 		goto out_unlock;
 	mlog_tx_init(&tx);
 	fi.ino = __atomic_fetch_add(&ns->next_ino, 1, __ATOMIC_ACQ_REL);
-	fi.parent = type == S_IFDIR ? dir : 0;
-	init_owner(c->cred, &da, type, &fi, mode);
-	fi.nlink = type == S_IFDIR ? 2 : 1;
+	fi.parent = sp->type == S_IFDIR ? dir : 0;
+	init_owner(c->cred, &da, sp->type, &fi, sp->mode);
+	fi.nlink = sp->type == S_IFDIR ? 2 : 1;
+	fi.rdev = sp->rdev;
+	fi.size = sp->type == S_IFLNK ? sp->target_len : 0;
 	fi.atime = fi.mtime = fi.ctime = now;
-	add_inode(&tx, &fi);
-	add_dirent(&tx, dir, fi.ino, name);
-	add_dir_changed(&tx, d, type == S_IFDIR ? 1 : 0, now);
-	rc = ns_tx_run(ns, c->cred, &tx);
+	/* The INODE first (its mode may still change): a placeholder, filled in below. */
+	ifi = mlog_tx_add(&tx, FMT_REC_INODE, sizeof(fi));
+	ifi_off = ifi ? (size_t)((uint8_t *)ifi - tx.buf) : 0;
+	rc = inherit_acls(c, d, &fi, &tx);
+	if (rc == 0 && ifi)
+		memcpy(tx.buf + ifi_off, &fi, sizeof(fi));
+	if (rc == 0 && sp->type == S_IFLNK)
+		rc = add_symlink(ns, c->cred, fi.ino, sp, &tx, &blk);
+	if (rc == 0) {
+		add_dirent(&tx, dir, fi.ino, name);
+		add_dir_changed(&tx, d, sp->type == S_IFDIR ? 1 : 0, now);
+		rc = ns_tx_run(ns, c->cred, &tx);
+	}
 	mlog_tx_release(&tx);
+	if (rc && blk != UINT64_MAX)
+		alloc_free(ns->alloc, blk, 1);
 	if (rc == 0 && out) {
 		rcu_read_begin();
 		in = ns_inode_find(ns, fi.ino);
@@ -248,22 +386,32 @@ out_put:
 	return rc;
 }
 
-static int make(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name, uint32_t type,
-		uint32_t mode, struct ns_attr *out)
+/* posix_only - version 2 operations on a version 1 namespace (mounted read-only). */
+static int posix_only(struct ns *ns)
+{
+	int rc = ns_writable(ns);
+
+	if (rc == 0 && !__atomic_load_n(&ns->posix, __ATOMIC_ACQUIRE))
+		rc = -EOPNOTSUPP;
+	return rc;
+}
+
+static int make(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name,
+		const struct node_spec *sp, struct ns_attr *out)
 {
 	struct ns_ctx local;
 	int64_t rc;
 
 	rc = check_name(name);
-	if (rc == 0 && mode & ~07777U)
+	if (rc == 0 && sp->mode & ~07777U)
 		rc = -EINVAL;
 	if (rc == 0)
-		rc = ns_writable(ns);
+		rc = sp->type == S_IFDIR || sp->type == S_IFREG ? ns_writable(ns) : posix_only(ns);
 	if (rc)
 		return (int)rc;
 	c = ns_ctx_enter(ns, c, &local);
 	do
-		rc = make_node(ns, c, dir, name, type, mode, out);
+		rc = make_node(ns, c, dir, name, sp, out);
 	while (ns_ctx_again(ns, c, rc));
 	return (int)ns_ctx_leave(ns, c, &local, rc);
 }
@@ -271,13 +419,153 @@ static int make(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name,
 int ns_mkdir(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name, uint32_t mode,
 	     struct ns_attr *out)
 {
-	return make(ns, c, dir, name, S_IFDIR, mode, out);
+	struct node_spec sp = {.type = S_IFDIR, .mode = mode};
+
+	return make(ns, c, dir, name, &sp, out);
 }
 
 int ns_create(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name, uint32_t mode,
 	      struct ns_attr *out)
 {
-	return make(ns, c, dir, name, S_IFREG, mode, out);
+	struct node_spec sp = {.type = S_IFREG, .mode = mode};
+
+	return make(ns, c, dir, name, &sp, out);
+}
+
+int ns_mknod(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name, uint32_t mode,
+	     uint64_t rdev, struct ns_attr *out)
+{
+	struct node_spec sp = {.type = mode & S_IFMT, .mode = mode & ~(uint32_t)S_IFMT};
+
+	switch (sp.type) {
+	case 0:
+		sp.type = S_IFREG; /* as mknod(2) */
+				   /* fall through */
+	case S_IFREG:
+		return make(ns, c, dir, name, &sp, out);
+	case S_IFCHR:
+	case S_IFBLK:
+		sp.rdev = rdev;
+		break;
+	case S_IFIFO:
+	case S_IFSOCK:
+		break;
+	case S_IFDIR:
+		return -EPERM; /* mknod(2) makes no directories */
+	default:
+		return -EINVAL;
+	}
+	/* Only the super user makes devices (CAP_MKNOD). */
+	if ((sp.type == S_IFCHR || sp.type == S_IFBLK) && !ns_cred_super(c ? c->cred : NULL))
+		return -EPERM;
+	return make(ns, c, dir, name, &sp, out);
+}
+
+int ns_symlink(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name, const char *target,
+	       struct ns_attr *out)
+{
+	struct node_spec sp = {.type = S_IFLNK, .mode = 0777, .target = target};
+
+	sp.target_len = strnlen(target, FMT_SYMLINK_MAX + 1);
+	if (sp.target_len == 0)
+		return -ENOENT; /* symlink(2) with an empty target */
+	if (sp.target_len > FMT_SYMLINK_MAX)
+		return -ENAMETOOLONG;
+	return make(ns, c, dir, name, &sp, out);
+}
+
+/* --- link --- */
+
+#define NS_LINK_MAX 65000U /* as ext4 */
+
+/*
+ * may_link - may @c give file @a a new name? Its owner may, and, as Linux with
+ * protected_hardlinks, anyone who may read and write a regular file that does not run with
+ * someone else's rights (set-user-id, or set-group-id and group-executable).
+ */
+static int may_link(const struct ns_cred *c, struct ns_inode *in, const struct ns_attr *a)
+{
+	if (ns_cred_owns(c, a))
+		return 0;
+	if (!S_ISREG(a->mode) || a->mode & S_ISUID ||
+	    (a->mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		return -EPERM;
+	return ns_inode_permission(c, in, a, NS_MAY_READ | NS_MAY_WRITE) ? -EPERM : 0;
+}
+
+static int link_node(struct ns *ns, struct ns_ctx *c, uint64_t ino, uint64_t dir, const char *name,
+		     struct ns_attr *out)
+{
+	struct lockset ls = {.n = 0};
+	struct ns_inode *d = NULL, *in;
+	struct ns_attr da, a;
+	struct fmt_inode fi;
+	struct mlog_tx tx;
+	int64_t now = now_ns();
+	int rc;
+
+	in = ns_inode_get(ns, ino);
+	if (!in)
+		return -ENOENT;
+	rc = S_ISDIR(in->type) ? -EPERM : get_dir(ns, dir, &d);
+	if (rc == 0)
+		rc = ls_lock(ns, c, &ls, d);
+	if (rc == 0)
+		rc = ls_lock(ns, c, &ls, in);
+	if (rc)
+		goto out;
+	ns_fill_attr(d, &da);
+	ns_fill_attr(in, &a);
+	if (dying(d) || dying(in) || a.nlink == 0)
+		rc = -ENOENT;
+	if (rc == 0)
+		rc = ns_may_create(c->cred, &da, ns_inode_acl(d, false));
+	if (rc == 0)
+		rc = may_link(c->cred, in, &a);
+	if (rc == 0 && a.nlink >= NS_LINK_MAX)
+		rc = -EMLINK;
+	if (rc == 0) {
+		rcu_read_begin();
+		if (ns_dirent_find(ns, dir, name, strlen(name)))
+			rc = -EEXIST;
+		rcu_read_end();
+	}
+	if (rc)
+		goto out;
+	mlog_tx_init(&tx);
+	ns_inode_rec_now(in, &fi);
+	fi.nlink++;
+	fi.ctime = now;
+	add_inode(&tx, &fi);
+	add_dirent(&tx, dir, ino, name);
+	add_dir_changed(&tx, d, 0, now);
+	rc = ns_tx_run(ns, c->cred, &tx);
+	mlog_tx_release(&tx);
+	if (rc == 0 && out)
+		ns_fill_attr(in, out);
+out:
+	ls_unlock(ns, &ls);
+	ns_inode_put(ns, d);
+	ns_inode_put(ns, in);
+	return rc;
+}
+
+int ns_link(struct ns *ns, struct ns_ctx *c, uint64_t ino, uint64_t dir, const char *name,
+	    struct ns_attr *out)
+{
+	struct ns_ctx local;
+	int64_t rc;
+
+	rc = check_name(name);
+	if (rc == 0)
+		rc = posix_only(ns);
+	if (rc)
+		return (int)rc;
+	c = ns_ctx_enter(ns, c, &local);
+	do
+		rc = link_node(ns, c, ino, dir, name, out);
+	while (ns_ctx_again(ns, c, rc));
+	return (int)ns_ctx_leave(ns, c, &local, rc);
 }
 
 /* --- unlink, rmdir --- */
@@ -295,7 +583,7 @@ static int remove_name(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char
 	struct ns_hold *hold = NULL;
 	struct ns_attr da, va;
 	struct mlog_tx tx;
-	bool locked_pages = false;
+	bool locked_pages = false, keep;
 	int64_t now = now_ns();
 	int rc;
 
@@ -320,20 +608,25 @@ static int remove_name(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char
 		goto out_unlock;
 	ns_fill_attr(d, &da);
 	ns_fill_attr(victim, &va);
-	rc = ns_may_delete(c->cred, &da, &va);
+	rc = ns_may_delete(c->cred, &da, ns_inode_acl(d, false), &va);
 	if (rc == 0 && want_dir && victim->nr_entries)
 		rc = -ENOTEMPTY;
-	if (rc == 0 && !want_dir)
+	/* Another name, or an open, keeps the file: only the name goes. */
+	keep = !want_dir && (va.nlink > 1 || victim->opens);
+	if (rc == 0 && !want_dir && !keep)
 		rc = ns_break_leases(ns, c, victim, 0, NS_PAGES_MAX, &hold);
 	if (rc)
 		goto out_unlock;
-	if (!want_dir) {
+	if (!want_dir && !keep) {
 		ns_lock_pages(victim, 0, NS_PAGES_MAX);
 		locked_pages = true;
 	}
 	mlog_tx_init(&tx);
 	add_dirent_del(&tx, dir, name);
-	add_inode_del(&tx, victim->ino);
+	if (keep)
+		add_link_dropped(&tx, victim, now);
+	else
+		add_inode_del(&tx, victim->ino);
 	add_dir_changed(&tx, d, want_dir ? -1 : 0, now);
 	rc = ns_tx_run_held(ns, c->cred, &tx, hold);
 	hold = NULL;
@@ -477,14 +770,15 @@ static int rename_check(struct ns *ns, struct ns_ctx *c, struct ns_inode *od, st
 	ns_fill_attr(src, &sa);
 	if (dst)
 		ns_fill_attr(dst, &dsa);
-	rc = ns_may_delete(c->cred, &oda, &sa);
+	rc = ns_may_delete(c->cred, &oda, ns_inode_acl(od, false), &sa);
 	if (rc == 0)
-		rc = dst ? ns_may_delete(c->cred, &nda, &dsa) : ns_may_create(c->cred, &nda);
+		rc = dst ? ns_may_delete(c->cred, &nda, ns_inode_acl(nd, false), &dsa)
+			 : ns_may_create(c->cred, &nda, ns_inode_acl(nd, false));
 	/* A directory that changes parent has its ".." rewritten: write permission on it. */
 	if (rc == 0 && od != nd && S_ISDIR(src->type))
-		rc = ns_permission(c->cred, &sa, NS_MAY_WRITE);
+		rc = ns_inode_permission(c->cred, src, &sa, NS_MAY_WRITE);
 	if (rc == 0 && od != nd && exchange && S_ISDIR(dst->type))
-		rc = ns_permission(c->cred, &dsa, NS_MAY_WRITE);
+		rc = ns_inode_permission(c->cred, dst, &dsa, NS_MAY_WRITE);
 	if (rc)
 		return rc;
 	if (od != nd) {
@@ -511,7 +805,7 @@ static int rename_check(struct ns *ns, struct ns_ctx *c, struct ns_inode *od, st
 /* rename_records - the transaction of a checked rename. Locking: everything it names. */
 static void rename_records(struct mlog_tx *tx, struct ns_inode *od, const char *oname,
 			   struct ns_inode *nd, const char *nname, struct ns_inode *src,
-			   struct ns_inode *dst, unsigned flags, int64_t now)
+			   struct ns_inode *dst, bool keep_dst, unsigned flags, int64_t now)
 {
 	bool exchange = flags & NS_RENAME_EXCHANGE;
 	int src_dir = S_ISDIR(src->type), dst_dir = dst && S_ISDIR(dst->type);
@@ -521,7 +815,9 @@ static void rename_records(struct mlog_tx *tx, struct ns_inode *od, const char *
 	add_dirent_del(tx, od->ino, oname);
 	if (dst)
 		add_dirent_del(tx, nd->ino, nname);
-	if (dst && !exchange)
+	if (dst && !exchange && keep_dst)
+		add_link_dropped(tx, dst, now);
+	else if (dst && !exchange)
 		add_inode_del(tx, dst->ino);
 	add_dirent(tx, nd->ino, src->ino, nname);
 	if (exchange)
@@ -559,7 +855,7 @@ static int rename_names(struct ns *ns, struct ns_ctx *c, uint64_t odir, const ch
 	struct ns_inode *od = NULL, *nd = NULL, *src = NULL, *dst = NULL;
 	struct lockset ls = {.n = 0};
 	struct ns_hold *hold = NULL;
-	bool replace, locked_pages = false;
+	bool replace, keep_dst, locked_pages = false;
 	struct mlog_tx tx;
 	int64_t now = now_ns();
 	int rc;
@@ -591,17 +887,19 @@ static int rename_names(struct ns *ns, struct ns_ctx *c, uint64_t odir, const ch
 	if (rc == 0)
 		rc = rename_check(ns, c, od, nd, src, dst, flags);
 	replace = dst && !(flags & NS_RENAME_EXCHANGE);
+	/* A replaced file with another name, or open, stays; only its name goes. */
+	keep_dst = replace && !S_ISDIR(dst->type) && (inode_nlink(dst) > 1 || dst->opens);
 	/* The replaced file's mappers let go before its blocks do. */
-	if (rc == 0 && replace && !S_ISDIR(dst->type))
+	if (rc == 0 && replace && !S_ISDIR(dst->type) && !keep_dst)
 		rc = ns_break_leases(ns, c, dst, 0, NS_PAGES_MAX, &hold);
 	if (rc)
 		goto out;
-	if (replace && !S_ISDIR(dst->type)) {
+	if (replace && !S_ISDIR(dst->type) && !keep_dst) {
 		ns_lock_pages(dst, 0, NS_PAGES_MAX);
 		locked_pages = true;
 	}
 	mlog_tx_init(&tx);
-	rename_records(&tx, od, oname, nd, nname, src, dst, flags, now);
+	rename_records(&tx, od, oname, nd, nname, src, dst, keep_dst, flags, now);
 	rc = ns_tx_run_held(ns, c->cred, &tx, hold);
 	hold = NULL;
 	mlog_tx_release(&tx);
@@ -642,6 +940,21 @@ int ns_rename(struct ns *ns, struct ns_ctx *c, uint64_t odir, const char *oname,
 
 /* --- setattr --- */
 
+/* chmod_acl - the XATTR_SET of @in's access ACL after chmod to @mode. Locking: inode lock. */
+static int chmod_acl(struct ns_inode *in, uint32_t mode, struct mlog_tx *tx)
+{
+	struct ns_acl *acl = ns_acl_dup(ns_inode_acl(in, false));
+	int rc;
+
+	if (!acl)
+		return -ENOMEM;
+	rc = ns_acl_chmod(acl, mode);
+	if (rc == 0)
+		rc = ns_tx_add_acl(tx, in->ino, false, acl);
+	free(acl);
+	return rc;
+}
+
 static int setattr_inode(struct ns *ns, struct ns_ctx *c, uint64_t ino,
 			 const struct ns_setattr *want, struct ns_attr *out)
 {
@@ -665,13 +978,18 @@ static int setattr_inode(struct ns *ns, struct ns_ctx *c, uint64_t ino,
 	}
 	mlog_tx_init(&tx);
 	ns_fill_attr(in, &a);
-	rc = dying(in) ? -ENOENT : ns_may_setattr(c->cred, &a, want, &sa);
+	rc = dying(in) ? -ENOENT
+		       : ns_may_setattr(c->cred, &a, ns_inode_acl(in, false), want,
+					c->flags & NS_CTX_OPEN_WRITE, &sa);
 	if (rc == 0 && sa.valid & NS_SET_SIZE) {
 		/* Zeroes what a grow exposes; a shrink breaks leases and adds its UNMAP. */
 		rc = sa.size > NS_FILE_SIZE_MAX
 			     ? -EFBIG
 			     : ns_truncate_prepare(ns, c, in, sa.size, &tx, &hold, &locked_from);
 	}
+	/* chmod of an inode with an access ACL rewrites the ACL's mask (acl(5)). */
+	if (rc == 0 && sa.valid & NS_SET_MODE && ns_inode_acl(in, false))
+		rc = chmod_acl(in, sa.mode, &tx);
 	if (rc)
 		goto out;
 	fi = mlog_tx_add(&tx, FMT_REC_INODE, sizeof(*fi));
@@ -692,6 +1010,10 @@ static int setattr_inode(struct ns *ns, struct ns_ctx *c, uint64_t ino,
 			fi->atime = sa.atime;
 		if (sa.valid & NS_SET_MTIME)
 			fi->mtime = sa.mtime;
+		if (sa.valid & NS_SET_ATIME_NOW)
+			fi->atime = now;
+		if (sa.valid & NS_SET_MTIME_NOW)
+			fi->mtime = now;
 		fi->ctime = now;
 	}
 	rc = ns_tx_run_held(ns, c->cred, &tx, hold);
@@ -714,8 +1036,11 @@ int ns_setattr(struct ns *ns, struct ns_ctx *c, uint64_t ino, const struct ns_se
 	struct ns_ctx local;
 	int64_t rc;
 
-	if (sa->valid & ~(unsigned)(NS_SET_MODE | NS_SET_UID | NS_SET_GID | NS_SET_SIZE |
-				    NS_SET_ATIME | NS_SET_MTIME))
+	if (sa->valid &
+		    ~(unsigned)(NS_SET_MODE | NS_SET_UID | NS_SET_GID | NS_SET_SIZE | NS_SET_ATIME |
+				NS_SET_MTIME | NS_SET_ATIME_NOW | NS_SET_MTIME_NOW) ||
+	    (sa->valid & NS_SET_ATIME && sa->valid & NS_SET_ATIME_NOW) ||
+	    (sa->valid & NS_SET_MTIME && sa->valid & NS_SET_MTIME_NOW))
 		return -EINVAL;
 	if (sa->valid & NS_SET_MODE && sa->mode & ~07777U)
 		return -EINVAL;
@@ -727,4 +1052,136 @@ int ns_setattr(struct ns *ns, struct ns_ctx *c, uint64_t ino, const struct ns_se
 		rc = setattr_inode(ns, c, ino, sa, out);
 	while (ns_ctx_again(ns, c, rc));
 	return (int)ns_ctx_leave(ns, c, &local, rc);
+}
+
+/* --- opens and orphans --- */
+
+static int open_inode(struct ns *ns, struct ns_ctx *c, uint64_t ino)
+{
+	struct ns_inode *in = ns_inode_get(ns, ino);
+	int rc;
+
+	if (!in)
+		return -ENOENT;
+	rc = ns_ilock(ns, c, in);
+	if (rc == 0) {
+		if (dying(in) || S_ISDIR(in->type))
+			rc = dying(in) ? -ENOENT : -EISDIR;
+		else
+			in->opens++;
+		ns_iunlock(in);
+	}
+	ns_inode_put(ns, in);
+	return rc;
+}
+
+int ns_open(struct ns *ns, struct ns_ctx *c, uint64_t ino)
+{
+	struct ns_ctx local;
+	int64_t rc;
+
+	c = ns_ctx_enter(ns, c, &local);
+	do
+		rc = open_inode(ns, c, ino);
+	while (ns_ctx_again(ns, c, rc));
+	return (int)ns_ctx_leave(ns, c, &local, rc);
+}
+
+/*
+ * remove_orphan - @in, locked, lost its last name and its last open: remove it (its mappers
+ * let go first, as for unlink). Return: 0; NS_WAIT; a transaction's error.
+ */
+static int remove_orphan(struct ns *ns, struct ns_ctx *c, struct ns_inode *in)
+{
+	struct ns_hold *hold = NULL;
+	struct mlog_tx tx;
+	int rc;
+
+	rc = ns_break_leases(ns, c, in, 0, NS_PAGES_MAX, &hold);
+	if (rc)
+		return rc;
+	ns_lock_pages(in, 0, NS_PAGES_MAX);
+	mlog_tx_init(&tx);
+	add_inode_del(&tx, in->ino);
+	/* The engine's own removal: the reserve is there for it. */
+	rc = ns_tx_run_held(ns, NULL, &tx, hold);
+	mlog_tx_release(&tx);
+	if (rc)
+		ns_unlock_pages(in, 0, NS_PAGES_MAX);
+	return rc;
+}
+
+/*
+ * close_inode - drop one open of @ino; the last one of an orphan removes it. An open is
+ * dropped once: a call that parks (for the orphan's mappers) has already dropped it and
+ * finds the orphan again when it runs again.
+ */
+static int close_inode(struct ns *ns, struct ns_ctx *c, uint64_t ino, bool *dropped)
+{
+	struct ns_inode *in = ns_inode_get(ns, ino);
+	int rc;
+
+	if (!in)
+		return *dropped ? 0 : -ENOENT;
+	rc = ns_ilock(ns, c, in);
+	if (rc == 0) {
+		if (!*dropped && in->opens) {
+			in->opens--;
+			*dropped = true;
+		}
+		if (!dying(in) && in->opens == 0 && inode_nlink(in) == 0 && !ns_writable(ns))
+			rc = remove_orphan(ns, c, in);
+		ns_iunlock(in);
+	}
+	ns_inode_put(ns, in);
+	return rc;
+}
+
+int ns_close(struct ns *ns, struct ns_ctx *c, uint64_t ino)
+{
+	struct ns_ctx local;
+	bool dropped = false;
+	int64_t rc;
+
+	c = ns_ctx_enter(ns, c, &local);
+	do
+		rc = close_inode(ns, c, ino, &dropped);
+	while (ns_ctx_again(ns, c, rc));
+	return (int)ns_ctx_leave(ns, c, &local, rc);
+}
+
+int ns_remove_orphans(struct ns *ns)
+{
+	struct cds_lfht_iter it;
+	struct ns_inode *in;
+	uint64_t *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	rcu_read_begin();
+	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
+		if (S_ISDIR(in->type) || inode_nlink(in) != 0)
+			continue;
+		if (n == cap) {
+			uint64_t *p = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof(*v));
+
+			if (!p) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = p;
+		}
+		v[n++] = in->ino;
+	}
+	rcu_read_end();
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct mlog_tx tx;
+
+		mlog_tx_init(&tx);
+		add_inode_del(&tx, v[i]);
+		rc = ns_tx_run(ns, NULL, &tx);
+		mlog_tx_release(&tx);
+	}
+	free(v);
+	return rc ? rc : (int)MIN(n, (size_t)INT32_MAX);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fault.h"
 #include "lease.h"
 #include "log.h"
 #include "nsint.h"
@@ -81,6 +82,59 @@ static void set_reserve(struct ns *ns, unsigned pct)
 	ns->reserve_log = st.area_len * pct / 100;
 }
 
+/*
+ * upgrade - make a version 1 region version 2 (docs/format.md §7): one checkpoint, whose
+ * superblocks carry FMT_INCOMPAT_POSIX. A crash before the first superblock is written
+ * leaves version 1 (the old log in force); after, version 2. When it cannot be done (the
+ * snapshot does not fit the log), the namespace stays version 1, read-only.
+ */
+static void upgrade(struct ns *ns)
+{
+	struct mlog_snap s;
+	int rc;
+
+	pthread_rwlock_wrlock(&ns->txlock);
+	rc = fault_at(FAULT_UPGRADE);
+	if (rc == 0) {
+		mlog_snap_begin(ns->log, &s);
+		s.incompat = FMT_INCOMPAT_POSIX;
+		rc = ns_snapshot(ns, &s);
+		if (rc == 0)
+			rc = mlog_snap_commit(&s, __atomic_load_n(&ns->next_ino, __ATOMIC_ACQUIRE));
+	}
+	if (rc == 0)
+		__atomic_store_n(&ns->posix, true, __ATOMIC_RELEASE);
+	pthread_rwlock_unlock(&ns->txlock);
+	if (rc == 0) {
+		log_notice("%s: upgraded from format version 1 to 2 (symbolic and hard links, "
+			   "special files, extended attributes, ACLs); daxfs before 0.2 cannot "
+			   "mount it any more",
+			   region_path(ns->r));
+		return;
+	}
+	log_err("%s: cannot upgrade from format version 1 to 2: %s; serving it read-only",
+		region_path(ns->r), strerror(-rc));
+	__atomic_store_n(&ns->rdonly, true, __ATOMIC_RELEASE);
+	mlog_set_rdonly(ns->log);
+}
+
+/* xbuild_left - a value some XATTR_SET records began and none ended: the log is damaged. */
+static int xbuild_left(struct ns *ns)
+{
+	struct cds_lfht_iter it;
+	struct ns_inode *in;
+	int rc = 0;
+
+	rcu_read_begin();
+	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
+		if (in->xbuild && rc == 0)
+			rc = ns_damage(ns, "inode %" PRIu64 ": an XATTR_SET value never ends",
+				       in->ino);
+	}
+	rcu_read_end();
+	return rc;
+}
+
 int ns_open_region(struct ns **out, struct region *r, const struct fmt_super *sb)
 {
 	struct ns *ns;
@@ -98,6 +152,7 @@ int ns_open_region(struct ns **out, struct region *r, const struct fmt_super *sb
 		return rc;
 	}
 	ns->next_ino = sb->next_ino;
+	ns->posix = sb->incompat & FMT_INCOMPAT_POSIX;
 	*out = ns;
 	return 0;
 }
@@ -131,6 +186,8 @@ int ns_mount(struct ns **out, const char *path, const struct ns_mount_opts *o)
 		rc = ns_open_region(&ns, r, &sb);
 	if (rc == 0)
 		rc = mlog_open(&ns->log, r, replay_apply, ns);
+	if (rc == 0 && ns->posix)
+		rc = xbuild_left(ns);
 	if (rc) {
 		ns_close_region(&ns);
 		region_close(&r);
@@ -144,6 +201,18 @@ int ns_mount(struct ns **out, const char *path, const struct ns_mount_opts *o)
 		goto err;
 	}
 	ns->next_ino = MAX(ns->next_ino, MAX(mlog_super(ns->log)->next_ino, ns->max_ino + 1));
+	if (!ns->posix && !ns_writable(ns))
+		upgrade(ns);
+	if (ns->posix && !ns_writable(ns)) {
+		rc = ns_remove_orphans(ns);
+		if (rc < 0) {
+			log_err("%s: cannot remove the files left open at the last crash: %s", path,
+				strerror(-rc));
+			goto err;
+		}
+		if (rc > 0)
+			log_notice("%s: removed %d files that were unlinked while open", path, rc);
+	}
 	ns->orphans = count_orphans(ns);
 	if (ns->orphans)
 		log_warn("%s: %" PRIu64 " inodes are not reachable from the root and keep their "

@@ -50,11 +50,12 @@ struct ns_inode;
 
 struct ns_attr {
 	uint64_t ino;
-	uint32_t mode; /* S_IFDIR or S_IFREG | permission bits */
+	uint32_t mode; /* S_IFMT type | permission bits */
 	uint32_t uid;
 	uint32_t gid;
 	uint32_t nlink;
-	uint64_t size;
+	uint64_t size;		     /* symbolic links: the target's length */
+	uint64_t rdev;		     /* character and block devices: the device number */
 	uint64_t blocks;	     /* 4 KiB blocks the file owns */
 	int64_t atime, mtime, ctime; /* ns since the epoch */
 };
@@ -65,8 +66,10 @@ enum ns_setattr_valid {
 	NS_SET_UID = 1 << 1,
 	NS_SET_GID = 1 << 2,
 	NS_SET_SIZE = 1 << 3,
-	NS_SET_ATIME = 1 << 4,
-	NS_SET_MTIME = 1 << 5,
+	NS_SET_ATIME = 1 << 4,	   /* to sa->atime */
+	NS_SET_MTIME = 1 << 5,	   /* to sa->mtime */
+	NS_SET_ATIME_NOW = 1 << 6, /* to the current time (UTIME_NOW) */
+	NS_SET_MTIME_NOW = 1 << 7,
 };
 
 struct ns_setattr {
@@ -177,7 +180,8 @@ struct ns_path {
 	bool slash;		    /* NS_WALK_PARENT: a slash followed it ("a/b/") */
 };
 
-#define NS_WALK_PARENT 0x1 /* stop at the directory that holds the last component */
+#define NS_WALK_PARENT 0x1   /* stop at the directory that holds the last component */
+#define NS_WALK_NOFOLLOW 0x2 /* a symbolic link as the last component is the answer */
 
 /*
  * ns_walk - follow an absolute @path ("/a/b"; repeated and trailing slashes allowed) from
@@ -185,13 +189,29 @@ struct ns_path {
  * permission callback of the walk is ns_permission). A trailing slash asks for a directory:
  * a file there gives -ENOTDIR (without NS_WALK_PARENT). With NS_WALK_PARENT the walk stops
  * at the last component's directory, which is not checked: the caller's operation checks
- * what it needs of it, under its lock.
+ * what it needs of it, under its lock. Symbolic links are followed (at most 40, else
+ * -ELOOP), but the last component's with NS_WALK_NOFOLLOW (or NS_WALK_PARENT); a relative
+ * target from the link's directory, an absolute one from the root of this file system.
  * Context: thread registered with RCU. Locking: RCU read side.
  * Return: 0; -EACCES; -ENOENT; -ENOTDIR; -ENAMETOOLONG (a component > 255 or the path
- *         >= 4096); -EINVAL (not absolute, "." / ".." components, or the root with
- *         NS_WALK_PARENT: it has no parent).
+ *         >= 4096, also after a link's target is put in); -EINVAL (not absolute, "." / ".."
+ *         components, or the root with NS_WALK_PARENT: it has no parent); -ELOOP; -EIO (a
+ *         link's target lost to poison).
  */
 int ns_walk(struct ns *ns, struct ns_ctx *c, const char *path, unsigned flags, struct ns_path *out);
+
+/*
+ * ns_readlink - the target of symbolic link @ino into @buf, truncated to @size bytes, with
+ * no NUL (readlink(2)). Return: its length (at most @size); -EINVAL (not a link); -ENOENT;
+ * -EIO (its block is poisoned).
+ */
+ssize_t ns_readlink(struct ns *ns, uint64_t ino, char *buf, size_t size);
+
+/*
+ * ns_access - may @c have @mask (NS_MAY_*) on @ino (the mode and the access ACL)?
+ * Return: 0; -EACCES; -ENOENT.
+ */
+int ns_access(struct ns *ns, struct ns_ctx *c, uint64_t ino, unsigned mask);
 
 /*
  * ns_readdir - call @fn for each entry of @dir whose cookie is >= @cookie, in cookie order,
@@ -218,6 +238,44 @@ int ns_mkdir(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name, ui
 	     struct ns_attr *out);
 int ns_create(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name, uint32_t mode,
 	      struct ns_attr *out);
+
+/*
+ * ns_mknod - a new inode of the type in @mode (S_IFREG or 0: a file; S_IFIFO, S_IFSOCK;
+ * S_IFCHR and S_IFBLK with device number @rdev, by the super user only), as mknod(2).
+ * Return: as ns_create; -EPERM (a device by someone else, or a directory); -EINVAL (an
+ *         unknown type); -EOPNOTSUPP (a version 1 region mounted read-only: -EROFS).
+ */
+int ns_mknod(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name, uint32_t mode,
+	     uint64_t rdev, struct ns_attr *out);
+
+/*
+ * ns_symlink - a symbolic link @name in @dir to @target (1..4095 bytes, kept as given).
+ * Return: as ns_create; -ENOENT (an empty target); -ENAMETOOLONG; -ENOSPC (a long target
+ *         needs a block).
+ */
+int ns_symlink(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name, const char *target,
+	       struct ns_attr *out);
+
+/*
+ * ns_link - another name @name in @dir for @ino, which is not a directory. @c needs write
+ * and search permission on @dir, and to own @ino or (as Linux's protected_hardlinks) read
+ * and write permission on a regular file that is not set-user-id (or set-group-id and
+ * group-executable). *@out: @ino's attributes, its nlink one higher.
+ * Return: 0; -EPERM (a directory, or the rule above); -EMLINK (65000 links); -EEXIST;
+ *         -ENOENT; -ENOTDIR; -EACCES; -ENOSPC; -EROFS; NS_WAIT.
+ */
+int ns_link(struct ns *ns, struct ns_ctx *c, uint64_t ino, uint64_t dir, const char *name,
+	    struct ns_attr *out);
+
+/*
+ * ns_open / ns_close - a caller that keeps @ino open: while any open remains, removing its
+ * last name leaves it an orphan (nlink 0, still readable and writable by number), removed
+ * by the last ns_close (or at the next mount, after a crash). ns_close may park, for the
+ * orphan's mappers; it drops its open once however often it runs.
+ * Return: 0; -ENOENT; -EISDIR (ns_open of a directory); NS_WAIT.
+ */
+int ns_open(struct ns *ns, struct ns_ctx *c, uint64_t ino);
+int ns_close(struct ns *ns, struct ns_ctx *c, uint64_t ino);
 
 /*
  * ns_unlink / ns_rmdir - remove a file / an empty directory. @c needs write and search
@@ -275,6 +333,14 @@ ssize_t ns_write(struct ns *ns, struct ns_ctx *c, uint64_t ino, const void *buf,
 		 uint64_t off);
 
 /*
+ * ns_write_at - ns_write; @off NS_WRITE_APPEND writes at the end of the file, atomically
+ * against every other writer (O_APPEND), and *@at (may be NULL) says at which offset.
+ */
+#define NS_WRITE_APPEND UINT64_MAX
+ssize_t ns_write_at(struct ns *ns, struct ns_ctx *c, uint64_t ino, const void *buf, size_t len,
+		    uint64_t off, uint64_t *at);
+
+/*
  * ns_fallocate - NS_FALLOC_PUNCH_HOLE (with KEEP_SIZE): make [off, off+len) a hole, zeroing
  * partial pages; otherwise allocate zeroed blocks for the holes in the range and, without
  * KEEP_SIZE, extend the size. @c needs write permission.
@@ -291,6 +357,33 @@ int ns_fallocate(struct ns *ns, struct ns_ctx *c, uint64_t ino, int mode, uint64
 int ns_fsync(struct ns *ns, struct ns_ctx *c, uint64_t ino);
 
 void ns_statfs(struct ns *ns, struct ns_statfs *st);
+
+/* --- extended attributes (xattr.c; format version 2) --- */
+
+#define NS_XATTR_CREATE 0x1  /* fail with -EEXIST when it exists (XATTR_CREATE) */
+#define NS_XATTR_REPLACE 0x2 /* fail with -ENODATA when it does not (XATTR_REPLACE) */
+
+/*
+ * ns_getxattr - the value of extended attribute @name of @ino into @buf (@size bytes; 0:
+ * only say how long it is); ns_listxattr - the names @c may see, each NUL-terminated.
+ * The rules and limits of Linux (xattr.c says them).
+ * Return: the length; -ERANGE (@buf too small, or a bad name); -ENODATA; -EOPNOTSUPP (an
+ *         unknown namespace); -EACCES; -ENOENT.
+ */
+ssize_t ns_getxattr(struct ns *ns, struct ns_ctx *c, uint64_t ino, const char *name, void *buf,
+		    size_t size);
+ssize_t ns_listxattr(struct ns *ns, struct ns_ctx *c, uint64_t ino, char *buf, size_t size);
+
+/*
+ * ns_setxattr / ns_removexattr - set (NS_XATTR_* @flags) or remove extended attribute @name
+ * of @ino; the POSIX ACL names set the mode too (acl.h). Durable when they return.
+ * Return: 0; -EEXIST; -ENODATA; -E2BIG (a value over 64 KiB); -ERANGE (a bad name);
+ *         -EINVAL (bad flags, a bad ACL); -ENOSPC (the inode's limit, or the log full);
+ *         -EOPNOTSUPP; -EPERM; -EACCES; -ENOENT; -EROFS; NS_WAIT.
+ */
+int ns_setxattr(struct ns *ns, struct ns_ctx *c, uint64_t ino, const char *name, const void *value,
+		size_t size, int flags);
+int ns_removexattr(struct ns *ns, struct ns_ctx *c, uint64_t ino, const char *name);
 
 /* --- blocks held for mappers that did not let go (hold.c, DESIGN §6) --- */
 

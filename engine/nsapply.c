@@ -243,7 +243,7 @@ static int apply_map(struct ns *ns, struct ns_txctx *tc, const struct fmt_map *m
 	struct ns_inode *in = ns_inode_find(ns, m->ino);
 	int rc;
 
-	if (!in || !S_ISREG(in->type))
+	if (!in || !ns_has_map(in->type))
 		return ns_damage(ns, "MAP names inode %" PRIu64 ", which is not a file", m->ino);
 	if (!map_rec_ok(ns, m))
 		return ns_damage(ns,
@@ -263,7 +263,7 @@ static int apply_unmap(struct ns *ns, struct ns_txctx *tc, const struct fmt_unma
 	struct ns_inode *in = ns_inode_find(ns, u->ino);
 	uint64_t count;
 
-	if (!in || !S_ISREG(in->type))
+	if (!in || !ns_has_map(in->type))
 		return ns_damage(ns, "UNMAP names inode %" PRIu64 ", which is not a file", u->ino);
 	if (u->index >= PAGES_MAX || u->count == 0)
 		return ns_damage(ns, "UNMAP of inode %" PRIu64 " has a bad range", u->ino);
@@ -362,14 +362,46 @@ static int apply_badblock(struct ns *ns, const struct fmt_badblock *b)
 
 static void set_attrs(struct ns_inode *in, const struct fmt_inode *fi);
 
-/* inode_rec_ok - the rules of an INODE record that need no state. */
-static bool inode_rec_ok(const struct fmt_inode *fi)
+/* type_ok - may the namespace hold inodes of @type (version 2 adds all but files and dirs)? */
+static bool type_ok(const struct ns *ns, uint32_t type)
+{
+	switch (type) {
+	case S_IFDIR:
+	case S_IFREG:
+		return true;
+	case S_IFLNK:
+	case S_IFIFO:
+	case S_IFSOCK:
+	case S_IFCHR:
+	case S_IFBLK:
+		return __atomic_load_n(&ns->posix, __ATOMIC_RELAXED);
+	default:
+		return false;
+	}
+}
+
+/*
+ * inode_rec_ok - the rules of an INODE record that need no state: a known type, sane
+ * sizes; a directory has a parent and links; version 2 allows a file with no link (an
+ * orphan: removed at mount), and a device number only on devices.
+ */
+static bool inode_rec_ok(const struct ns *ns, const struct fmt_inode *fi)
 {
 	uint32_t type = fi->mode & S_IFMT;
+	bool posix = __atomic_load_n(&ns->posix, __ATOMIC_RELAXED);
 
-	return fi->ino != 0 && fi->ino <= XT_INDEX_MAX && (type == S_IFDIR || type == S_IFREG) &&
-	       !(fi->mode & ~(uint32_t)(S_IFMT | 07777)) && fi->size <= NS_FILE_SIZE_MAX &&
-	       !(type == S_IFDIR && fi->parent == 0) && fi->nlink != 0;
+	if (fi->ino == 0 || fi->ino > XT_INDEX_MAX || !type_ok(ns, type) ||
+	    fi->mode & ~(uint32_t)(S_IFMT | 07777) || fi->size > NS_FILE_SIZE_MAX)
+		return false;
+	if (type == S_IFDIR && (fi->parent == 0 || fi->nlink < 2))
+		return false;
+	if (fi->nlink == 0 && !posix)
+		return false;
+	if (fi->rdev && type != S_IFCHR && type != S_IFBLK)
+		return false;
+	if (type == S_IFLNK && (fi->size == 0 || fi->size > FMT_SYMLINK_MAX))
+		return false;
+	return true;
 }
 
 static int apply_inode(struct ns *ns, const struct fmt_inode *fi)
@@ -377,7 +409,7 @@ static int apply_inode(struct ns *ns, const struct fmt_inode *fi)
 	uint32_t type = fi->mode & S_IFMT;
 	struct ns_inode *in;
 
-	if (!inode_rec_ok(fi))
+	if (!inode_rec_ok(ns, fi))
 		return ns_damage(ns, "INODE %" PRIu64 " has bad attributes (mode %o)", fi->ino,
 				 fi->mode);
 	{
@@ -415,6 +447,7 @@ static void set_attrs(struct ns_inode *in, const struct fmt_inode *fi)
 	in->nlink = fi->nlink;
 	in->parent = fi->parent;
 	in->size = fi->size;
+	in->rdev = fi->rdev;
 	in->atime = fi->atime;
 	in->mtime = fi->mtime;
 	in->ctime = fi->ctime;
@@ -491,7 +524,7 @@ static int apply_inode_del(struct ns *ns, struct ns_txctx *tc, const struct fmt_
 	if (S_ISDIR(in->type) && in->nr_entries)
 		return ns_damage(ns, "INODE_DEL of directory %" PRIu64 ", which is not empty",
 				 fd->ino);
-	if (S_ISREG(in->type)) {
+	if (ns_has_map(in->type)) {
 		rc = unmap_range(ns, tc, in, 0, PAGES_MAX);
 		if (rc)
 			return rc;
@@ -502,16 +535,138 @@ static int apply_inode_del(struct ns *ns, struct ns_txctx *tc, const struct fmt_
 	return 0;
 }
 
+/* --- version 2: symbolic links, extended attributes --- */
+
+static int apply_symlink(struct ns *ns, const struct fmt_symlink *l)
+{
+	struct ns_inode *in = ns_inode_find(ns, l->ino);
+	char *t;
+
+	if (!in || !S_ISLNK(in->type) || rcu_fetch(in->link))
+		return ns_damage(ns, "SYMLINK names inode %" PRIu64 ", which is not a new link",
+				 l->ino);
+	if (l->len == 0 || l->len > FMT_SYMLINK_INLINE || memchr(l->target, 0, l->len) ||
+	    l->len != ns_inode_size(in))
+		return ns_damage(ns, "SYMLINK of inode %" PRIu64 " has a bad target", l->ino);
+	t = malloc(l->len + 1);
+	if (!t)
+		return -ENOMEM;
+	memcpy(t, l->target, l->len);
+	t[l->len] = 0;
+	rcu_publish(in->link, t);
+	return 0;
+}
+
+/* xattr_name_ok - 1..255 bytes, no NUL. */
+static bool xattr_name_ok(const char *name, size_t len)
+{
+	return len >= 1 && len <= FMT_XATTR_NAME_MAX && !memchr(name, 0, len);
+}
+
+static int apply_xattr_set(struct ns *ns, const struct fmt_xattr *x)
+{
+	struct ns_inode *in = ns_inode_find(ns, x->ino);
+	const char *chunk = x->data + x->name_len;
+	struct ns_xbuild *b;
+	int rc;
+
+	if (!in)
+		return ns_damage(ns, "XATTR_SET names inode %" PRIu64 ", which does not exist",
+				 x->ino);
+	if (!xattr_name_ok(x->data, x->name_len) || x->value_len > FMT_XATTR_VALUE_MAX ||
+	    x->chunk_len > x->value_len - MIN(x->off, x->value_len) ||
+	    (x->off + x->chunk_len < x->value_len && x->chunk_len == 0))
+		return ns_damage(ns, "XATTR_SET of inode %" PRIu64 " has a bad name or range",
+				 x->ino);
+	b = in->xbuild;
+	if (x->off == 0) {
+		if (b)
+			return ns_damage(ns,
+					 "XATTR_SET of inode %" PRIu64 " starts a value before "
+					 "the last one ended",
+					 x->ino);
+		b = calloc(1, sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		b->value = malloc(MAX(x->value_len, 1U));
+		if (!b->value) {
+			free(b);
+			return -ENOMEM;
+		}
+		b->name_len = x->name_len;
+		memcpy(b->name, x->data, x->name_len);
+		b->value_len = x->value_len;
+		in->xbuild = b;
+	} else if (!b || b->value_len != x->value_len || b->have != x->off ||
+		   b->name_len != x->name_len || memcmp(b->name, x->data, x->name_len) != 0) {
+		return ns_damage(ns, "XATTR_SET of inode %" PRIu64 " continues no value", x->ino);
+	}
+	memcpy(b->value + b->have, chunk, x->chunk_len);
+	b->have += x->chunk_len;
+	if (b->have < b->value_len)
+		return 0;
+	in->xbuild = NULL;
+	rc = ns_xattr_put(ns, in, b->name, b->name_len, b->value, b->value_len);
+	if (rc == -EINVAL)
+		rc = ns_damage(ns, "XATTR_SET of inode %" PRIu64 ": \"%.*s\" has a bad value",
+			       x->ino, (int)b->name_len, b->name);
+	free(b->value);
+	free(b);
+	return rc;
+}
+
+static int apply_xattr_del(struct ns *ns, const struct fmt_xattr_del *x)
+{
+	struct ns_inode *in = ns_inode_find(ns, x->ino);
+
+	if (!in || !xattr_name_ok(x->name, x->name_len) || in->xbuild)
+		return ns_damage(ns, "XATTR_DEL of inode %" PRIu64 " is not valid", x->ino);
+	if (ns_xattr_put(ns, in, x->name, x->name_len, NULL, 0) == -ENODATA)
+		return ns_damage(ns, "XATTR_DEL: inode %" PRIu64 " has no \"%.*s\"", x->ino,
+				 (int)x->name_len, x->name);
+	return 0;
+}
+
+/* v2_only - a version 2 record (or field) in a version 1 namespace is damage. */
+static int v2_only(struct ns *ns, const struct fmt_rec *rec)
+{
+	if (__atomic_load_n(&ns->posix, __ATOMIC_RELAXED))
+		return 0;
+	return ns_damage(ns, "%s record in a version 1 region", fmt_rec_name(rec->type));
+}
+
 int ns_apply(struct ns *ns, struct ns_txctx *tc, const struct fmt_rec *rec, const void *p,
 	     size_t plen)
 {
 	int rc;
 
-	(void)plen; /* lengths were checked by the log (mlog.c) or built by us */
+	/* Lengths were checked by the log (mlog.c) or built by us. */
 	rcu_read_begin();
 	switch (rec->type) {
-	case FMT_REC_INODE:
-		rc = apply_inode(ns, p);
+	case FMT_REC_INODE: {
+		struct fmt_inode fi = {0};
+
+		/* A version 1 INODE has no rdev: 0. */
+		memcpy(&fi, p, MIN(plen, sizeof(fi)));
+		rc = plen == sizeof(fi) ? v2_only(ns, rec) : 0;
+		if (rc == 0)
+			rc = apply_inode(ns, &fi);
+		break;
+	}
+	case FMT_REC_SYMLINK:
+		rc = v2_only(ns, rec);
+		if (rc == 0)
+			rc = apply_symlink(ns, p);
+		break;
+	case FMT_REC_XATTR_SET:
+		rc = v2_only(ns, rec);
+		if (rc == 0)
+			rc = apply_xattr_set(ns, p);
+		break;
+	case FMT_REC_XATTR_DEL:
+		rc = v2_only(ns, rec);
+		if (rc == 0)
+			rc = apply_xattr_del(ns, p);
 		break;
 	case FMT_REC_DIRENT_ADD:
 		rc = apply_dirent_add(ns, p);
@@ -570,6 +725,9 @@ struct tx_view {
 		bool present;
 	} names[FMT_TX_MAX_RECS];
 	unsigned nnames;
+	/* The XATTR_SET value being written: its inode, length, and bytes so far. */
+	uint64_t xattr_ino;
+	uint32_t xattr_len, xattr_have;
 };
 
 /* view_type - the type of inode @ino as the transaction left it, or 0. Locking: RCU. */
@@ -628,7 +786,7 @@ static int check_rec(struct ns *ns, struct tx_view *v, const struct fmt_rec *h, 
 		const struct fmt_inode *fi = p;
 		uint32_t type = view_type(ns, v, fi->ino);
 
-		if (!inode_rec_ok(fi) || (type && type != (fi->mode & S_IFMT)))
+		if (!inode_rec_ok(ns, fi) || (type && type != (fi->mode & S_IFMT)))
 			return ns_damage(ns, "INODE %" PRIu64 " is not valid here", fi->ino);
 		if (!type)
 			v->inodes[v->ninodes++] =
@@ -672,16 +830,53 @@ static int check_rec(struct ns *ns, struct tx_view *v, const struct fmt_rec *h, 
 	case FMT_REC_MAP: {
 		const struct fmt_map *m = p;
 
-		if (view_type(ns, v, m->ino) != S_IFREG || !map_rec_ok(ns, m))
+		if (!ns_has_map(view_type(ns, v, m->ino)) || !map_rec_ok(ns, m))
 			return ns_damage(ns, "MAP of inode %" PRIu64 " is not valid here", m->ino);
 		return 0;
 	}
 	case FMT_REC_UNMAP: {
 		const struct fmt_unmap *u = p;
 
-		if (view_type(ns, v, u->ino) != S_IFREG || u->index >= PAGES_MAX || u->count == 0)
+		if (!ns_has_map(view_type(ns, v, u->ino)) || u->index >= PAGES_MAX || u->count == 0)
 			return ns_damage(ns, "UNMAP of inode %" PRIu64 " is not valid here",
 					 u->ino);
+		return 0;
+	}
+	case FMT_REC_SYMLINK: {
+		const struct fmt_symlink *l = p;
+
+		if (!__atomic_load_n(&ns->posix, __ATOMIC_RELAXED) ||
+		    view_type(ns, v, l->ino) != S_IFLNK || l->len == 0 ||
+		    l->len > FMT_SYMLINK_INLINE || memchr(l->target, 0, l->len))
+			return ns_damage(ns, "SYMLINK of inode %" PRIu64 " is not valid here",
+					 l->ino);
+		return 0;
+	}
+	case FMT_REC_XATTR_SET: {
+		const struct fmt_xattr *x = p;
+
+		/* Chunks of one value follow each other, from 0 to its end. */
+		if (!__atomic_load_n(&ns->posix, __ATOMIC_RELAXED) || !view_type(ns, v, x->ino) ||
+		    !xattr_name_ok(x->data, x->name_len) || x->value_len > FMT_XATTR_VALUE_MAX ||
+		    x->off != (x->off == 0 ? 0 : v->xattr_have) ||
+		    (x->off && (v->xattr_ino != x->ino || v->xattr_len != x->value_len)) ||
+		    x->chunk_len > x->value_len - x->off ||
+		    (x->chunk_len == 0 && x->off + x->chunk_len < x->value_len) ||
+		    (x->off == 0 && v->xattr_have < v->xattr_len))
+			return ns_damage(ns, "XATTR_SET of inode %" PRIu64 " is not valid here",
+					 x->ino);
+		v->xattr_ino = x->ino;
+		v->xattr_len = x->value_len;
+		v->xattr_have = x->off + x->chunk_len;
+		return 0;
+	}
+	case FMT_REC_XATTR_DEL: {
+		const struct fmt_xattr_del *x = p;
+
+		if (!__atomic_load_n(&ns->posix, __ATOMIC_RELAXED) || !view_type(ns, v, x->ino) ||
+		    !xattr_name_ok(x->name, x->name_len) || v->xattr_have < v->xattr_len)
+			return ns_damage(ns, "XATTR_DEL of inode %" PRIu64 " is not valid here",
+					 x->ino);
 		return 0;
 	}
 	case FMT_REC_BADBLOCK:
@@ -708,6 +903,8 @@ int ns_tx_check(struct ns *ns, const struct mlog_tx *tx)
 	if (!v)
 		return -ENOMEM;
 	v->ninodes = v->nnames = 0;
+	v->xattr_ino = 0;
+	v->xattr_len = v->xattr_have = 0;
 	rcu_read_begin();
 	for (size_t o = 0; o < tx->used && rc == 0;) {
 		const struct fmt_rec *h = (const struct fmt_rec *)(tx->buf + o);
@@ -719,6 +916,8 @@ int ns_tx_check(struct ns *ns, const struct mlog_tx *tx)
 			rc = check_rec(ns, v, h, h + 1);
 		o += h->len;
 	}
+	if (rc == 0 && v->xattr_have < v->xattr_len)
+		rc = ns_damage(ns, "a transaction ends inside an XATTR_SET value");
 	rcu_read_end();
 	free(v);
 	return rc;

@@ -124,12 +124,12 @@ ssize_t ns_read(struct ns *ns, struct ns_ctx *c, uint64_t ino, void *buf, size_t
 	in = ns_inode_get(ns, ino);
 	if (!in)
 		return -ENOENT;
-	if (S_ISDIR(in->type)) {
-		rc = -EISDIR;
+	if (!S_ISREG(in->type)) {
+		rc = S_ISDIR(in->type) ? -EISDIR : -EINVAL;
 		goto out;
 	}
 	ns_fill_attr(in, &a);
-	rc = ns_permission(c ? c->cred : NULL, &a, NS_MAY_READ);
+	rc = ns_inode_permission(c ? c->cred : NULL, in, &a, NS_MAY_READ);
 	if (rc)
 		goto out;
 	size = a.size;
@@ -494,7 +494,7 @@ static int get_file(struct ns *ns, struct ns_ctx *c, uint64_t ino, unsigned mask
 
 	if (!in)
 		return -ENOENT;
-	rc = S_ISDIR(in->type) ? -EISDIR : ns_ilock(ns, c, in);
+	rc = S_ISDIR(in->type) ? -EISDIR : !S_ISREG(in->type) ? -EINVAL : ns_ilock(ns, c, in);
 	if (rc) {
 		ns_inode_put(ns, in);
 		return rc;
@@ -503,7 +503,7 @@ static int get_file(struct ns *ns, struct ns_ctx *c, uint64_t ino, unsigned mask
 		rc = -ENOENT;
 	} else if (mask) {
 		ns_fill_attr(in, &a);
-		rc = ns_permission(c->cred, &a, mask);
+		rc = ns_inode_permission(c->cred, in, &a, mask);
 	}
 	if (rc) {
 		ns_iunlock(in);
@@ -555,8 +555,12 @@ static bool poisoned_span(struct ns *ns, struct ns_inode *in, uint64_t off, uint
 	return any;
 }
 
+/*
+ * write_file - ns_write; @off NS_WRITE_APPEND: at the end of the file as it is under the
+ * inode lock (O_APPEND, atomic against every other writer), *@at says where.
+ */
 static ssize_t write_file(struct ns *ns, struct ns_ctx *c, uint64_t ino, const void *buf,
-			  size_t len, uint64_t off)
+			  size_t len, uint64_t off, uint64_t *at)
 {
 	struct ns_hold *hold = NULL;
 	uint64_t first, last;
@@ -570,7 +574,14 @@ static ssize_t write_file(struct ns *ns, struct ns_ctx *c, uint64_t ino, const v
 	rc = get_file(ns, c, ino, NS_MAY_WRITE, &in);
 	if (rc)
 		return rc;
-	if (len && poisoned_span(ns, in, off, off + len, &first, &last))
+	if (off == NS_WRITE_APPEND) {
+		off = ns_inode_size(in);
+		if (len > NS_FILE_SIZE_MAX - off)
+			rc = -EFBIG;
+	}
+	if (at)
+		*at = off;
+	if (rc == 0 && len && poisoned_span(ns, in, off, off + len, &first, &last))
 		rc = ns_break_leases(ns, c, in, first, last - first + 1, &hold);
 	if (rc == 0 && len) {
 		f = (struct fill){buf, off, off + len, c->cred};
@@ -584,14 +595,20 @@ static ssize_t write_file(struct ns *ns, struct ns_ctx *c, uint64_t ino, const v
 ssize_t ns_write(struct ns *ns, struct ns_ctx *c, uint64_t ino, const void *buf, size_t len,
 		 uint64_t off)
 {
+	return ns_write_at(ns, c, ino, buf, len, off, NULL);
+}
+
+ssize_t ns_write_at(struct ns *ns, struct ns_ctx *c, uint64_t ino, const void *buf, size_t len,
+		    uint64_t off, uint64_t *at)
+{
 	struct ns_ctx local;
 	int64_t rc;
 
-	if (off > NS_FILE_SIZE_MAX || len > NS_FILE_SIZE_MAX - off)
+	if (off != NS_WRITE_APPEND && (off > NS_FILE_SIZE_MAX || len > NS_FILE_SIZE_MAX - off))
 		return -EFBIG;
 	c = ns_ctx_enter(ns, c, &local);
 	do
-		rc = write_file(ns, c, ino, buf, len, off);
+		rc = write_file(ns, c, ino, buf, len, off, at);
 	while (ns_ctx_again(ns, c, rc));
 	return (ssize_t)ns_ctx_leave(ns, c, &local, rc);
 }

@@ -25,6 +25,7 @@
  */
 
 #include <stdarg.h>
+#include <sys/stat.h>
 
 #include "blockmap.h"
 #include "namespace.h"
@@ -37,11 +38,49 @@ struct ns_grant;
 struct ns_grant_ops;
 struct ns_hold;
 
+/*
+ * One extended attribute, and an inode's set of them: immutable once published (a change
+ * publishes a new set and frees the old one after a grace period), so readers take
+ * in->xattrs under RCU or the inode lock and read it without a lock.
+ */
+struct ns_xattr {
+	uint16_t name_len;
+	uint32_t value_len;
+	char *name; /* NUL-terminated */
+	uint8_t *value;
+};
+
+struct ns_acl;
+
+struct ns_xattrs {
+	struct rcu_head rcu;
+	uint32_t n;
+	uint32_t list_len;	    /* bytes listxattr needs: every name and its NUL */
+	uint64_t bytes;		    /* names and values, for the per-inode limit */
+	struct ns_acl *acl_access;  /* system.posix_acl_access, parsed (extended ACLs only) */
+	struct ns_acl *acl_default; /* system.posix_acl_default, parsed */
+	struct ns_xattr v[];	    /* sorted by name */
+};
+
+/* An XATTR_SET value being rebuilt from its chunks (nsapply.c, within one transaction). */
+struct ns_xbuild {
+	uint16_t name_len;
+	uint32_t value_len, have;
+	char name[FMT_XATTR_NAME_MAX + 1];
+	uint8_t *value;
+};
+
+/* ns_has_map - inodes of @type keep data in their block map (files, long symlinks). */
+static inline bool ns_has_map(uint32_t type)
+{
+	return type == S_IFREG || type == S_IFLNK;
+}
+
 struct ns_inode {
 	/* First: cds_lfht_for_each_entry's container_of on NULL is then a zero offset (UBSan). */
 	struct cds_lfht_node hnode; /* in ns->inodes, while not dying */
 	uint64_t ino;
-	uint32_t type; /* S_IFDIR or S_IFREG: fixed at creation, read without a lock */
+	uint32_t type; /* S_IFMT bits: fixed at creation, read without a lock */
 	uint32_t refs; /* the table's reference + one per user; atomic */
 	bool dying;    /* unhashed: rmap readers treat its blocks as free; atomic */
 	/*
@@ -64,6 +103,7 @@ struct ns_inode {
 	uint32_t mode, uid, gid, nlink;
 	uint64_t parent; /* directories: the parent directory (changed under ns->rename_lock too) */
 	uint64_t size;
+	uint64_t rdev;	 /* character and block devices */
 	uint64_t blocks; /* owned blocks */
 	int64_t atime, mtime, ctime;
 	bool attr_dirty; /* mtime changed by an overwrite, not logged yet */
@@ -75,6 +115,21 @@ struct ns_inode {
 	struct xtable map;
 	uint64_t next_cookie; /* directories: under the inode lock (or replay) */
 	uint64_t nr_entries;  /* directories: under the inode lock (or replay) */
+
+	/*
+	 * Symbolic links with a short target: the target (NUL-terminated), set by the SYMLINK
+	 * record that follows the link's first INODE and fixed from then on (acquire load).
+	 * A long target is the link's data, page 0 of map.
+	 */
+	char *link;
+	/* Extended attributes: RCU pointer, replaced under the inode lock (or replay). */
+	struct ns_xattrs *xattrs;
+	struct ns_xbuild *xbuild; /* a value being applied chunk by chunk (apply only) */
+	/*
+	 * Opens (ns_open): while any, removing the last name leaves the inode as an orphan
+	 * (nlink 0, no name) that the last ns_close removes. Under the inode lock.
+	 */
+	uint32_t opens;
 
 	/* lease.c, under ns->grant_lock. */
 	struct cds_list_head grants; /* struct ns_grant */
@@ -165,6 +220,7 @@ struct ns {
 	uint64_t data_first, data_count; /* data area, in blocks */
 	struct ns_hooks hooks;
 	bool rdonly; /* atomic: mounted read-only, or metadata poison (poison.c) */
+	bool posix;  /* atomic: format version 2 (FMT_INCOMPAT_POSIX), set at mount or upgrade */
 
 	/* inode.c */
 	struct cds_lfht *inodes;  /* ino -> struct ns_inode */
@@ -274,6 +330,14 @@ void ns_dirent_free(struct ns_dirent *d);
 void ns_fill_attr(struct ns_inode *in, struct ns_attr *out);  /* takes attr_lock */
 uint64_t ns_inode_size(struct ns_inode *in);		      /* takes attr_lock */
 void ns_inode_rec(struct ns_inode *in, struct fmt_inode *fi); /* under attr_lock */
+/*
+ * ns_xattrs_destroy - free an extended-attribute set at once (nobody can see it);
+ * ns_xattrs_free - after a grace period (it was published). Both accept NULL.
+ * ns_inode_xattrs - @in's set, or NULL. Locking: RCU read side, or @in's inode lock.
+ */
+void ns_xattrs_destroy(struct ns_xattrs *x);
+void ns_xattrs_free(struct ns_xattrs *x);
+struct ns_xattrs *ns_inode_xattrs(struct ns_inode *in);
 /* ns_inode_rec_now - an INODE record of @in as it stands (takes attr_lock). */
 void ns_inode_rec_now(struct ns_inode *in, struct fmt_inode *fi);
 
@@ -416,6 +480,44 @@ int ns_checkpoint_locked(struct ns *ns);
  *         failure @fn's change stays in memory: the caller undoes it.
  */
 int ns_checkpoint_after(struct ns *ns, int (*fn)(struct ns *ns, void *ctx), void *ctx);
+
+/* --- names.c --- */
+
+/*
+ * ns_remove_orphans - remove the files no name and no open keeps (nlink 0: a crash while
+ * they were open). Context: mount, nothing else runs. Return: how many; an error.
+ */
+int ns_remove_orphans(struct ns *ns);
+
+/* --- xattr.c --- */
+
+/*
+ * ns_xattr_put - set extended attribute @name of @in to @value (NULL: remove it) in
+ * memory: a new set replaces the old one (freed after a grace period).
+ * Locking: @in's inode lock (or replay). Return: 0; -ENODATA (removing what is not there);
+ *          -EINVAL (an ACL that does not parse); -ENOMEM.
+ */
+int ns_xattr_put(struct ns *ns, struct ns_inode *in, const char *name, size_t name_len,
+		 const void *value, size_t value_len);
+
+/* ns_inode_acl - @in's access (@def false) or default ACL, or NULL. Locking: as ns_inode_xattrs. */
+const struct ns_acl *ns_inode_acl(struct ns_inode *in, bool def);
+
+/* ns_inode_permission - ns_permission with @in's access ACL. Locking: takes RCU. */
+int ns_inode_permission(const struct ns_cred *c, struct ns_inode *in, const struct ns_attr *a,
+			unsigned mask);
+
+/*
+ * ns_tx_add_xattr / ns_tx_add_xattr_del / ns_tx_add_acl - append the records that set
+ * (in chunks), remove, or set to an ACL an extended attribute of inode @ino.
+ */
+void ns_tx_add_xattr(struct mlog_tx *tx, uint64_t ino, const char *name, size_t name_len,
+		     const void *value, size_t value_len);
+void ns_tx_add_xattr_del(struct mlog_tx *tx, uint64_t ino, const char *name, size_t name_len);
+int ns_tx_add_acl(struct mlog_tx *tx, uint64_t ino, bool def, const struct ns_acl *acl);
+
+/* ns_snap_xattrs - @in's attributes into checkpoint @s. Locking: RCU, tx lock exclusive. */
+int ns_snap_xattrs(struct mlog_snap *s, struct ns_inode *in);
 
 /* --- hold.c: holds that outlive the daemon (DESIGN §6) --- */
 

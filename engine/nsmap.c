@@ -279,7 +279,7 @@ static int map(struct ns *ns, struct ns_ctx *c, uint64_t ino, uint64_t index, ui
 	in = ns_inode_get(ns, ino);
 	if (!in)
 		return -ENOENT;
-	rc = S_ISDIR(in->type) ? -EISDIR : ns_ilock(ns, c, in);
+	rc = S_ISDIR(in->type) ? -EISDIR : !S_ISREG(in->type) ? -EINVAL : ns_ilock(ns, c, in);
 	if (rc) {
 		ns_inode_put(ns, in);
 		return rc;
@@ -288,7 +288,7 @@ static int map(struct ns *ns, struct ns_ctx *c, uint64_t ino, uint64_t index, ui
 		rc = -ENOENT;
 	if (rc == 0) {
 		ns_fill_attr(in, &a);
-		rc = ns_permission(c->cred, &a, want);
+		rc = ns_inode_permission(c->cred, in, &a, want);
 	}
 	if (rc == 0 && mode & NS_GRANT_WRITE)
 		rc = ns_writable(ns);

@@ -175,7 +175,7 @@ static size_t tx_keep(struct ns *ns, const struct ns_cred *cred, const struct ml
 		    h->type != FMT_REC_RELEASE)
 			essential = false;
 		if (h->type != FMT_REC_INODE && h->type != FMT_REC_DIRENT_DEL &&
-		    h->type != FMT_REC_INODE_DEL)
+		    h->type != FMT_REC_INODE_DEL && h->type != FMT_REC_XATTR_DEL)
 			shrinks = false;
 		o += h->len;
 	}
@@ -273,7 +273,7 @@ static int owned_runs(struct ns *ns, uint64_t ino, uint64_t index, uint64_t coun
 	bm_entry e;
 	int rc = 0;
 
-	if (!in || !S_ISREG(in->type) || index >= end)
+	if (!in || !ns_has_map(in->type) || index >= end)
 		return 0;
 	while (rc == 0 && (e = xt_find(&in->map, &i, end - 1, XT_MARK_ANY, &order)) != XT_EMPTY) {
 		uint64_t n = UINT64_C(1) << order, lo = MAX(i, index), hi = MIN(i + n, end);
@@ -544,6 +544,22 @@ static int snap_dirents(struct mlog_snap *s, struct ns_inode *dir)
 	return 0;
 }
 
+/* snap_symlink - the SYMLINK record of a link with a short target (a long one is a MAP). */
+static int snap_symlink(struct mlog_snap *s, struct ns_inode *in)
+{
+	uint8_t buf[sizeof(struct fmt_symlink) + FMT_SYMLINK_INLINE + 8];
+	struct fmt_symlink *l = (struct fmt_symlink *)buf;
+	const char *t = rcu_fetch(in->link);
+
+	if (!t)
+		return 0;
+	memset(buf, 0, sizeof(buf));
+	l->ino = in->ino;
+	l->len = (uint32_t)strlen(t);
+	memcpy(l->target, t, l->len);
+	return mlog_snap_add(s, FMT_REC_SYMLINK, l, sizeof(*l) + l->len);
+}
+
 struct snap_bad {
 	struct mlog_snap *s;
 	int rc;
@@ -577,9 +593,13 @@ int ns_snapshot(struct ns *ns, struct mlog_snap *s)
 		if (rc)
 			goto out;
 	}
-	/* Pass 2: names and block maps. */
+	/* Pass 2: names, block maps, link targets, extended attributes. */
 	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
 		rc = S_ISDIR(in->type) ? snap_dirents(s, in) : snap_maps(s, in);
+		if (rc == 0 && S_ISLNK(in->type))
+			rc = snap_symlink(s, in);
+		if (rc == 0)
+			rc = ns_snap_xattrs(s, in);
 		if (rc)
 			goto out;
 	}

@@ -6,10 +6,12 @@
  * checked on every directory a walk looks up in (DESIGN §7).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "nsint.h"
+#include "util.h"
 
 /*
  * fill_stable - @in's attributes as no transaction is being applied to it (nsint.h).
@@ -57,7 +59,7 @@ static int lookup_in(struct ns *ns, const struct ns_cred *cred, struct ns_inode 
 	do {
 		seq = ns_seq_begin(d);
 		ns_fill_attr(d, &da);
-		rc = ns_permission(cred, &da, NS_MAY_EXEC);
+		rc = ns_permission(cred, &da, ns_inode_acl(d, false), NS_MAY_EXEC);
 		if (rc == 0)
 			rc = fmt_valid_name(name, len);
 		if (rc)
@@ -84,12 +86,104 @@ int ns_lookup(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name, s
 	return rc;
 }
 
+/*
+ * link_target - the target of symbolic link @in into @buf (at least FMT_SYMLINK_MAX + 1
+ * bytes), NUL-terminated: inline, or read SIGBUS-safely from its block.
+ * Locking: RCU read side. Return: its length; -EIO (poisoned or lost); -ENOENT.
+ */
+static ssize_t link_target(struct ns *ns, struct ns_inode *in, char *buf)
+{
+	const char *t = rcu_fetch(in->link);
+	uint64_t len = ns_inode_size(in), first;
+	xt_entry e;
+
+	if (len == 0 || len > FMT_SYMLINK_MAX)
+		return -EIO;
+	if (t) {
+		memcpy(buf, t, len);
+	} else {
+		e = __xt_load(&in->map, 0, &first, NULL); /* under RCU: may be stale, is whole */
+		if (!xt_is_value(e) || bm_is_hole(e) || bm_is_poison(e) ||
+		    region_copy_safe(ns->r, buf, region_at(ns->r, bm_to_block(e) * FMT_BLOCK_SIZE),
+				     len, NULL))
+			return -EIO;
+	}
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+ssize_t ns_readlink(struct ns *ns, uint64_t ino, char *buf, size_t size)
+{
+	char target[FMT_SYMLINK_MAX + 1];
+	struct ns_inode *in;
+	ssize_t n;
+
+	rcu_read_begin();
+	in = ns_inode_find(ns, ino);
+	if (!in)
+		n = -ENOENT;
+	else if (!S_ISLNK(in->type))
+		n = -EINVAL;
+	else
+		n = link_target(ns, in, target);
+	rcu_read_end();
+	if (n < 0)
+		return n;
+	/* As readlink(2): truncated to @size, no NUL. */
+	n = MIN(n, (ssize_t)size);
+	memcpy(buf, target, (size_t)n);
+	return n;
+}
+
+#define LINKS_MAX 40 /* symbolic links one walk follows, as Linux (ELOOP) */
+
+/* The paths a walk builds from symbolic links' targets (two buffers, used in turn). */
+struct walk_bufs {
+	char *buf[2];
+	unsigned cur, links;
+};
+
+/*
+ * splice - the walk met symbolic link @in with @rest of the path after it: the path to
+ * walk is now its target followed by @rest, in one of @w's buffers.
+ * Return: 0 and *@p; -ELOOP; -ENAMETOOLONG; -EIO; -ENOMEM.
+ */
+static int splice(struct ns *ns, struct ns_inode *in, const char *rest, struct walk_bufs *w,
+		  const char **p)
+{
+	char target[FMT_SYMLINK_MAX + 1];
+	size_t rlen = strlen(rest);
+	ssize_t tlen;
+	char *dst;
+
+	if (++w->links > LINKS_MAX)
+		return -ELOOP;
+	tlen = link_target(ns, in, target);
+	if (tlen < 0)
+		return (int)tlen;
+	if ((size_t)tlen + rlen + 1 > NS_PATH_MAX)
+		return -ENAMETOOLONG;
+	w->cur ^= 1;
+	if (!w->buf[w->cur]) {
+		w->buf[w->cur] = malloc(NS_PATH_MAX);
+		if (!w->buf[w->cur])
+			return -ENOMEM;
+	}
+	dst = w->buf[w->cur];
+	/* @rest is empty or starts with its '/'. */
+	memcpy(dst, target, (size_t)tlen);
+	memcpy(dst + tlen, rest, rlen + 1);
+	*p = dst;
+	return 0;
+}
+
 int ns_walk(struct ns *ns, struct ns_ctx *c, const char *path, unsigned flags, struct ns_path *out)
 {
 	const struct ns_cred *cred = c ? c->cred : NULL;
 	size_t plen = strnlen(path, NS_PATH_MAX);
+	struct walk_bufs w = {{NULL, NULL}, 0, 0};
+	struct ns_inode *cur, *root;
 	const char *p = path;
-	struct ns_inode *cur;
 	int rc = 0;
 
 	if (plen >= NS_PATH_MAX)
@@ -97,7 +191,7 @@ int ns_walk(struct ns *ns, struct ns_ctx *c, const char *path, unsigned flags, s
 	if (p[0] != '/')
 		return -EINVAL;
 	rcu_read_begin();
-	cur = ns_inode_find(ns, NS_ROOT_INO);
+	cur = root = ns_inode_find(ns, NS_ROOT_INO);
 	if (!cur) {
 		rc = -ENOENT;
 		goto out;
@@ -140,6 +234,19 @@ int ns_walk(struct ns *ns, struct ns_ctx *c, const char *path, unsigned flags, s
 		rc = lookup_in(ns, cred, cur, comp, len, &next);
 		if (rc)
 			break;
+		/*
+		 * A symbolic link is followed, but as the last component without a slash after
+		 * it when the caller asks for the link itself (NS_WALK_NOFOLLOW).
+		 */
+		if (S_ISLNK(next->type) && (*q || *p == '/' || !(flags & NS_WALK_NOFOLLOW))) {
+			rc = splice(ns, next, p, &w, &p);
+			if (rc)
+				break;
+			/* An absolute target starts from the root (of this file system). */
+			if (*p == '/')
+				cur = root;
+			continue;
+		}
 		/* "file/" asks for a directory. */
 		if (*p == '/' && !S_ISDIR(next->type)) {
 			rc = -ENOTDIR;
@@ -154,6 +261,8 @@ found:
 		rc = -ENOENT;
 out:
 	rcu_read_end();
+	free(w.buf[0]);
+	free(w.buf[1]);
 	return rc;
 }
 
@@ -175,7 +284,7 @@ int ns_readdir(struct ns *ns, struct ns_ctx *c, uint64_t dir, uint64_t cookie, n
 		return -ENOTDIR;
 	}
 	ns_fill_attr(d, &da);
-	rc = ns_permission(c ? c->cred : NULL, &da, NS_MAY_READ);
+	rc = ns_inode_permission(c ? c->cred : NULL, d, &da, NS_MAY_READ);
 	if (rc) {
 		ns_inode_put(ns, d);
 		return rc;
@@ -197,5 +306,19 @@ int ns_readdir(struct ns *ns, struct ns_ctx *c, uint64_t dir, uint64_t cookie, n
 	}
 	rcu_read_end();
 	ns_inode_put(ns, d);
+	return rc;
+}
+
+int ns_access(struct ns *ns, struct ns_ctx *c, uint64_t ino, unsigned mask)
+{
+	struct ns_inode *in;
+	struct ns_attr a;
+	int rc = -ENOENT;
+
+	rcu_read_begin();
+	in = ns_inode_find(ns, ino);
+	if (in && fill_stable(in, &a))
+		rc = ns_permission(c ? c->cred : NULL, &a, ns_inode_acl(in, false), mask);
+	rcu_read_end();
 	return rc;
 }

@@ -22,11 +22,19 @@
 
 /* --- badblocks --- */
 
-/* The paths of the inodes a bad-block list names, found by walking the tree once. */
+/*
+ * The paths of the inodes a bad-block list names, found by walking the tree once: every
+ * one, from the root, as a file with hard links has several.
+ */
+struct names {
+	char **v;
+	size_t n;
+};
+
 struct ino_paths {
 	struct daxfs *fs;
-	uint64_t *ino; /* sorted, unique */
-	char **path;   /* path[i] of ino[i], or NULL when not found */
+	uint64_t *ino;	    /* sorted, unique */
+	struct names *path; /* the paths of ino[i] (none when not found) */
 	size_t n;
 	char cur[CLI_PATH_MAX];
 	int err;
@@ -45,15 +53,26 @@ static int on_entry(void *ctx, const char *name, uint64_t ino, uint32_t mode)
 {
 	struct ino_paths *p = ctx;
 	size_t len = strlen(p->cur);
+	char dir[CLI_PATH_MAX];
 	uint64_t *hit;
 
-	if (remote_join(p->cur, name, p->cur, sizeof(p->cur)) < 0)
+	/* (remote_join must not write over the directory it reads.) */
+	memcpy(dir, p->cur, len + 1);
+	if (remote_join(len ? dir : "/", name, p->cur, sizeof(p->cur)) < 0) {
+		p->cur[len] = '\0';
 		return 0; /* too deep to name: leave it unnamed */
+	}
 	hit = bsearch(&ino, p->ino, p->n, sizeof(ino), cmp_u64);
-	if (hit && !p->path[hit - p->ino]) {
-		p->path[hit - p->ino] = strdup(p->cur);
-		if (!p->path[hit - p->ino])
+	if (hit) {
+		struct names *nm = &p->path[hit - p->ino];
+		char **v = realloc(nm->v, (nm->n + 1) * sizeof(*v));
+
+		if (v)
+			nm->v = v;
+		if (!v || !(nm->v[nm->n] = strdup(p->cur)))
 			p->err = -ENOMEM;
+		else
+			nm->n++;
 	}
 	if (S_ISDIR(mode) && !p->err)
 		walk_dir(p);
@@ -98,17 +117,21 @@ static int name_inodes(struct daxfs *fs, const struct daxfs_badblock *bb, size_t
 	return walk_dir(p);
 }
 
-static const char *path_of(const struct ino_paths *p, uint64_t ino)
+/* paths_of - every path of @ino found (n == 0: none). */
+static struct names paths_of(const struct ino_paths *p, uint64_t ino)
 {
 	uint64_t *hit = bsearch(&ino, p->ino, p->n, sizeof(ino), cmp_u64);
 
-	return hit ? p->path[hit - p->ino] : NULL;
+	return hit ? p->path[hit - p->ino] : (struct names){NULL, 0};
 }
 
 static void ino_paths_free(struct ino_paths *p)
 {
-	for (size_t i = 0; p->path && i < p->n; i++)
-		free(p->path[i]);
+	for (size_t i = 0; p->path && i < p->n; i++) {
+		for (size_t k = 0; k < p->path[i].n; k++)
+			free(p->path[i].v[k]);
+		free(p->path[i].v);
+	}
 	free(p->path);
 	free(p->ino);
 }
@@ -144,19 +167,19 @@ static void say_owners(struct daxfs *fs, uint64_t off, uint64_t len)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const char *path = path_of(&names, bb[i].ino);
+		struct names nm = paths_of(&names, bb[i].ino);
 		uint64_t lo = MAX(off, bb[i].region_off);
 		uint64_t hi = MIN(off + len, bb[i].region_off + bb[i].len);
 
 		if (!(bb[i].flags & DAXFS_BADBLOCK_OWNED) || lo >= hi)
 			continue;
-		if (path)
+		for (size_t k = 0; k < nm.n; k++)
 			cli_err("badblocks",
 				"region bytes %" PRIu64 "+%" PRIu64 " are %s at file "
 				"offset %" PRIu64 ": rewrite those pages or remove the "
 				"file first",
-				lo, hi - lo, path, bb[i].file_off + (lo - bb[i].region_off));
-		else
+				lo, hi - lo, nm.v[k], bb[i].file_off + (lo - bb[i].region_off));
+		if (!nm.n)
 			cli_err("badblocks",
 				"region bytes %" PRIu64 "+%" PRIu64 " are inode %" PRIu64
 				" (no name) at file offset %" PRIu64,
@@ -289,7 +312,7 @@ int cmd_badblocks(int argc, char **argv, struct cli_ctx *ctx)
 
 		for (size_t i = 0; i < n; i++) {
 			json_object *x = json_object_new_object();
-			const char *path = path_of(&names, bb[i].ino);
+			struct names nm = paths_of(&names, bb[i].ino);
 			bool owned = bb[i].flags & DAXFS_BADBLOCK_OWNED;
 
 			json_object_object_add(x, "region_offset",
@@ -302,9 +325,16 @@ int cmd_badblocks(int argc, char **argv, struct cli_ctx *ctx)
 				json_object_object_add(x, "ino", json_object_new_uint64(bb[i].ino));
 				json_object_object_add(x, "file_offset",
 						       json_object_new_uint64(bb[i].file_off));
-				if (path)
+				if (nm.n) {
+					json_object *ps = json_object_new_array();
+
+					for (size_t k = 0; k < nm.n; k++)
+						json_object_array_add(
+							ps, json_object_new_string(nm.v[k]));
 					json_object_object_add(x, "path",
-							       json_object_new_string(path));
+							       json_object_new_string(nm.v[0]));
+					json_object_object_add(x, "paths", ps);
+				}
 			}
 			json_object_array_add(a, x);
 		}
@@ -314,15 +344,19 @@ int cmd_badblocks(int argc, char **argv, struct cli_ctx *ctx)
 	} else {
 		printf("%16s %12s  %s\n", "region offset", "length", "hit");
 		for (size_t i = 0; i < n; i++) {
-			const char *path = path_of(&names, bb[i].ino);
+			struct names nm = paths_of(&names, bb[i].ino);
 
 			printf("%16" PRIu64 " %12" PRIu64 "  ", bb[i].region_off, bb[i].len);
 			if (bb[i].flags & DAXFS_BADBLOCK_METADATA)
 				printf("metadata (superblock or log)\n");
 			else if (!(bb[i].flags & DAXFS_BADBLOCK_OWNED))
 				printf("no file (free space, or the page was rewritten)\n");
-			else if (path)
-				printf("%s at file offset %" PRIu64 "\n", path, bb[i].file_off);
+			else if (nm.n)
+				/* One line per name: a file with hard links has several. */
+				for (size_t k = 0; k < nm.n; k++)
+					printf("%s%s at file offset %" PRIu64 "\n",
+					       k ? "                               " : "", nm.v[k],
+					       bb[i].file_off);
 			else
 				printf("inode %" PRIu64 " (no name) at file offset %" PRIu64 "\n",
 				       bb[i].ino, bb[i].file_off);

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The upgrade of a format-v1 region (tests/fixtures/v1-region.img.xz, made by the v1 code;
+# its manifest lists every file with its SHA-256, the directories, and the quarantined
+# blocks with the file page each hit):
+#   - daxfs check reads the v1 region: clean, and says it is version 1;
+#   - daxfsd upgrades it at mount (logged): every file reads back identical, every
+#     directory is there, the quarantined block is still listed with the full path of its
+#     file, the free one as free; daxfs check is clean and says version 2; the region
+#     mounts again;
+#   - a crash at the upgrade point ($DAXFS_FAULT_CRASH=upgrade) leaves version 1, which the
+#     next mount upgrades;
+#   - a crash at every persist of the upgrade (persistence tracing: the image holds only
+#     what was persisted) leaves a region that check finds clean, as version 1 or 2, and
+#     that mounts with every file intact;
+# (How code that does not know a feature refuses it is test-posix's.)
+# Usage: test-upgrade.sh DAXFSD DAXFS_CLI SRC_DIR
+set -euo pipefail
+daxfsd=$1
+cli=$2
+src=$3
+T=$(mktemp -d /dev/shm/daxfs-upgrade.XXXXXX)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*" >&2
+	[ -f "$T/d.log" ] && tail -20 "$T/d.log" >&2
+	exit 1
+}
+manifest=$src/tests/fixtures/v1-manifest.txt
+xz -dc "$src/tests/fixtures/v1-region.img.xz" >"$T/v1.img"
+sock=$T/d.sock
+export DAXFS_SOCKET=$sock
+
+# start REGION [ENV...] - daxfsd on REGION; returns once it answers (or it died: $pid empty).
+start() {
+	local region=$1
+	shift
+	rm -f "$sock"
+	env "$@" "$daxfsd" --region "$region" --socket "$sock" --fault-injection \
+		${TRACE:+--persist-trace "$TRACE"} --log-level info >>"$T/d.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 400); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			{ wait "$pid" && status=0 || status=$?; } 2>/dev/null
+			pid=
+			return 0
+		fi
+		"$cli" status >/dev/null 2>&1 && return 0
+		sleep 0.025
+	done
+	fail "daxfsd did not come up"
+}
+stop() {
+	kill -TERM "$pid"
+	wait "$pid" || fail "daxfsd did not exit cleanly"
+	pid=
+}
+
+# verify - the manifest through the running daemon.
+verify() {
+	local kind path size rest sum
+	while read -r kind path size rest; do
+		case $kind in
+		file)
+			sum=$("$cli" get "$path" - | sha256sum | cut -d' ' -f1)
+			[ "$sum" = "$rest" ] || fail "$path differs after the upgrade"
+			;;
+		dir)
+			"$cli" ls "$path" >/dev/null || fail "directory $path is gone"
+			;;
+		poisoned)
+			if "$cli" get "$path" - >/dev/null 2>&1; then
+				fail "$path reads whole though a page of it is quarantined"
+			fi
+			;;
+		badblock)
+			# badblock REGION_OFFSET LENGTH PATH FILE_OFFSET
+			local len=$size file foff
+			read -r file foff <<<"$rest"
+			local out
+			out=$("$cli" badblocks)
+			if [ "$file" = - ]; then
+				grep -Eq "^ *$path +$len  no file" <<<"$out" ||
+					fail "bad block $path is not listed as free: $out"
+			else
+				grep -Eq "^ *$path +$len  $file at file offset $foff\$" <<<"$out" ||
+					fail "bad block $path is not listed with $file: $out"
+			fi
+			;;
+		esac
+	done < <(grep -v '^#' "$manifest")
+}
+
+check_version() { # REGION VERSION
+	local out
+	out=$("$cli" check "$1" 2>&1) || fail "daxfs check of $1 found problems: $out"
+	if [ "$2" = 1 ]; then
+		grep -q "format version 1" <<<"$out" || fail "check does not say version 1: $out"
+	else
+		! grep -q "format version 1" <<<"$out" || fail "check still says version 1: $out"
+	fi
+}
+
+echo "the v1 fixture"
+check_version "$T/v1.img" 1
+
+echo "upgrade at mount"
+cp "$T/v1.img" "$T/r.img"
+start "$T/r.img"
+[ -n "$pid" ] || fail "daxfsd did not start on the v1 region"
+grep -q "upgraded from format version 1 to 2" "$T/d.log" || fail "the upgrade was not logged"
+verify
+stop
+check_version "$T/r.img" 2
+start "$T/r.img"
+verify
+stop
+
+echo "a crash at the upgrade point"
+cp "$T/v1.img" "$T/r.img"
+: >"$T/d.log"
+start "$T/r.img" DAXFS_FAULT_CRASH=upgrade
+[ -z "$pid" ] || fail "daxfsd did not crash at the upgrade"
+grep -q "upgrade" "$T/d.log" || fail "the crash does not name the point"
+check_version "$T/r.img" 1
+start "$T/r.img"
+verify
+stop
+check_version "$T/r.img" 2
+
+echo "a crash at each persist of the upgrade"
+n=1
+versions=
+while :; do
+	cp "$T/v1.img" "$T/r.img"
+	: >"$T/d.log"
+	TRACE=$T/t.img start "$T/r.img" DAXFS_FAULT_CRASH="persist:$n"
+	if [ -n "$pid" ]; then
+		stop # the upgrade (and the mount) made fewer persists: all were covered
+		break
+	fi
+	out=$("$cli" check "$T/t.img" 2>&1) || fail "check after a crash at persist $n: $out"
+	grep -q "format version 1" <<<"$out" && v=1 || v=2
+	versions="$versions$v"
+	start "$T/t.img"
+	[ -n "$pid" ] || fail "daxfsd does not start after a crash at persist $n"
+	verify
+	stop
+	check_version "$T/t.img" 2
+	n=$((n + 1))
+	[ $n -le 400 ] || fail "the upgrade made more than 400 persists"
+done
+echo "  $((n - 1)) crash points: as version ${versions:0:1} first, version ${versions: -1} last"
+[ "${versions:0:1}" = 1 ] && [ "${versions: -1}" = 2 ] ||
+	fail "the crashes never left version 1, or never version 2 ($versions)"
+
+echo "test-upgrade: ok"
