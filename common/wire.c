@@ -22,7 +22,16 @@ _Static_assert(sizeof(struct wire_hello_reply) == 40, "hello reply is 40 bytes")
 _Static_assert(sizeof(struct wire_statfs_reply) == 112, "statfs reply is 112 bytes");
 _Static_assert(sizeof(struct wire_path) == 8 && offsetof(struct wire_path, path) == 8,
 	       "path body is 8 bytes");
-_Static_assert(sizeof(struct wire_attr_reply) == 72, "attr reply is 72 bytes");
+_Static_assert(sizeof(struct wire_attr_reply) == 80, "attr reply is 80 bytes");
+_Static_assert(sizeof(struct wire_symlink) == 8 && offsetof(struct wire_symlink, data) == 8,
+	       "symlink body is 8 bytes");
+_Static_assert(sizeof(struct wire_readlink_reply) == 16, "readlink reply is 16 bytes");
+_Static_assert(sizeof(struct wire_mknod) == 16 && offsetof(struct wire_mknod, path) == 16,
+	       "mknod body is 16 bytes");
+_Static_assert(sizeof(struct wire_xattr) == 16 && offsetof(struct wire_xattr, name) == 16,
+	       "xattr body is 16 bytes");
+_Static_assert(sizeof(struct wire_xattr_list) == 16, "listxattr body is 16 bytes");
+_Static_assert(sizeof(struct wire_xattr_reply) == 16, "xattr reply is 16 bytes");
 _Static_assert(sizeof(struct wire_mknode) == 16 && offsetof(struct wire_mknode, path) == 16,
 	       "mknode body is 16 bytes");
 _Static_assert(sizeof(struct wire_rename) == 16 && offsetof(struct wire_rename, paths) == 16,
@@ -53,7 +62,7 @@ _Static_assert(WIRE_MSG_MAX % 8 == 0, "padding to 8 never crosses WIRE_MSG_MAX")
 #define WIRE_F_ALL (WIRE_F_SHM | WIRE_F_FD)
 #define READDIR_MAX 1024
 #define MAP_ALIGN 4096u
-#define SETATTR_VALID_ALL 0x3fu /* NS_SET_MODE .. NS_SET_MTIME */
+#define SETATTR_VALID_ALL 0xffu /* NS_SET_MODE .. NS_SET_MTIME_NOW */
 #define FALLOC_MODE_ALL 0x3u	/* NS_FALLOC_KEEP_SIZE | NS_FALLOC_PUNCH_HOLE */
 #define RENAME_FLAGS_ALL 0x3u	/* NS_RENAME_NOREPLACE | NS_RENAME_EXCHANGE */
 #define EXT_FLAGS_ALL (WIRE_EXT_HOLE | WIRE_EXT_POISON)
@@ -99,6 +108,16 @@ static const struct op_info ops[WIRE_OP_MAX] = {
 			      sizeof(struct wire_scrub_range_reply)},
 	[WIRE_BADBLOCK_CLEAR] = {"BADBLOCK_CLEAR", sizeof(struct wire_badblock_clear),
 				 sizeof(struct wire_badblock_clear_reply)},
+	[WIRE_LINK] = {"LINK", sizeof(struct wire_rename), sizeof(struct wire_attr_reply)},
+	[WIRE_SYMLINK] = {"SYMLINK", sizeof(struct wire_symlink), sizeof(struct wire_attr_reply)},
+	[WIRE_READLINK] = {"READLINK", sizeof(struct wire_path),
+			   sizeof(struct wire_readlink_reply)},
+	[WIRE_MKNOD] = {"MKNOD", sizeof(struct wire_mknod), sizeof(struct wire_attr_reply)},
+	[WIRE_GETXATTR] = {"GETXATTR", sizeof(struct wire_xattr), sizeof(struct wire_xattr_reply)},
+	[WIRE_SETXATTR] = {"SETXATTR", sizeof(struct wire_xattr), sizeof(struct wire_reply)},
+	[WIRE_LISTXATTR] = {"LISTXATTR", sizeof(struct wire_xattr_list),
+			    sizeof(struct wire_xattr_reply)},
+	[WIRE_REMOVEXATTR] = {"REMOVEXATTR", sizeof(struct wire_xattr), sizeof(struct wire_reply)},
 };
 
 bool wire_op_known(unsigned op)
@@ -109,6 +128,13 @@ bool wire_op_known(unsigned op)
 static bool op_known(unsigned op)
 {
 	return wire_op_known(op);
+}
+
+/* shm_op - the requests whose data may be in the shared buffer (WIRE_F_SHM). */
+static bool shm_op(unsigned op)
+{
+	return op == WIRE_READ || op == WIRE_WRITE || op == WIRE_GETXATTR || op == WIRE_SETXATTR ||
+	       op == WIRE_LISTXATTR;
 }
 
 static bool op_is_event(unsigned op)
@@ -183,7 +209,18 @@ size_t wire_reply_max(const struct wire_req *req)
 	case WIRE_MAP:
 	case WIRE_EXTENTS:
 	case WIRE_BADBLOCKS:
+	case WIRE_READLINK:
 		return WIRE_MSG_MAX;
+	case WIRE_GETXATTR:
+	case WIRE_LISTXATTR: {
+		uint32_t size;
+
+		/* (size is the second field of both bodies) */
+		memcpy(&size, (const uint8_t *)req->body + 8, sizeof(size));
+		if (req->hdr.flags & WIRE_F_SHM)
+			break;
+		return HDR_SIZE + sizeof(struct wire_xattr_reply) + size;
+	}
 	default:
 		/* An op with a variable reply must be listed above; unknown ones get the most. */
 		if (!op_known(op))
@@ -216,6 +253,54 @@ static int check_path(const uint8_t *buf, size_t len, size_t off, uint32_t path_
 	return 0;
 }
 
+/*
+ * check_string - a NUL-terminated string of @n bytes (its NUL counted) at @off: @min..@max
+ * bytes, inside the packet, with no NUL before its end. Return: 0 and *@out; -EBADMSG.
+ */
+static int check_string(const uint8_t *buf, size_t len, size_t off, uint32_t n, uint32_t min,
+			uint32_t max, const char **out)
+{
+	const char *p;
+
+	if (n < min || n > max || off > len || len - off < n)
+		return -EBADMSG;
+	p = (const char *)buf + off;
+	if (p[n - 1] != '\0' || memchr(p, '\0', n - 1) != NULL)
+		return -EBADMSG;
+	*out = p;
+	return 0;
+}
+
+/* decode_xattr - GETXATTR, SETXATTR, REMOVEXATTR: the name, the size, an inline value. */
+static int decode_xattr(const uint8_t *buf, size_t len, struct wire_req *out)
+{
+	size_t end = HDR_SIZE + sizeof(struct wire_xattr);
+	bool shm = out->hdr.flags & WIRE_F_SHM;
+	unsigned op = out->hdr.op;
+	struct wire_xattr x;
+	int ret;
+
+	memcpy(&x, buf + HDR_SIZE, sizeof(x));
+	ret = check_string(buf, len, end, x.name_len, 2, WIRE_NAME_MAX + 1, &out->path);
+	if (ret < 0)
+		return ret;
+	end += x.name_len;
+	if (x.size > WIRE_XATTR_MAX || (op != WIRE_SETXATTR && x.flags) ||
+	    (op == WIRE_SETXATTR && x.flags & ~3u) || (op == WIRE_REMOVEXATTR && x.size))
+		return -EBADMSG;
+	/* Inline, a value or an answer must fit a message; larger ones use the shared buffer. */
+	if (!shm && op != WIRE_REMOVEXATTR && x.size > WIRE_INLINE_MAX)
+		return -EBADMSG;
+	if (op == WIRE_SETXATTR && !shm) {
+		if (len - end != x.size)
+			return -EBADMSG;
+		out->data = buf + end;
+		out->data_len = x.size;
+		return 0;
+	}
+	return len == end ? 0 : -EBADMSG;
+}
+
 /* decode_io - READ and WRITE: the length limits and, for an inline WRITE, the data. */
 static int decode_io(const uint8_t *buf, size_t len, struct wire_req *out)
 {
@@ -225,6 +310,8 @@ static int decode_io(const uint8_t *buf, size_t len, struct wire_req *out)
 
 	memcpy(&io, buf + HDR_SIZE, sizeof(io));
 	if (io.len > (shm ? WIRE_SHM_SIZE : WIRE_INLINE_MAX))
+		return -EBADMSG;
+	if (io.flags & ~(out->hdr.op == WIRE_WRITE ? (uint32_t)WIRE_IO_APPEND : 0u))
 		return -EBADMSG;
 	if (out->hdr.op == WIRE_WRITE && !shm) {
 		if (len - end != io.len)
@@ -266,10 +353,13 @@ static int decode_body(const uint8_t *buf, size_t len, struct wire_req *out)
 	}
 	case WIRE_STAT:
 	case WIRE_UNLINK:
-	case WIRE_RMDIR: {
+	case WIRE_RMDIR:
+	case WIRE_READLINK: {
 		struct wire_path p;
 
 		memcpy(&p, body, sizeof(p));
+		if (p.flags & ~(out->hdr.op == WIRE_STAT ? (uint32_t)WIRE_STAT_NOFOLLOW : 0u))
+			return -EBADMSG;
 		ret = check_path(buf, len, end, p.path_len, &out->path);
 		if (ret < 0)
 			return ret;
@@ -289,11 +379,12 @@ static int decode_body(const uint8_t *buf, size_t len, struct wire_req *out)
 		end += n.path_len;
 		break;
 	}
-	case WIRE_RENAME: {
+	case WIRE_RENAME:
+	case WIRE_LINK: {
 		struct wire_rename r;
 
 		memcpy(&r, body, sizeof(r));
-		if (r.flags & ~RENAME_FLAGS_ALL)
+		if (r.flags & ~(out->hdr.op == WIRE_RENAME ? RENAME_FLAGS_ALL : 0u) || r.pad)
 			return -EBADMSG;
 		ret = check_path(buf, len, end, r.old_len, &out->path);
 		if (ret < 0)
@@ -328,6 +419,46 @@ static int decode_body(const uint8_t *buf, size_t len, struct wire_req *out)
 	case WIRE_READ:
 	case WIRE_WRITE:
 		return decode_io(buf, len, out);
+	case WIRE_SYMLINK: {
+		struct wire_symlink l;
+
+		memcpy(&l, body, sizeof(l));
+		ret = check_path(buf, len, end, l.path_len, &out->path);
+		if (ret < 0)
+			return ret;
+		end += l.path_len;
+		/* The target is any bytes but NUL; relative ones too. */
+		ret = check_string(buf, len, end, l.target_len, 2, WIRE_PATH_MAX, &out->path2);
+		if (ret < 0)
+			return ret;
+		end += l.target_len;
+		break;
+	}
+	case WIRE_MKNOD: {
+		struct wire_mknod n;
+
+		memcpy(&n, body, sizeof(n));
+		if (n.mode & ~(uint32_t)(0170000 | 07777))
+			return -EBADMSG;
+		ret = check_path(buf, len, end, n.path_len, &out->path);
+		if (ret < 0)
+			return ret;
+		end += n.path_len;
+		break;
+	}
+	case WIRE_GETXATTR:
+	case WIRE_SETXATTR:
+	case WIRE_REMOVEXATTR:
+		return decode_xattr(buf, len, out);
+	case WIRE_LISTXATTR: {
+		struct wire_xattr_list x;
+
+		memcpy(&x, body, sizeof(x));
+		if (x.size > WIRE_XATTR_MAX || x.pad ||
+		    (!(out->hdr.flags & WIRE_F_SHM) && x.size > WIRE_INLINE_MAX))
+			return -EBADMSG;
+		break;
+	}
 	case WIRE_FALLOCATE: {
 		struct wire_fallocate f;
 
@@ -410,7 +541,7 @@ int wire_decode_request(const void *buf, size_t len, struct wire_req *out)
 	/* A request carries no fd; SHM only says where READ/WRITE data is. */
 	if (out->hdr.flags & ~(uint16_t)WIRE_F_SHM)
 		return -EBADMSG;
-	if ((out->hdr.flags & WIRE_F_SHM) && op != WIRE_READ && op != WIRE_WRITE)
+	if ((out->hdr.flags & WIRE_F_SHM) && !shm_op(op))
 		return -EBADMSG;
 	if (len < HDR_SIZE + (size_t)ops[op].body)
 		return -EBADMSG;
@@ -574,6 +705,26 @@ static int decode_reply_tail(const uint8_t *buf, size_t len, unsigned op, uint16
 			return -EBADMSG;
 		break;
 	}
+	case WIRE_READLINK: {
+		struct wire_readlink_reply r;
+
+		memcpy(&r, body, sizeof(r));
+		if (r.len > WIRE_PATH_MAX - 1 || len - end != r.len)
+			return -EBADMSG;
+		return 0;
+	}
+	case WIRE_GETXATTR:
+	case WIRE_LISTXATTR: {
+		struct wire_xattr_reply r;
+
+		memcpy(&r, body, sizeof(r));
+		/* With SHM the bytes are in the shared buffer; a size-only answer has none. */
+		if (r.len > WIRE_XATTR_MAX)
+			return -EBADMSG;
+		if (flags & WIRE_F_SHM)
+			return len == end ? 0 : -EBADMSG;
+		return len - end == r.len || len == end ? 0 : -EBADMSG;
+	}
 	case WIRE_BADBLOCKS: {
 		struct wire_badblocks_reply r;
 
@@ -621,7 +772,7 @@ int wire_decode_reply(const void *buf, size_t len, struct wire_hdr *hdr)
 		return -EBADMSG;
 	if ((hdr->flags & WIRE_F_FD) && op != WIRE_HELLO && op != WIRE_MAP)
 		return -EBADMSG;
-	if ((hdr->flags & WIRE_F_SHM) && op != WIRE_READ && op != WIRE_WRITE && op != WIRE_STATS)
+	if ((hdr->flags & WIRE_F_SHM) && !shm_op(op) && op != WIRE_STATS)
 		return -EBADMSG;
 	if (len < HDR_SIZE + (size_t)ops[op].reply)
 		return -EBADMSG;

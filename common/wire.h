@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2		     /* 2: POSIX ops (LINK..REMOVEXATTR), rdev in attributes */
 #define WIRE_MSG_MAX (64u * 1024)    /* largest packet either side sends */
 #define WIRE_INLINE_MAX (48u * 1024) /* largest inline READ/WRITE payload */
 #define WIRE_PATH_MAX 4096	     /* including the NUL, as PATH_MAX */
@@ -44,14 +44,22 @@ enum wire_op {
 	WIRE_FSYNC = 15,
 	WIRE_MAP = 16,
 	WIRE_UNMAP = 17,
-	WIRE_ACK = 18,		 /* acknowledges an INVALIDATE event; no reply */
-	WIRE_EXTENTS = 19,	 /* a file's extents, as filefrag shows them */
-	WIRE_BADBLOCKS = 20,	 /* the quarantined ranges and the file pages they hit */
-	WIRE_SCRUB = 21,	 /* read every allocated block SIGBUS-safely */
-	WIRE_POISON_REPORT = 22, /* a client's library caught SIGBUS on a mapping; no reply */
-	WIRE_INJECT = 23,	 /* fault-injection mode only (DESIGN §8); else EPERM */
+	WIRE_ACK = 18,		  /* acknowledges an INVALIDATE event; no reply */
+	WIRE_EXTENTS = 19,	  /* a file's extents, as filefrag shows them */
+	WIRE_BADBLOCKS = 20,	  /* the quarantined ranges and the file pages they hit */
+	WIRE_SCRUB = 21,	  /* read every allocated block SIGBUS-safely */
+	WIRE_POISON_REPORT = 22,  /* a client's library caught SIGBUS on a mapping; no reply */
+	WIRE_INJECT = 23,	  /* fault-injection mode only (DESIGN §8); else EPERM */
 	WIRE_BADBLOCK_CLEAR = 24, /* return a quarantined range to use (admins) */
-	/* 25..39: free; numbers no op has are unknown (EPROTO). */
+	WIRE_LINK = 25,		  /* another name for a file (hard link) */
+	WIRE_SYMLINK = 26,	  /* a symbolic link */
+	WIRE_READLINK = 27,	  /* a symbolic link's target */
+	WIRE_MKNOD = 28,	  /* a fifo, socket or device */
+	WIRE_GETXATTR = 29,	  /* an extended attribute's value */
+	WIRE_SETXATTR = 30,
+	WIRE_LISTXATTR = 31,
+	WIRE_REMOVEXATTR = 32,
+	/* 33..39: free; numbers no op has are unknown (EPROTO). */
 	WIRE_STATS = 40,       /* the daemon's metrics, OpenMetrics text in the shared buffer */
 	WIRE_SCRUB_RANGE = 41, /* SCRUB of a range of the data area, for progress */
 	WIRE_OP_MAX = 42,      /* one past the highest op number */
@@ -63,7 +71,7 @@ enum wire_op {
 };
 
 /* Header flags */
-#define WIRE_F_SHM 0x1 /* READ/WRITE: the data is in the shared buffer, not inline */
+#define WIRE_F_SHM 0x1 /* READ/WRITE, xattr values and lists: in the shared buffer */
 #define WIRE_F_FD 0x2  /* a reply carries one file descriptor (SCM_RIGHTS) */
 
 struct wire_hdr {
@@ -84,6 +92,7 @@ struct wire_attr {
 	uint32_t mode, uid, gid, nlink;
 	uint64_t size, blocks;
 	int64_t atime, mtime, ctime;
+	uint64_t rdev; /* character and block devices */
 };
 
 /* --- request bodies (after the header) --- */
@@ -116,10 +125,11 @@ struct wire_statfs_reply {
 	uint64_t log_reserved;	  /* bytes of each log area kept the same way */
 };
 
-/* STAT, UNLINK, RMDIR, READDIR: a path (NUL-terminated, counted in path_len). */
+/* STAT, UNLINK, RMDIR, READLINK: a path (NUL-terminated, counted in path_len). */
+#define WIRE_STAT_NOFOLLOW 0x1 /* STAT: a symbolic link itself, not what it names (lstat) */
 struct wire_path {
 	uint32_t path_len; /* bytes including the NUL, 2..WIRE_PATH_MAX */
-	uint32_t pad;
+	uint32_t flags;	   /* STAT: WIRE_STAT_NOFOLLOW; others 0 */
 	char path[];
 };
 
@@ -152,7 +162,11 @@ struct wire_rename {
 /* SETATTR by inode; reply wire_attr_reply */
 struct wire_setattr {
 	uint64_t ino;
-	uint32_t valid; /* NS_SET_* values: MODE 1, UID 2, GID 4, SIZE 8, ATIME 16, MTIME 32 */
+	/*
+	 * NS_SET_* values: MODE 1, UID 2, GID 4, SIZE 8, ATIME 16, MTIME 32, ATIME_NOW 64,
+	 * MTIME_NOW 128 (to the daemon's clock; not with ATIME / MTIME)
+	 */
+	uint32_t valid;
 	uint32_t mode, uid, gid;
 	uint64_t size;
 	int64_t atime, mtime;
@@ -179,12 +193,13 @@ struct wire_readdir_reply {
 	/* count struct wire_dirent, each padded to 8 bytes */
 };
 
+#define WIRE_IO_APPEND 0x1 /* WRITE: at the end of the file, atomically (off is ignored) */
 struct wire_io {
 	uint64_t ino;
 	uint64_t off;
-	uint32_t len; /* bytes; inline <= WIRE_INLINE_MAX, shm <= shm_size */
-	uint32_t pad;
-	/* WRITE inline: len bytes of data follow */
+	uint32_t len;	/* bytes; inline <= WIRE_INLINE_MAX, shm <= shm_size */
+	uint32_t flags; /* WRITE: WIRE_IO_APPEND; READ: 0 */
+			/* WRITE inline: len bytes of data follow */
 };
 struct wire_io_reply {
 	struct wire_reply r;
@@ -345,6 +360,56 @@ struct wire_badblock_clear_reply {
 	uint64_t blocks; /* returned to use */
 };
 
+/* LINK: wire_rename's layout (flags 0): the existing path, then the new one. Reply: attr. */
+
+/* SYMLINK: the link's path, then its target (any bytes but NUL, 1..4095, with its NUL). */
+struct wire_symlink {
+	uint32_t path_len;
+	uint32_t target_len; /* 2..WIRE_PATH_MAX, including the NUL */
+	char data[];
+};
+
+/* READLINK: a wire_path. The reply's target follows it (len bytes, no NUL). */
+struct wire_readlink_reply {
+	struct wire_reply r;
+	uint32_t len;
+	uint32_t pad;
+};
+
+/* MKNOD: mode with its type (S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK, S_IFREG); reply attr. */
+struct wire_mknod {
+	uint32_t mode;
+	uint32_t path_len;
+	uint64_t rdev;
+	char path[];
+};
+
+/*
+ * GETXATTR, SETXATTR, REMOVEXATTR: extended attribute @name (counted with its NUL) of
+ * @ino. GETXATTR: @size is the most the client takes (0: only the length). SETXATTR: the
+ * value's @size bytes follow the name, or are at the start of the shared buffer (SHM);
+ * @flags NS_XATTR_CREATE 1 / REPLACE 2. LISTXATTR: wire_xattr_list.
+ */
+#define WIRE_XATTR_MAX 65536 /* bytes of a value or of a list */
+struct wire_xattr {
+	uint64_t ino;
+	uint32_t size;
+	uint16_t name_len; /* 2..256 */
+	uint16_t flags;
+	char name[];
+};
+struct wire_xattr_list {
+	uint64_t ino;
+	uint32_t size;
+	uint32_t pad;
+};
+/* GETXATTR, LISTXATTR: the length; the bytes follow (inline) or are in the shared buffer. */
+struct wire_xattr_reply {
+	struct wire_reply r;
+	uint32_t len;
+	uint32_t pad;
+};
+
 /* --- events (daemon -> client, header id 0) --- */
 
 struct wire_event {
@@ -356,7 +421,7 @@ struct wire_event {
 };
 
 _Static_assert(sizeof(struct wire_hdr) == 16, "header is 16 bytes");
-_Static_assert(sizeof(struct wire_attr) == 64, "attr is 64 bytes");
+_Static_assert(sizeof(struct wire_attr) == 72, "attr is 72 bytes");
 _Static_assert(sizeof(struct wire_extent) == 32, "extent is 32 bytes");
 _Static_assert(sizeof(struct wire_event) == 40, "event is 40 bytes");
 _Static_assert(sizeof(struct wire_badblock) == 40, "bad block is 40 bytes");

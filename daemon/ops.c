@@ -66,6 +66,7 @@ static void to_wire_attr(const struct ns_attr *a, struct wire_attr *w)
 		.atime = a->atime,
 		.mtime = a->mtime,
 		.ctime = a->ctime,
+		.rdev = a->rdev,
 	};
 }
 
@@ -148,12 +149,200 @@ static int op_statfs(struct op *op)
 	return op->m->err;
 }
 
+/* resolve_flags - resolve() with ns_walk @flags (NS_WALK_NOFOLLOW). */
+static int resolve_flags(struct op *op, const char *path, unsigned flags, struct ns_attr *out)
+{
+	struct ns_path p;
+	int rc = ns_walk(op->ns, op->c, path, flags, &p);
+
+	if (rc == 0)
+		rc = reached(op, &p.attr);
+	if (rc == 0)
+		*out = p.attr;
+	return rc;
+}
+
+/* STAT: stat(2), or lstat(2) with WIRE_STAT_NOFOLLOW. */
 static int op_stat(struct op *op)
 {
+	struct wire_path b = BODY(op, struct wire_path);
 	struct ns_attr a;
-	int rc = resolve(op, op->req->path, &a);
+	int rc = resolve_flags(op, op->req->path,
+			       b.flags & WIRE_STAT_NOFOLLOW ? NS_WALK_NOFOLLOW : 0, &a);
 
 	return rc ? rc : put_attr(op, &a);
+}
+
+/* new_name - the directory and name a request's @path makes (not the root, no "a/"). */
+static int new_name(struct op *op, const char *path, struct ns_path *p)
+{
+	int rc;
+
+	if (is_root_path(path))
+		return -EEXIST;
+	rc = resolve_parent(op, path, p);
+	if (rc == 0 && p->slash)
+		rc = -ENOENT; /* as link("f", "name/") for a name that is not a directory */
+	return rc;
+}
+
+/* LINK: link(2) of the existing path (not followed, as linkat without AT_SYMLINK_FOLLOW). */
+static int op_link(struct op *op)
+{
+	struct ns_attr src, a;
+	struct ns_path p;
+	int rc;
+
+	rc = resolve_flags(op, op->req->path, NS_WALK_NOFOLLOW, &src);
+	if (rc == 0)
+		rc = new_name(op, op->req->path2, &p);
+	if (rc == 0)
+		rc = ns_link(op->ns, op->c, src.ino, p.attr.ino, p.name, &a);
+	return rc ? rc : put_attr(op, &a);
+}
+
+/* SYMLINK: symlink(2): the target is kept as given (path2), the link made at path. */
+static int op_symlink(struct op *op)
+{
+	struct ns_path p;
+	struct ns_attr a;
+	int rc;
+
+	rc = new_name(op, op->req->path, &p);
+	if (rc == 0)
+		rc = ns_symlink(op->ns, op->c, p.attr.ino, p.name, op->req->path2, &a);
+	if (rc == 0)
+		rc = reached(op, &a);
+	return rc ? rc : put_attr(op, &a);
+}
+
+static int op_readlink(struct op *op)
+{
+	struct wire_readlink_reply r = {{0, 0}, 0, 0};
+	char target[WIRE_PATH_MAX];
+	struct ns_attr a;
+	ssize_t n;
+	int rc;
+
+	rc = resolve_flags(op, op->req->path, NS_WALK_NOFOLLOW, &a);
+	if (rc)
+		return rc;
+	n = ns_readlink(op->ns, a.ino, target, sizeof(target) - 1);
+	if (n < 0)
+		return (int)n;
+	r.len = (uint32_t)n;
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	wire_msg_put(op->m, target, (size_t)n, false);
+	return op->m->err;
+}
+
+static int op_mknod(struct op *op)
+{
+	struct wire_mknod b = BODY(op, struct wire_mknod);
+	struct ns_path p;
+	struct ns_attr a;
+	int rc;
+
+	rc = new_name(op, op->req->path, &p);
+	if (rc == 0)
+		rc = ns_mknod(op->ns, op->c, p.attr.ino, p.name, b.mode, b.rdev, &a);
+	if (rc == 0)
+		rc = reached(op, &a);
+	return rc ? rc : put_attr(op, &a);
+}
+
+/* xattr_reply - GETXATTR and LISTXATTR: @n bytes of @buf (or only @n, when size was 0). */
+static int xattr_reply(struct op *op, const void *buf, ssize_t n, uint32_t size)
+{
+	struct wire_xattr_reply r = {{0, 0}, 0, 0};
+	bool shm = op->req->hdr.flags & WIRE_F_SHM;
+
+	if (n < 0)
+		return (int)n;
+	r.len = (uint32_t)n;
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	if (size && shm) {
+		memcpy(op->s->shm, buf, (size_t)n);
+		op->rflags |= WIRE_F_SHM;
+	} else if (size) {
+		wire_msg_put(op->m, buf, (size_t)n, false);
+	}
+	return op->m->err;
+}
+
+static int op_getxattr(struct op *op)
+{
+	struct wire_xattr b = BODY(op, struct wire_xattr);
+	uint8_t *buf;
+	ssize_t n;
+	int rc;
+
+	rc = by_ino(op, b.ino);
+	if (rc == 0 && op->req->hdr.flags & WIRE_F_SHM && !op->s->shm)
+		rc = -EINVAL;
+	if (rc)
+		return rc;
+	buf = malloc(MAX(b.size, 1U));
+	if (!buf)
+		return -ENOMEM;
+	n = ns_getxattr(op->ns, op->c, b.ino, op->req->path, buf, b.size);
+	rc = xattr_reply(op, buf, n, b.size);
+	free(buf);
+	return rc;
+}
+
+static int op_listxattr(struct op *op)
+{
+	struct wire_xattr_list b = BODY(op, struct wire_xattr_list);
+	char *buf;
+	ssize_t n;
+	int rc;
+
+	rc = by_ino(op, b.ino);
+	if (rc == 0 && op->req->hdr.flags & WIRE_F_SHM && !op->s->shm)
+		rc = -EINVAL;
+	if (rc)
+		return rc;
+	buf = malloc(MAX(b.size, 1U));
+	if (!buf)
+		return -ENOMEM;
+	n = ns_listxattr(op->ns, op->c, b.ino, buf, b.size);
+	rc = xattr_reply(op, buf, n, b.size);
+	free(buf);
+	return rc;
+}
+
+static int op_setxattr(struct op *op)
+{
+	struct wire_xattr b = BODY(op, struct wire_xattr);
+	const void *value = op->req->data;
+	void *copy = NULL;
+	int rc;
+
+	rc = by_ino(op, b.ino);
+	if (rc)
+		return rc;
+	if (op->req->hdr.flags & WIRE_F_SHM) {
+		if (!op->s->shm)
+			return -EINVAL;
+		/* Out of the client's reach first: the engine reads the value more than once. */
+		copy = malloc(MAX(b.size, 1U));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, op->s->shm, b.size);
+		value = copy;
+	}
+	rc = ns_setxattr(op->ns, op->c, b.ino, op->req->path, value ? value : "", b.size, b.flags);
+	free(copy);
+	return rc;
+}
+
+static int op_removexattr(struct op *op)
+{
+	struct wire_xattr b = BODY(op, struct wire_xattr);
+	int rc = by_ino(op, b.ino);
+
+	return rc ? rc : ns_removexattr(op->ns, op->c, b.ino, op->req->path);
 }
 
 /* GETATTR by inode: like fstat, no permission beyond the handle is needed. */
@@ -424,7 +613,8 @@ static int op_write(struct op *op)
 		src = op->s->shm;
 		op->rflags |= WIRE_F_SHM;
 	}
-	n = ns_write(op->ns, op->c, b.ino, src, b.len, b.off);
+	n = ns_write_at(op->ns, op->c, b.ino, src, b.len,
+			b.flags & WIRE_IO_APPEND ? NS_WRITE_APPEND : b.off, NULL);
 	if (n < 0)
 		return (int)n;
 	r.count = (uint64_t)n;
@@ -935,6 +1125,14 @@ static int op_inject(struct op *op)
 static const op_fn op_table[WIRE_OP_MAX] = {
 	[WIRE_STATFS] = op_statfs,
 	[WIRE_STAT] = op_stat,
+	[WIRE_LINK] = op_link,
+	[WIRE_SYMLINK] = op_symlink,
+	[WIRE_READLINK] = op_readlink,
+	[WIRE_MKNOD] = op_mknod,
+	[WIRE_GETXATTR] = op_getxattr,
+	[WIRE_SETXATTR] = op_setxattr,
+	[WIRE_LISTXATTR] = op_listxattr,
+	[WIRE_REMOVEXATTR] = op_removexattr,
 	[WIRE_GETATTR] = op_getattr,
 	[WIRE_MKDIR] = op_mkdir,
 	[WIRE_CREATE] = op_create,

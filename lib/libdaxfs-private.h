@@ -156,6 +156,18 @@ void lib_slot_put(struct daxfs *fs, struct lib_slot *s);
 int lib_call(struct daxfs *fs, struct lib_slot *s, struct wire_msg *m, unsigned op,
 	     const char *what);
 
+/*
+ * lib_path_size - the counted length of absolute @path (with its NUL), or a detailed
+ * -EINVAL / -ENAMETOOLONG. lib_call_attr - one request: @body (@blen bytes) and up to two
+ * counted strings; the reply's attributes to *@attr (may be NULL); @what names the object
+ * in error details.
+ */
+struct wire_attr;
+int lib_path_size(const char *path, uint32_t *out);
+int lib_call_attr(struct daxfs *fs, unsigned op, const void *body, size_t blen, const char *p1,
+		  uint32_t l1, const char *p2, uint32_t l2, const char *what,
+		  struct wire_attr *attr);
+
 /* lib_reply_body - the reply's fields after the header. */
 static inline void *lib_reply_body(struct lib_slot *s)
 {

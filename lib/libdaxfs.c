@@ -1052,6 +1052,39 @@ static int call(struct daxfs *fs, unsigned op, const void *body, size_t blen, co
 	return ret;
 }
 
+int lib_path_size(const char *path, uint32_t *out)
+{
+	return path_size(path, out);
+}
+
+int lib_call_attr(struct daxfs *fs, unsigned op, const void *body, size_t blen, const char *p1,
+		  uint32_t l1, const char *p2, uint32_t l2, const char *what,
+		  struct wire_attr *attr)
+{
+	struct wire_attr_reply rep;
+	struct lib_slot *s;
+	struct wire_msg m;
+	int ret;
+
+	ret = lib_slot_get(fs, &s);
+	if (ret < 0)
+		return ret;
+	wire_msg_init(&m, s->req, op, 0, s->id);
+	if (blen)
+		wire_msg_put(&m, body, blen, false);
+	if (p1)
+		wire_msg_put(&m, p1, l1, false);
+	if (p2)
+		wire_msg_put(&m, p2, l2, false);
+	ret = lib_call(fs, s, &m, op, what);
+	if (ret == 0 && attr) {
+		memcpy(&rep, lib_reply_body(s), sizeof(rep));
+		*attr = rep.a;
+	}
+	lib_slot_put(fs, s);
+	return ret;
+}
+
 /* ino_call - a request about inode @ino whose body is @body. */
 static int ino_call(struct daxfs *fs, unsigned op, const void *body, size_t blen, uint64_t ino,
 		    struct daxfs_stat *st)
@@ -1203,7 +1236,7 @@ int daxfs_rename(struct daxfs *fs, const char *oldpath, const char *newpath, int
 
 #define SET_ALL                                                                              \
 	(DAXFS_SET_MODE | DAXFS_SET_UID | DAXFS_SET_GID | DAXFS_SET_SIZE | DAXFS_SET_ATIME | \
-	 DAXFS_SET_MTIME)
+	 DAXFS_SET_MTIME | DAXFS_SET_ATIME_NOW | DAXFS_SET_MTIME_NOW)
 
 int daxfs_setattr(struct daxfs *fs, uint64_t ino, unsigned valid, const struct daxfs_stat *to,
 		  struct daxfs_stat *st)
@@ -1214,7 +1247,7 @@ int daxfs_setattr(struct daxfs *fs, uint64_t ino, unsigned valid, const struct d
 		return lib_err(-EINVAL, "no handle");
 	if (valid & ~(unsigned)SET_ALL)
 		return lib_err(-EINVAL, "daxfs_setattr: unknown bits 0x%x", valid);
-	if (valid && !to)
+	if ((valid & ~(unsigned)(DAXFS_SET_ATIME_NOW | DAXFS_SET_MTIME_NOW)) && !to)
 		return lib_err(-EINVAL, "daxfs_setattr: no attributes to set");
 	if (to) {
 		a.mode = to->mode & 07777;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 
 #include <json-c/json.h>
@@ -96,7 +97,24 @@ static const char *short_time(int64_t ns, char *buf, size_t len)
 
 static const char *type_name(uint32_t mode)
 {
-	return S_ISDIR(mode) ? "directory" : S_ISREG(mode) ? "file" : "unknown";
+	switch (mode & S_IFMT) {
+	case S_IFDIR:
+		return "directory";
+	case S_IFREG:
+		return "file";
+	case S_IFLNK:
+		return "symlink";
+	case S_IFIFO:
+		return "fifo";
+	case S_IFSOCK:
+		return "socket";
+	case S_IFCHR:
+		return "character device";
+	case S_IFBLK:
+		return "block device";
+	default:
+		return "unknown";
+	}
 }
 
 /* The JSON form of one file, shared by stat and ls. */
@@ -125,6 +143,18 @@ static json_object *stat_json(const char *key, const char *name, const struct da
 	return j;
 }
 
+/* read_target - the target of symbolic link @path (malloc'd), or NULL. */
+static char *read_target(struct daxfs *fs, const char *path)
+{
+	char buf[4096];
+	ssize_t n = daxfs_readlink(fs, path, buf, sizeof(buf) - 1);
+
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
 /* Resolve the user's @arg into @path and connect; report failures as @cmd. */
 static int open_path(const char *cmd, struct cli_ctx *ctx, const char *arg, char *path,
 		     struct daxfs **fs)
@@ -144,6 +174,8 @@ struct ent {
 	uint32_t mode;
 	bool gone; /* removed while we listed */
 	struct daxfs_stat st;
+	uint64_t rdev; /* devices */
+	char *target;  /* symbolic links (ls -l), malloc'd */
 };
 
 struct ent_list {
@@ -178,8 +210,10 @@ static int ent_add(void *arg, const char *name, uint64_t ino, uint32_t mode)
 
 static void ent_list_free(struct ent_list *l)
 {
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].name);
+		free(l->v[i].target);
+	}
 	free(l->v);
 	l->v = NULL;
 	l->n = l->cap = 0;
@@ -223,6 +257,13 @@ static void owner_text(uint32_t id, bool group, bool numeric, char *buf, size_t 
 		snprintf(buf, len, "%" PRIu32, id);
 }
 
+/* dev_text - "major, minor" of a device, as ls -l shows it in place of the size. */
+static const char *dev_text(uint64_t rdev, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u, %u", major(rdev), minor(rdev));
+	return buf;
+}
+
 static void print_long(const struct ent *v, size_t n, bool numeric)
 {
 	int wl = 1, wu = 1, wg = 1, ws = 1;
@@ -233,6 +274,8 @@ static void print_long(const struct ent *v, size_t n, bool numeric)
 			continue;
 		wl = MAX(wl, num_width(v[i].st.nlink));
 		ws = MAX(ws, num_width(v[i].st.size));
+		if (S_ISCHR(v[i].st.mode) || S_ISBLK(v[i].st.mode))
+			ws = MAX(ws, (int)strlen(dev_text(v[i].rdev, buf, sizeof(buf))));
 		owner_text(v[i].st.uid, false, numeric, buf, sizeof(buf));
 		wu = MAX(wu, (int)strlen(buf));
 		owner_text(v[i].st.gid, true, numeric, buf, sizeof(buf));
@@ -249,8 +292,14 @@ static void print_long(const struct ent *v, size_t n, bool numeric)
 		printf("%-*s ", wu, buf);
 		owner_text(st->gid, true, numeric, buf, sizeof(buf));
 		printf("%-*s ", wg, buf);
-		printf("%*" PRIu64 " %s %s\n", ws, st->size,
-		       short_time(st->mtime_ns, buf, sizeof(buf)), v[i].name);
+		if (S_ISCHR(st->mode) || S_ISBLK(st->mode))
+			printf("%*s ", ws, dev_text(v[i].rdev, buf, sizeof(buf)));
+		else
+			printf("%*" PRIu64 " ", ws, st->size);
+		printf("%s %s", short_time(st->mtime_ns, buf, sizeof(buf)), v[i].name);
+		if (v[i].target)
+			printf(" -> %s", v[i].target);
+		putchar('\n');
 	}
 }
 
@@ -331,7 +380,14 @@ int cmd_ls(int argc, char **argv, struct cli_ctx *ctx)
 			goto out_free;
 		}
 		for (size_t i = 0; need_attrs && i < l.n; i++) {
-			rc = daxfs_getattr(fs, l.v[i].ino, &l.v[i].st);
+			struct daxfs_statx stx;
+
+			rc = daxfs_getattrx(fs, l.v[i].ino, &stx);
+			l.v[i].st = stx.st;
+			l.v[i].rdev = stx.rdev;
+			if (rc == 0 && S_ISLNK(stx.st.mode) &&
+			    remote_join(path, l.v[i].name, child, sizeof(child)) == 0)
+				l.v[i].target = read_target(fs, child);
 			if (rc == -ENOENT) {
 				l.v[i].gone = true;
 			} else if (rc) {
@@ -394,12 +450,14 @@ static json_object *extents_json(const struct daxfs_extent *e, size_t n)
 
 int cmd_stat(int argc, char **argv, struct cli_ctx *ctx)
 {
-	char path[CLI_PATH_MAX], buf[64], mode[11];
+	char path[CLI_PATH_MAX], buf[64], mode[11], target[4096] = "";
 	struct daxfs_extent *ext = NULL;
+	struct daxfs_statx stx;
 	struct daxfs_stat st;
 	bool has_ext = false;
 	struct daxfs *fs;
 	size_t next = 0;
+	ssize_t n;
 	int rc;
 
 	rc = cli_json_opts(argc, argv, ctx, stat_usage, 1);
@@ -408,12 +466,19 @@ int cmd_stat(int argc, char **argv, struct cli_ctx *ctx)
 	rc = open_path("stat", ctx, argv[optind], path, &fs);
 	if (rc)
 		return rc;
-	rc = daxfs_stat(fs, path, &st);
+	/* As stat(1): a symbolic link itself, with its target. */
+	rc = daxfs_statx(fs, path, DAXFS_STAT_NOFOLLOW, &stx);
 	if (rc) {
 		daxfs_close(fs);
 		return cli_fail("stat", argv[optind], rc);
 	}
-	if (!S_ISDIR(st.mode)) {
+	st = stx.st;
+	if (S_ISLNK(st.mode)) {
+		n = daxfs_readlink(fs, path, target, sizeof(target) - 1);
+		if (n >= 0)
+			target[n] = '\0';
+	}
+	if (S_ISREG(st.mode)) {
 		rc = daxfs_extents(fs, st.ino, &ext, &next);
 		if (rc == 0)
 			has_ext = true;
@@ -426,6 +491,12 @@ int cmd_stat(int argc, char **argv, struct cli_ctx *ctx)
 	if (ctx->json) {
 		json_object *j = stat_json("path", path, &st);
 
+		if (S_ISLNK(st.mode))
+			json_object_object_add(j, "target", json_object_new_string(target));
+		if (S_ISCHR(st.mode) || S_ISBLK(st.mode)) {
+			JSON_U64(j, "rdev_major", major(stx.rdev));
+			JSON_U64(j, "rdev_minor", minor(stx.rdev));
+		}
 		if (has_ext)
 			json_object_object_add(j, "extents", extents_json(ext, next));
 		free(ext);
@@ -434,7 +505,11 @@ int cmd_stat(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	mode_string(st.mode, mode);
 	printf("  path: %s\n", path);
-	printf("  type: %s\n", S_ISDIR(st.mode) ? "directory" : "regular file");
+	printf("  type: %s\n", S_ISREG(st.mode) ? "regular file" : type_name(st.mode));
+	if (S_ISLNK(st.mode))
+		printf("target: %s\n", target);
+	if (S_ISCHR(st.mode) || S_ISBLK(st.mode))
+		printf("device: %u,%u\n", major(stx.rdev), minor(stx.rdev));
 	printf(" inode: %" PRIu64 "\n", st.ino);
 	printf("  mode: %04o (%s)\n", st.mode & 07777, mode);
 	printf(" links: %" PRIu32 "\n", st.nlink);

@@ -53,6 +53,15 @@ int cmd_mkdir(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_rm(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_mv(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_truncate(int argc, char **argv, struct cli_ctx *ctx);
+/* cmd-posix.c */
+int cmd_ln(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_readlink(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_mknod(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_mkfifo(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_chmod(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_chown(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_touch(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_xattr(int argc, char **argv, struct cli_ctx *ctx);
 /* cmd-copy.c: file contents in and out */
 int cmd_put(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_get(int argc, char **argv, struct cli_ctx *ctx);

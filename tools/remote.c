@@ -152,7 +152,14 @@ void mode_string(uint32_t mode, char out[11])
 {
 	static const char rwx[] = "rwxrwxrwx";
 
-	out[0] = S_ISDIR(mode) ? 'd' : S_ISREG(mode) ? '-' : '?';
+	out[0] = S_ISDIR(mode)	  ? 'd'
+		 : S_ISREG(mode)  ? '-'
+		 : S_ISLNK(mode)  ? 'l'
+		 : S_ISFIFO(mode) ? 'p'
+		 : S_ISSOCK(mode) ? 's'
+		 : S_ISCHR(mode)  ? 'c'
+		 : S_ISBLK(mode)  ? 'b'
+				  : '?';
 	for (int i = 0; i < 9; i++)
 		out[i + 1] = (mode & (0400u >> i)) ? rwx[i] : '-';
 	if (mode & S_ISUID)

@@ -41,7 +41,7 @@ struct daxfs_map;
 
 struct daxfs_stat {
 	uint64_t ino;
-	uint32_t mode; /* S_IFDIR or S_IFREG | permission bits */
+	uint32_t mode; /* S_IFMT type | permission bits */
 	uint32_t uid, gid, nlink;
 	uint64_t size;
 	uint64_t blocks; /* 4 KiB blocks */
@@ -127,6 +127,8 @@ int daxfs_rename(struct daxfs *fs, const char *oldpath, const char *newpath, int
 #define DAXFS_SET_SIZE 0x8
 #define DAXFS_SET_ATIME 0x10
 #define DAXFS_SET_MTIME 0x20
+#define DAXFS_SET_ATIME_NOW 0x40 /* to the daemon's clock (utimensat's UTIME_NOW) */
+#define DAXFS_SET_MTIME_NOW 0x80
 int daxfs_setattr(struct daxfs *fs, uint64_t ino, unsigned valid, const struct daxfs_stat *to,
 		  struct daxfs_stat *st);
 /* daxfs_truncate - by path: set the size. */
@@ -154,6 +156,62 @@ ssize_t daxfs_pwrite(struct daxfs *fs, uint64_t ino, const void *buf, size_t len
 #define DAXFS_FALLOC_PUNCH_HOLE 0x2
 int daxfs_fallocate(struct daxfs *fs, uint64_t ino, int mode, uint64_t off, uint64_t len);
 int daxfs_fsync(struct daxfs *fs, uint64_t ino);
+/*
+ * daxfs_append - write @buf at the end of the file, atomically against every other writer
+ * (O_APPEND): at most the session's shared buffer (4 MiB) in one call, else -EFBIG.
+ * Return: @len; the errors of daxfs_pwrite.
+ */
+ssize_t daxfs_append(struct daxfs *fs, uint64_t ino, const void *buf, size_t len);
+
+/* --- POSIX objects (a daemon whose region is format version 2) --- */
+
+/* struct daxfs_statx - daxfs_stat, and what does not fit it. */
+struct daxfs_statx {
+	struct daxfs_stat st;
+	uint64_t rdev; /* character and block devices: the device number (makedev) */
+	uint64_t reserved[7];
+};
+/*
+ * daxfs_statx - stat(2) of @path (symbolic links followed), or with DAXFS_STAT_NOFOLLOW
+ * lstat(2); daxfs_getattrx - by inode number.
+ */
+#define DAXFS_STAT_NOFOLLOW 0x1
+int daxfs_statx(struct daxfs *fs, const char *path, int flags, struct daxfs_statx *stx);
+int daxfs_getattrx(struct daxfs *fs, uint64_t ino, struct daxfs_statx *stx);
+/*
+ * daxfs_link - another name @newpath for the file @oldpath (not a directory; a symbolic
+ * link itself, not followed). -EPERM for a directory, or someone else's file you may not
+ * read and write; -EMLINK; -EEXIST. @st (may be NULL): the file, its nlink one higher.
+ */
+int daxfs_link(struct daxfs *fs, const char *oldpath, const char *newpath, struct daxfs_stat *st);
+/*
+ * daxfs_symlink - a symbolic link @linkpath to @target (1..4095 bytes, kept as given: a
+ * relative one is resolved from the link's directory, an absolute one from the root of the
+ * daemon's file system). daxfs_readlink - its target, truncated to @size, no NUL.
+ */
+int daxfs_symlink(struct daxfs *fs, const char *target, const char *linkpath,
+		  struct daxfs_stat *st);
+ssize_t daxfs_readlink(struct daxfs *fs, const char *path, char *buf, size_t size);
+/*
+ * daxfs_mknod - a fifo (S_IFIFO), socket (S_IFSOCK), character or block device (S_IFCHR,
+ * S_IFBLK: root only, -EPERM otherwise) or regular file at @path, as mknod(2).
+ */
+int daxfs_mknod(struct daxfs *fs, const char *path, uint32_t mode, uint64_t rdev,
+		struct daxfs_stat *st);
+/*
+ * Extended attributes of @ino, as getxattr(2) and its siblings: names in the user.,
+ * trusted., security. namespaces and system.posix_acl_access / _default (POSIX ACLs in
+ * Linux's encoding); values up to 64 KiB. @size 0 asks for the length only; a smaller
+ * buffer than needed gives -ERANGE. -ENODATA, -EOPNOTSUPP (another namespace), -E2BIG,
+ * -ENOSPC, -EPERM, -EACCES.
+ */
+#define DAXFS_XATTR_CREATE 0x1	/* -EEXIST when it exists */
+#define DAXFS_XATTR_REPLACE 0x2 /* -ENODATA when it does not */
+ssize_t daxfs_getxattr(struct daxfs *fs, uint64_t ino, const char *name, void *value, size_t size);
+int daxfs_setxattr(struct daxfs *fs, uint64_t ino, const char *name, const void *value, size_t size,
+		   int flags);
+ssize_t daxfs_listxattr(struct daxfs *fs, uint64_t ino, char *list, size_t size);
+int daxfs_removexattr(struct daxfs *fs, uint64_t ino, const char *name);
 
 /* --- the media: extents, bad blocks, scrub --- */
 

@@ -417,7 +417,7 @@ static void test_session_errors(void)
 	raw_expect_error(r.fd, WIRE_READ, 15, -EBADMSG);
 	send_ok(r.fd, msg, raw_msg_io(msg, WIRE_READ, 16, true, good_ino, 0, 4 * MiB + 1, NULL));
 	raw_expect_error(r.fd, WIRE_READ, 16, -EBADMSG);
-	send_ok(r.fd, msg, raw_msg_setattr(msg, 17, small_ino, 0x40, 0, 0));
+	send_ok(r.fd, msg, raw_msg_setattr(msg, 17, small_ino, 0x100, 0, 0));
 	raw_expect_error(r.fd, WIRE_SETATTR, 17, -EBADMSG);
 	send_ok(r.fd, msg, raw_msg_fallocate(msg, 18, small_ino, 4, 0, 4096));
 	raw_expect_error(r.fd, WIRE_FALLOCATE, 18, -EBADMSG);

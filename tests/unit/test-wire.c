@@ -36,7 +36,7 @@ struct req_sample {
 };
 
 static const struct wire_hello hello = {.version = WIRE_VERSION};
-static const struct wire_hello hello_v2 = {.version = 2, .flags = 7};
+static const struct wire_hello hello_next = {.version = WIRE_VERSION + 1, .flags = 7};
 static const struct wire_path path1 = {.path_len = sizeof(P1)};
 static const struct wire_path path_root = {.path_len = 2};
 static const struct wire_path path_long = {.path_len = WIRE_PATH_MAX};
@@ -81,13 +81,27 @@ static const struct wire_scrub_range scrub_range_b = {.cursor = 1 << 20, .len = 
 static const struct wire_inject inject_media = {
 	.kind = WIRE_INJECT_MEDIA, .arg0 = 3 << 20, .arg1 = 8192};
 static const struct wire_badblock_clear bb_clear_b = {.off = 6 << 20, .len = 4096};
+static const struct wire_path lstat_b = {.path_len = sizeof(P1), .flags = WIRE_STAT_NOFOLLOW};
+static const struct wire_rename link_b = {.old_len = sizeof(P1), .new_len = sizeof(P2)};
+static const struct wire_symlink symlink_b = {.path_len = sizeof(P2), .target_len = sizeof("../t")};
+static const struct wire_mknod mknod_b = {.mode = 0020644, .path_len = sizeof(P1), .rdev = 259};
+static const struct wire_xattr getxattr_b = {.ino = 5, .size = 100, .name_len = sizeof("user.x")};
+static const struct wire_xattr getxattr_shm = {
+	.ino = 5, .size = WIRE_XATTR_MAX, .name_len = sizeof("user.x")};
+static const struct wire_xattr setxattr_b = {
+	.ino = 5, .size = 1000, .name_len = sizeof("user.x"), .flags = 1};
+static const struct wire_xattr setxattr_shm = {
+	.ino = 5, .size = WIRE_XATTR_MAX, .name_len = sizeof("user.x"), .flags = 2};
+static const struct wire_xattr_list listxattr_b = {.ino = 5, .size = 4096};
+static const struct wire_xattr removexattr_b = {.ino = 5, .name_len = sizeof("user.x")};
+static const struct wire_io append_b = {.ino = 3, .len = 1000, .flags = WIRE_IO_APPEND};
 
 #define BODY(b) &(b), sizeof(b)
 
 /* The first sample of each op is its canonical one (small, used for truncation loops). */
 static const struct req_sample reqs[] = {
 	{"hello", WIRE_HELLO, 0, BODY(hello)},
-	{"hello v2", WIRE_HELLO, 0, BODY(hello_v2)},
+	{"hello next", WIRE_HELLO, 0, BODY(hello_next)},
 	{"statfs", WIRE_STATFS, 0, NULL, 0},
 	{"stat", WIRE_STAT, 0, BODY(path1), P1},
 	{"stat /", WIRE_STAT, 0, BODY(path_root), "/"},
@@ -124,6 +138,18 @@ static const struct req_sample reqs[] = {
 	{"scrub range", WIRE_SCRUB_RANGE, 0, BODY(scrub_range_b)},
 	{"inject media", WIRE_INJECT, 0, BODY(inject_media)},
 	{"badblock clear", WIRE_BADBLOCK_CLEAR, 0, BODY(bb_clear_b)},
+	{"link", WIRE_LINK, 0, BODY(link_b), P1, P2},
+	{"symlink", WIRE_SYMLINK, 0, BODY(symlink_b), P2, "../t"},
+	{"readlink", WIRE_READLINK, 0, BODY(path1), P1},
+	{"mknod", WIRE_MKNOD, 0, BODY(mknod_b), P1},
+	{"getxattr", WIRE_GETXATTR, 0, BODY(getxattr_b), "user.x"},
+	{"getxattr shm", WIRE_GETXATTR, WIRE_F_SHM, BODY(getxattr_shm), "user.x"},
+	{"setxattr", WIRE_SETXATTR, 0, BODY(setxattr_b), "user.x", NULL, 1000},
+	{"setxattr shm", WIRE_SETXATTR, WIRE_F_SHM, BODY(setxattr_shm), "user.x"},
+	{"listxattr", WIRE_LISTXATTR, 0, BODY(listxattr_b)},
+	{"removexattr", WIRE_REMOVEXATTR, 0, BODY(removexattr_b), "user.x"},
+	{"lstat", WIRE_STAT, 0, BODY(lstat_b), P1},
+	{"append", WIRE_WRITE, 0, BODY(append_b), NULL, NULL, 1000},
 };
 
 static size_t build_req(const struct req_sample *s, void *buf)
@@ -214,6 +240,10 @@ static void round_trip_requests(void)
 		T_ASSERT(r.data_len == s->data_len);
 		if (s->op == WIRE_WRITE && !(s->flags & WIRE_F_SHM)) {
 			T_ASSERT(r.data == buf + HDR + s->body_len);
+			T_ASSERT(memcmp(r.data, data, s->data_len) == 0);
+		} else if (s->op == WIRE_SETXATTR && !(s->flags & WIRE_F_SHM)) {
+			/* The value follows the name. */
+			T_ASSERT(r.data == buf + HDR + s->body_len + strlen(s->path) + 1);
 			T_ASSERT(memcmp(r.data, data, s->data_len) == 0);
 		} else {
 			T_ASSERT(r.data == NULL);
@@ -340,7 +370,7 @@ static void bad_requests(void)
 	/* Ops: unknown, replies and events are not requests. */
 	static const uint16_t bad_ops[] = {0,
 					   WIRE_OP_MAX,
-					   WIRE_BADBLOCK_CLEAR + 1, /* the first number of a gap */
+					   WIRE_REMOVEXATTR + 1, /* the first number of a gap */
 					   WIRE_STATS - 1,
 					   0xff,
 					   WIRE_REPLY,
@@ -388,8 +418,12 @@ static void bad_requests(void)
 		if (!reqs[i].path)
 			continue;
 		size_t at = HDR + reqs[i].body_len;
+		bool name = reqs[i].op == WIRE_GETXATTR || reqs[i].op == WIRE_SETXATTR ||
+			    reqs[i].op == WIRE_REMOVEXATTR;
 
-		EXPECT_REQ(i, EBADMSG, b[at] = 'x');
+		/* Paths are absolute; an attribute's name is a name. */
+		if (!name)
+			EXPECT_REQ(i, EBADMSG, b[at] = 'x');
 		EXPECT_REQ(i, EBADMSG, b[at + strlen(reqs[i].path)] = 'x');
 		if (strlen(reqs[i].path) > 1)
 			EXPECT_REQ(i, EBADMSG, b[at + 1] = '\0');
@@ -454,7 +488,8 @@ static void bad_requests(void)
 	EXPECT_REQ(rdir, 0, put_u32(b, HDR + 8, 1));
 
 	/* Flag and mode words of the bodies. */
-	EXPECT_REQ(sample_index("setattr"), EBADMSG, put_u32(b, HDR + 8, 0x40));
+	EXPECT_REQ(sample_index("setattr"), EBADMSG, put_u32(b, HDR + 8, 0x100));
+	EXPECT_REQ(sample_index("setattr"), 0, put_u32(b, HDR + 8, 0xc0)); /* the NOW bits */
 	EXPECT_REQ(sample_index("setattr"), EBADMSG, put_u32(b, HDR + 8, 0x80000000u));
 	EXPECT_REQ(sample_index("setattr"), 0, put_u32(b, HDR + 8, 0));
 	EXPECT_REQ(sample_index("fallocate"), EBADMSG, put_u32(b, HDR + 8, 4));
@@ -464,6 +499,23 @@ static void bad_requests(void)
 	EXPECT_REQ(mk, EBADMSG, put_u32(b, HDR + 4, WIRE_CREATE_EXCL));
 	EXPECT_REQ(rename, EBADMSG, put_u32(b, HDR, 4));
 	EXPECT_REQ(sample_index("hello"), EBADMSG, put_u32(b, HDR + 4, 1));
+	/* Version 2's: STAT's flags, WRITE's, LINK's (none), MKNOD's mode, the xattr words. */
+	EXPECT_REQ(sample_index("lstat"), EBADMSG, put_u32(b, HDR + 4, 2));
+	EXPECT_REQ(sample_index("unlink"), EBADMSG, put_u32(b, HDR + 4, WIRE_STAT_NOFOLLOW));
+	EXPECT_REQ(sample_index("append"), EBADMSG, put_u32(b, HDR + 20, 2));
+	EXPECT_REQ(sample_index("read"), EBADMSG, put_u32(b, HDR + 20, WIRE_IO_APPEND));
+	EXPECT_REQ(sample_index("link"), EBADMSG, put_u32(b, HDR, 1));
+	EXPECT_REQ(sample_index("mknod"), EBADMSG, put_u32(b, HDR, 01000000));
+	EXPECT_REQ(sample_index("getxattr"), EBADMSG, put_u32(b, HDR + 8, WIRE_XATTR_MAX + 1));
+	EXPECT_REQ(sample_index("getxattr"), EBADMSG, put_u32(b, HDR + 8, WIRE_INLINE_MAX + 1));
+	EXPECT_REQ(sample_index("getxattr shm"), 0, put_u32(b, HDR + 8, WIRE_INLINE_MAX + 1));
+	EXPECT_REQ(sample_index("getxattr"), EBADMSG, put_u16(b, HDR + 14, 1));
+	EXPECT_REQ(sample_index("setxattr"), EBADMSG, put_u16(b, HDR + 14, 4));
+	EXPECT_REQ(sample_index("setxattr"), EBADMSG, put_u32(b, HDR + 8, 999)); /* vs sent */
+	EXPECT_REQ(sample_index("setxattr"), EBADMSG, put_u16(b, HDR + 12, 1));	 /* name 0 */
+	EXPECT_REQ(sample_index("removexattr"), EBADMSG, put_u32(b, HDR + 8, 1));
+	EXPECT_REQ(sample_index("listxattr"), EBADMSG, put_u32(b, HDR + 12, 1));
+	EXPECT_REQ(sample_index("symlink"), EBADMSG, put_u32(b, HDR + 4, 1)); /* target 0 */
 	/* SCRUB_RANGE of nothing. */
 	EXPECT_REQ(sample_index("scrub range"), EBADMSG, put_u64(b, HDR + 8, 0));
 	/* INJECT kinds 1..6; BADBLOCK_CLEAR a non-empty range that does not wrap. */
@@ -877,17 +929,24 @@ static void check_decoded(const uint8_t *q, size_t len, const struct wire_req *r
 
 	T_ASSERT(r->hdr.len == len && r->body == q + HDR);
 	T_ASSERT(len >= HDR + (size_t)wire_body_size(r->hdr.op));
+	/* An xattr request's "path" is the attribute's name; a symlink's path2 its target. */
+	bool xname = r->hdr.op == WIRE_GETXATTR || r->hdr.op == WIRE_SETXATTR ||
+		     r->hdr.op == WIRE_REMOVEXATTR;
+
 	if (r->path) {
 		size_t n = strlen(r->path);
 
 		T_ASSERT((const uint8_t *)r->path > q && r->path + n < (const char *)q + len);
-		T_ASSERT(r->path[0] == '/' && n + 1 <= WIRE_PATH_MAX);
+		T_ASSERT((xname || r->path[0] == '/') && n + 1 <= WIRE_PATH_MAX);
+		T_ASSERT(!xname || (n >= 1 && n <= WIRE_NAME_MAX));
 	}
 	if (r->path2) {
 		size_t n = strlen(r->path2);
 
 		T_ASSERT(r->path && r->path2 > r->path);
-		T_ASSERT(r->path2 + n < (const char *)q + len && r->path2[0] == '/');
+		T_ASSERT(r->path2 + n < (const char *)q + len &&
+			 (r->hdr.op == WIRE_SYMLINK || r->path2[0] == '/'));
+		T_ASSERT(n >= 1 && n + 1 <= WIRE_PATH_MAX);
 	}
 	if (r->data) {
 		T_ASSERT((const uint8_t *)r->data >= q + HDR && r->data_len <= WIRE_INLINE_MAX);
