@@ -8,7 +8,8 @@
  * test-upgrade.sh). For each point: a fresh 16 MiB region (a 2 MiB log), a
  * daemon on it, a warm-up workload, then `inject crash POINT` and a workload that passes
  * every point: random creates, writes, truncates, unlinks, renames (also over an existing
- * name) and mkdirs; a read mapping (another handle, its events on the library's thread) and
+ * name) and mkdirs, extended attributes (some long enough to take several XATTR_SET
+ * chunks), symbolic and hard links made and removed; a read mapping (another handle, its events on the library's thread) and
  * a truncate under it (lease-break); an injected poison on a file's block
  * (poison-after-rmap); a removed file's block poisoned and cleared again (badblock-clear);
  * create + unlink churn until the log is checkpointed twice (checkpoint-*). Every operation
@@ -64,10 +65,16 @@ static uint64_t rnd(uint64_t n)
 
 /* --- the model of what was acknowledged --- */
 
+#define TAG_MAX 6000 /* an xattr value over one log record: chunked (format v2) */
+
 struct slot {
 	bool exists, uncertain; /* uncertain: touched by the operation in flight */
 	uint64_t size;
 	uint8_t data[FILE_MAX];
+	uint32_t tag_len; /* its user.tag attribute: 0 when none */
+	uint8_t tag[TAG_MAX];
+	/* /l<i>: a symbolic link to f<i> (link), or a hard link of f<i> (hard) */
+	bool link, hard, link_uncertain;
 };
 
 static struct model {
@@ -134,6 +141,22 @@ static int do_op(struct daxfs *fs)
 		m.acked++;
 		return 0;
 	}
+	if (!s->exists && (s->hard || s->link)) {
+		/* Its links go before it is made again (they name it by its number). */
+		char lpath[32];
+
+		snprintf(lpath, sizeof(lpath), "/l%d", i);
+		s->link_uncertain = true;
+		rc = daxfs_unlink(fs, lpath);
+		if (rc)
+			return rc;
+		if (s->hard)
+			s->tag_len = 0;
+		s->link = s->hard = false;
+		s->link_uncertain = false;
+		m.acked++;
+		return 0;
+	}
 	if (!s->exists) {
 		s->uncertain = true;
 		rc = daxfs_create(fs, slot_path(i), 0644, DAXFS_CREATE_EXCL, NULL);
@@ -174,24 +197,74 @@ static int do_op(struct daxfs *fs)
 		if (size > s->size)
 			memset(s->data + s->size, 0, size - s->size);
 		s->size = size;
-	} else if (kind < 80) { /* unlink */
+	} else if (kind < 74) { /* unlink */
 		rc = daxfs_unlink(fs, slot_path(i));
 		if (rc)
 			return rc;
 		s->exists = false;
+		if (!s->hard)
+			s->tag_len =
+				0; /* the attributes go with the inode, unless /l<i> keeps it */
+	} else if (kind < 82) {	   /* an extended attribute, chunked when long */
+		uint32_t len = 1 + (uint32_t)rnd(rnd(4) ? 64 : TAG_MAX);
+		static uint8_t tag[TAG_MAX];
+
+		fill(tag, len);
+		rc = daxfs_stat(fs, slot_path(i), &st);
+		if (rc == 0)
+			rc = daxfs_setxattr(fs, st.ino, "user.tag", tag, len, 0);
+		if (rc)
+			return rc;
+		memcpy(s->tag, tag, len);
+		s->tag_len = len;
+		if (s->hard)
+			s->tag_len = len; /* one inode */
+	} else if (kind < 88) {		  /* /l<i>: a symbolic or hard link made, or removed */
+		char lpath[32], target[32];
+
+		snprintf(lpath, sizeof(lpath), "/l%d", i);
+		s->link_uncertain = true;
+		if (s->link || s->hard) {
+			rc = daxfs_unlink(fs, lpath);
+			if (rc)
+				return rc;
+			if (s->hard && !s->exists)
+				s->tag_len = 0; /* its last name: the inode went */
+			s->link = s->hard = false;
+		} else if (rnd(2)) {
+			snprintf(target, sizeof(target), "f%d", i);
+			rc = daxfs_symlink(fs, target, lpath, NULL);
+			if (rc)
+				return rc;
+			s->link = true;
+		} else {
+			rc = daxfs_link(fs, slot_path(i), lpath, NULL);
+			if (rc)
+				return rc;
+			s->hard = true;
+		}
+		s->link_uncertain = false;
 	} else { /* rename, over an existing name or not */
 		if (i == j) {
 			s->uncertain = false;
 			return 0;
 		}
 		t->uncertain = true;
+		/* (Slots with links are left alone: the links name a slot by its number.) */
+		if (s->link || s->hard || t->link || t->hard) {
+			s->uncertain = t->uncertain = false;
+			return 0;
+		}
 		rc = daxfs_rename(fs, slot_path(i), slot_path(j), 0);
 		if (rc)
 			return rc;
 		t->exists = true;
 		t->size = s->size;
 		memcpy(t->data, s->data, s->size);
+		t->tag_len = s->tag_len;
+		memcpy(t->tag, s->tag, s->tag_len);
 		s->exists = false;
+		s->tag_len = 0;
 		t->uncertain = false;
 	}
 	s->uncertain = false;
@@ -351,6 +424,9 @@ static int names_cb(void *ctx, const char *name, uint64_t ino, uint32_t mode)
 		if (!m.f[i].exists && !m.f[i].uncertain)
 			T_FAIL("/%s is there, but its unlink (or rename) was acknowledged", name);
 		T_ASSERT(S_ISREG(mode));
+	} else if (sscanf(name, "l%d", &i) == 1 && i >= 0 && i < NSLOTS) {
+		if (!m.f[i].link && !m.f[i].hard && !m.f[i].link_uncertain)
+			T_FAIL("/%s is there, but was removed or never made", name);
 	} else if (sscanf(name, "dir%d", &i) == 1 && i >= 0 && i < NDIRS) {
 		if (!m.dir[i] && !m.dir_uncertain[i])
 			T_FAIL("/%s is there, but was never made", name);
@@ -359,6 +435,59 @@ static int names_cb(void *ctx, const char *name, uint64_t ino, uint32_t mode)
 		T_FAIL("/%s is there, but was never made", name);
 	}
 	return 0;
+}
+
+/* check_tag - f<i>'s user.tag is the acknowledged one (adopted when it was in flight). */
+static void check_tag(struct daxfs *fs, int i, uint64_t ino)
+{
+	static uint8_t buf[TAG_MAX];
+	struct slot *s = &m.f[i];
+	ssize_t n = daxfs_getxattr(fs, ino, "user.tag", buf, sizeof(buf));
+
+	T_ASSERT(n >= 0 || n == -ENODATA);
+	if (s->uncertain) {
+		s->tag_len = n > 0 ? (uint32_t)n : 0;
+		memcpy(s->tag, buf, s->tag_len);
+		return;
+	}
+	if ((n == -ENODATA ? 0 : n) != (ssize_t)s->tag_len ||
+	    (n > 0 && memcmp(buf, s->tag, (size_t)n) != 0))
+		T_FAIL("%s: user.tag of %zd bytes, acknowledged %u bytes", slot_path(i), n,
+		       s->tag_len);
+}
+
+/* check_link - /l<i> is what was acknowledged: a symbolic link to f<i>, a hard link, none. */
+static void check_link(struct daxfs *fs, int i)
+{
+	struct slot *s = &m.f[i];
+	struct daxfs_statx x, f;
+	char path[32], buf[64];
+	ssize_t n;
+	int rc;
+
+	snprintf(path, sizeof(path), "/l%d", i);
+	rc = daxfs_statx(fs, path, DAXFS_STAT_NOFOLLOW, &x);
+	T_ASSERT(rc == 0 || rc == -ENOENT);
+	if (s->link_uncertain) {
+		s->link = rc == 0 && S_ISLNK(x.st.mode);
+		s->hard = rc == 0 && S_ISREG(x.st.mode);
+		s->link_uncertain = false;
+	}
+	if ((rc == 0) != (s->link || s->hard))
+		T_FAIL("%s %s, yet the model says it %s", path, rc ? "is missing" : "exists",
+		       s->link || s->hard ? "does" : "does not");
+	if (s->link) {
+		n = daxfs_readlink(fs, path, buf, sizeof(buf));
+		snprintf(path, sizeof(path), "f%d", i);
+		T_ASSERT(S_ISLNK(x.st.mode) && n == (ssize_t)strlen(path) &&
+			 memcmp(buf, path, (size_t)n) == 0);
+	} else if (s->hard) {
+		T_ASSERT(S_ISREG(x.st.mode));
+		if (daxfs_statx(fs, slot_path(i), DAXFS_STAT_NOFOLLOW, &f) == 0)
+			T_ASSERT(f.st.ino == x.st.ino && x.st.nlink == 2);
+		else
+			T_ASSERT(x.st.nlink == 1); /* f<i> was unlinked: /l<i> keeps it */
+	}
 }
 
 /*
@@ -406,6 +535,9 @@ static void check_model(struct daxfs *fs)
 			       rc ? "is missing" : "exists", s->exists ? "does" : "does not");
 		if (s->exists)
 			expect_file(fs, slot_path(i), s->size, s->data, -1, false);
+		if (s->exists)
+			check_tag(fs, i, st.ino);
+		check_link(fs, i);
 	}
 	if (m.poisoned_exists)
 		expect_file(fs, POISON_FILE, sizeof(m.poisoned_data), m.poisoned_data,
