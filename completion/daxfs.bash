@@ -80,8 +80,17 @@ _daxfs()
 		inject:--count | inject:--errno | inject:--persist) return 0 ;;
 	esac
 	case $cmd in
-	ls | stat | mkdir | cat | rm | mv) _daxfs_remote "$cli" "$sock" "$cur" ;;
-	truncate) ((nargs == 1)) && _daxfs_remote "$cli" "$sock" "$cur" ;;
+	ls | stat | mkdir | cat | rm | mv | readlink | mkfifo | touch) _daxfs_remote "$cli" "$sock" "$cur" ;;
+	truncate | chmod | chown) ((nargs >= 1)) && _daxfs_remote "$cli" "$sock" "$cur" ;;
+	ln) ((nargs == 1)) && _daxfs_remote "$cli" "$sock" "$cur" ;;
+	mknod) ((nargs == 0)) && _daxfs_remote "$cli" "$sock" "$cur" ;;
+	xattr)
+		if ((nargs == 0)); then
+			COMPREPLY=($(compgen -W 'get set list rm' -- "$cur"))
+		elif ((nargs == 1)); then
+			_daxfs_remote "$cli" "$sock" "$cur"
+		fi
+		;;
 	get)
 		if ((nargs == 0)); then
 			_daxfs_remote "$cli" "$sock" "$cur"

@@ -46,7 +46,8 @@ want() {
 }
 
 want "'$CLI' s" "scrub stat stats status"
-want "'$CLI' m" "mkdir mkfs mount mv"
+want "'$CLI' m" "mkdir mkfifo mkfs mknod mount mv"
+want "'$CLI' xattr l" "list"
 want "'$CLI' --n" "--no-progress"
 want "'$CLI' ls -" "--help --json -l -n -p"
 want "'$CLI' df -" "--help --json -i"
@@ -61,6 +62,8 @@ want "'$CLI' --socket '$T/sock' ls /docs/" "/docs/notes.txt /docs/nothing.txt /d
 want "'$CLI' --socket '$T/sock' stat do" "docs/"
 want "'$CLI' --socket '$T/sock' get /docs/nou" ""
 want "'$CLI' --socket '$T/sock' mv /docs/notes.txt /da" "/data/"
+want "'$CLI' --socket '$T/sock' xattr get /docs/no" "/docs/notes.txt /docs/nothing.txt"
+want "'$CLI' --socket '$T/sock' ln -s /docs/notes.txt /da" "/data/"
 DAXFS_SOCKET=$T/sock want "'$CLI' rm /docs/o" "/docs/old/"
 want "'$CLI' ls /d" "" # no socket given: nothing is asked
 # Local paths where a command takes them; the daemon's where it takes those.
