@@ -15,7 +15,8 @@
  *  - the CLI: ln [-s], readlink, ls -l (types, "->" targets, device numbers), stat, mknod,
  *    mkfifo, chmod, chown, touch, xattr get|set|list|rm, each with the error a user
  *    causes said clearly and nothing changed;
- *  - all of it again after a restart of the daemon.
+ *  - all of it again after a restart of the daemon;
+ *  - daxfs badblocks names every path of a poisoned file with two names, from the root.
  *
  * Usage: test-posix-faces --daxfsd=PATH --cli=PATH [seed]
  */
@@ -317,6 +318,33 @@ int main(int argc, char **argv)
 	     *p; p++)
 		T_OK(daxfs_unlink(fs, *p));
 	daxfs_close(fs);
+
+	/* A poisoned page of a file with two names: badblocks lists both, from the root. */
+	{
+		const char *fi[] = {"--fault-injection", NULL};
+		struct daxfs_extent *ext;
+		size_t count;
+		char *out = NULL, page[4096];
+
+		t_daemon_restart(&d, fi);
+		T_OK(daxfs_open(&fs, d.sock));
+		T_OK(daxfs_mkdir(fs, "/bb", 0755, NULL));
+		T_OK(daxfs_mkdir(fs, "/bb/sub", 0755, NULL));
+		T_OK(daxfs_create(fs, "/bb/sub/f", 0644, DAXFS_CREATE_EXCL, &st));
+		memset(page, 'p', sizeof(page));
+		T_ASSERT(daxfs_pwrite(fs, st.ino, page, sizeof(page), 0) == sizeof(page));
+		T_OK(daxfs_link(fs, "/bb/sub/f", "/bb/g", NULL));
+		T_OK(daxfs_extents(fs, st.ino, &ext, &count));
+		T_ASSERT(count == 1);
+		T_OK(daxfs_inject(fs, DAXFS_INJECT_POISON, NULL, ext[0].region_off, 4096, NULL));
+		free(ext);
+		CLI_OK(&out, "badblocks");
+		if (!strstr(out, "/bb/sub/f at file offset 0") ||
+		    !strstr(out, "/bb/g at file offset 0"))
+			T_FAIL("badblocks does not name both paths:\n%s", out);
+		free(out);
+		daxfs_close(fs);
+	}
 	t_daemon_stop(&d);
 	{
 		const char *argv2[] = {t_cli_path(), "check", d.region, NULL};
