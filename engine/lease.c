@@ -22,6 +22,7 @@
 #include "lease.h"
 #include "log.h"
 #include "nsint.h"
+#include "observe.h"
 #include "stats.h"
 #include "util.h"
 
@@ -392,6 +393,9 @@ static void notify_poison(struct ns *ns, struct ns_inode *in, uint64_t index)
 		}
 	}
 	pthread_mutex_unlock(&ns->grant_lock);
+	/* A frontend that caches the page (the FUSE mount) drops it too. */
+	ns_observe(ns, &(struct ns_change){NS_CHANGE_POISON, NULL, in->ino, index * FMT_BLOCK_SIZE,
+					   FMT_BLOCK_SIZE, NULL, 0});
 }
 
 void ns_lease_register(struct ns *ns)

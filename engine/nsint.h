@@ -36,6 +36,7 @@
 struct ns_grant;
 struct ns_grant_ops;
 struct ns_hold;
+struct ns_observer;
 
 struct ns_inode {
 	/* First: cds_lfht_for_each_entry's container_of on NULL is then a zero offset (UBSan). */
@@ -164,6 +165,7 @@ struct ns {
 	struct alloc *alloc;
 	uint64_t data_first, data_count; /* data area, in blocks */
 	struct ns_hooks hooks;
+	struct ns_observer *observer; /* observe.c: RCU-protected, set by a frontend */
 	bool rdonly; /* atomic: mounted read-only, or metadata poison (poison.c) */
 
 	/* inode.c */
