@@ -27,8 +27,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#define THREADS 4	/* as daxfsd's mount (daemon/fuse-int.h FM_THREADS) */
-#define IO (1u << 20)	/* max_write / max_read, as daxfsd's mount */
+#define THREADS 4     /* as daxfsd's mount (daemon/fuse-int.h FM_THREADS) */
+#define IO (1u << 20) /* max_write / max_read, as daxfsd's mount */
 
 struct node {
 	int fd; /* O_PATH */
@@ -368,8 +368,8 @@ static void pt_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_read = IO;
 	conn->max_readahead = IO;
 	conn->want |= conn->capable & (FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS);
-	conn->want &= ~(unsigned)(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_READDIRPLUS |
-				  FUSE_CAP_SPLICE_READ);
+	conn->want &=
+		~(unsigned)(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_READDIRPLUS | FUSE_CAP_SPLICE_READ);
 	if (keep_cache)
 		conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA;
 	else

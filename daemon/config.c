@@ -96,11 +96,12 @@ static const struct cfg_def defs[CFG_NKEYS] = {
 	[CFG_MAX_SESSIONS] = {"max_sessions", "--max-sessions", "N", SEC_DAEMON, T_UINT, "256", 1,
 			      1000000, false,
 			      "connected clients at most; more are accepted and closed at once"},
-	[CFG_MAX_SESSIONS_PER_USER] = {"max_sessions_per_user", "--max-sessions-per-user", "N",
-				       SEC_DAEMON, T_UINT, "64", 1, 1000000, false,
-				       "connected clients of one uid at most (root and the daemon's "
-				       "user are not counted: the last eighth of max_sessions is "
-				       "kept for them)"},
+	[CFG_MAX_SESSIONS_PER_USER] =
+		{"max_sessions_per_user", "--max-sessions-per-user", "N", SEC_DAEMON, T_UINT, "64",
+		 1, 1000000, false,
+		 "connected clients of one uid at most (root and the daemon's "
+		 "user are not counted: the last eighth of max_sessions is "
+		 "kept for them)"},
 	[CFG_METRICS_LISTEN] = {"metrics_listen", "--metrics-listen", "ADDR:PORT", SEC_DAEMON,
 				T_LISTEN, NULL, 0, 0, false,
 				"serve OpenMetrics at http://ADDR:PORT/metrics, ADDR a numeric "
@@ -134,8 +135,8 @@ static const struct cfg_def defs[CFG_NKEYS] = {
 				 "the daemon's user (0: none)"},
 	[CFG_MOUNT] = {"mount", "--mount", "PATH", SEC_REGION, T_PATH, NULL, 0, 0, false,
 		       "serve the region as a mounted file system on the directory PATH too "
-		       "(FUSE, inside daxfsd: each program is checked as itself; unset: no "
-		       "mount; 'daxfs mount' asks a running daxfsd for one)"},
+		       "(FUSE, inside daxfsd: each program is checked as itself; stopping daxfsd "
+		       "unmounts it; unset: no mount)"},
 	[CFG_MOUNT_CACHE] = {"mount_cache", "--mount-cache", "MODE", SEC_REGION, T_CACHE, "auto", 0,
 			     0, false,
 			     "how much the kernel caches of the mount: none (no page cache, "
