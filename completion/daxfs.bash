@@ -76,7 +76,7 @@ _daxfs()
 		return 0
 	fi
 	case $cmd:$prev in
-	mkfs:--size | mkfs:--log-size | mount:-o | inject:--offset | inject:--length | \
+	mkfs:--size | mkfs:--log-size | inject:--offset | inject:--length | \
 		inject:--count | inject:--errno | inject:--persist) return 0 ;;
 	esac
 	case $cmd in

@@ -37,6 +37,8 @@ enum cfg_type {
 	T_SIZE,	  /* 64M, 2G, ... */
 	T_TRUST,  /* a map trust list (perm_trust_parse) */
 	T_LISTEN, /* ADDR:PORT, a numeric IPv4 address or a [bracketed] IPv6 one */
+	T_CACHE,  /* none, auto, always (enum fmount_cache) */
+	T_TEXT,	  /* any text; its user checks it (mount_options: fmount_opts_parse) */
 };
 
 /*
@@ -94,11 +96,12 @@ static const struct cfg_def defs[CFG_NKEYS] = {
 	[CFG_MAX_SESSIONS] = {"max_sessions", "--max-sessions", "N", SEC_DAEMON, T_UINT, "256", 1,
 			      1000000, false,
 			      "connected clients at most; more are accepted and closed at once"},
-	[CFG_MAX_SESSIONS_PER_USER] = {"max_sessions_per_user", "--max-sessions-per-user", "N",
-				       SEC_DAEMON, T_UINT, "64", 1, 1000000, false,
-				       "connected clients of one uid at most (root and the daemon's "
-				       "user are not counted: the last eighth of max_sessions is "
-				       "kept for them)"},
+	[CFG_MAX_SESSIONS_PER_USER] =
+		{"max_sessions_per_user", "--max-sessions-per-user", "N", SEC_DAEMON, T_UINT, "64",
+		 1, 1000000, false,
+		 "connected clients of one uid at most (root and the daemon's "
+		 "user are not counted: the last eighth of max_sessions is "
+		 "kept for them)"},
 	[CFG_METRICS_LISTEN] = {"metrics_listen", "--metrics-listen", "ADDR:PORT", SEC_DAEMON,
 				T_LISTEN, NULL, 0, 0, false,
 				"serve OpenMetrics at http://ADDR:PORT/metrics, ADDR a numeric "
@@ -130,9 +133,24 @@ static const struct cfg_def defs[CFG_NKEYS] = {
 				 "5", 0, 50, false,
 				 "percent of the blocks and of the metadata log kept for root and "
 				 "the daemon's user (0: none)"},
+	[CFG_MOUNT] = {"mount", "--mount", "PATH", SEC_REGION, T_PATH, NULL, 0, 0, false,
+		       "serve the region as a mounted file system on the directory PATH too "
+		       "(FUSE, inside daxfsd: each program is checked as itself; stopping daxfsd "
+		       "unmounts it; unset: no mount)"},
+	[CFG_MOUNT_CACHE] = {"mount_cache", "--mount-cache", "MODE", SEC_REGION, T_CACHE, "auto", 0,
+			     0, false,
+			     "how much the kernel caches of the mount: none (no page cache, "
+			     "every read and stat asks daxfsd), auto (cached, dropped at each "
+			     "open and after the attribute timeout), always (kept; other "
+			     "clients' changes invalidate it)"},
+	[CFG_MOUNT_OPTIONS] = {"mount_options", "--mount-options", "OPTS", SEC_REGION, T_TEXT, NULL,
+			       0, 0, false,
+			       "more options of the mount, comma-separated: attr_timeout=S, "
+			       "entry_timeout=S, writeback (with mount_cache always), ro"},
 };
 
 static const char *const kinds[] = {"auto", "devdax", "fsdax", "emulated"};
+static const char *const caches[] = {"none", "auto", "always"}; /* enum fmount_cache */
 
 const char *cfg_key_name(enum cfg_key k)
 {
@@ -264,6 +282,16 @@ static const char *check(enum cfg_key k, const char *s, uint64_t *num, char *tmp
 			}
 		}
 		return "devdax, fsdax, emulated or auto";
+	case T_CACHE:
+		for (size_t i = 0; i < sizeof(caches) / sizeof(caches[0]); i++) {
+			if (!strcmp(s, caches[i])) {
+				*num = i;
+				return NULL;
+			}
+		}
+		return "none, auto or always";
+	case T_TEXT:
+		return NULL;
 	case T_SIZE:
 		if (parse_size(s, num) || *num == 0)
 			return "a size such as 64M or 2G";

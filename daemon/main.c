@@ -28,6 +28,7 @@
 #include "cfg.h"
 #include "config.h"
 #include "fault.h"
+#include "fuse.h"
 #include "journal.h"
 #include "lease.h"
 #include "log.h"
@@ -157,6 +158,7 @@ struct daemon {
 	struct perm_trust trust; /* what the server's sessions are checked against */
 	struct ns *ns;
 	struct srv *srv;
+	struct fmount *mount;	      /* the FUSE mount (mount = PATH), or NULL */
 	struct metrics_http *metrics; /* metrics_listen, or NULL */
 	struct event *ev_hup, *ev_watchdog;
 	struct timeval watchdog_every;
@@ -572,6 +574,24 @@ static int listen_fd(void)
 	return SD_LISTEN_FDS_START;
 }
 
+/*
+ * mount_opts - the mount's options from mount_cache and mount_options.
+ * Return: 0; -EINVAL (said why).
+ */
+static int mount_opts(const struct cfg *c, struct fmount_opts *o)
+{
+	char err[256];
+
+	fmount_opts_default(o);
+	o->cache = (enum fmount_cache)cfg_num(c, CFG_MOUNT_CACHE);
+	if (cfg_str(c, CFG_MOUNT_OPTIONS) &&
+	    fmount_opts_parse(o, cfg_str(c, CFG_MOUNT_OPTIONS), err, sizeof(err))) {
+		fprintf(stderr, "daxfsd: mount_options: %s\n", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* add_timer - a persistent timer of @usec on the loop. Return: 0; -ENOMEM. */
 static int add_timer(struct daemon *d, struct event **ev, struct timeval *tv, uint64_t usec,
 		     event_callback_fn fn)
@@ -589,6 +609,7 @@ int main(int argc, char **argv)
 	struct daemon d = {0};
 	struct srv_opts so = {0};
 	struct ns_mount_opts mo = {0};
+	struct fmount_opts fo;
 	struct option options[ARRAY_SIZE(main_options) + CFG_NKEYS + 1];
 	const char *config = NULL;
 	char *region = NULL; /* a copy: SIGHUP replaces d.cfg */
@@ -679,6 +700,8 @@ int main(int argc, char **argv)
 	so.max_sessions_per_user = (unsigned)cfg_num(&d.cfg, CFG_MAX_SESSIONS_PER_USER);
 	so.poll_ns = cfg_num(&d.cfg, CFG_POLL_US) * 1000;
 	so.trust = &d.trust;
+	if (mount_opts(&d.cfg, &fo))
+		goto out;
 	mo.kind = (enum region_kind)cfg_num(&d.cfg, CFG_KIND);
 	mo.reserve_pct = (unsigned)cfg_num(&d.cfg, CFG_RESERVE_PERCENT);
 	mo.trace_image = cfg_str(&d.cfg, CFG_PERSIST_TRACE);
@@ -768,6 +791,9 @@ int main(int argc, char **argv)
 		goto out;
 	if (badblocks_start(&d, cfg_num(&d.cfg, CFG_BADBLOCK_POLL_INTERVAL)))
 		goto out;
+	if (cfg_str(&d.cfg, CFG_MOUNT) &&
+	    fmount_new(&d.mount, d.ns, cfg_str(&d.cfg, CFG_MOUNT), &fo))
+		goto out; /* it said why */
 	if (so.listen_fd >= 0)
 		snprintf(sz, sizeof(sz), "socket activation");
 	else
@@ -794,6 +820,8 @@ out:
 	if (d.ev_watchdog)
 		event_free(d.ev_watchdog);
 	badblocks_stop(&d);
+	/* After the server's graceful stop released every grant: no lease break waits. */
+	fmount_delete(&d.mount);
 	metrics_http_delete(&d.metrics);
 	srv_delete(&d.srv);
 	sigbus_stop(&d);

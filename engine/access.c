@@ -31,6 +31,9 @@ int ns_permission(const struct ns_cred *c, const struct ns_attr *a, const struct
 {
 	unsigned bits;
 
+	/* An open file's I/O was allowed at open(2), as the kernel allows it through an fd. */
+	if (c && (c->flags & NS_CRED_OPEN) && !(mask & NS_MAY_EXEC))
+		return 0;
 	if (acl)
 		return ns_acl_permission(c, a->mode, a->uid, a->gid, acl, mask);
 	if (ns_cred_super(c)) {
@@ -65,7 +68,7 @@ int ns_may_delete(const struct ns_cred *c, const struct ns_attr *dir, const stru
 }
 
 int ns_may_setattr(const struct ns_cred *c, const struct ns_attr *a, const struct ns_acl *acl,
-		   const struct ns_setattr *sa, bool open_write, struct ns_setattr *out)
+		   const struct ns_setattr *sa, struct ns_setattr *out)
 {
 	bool super = ns_cred_super(c), owner = ns_cred_owns(c, a);
 	uint32_t gid = sa->valid & NS_SET_GID ? sa->gid : a->gid;
@@ -77,7 +80,7 @@ int ns_may_setattr(const struct ns_cred *c, const struct ns_attr *a, const struc
 			return -EISDIR;
 		if (!S_ISREG(a->mode))
 			return -EINVAL;
-		rc = open_write ? 0 : ns_permission(c, a, acl, NS_MAY_WRITE);
+		rc = ns_permission(c, a, acl, NS_MAY_WRITE);
 		if (rc)
 			return rc;
 	}

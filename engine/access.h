@@ -29,12 +29,21 @@ struct ns_acl;
 /* struct ns_cred flags */
 #define NS_CRED_SUPER 0x1   /* uid 0: bypasses the rwx checks and owner checks */
 #define NS_CRED_RESERVE 0x2 /* root or the daemon's user: may use the reserved space */
+/*
+ * An open file's I/O: read and write permission were checked when it was opened (a FUSE
+ * file handle keeps what open(2) allowed, as POSIX wants), so ns_permission grants
+ * NS_MAY_READ and NS_MAY_WRITE; search and owner checks are unchanged. Only for calls on
+ * the file's contents and size (ns_read, ns_write, ns_fallocate, ns_setattr of the size).
+ */
+#define NS_CRED_OPEN 0x4
 
 struct ns_cred {
 	uint32_t uid, gid;
 	uint32_t ngroups;	/* supplementary groups */
 	const uint32_t *groups; /* the caller keeps them alive */
 	unsigned flags;		/* NS_CRED_* */
+	const void *origin;	/* which frontend asks, as observers see it (observe.h);
+				 * NULL: the socket server */
 };
 
 /* ns_cred_in_group - @gid is @c's primary or one of its supplementary groups. */
@@ -85,9 +94,9 @@ struct ns_setattr;
 
 /*
  * ns_may_setattr - may @c make the changes @sa asks of @a (ACL @acl): chmod, chown,
- * truncate (@open_write: through a descriptor open for writing, which needs no write
- * permission, as ftruncate), times (explicit ones: the owner; NS_SET_*_NOW alone: the
- * owner or write permission, as utimensat)? On success *@out is what is to be done: @sa
+ * truncate (write permission, or through a descriptor open for writing: NS_CRED_OPEN, as
+ * ftruncate), times (explicit ones: the owner; NS_SET_*_NOW alone: the owner or write
+ * permission, as utimensat)? On success *@out is what is to be done: @sa
  * with the mode bits POSIX drops (setgid for a group the caller is not in, setuid/setgid
  * when the owner or group of a file changes).
  * Return: 0; -EPERM (not the owner, or a chown only the super user may do); -EACCES
@@ -95,6 +104,6 @@ struct ns_setattr;
  *         -EINVAL (size of anything but a file).
  */
 int ns_may_setattr(const struct ns_cred *c, const struct ns_attr *a, const struct ns_acl *acl,
-		   const struct ns_setattr *sa, bool open_write, struct ns_setattr *out);
+		   const struct ns_setattr *sa, struct ns_setattr *out);
 
 #endif

@@ -22,6 +22,7 @@
 #include "lease.h"
 #include "log.h"
 #include "nsint.h"
+#include "observe.h"
 #include "stats.h"
 #include "util.h"
 
@@ -265,15 +266,15 @@ static void expire(struct ns *ns, struct ns_inode *in, const struct ns_brk *b)
 			continue;
 		g->expired = true;
 		stats_add(STAT_LEASE_BREAKS_EXPIRED, 1);
-		log_event(LOG_LVL_NOTICE, LOG_EV_LEASE_TIMEOUT,
-			  LOG_KV({"REGION", region_path(ns->r)}, {"INODE", log_u64(ino_s, in->ino)},
-				 {"TIMEOUT_MS", log_u64(ms_s, timeout_ms)},
-				 {"PID",
-				  log_u64(pid_s,
-					  g->ops->pid ? (uint64_t)g->ops->pid(g->holder) : 0)}),
-			  "%s: lease break on inode %" PRIu64 " timed out after %" PRIu64
-			  " ms; dropping the holder",
-			  region_path(ns->r), in->ino, timeout_ms);
+		log_event(
+			LOG_LVL_NOTICE, LOG_EV_LEASE_TIMEOUT,
+			LOG_KV({"REGION", region_path(ns->r)}, {"INODE", log_u64(ino_s, in->ino)},
+			       {"TIMEOUT_MS", log_u64(ms_s, timeout_ms)},
+			       {"PID", log_u64(pid_s, g->ops->pid ? (uint64_t)g->ops->pid(g->holder)
+								  : 0)}),
+			"%s: lease break on inode %" PRIu64 " timed out after %" PRIu64
+			" ms; dropping the holder",
+			region_path(ns->r), in->ino, timeout_ms);
 		in_callback = ns;
 		g->ops->expired(g->holder, g);
 		in_callback = NULL;
@@ -392,6 +393,9 @@ static void notify_poison(struct ns *ns, struct ns_inode *in, uint64_t index)
 		}
 	}
 	pthread_mutex_unlock(&ns->grant_lock);
+	/* A frontend that caches the page (the FUSE mount) drops it too. */
+	ns_observe(ns, &(struct ns_change){NS_CHANGE_POISON, NULL, in->ino, index * FMT_BLOCK_SIZE,
+					   FMT_BLOCK_SIZE, NULL, 0});
 }
 
 void ns_lease_register(struct ns *ns)

@@ -978,9 +978,7 @@ static int setattr_inode(struct ns *ns, struct ns_ctx *c, uint64_t ino,
 	}
 	mlog_tx_init(&tx);
 	ns_fill_attr(in, &a);
-	rc = dying(in) ? -ENOENT
-		       : ns_may_setattr(c->cred, &a, ns_inode_acl(in, false), want,
-					c->flags & NS_CTX_OPEN_WRITE, &sa);
+	rc = dying(in) ? -ENOENT : ns_may_setattr(c->cred, &a, ns_inode_acl(in, false), want, &sa);
 	if (rc == 0 && sa.valid & NS_SET_SIZE) {
 		/* Zeroes what a grow exposes; a shrink breaks leases and adds its UNMAP. */
 		rc = sa.size > NS_FILE_SIZE_MAX

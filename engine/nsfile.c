@@ -14,6 +14,7 @@
 #include "fault.h"
 #include "log.h"
 #include "nsint.h"
+#include "observe.h"
 #include "poison.h"
 #include "util.h"
 
@@ -610,6 +611,10 @@ ssize_t ns_write_at(struct ns *ns, struct ns_ctx *c, uint64_t ino, const void *b
 	do
 		rc = write_file(ns, c, ino, buf, len, off, at);
 	while (ns_ctx_again(ns, c, rc));
+	/* Overwrites in place commit no record: tell the observer here. */
+	if (rc > 0)
+		ns_observe(ns, &(struct ns_change){NS_CHANGE_DATA, c->cred ? c->cred->origin : NULL,
+						   ino, off, (uint64_t)rc, NULL, 0});
 	return (ssize_t)ns_ctx_leave(ns, c, &local, rc);
 }
 

@@ -37,6 +37,7 @@
 struct ns_grant;
 struct ns_grant_ops;
 struct ns_hold;
+struct ns_observer;
 
 /*
  * One extended attribute, and an inode's set of them: immutable once published (a change
@@ -219,8 +220,9 @@ struct ns {
 	struct alloc *alloc;
 	uint64_t data_first, data_count; /* data area, in blocks */
 	struct ns_hooks hooks;
-	bool rdonly; /* atomic: mounted read-only, or metadata poison (poison.c) */
-	bool posix;  /* atomic: format version 2 (FMT_INCOMPAT_POSIX), set at mount or upgrade */
+	struct ns_observer *observer; /* observe.c: RCU-protected, set by a frontend */
+	bool rdonly;		      /* atomic: mounted read-only, or metadata poison (poison.c) */
+	bool posix; /* atomic: format version 2 (FMT_INCOMPAT_POSIX), set at mount or upgrade */
 
 	/* inode.c */
 	struct cds_lfht *inodes;  /* ino -> struct ns_inode */

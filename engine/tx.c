@@ -26,6 +26,7 @@
 #include "fault.h"
 #include "log.h"
 #include "nsint.h"
+#include "observe.h"
 #include "util.h"
 
 int ns_writable(struct ns *ns)
@@ -450,6 +451,8 @@ static int tx_run(struct ns *ns, const struct ns_cred *cred, struct mlog_tx *tx,
 	}
 	untouch(ns, &t);
 	pthread_rwlock_unlock(&ns->txlock);
+	if (rc == 0)
+		ns_observe_tx(ns, cred ? cred->origin : NULL, tx->buf, used);
 	if (rc) {
 		/* The log has it: the next mount applies it; until then, read-only. */
 		ns_tx_fail(ns, rc, "applying a committed transaction");

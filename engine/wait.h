@@ -60,13 +60,9 @@ struct ns_brk {
 	uint64_t deadline; /* mono ns: holders that have not acked by then are expired */
 };
 
-/* struct ns_ctx flags */
-#define NS_CTX_OPEN_WRITE 0x1 /* the caller has the inode open for writing (ftruncate) */
-
 struct ns_ctx {
 	const struct ns_cred *cred; /* NULL: trusted (no permission checks, reserves usable) */
 	uint32_t umask; /* create: mode bits cleared unless the directory has a default ACL */
-	unsigned flags; /* NS_CTX_* */
 	struct ns_waiter waiter;
 	uint64_t deadline; /* after NS_WAIT: mono ns to call again by if not woken; 0: none */
 	/* The engine's. */

@@ -43,7 +43,7 @@ static const struct cli_cmd commands[] = {
 	{"scrub", cmd_scrub, "read every block in use, catching media errors"},
 	{"stats", cmd_stats, "show the daemon's metrics: requests, latency, sessions, poison"},
 	{"inject", cmd_inject, "fault injection (a daemon run with --fault-injection)"},
-	{"mount", cmd_mount, "mount the file system with FUSE for every program"},
+	{"mount", cmd_mount, "how daxfsd mounts the file system with FUSE"},
 	{"umount", cmd_umount, "unmount a daxfs FUSE mount"},
 };
 

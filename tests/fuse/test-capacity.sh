@@ -49,9 +49,6 @@ fi
 
 # What the engine counts in the region itself.
 stop_mount
-kill -TERM "$daemon_pid"
-wait "$daemon_pid"
-daemon_pid=
 counted=$("$DAXFS_CLI" check --json "$T/region.img" |
 	python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["files"] + d["directories"])')
 if ((counted != USED)); then

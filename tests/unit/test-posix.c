@@ -657,10 +657,14 @@ static void test_writes(void)
 	T_ERR(ns_setattr(ns, as(&c, &owner), a.ino,
 			 &(struct ns_setattr){.valid = NS_SET_SIZE, .size = 100}, NULL),
 	      EACCES);
-	ns_ctx_init(&c, &owner);
-	c.flags = NS_CTX_OPEN_WRITE;
-	T_OK(ns_setattr(ns, &c, a.ino, &(struct ns_setattr){.valid = NS_SET_SIZE, .size = 100},
-			&b));
+	{
+		struct ns_cred handle = owner;
+
+		handle.flags |=
+			NS_CRED_OPEN; /* what the descriptor of open(O_CREAT|O_RDWR) allows */
+		T_OK(ns_setattr(ns, as(&c, &handle), a.ino,
+				&(struct ns_setattr){.valid = NS_SET_SIZE, .size = 100}, &b));
+	}
 	T_ASSERT(b.size == 100);
 	check_clean();
 }
