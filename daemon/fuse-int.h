@@ -27,11 +27,10 @@
 #include "fuse.h"
 #include "namespace.h"
 
-#define FM_THREADS 4	    /* threads reading /dev/fuse */
-#define FM_GROUPS_INLINE 16 /* supplementary groups kept without an allocation */
-#define FM_CRED_SLOTS 64    /* the groups cache */
-#define FM_NOTES_MAX 65536  /* invalidations queued at most; more are dropped (logged) */
-#define FM_HIDDEN_PREFIX ".daxfs-fuse-hidden."
+#define FM_THREADS 4		 /* threads reading /dev/fuse */
+#define FM_GROUPS_INLINE 16	 /* supplementary groups kept without an allocation */
+#define FM_CRED_SLOTS 64	 /* the groups cache */
+#define FM_NOTES_MAX 65536	 /* invalidations queued at most; more are dropped (logged) */
 #define FM_MAX_IO (1u << 20)	 /* max_write and max_read: 256 pages */
 #define FM_SMALL_IO (128u << 10) /* with FMOUNT_SMALL_PAGES */
 
@@ -42,21 +41,11 @@ struct fcred {
 	uint32_t *heap_groups; /* when more than FM_GROUPS_INLINE */
 };
 
-/* One file the kernel has open (fuse-nodes.c). */
-struct fnode {
-	uint64_t ino;
-	unsigned opens;
-	bool hidden; /* unlinked while open: lives on as @hname in @hdir */
-	uint64_t hdir;
-	char hname[64];
-	struct fnode *next; /* hash chain */
-};
-
 /* An open file: what open(2) allowed, kept for its I/O. */
 struct fh {
 	struct fh *prev, *next; /* m->handles, under nodes_lock */
-	struct fnode *node;
-	struct fcred cred; /* the opener, with NS_CRED_OPEN */
+	uint64_t ino;		/* open in the engine (ns_open) */
+	struct fcred cred;	/* the opener, with NS_CRED_OPEN */
 	bool append;
 };
 
@@ -69,7 +58,7 @@ struct fmount {
 	char *mountpoint;
 	struct fmount_opts o;
 	double attr_tmo, entry_tmo;
-	struct fcred trusted; /* the frontend's own calls (hidden names); origin: this mount */
+	struct fcred trusted; /* the frontend's own calls (last closes); origin: this mount */
 	bool stopping;	      /* atomic */
 
 	pthread_t threads[FM_THREADS];
@@ -77,9 +66,6 @@ struct fmount {
 
 	/* fuse-nodes.c */
 	pthread_mutex_t nodes_lock;
-	struct fnode **buckets;
-	size_t nbuckets, nnodes;
-	uint64_t hidden_seq;
 	struct fh *handles; /* open files, released at stop when the kernel could not */
 
 	/* fuse-cred.c */
@@ -109,26 +95,14 @@ struct fmount {
 
 /* --- fuse-nodes.c (Locking: each takes m->nodes_lock) --- */
 int fnodes_init(struct fmount *m);
-/* fnodes_fini - remove the hidden names left, free the handles and the table. */
+/* fnodes_fini - close the handles the kernel left open (their orphans go), free them. */
 void fnodes_fini(struct fmount *m);
-/* fnode_open - one more open of @ino. Return: the node; NULL (no memory). */
-struct fnode *fnode_open(struct fmount *m, uint64_t ino);
-bool fnode_is_open(struct fmount *m, uint64_t ino);
-/* fnode_hidden_name - a fresh hidden name for @ino into @out (64 bytes). */
-void fnode_hidden_name(struct fmount *m, uint64_t ino, char *out);
 /*
- * fnode_hide - @ino now lives as @hname in @dir. Return: true when it is still open (its
- * last close removes the name); false when it closed meanwhile (the caller removes it).
+ * fh_close_inode - one open of @ino fewer, synchronously, as the mount itself; an orphan's
+ * last close removes it (waiting, at most the lease-break timeout, for its mappers).
+ * Context: a thread that may wait (stop, an open whose reply was interrupted).
  */
-bool fnode_hide(struct fmount *m, uint64_t ino, uint64_t dir, const char *hname);
-/*
- * fnode_close - one open of @n fewer. Return: true when that was the last of a hidden file:
- * the caller removes @hname in *@dir.
- */
-bool fnode_close(struct fmount *m, struct fnode *n, uint64_t *dir, char *hname);
-/* fnode_hidden_under - whether a hidden file of ours is in directory @dir. */
-bool fnode_hidden_under(struct fmount *m, uint64_t dir);
-bool fnode_is_hidden_name(const char *name);
+void fh_close_inode(struct fmount *m, uint64_t ino);
 void fh_track(struct fmount *m, struct fh *h);
 void fh_untrack(struct fmount *m, struct fh *h);
 
@@ -183,7 +157,6 @@ struct fop {
 	struct fuse_file_info fi;
 	struct fh *fh;
 	struct ns_attr attr, attr2;
-	char hname[64];
 	int tries;
 	void *own[3]; /* copies made at park */
 };

@@ -13,7 +13,7 @@
  * out of its read of /dev/fuse (SIGUSR2, whose handler does nothing); the fops in flight
  * are answered (each within the lease-break timeout); then the session is unmounted,
  * which closes /dev/fuse (programs still using the mount get ENOTCONN) and detaches the
- * mount; then the hidden names of files unlinked while open are removed.
+ * mount; then the files it still had open are closed (an orphan among them is removed).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -495,7 +495,7 @@ void fmount_delete(struct fmount **mp)
 		fuse_session_destroy(m->se);
 		log_notice("fuse: unmounted %s", m->mountpoint);
 	}
-	fnodes_fini(m); /* after the kernel let go: removes the hidden names */
+	fnodes_fini(m); /* after the kernel let go: closes what it had open */
 	fcreds_fini(m);
 	free(m->mountpoint);
 	free(m);

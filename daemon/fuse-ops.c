@@ -5,10 +5,12 @@
  * getattr, readdir, read, statfs: RCU readers) run on the FUSE thread; the others go
  * through a fop (fuse-fop.c), which parks them when the engine must wait.
  *
- * daxfs has one name per file and no special files or extended attributes yet (issue 14):
- * link, symlink and mknod of anything but a regular file answer EPERM, xattrs ENOSYS (no
- * operation: the kernel stops asking). Their operations go in this table when the engine
- * has them.
+ * Every POSIX object of format version 2 passes through: hard and symbolic links, fifos,
+ * sockets and devices, extended attributes and POSIX ACLs (the kernel checks them itself,
+ * FUSE_CAP_POSIX_ACL with default_permissions, and passes the umask for the engine to
+ * apply when the directory has no default ACL). A file unlinked while open is an orphan in
+ * the engine until its last release. On a version 1 region mounted read-only the new
+ * objects answer EROFS.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,10 +20,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <time.h>
 
 #include "fuse-int.h"
 #include "log.h"
+#include "util.h"
 
 #define BLOCK 4096u
 
@@ -39,14 +43,6 @@ static struct fh *fh_of(const struct fuse_file_info *fi)
 static int errno_of(int64_t rc)
 {
 	return rc < 0 && rc > -4096 ? (int)-rc : EIO;
-}
-
-static int64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static int64_t ts_ns(const struct timespec *ts)
@@ -120,10 +116,6 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fcred c;
 	int rc;
 
-	if (fnode_is_hidden_name(name)) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
 	if (fm_failed(m, req))
 		return;
 	rc = fcred_of_req(m, req, &c);
@@ -206,13 +198,18 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		sa.valid |= NS_SET_SIZE;
 		sa.size = (uint64_t)attr->st_size;
 	}
-	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) {
+	/* utimensat: "now" has its own permission rule (the owner, or write permission). */
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+		sa.valid |= NS_SET_ATIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_ATIME) {
 		sa.valid |= NS_SET_ATIME;
-		sa.atime = to_set & FUSE_SET_ATTR_ATIME_NOW ? real_ns() : ts_ns(&attr->st_atim);
+		sa.atime = ts_ns(&attr->st_atim);
 	}
-	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+		sa.valid |= NS_SET_MTIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_MTIME) {
 		sa.valid |= NS_SET_MTIME;
-		sa.mtime = to_set & FUSE_SET_ATTR_MTIME_NOW ? real_ns() : ts_ns(&attr->st_mtim);
+		sa.mtime = ts_ns(&attr->st_mtim);
 	}
 	/* FUSE_SET_ATTR_CTIME alone: the engine sets ctime on every change itself. */
 	f = fop_new(m, req, as, run_setattr, reply_attr);
@@ -225,15 +222,6 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 /* --- names --- */
 
-/* name_ok - our hidden names cannot be made or named through the mount. */
-static bool name_ok(fuse_req_t req, const char *name, int err)
-{
-	if (!fnode_is_hidden_name(name))
-		return true;
-	fuse_reply_err(req, err);
-	return false;
-}
-
 static int run_mkdir(struct fop *f)
 {
 	return ns_mkdir(f->m->ns, &f->ctx, f->dir, f->name, f->mode, &f->attr);
@@ -241,105 +229,107 @@ static int run_mkdir(struct fop *f)
 
 static int run_mknod(struct fop *f)
 {
-	return ns_create(f->m->ns, &f->ctx, f->dir, f->name, f->mode, &f->attr);
+	return ns_mknod(f->m->ns, &f->ctx, f->dir, f->name, f->mode, f->off, &f->attr);
 }
 
-/* new_name - a fop that adds @name to @parent. */
-static void new_name(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		     fop_run_fn run)
+static int run_symlink(struct fop *f)
 {
-	struct fop *f;
+	return ns_symlink(f->m->ns, &f->ctx, f->dir, f->name, f->name2, &f->attr);
+}
 
-	if (!name_ok(req, name, EPERM))
-		return;
-	f = fop_new(mnt(req), req, NULL, run, reply_entry_fop);
+static int run_link(struct fop *f)
+{
+	return ns_link(f->m->ns, &f->ctx, f->ino, f->dir, f->name, &f->attr);
+}
+
+/*
+ * new_fop - a fop that adds @name to @parent, with the umask of the caller (the kernel
+ * leaves it to us under FUSE_CAP_POSIX_ACL: a directory's default ACL overrides it).
+ */
+static struct fop *new_fop(fuse_req_t req, fuse_ino_t parent, const char *name, fop_run_fn run)
+{
+	struct fop *f = fop_new(mnt(req), req, NULL, run, reply_entry_fop);
+
 	if (!f)
-		return;
+		return NULL;
+	f->ctx.umask = fuse_req_ctx(req)->umask & 0777;
 	f->dir = parent;
 	f->name = name;
-	f->mode = mode & 07777;
-	fop_go(f);
+	return f;
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	new_name(req, parent, name, mode, run_mkdir);
+	struct fop *f = new_fop(req, parent, name, run_mkdir);
+
+	if (!f)
+		return;
+	f->mode = mode & 07777;
+	fop_go(f);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-	(void)rdev;
-	if (!S_ISREG(mode)) {
-		fuse_reply_err(req, EPERM); /* no devices, fifos or sockets in daxfs (issue 14) */
+	struct fop *f = new_fop(req, parent, name, run_mknod);
+
+	if (!f)
+		return;
+	f->mode = mode & (S_IFMT | 07777);
+	f->off = rdev;
+	fop_go(f);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct fop *f = new_fop(req, parent, name, run_symlink);
+
+	if (!f)
+		return;
+	f->name2 = link;
+	fop_go(f);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct fop *f = new_fop(req, newparent, newname, run_link);
+
+	if (!f)
+		return;
+	f->ino = ino;
+	fop_go(f);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[4097];
+	ssize_t n;
+
+	if (fm_failed(mnt(req), req))
+		return;
+	n = ns_readlink(mnt(req)->ns, ino, buf, sizeof(buf) - 1);
+	if (n < 0) {
+		fuse_reply_err(req, errno_of(n));
 		return;
 	}
-	new_name(req, parent, name, mode, run_mknod);
+	buf[n] = '\0';
+	fuse_reply_readlink(req, buf);
 }
 
-/*
- * run_unlink - steps: 0 look the file up; 1 (open through the mount) rename it to a hidden
- * name; 2 (it closed meanwhile) remove that; 3 (not open) unlink it.
- */
+/* Removing a name: an open file stays, as an orphan in the engine, until its last release. */
 static int run_unlink(struct fop *f)
 {
-	struct fmount *m = f->m;
-	int rc;
-
-	switch (f->step) {
-	case 0:
-		rc = ns_lookup(m->ns, &f->ctx, f->dir, f->name, &f->attr);
-		if (rc)
-			return rc;
-		if (S_ISDIR(f->attr.mode))
-			return -EISDIR;
-		if (!fnode_is_open(m, f->attr.ino)) {
-			f->step = 3;
-			return run_unlink(f);
-		}
-		fnode_hidden_name(m, f->attr.ino, f->hname);
-		f->step = 1;
-		/* fall through */
-	case 1:
-		rc = ns_rename(m->ns, &f->ctx, f->dir, f->name, f->dir, f->hname,
-			       NS_RENAME_NOREPLACE);
-		if (rc)
-			return rc;
-		if (fnode_hide(m, f->attr.ino, f->dir, f->hname))
-			return 0;
-		f->step = 2;
-		/* fall through */
-	case 2:
-		rc = ns_unlink(m->ns, &f->ctx, f->dir, f->hname);
-		return rc == -ENOENT ? 0 : rc;
-	default:
-		return ns_unlink(m->ns, &f->ctx, f->dir, f->name);
-	}
+	return ns_unlink(f->m->ns, &f->ctx, f->dir, f->name);
 }
 
-/*
- * run_rmdir - the kernel sends RELEASE after close(2) returns, so a file unlinked while
- * open may sit in the directory under its hidden name for a moment: give those releases up
- * to 2 s before answering ENOTEMPTY.
- */
 static int run_rmdir(struct fop *f)
 {
-	int rc = ns_rmdir(f->m->ns, &f->ctx, f->dir, f->name);
-
-	if (rc != -ENOTEMPTY || f->tries >= 200)
-		return rc;
-	if (ns_lookup(f->m->ns, &f->ctx, f->dir, f->name, &f->attr) ||
-	    !fnode_hidden_under(f->m, f->attr.ino))
-		return rc;
-	return fop_retry_later(f, 10);
+	return ns_rmdir(f->m->ns, &f->ctx, f->dir, f->name);
 }
 
 static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name, fop_run_fn run)
 {
-	struct fop *f;
+	struct fop *f = fop_new(mnt(req), req, NULL, run, reply_err);
 
-	if (!name_ok(req, name, ENOENT))
-		return;
-	f = fop_new(mnt(req), req, NULL, run, reply_err);
 	if (!f)
 		return;
 	f->dir = parent;
@@ -357,53 +347,9 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	remove_name(req, parent, name, run_rmdir);
 }
 
-/*
- * run_rename - steps: 0 a plain rename, unless it replaces a file open through the mount;
- * then 1 exchange the two (the new name never goes missing), 2 hide the old file under the
- * name the source had, 3 (it closed meanwhile) remove that.
- */
 static int run_rename(struct fop *f)
 {
-	struct fmount *m = f->m;
-	int rc;
-
-	switch (f->step) {
-	case 0:
-		if (f->flags == 0 && ns_lookup(m->ns, &f->ctx, f->ndir, f->name2, &f->attr2) == 0 &&
-		    S_ISREG(f->attr2.mode) && fnode_is_open(m, f->attr2.ino) &&
-		    ns_lookup(m->ns, &f->ctx, f->dir, f->name, &f->attr) == 0 &&
-		    S_ISREG(f->attr.mode) && f->attr.ino != f->attr2.ino) {
-			f->step = 1;
-			return run_rename(f);
-		}
-		return ns_rename(m->ns, &f->ctx, f->dir, f->name, f->ndir, f->name2, f->flags);
-	case 1:
-		rc = ns_rename(m->ns, &f->ctx, f->dir, f->name, f->ndir, f->name2,
-			       NS_RENAME_EXCHANGE);
-		if (rc)
-			return rc;
-		fnode_hidden_name(m, f->attr2.ino, f->hname);
-		f->step = 2;
-		/* fall through */
-	case 2:
-		rc = ns_rename(m->ns, &f->ctx, f->dir, f->name, f->dir, f->hname,
-			       NS_RENAME_NOREPLACE);
-		if (rc == NS_WAIT)
-			return rc;
-		if (rc) {
-			log_warn("fuse: the file replaced by a rename stays as %s in directory "
-				 "%" PRIu64 ": %s",
-				 f->name, f->dir, strerror(errno_of(rc)));
-			return 0;
-		}
-		if (fnode_hide(m, f->attr2.ino, f->dir, f->hname))
-			return 0;
-		f->step = 3;
-		/* fall through */
-	default:
-		rc = ns_unlink(m->ns, &f->ctx, f->dir, f->hname);
-		return rc == NS_WAIT ? rc : 0;
-	}
+	return ns_rename(f->m->ns, &f->ctx, f->dir, f->name, f->ndir, f->name2, f->flags);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -415,8 +361,6 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		fuse_reply_err(req, EINVAL); /* RENAME_WHITEOUT: daxfs has no whiteouts */
 		return;
 	}
-	if (!name_ok(req, name, ENOENT) || !name_ok(req, newname, EPERM))
-		return;
 	f = fop_new(mnt(req), req, NULL, run_rename, reply_err);
 	if (!f)
 		return;
@@ -428,20 +372,105 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	fop_go(f);
 }
 
-static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+/* --- extended attributes (ACLs among them) --- */
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	(void)ino;
-	(void)newparent;
-	(void)newname;
-	fuse_reply_err(req, EPERM); /* one name per file until the engine has links (issue 14) */
+	struct fmount *m = mnt(req);
+	char *buf = NULL;
+	struct ns_ctx x;
+	struct fcred c;
+	ssize_t n;
+	int rc;
+
+	if (fm_failed(m, req))
+		return;
+	rc = fcred_of_req(m, req, &c);
+	if (rc) {
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	if (size)
+		buf = fm_thread_buf(); /* FM_MAX_IO: larger than any value */
+	ns_ctx_init(&x, &c.ns);
+	n = ns_getxattr(m->ns, &x, ino, name, buf, MIN(size, (size_t)FM_MAX_IO));
+	fcred_release(&c);
+	if (n < 0)
+		fuse_reply_err(req, errno_of(n));
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
 }
 
-static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	(void)link;
-	(void)parent;
-	(void)name;
-	fuse_reply_err(req, EPERM); /* no symbolic links until the engine has them (issue 14) */
+	struct fmount *m = mnt(req);
+	char *buf = NULL;
+	struct ns_ctx x;
+	struct fcred c;
+	ssize_t n;
+	int rc;
+
+	if (fm_failed(m, req))
+		return;
+	rc = fcred_of_req(m, req, &c);
+	if (rc) {
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	if (size)
+		buf = fm_thread_buf();
+	ns_ctx_init(&x, &c.ns);
+	n = ns_listxattr(m->ns, &x, ino, buf, MIN(size, (size_t)FM_MAX_IO));
+	fcred_release(&c);
+	if (n < 0)
+		fuse_reply_err(req, errno_of(n));
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+static int run_setxattr(struct fop *f)
+{
+	int flags = (f->flags & XATTR_CREATE ? NS_XATTR_CREATE : 0) |
+		    (f->flags & XATTR_REPLACE ? NS_XATTR_REPLACE : 0);
+
+	if (f->flags & ~(unsigned)(XATTR_CREATE | XATTR_REPLACE))
+		return -EINVAL;
+	return ns_setxattr(f->m->ns, &f->ctx, f->ino, f->name, f->buf, f->len, flags);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	struct fop *f = fop_new(mnt(req), req, NULL, run_setxattr, reply_err);
+
+	if (!f)
+		return;
+	f->ino = ino;
+	f->name = name;
+	f->buf = value;
+	f->len = size;
+	f->flags = (unsigned)flags;
+	fop_go(f);
+}
+
+static int run_removexattr(struct fop *f)
+{
+	return ns_removexattr(f->m->ns, &f->ctx, f->ino, f->name);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct fop *f = fop_new(mnt(req), req, NULL, run_removexattr, reply_err);
+
+	if (!f)
+		return;
+	f->ino = ino;
+	f->name = name;
+	fop_go(f);
 }
 
 /* --- files --- */
@@ -466,25 +495,28 @@ static unsigned access_mask(int flags)
 	return mask;
 }
 
-/* fh_new - the handle of an open of f->attr, with what the open allowed. Return: 0; -ENOMEM. */
+/*
+ * fh_new - the handle of an open of f->attr, with what the open allowed, and an open of its
+ * inode in the engine (an unlink then leaves it as an orphan until the last release).
+ * Return: 0; NS_WAIT (nothing done: run again); -ENOMEM; ns_open's errors.
+ */
 static int fh_new(struct fop *f)
 {
 	struct fmount *m = f->m;
-	struct fh *h = calloc(1, sizeof(*h));
+	struct fh *h;
+	int rc;
 
-	if (!h)
-		return -ENOMEM;
-	if (fcred_copy(&h->cred, &f->cred)) {
+	rc = ns_open(m->ns, &f->ctx, f->attr.ino);
+	if (rc)
+		return rc;
+	h = calloc(1, sizeof(*h));
+	if (!h || fcred_copy(&h->cred, &f->cred)) {
 		free(h);
+		fh_close_inode(m, f->attr.ino);
 		return -ENOMEM;
 	}
 	h->cred.ns.flags |= NS_CRED_OPEN;
-	h->node = fnode_open(m, f->attr.ino);
-	if (!h->node) {
-		fcred_release(&h->cred);
-		free(h);
-		return -ENOMEM;
-	}
+	h->ino = f->attr.ino;
 	h->append = f->fi.flags & O_APPEND;
 	fh_track(m, h);
 	f->fi.fh = (uintptr_t)h;
@@ -496,13 +528,8 @@ static int fh_new(struct fop *f)
 /* fh_drop - free a handle the kernel never got (its reply was interrupted). */
 static void fh_drop(struct fmount *m, struct fh *h)
 {
-	uint64_t dir;
-	char hname[64];
-
 	fh_untrack(m, h);
-	if (fnode_close(m, h->node, &dir, hname))
-		log_warn("fuse: %s in directory %" PRIu64 " stays (its open was interrupted)",
-			 hname, dir);
+	fh_close_inode(m, h->ino);
 	fcred_release(&h->cred);
 	free(h);
 }
@@ -620,11 +647,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 {
 	struct fop *f;
 
-	if (!name_ok(req, name, EPERM))
-		return;
 	f = fop_new(mnt(req), req, NULL, run_create, reply_create);
 	if (!f)
 		return;
+	f->ctx.umask = fuse_req_ctx(req)->umask & 0777;
 	f->dir = parent;
 	f->name = name;
 	f->mode = mode & 07777;
@@ -632,7 +658,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	fop_go(f);
 }
 
-/* run_release - 0 close the handle; 1 (the last close of a hidden file) remove its name. */
+/*
+ * run_release - 0 close the handle (the engine's open of its inode: it may park for the
+ * inode's lock, before anything is dropped); 1 the last close of an orphan removes it (it
+ * may park for the orphan's mappers).
+ */
 static int run_release(struct fop *f)
 {
 	struct fmount *m = f->m;
@@ -640,21 +670,23 @@ static int run_release(struct fop *f)
 	int rc;
 
 	if (f->step == 0) {
-		bool last_hidden = fnode_close(m, h->node, &f->dir, f->hname);
-
+		rc = ns_close(m->ns, &f->ctx, h->ino);
+		if (rc == NS_WAIT)
+			return rc;
+		f->ino = h->ino;
 		fh_untrack(m, h);
 		fcred_release(&h->cred);
 		free(h);
 		f->fh = NULL;
-		if (!last_hidden)
+		if (rc != 1)
 			return 0;
 		f->step = 1;
 	}
-	rc = ns_unlink(m->ns, &f->ctx, f->dir, f->hname);
-	if (rc && rc != NS_WAIT && rc != -ENOENT)
-		log_warn("fuse: cannot remove %s (unlinked while open) in directory %" PRIu64
-			 ": %s; remove it by hand",
-			 f->hname, f->dir, strerror(errno_of(rc)));
+	rc = ns_remove_orphan(m->ns, &f->ctx, f->ino);
+	if (rc && rc != NS_WAIT)
+		log_warn("fuse: inode %" PRIu64 " (unlinked while open) could not be removed at "
+			 "its last close: %s; the next mount removes it",
+			 f->ino, strerror(errno_of(rc)));
 	return rc == NS_WAIT ? rc : 0;
 }
 
@@ -864,8 +896,6 @@ static int rd_entry(void *ctx, const char *name, uint64_t ino, uint32_t mode, ui
 	struct rd *r = ctx;
 	struct fuse_entry_param e = {0};
 
-	if (fnode_is_hidden_name(name))
-		return 0;
 	e.attr.st_ino = ino;
 	e.attr.st_mode = mode & S_IFMT;
 	if (r->plus) {
@@ -984,6 +1014,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	unsigned io = m->o.no & FMOUNT_SMALL_PAGES ? FM_SMALL_IO : FM_MAX_IO;
 	unsigned on = FUSE_CAP_ASYNC_READ | FUSE_CAP_ATOMIC_O_TRUNC, off = 0;
 
+	/*
+	 * ACLs: the kernel checks them (default_permissions) from system.posix_acl_access,
+	 * and leaves the umask to us (the engine applies it unless a default ACL applies).
+	 */
+	on |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+
 	/* max_write of 1 MiB makes libfuse ask for max_pages 256. */
 	conn->max_write = io;
 	conn->max_read = io; /* must equal -o max_read (fuse-mount.c) */
@@ -1033,6 +1069,11 @@ const struct fuse_lowlevel_ops fm_ops = {
 	.rename = op_rename,
 	.link = op_link,
 	.symlink = op_symlink,
+	.readlink = op_readlink,
+	.getxattr = op_getxattr,
+	.setxattr = op_setxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
 	.create = op_create,
 	.open = op_open,
 	.read = op_read,

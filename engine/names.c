@@ -1109,26 +1109,28 @@ static int remove_orphan(struct ns *ns, struct ns_ctx *c, struct ns_inode *in)
 	return rc;
 }
 
-/*
- * close_inode - drop one open of @ino; the last one of an orphan removes it. An open is
- * dropped once: a call that parks (for the orphan's mappers) has already dropped it and
- * finds the orphan again when it runs again.
- */
-static int close_inode(struct ns *ns, struct ns_ctx *c, uint64_t ino, bool *dropped)
+/* is_orphan - @in (locked) has no name and no open left. */
+static bool is_orphan(struct ns_inode *in)
+{
+	return !dying(in) && !S_ISDIR(in->type) && in->opens == 0 && inode_nlink(in) == 0;
+}
+
+/* close_inode - drop one open of @ino (parks, before dropping it, for its lock). */
+static int close_inode(struct ns *ns, struct ns_ctx *c, uint64_t ino)
 {
 	struct ns_inode *in = ns_inode_get(ns, ino);
 	int rc;
 
 	if (!in)
-		return *dropped ? 0 : -ENOENT;
+		return -ENOENT;
 	rc = ns_ilock(ns, c, in);
 	if (rc == 0) {
-		if (!*dropped && in->opens) {
+		if (in->opens == 0 || dying(in))
+			rc = -ENOENT;
+		else
 			in->opens--;
-			*dropped = true;
-		}
-		if (!dying(in) && in->opens == 0 && inode_nlink(in) == 0 && !ns_writable(ns))
-			rc = remove_orphan(ns, c, in);
+		if (rc == 0 && is_orphan(in))
+			rc = 1;
 		ns_iunlock(in);
 	}
 	ns_inode_put(ns, in);
@@ -1138,12 +1140,40 @@ static int close_inode(struct ns *ns, struct ns_ctx *c, uint64_t ino, bool *drop
 int ns_close(struct ns *ns, struct ns_ctx *c, uint64_t ino)
 {
 	struct ns_ctx local;
-	bool dropped = false;
 	int64_t rc;
 
 	c = ns_ctx_enter(ns, c, &local);
 	do
-		rc = close_inode(ns, c, ino, &dropped);
+		rc = close_inode(ns, c, ino);
+	while (ns_ctx_again(ns, c, rc));
+	return (int)ns_ctx_leave(ns, c, &local, rc);
+}
+
+static int remove_orphan_ino(struct ns *ns, struct ns_ctx *c, uint64_t ino)
+{
+	struct ns_inode *in = ns_inode_get(ns, ino);
+	int rc;
+
+	if (!in)
+		return 0; /* gone already */
+	rc = ns_ilock(ns, c, in);
+	if (rc == 0) {
+		if (is_orphan(in) && !ns_writable(ns))
+			rc = remove_orphan(ns, c, in);
+		ns_iunlock(in);
+	}
+	ns_inode_put(ns, in);
+	return rc;
+}
+
+int ns_remove_orphan(struct ns *ns, struct ns_ctx *c, uint64_t ino)
+{
+	struct ns_ctx local;
+	int64_t rc;
+
+	c = ns_ctx_enter(ns, c, &local);
+	do
+		rc = remove_orphan_ino(ns, c, ino);
 	while (ns_ctx_again(ns, c, rc));
 	return (int)ns_ctx_leave(ns, c, &local, rc);
 }

@@ -269,13 +269,16 @@ int ns_link(struct ns *ns, struct ns_ctx *c, uint64_t ino, uint64_t dir, const c
 
 /*
  * ns_open / ns_close - a caller that keeps @ino open: while any open remains, removing its
- * last name leaves it an orphan (nlink 0, still readable and writable by number), removed
- * by the last ns_close (or at the next mount, after a crash). ns_close may park, for the
- * orphan's mappers; it drops its open once however often it runs.
- * Return: 0; -ENOENT; -EISDIR (ns_open of a directory); NS_WAIT.
+ * last name leaves it an orphan (nlink 0, still readable and writable by number). When
+ * ns_close drops the last open of an orphan it returns 1: the caller then removes it with
+ * ns_remove_orphan (which may park, for the orphan's mappers, and may be called again
+ * until it returns 0; a crash before leaves it to the next mount to remove).
+ * Return: 0; 1 (ns_close: remove the orphan); -ENOENT (also ns_close of an inode not
+ *         open); -EISDIR (ns_open of a directory); NS_WAIT (nothing done yet: call again).
  */
 int ns_open(struct ns *ns, struct ns_ctx *c, uint64_t ino);
 int ns_close(struct ns *ns, struct ns_ctx *c, uint64_t ino);
+int ns_remove_orphan(struct ns *ns, struct ns_ctx *c, uint64_t ino);
 
 /*
  * ns_unlink / ns_rmdir - remove a file / an empty directory. @c needs write and search

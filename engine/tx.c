@@ -378,6 +378,15 @@ static void touch(struct ns *ns, const struct mlog_tx *tx, size_t used, struct t
 		case FMT_REC_UNMAP:
 			touch_one(ns, t, ((const struct fmt_unmap *)p)->ino);
 			break;
+		case FMT_REC_SYMLINK:
+			touch_one(ns, t, ((const struct fmt_symlink *)p)->ino);
+			break;
+		case FMT_REC_XATTR_SET:
+			touch_one(ns, t, ((const struct fmt_xattr *)p)->ino);
+			break;
+		case FMT_REC_XATTR_DEL:
+			touch_one(ns, t, ((const struct fmt_xattr_del *)p)->ino);
+			break;
 		default:
 			break;
 		}

@@ -42,11 +42,14 @@ int ns_getattr(struct ns *ns, uint64_t ino, struct ns_attr *out)
 }
 
 /*
- * lookup_in - the inode @name (@len bytes) in directory @d names, if @cred may search @d.
+ * lookup_in - the inode @name (@len bytes) in directory @d names, if @cred may search @d,
+ * and (@attr not NULL) its attributes, as one moment saw them: the name still named that
+ * inode when they were read (no rename or unlink in @d meanwhile), so a concurrent rename
+ * never shows an inode under a name it had left, or no inode under a name it replaced.
  * Locking: RCU read side.
  */
 static int lookup_in(struct ns *ns, const struct ns_cred *cred, struct ns_inode *d,
-		     const char *name, size_t len, struct ns_inode **out)
+		     const char *name, size_t len, struct ns_inode **out, struct ns_attr *attr)
 {
 	struct ns_dirent *de;
 	struct ns_attr da;
@@ -67,6 +70,8 @@ static int lookup_in(struct ns *ns, const struct ns_cred *cred, struct ns_inode 
 		de = ns_dirent_find(ns, d->ino, name, len);
 		*out = de ? ns_inode_find(ns, de->ino) : NULL;
 		rc = *out ? 0 : -ENOENT;
+		if (rc == 0 && attr && !fill_stable(*out, attr))
+			rc = -ENOENT;
 	} while (ns_seq_retry(d, seq));
 	return rc;
 }
@@ -79,9 +84,7 @@ int ns_lookup(struct ns *ns, struct ns_ctx *c, uint64_t dir, const char *name, s
 	rcu_read_begin();
 	d = ns_inode_find(ns, dir);
 	if (d)
-		rc = lookup_in(ns, c ? c->cred : NULL, d, name, strlen(name), &in);
-	if (rc == 0)
-		ns_fill_attr(in, out);
+		rc = lookup_in(ns, c ? c->cred : NULL, d, name, strlen(name), &in, out);
 	rcu_read_end();
 	return rc;
 }
@@ -183,6 +186,7 @@ int ns_walk(struct ns *ns, struct ns_ctx *c, const char *path, unsigned flags, s
 	size_t plen = strnlen(path, NS_PATH_MAX);
 	struct walk_bufs w = {{NULL, NULL}, 0, 0};
 	struct ns_inode *cur, *root;
+	bool last = false; /* out->attr holds cur's attributes (its lookup filled them) */
 	const char *p = path;
 	int rc = 0;
 
@@ -231,7 +235,8 @@ int ns_walk(struct ns *ns, struct ns_ctx *c, const char *path, unsigned flags, s
 			out->slash = *p == '/';
 			goto found;
 		}
-		rc = lookup_in(ns, cred, cur, comp, len, &next);
+		/* The last component's attributes come with its name (lookup_in). */
+		rc = lookup_in(ns, cred, cur, comp, len, &next, *q ? NULL : &out->attr);
 		if (rc)
 			break;
 		/*
@@ -253,9 +258,13 @@ int ns_walk(struct ns *ns, struct ns_ctx *c, const char *path, unsigned flags, s
 			break;
 		}
 		cur = next;
+		last = !*q;
 	}
 	if (rc == 0 && flags & NS_WALK_PARENT)
-		rc = -EINVAL; /* the root has no parent */
+		rc = -EINVAL;				       /* the root has no parent */
+	if (rc == 0 && !last && !fill_stable(cur, &out->attr)) /* "/": the root */
+		rc = -ENOENT;
+	goto out;
 found:
 	if (rc == 0 && !fill_stable(cur, &out->attr))
 		rc = -ENOENT;

@@ -150,9 +150,27 @@ static void test_names(void)
 	FAILS(unlink(P("n/d")), EISDIR);
 	FAILS(unlink(P("n/missing")), ENOENT);
 	FAILS(rmdir(P("n/missing")), ENOENT);
-	FAILS(link(P("n/f"), P("n/g")), EPERM);
-	FAILS(symlink("f", P("n/s")), EPERM);
-	FAILS(mknod(P("n/p"), S_IFIFO | 0644, 0), EPERM);
+	/* Format v2: hard links, symbolic links, fifos through the mount. */
+	SYS(link(P("n/f"), P("n/g")));
+	SYS(stat(P("n/g"), &st));
+	T_ASSERT(st.st_nlink == 2);
+	FAILS(link(P("n/d"), P("n/dl")), EPERM);
+	SYS(symlink("f", P("n/s")));
+	{
+		char t[16];
+
+		T_ASSERT(readlink(P("n/s"), t, sizeof(t)) == 1 && t[0] == 'f');
+		SYS(lstat(P("n/s"), &st));
+		T_ASSERT(S_ISLNK(st.st_mode));
+		SYS(stat(P("n/s"), &st));
+		T_ASSERT(S_ISREG(st.st_mode) && st.st_nlink == 2);
+	}
+	SYS(mknod(P("n/p"), S_IFIFO | 0644, 0));
+	SYS(stat(P("n/p"), &st));
+	T_ASSERT(S_ISFIFO(st.st_mode));
+	SYS(unlink(P("n/g")));
+	SYS(unlink(P("n/s")));
+	SYS(unlink(P("n/p")));
 	/* mknod of a regular file is a create */
 	SYS(mknod(P("n/r"), S_IFREG | 0600, 0));
 	SYS(stat(P("n/r"), &st));

@@ -269,6 +269,8 @@ static void test_orphans(void)
 	T_ASSERT(ns_write(ns, NULL, f, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf));
 	T_OK(ns_link(ns, NULL, f, d, "g", NULL));
 	T_OK(ns_open(ns, NULL, f));
+	T_OK(ns_open(ns, NULL, f));
+	T_OK(ns_close(ns, NULL, f)); /* one of two opens: still open, still named */
 	/* Both names go while it is open: it stays, readable and writable by number. */
 	T_OK(ns_unlink(ns, NULL, d, "f"));
 	T_OK(ns_unlink(ns, NULL, d, "g"));
@@ -279,8 +281,12 @@ static void test_orphans(void)
 	T_ERR(ns_link(ns, NULL, f, d, "back", NULL), ENOENT);
 	/* The last close removes it. */
 	ns_statfs(ns, &s0);
-	T_OK(ns_close(ns, NULL, f));
+	T_ASSERT(ns_close(ns, NULL, f) == 1);
+	T_OK(ns_getattr(ns, f, &a)); /* until the closer removes it */
+	T_OK(ns_remove_orphan(ns, NULL, f));
+	T_OK(ns_remove_orphan(ns, NULL, f)); /* again: nothing to do */
 	T_ERR(ns_getattr(ns, f, &a), ENOENT);
+	T_ERR(ns_close(ns, NULL, f), ENOENT);
 	remount(); /* the frees wait for a grace period; a remount has them done */
 	ns_statfs(ns, &s1);
 	T_ASSERT(s1.blocks_free >= s0.blocks_free + sizeof(buf) / 4096);
