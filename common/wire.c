@@ -260,7 +260,7 @@ static int decode_body(const uint8_t *buf, size_t len, struct wire_req *out)
 
 		memcpy(&h, body, sizeof(h));
 		/* Another version is the daemon's to refuse (EPROTO), with a reply. */
-		if (h.version == WIRE_VERSION && h.flags != 0)
+		if (h.version == WIRE_VERSION && (h.flags & ~(uint32_t)WIRE_HELLO_F_RING))
 			return -EBADMSG;
 		break;
 	}

@@ -644,6 +644,7 @@ int main(int argc, char **argv)
 	so.max_sessions = (unsigned)cfg_num(&d.cfg, CFG_MAX_SESSIONS);
 	so.max_sessions_per_user = (unsigned)cfg_num(&d.cfg, CFG_MAX_SESSIONS_PER_USER);
 	so.poll_ns = cfg_num(&d.cfg, CFG_POLL_US) * 1000;
+	so.ring_threads = (unsigned)cfg_num(&d.cfg, CFG_RING_THREADS);
 	so.trust = &d.trust;
 	mo.kind = (enum region_kind)cfg_num(&d.cfg, CFG_KIND);
 	mo.reserve_pct = (unsigned)cfg_num(&d.cfg, CFG_RESERVE_PERCENT);

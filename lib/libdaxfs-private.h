@@ -3,8 +3,9 @@
 #define DAXFS_LIB_PRIVATE_H
 
 /*
- * libdaxfs internals shared by libdaxfs.c (session, requests, replies, events in, errors)
- * and map.c (mappings, what the library does for each event).
+ * libdaxfs internals shared by errors.c, session.c (session, requests, replies, the socket),
+ * ring.c (the shared-memory ring), events.c, names.c (the calls) and map.c (mappings, what
+ * the library does for each event). Each includes only this header of the library's own.
  *
  * Threading model. Any number of threads call into one handle. Each request takes a slot
  * (the table of requests in flight: at most the daemon's inflight_max), builds its message
@@ -126,7 +127,7 @@ struct daxfs {
 	pthread_t ev_thread;
 };
 
-/* --- libdaxfs.c --- */
+/* --- session.c --- */
 
 /* lib_err - set the calling thread's detail string; return @err (a negative errno). */
 int lib_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -164,6 +165,40 @@ static inline void *lib_reply_body(struct lib_slot *s)
 
 /* lib_send_ack - send ACK {grant, generation} (no reply). Return: 0 or a negative errno. */
 int lib_send_ack(struct daxfs *fs, uint64_t grant, uint64_t generation);
+
+/* --- errors.c --- */
+
+/* lib_errstr - strerror() of @err (either sign) without its static buffer. */
+const char *lib_errstr(int err, char *buf, size_t len);
+
+/* --- session.c: the socket transport (events.c reads it too) --- */
+
+enum {
+	RECV_DISPATCHED = 0, /* a reply went to its slot (or a stray packet was dropped) */
+	RECV_EVENT = 1,	     /* an event was copied out */
+};
+
+struct timespec lib_ns_to_timespec(uint64_t ns);
+
+/*
+ * lib_reader_recv - receive one packet and dispatch it: a reply to its slot, an event to
+ * *@ev. Context: the thread holding the reader role, fs->lock not held.
+ * Return: RECV_DISPATCHED; RECV_EVENT (*@ev filled); -EAGAIN (nothing, !@block);
+ *         -ETIMEDOUT; -ECONNRESET.
+ */
+int lib_reader_recv(struct daxfs *fs, uint64_t deadline, bool block, struct lib_event *ev);
+
+/*
+ * __lib_reader_release - give up the reader role and wake one thread that sleeps waiting
+ * for a reply (not @self), so that it takes the role over. Locking: fs->lock held.
+ */
+void __lib_reader_release(struct daxfs *fs, const struct lib_slot *self);
+
+/*
+ * __lib_session_break - the session is unusable from now on: every waiting and later
+ * request fails with -ECONNRESET. Locking: fs->lock held.
+ */
+void __lib_session_break(struct daxfs *fs);
 
 /* --- map.c --- */
 

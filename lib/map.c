@@ -527,7 +527,7 @@ int daxfs_map_new(struct daxfs *fs, uint64_t ino, uint64_t off, uint64_t len, in
 		goto err_slot;
 	/*
 	 * The slot stays ours until the mapping is on the list: events for the grant that
-	 * come meanwhile are queued on it (see dispatch in libdaxfs.c).
+	 * come meanwhile are queued on it (see dispatch in session.c).
 	 */
 	memcpy(&rep, lib_reply_body(s), sizeof(rep));
 	m->grant = rep.grant;
