@@ -63,8 +63,11 @@ int ring_take(struct ring_cursor *c, void *area, void *buf, unsigned *slot, size
 	n = __atomic_load_n(&s->len, __ATOMIC_ACQUIRE);
 	*slot = i;
 	*len = 0;
-	if (n < sizeof(struct wire_hdr) || n > RING_MSG_MAX)
+	if (n < sizeof(struct wire_hdr) || n > RING_MSG_MAX) {
+		/* The header, for the id the error reply repeats. */
+		memcpy(buf, ring_msg_of(s), sizeof(struct wire_hdr));
 		return RING_TOOK;
+	}
 	/* Copied once; the decoder sees only the copy (the client may rewrite the slot). */
 	memcpy(buf, ring_msg_of(s), n);
 	*len = n;

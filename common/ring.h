@@ -113,7 +113,7 @@ enum ring_take_result {
  * ring_take - take the entry at the cursor's head, if one was submitted, and copy its
  * message out into @buf (RING_MSG_MAX bytes). An entry whose position is not the head's is
  * not submitted yet. A slot length outside [sizeof(struct wire_hdr), RING_MSG_MAX] is
- * taken with *@len = 0 (the caller answers it EMSGSIZE in the slot).
+ * taken with *@len = 0 and only the header copied (the caller answers it EMSGSIZE).
  * Context: the one thread that consumes this ring.
  * Return: RING_EMPTY; RING_TOOK (*@slot marked busy, *@len bytes in @buf); RING_BAD (*@why).
  */

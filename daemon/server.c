@@ -129,8 +129,8 @@ struct work {
 	struct event *timer; /* the deadline of a parked request; made the first time */
 	uint32_t state;	     /* atomic: enum work_state */
 	uint64_t start_ns;   /* when the loop read it (metrics) */
-	uint64_t reserve;     /* bytes reserved on the session (sess_reserve) */
-	int slot;	      /* the ring slot it came in and is answered in; -1: the socket */
+	uint64_t reserve;    /* bytes reserved on the session (sess_reserve) */
+	int slot;	     /* the ring slot it came in and is answered in; -1: the socket */
 	struct wire_req req;
 	uint64_t buf[]; /* the packet, 8-aligned */
 };
@@ -503,8 +503,8 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 			break;
 		/* Its worker still has it (about to park): run it again instead. */
 		if (st == WORK_QUEUED &&
-		    __atomic_compare_exchange_n(&w->state, &st, WORK_WOKEN, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		    __atomic_compare_exchange_n(&w->state, &st, WORK_WOKEN, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
 			return;
 		if (st != WORK_PARKED && st != WORK_QUEUED)
 			return;
@@ -540,7 +540,8 @@ static bool park(struct srv *srv, struct work *w)
 				      (suseconds_t)((at - MIN(at, now)) % 1000000000ULL / 1000)};
 		if (!w->timer)
 			w->timer = evtimer_new(srv->base, on_deadline, w);
-		if ((!w->timer || evtimer_add(w->timer, &tv) < 0) && ns_ctx_cancel(srv->ns, &w->ctx))
+		if ((!w->timer || evtimer_add(w->timer, &tv) < 0) &&
+		    ns_ctx_cancel(srv->ns, &w->ctx))
 			return false; /* no timer: do not park what only the deadline would wake */
 	}
 	if (__atomic_compare_exchange_n(&w->state, &st, WORK_PARKED, false, __ATOMIC_ACQ_REL,
@@ -746,8 +747,7 @@ static bool hello(struct srv *srv, struct sess *s, const struct wire_req *req)
 	fds[0] = fd;
 	/* A ring without its doorbell is no ring: the client then keeps to the socket. */
 	if (status == 0 && s->ring_area && ring_attach(srv->rings, s, s->ring_area, &fds[1]))
-		log_warn("session %" PRIu64 ": cannot set up its ring; it uses the socket",
-			 s->id);
+		log_warn("session %" PRIu64 ": cannot set up its ring; it uses the socket", s->id);
 	sess_send_fds(s, srv->lbuf, len, fds, fds[1] >= 0 ? 2 : (fd >= 0 ? 1 : 0));
 	metrics_request(WIRE_HELLO, status, srv->active_at);
 	if (fd >= 0)

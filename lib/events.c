@@ -152,6 +152,7 @@ int daxfs_event_thread_start(struct daxfs *fs)
 		goto out;
 	}
 	fs->ev_running = true;
+	__atomic_store_n(&fs->ev_on, true, __ATOMIC_RELEASE);
 out:
 	pthread_mutex_unlock(&fs->ev_lock);
 	return ret;
@@ -183,5 +184,6 @@ void daxfs_event_thread_stop(struct daxfs *fs)
 	close(fs->ev_stop_fd);
 	fs->ev_stop_fd = -1;
 	fs->ev_running = false;
+	__atomic_store_n(&fs->ev_on, false, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&fs->ev_lock);
 }

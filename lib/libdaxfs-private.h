@@ -78,6 +78,7 @@ struct lib_slot {
 	int err;	 /* DONE: 0, or a negative errno when the reply could not be used */
 	const char *why; /* the detail for err */
 	int fd;		 /* DONE: the fd that came with the reply, or -1 */
+	int fd2;	 /* DONE: a HELLO reply's second fd (the ring's doorbell), or -1 */
 	size_t len;	 /* DONE: bytes of the reply in buf */
 	uint8_t *req;	 /* WIRE_MSG_MAX bytes: the request, built and sent by the owner */
 	uint8_t *buf;	 /* WIRE_MSG_MAX bytes: the reply; the reader swaps it with its own */
@@ -99,6 +100,14 @@ struct daxfs {
 	size_t shm_size;
 
 	pthread_mutex_t send_lock;
+
+	/* The ring (ring.c): set at HELLO, then fixed. */
+	void *ring;	   /* in the shm mapping, after shm_size bytes; NULL: socket only */
+	int ring_efd;	   /* the doorbell; -1 */
+	size_t map_size;   /* of the shm mapping: shm_size, + RING_SIZE with a ring */
+	uint64_t ring_pos; /* atomic: the next submission position */
+	uint32_t nmaps;	   /* atomic: mappings on fs->maps (events may come) */
+	bool ev_on;	   /* atomic: the event thread runs */
 
 	pthread_mutex_t lock;	  /* everything below up to the maps */
 	pthread_cond_t slot_cond; /* a slot became free */
@@ -165,6 +174,26 @@ static inline void *lib_reply_body(struct lib_slot *s)
 
 /* lib_send_ack - send ACK {grant, generation} (no reply). Return: 0 or a negative errno. */
 int lib_send_ack(struct daxfs *fs, uint64_t grant, uint64_t generation);
+
+/* --- ring.c --- */
+
+/* lib_ring_setup - use the ring at @area with doorbell @efd. Return: 0; -EPROTO (not one). */
+int lib_ring_setup(struct daxfs *fs, void *area, int efd);
+
+/* lib_ring_inline_max - the largest inline READ or WRITE that goes through the ring. */
+size_t lib_ring_inline_max(void);
+
+/* lib_ring_usable - may slot @s's request (@op, @len bytes) go through the ring now? */
+bool lib_ring_usable(struct daxfs *fs, const struct lib_slot *s, unsigned op, size_t len);
+
+/*
+ * lib_ring_call - submit slot @s's request (@len bytes in s->req) through the ring and wait
+ * until @deadline for its reply, which is copied to s->buf (s->len; s->err and s->why say
+ * when it is unusable). Return: 0; -ETIMEDOUT; -ECONNRESET (the daemon closed the session).
+ */
+int lib_ring_call(struct daxfs *fs, struct lib_slot *s, size_t len, uint64_t deadline);
+
+void lib_ring_close(struct daxfs *fs);
 
 /* --- errors.c --- */
 

@@ -415,8 +415,13 @@ out:
 static ssize_t io_loop(struct daxfs *fs, unsigned op, uint64_t ino, void *rbuf, const void *wbuf,
 		       size_t len, uint64_t off)
 {
-	bool shm = fs->shm && len > fs->inline_max;
-	size_t chunk_max = shm ? MIN(fs->shm_size, (size_t)WIRE_SHM_SIZE) : fs->inline_max;
+	/* Inline up to what one ring slot holds while the ring serves, else the socket's. */
+	size_t inline_max = fs->ring && (!__atomic_load_n(&fs->nmaps, __ATOMIC_ACQUIRE) ||
+					 __atomic_load_n(&fs->ev_on, __ATOMIC_ACQUIRE))
+				    ? MIN((size_t)fs->inline_max, lib_ring_inline_max())
+				    : fs->inline_max;
+	bool shm = fs->shm && len > inline_max;
+	size_t chunk_max = shm ? MIN(fs->shm_size, (size_t)WIRE_SHM_SIZE) : inline_max;
 	size_t done = 0;
 	ssize_t ret = 0;
 

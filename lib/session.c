@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "libdaxfs-private.h"
+#include "ring.h"
 #include "util.h"
 
 #define HDR_SIZE sizeof(struct wire_hdr)
@@ -110,7 +111,7 @@ void __lib_session_break(struct daxfs *fs)
 {
 	if (fs->broken)
 		return;
-	fs->broken = -ECONNRESET;
+	__atomic_store_n(&fs->broken, -ECONNRESET, __ATOMIC_RELEASE); /* ring.c reads it bare */
 	shutdown(fs->sock, SHUT_RDWR);
 	for (unsigned i = 0; i < WIRE_INFLIGHT_MAX; i++)
 		pthread_cond_broadcast(&fs->slots[i].cond);
@@ -325,7 +326,7 @@ static int dispatch(struct daxfs *fs, size_t n, int mflags, int *fds, int nfds,
 	struct lib_slot *s;
 	int32_t status = 0;
 	unsigned idx;
-	int fd = -1;
+	int fd = -1, fd2 = -1;
 	int dr;
 
 	if (mflags & MSG_TRUNC) {
@@ -359,6 +360,12 @@ static int dispatch(struct daxfs *fs, size_t n, int mflags, int *fds, int nfds,
 	}
 
 	if (dr == 0 && (hdr.flags & WIRE_F_FD)) {
+		/* A HELLO reply for a ring carries its doorbell too. */
+		if (nfds == 2 && hdr.op == (WIRE_REPLY | WIRE_HELLO)) {
+			fd2 = fds[1];
+			fds[1] = -1;
+			nfds = 1;
+		}
 		if (nfds != 1) {
 			dr = -EPROTO;
 			why = "a reply that should carry exactly one file descriptor";
@@ -381,6 +388,8 @@ static int dispatch(struct daxfs *fs, size_t n, int mflags, int *fds, int nfds,
 		close_fds(fds, nfds);
 		if (fd >= 0)
 			close(fd);
+		if (fd2 >= 0)
+			close(fd2);
 		lib_log(fs, "libdaxfs: dropped a %s for no request in flight (id %llu)",
 			wire_op_name(hdr.op), (unsigned long long)hdr.id);
 		return RECV_DISPATCHED;
@@ -404,6 +413,7 @@ static int dispatch(struct daxfs *fs, size_t n, int mflags, int *fds, int nfds,
 		}
 	}
 	s->fd = fd;
+	s->fd2 = fd2;
 	s->state = SLOT_DONE;
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&fs->lock);
@@ -529,18 +539,30 @@ int lib_call(struct daxfs *fs, struct lib_slot *s, struct wire_msg *m, unsigned 
 	snprintf(pre, sizeof(pre), "%s%s%s", wire_op_name(op), what ? " " : "", what ? what : "");
 	if (len == 0)
 		return lib_err(m->err ? m->err : -EMSGSIZE, "%s: the request is too large", pre);
-	pthread_mutex_lock(&fs->lock);
-	if (fs->broken) {
-		pthread_mutex_unlock(&fs->lock);
-		return lib_err(fs->broken, "%s: the session with daxfsd is gone", pre);
-	}
 	s->op = op;
-	s->state = SLOT_WAIT;
-	pthread_mutex_unlock(&fs->lock);
-
-	ret = send_msg(fs, s->req, len);
-	if (ret == 0)
-		ret = wait_reply(fs, s, lib_deadline_ns(fs));
+	if (lib_ring_usable(fs, s, op, len)) {
+		/* The ring: no lock on the handle on the way (ring.c). */
+		ret = __atomic_load_n(&fs->broken, __ATOMIC_ACQUIRE);
+		if (ret)
+			return lib_err(ret, "%s: the session with daxfsd is gone", pre);
+		ret = lib_ring_call(fs, s, len, lib_deadline_ns(fs));
+		if (ret < 0) {
+			pthread_mutex_lock(&fs->lock);
+			__lib_session_break(fs);
+			pthread_mutex_unlock(&fs->lock);
+		}
+	} else {
+		pthread_mutex_lock(&fs->lock);
+		if (fs->broken) {
+			pthread_mutex_unlock(&fs->lock);
+			return lib_err(fs->broken, "%s: the session with daxfsd is gone", pre);
+		}
+		s->state = SLOT_WAIT;
+		pthread_mutex_unlock(&fs->lock);
+		ret = send_msg(fs, s->req, len);
+		if (ret == 0)
+			ret = wait_reply(fs, s, lib_deadline_ns(fs));
+	}
 	if (ret == -ETIMEDOUT)
 		return lib_err(ret, "%s: no reply from daxfsd within %d ms; session closed", pre,
 			       fs->timeout_ms);
@@ -564,6 +586,7 @@ int lib_call(struct daxfs *fs, struct lib_slot *s, struct wire_msg *m, unsigned 
 static int hello(struct daxfs *fs)
 {
 	struct wire_hello h = {.version = WIRE_VERSION};
+	size_t map_size;
 	struct wire_hello_reply rep;
 	struct lib_slot *s;
 	struct wire_msg m;
@@ -573,6 +596,8 @@ static int hello(struct daxfs *fs)
 	ret = lib_slot_get(fs, &s);
 	if (ret < 0)
 		return ret;
+	if (env_int("DAXFS_RING", 1, 0, 1))
+		h.flags |= WIRE_HELLO_F_RING;
 	wire_msg_init(&m, s->req, WIRE_HELLO, 0, s->id);
 	wire_msg_put(&m, &h, sizeof(h), false);
 	ret = lib_call(fs, s, &m, WIRE_HELLO, NULL);
@@ -612,7 +637,11 @@ static int hello(struct daxfs *fs)
 			(unsigned long long)rep.shm_size);
 		goto out;
 	}
-	fs->shm = mmap(NULL, rep.shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+	/* With its doorbell, a ring follows the shared buffer in the same memfd. */
+	map_size = rep.shm_size;
+	if (s->fd2 >= 0 && (uint64_t)st.st_size >= rep.shm_size + RING_SIZE)
+		map_size = rep.shm_size + RING_SIZE;
+	fs->shm = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
 	if (fs->shm == MAP_FAILED) {
 		int err = errno;
 
@@ -622,8 +651,19 @@ static int hello(struct daxfs *fs)
 		goto out;
 	}
 	fs->shm_size = rep.shm_size;
+	fs->map_size = map_size;
+	if (map_size > rep.shm_size) {
+		if (lib_ring_setup(fs, (uint8_t *)fs->shm + rep.shm_size, s->fd2) == 0)
+			s->fd2 = -1;
+		else
+			lib_log(fs, "libdaxfs: HELLO: the ring's header does not match this "
+				    "library's; using the socket");
+	}
 	ret = 0;
 out:
+	if (s->fd2 >= 0)
+		close(s->fd2);
+	s->fd2 = -1;
 	lib_slot_put(fs, s);
 	return ret;
 }
@@ -632,8 +672,9 @@ static void handle_free(struct daxfs *fs)
 {
 	if (fs->sock >= 0)
 		close(fs->sock);
+	lib_ring_close(fs);
 	if (fs->shm)
-		munmap(fs->shm, fs->shm_size);
+		munmap(fs->shm, fs->map_size);
 	map_region_close(fs);
 	for (unsigned i = 0; i < WIRE_INFLIGHT_MAX; i++) {
 		free(fs->slots[i].req);
@@ -660,6 +701,7 @@ static struct daxfs *handle_alloc(void)
 	if (!fs)
 		return NULL;
 	fs->sock = -1;
+	fs->ring_efd = -1;
 	fs->region_fd = -1;
 	fs->ev_stop_fd = -1;
 	fs->inflight = 1; /* until HELLO says more */
@@ -673,6 +715,7 @@ static struct daxfs *handle_alloc(void)
 	cond_init_monotonic(&fs->region_cond);
 	for (unsigned i = 0; i < WIRE_INFLIGHT_MAX; i++) {
 		fs->slots[i].fd = -1;
+		fs->slots[i].fd2 = -1;
 		cond_init_monotonic(&fs->slots[i].cond);
 	}
 	fs->rbuf = malloc(WIRE_MSG_MAX);
