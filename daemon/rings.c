@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 
 #define RING_RECHECK_MS 1 /* a thread with a paused session sleeps at most this long */
 #define EPOLL_BATCH 64
+#define SPIN_PURE 64 /* polls before the poll loop yields the CPU between polls */
 
 struct ring_thread {
 	struct rings *rs;
@@ -152,6 +154,7 @@ static void *thread_main(void *arg)
 	struct ring_thread *t = arg;
 	uint64_t poll_ns = t->rs->poll_ns, last = mono_ns();
 	struct epoll_event ev[EPOLL_BATCH];
+	unsigned spins = 0;
 	bool paused;
 
 	rcu_thread_online();
@@ -162,10 +165,15 @@ static void *thread_main(void *arg)
 			break;
 		if (pass(t, &paused)) {
 			last = mono_ns();
+			spins = 0;
 			continue;
 		}
 		if (poll_ns && mono_ns() - last < poll_ns) {
-			caa_cpu_relax();
+			/* After a few polls, yield between them: a client on this CPU may be next. */
+			if (++spins > SPIN_PURE)
+				sched_yield();
+			else
+				caa_cpu_relax();
 			continue;
 		}
 		/* Idle: say so, look once more (a client that missed the flag rang), sleep. */

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -28,6 +29,7 @@
 
 #define HDR_SIZE sizeof(struct wire_hdr)
 #define SLEEP_SLICE_NS (50ULL * 1000 * 1000) /* futex sleeps this long, then checks the socket */
+#define SPIN_PURE 64 /* polls before the poll loop yields the CPU between polls */
 
 int lib_ring_setup(struct daxfs *fs, void *area, int efd)
 {
@@ -111,7 +113,14 @@ static int wait_done(struct daxfs *fs, struct ring_slot *rs, uint32_t want, uint
 		if ((++n & 15) == 0 || now >= spin_end)
 			now = lib_now_ns();
 		if (now < spin_end) {
-			__builtin_ia32_pause();
+			/*
+			 * Poll, but let a thread that shares this CPU run: on a busy machine the
+			 * daemon's thread may be waiting for exactly this one.
+			 */
+			if (n > SPIN_PURE)
+				sched_yield();
+			else
+				__builtin_ia32_pause();
 			continue;
 		}
 		if (now >= deadline)
