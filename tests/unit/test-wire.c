@@ -463,7 +463,8 @@ static void bad_requests(void)
 	EXPECT_REQ(cr, 0, put_u32(b, HDR + 4, 0));
 	EXPECT_REQ(mk, EBADMSG, put_u32(b, HDR + 4, WIRE_CREATE_EXCL));
 	EXPECT_REQ(rename, EBADMSG, put_u32(b, HDR, 4));
-	EXPECT_REQ(sample_index("hello"), EBADMSG, put_u32(b, HDR + 4, 1));
+	EXPECT_REQ(sample_index("hello"), EBADMSG, put_u32(b, HDR + 4, 2));
+	EXPECT_REQ(sample_index("hello"), 0, put_u32(b, HDR + 4, WIRE_HELLO_F_RING));
 	/* SCRUB_RANGE of nothing. */
 	EXPECT_REQ(sample_index("scrub range"), EBADMSG, put_u64(b, HDR + 8, 0));
 	/* INJECT kinds 1..6; BADBLOCK_CLEAR a non-empty range that does not wrap. */
