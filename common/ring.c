@@ -38,27 +38,31 @@ int ring_take(struct ring_cursor *c, void *area, void *buf, unsigned *slot, size
 	      const char **why)
 {
 	struct ring_hdr *h = ring_hdr_of(area);
-	uint64_t e, bit;
+	uint64_t e, bit, head;
 	struct ring_slot *s;
 	uint32_t n;
 	unsigned i;
 
+	head = __atomic_load_n(&c->head, __ATOMIC_ACQUIRE);
 	/* One load of the entry: whatever the client does to it meanwhile, we use this. */
-	e = __atomic_load_n(&h->sq[c->head % RING_SLOTS], __ATOMIC_ACQUIRE);
-	if (e >> RING_POS_SHIFT != (c->head & (UINT64_MAX >> RING_POS_SHIFT)))
+	e = __atomic_load_n(&h->sq[head % RING_SLOTS], __ATOMIC_ACQUIRE);
+	if (e >> RING_POS_SHIFT != (head & (UINT64_MAX >> RING_POS_SHIFT)))
 		return RING_EMPTY;
 	i = (unsigned)(e & ((1u << RING_POS_SHIFT) - 1));
 	if (i >= RING_SLOTS) {
 		*why = "submitted an entry that names no slot";
 		return RING_BAD;
 	}
+	/* Another thread took it first: it is that one's (the head only grows: no ABA). */
+	if (!__atomic_compare_exchange_n(&c->head, &head, head + 1, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return RING_EMPTY;
 	bit = 1ULL << i;
 	if (__atomic_fetch_or(&c->busy, bit, __ATOMIC_ACQ_REL) & bit) {
 		*why = "submitted a slot whose request is still in flight";
 		return RING_BAD;
 	}
-	c->head++;
-	__atomic_store_n(&h->sq_head, c->head, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->sq_head, head + 1, __ATOMIC_RELAXED);
 	s = ring_slot_of(area, i);
 	n = __atomic_load_n(&s->len, __ATOMIC_ACQUIRE);
 	*slot = i;

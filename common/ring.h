@@ -114,7 +114,7 @@ enum ring_take_result {
  * message out into @buf (RING_MSG_MAX bytes). An entry whose position is not the head's is
  * not submitted yet. A slot length outside [sizeof(struct wire_hdr), RING_MSG_MAX] is
  * taken with *@len = 0 and only the header copied (the caller answers it EMSGSIZE).
- * Context: the one thread that consumes this ring.
+ * Context: any thread; several may take from one ring at once (each entry goes to one).
  * Return: RING_EMPTY; RING_TOOK (*@slot marked busy, *@len bytes in @buf); RING_BAD (*@why).
  */
 int ring_take(struct ring_cursor *c, void *area, void *buf, unsigned *slot, size_t *len,

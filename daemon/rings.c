@@ -34,28 +34,35 @@ struct ring_thread {
 	struct rings *rs;
 	pthread_t th;
 	bool started;
-	int epfd;
-	int wakefd; /* ours: rings_stop and the list changes wake the thread */
-
-	pthread_mutex_t lock; /* the list; a leaf */
-	struct sess **list;
-	size_t n, cap;
-	uint32_t gen; /* atomic: bumped on every change of the list */
-	bool stop;    /* atomic */
+	int epfd;	/* the doorbells of the sessions whose home it is */
+	int wakefd;	/* ours: rings_stop and the list changes wake the thread */
+	unsigned nhome; /* atomic: sessions whose home it is */
+	bool stop;	/* atomic */
 
 	/* The thread's own. */
-	struct sess **snap;
+	struct sess **snap; /* every session with a ring, referenced */
 	size_t nsnap;
 	uint32_t snap_gen;
 	void *rbuf; /* RING_MSG_MAX: a request copied out of its slot */
 	void *obuf; /* WIRE_MSG_MAX: its reply */
 };
 
+/*
+ * Every thread polls every ring (a session that keeps two threads busy gets both: four
+ * threads pipelined on one handle are served in parallel); each session has one home thread,
+ * which alone sleeps on its doorbell and sets its daemon_idle. Taking an entry is a
+ * compare-and-swap on the ring's head (ring_take), so two threads never take the same one.
+ */
 struct rings {
 	struct srv *srv;
 	uint64_t poll_ns;
 	unsigned n;
 	struct ring_thread *t;
+
+	pthread_mutex_t lock; /* the list; a leaf */
+	struct sess **list;
+	size_t nlist, cap;
+	uint32_t gen; /* atomic: bumped on every change of the list */
 };
 
 static void wake_thread(struct ring_thread *t)
@@ -69,24 +76,25 @@ static void wake_thread(struct ring_thread *t)
 /* resnap - take the list again: references on the sessions in it, the old ones dropped. */
 static void resnap(struct ring_thread *t)
 {
+	struct rings *rs = t->rs;
 	struct sess **v;
 	uint32_t gen;
 	size_t n;
 
-	pthread_mutex_lock(&t->lock);
-	gen = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE);
-	n = t->n;
+	pthread_mutex_lock(&rs->lock);
+	gen = __atomic_load_n(&rs->gen, __ATOMIC_ACQUIRE);
+	n = rs->nlist;
 	v = malloc(MAX(n, (size_t)1) * sizeof(*v));
 	if (!v) {
 		/* Keep serving the old snapshot; the next pass tries again. */
-		pthread_mutex_unlock(&t->lock);
+		pthread_mutex_unlock(&rs->lock);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		sess_ref(t->list[i]);
-		v[i] = t->list[i];
+		sess_ref(rs->list[i]);
+		v[i] = rs->list[i];
 	}
-	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&rs->lock);
 	for (size_t i = 0; i < t->nsnap; i++)
 		sess_unref(t->snap[i]);
 	free(t->snap);
@@ -140,12 +148,14 @@ static int pass(struct ring_thread *t, bool *paused)
 	return did;
 }
 
+/* set_idle - say to the clients whose home this thread is whether it may sleep. */
 static void set_idle(struct ring_thread *t, uint32_t v)
 {
 	for (size_t i = 0; i < t->nsnap; i++) {
-		struct ring_hdr *h = ring_hdr_of(t->snap[i]->ring->area);
+		struct sess_ring *r = t->snap[i]->ring;
 
-		__atomic_store_n(&h->daemon_idle, v, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&r->home, __ATOMIC_RELAXED) == t)
+			__atomic_store_n(&ring_hdr_of(r->area)->daemon_idle, v, __ATOMIC_SEQ_CST);
 	}
 }
 
@@ -159,7 +169,7 @@ static void *thread_main(void *arg)
 
 	rcu_thread_online();
 	for (;;) {
-		if (__atomic_load_n(&t->gen, __ATOMIC_ACQUIRE) != t->snap_gen)
+		if (__atomic_load_n(&t->rs->gen, __ATOMIC_ACQUIRE) != t->snap_gen)
 			resnap(t);
 		if (__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE))
 			break;
@@ -179,7 +189,7 @@ static void *thread_main(void *arg)
 		/* Idle: say so, look once more (a client that missed the flag rang), sleep. */
 		set_idle(t, 1);
 		if (pass(t, &paused) == 0 && !__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE) &&
-		    __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE) == t->snap_gen) {
+		    __atomic_load_n(&t->rs->gen, __ATOMIC_ACQUIRE) == t->snap_gen) {
 			int n = epoll_wait(t->epfd, ev, EPOLL_BATCH, paused ? RING_RECHECK_MS : -1);
 
 			if (n < 0 && errno != EINTR) {
@@ -207,9 +217,6 @@ static void *thread_main(void *arg)
 
 static void thread_free(struct ring_thread *t)
 {
-	for (size_t i = 0; i < t->n; i++)
-		sess_unref(t->list[i]);
-	free(t->list);
 	free(t->snap);
 	free(t->rbuf);
 	free(t->obuf);
@@ -217,7 +224,6 @@ static void thread_free(struct ring_thread *t)
 		close(t->epfd);
 	if (t->wakefd >= 0)
 		close(t->wakefd);
-	pthread_mutex_destroy(&t->lock);
 }
 
 int rings_new(struct rings **out, struct srv *srv, unsigned n, uint64_t poll_ns)
@@ -239,12 +245,12 @@ int rings_new(struct rings **out, struct srv *srv, unsigned n, uint64_t poll_ns)
 	rs->srv = srv;
 	rs->poll_ns = poll_ns;
 	rs->n = n;
+	pthread_mutex_init(&rs->lock, NULL);
 	for (unsigned i = 0; i < n; i++) {
 		struct ring_thread *t = &rs->t[i];
 		struct epoll_event e = {.events = EPOLLIN, .data.ptr = t};
 
 		t->rs = rs;
-		pthread_mutex_init(&t->lock, NULL);
 		t->epfd = epoll_create1(EPOLL_CLOEXEC);
 		t->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		t->rbuf = aligned_alloc(8, ALIGN_UP(RING_MSG_MAX, (size_t)8));
@@ -313,9 +319,20 @@ void rings_delete(struct rings **rsp)
 	rings_stop(rs);
 	for (unsigned i = 0; i < rs->n; i++)
 		thread_free(&rs->t[i]);
+	for (size_t i = 0; i < rs->nlist; i++)
+		sess_unref(rs->list[i]);
+	free(rs->list);
+	pthread_mutex_destroy(&rs->lock);
 	free(rs->t);
 	free(rs);
 	*rsp = NULL;
+}
+
+static void wake_all(struct rings *rs)
+{
+	for (unsigned i = 0; i < rs->n; i++)
+		if (rs->t[i].started)
+			wake_thread(&rs->t[i]);
 }
 
 int ring_attach(struct rings *rs, struct sess *s, void *area, int *client_efd)
@@ -323,90 +340,91 @@ int ring_attach(struct rings *rs, struct sess *s, void *area, int *client_efd)
 	struct ring_thread *t = &rs->t[0];
 	struct epoll_event e = {.events = EPOLLIN | EPOLLET};
 	struct sess_ring *r;
-	int rc;
+	int rc = -ENOMEM;
 
 	*client_efd = -1;
 	for (unsigned i = 1; i < rs->n; i++) {
-		if (__atomic_load_n(&rs->t[i].n, __ATOMIC_RELAXED) <
-		    __atomic_load_n(&t->n, __ATOMIC_RELAXED))
+		if (__atomic_load_n(&rs->t[i].nhome, __ATOMIC_RELAXED) <
+		    __atomic_load_n(&t->nhome, __ATOMIC_RELAXED))
 			t = &rs->t[i];
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	r->area = area;
-	r->t = t;
+	r->home = t;
+	r->rs = rs;
 	r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->efd < 0) {
 		rc = -errno;
-		free(r);
-		return rc;
+		goto err_free;
 	}
 	*client_efd = fcntl(r->efd, F_DUPFD_CLOEXEC, 0);
 	e.data.ptr = r;
 	if (*client_efd < 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, r->efd, &e) < 0) {
 		rc = -errno;
-		if (*client_efd >= 0)
-			close(*client_efd);
-		*client_efd = -1;
-		close(r->efd);
-		free(r);
-		return rc;
+		goto err_close;
 	}
-	pthread_mutex_lock(&t->lock);
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 8;
-		struct sess **v = realloc(t->list, cap * sizeof(*v));
+	pthread_mutex_lock(&rs->lock);
+	if (rs->nlist == rs->cap) {
+		size_t cap = rs->cap ? rs->cap * 2 : 16;
+		struct sess **v = realloc(rs->list, cap * sizeof(*v));
 
 		if (!v) {
-			pthread_mutex_unlock(&t->lock);
+			pthread_mutex_unlock(&rs->lock);
 			epoll_ctl(t->epfd, EPOLL_CTL_DEL, r->efd, NULL);
-			close(*client_efd);
-			*client_efd = -1;
-			close(r->efd);
-			free(r);
-			return -ENOMEM;
+			rc = -ENOMEM;
+			goto err_close;
 		}
-		t->list = v;
-		t->cap = cap;
+		rs->list = v;
+		rs->cap = cap;
 	}
 	s->ring = r;
 	sess_ref(s);
-	t->list[t->n] = s;
-	__atomic_store_n(&t->n, t->n + 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&t->gen, 1, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&t->lock);
-	wake_thread(t);
+	rs->list[rs->nlist++] = s;
+	__atomic_add_fetch(&t->nhome, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&rs->gen, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&rs->lock);
+	wake_all(rs);
 	return 0;
+
+err_close:
+	if (*client_efd >= 0)
+		close(*client_efd);
+	*client_efd = -1;
+	close(r->efd);
+err_free:
+	free(r);
+	return rc;
 }
 
 void ring_detach(struct sess *s)
 {
 	struct sess_ring *r = s->ring;
-	struct ring_thread *t;
+	struct rings *rs;
 	bool found = false;
 
-	if (!r || !r->t)
+	if (!r || !r->rs)
 		return;
-	t = r->t;
+	rs = r->rs;
 	__atomic_store_n(&r->detached, true, __ATOMIC_RELEASE);
-	pthread_mutex_lock(&t->lock);
-	for (size_t i = 0; i < t->n; i++) {
-		if (t->list[i] == s) {
-			t->list[i] = t->list[t->n - 1];
-			__atomic_store_n(&t->n, t->n - 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&rs->lock);
+	for (size_t i = 0; i < rs->nlist; i++) {
+		if (rs->list[i] == s) {
+			rs->list[i] = rs->list[--rs->nlist];
 			found = true;
 			break;
 		}
 	}
-	__atomic_add_fetch(&t->gen, 1, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&t->lock);
-	epoll_ctl(t->epfd, EPOLL_CTL_DEL, r->efd, NULL);
+	__atomic_add_fetch(&rs->gen, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&rs->lock);
+	epoll_ctl(r->home->epfd, EPOLL_CTL_DEL, r->efd, NULL);
+	__atomic_sub_fetch(&r->home->nhome, 1, __ATOMIC_RELAXED);
 	close(r->efd);
 	r->efd = -1;
-	r->t = NULL;
-	if (t->started)
-		wake_thread(t);
+	r->rs = NULL;
+	/* Every thread lets go of its reference at its next pass. */
+	wake_all(rs);
 	if (found)
 		sess_unref(s);
 }

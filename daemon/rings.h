@@ -5,9 +5,10 @@
 /*
  * ring threads - serve the sessions' shared-memory rings (common/ring.h, DESIGN §11).
  *
- * A few threads (ring_threads, default 2) each poll the rings of the sessions given to
- * them (the one with the fewest at HELLO). A thread that takes a request runs it to its end
- * itself (srv_ring_request): no handoff. A request that must wait parks as a socket one
+ * A few threads (ring_threads, default 2) poll every session's ring; each session has a
+ * home thread (the one with the fewest at HELLO) that sleeps on its doorbell. A thread that
+ * takes a request runs it to its end itself (srv_ring_request): no handoff; a session whose
+ * client keeps several requests in flight gets several threads at once. A request that must wait parks as a socket one
  * does, and the worker that runs it again answers it in the ring. After poll_ns without a
  * request a thread sets daemon_idle in each of its rings, looks once more, and sleeps in
  * epoll on its sessions' doorbell eventfds (edge-triggered: the daemon never reads them, so
@@ -34,11 +35,12 @@ struct srv;
 
 /* The daemon's side of one session's ring. */
 struct sess_ring {
-	struct ring_cursor cur; /* only the session's thread moves head; busy is atomic */
-	void *area;		/* in the session's memfd mapping */
-	int efd;		/* the doorbell: an eventfd, the client has a copy */
-	struct ring_thread *t;
-	bool detached; /* atomic: take nothing more */
+	struct ring_cursor cur;	  /* head and busy are atomics: any ring thread takes entries */
+	void *area;		  /* in the session's memfd mapping */
+	int efd;		  /* the doorbell: an eventfd, the client has a copy */
+	struct ring_thread *home; /* sleeps on the doorbell, sets daemon_idle */
+	struct rings *rs;	  /* NULL once detached (loop thread) */
+	bool detached;		  /* atomic: take nothing more */
 };
 
 /*

@@ -9,7 +9,7 @@
  * and messages. A cursor then takes entries the way a ring thread does, answering each
  * (ring_complete) before taking the next, until the ring is empty, bad, or RING_SLOTS * 4
  * entries were taken. Checked: a take never names a slot past RING_SLOTS nor reports more
- * than RING_MSG_MAX bytes; a violation leaves the cursor where it was; the copy is an
+ * than RING_MSG_MAX bytes; a violation moves the head by one at most; the copy is an
  * exactly sized heap buffer, so ASan reports any read past what ring_take vouched for, by
  * the decoder or by its user.
  *
@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc == RING_EMPTY)
 			break;
 		if (rc == RING_BAD) {
-			if (!why || c.head != head)
+			if (!why || c.head > head + 1)
 				abort();
 			break;
 		}
