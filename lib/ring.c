@@ -42,7 +42,8 @@ int lib_ring_setup(struct daxfs *fs, void *area, int efd)
 
 size_t lib_ring_inline_max(void)
 {
-	return RING_MSG_MAX - HDR_SIZE - sizeof(struct wire_io_reply);
+	/* What fits both a WRITE request and a READ reply. */
+	return RING_MSG_MAX - HDR_SIZE - MAX(sizeof(struct wire_io), sizeof(struct wire_io_reply));
 }
 
 bool lib_ring_usable(struct daxfs *fs, const struct lib_slot *s, unsigned op, size_t len)
