@@ -84,6 +84,16 @@ bool lib_ring_usable(struct daxfs *fs, const struct lib_slot *s, unsigned op, si
 	}
 }
 
+/* cpu_pause - a spin-wait hint to the CPU. */
+static inline void cpu_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
 static long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
 {
 	return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
@@ -121,7 +131,7 @@ static int wait_done(struct daxfs *fs, struct ring_slot *rs, uint32_t want, uint
 			if (n > SPIN_PURE)
 				sched_yield();
 			else
-				__builtin_ia32_pause();
+				cpu_pause();
 			continue;
 		}
 		if (now >= deadline)
