@@ -34,6 +34,7 @@
 #include <event2/thread.h>
 #include <systemd/sd-daemon.h>
 
+#include "fault.h"
 #include "lease.h"
 #include "log.h"
 #include "metrics.h"
@@ -570,6 +571,19 @@ static void work_free(struct srv *srv, struct work *w)
 }
 
 /*
+ * ring_send - answer in the ring; the fault point "send" applies as to a reply on the socket
+ * (a delay waits; a failure is a lost peer: the session is dropped, the reply not written).
+ */
+static void ring_send(struct sess *s, unsigned slot, uint64_t id, const void *buf, size_t len)
+{
+	if (!__atomic_load_n(&s->injector, __ATOMIC_RELAXED) && fault_at(FAULT_SEND) < 0) {
+		sess_shutdown(s, "injected send failure");
+		return;
+	}
+	ring_reply(s, slot, id, buf, len);
+}
+
+/*
  * run_work - run @w until it is answered or parked; answer it in its ring slot or on the
  * socket. Context: a worker or a ring thread; @buf is its reply buffer.
  */
@@ -588,7 +602,7 @@ static void run_work(struct srv *srv, struct work *w, void *buf)
 		/* srv_ring_request let no op through whose reply carries an fd or is too large. */
 		if (fd >= 0 || len > RING_MSG_MAX)
 			len = ops_error_reply(buf, &w->req.hdr, -EPROTO);
-		ring_reply(w->s, (unsigned)w->slot, w->req.hdr.id, buf, len);
+		ring_send(w->s, (unsigned)w->slot, w->req.hdr.id, buf, len);
 	} else if (!quiet(buf, len, w->req.hdr.op)) {
 		sess_send(w->s, buf, len, fd);
 	}
@@ -661,7 +675,7 @@ static void ring_error(struct sess *s, unsigned slot, const struct wire_hdr *hdr
 {
 	size_t len = ops_error_reply(buf, hdr, err);
 
-	ring_reply(s, slot, hdr->id, buf, len);
+	ring_send(s, slot, hdr->id, buf, len);
 	metrics_request(hdr->op, err, start_ns);
 }
 
