@@ -96,9 +96,9 @@ struct sess {
 
 	/* The shared buffer: mapped at HELLO, before any request reaches a worker. */
 	void *shm;
-	size_t shm_size;	 /* of the mapping: WIRE_SHM_SIZE, + RING_SIZE with a ring */
-	void *ring_area;	 /* in shm, when the client asked for a ring; else NULL */
-	struct sess_ring *ring;	 /* set at HELLO when its ring is served (ring.h) */
+	size_t shm_size;	/* of the mapping: WIRE_SHM_SIZE, + RING_SIZE with a ring */
+	void *ring_area;	/* in shm, when the client asked for a ring; else NULL */
+	struct sess_ring *ring; /* set at HELLO when its ring is served (ring.h) */
 
 	/* The inodes this session reached by path (handles.h), under handle_lock (a leaf). */
 	pthread_mutex_t handle_lock;

@@ -36,7 +36,7 @@ struct mlog {
 	 * Lock order: persist_lock -> lock.
 	 */
 	pthread_mutex_t persist_lock;
-	uint64_t durable; /* under persist_lock: bytes of the active area known durable */
+	uint64_t durable;  /* under persist_lock: bytes of the active area known durable */
 	uint64_t persists; /* under persist_lock: group persists made */
 };
 
