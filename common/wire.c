@@ -209,8 +209,9 @@ size_t wire_reply_max(const struct wire_req *req)
 	case WIRE_MAP:
 	case WIRE_EXTENTS:
 	case WIRE_BADBLOCKS:
-	case WIRE_READLINK:
 		return WIRE_MSG_MAX;
+	case WIRE_READLINK:
+		return HDR_SIZE + sizeof(struct wire_readlink_reply) + WIRE_PATH_MAX;
 	case WIRE_GETXATTR:
 	case WIRE_LISTXATTR: {
 		uint32_t size;
@@ -347,7 +348,7 @@ static int decode_body(const uint8_t *buf, size_t len, struct wire_req *out)
 
 		memcpy(&h, body, sizeof(h));
 		/* Another version is the daemon's to refuse (EPROTO), with a reply. */
-		if (h.version == WIRE_VERSION && h.flags != 0)
+		if (h.version == WIRE_VERSION && (h.flags & ~(uint32_t)WIRE_HELLO_F_RING))
 			return -EBADMSG;
 		break;
 	}

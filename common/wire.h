@@ -99,8 +99,9 @@ struct wire_attr {
 
 struct wire_hello {
 	uint32_t version; /* WIRE_VERSION */
-	uint32_t flags;	  /* 0 */
+	uint32_t flags;	  /* WIRE_HELLO_F_* */
 };
+#define WIRE_HELLO_F_RING 0x1 /* give the session a ring (common/ring.h) and its doorbell */
 struct wire_hello_reply {
 	struct wire_reply r;
 	uint32_t version;

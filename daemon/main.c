@@ -699,6 +699,7 @@ int main(int argc, char **argv)
 	so.max_sessions = (unsigned)cfg_num(&d.cfg, CFG_MAX_SESSIONS);
 	so.max_sessions_per_user = (unsigned)cfg_num(&d.cfg, CFG_MAX_SESSIONS_PER_USER);
 	so.poll_ns = cfg_num(&d.cfg, CFG_POLL_US) * 1000;
+	so.ring_threads = (unsigned)cfg_num(&d.cfg, CFG_RING_THREADS);
 	so.trust = &d.trust;
 	if (mount_opts(&d.cfg, &fo))
 		goto out;

@@ -31,6 +31,7 @@
 #include "ops.h"
 #include "poison.h"
 #include "region.h"
+#include "rings.h"
 #include "util.h"
 
 struct op {
@@ -1221,6 +1222,7 @@ size_t ops_hello(struct sess *s, const struct wire_req *req, void *buf, int *fd,
 	struct wire_hello b;
 	struct wire_hello_reply r = {{0, 0}, 0};
 	struct wire_msg m;
+	size_t size;
 	void *map;
 	int mfd, rc;
 
@@ -1239,17 +1241,24 @@ size_t ops_hello(struct sess *s, const struct wire_req *req, void *buf, int *fd,
 		rc = -errno;
 		goto err;
 	}
-	if (ftruncate(mfd, WIRE_SHM_SIZE) < 0 ||
+	/* A ring (common/ring.h) follows the shared buffer in the same memfd. */
+	size = WIRE_SHM_SIZE + ((b.flags & WIRE_HELLO_F_RING) ? RING_SIZE : 0);
+	if (ftruncate(mfd, (off_t)size) < 0 ||
 	    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		rc = -errno;
 		goto err_close;
 	}
-	map = mmap(NULL, WIRE_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	if (map == MAP_FAILED) {
 		rc = -errno;
 		goto err_close;
 	}
 	s->shm = map;
+	s->shm_size = size;
+	if (b.flags & WIRE_HELLO_F_RING) {
+		s->ring_area = (uint8_t *)map + WIRE_SHM_SIZE;
+		ring_init(s->ring_area);
+	}
 	r.version = WIRE_VERSION;
 	r.msg_max = WIRE_MSG_MAX;
 	r.inflight_max = WIRE_INFLIGHT_MAX;

@@ -34,6 +34,7 @@
 #include <event2/thread.h>
 #include <systemd/sd-daemon.h>
 
+#include "fault.h"
 #include "lease.h"
 #include "log.h"
 #include "metrics.h"
@@ -41,6 +42,7 @@
 #include "ops.h"
 #include "poison.h"
 #include "region.h"
+#include "rings.h"
 #include "server.h"
 #include "session.h"
 #include "util.h"
@@ -84,6 +86,7 @@ struct srv {
 	struct event *ev_listen, *ev_accept_retry;
 	struct event *ev_term, *ev_int, *ev_drain;
 	struct wq *wq;
+	struct rings *rings; /* the threads that serve the sessions' rings */
 
 	/* Loop thread only. */
 	struct sess *sessions; /* connected */
@@ -127,7 +130,8 @@ struct work {
 	struct event *timer; /* the deadline of a parked request; made the first time */
 	uint32_t state;	     /* atomic: enum work_state */
 	uint64_t start_ns;   /* when the loop read it (metrics) */
-	uint64_t reserve;     /* bytes reserved on the session (sess_reserve) */
+	uint64_t reserve;    /* bytes reserved on the session (sess_reserve) */
+	int slot;	     /* the ring slot it came in and is answered in; -1: the socket */
 	struct wire_req req;
 	uint64_t buf[]; /* the packet, 8-aligned */
 };
@@ -325,6 +329,7 @@ static void disconnect(struct srv *srv, struct sess *s)
 
 	event_free(s->ev_read);
 	s->ev_read = NULL;
+	ring_detach(s);
 	if (s->ev_hello)
 		event_free(s->ev_hello);
 	s->ev_hello = NULL;
@@ -499,8 +504,8 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 			break;
 		/* Its worker still has it (about to park): run it again instead. */
 		if (st == WORK_QUEUED &&
-		    __atomic_compare_exchange_n(&w->state, &st, WORK_WOKEN, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		    __atomic_compare_exchange_n(&w->state, &st, WORK_WOKEN, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
 			return;
 		if (st != WORK_PARKED && st != WORK_QUEUED)
 			return;
@@ -536,7 +541,8 @@ static bool park(struct srv *srv, struct work *w)
 				      (suseconds_t)((at - MIN(at, now)) % 1000000000ULL / 1000)};
 		if (!w->timer)
 			w->timer = evtimer_new(srv->base, on_deadline, w);
-		if ((!w->timer || evtimer_add(w->timer, &tv) < 0) && ns_ctx_cancel(srv->ns, &w->ctx))
+		if ((!w->timer || evtimer_add(w->timer, &tv) < 0) &&
+		    ns_ctx_cancel(srv->ns, &w->ctx))
 			return false; /* no timer: do not park what only the deadline would wake */
 	}
 	if (__atomic_compare_exchange_n(&w->state, &st, WORK_PARKED, false, __ATOMIC_ACQ_REL,
@@ -564,10 +570,25 @@ static void work_free(struct srv *srv, struct work *w)
 		event_active(srv->ev_drain, EV_READ, 0);
 }
 
-static void work_run(void *ctx, struct wq_item *it, void *buf)
+/*
+ * ring_send - answer in the ring; the fault point "send" applies as to a reply on the socket
+ * (a delay waits; a failure is a lost peer: the session is dropped, the reply not written).
+ */
+static void ring_send(struct sess *s, unsigned slot, uint64_t id, const void *buf, size_t len)
 {
-	struct srv *srv = ctx;
-	struct work *w = container_of_const(it, struct work, item);
+	if (!__atomic_load_n(&s->injector, __ATOMIC_RELAXED) && fault_at(FAULT_SEND) < 0) {
+		sess_shutdown(s, "injected send failure");
+		return;
+	}
+	ring_reply(s, slot, id, buf, len);
+}
+
+/*
+ * run_work - run @w until it is answered or parked; answer it in its ring slot or on the
+ * socket. Context: a worker or a ring thread; @buf is its reply buffer.
+ */
+static void run_work(struct srv *srv, struct work *w, void *buf)
+{
 	bool own;
 	size_t len;
 	int fd;
@@ -577,49 +598,131 @@ static void work_run(void *ctx, struct wq_item *it, void *buf)
 	while (len == 0 && !park(srv, w));
 	if (len == 0)
 		return; /* parked: on_wake or on_deadline queues it again */
-	if (!quiet(buf, len, w->req.hdr.op))
+	if (w->slot >= 0) {
+		/* srv_ring_request let no op through whose reply carries an fd or is too large. */
+		if (fd >= 0 || len > RING_MSG_MAX)
+			len = ops_error_reply(buf, &w->req.hdr, -EPROTO);
+		ring_send(w->s, (unsigned)w->slot, w->req.hdr.id, buf, len);
+	} else if (!quiet(buf, len, w->req.hdr.op)) {
 		sess_send(w->s, buf, len, fd);
+	}
 	metrics_reply(&w->req, buf, len, w->start_ns);
 	if (own)
 		close(fd);
 	work_free(srv, w);
 }
 
-/* rebase - @p pointed into the receive buffer; the same place in the copy @w holds. */
-static const void *rebase(const struct srv *srv, const struct work *w, const void *p)
+static void work_run(void *ctx, struct wq_item *it, void *buf)
+{
+	run_work(ctx, container_of_const(it, struct work, item), buf);
+}
+
+/* rebase - @p pointed into @msg; the same place in the copy @w holds. */
+static const void *rebase(const void *msg, const struct work *w, const void *p)
 {
 	if (!p)
 		return NULL;
-	return (const uint8_t *)w->buf + ((const uint8_t *)p - srv->rbuf);
+	return (const uint8_t *)w->buf + ((const uint8_t *)p - (const uint8_t *)msg);
+}
+
+/*
+ * work_new - a request of @s decoded from @msg (@len bytes) into @req, copied and counted
+ * in flight (reserved on the session, referenced, busy). Return: the work; NULL (ENOMEM).
+ */
+static struct work *work_new(struct srv *srv, struct sess *s, const struct wire_req *req,
+			     const void *msg, size_t len, int slot, uint64_t start_ns)
+{
+	size_t size = sizeof(struct work) + ALIGN_UP(len, (size_t)8);
+	struct work *w = malloc(size);
+
+	if (!w)
+		return NULL;
+	memcpy(w->buf, msg, len);
+	w->srv = srv;
+	w->timer = NULL;
+	w->state = WORK_QUEUED;
+	w->slot = slot;
+	ns_ctx_init_async(&w->ctx, &s->cred.ns, on_wake);
+	w->reserve = size + wire_reply_max(req);
+	sess_reserve(s, w->reserve);
+	w->req = *req;
+	w->req.body = rebase(msg, w, req->body);
+	w->req.path = rebase(msg, w, req->path);
+	w->req.path2 = rebase(msg, w, req->path2);
+	w->req.data = rebase(msg, w, req->data);
+	w->s = s;
+	w->start_ns = start_ns;
+	sess_ref(s);
+	__atomic_add_fetch(&s->inflight, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&srv->busy, 1, __ATOMIC_SEQ_CST);
+	return w;
 }
 
 static void dispatch(struct srv *srv, struct sess *s, const struct wire_req *req, size_t len)
 {
-	size_t size = sizeof(struct work) + ALIGN_UP(len, (size_t)8);
-	struct work *w = malloc(size);
+	struct work *w = work_new(srv, s, req, srv->rbuf, len, -1, srv->active_at);
 
 	if (!w) {
 		reply_error(srv, s, &req->hdr, -ENOMEM);
 		return;
 	}
-	memcpy(w->buf, srv->rbuf, len);
-	w->srv = srv;
-	w->timer = NULL;
-	w->state = WORK_QUEUED;
-	ns_ctx_init_async(&w->ctx, &s->cred.ns, on_wake);
-	w->reserve = size + wire_reply_max(req);
-	sess_reserve(s, w->reserve);
-	w->req = *req;
-	w->req.body = rebase(srv, w, req->body);
-	w->req.path = rebase(srv, w, req->path);
-	w->req.path2 = rebase(srv, w, req->path2);
-	w->req.data = rebase(srv, w, req->data);
-	w->s = s;
-	w->start_ns = srv->active_at;
-	sess_ref(s);
-	__atomic_add_fetch(&s->inflight, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&srv->busy, 1, __ATOMIC_SEQ_CST);
 	wq_push(srv->wq, &w->item);
+}
+
+/* ring_error - answer a ring request that is not run with @err in its slot. */
+static void ring_error(struct sess *s, unsigned slot, const struct wire_hdr *hdr, int err,
+		       void *buf, uint64_t start_ns)
+{
+	size_t len = ops_error_reply(buf, hdr, err);
+
+	ring_send(s, slot, hdr->id, buf, len);
+	metrics_request(hdr->op, err, start_ns);
+}
+
+/* ring_op_allowed - ops a ring carries: every op whose reply has no fd and fits a slot. */
+static int ring_op_allowed(const struct wire_req *req)
+{
+	switch (req->hdr.op) {
+	case WIRE_HELLO: /* the session has begun */
+	case WIRE_MAP:	 /* its first reply carries the region fd */
+	case WIRE_ACK:	 /* no reply: a slot would never come back */
+	case WIRE_POISON_REPORT:
+		return -EPROTO;
+	default:
+		return wire_reply_max(req) > RING_MSG_MAX ? -EMSGSIZE : 0;
+	}
+}
+
+void srv_ring_request(struct srv *srv, struct sess *s, unsigned slot, const void *msg, size_t len,
+		      void *buf)
+{
+	uint64_t start = mono_ns();
+	struct wire_req req;
+	struct work *w;
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	memcpy(&req.hdr, msg, sizeof(req.hdr)); /* ring_take copies at least the header */
+	rc = len ? wire_decode_request(msg, len, &req) : -EMSGSIZE;
+	if (rc == 0)
+		rc = ring_op_allowed(&req);
+	if (rc == 0 && __atomic_load_n(&srv->stopping, __ATOMIC_SEQ_CST))
+		rc = -ESHUTDOWN;
+	if (rc == 0 && __atomic_load_n(&s->inflight, __ATOMIC_ACQUIRE) >= WIRE_INFLIGHT_MAX)
+		rc = -EBUSY;
+	if (rc) {
+		log_dbg("session %" PRIu64 ": ring request %s refused: %s", s->id,
+			wire_op_name(req.hdr.op), strerror(-rc));
+		ring_error(s, slot, &req.hdr, rc, buf, start);
+		return;
+	}
+	w = work_new(srv, s, &req, msg, len, (int)slot, start);
+	if (!w) {
+		ring_error(s, slot, &req.hdr, -ENOMEM, buf, start);
+		return;
+	}
+	/* No handoff: this thread runs it to its end, unless it parks. */
+	run_work(srv, w, buf);
 }
 
 /*
@@ -651,14 +754,20 @@ static bool report_allowed(struct srv *srv, struct sess *s)
 /* hello - Return: true when the session is gone (refused). */
 static bool hello(struct srv *srv, struct sess *s, const struct wire_req *req)
 {
-	int fd, status;
+	int fd, status, fds[2] = {-1, -1};
 	size_t len = ops_hello(s, req, srv->lbuf, &fd, &status);
 	char why[64];
 
-	sess_send(s, srv->lbuf, len, fd);
+	fds[0] = fd;
+	/* A ring without its doorbell is no ring: the client then keeps to the socket. */
+	if (status == 0 && s->ring_area && ring_attach(srv->rings, s, s->ring_area, &fds[1]))
+		log_warn("session %" PRIu64 ": cannot set up its ring; it uses the socket", s->id);
+	sess_send_fds(s, srv->lbuf, len, fds, fds[1] >= 0 ? 2 : (fd >= 0 ? 1 : 0));
 	metrics_request(WIRE_HELLO, status, srv->active_at);
 	if (fd >= 0)
 		close(fd);
+	if (fds[1] >= 0)
+		close(fds[1]);
 	if (status == 0) {
 		s->hello = true;
 		event_del(s->ev_hello);
@@ -1317,6 +1426,9 @@ int srv_new(struct srv **out, struct ns *ns, const struct srv_opts *o)
 	rc = wq_new(&srv->wq, o->workers, work_run, srv);
 	if (rc)
 		goto err;
+	rc = rings_new(&srv->rings, srv, o->ring_threads, o->poll_ns);
+	if (rc)
+		goto err;
 	*out = srv;
 	return 0;
 
@@ -1352,7 +1464,8 @@ void srv_delete(struct srv **srvp)
 
 	if (!srv)
 		return;
-	/* Workers first: what they still run answers sessions that are still open. */
+	/* Ring threads and workers first: what they run answers sessions still open. */
+	rings_stop(srv->rings);
 	wq_delete(&srv->wq);
 	stop_listening(srv);
 	if (srv->base)
@@ -1367,6 +1480,7 @@ void srv_delete(struct srv **srvp)
 		event_free(srv->ev_drain);
 	if (srv->base)
 		event_base_free(srv->base);
+	rings_delete(&srv->rings);
 	free(srv->rbuf);
 	free(srv->lbuf);
 	free(srv->uids);

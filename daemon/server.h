@@ -29,6 +29,7 @@ struct srv_opts {
 	unsigned max_sessions;		/* connected clients; the last eighth are for admins */
 	unsigned max_sessions_per_user; /* of one uid that is neither root nor the daemon's */
 	uint64_t poll_ns;		/* busy-poll budget after activity (DESIGN §11); 0: off */
+	unsigned ring_threads;		/* threads that poll the sessions' rings (ring.h) */
 	const struct perm_trust *trust; /* who may MAP; kept by the caller, changed only on
 					 * the loop thread (SIGHUP) */
 	int socket_gid;			/* group of the socket file; -1: leave it */
@@ -65,5 +66,15 @@ int srv_run(struct srv *srv);
  * sets *@srvp = NULL.
  */
 void srv_delete(struct srv **srvp);
+
+/*
+ * srv_ring_request - run the request @msg (@len bytes, copied out of @slot of @s's ring;
+ * 0: its slot length was out of range) on the calling thread and answer it in the slot,
+ * unless it parks (a worker answers it then). @buf: the caller's WIRE_MSG_MAX reply buffer.
+ * Context: a ring thread (registered with RCU), no engine lock held.
+ */
+struct sess;
+void srv_ring_request(struct srv *srv, struct sess *s, unsigned slot, const void *msg, size_t len,
+		      void *buf);
 
 #endif

@@ -16,12 +16,16 @@
 #include "fault.h"
 #include "log.h"
 #include "region.h"
+#include "rings.h"
 #include "session.h"
 #include "wire.h"
 
+#define SEND_FDS_MAX 2
+
 struct sess_out {
 	struct sess_out *next;
-	int fd; /* ours (a duplicate), closed once sent or dropped; -1 for none */
+	int fd[SEND_FDS_MAX]; /* ours (duplicates), closed once sent or dropped; -1 for none */
+	int nfds;
 	size_t len;
 	uint64_t buf[]; /* the message */
 };
@@ -61,8 +65,8 @@ void sess_ref(struct sess *s)
 
 static void out_free(struct sess_out *o)
 {
-	if (o->fd >= 0)
-		close(o->fd);
+	for (int i = 0; i < o->nfds; i++)
+		close(o->fd[i]);
 	free(o);
 }
 
@@ -79,8 +83,9 @@ void sess_unref(struct sess *s)
 	}
 	if (s->fd >= 0)
 		close(s->fd);
+	ring_sess_free(s->ring);
 	if (s->shm)
-		munmap(s->shm, WIRE_SHM_SIZE);
+		munmap(s->shm, s->shm_size);
 	free(s->grants);
 	free(s->reap);
 	perm_cred_release(&s->cred);
@@ -92,26 +97,26 @@ void sess_unref(struct sess *s)
 }
 
 /* send_now - one sendmsg that never blocks. Return: 0; -EAGAIN (socket full); -errno. */
-static int send_now(int sock, const void *buf, size_t len, int fd)
+static int send_now(int sock, const void *buf, size_t len, const int *fds, int nfds)
 {
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(SEND_FDS_MAX * sizeof(int))];
 	} cm;
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 
-	if (fd >= 0) {
+	if (nfds > 0) {
 		struct cmsghdr *c;
 
 		memset(&cm, 0, sizeof(cm));
 		msg.msg_control = cm.buf;
-		msg.msg_controllen = sizeof(cm.buf);
+		msg.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
 		c = CMSG_FIRSTHDR(&msg);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(fd));
+		c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
 	}
 	for (;;) {
 		if (sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
@@ -172,7 +177,7 @@ static bool is_event(const void *buf, size_t len)
  * Locking: send_lock held.
  * Return: 0; -ENOMEM; -ENOBUFS (full: the client does not read).
  */
-static int out_append(struct sess *s, const void *buf, size_t len, int fd)
+static int out_append(struct sess *s, const void *buf, size_t len, const int *fds, int nfds)
 {
 	size_t cost = len + SESS_OUT_ENTRY;
 	size_t room = SESS_QUEUE_MAX + SESS_EVENTS_ROOM;
@@ -185,15 +190,16 @@ static int out_append(struct sess *s, const void *buf, size_t len, int fd)
 		return -ENOMEM;
 	o->next = NULL;
 	o->len = len;
-	o->fd = -1;
-	if (fd >= 0) {
-		o->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-		if (o->fd < 0) {
+	o->nfds = 0;
+	for (int i = 0; i < nfds; i++) {
+		o->fd[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+		if (o->fd[i] < 0) {
 			int err = errno;
 
-			free(o);
+			out_free(o);
 			return -err;
 		}
+		o->nfds++;
 	}
 	memcpy(o->buf, buf, len);
 	*s->out_tail = o;
@@ -204,6 +210,11 @@ static int out_append(struct sess *s, const void *buf, size_t len, int fd)
 }
 
 int sess_send(struct sess *s, const void *buf, size_t len, int fd)
+{
+	return sess_send_fds(s, buf, len, &fd, fd >= 0 ? 1 : 0);
+}
+
+int sess_send_fds(struct sess *s, const void *buf, size_t len, const int *fds, int nfds)
 {
 	bool overflow = false;
 	int rc;
@@ -217,7 +228,7 @@ int sess_send(struct sess *s, const void *buf, size_t len, int fd)
 		/* -EAGAIN tests the outbox, others a lost peer. */
 		rc = __atomic_load_n(&s->injector, __ATOMIC_RELAXED) ? 0 : fault_at(FAULT_SEND);
 		if (rc == 0)
-			rc = send_now(s->fd, buf, len, fd);
+			rc = send_now(s->fd, buf, len, fds, nfds);
 		if (rc == 0)
 			goto out;
 		if (rc != -EAGAIN) {
@@ -227,7 +238,7 @@ int sess_send(struct sess *s, const void *buf, size_t len, int fd)
 			goto out;
 		}
 	}
-	rc = out_append(s, buf, len, fd);
+	rc = out_append(s, buf, len, fds, nfds);
 	if (rc == -ENOBUFS) {
 		overflow = true;
 		__atomic_store_n(&s->dropped, true, __ATOMIC_SEQ_CST);
@@ -283,7 +294,7 @@ void sess_flush(struct sess *s)
 	pthread_mutex_lock(&s->send_lock);
 	while (s->out_head && s->fd >= 0 && !s->broken) {
 		struct sess_out *o = s->out_head;
-		int rc = send_now(s->fd, o->buf, o->len, o->fd);
+		int rc = send_now(s->fd, o->buf, o->len, o->fd, o->nfds);
 
 		if (rc == -EAGAIN) {
 			event_add(s->ev_write, NULL);

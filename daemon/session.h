@@ -44,6 +44,7 @@ struct event_base;
 struct ns;
 struct sess;
 struct sess_out;
+struct sess_ring;
 struct srv;
 
 /* A client's mapping of a file range: the session's record of one engine grant. */
@@ -95,6 +96,9 @@ struct sess {
 
 	/* The shared buffer: mapped at HELLO, before any request reaches a worker. */
 	void *shm;
+	size_t shm_size;	/* of the mapping: WIRE_SHM_SIZE, + RING_SIZE with a ring */
+	void *ring_area;	/* in shm, when the client asked for a ring; else NULL */
+	struct sess_ring *ring; /* set at HELLO when its ring is served (ring.h) */
 
 	/* The inodes this session reached by path (handles.h), under handle_lock (a leaf). */
 	pthread_mutex_t handle_lock;
@@ -140,6 +144,9 @@ void sess_unref(struct sess *s);
  * Return: 0 (sent or queued); -EPIPE (closed or shut down: dropped); -ENOMEM.
  */
 int sess_send(struct sess *s, const void *buf, size_t len, int fd);
+
+/* sess_send_fds - sess_send with up to two fds attached (the HELLO of a ring: its doorbell). */
+int sess_send_fds(struct sess *s, const void *buf, size_t len, const int *fds, int nfds);
 
 /*
  * sess_reserve / sess_unreserve - a request handed to a worker holds @bytes (its copy and

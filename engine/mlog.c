@@ -26,6 +26,18 @@ struct mlog {
 	uint64_t checkpoints;
 	uint64_t torn_bytes;
 	bool rdonly;
+
+	/*
+	 * Group commit: a commit copies its records under the log lock and persists after
+	 * dropping it, under persist_lock, everything copied so far that is not durable yet.
+	 * Commits that copied while another persisted share the next persist: one flush and
+	 * one fence (one msync on an emulated region) for all of them. The durable part is
+	 * always a prefix of the area, so replay finds them in log order.
+	 * Lock order: persist_lock -> lock.
+	 */
+	pthread_mutex_t persist_lock;
+	uint64_t durable;  /* under persist_lock: bytes of the active area known durable */
+	uint64_t persists; /* under persist_lock: group persists made */
 };
 
 static uint8_t *area(const struct region *r, const struct fmt_super *sb, unsigned which)
@@ -511,6 +523,7 @@ int mlog_open(struct mlog **out, struct region *r, mlog_apply_fn apply, void *ct
 		return -ENOMEM;
 	l->r = r;
 	pthread_mutex_init(&l->lock, NULL);
+	pthread_mutex_init(&l->persist_lock, NULL);
 	rc = mlog_probe_report(r, &l->sb);
 	if (rc)
 		goto err_free;
@@ -546,6 +559,7 @@ int mlog_open(struct mlog **out, struct region *r, mlog_apply_fn apply, void *ct
 		goto err_free;
 	}
 	l->tail = end.off;
+	l->durable = end.off;
 	l->next_seq = end.seq;
 	l->prev_csum = end.seed;
 	l->records = end.records;
@@ -564,6 +578,7 @@ int mlog_open(struct mlog **out, struct region *r, mlog_apply_fn apply, void *ct
 
 err_free:
 	pthread_mutex_destroy(&l->lock);
+	pthread_mutex_destroy(&l->persist_lock);
 	free(l);
 	return rc;
 }
@@ -575,6 +590,7 @@ void mlog_close(struct mlog **lp)
 	if (!l)
 		return;
 	pthread_mutex_destroy(&l->lock);
+	pthread_mutex_destroy(&l->persist_lock);
 	free(l);
 	*lp = NULL;
 }
@@ -692,9 +708,31 @@ static uint64_t seal(uint8_t *buf, size_t n, uint64_t seq, uint64_t seed, bool e
 	return seed;
 }
 
+/*
+ * persist_upto - make the active area durable at least to @end (a commit's last byte):
+ * either another commit's persist covered it already, or this one persists everything
+ * copied so far. Locking: takes persist_lock, then the log lock for a moment.
+ */
+static void persist_upto(struct mlog *l, uint8_t *base, uint64_t end)
+{
+	uint64_t to;
+
+	pthread_mutex_lock(&l->persist_lock);
+	if (l->durable < end) {
+		pthread_mutex_lock(&l->lock);
+		to = l->tail;
+		pthread_mutex_unlock(&l->lock);
+		region_persist(l->r, base + l->durable, to - l->durable);
+		l->durable = to;
+		l->persists++;
+	}
+	pthread_mutex_unlock(&l->persist_lock);
+}
+
 int mlog_commit(struct mlog *l, struct mlog_tx *tx)
 {
-	uint8_t *dst;
+	uint8_t *dst, *base = NULL;
+	uint64_t end = 0;
 	int rc = 0;
 
 	if (tx->err)
@@ -708,22 +746,27 @@ int mlog_commit(struct mlog *l, struct mlog_tx *tx)
 		goto out;
 	}
 	l->prev_csum = seal(tx->buf, tx->used, l->next_seq, l->prev_csum, false);
-	dst = area(l->r, &l->sb, l->sb.log_active) + l->tail;
+	base = area(l->r, &l->sb, l->sb.log_active);
+	dst = base + l->tail;
 	if (fault_crash_armed(FAULT_LOG_TORN)) {
 		/* A power failure half way through the append. */
 		region_memcpy(l->r, dst, tx->buf, tx->used / 2, 0);
 		fault_crash("log-torn");
 	}
-	region_memcpy(l->r, dst, tx->buf, tx->used, REGION_NODRAIN);
-	region_drain(l->r);
-	fault_at(FAULT_LOG_COMMITTED);
+	/* The stores only: persist_upto writes them back, with whatever others copied. */
+	region_memcpy(l->r, dst, tx->buf, tx->used, REGION_NOFLUSH);
 	l->tail += tx->used;
+	end = l->tail;
 	l->next_seq += tx->nrecs;
 	l->records += tx->nrecs;
 out:
 	pthread_mutex_unlock(&l->lock);
-	if (rc == 0)
+	if (rc == 0) {
+		/* Durable before this returns: the caller applies and answers only then. */
+		persist_upto(l, base, end);
+		fault_at(FAULT_LOG_COMMITTED);
 		mlog_tx_reset(tx);
+	}
 	return rc;
 }
 
@@ -788,6 +831,7 @@ int mlog_snap_commit(struct mlog_snap *s, uint64_t next_ino)
 		return s->err;
 	region_drain(l->r);
 	fault_at(FAULT_CHECKPOINT_SNAP);
+	pthread_mutex_lock(&l->persist_lock);
 	pthread_mutex_lock(&l->lock);
 	l->sb.log_active = !l->sb.log_active;
 	l->sb.log_seq = l->next_seq;
@@ -796,11 +840,13 @@ int mlog_snap_commit(struct mlog_snap *s, uint64_t next_ino)
 	l->sb.incompat |= s->incompat;
 	super_write(l->r, &l->sb);
 	l->tail = s->off;
+	l->durable = s->off; /* drained above; no commit is open (the tx lock) */
 	l->next_seq = s->seq;
 	l->prev_csum = s->prev;
 	l->records = s->records;
 	l->checkpoints++;
 	pthread_mutex_unlock(&l->lock);
+	pthread_mutex_unlock(&l->persist_lock);
 	hist_observe(&stats_checkpoint_hist, mono_ns() - s->start_ns);
 	return 0;
 }

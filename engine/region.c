@@ -55,7 +55,75 @@ struct region {
 	bool sb_registered;
 	uint8_t *trace;	   /* persistence tracing: the durable image, mapped (or NULL) */
 	uint64_t *sim_bad; /* atomic: simulated media errors, one bit per block (or NULL) */
+	bool paged;	   /* page granularity: a flush is an msync, deferred to the drain */
+	uint64_t msyncs;   /* atomic: flushes made (msync calls on a paged region) */
 };
+
+/*
+ * Deferred page flushes. On a region of page granularity (an emulated region: a file, or
+ * memory, that libpmem2 persists with msync) a flush is a system call per range, and the
+ * write path flushes each page it copies. So a flush there only notes the range, merged
+ * with the thread's other dirty ranges (page-aligned, adjacent or overlapping ones join),
+ * and the thread's next drain msyncs each range once. That is libpmem2's contract anyway:
+ * a flush is durable only after a drain on the same thread (on real persistent memory the
+ * drain is the fence that orders the thread's own cache-line write-backs).
+ */
+#define DIRTY_MAX 32 /* ranges a thread keeps; one more flushes the largest at once */
+
+struct dirty {
+	const struct region *r;
+	uintptr_t lo, hi; /* page-aligned */
+};
+
+static _Thread_local struct dirty dirty[DIRTY_MAX];
+static _Thread_local unsigned ndirty;
+
+static void msync_range(const struct region *r, uintptr_t lo, uintptr_t hi)
+{
+	__atomic_add_fetch((uint64_t *)&r->msyncs, 1, __ATOMIC_RELAXED);
+	r->flush_fn((const void *)lo, hi - lo);
+}
+
+/* dirty_add - note [@addr, @addr + @len) of @r as flushed but not yet written back. */
+static void dirty_add(const struct region *r, const void *addr, size_t len)
+{
+	uintptr_t lo = ALIGN_DOWN((uintptr_t)addr, (uintptr_t)4096);
+	uintptr_t hi = ALIGN_UP((uintptr_t)addr + len, (uintptr_t)4096);
+	unsigned big = 0;
+
+	if (len == 0)
+		return;
+	for (unsigned i = 0; i < ndirty; i++) {
+		struct dirty *d = &dirty[i];
+
+		if (d->r == r && lo <= d->hi && hi >= d->lo) {
+			d->lo = MIN(d->lo, lo);
+			d->hi = MAX(d->hi, hi);
+			return;
+		}
+	}
+	if (ndirty == DIRTY_MAX) {
+		for (unsigned i = 1; i < ndirty; i++)
+			if (dirty[i].hi - dirty[i].lo > dirty[big].hi - dirty[big].lo)
+				big = i;
+		msync_range(dirty[big].r, dirty[big].lo, dirty[big].hi);
+		dirty[big] = dirty[--ndirty];
+	}
+	dirty[ndirty++] = (struct dirty){r, lo, hi};
+}
+
+/* dirty_write_back - msync every range the thread noted. */
+static void dirty_write_back(void)
+{
+	for (unsigned i = 0; i < ndirty; i++)
+		msync_range(dirty[i].r, dirty[i].lo, dirty[i].hi);
+	ndirty = 0;
+}
+
+uint64_t region_msyncs(const struct region *r)
+{
+	return __atomic_load_n(&r->msyncs, __ATOMIC_RELAXED);
+}
 
 /*
  * pmem2_to_errno - the errno for a libpmem2 return code.
@@ -310,6 +378,7 @@ static int region_map(struct region *r, bool chardev)
 	r->drain_fn = pmem2_get_drain_fn(r->map);
 	r->memcpy_fn = pmem2_get_memcpy_fn(r->map);
 	r->memset_fn = pmem2_get_memset_fn(r->map);
+	r->paged = r->granularity == PMEM2_GRANULARITY_PAGE;
 	/* Not fatal: without it, a fault in this region kills the process as before. */
 	r->sb_registered = sigbus_register(&r->sb, r->base, r->size) == 0;
 	return 0;
@@ -604,17 +673,27 @@ static inline void trace_persist(const struct region *r, const void *addr, size_
 void region_persist(const struct region *r, const void *addr, size_t len)
 {
 	trace_persist(r, addr, len);
+	if (r->paged) {
+		dirty_add(r, addr, len);
+		dirty_write_back();
+		return;
+	}
 	r->persist_fn(addr, len);
 }
 
 void region_flush(const struct region *r, const void *addr, size_t len)
 {
 	trace_persist(r, addr, len);
-	r->flush_fn(addr, len);
+	if (r->paged)
+		dirty_add(r, addr, len);
+	else
+		r->flush_fn(addr, len);
 }
 
 void region_drain(const struct region *r)
 {
+	if (ndirty)
+		dirty_write_back();
 	r->drain_fn();
 }
 
@@ -629,13 +708,22 @@ static unsigned mem_flags(const struct region *r, unsigned flags)
 		return region_mem_flags(flags | REGION_NOFLUSH);
 	if (!(flags & REGION_NOFLUSH))
 		fault_persist();
+	/* A paged region: the store alone; mem_done notes the range for the drain. */
+	if (r->paged)
+		return region_mem_flags(flags | REGION_NOFLUSH);
 	return region_mem_flags(flags);
 }
 
 static void mem_done(const struct region *r, void *dst, size_t len, unsigned flags)
 {
-	if (__builtin_expect(r->trace == NULL, 1))
+	if (__builtin_expect(r->trace == NULL, 1)) {
+		if (!r->paged || (flags & REGION_NOFLUSH))
+			return;
+		dirty_add(r, dst, len);
+		if (!(flags & REGION_NODRAIN))
+			dirty_write_back();
 		return;
+	}
 	if (!(flags & REGION_NOFLUSH))
 		region_flush(r, dst, len);
 	if (!(flags & (REGION_NOFLUSH | REGION_NODRAIN)))

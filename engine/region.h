@@ -91,6 +91,13 @@ bool region_is_rdonly(const struct region *r);
 void region_persist(const struct region *r, const void *addr, size_t len);
 void region_flush(const struct region *r, const void *addr, size_t len);
 void region_drain(const struct region *r);
+
+/*
+ * region_msyncs - write-backs made so far on a region of page granularity (each one msync of
+ * one contiguous range: flushes are noted per thread and merged until its drain); 0 on
+ * others. Context: any thread. Locking: none (a relaxed counter).
+ */
+uint64_t region_msyncs(const struct region *r);
 void region_memcpy(const struct region *r, void *dst, const void *src, size_t len, unsigned flags);
 void region_memset(const struct region *r, void *dst, int c, size_t len, unsigned flags);
 

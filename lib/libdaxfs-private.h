@@ -3,8 +3,9 @@
 #define DAXFS_LIB_PRIVATE_H
 
 /*
- * libdaxfs internals shared by libdaxfs.c (session, requests, replies, events in, errors)
- * and map.c (mappings, what the library does for each event).
+ * libdaxfs internals shared by errors.c, session.c (session, requests, replies, the socket),
+ * ring.c (the shared-memory ring), events.c, names.c (the calls) and map.c (mappings, what
+ * the library does for each event). Each includes only this header of the library's own.
  *
  * Threading model. Any number of threads call into one handle. Each request takes a slot
  * (the table of requests in flight: at most the daemon's inflight_max), builds its message
@@ -77,6 +78,7 @@ struct lib_slot {
 	int err;	 /* DONE: 0, or a negative errno when the reply could not be used */
 	const char *why; /* the detail for err */
 	int fd;		 /* DONE: the fd that came with the reply, or -1 */
+	int fd2;	 /* DONE: a HELLO reply's second fd (the ring's doorbell), or -1 */
 	size_t len;	 /* DONE: bytes of the reply in buf */
 	uint8_t *req;	 /* WIRE_MSG_MAX bytes: the request, built and sent by the owner */
 	uint8_t *buf;	 /* WIRE_MSG_MAX bytes: the reply; the reader swaps it with its own */
@@ -98,6 +100,14 @@ struct daxfs {
 	size_t shm_size;
 
 	pthread_mutex_t send_lock;
+
+	/* The ring (ring.c): set at HELLO, then fixed. */
+	void *ring;	   /* in the shm mapping, after shm_size bytes; NULL: socket only */
+	int ring_efd;	   /* the doorbell; -1 */
+	size_t map_size;   /* of the shm mapping: shm_size, + RING_SIZE with a ring */
+	uint64_t ring_pos; /* atomic: the next submission position */
+	uint32_t nmaps;	   /* atomic: mappings on fs->maps (events may come) */
+	bool ev_on;	   /* atomic: the event thread runs */
 
 	pthread_mutex_t lock;	  /* everything below up to the maps */
 	pthread_cond_t slot_cond; /* a slot became free */
@@ -126,7 +136,7 @@ struct daxfs {
 	pthread_t ev_thread;
 };
 
-/* --- libdaxfs.c --- */
+/* --- session.c --- */
 
 /* lib_err - set the calling thread's detail string; return @err (a negative errno). */
 int lib_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -176,6 +186,60 @@ static inline void *lib_reply_body(struct lib_slot *s)
 
 /* lib_send_ack - send ACK {grant, generation} (no reply). Return: 0 or a negative errno. */
 int lib_send_ack(struct daxfs *fs, uint64_t grant, uint64_t generation);
+
+/* --- ring.c --- */
+
+/* lib_ring_setup - use the ring at @area with doorbell @efd. Return: 0; -EPROTO (not one). */
+int lib_ring_setup(struct daxfs *fs, void *area, int efd);
+
+/* lib_ring_inline_max - the largest inline READ or WRITE that goes through the ring. */
+size_t lib_ring_inline_max(void);
+
+/* lib_ring_usable - may slot @s's request (@op, @len bytes) go through the ring now? */
+bool lib_ring_usable(struct daxfs *fs, const struct lib_slot *s, unsigned op, size_t len);
+
+/*
+ * lib_ring_call - submit slot @s's request (@len bytes in s->req) through the ring and wait
+ * until @deadline for its reply, which is copied to s->buf (s->len; s->err and s->why say
+ * when it is unusable). Return: 0; -ETIMEDOUT; -ECONNRESET (the daemon closed the session).
+ */
+int lib_ring_call(struct daxfs *fs, struct lib_slot *s, size_t len, uint64_t deadline);
+
+void lib_ring_close(struct daxfs *fs);
+
+/* --- errors.c --- */
+
+/* lib_errstr - strerror() of @err (either sign) without its static buffer. */
+const char *lib_errstr(int err, char *buf, size_t len);
+
+/* --- session.c: the socket transport (events.c reads it too) --- */
+
+enum {
+	RECV_DISPATCHED = 0, /* a reply went to its slot (or a stray packet was dropped) */
+	RECV_EVENT = 1,	     /* an event was copied out */
+};
+
+struct timespec lib_ns_to_timespec(uint64_t ns);
+
+/*
+ * lib_reader_recv - receive one packet and dispatch it: a reply to its slot, an event to
+ * *@ev. Context: the thread holding the reader role, fs->lock not held.
+ * Return: RECV_DISPATCHED; RECV_EVENT (*@ev filled); -EAGAIN (nothing, !@block);
+ *         -ETIMEDOUT; -ECONNRESET.
+ */
+int lib_reader_recv(struct daxfs *fs, uint64_t deadline, bool block, struct lib_event *ev);
+
+/*
+ * __lib_reader_release - give up the reader role and wake one thread that sleeps waiting
+ * for a reply (not @self), so that it takes the role over. Locking: fs->lock held.
+ */
+void __lib_reader_release(struct daxfs *fs, const struct lib_slot *self);
+
+/*
+ * __lib_session_break - the session is unusable from now on: every waiting and later
+ * request fails with -ECONNRESET. Locking: fs->lock held.
+ */
+void __lib_session_break(struct daxfs *fs);
 
 /* --- map.c --- */
 

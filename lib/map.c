@@ -527,7 +527,7 @@ int daxfs_map_new(struct daxfs *fs, uint64_t ino, uint64_t off, uint64_t len, in
 		goto err_slot;
 	/*
 	 * The slot stays ours until the mapping is on the list: events for the grant that
-	 * come meanwhile are queued on it (see dispatch in libdaxfs.c).
+	 * come meanwhile are queued on it (see dispatch in session.c).
 	 */
 	memcpy(&rep, lib_reply_body(s), sizeof(rep));
 	m->grant = rep.grant;
@@ -577,6 +577,7 @@ int daxfs_map_new(struct daxfs *fs, uint64_t ino, uint64_t off, uint64_t len, in
 	m->fs = fs;
 	m->next = fs->maps;
 	fs->maps = m;
+	__atomic_add_fetch(&fs->nmaps, 1, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&fs->lock);
 	s->map_pending = false;
 	if (s->nqueued) {
@@ -729,6 +730,7 @@ void daxfs_map_delete(struct daxfs_map **mp)
 		for (pp = &fs->maps; *pp; pp = &(*pp)->next) {
 			if (*pp == m) {
 				*pp = m->next;
+				__atomic_sub_fetch(&fs->nmaps, 1, __ATOMIC_RELEASE);
 				break;
 			}
 		}
@@ -746,6 +748,7 @@ void map_detach_all(struct daxfs *fs)
 	for (struct daxfs_map *m = fs->maps; m; m = m->next)
 		m->fs = NULL;
 	fs->maps = NULL;
+	__atomic_store_n(&fs->nmaps, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&fs->maps_lock);
 }
 

@@ -84,8 +84,12 @@ void cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf
 
 /* A path inside daxfs: at most this many bytes with the NUL (docs/protocol.md). */
 #define CLI_PATH_MAX 4096
-/* Copy I/O moves this much per request. */
-#define CLI_CHUNK (1024 * 1024)
+/*
+ * Copy I/O moves this much per call: the session's whole shared buffer (WIRE_SHM_SIZE), so
+ * that a put is one request, one log commit and one write-back per 4 MiB, and a new 2 MiB
+ * chunk is written whole (never zeroed first).
+ */
+#define CLI_CHUNK (4 * 1024 * 1024)
 
 /*
  * cli_connect - open a session with the daemon at ctx->socket_path.

@@ -149,7 +149,7 @@ static void test_before_hello(void)
 	}
 	/* HELLO v1 with flags the protocol does not know: malformed. */
 	raw_msg_hello(msg, 46, WIRE_VERSION);
-	msg[sizeof(struct wire_hdr) + 4] = 1;
+	msg[sizeof(struct wire_hdr) + 4] = 2; /* bit 0 is WIRE_HELLO_F_RING */
 	fd = raw_connect(d.sock);
 	send_ok(fd, msg, hello_len);
 	raw_expect_error(fd, WIRE_HELLO, 46, -EBADMSG);

@@ -25,19 +25,19 @@ while ! "$CLI" --socket "$T/sock" status >/dev/null 2>&1; do
 	sleep 0.05
 done
 D="$CLI --socket $T/sock"
-head -c 8M /dev/urandom >"$T/big"
+head -c 32M /dev/urandom >"$T/big"
 
 # on_tty CMD - run CMD under a pseudo-terminal; what it printed goes to $T/tty.
 on_tty() { script -qfec "$1" /dev/null >"$T/tty" 2>&1 </dev/null; }
 
-# Each 1 MiB write of a new file now waits 2 x 150 ms: an 8 MiB put takes over 2 s, so
-# that the line shows (after a second) with work still to do.
+# Each 4 MiB write (the CLI's chunk) of a new file now waits 2 x 150 ms: a 32 MiB put takes
+# over 2 s, so that the line shows (after a second) with work still to do.
 $D inject delay data-write 150000 >/dev/null || { echo "FAIL: inject delay"; exit 1; }
 on_tty "$D put $T/big /big" || fail "put on a terminal failed: $(cat "$T/tty")"
 # "\r" redraws; percent, done of total, rate, ETA; then the final line.
-grep -q "$(printf '\r')put /big .*%  .* of 8.0 MiB  .*/s  ETA " "$T/tty" ||
+grep -q "$(printf '\r')put /big .*%  .* of 32.0 MiB  .*/s  ETA " "$T/tty" ||
 	fail "put on a terminal shows no progress line: $(od -c "$T/tty" | head -20)"
-grep -q "put /big  100%  8.0 MiB of 8.0 MiB  .*  in 0:0" "$T/tty" ||
+grep -q "put /big  100%  32.0 MiB of 32.0 MiB  .*  in 0:0" "$T/tty" ||
 	fail "put on a terminal: no final line: $(od -c "$T/tty" | head -20)"
 
 $D put "$T/big" /big2 >"$T/out" 2>"$T/err" || fail "put without a terminal failed"
@@ -52,7 +52,7 @@ grep -q "^put /big4  .*%" "$T/err" && grep -q "^put /big4  100%.* in 0:0" "$T/er
 grep -q "$(printf '\r')" "$T/err" && fail "put --progress without a terminal redraws with \\r"
 $D inject clear >/dev/null
 
-# Every reply now waits 250 ms: the 8 reads of an 8 MiB get take 2 s.
+# Every reply (on the ring too) now waits 250 ms: the 8 reads of a 32 MiB get take 2 s.
 $D inject delay send 250000 >/dev/null || { echo "FAIL: inject delay send"; exit 1; }
 on_tty "$D get /big $T/back" || fail "get on a terminal failed: $(cat "$T/tty")"
 grep -q "$(printf '\r')get /big .*%" "$T/tty" ||

@@ -498,7 +498,8 @@ static void bad_requests(void)
 	EXPECT_REQ(cr, 0, put_u32(b, HDR + 4, 0));
 	EXPECT_REQ(mk, EBADMSG, put_u32(b, HDR + 4, WIRE_CREATE_EXCL));
 	EXPECT_REQ(rename, EBADMSG, put_u32(b, HDR, 4));
-	EXPECT_REQ(sample_index("hello"), EBADMSG, put_u32(b, HDR + 4, 1));
+	EXPECT_REQ(sample_index("hello"), EBADMSG, put_u32(b, HDR + 4, 2));
+	EXPECT_REQ(sample_index("hello"), 0, put_u32(b, HDR + 4, WIRE_HELLO_F_RING));
 	/* Version 2's: STAT's flags, WRITE's, LINK's (none), MKNOD's mode, the xattr words. */
 	EXPECT_REQ(sample_index("lstat"), EBADMSG, put_u32(b, HDR + 4, 2));
 	EXPECT_REQ(sample_index("unlink"), EBADMSG, put_u32(b, HDR + 4, WIRE_STAT_NOFOLLOW));
