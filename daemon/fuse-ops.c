@@ -59,6 +59,7 @@ void fm_to_stat(const struct ns_attr *a, struct stat *st)
 	st->st_uid = a->uid;
 	st->st_gid = a->gid;
 	st->st_size = (off_t)a->size;
+	st->st_rdev = (dev_t)a->rdev;
 	st->st_blocks = (blkcnt_t)(a->blocks * (BLOCK / 512));
 	st->st_blksize = BLOCK;
 	st->st_atim.tv_sec = a->atime / 1000000000;

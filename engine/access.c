@@ -114,8 +114,12 @@ int ns_may_setattr(const struct ns_cred *c, const struct ns_attr *a, const struc
 	 * setgid when the group may execute (it marks mandatory locking otherwise), for every
 	 * caller, as Linux does; a mode set in the same call is taken as given.
 	 */
-	if (sa->valid & (NS_SET_UID | NS_SET_GID) && !(sa->valid & NS_SET_MODE) &&
-	    !S_ISDIR(a->mode)) {
+	/*
+	 * So does a truncate by anyone but the super user (Linux's should_remove_suid: the
+	 * write that a size change is).
+	 */
+	if (((sa->valid & (NS_SET_UID | NS_SET_GID)) || (sa->valid & NS_SET_SIZE && !super)) &&
+	    !(sa->valid & NS_SET_MODE) && !S_ISDIR(a->mode)) {
 		uint32_t mode = a->mode & 07777 & ~(uint32_t)S_ISUID;
 
 		if (mode & S_IXGRP)

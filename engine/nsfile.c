@@ -557,6 +557,39 @@ static bool poisoned_span(struct ns *ns, struct ns_inode *in, uint64_t off, uint
 }
 
 /*
+ * kill_privs - a write by anyone but the super user drops the file's set-user-id bit, and
+ * its set-group-id bit when the group may execute (Linux's file_remove_privs), durably
+ * before the data changes. Locking: @in's inode lock held. Return: 0; a transaction's
+ * error.
+ */
+static int kill_privs(struct ns *ns, const struct ns_cred *cred, struct ns_inode *in)
+{
+	uint32_t mode, keep;
+	struct fmt_inode *fi;
+	struct mlog_tx tx;
+	int rc;
+
+	pthread_mutex_lock(&in->attr_lock);
+	mode = in->mode;
+	pthread_mutex_unlock(&in->attr_lock);
+	keep = mode & ~(uint32_t)S_ISUID;
+	if ((keep & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		keep &= ~(uint32_t)S_ISGID;
+	if (keep == mode || ns_cred_super(cred))
+		return 0;
+	mlog_tx_init(&tx);
+	fi = mlog_tx_add(&tx, FMT_REC_INODE, sizeof(*fi));
+	if (fi) {
+		ns_inode_rec_now(in, fi);
+		fi->mode = keep;
+		fi->ctime = now_ns();
+	}
+	rc = ns_tx_run(ns, cred, &tx);
+	mlog_tx_release(&tx);
+	return rc;
+}
+
+/*
  * write_file - ns_write; @off NS_WRITE_APPEND: at the end of the file as it is under the
  * inode lock (O_APPEND, atomic against every other writer), *@at says where.
  */
@@ -582,6 +615,8 @@ static ssize_t write_file(struct ns *ns, struct ns_ctx *c, uint64_t ino, const v
 	}
 	if (at)
 		*at = off;
+	if (rc == 0 && len)
+		rc = kill_privs(ns, c->cred, in);
 	if (rc == 0 && len && poisoned_span(ns, in, off, off + len, &first, &last))
 		rc = ns_break_leases(ns, c, in, first, last - first + 1, &hold);
 	if (rc == 0 && len) {

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -168,6 +169,10 @@ static void test_names(void)
 	SYS(mknod(P("n/p"), S_IFIFO | 0644, 0));
 	SYS(stat(P("n/p"), &st));
 	T_ASSERT(S_ISFIFO(st.st_mode));
+	SYS(mknod(P("n/c"), S_IFCHR | 0600, makedev(1, 7)));
+	SYS(stat(P("n/c"), &st));
+	T_ASSERT(S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 7);
+	SYS(unlink(P("n/c")));
 	SYS(unlink(P("n/g")));
 	SYS(unlink(P("n/s")));
 	SYS(unlink(P("n/p")));

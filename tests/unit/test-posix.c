@@ -658,6 +658,20 @@ static void test_writes(void)
 			 &(struct ns_setattr){.valid = NS_SET_MTIME | NS_SET_MTIME_NOW}, NULL),
 	      EINVAL);
 
+	/* A write or truncate by anyone but root drops set-user-id (and exec set-group-id). */
+	T_OK(ns_create(ns, T_AS(1001, 1001), ROOT, "suid", 06777, &a));
+	T_OK(ns_write(ns, NULL, a.ino, "root", 4, 0)); /* root's write keeps them */
+	T_OK(ns_getattr(ns, a.ino, &b));
+	T_ASSERT((b.mode & 07777) == 06777);
+	T_OK(ns_write(ns, as(&c, &w), a.ino, "user", 4, 0));
+	T_OK(ns_getattr(ns, a.ino, &b));
+	T_ASSERT((b.mode & 07777) == 00777);
+	T_OK(ns_setattr(ns, NULL, a.ino, &(struct ns_setattr){.valid = NS_SET_MODE, .mode = 02777},
+			NULL));
+	T_OK(ns_setattr(ns, as(&c, &w), a.ino,
+			&(struct ns_setattr){.valid = NS_SET_SIZE, .size = 1}, &b));
+	T_ASSERT((b.mode & 07777) == 00777);
+
 	/* ftruncate of a file created with mode 0 through the descriptor that created it. */
 	T_OK(ns_create(ns, T_AS(1001, 1001), ROOT, "mode0", 0, &a));
 	T_ERR(ns_setattr(ns, as(&c, &owner), a.ino,
