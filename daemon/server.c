@@ -935,9 +935,15 @@ static int read_one(struct srv *srv, struct sess *s, int fd)
 
 /* --- backpressure: a session that holds SESS_QUEUE_MAX is not read until it holds less --- */
 
+/*
+ * may_read - may the loop read @s's requests? While it holds less than SESS_QUEUE_MAX; and
+ * always once its socket is shut down (the peer went, or the daemon dropped it): nothing is
+ * sent on it any more, so what it holds never drains, and only reading it to its end ends
+ * the session. What it still has queued costs little: every reply to it is dropped at once.
+ */
 static bool may_read(struct sess *s)
 {
-	return sess_queued(s) < SESS_QUEUE_MAX;
+	return sess_queued(s) < SESS_QUEUE_MAX || sess_is_broken(s);
 }
 
 static void resume_reading(struct sess *s)
@@ -949,8 +955,9 @@ static void resume_reading(struct sess *s)
 /*
  * pause_reading - stop reading @s. Whatever it holds makes room again later: a reply
  * sent (sess_unreserve kicks the write event when it sees paused) or the outbox drained
- * (the write event): on_write reads again then. Looked at once more after paused is set,
- * so an unreserve that did not see it cannot be missed.
+ * (the write event), or the socket is shut down (the write event of the outbox fires at
+ * the hang-up): on_write reads again then. Looked at once more after paused is set, so an
+ * unreserve that did not see it cannot be missed.
  */
 static void pause_reading(struct sess *s)
 {
@@ -987,8 +994,8 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	sess_flush(s);
-	/* A shut down socket is read to its end, paused or not: that ends the session. */
-	if (__atomic_load_n(&s->paused, __ATOMIC_SEQ_CST) && (may_read(s) || sess_is_broken(s)))
+	/* Room again, or a shut down socket (read to its end: that ends the session). */
+	if (__atomic_load_n(&s->paused, __ATOMIC_SEQ_CST) && may_read(s))
 		resume_reading(s);
 }
 

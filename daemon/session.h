@@ -17,7 +17,8 @@
  * Each request reserves its own copy and the largest reply it can get when it is handed
  * to a worker; the reservation becomes the queued reply, which leaves the outbox when the
  * socket takes it. Once reservations and queued bytes reach SESS_QUEUE_MAX the loop stops
- * reading the session's requests (backpressure) until they drop below it again. Pushed
+ * reading the session's requests (backpressure) until they drop below it again, or until
+ * the socket is shut down (the outbox then never drains: the loop reads to the end). Pushed
  * events (POISON, INVALIDATE) are never held back by that: they go out, or into the outbox
  * on top of the replies, up to SESS_EVENTS_ROOM more; a client that lets even those pile
  * up is not reading its socket at all and is dropped (its grants then stay until its
@@ -160,7 +161,7 @@ void sess_unreserve(struct sess *s, uint64_t bytes);
 
 /*
  * sess_queued - bytes the session holds now: reservations and the outbox. The loop reads
- * no more requests of a session at SESS_QUEUE_MAX or more.
+ * no more requests of a session at SESS_QUEUE_MAX or more (but for a shut down socket).
  * Context: any thread. Locking: takes send_lock.
  */
 uint64_t sess_queued(struct sess *s);

@@ -16,6 +16,12 @@
  *    shared buffers are never touched here), and by at least 256 x 512 KiB (they do hold
  *    their replies). A fresh client works meanwhile, no session is dropped, and once they
  *    read, every one of the 256 x 64 replies arrives, whole.
+ * 5. Sessions held back that end: a client pipelines 64 inline READs of 48 KiB and reads
+ *    nothing, so the daemon holds its replies and stops reading it. (a) The client closes:
+ *    its replies can never be sent now, yet its session ends and the daemon's fds come
+ *    back, three times over. (b) It holds a mapping and never acks the lease break of a
+ *    truncate: the daemon drops it, closes its socket at once and keeps only its pidfd
+ *    (its blocks stay held), until its process is killed.
  *
  * Usage: test-daemon-limits --daxfsd=PATH --cli=PATH
  */
@@ -399,6 +405,160 @@ static void test_backpressure(void)
 	printf("backpressure: ok\n");
 }
 
+/* --- 5 --- */
+
+#define GONE_ROUNDS 3
+#define GONE_IDLE_MS 500 /* no READ answered for this long: the daemon holds the session */
+
+/* reads_ok - the READs the daemon has answered with success (its metrics). */
+static uint64_t reads_ok(struct daxfs *fs)
+{
+	static const char key[] = "daxfs_requests_total{op=\"read\",result=\"ok\"} ";
+	char *text, *p;
+	uint64_t n;
+	size_t len;
+
+	T_OK(daxfs_stats(fs, &text, &len));
+	p = strstr(text, key);
+	T_ASSERT(p);
+	n = strtoull(p + strlen(key), NULL, 10);
+	free(text);
+	return n;
+}
+
+/* send_reads - PIPELINE inline READs of READ_LEN at offset 0 of @ino, ids from @id. */
+static void send_reads(int fd, uint8_t *msg, uint64_t ino, uint64_t id)
+{
+	for (int i = 0; i < PIPELINE; i++) {
+		size_t len =
+			raw_msg_io(msg, WIRE_READ, id + (uint64_t)i, false, ino, 0, READ_LEN, NULL);
+
+		T_OK(raw_send(fd, msg, len, NULL, 0));
+	}
+}
+
+/*
+ * wait_held - wait until the daemon answers no more READs of a session that reads nothing
+ * (@base: reads_ok before it sent them). The first replies fill its socket, the rest wait
+ * in the outbox; the daemon stops reading the session only once it holds QUEUE_MAX, so at
+ * least that many bytes of replies are answered before it can stop.
+ * Return: the READs answered.
+ */
+static uint64_t wait_held(struct daxfs *fs, uint64_t base)
+{
+	uint64_t n = 0, since = t_now_ms(), end = since + 30000;
+
+	for (;;) {
+		uint64_t now = reads_ok(fs) - base;
+
+		if (now != n) {
+			n = now;
+			since = t_now_ms();
+		} else if (n >= QUEUE_MAX / READ_LEN && t_now_ms() - since >= GONE_IDLE_MS) {
+			return n;
+		}
+		if (t_now_ms() > end)
+			T_FAIL("the daemon answered %" PRIu64 " of %d READs in 30 s", n, PIPELINE);
+		usleep(20 * 1000);
+	}
+}
+
+struct held {
+	const char *sock;
+	uint64_t ino;
+	int ready[2];
+};
+
+/* held_child - map @h->ino, pipeline the READs, say so, and never read again. */
+static int held_child(void *arg)
+{
+	struct held *h = arg;
+	struct raw_pkt *pkt = malloc(sizeof(*pkt));
+	uint8_t *msg = malloc(WIRE_MSG_MAX);
+	struct raw r;
+
+	T_ASSERT(pkt && msg);
+	raw_hello(&r, h->sock);
+	T_OK(raw_send(r.fd, msg, raw_msg_map(msg, 1, h->ino, 0, 4096, WIRE_MAP_READ), NULL, 0));
+	raw_expect_reply(r.fd, pkt, WIRE_MAP, 1, 0);
+	send_reads(r.fd, msg, h->ino, 2);
+	T_ASSERT(write(h->ready[1], "x", 1) == 1);
+	for (;;)
+		pause();
+}
+
+static void test_backpressure_gone(void)
+{
+	static const char *const opts[] = {"--map-users", "root", "--lease-break-timeout", "300",
+					   NULL};
+	uint8_t *data = malloc(READ_LEN), *msg = malloc(WIRE_MSG_MAX);
+	struct held h = {0};
+	struct daxfs_stat st;
+	struct t_daemon g;
+	struct daxfs *fs;
+	int fds0, status;
+	uint64_t n;
+	pid_t pid;
+	char c;
+
+	T_ASSERT(data && msg);
+	memset(&g, 0, sizeof(g));
+	t_daemon_start(&g, d.region, "gone", opts);
+	memset(data, 'g', READ_LEN);
+	T_OK(daxfs_open(&fs, g.sock));
+	T_OK(daxfs_create(fs, "/gone", 0644, 0, &st));
+	T_ASSERT(daxfs_pwrite(fs, st.ino, data, READ_LEN, 0) == (ssize_t)READ_LEN);
+	fds0 = t_daemon_settle_fds(&g);
+
+	/* (a) It closes. */
+	for (int round = 0; round < GONE_ROUNDS; round++) {
+		uint64_t base = reads_ok(fs);
+		struct raw r;
+
+		raw_hello(&r, g.sock);
+		send_reads(r.fd, msg, st.ino, 1);
+		n = wait_held(fs, base);
+		raw_close(&r);
+		/* Its socket and pidfd go with the session. */
+		t_daemon_wait_fds(&g, fds0, 10000);
+		printf("backpressure gone: %" PRIu64 " of %d READs answered, then closed: the "
+		       "session ended\n",
+		       n, PIPELINE);
+	}
+
+	/* (b) The daemon drops it. */
+	h.sock = g.sock;
+	h.ino = st.ino;
+	T_OK(pipe(h.ready));
+	n = reads_ok(fs);
+	pid = t_fork_as(0, held_child, &h);
+	T_ASSERT(read(h.ready[0], &c, 1) == 1);
+	n = wait_held(fs, n);
+	/*
+	 * Its lease break times out: the truncate goes on, the client is dropped. Its socket
+	 * closes; its pidfd stays while its grant holds the blocks, until the process exits.
+	 */
+	T_OK(daxfs_truncate(fs, "/gone", 0));
+	t_daemon_wait_fds(&g, fds0 + 1, 10000);
+	T_ASSERT(t_daemon_log_has(&g, "did not acknowledge a lease break"));
+	kill(pid, SIGKILL);
+	T_ASSERT(waitpid(pid, &status, 0) == pid);
+	t_daemon_wait_fds(&g, fds0, 10000);
+	printf("backpressure gone: %" PRIu64 " of %d READs answered, then dropped: socket "
+	       "closed, pidfd kept until the process was killed\n",
+	       n, PIPELINE);
+
+	close(h.ready[0]);
+	close(h.ready[1]);
+	T_OK(daxfs_unlink(fs, "/gone"));
+	daxfs_close(fs);
+	t_daemon_stop(&g);
+	t_daemon_forget(&g);
+	free(data);
+	free(msg);
+	printf("backpressure gone: ok\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct daxfs *fs;
@@ -419,6 +579,7 @@ int main(int argc, char **argv)
 	t_daemon_stop(&d);
 	test_admin_reserve();
 	test_backpressure();
+	test_backpressure_gone();
 	printf("ok\n");
 	return 0;
 }
