@@ -599,8 +599,21 @@ static enum lc_step_res do_rename(const struct lc_op *op, bool pending, const st
 		return finish(op, pending, s, ENOENT, 0);
 	if (noreplace && dst)
 		return finish(op, pending, s, EEXIST, 0);
-	if (dst == src) /* the same name, or two names of one file: nothing to do */
-		return finish(op, pending, s, 0, 0);
+	if (dst == src) {
+		/*
+		 * The same name, or two names of one file: nothing to do, but decided under
+		 * the locks as a change is. Not an end the closure may take at once: with
+		 * one name gone first, the same request is a real move, with the same reply.
+		 */
+		if (!changes(op, pending))
+			return LC_BAD;
+		if (after) {
+			lc_state_copy(after, s);
+			*nx = *e;
+			nx->pc = LC_PC_END;
+		}
+		return LC_EFFECT;
+	}
 	if ((lc_is_dir(s, src) && is_ancestor(s, src, nd)) ||
 	    (exchange && lc_is_dir(s, dst) && is_ancestor(s, dst, od)))
 		return finish(op, pending, s, EINVAL, 0);

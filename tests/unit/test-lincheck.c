@@ -755,6 +755,23 @@ static void test_links(void)
 	add(&s1, "/b", 2, false, 0644, NULL);
 	expect("a rename between two names of one file removes one", 0, false, &s0, &s1);
 
+	/*
+	 * The rename finds both names naming one file and does nothing, or, after the unlink
+	 * of the target name, moves the file there: the same reply. Found by the stress test
+	 * when the checker ended such a rename as soon as it could (doing nothing).
+	 */
+	lc_state_init(&s0, 0755);
+	add(&s0, "/b", 3, true, 0755, NULL);
+	add(&s0, "/b/d", 5, false, 0644, "x");
+	alias(&s0, "/c", 5);
+	rename_(0, 1, 100, "/b/d", "/c", 0, 0);
+	simple(1, 10, 20, LC_UNLINK, "/c", 0);
+	lc_state_init(&s1, 0755);
+	add(&s1, "/b", 3, true, 0755, NULL);
+	add(&s1, "/c", 5, false, 0644, "x");
+	expect("a rename between two names of one file, racing the unlink of one", 1, false, &s0,
+	       &s1);
+
 	/* What link refuses, and names through other directories. */
 	lc_state_init(&s0, 0755);
 	add(&s0, "/a", 2, true, 0755, NULL);
