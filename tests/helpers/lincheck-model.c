@@ -17,15 +17,17 @@
  *   (its existing name), unlink, rmdir, rename, nor by the requests that make a name.
  *   Neither by create (op_create looks the last name up itself): over a symbolic link, an
  *   exclusive create is EEXIST, a plain one answers with the link's own attributes.
- * - One lookup (ns_lookup: the entry, the inode it names, its attributes) is one step. In
- *   the engine it finds the entry and then the inode by its number, so a rename that
- *   replaces the file in between makes it answer ENOENT for a name that existed at every
- *   instant; POSIX's rename never lets that happen (a reader sees the old file or the new
- *   one), nor does Linux (a dentry holds its inode). The model reports that as a violation.
- * - stat is the walk and the lookup of the last component, with its attributes; lstat the
- *   same without following it; readlink looks the name up, then reads the target.
+ * - One lookup (the entry and the inode it names) is one step. The attributes a request
+ *   answers with are read after, in a step of their own: from the inode the lookup found,
+ *   as it is then (a chmod, or an unlink of another name of it, made meanwhile shows), as
+ *   Linux's stat does (a dentry holds its inode). Never ENOENT for it: a rename that
+ *   replaces the file meanwhile must not make a name that existed at every instant missing
+ *   (POSIX), so the step waits for a state where that inode is there; a daemon that answers
+ *   ENOENT there is reported.
+ * - stat is the walk, the lookup of the last component and its attributes; lstat the same
+ *   without following it; readlink looks the name up, then reads the target.
  * - create without EXCL looks the name up first (an existing file is the answer, with its
- *   attributes), then creates; EEXIST from the create retries, 4 times in all (EAGAIN).
+ *   attributes, read as stat's are), then creates; EEXIST from the create retries, 4 times in all (EAGAIN).
  *   With EXCL an existing name is EEXIST. The new inode's attributes are read after; so are
  *   those of a new symbolic link and of a file that got another name (link).
  * - link looks the existing name up (not followed), walks to the new name's directory, then
@@ -123,6 +125,13 @@ static enum lc_step_res finish_attr(const struct lc_op *op, bool pending, const 
 				    uint64_t ino)
 {
 	return finish(op, pending, s, alive(s, ino) ? 0 : ENOENT, ino);
+}
+
+/* finish_found - the attributes of @ino, which a lookup found: never ENOENT (above). */
+static enum lc_step_res finish_found(const struct lc_op *op, bool pending, const struct lc_state *s,
+				     uint64_t ino)
+{
+	return alive(s, ino) ? finish(op, pending, s, 0, ino) : LC_WAIT;
 }
 
 /* changes - may the changing step happen? Not when the request got an error reply. */
@@ -282,13 +291,20 @@ static enum lc_step_res step_stat(const struct lc_op *op, bool pending, const st
 	switch (e->pc) {
 	case 0:
 		return walk_step(op, pending, s, e, nx);
-	case 2: /* the last component (followed by stat, not lstat), with its attributes */
+	case 2: /* the last component (followed by stat, not lstat) */
 		ino = lookup(s, e->a, next_name(e));
-		if (ino && op->kind == LC_STAT && is_link(s, ino))
+		if (!ino)
+			return finish(op, pending, s, ENOENT, 0);
+		if (op->kind == LC_STAT && is_link(s, ino))
 			return follow_last(op, pending, s, e, ino, nx);
-		return finish(op, pending, s, ino ? 0 : ENOENT, ino);
+		*nx = *e;
+		nx->b = ino;
+		nx->pc = 5;
+		return LC_NEXT;
 	case 3: /* GETATTR of op->ino */
 		return finish_attr(op, pending, s, e->b);
+	case 5: /* the attributes of what the walk found */
+		return finish_found(op, pending, s, e->b);
 	}
 	return LC_WAIT;
 }
@@ -428,7 +444,12 @@ static enum lc_step_res step_create(const struct lc_op *op, bool pending, const 
 				return finish(op, pending, s, EEXIST, 0);
 			if (lc_is_dir(s, ino))
 				return finish(op, pending, s, EISDIR, 0);
-			return finish(op, pending, s, 0, ino);
+			if (pending || op->err)
+				return LC_BAD;
+			*nx = *e;
+			nx->b = ino;
+			nx->pc = 6;
+			return LC_NEXT;
 		}
 		*nx = *e;
 		nx->pc = 4;
@@ -449,6 +470,8 @@ static enum lc_step_res step_create(const struct lc_op *op, bool pending, const 
 		return make(op, pending, s, e, nx, after, ino_new, &in);
 	case 5: /* the attributes of the new inode, read after */
 		return finish_attr(op, pending, s, e->b);
+	case 6: /* the attributes of the file that was there */
+		return finish_found(op, pending, s, e->b);
 	}
 	return LC_WAIT;
 }

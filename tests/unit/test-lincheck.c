@@ -688,6 +688,17 @@ static void test_links(void)
 	stat_(1, 3, 4, "/a", 0, A(2, false, 0644, 1, 0));
 	expect("a link that nlink does not count", 0, false, &s0, NULL);
 
+	/*
+	 * A stat reads the attributes of what its lookup found after the lookup (as Linux
+	 * does): /a names #2 all along, and #2's nlink is 1 only once /b has gone.
+	 */
+	lc_state_init(&s0, 0755);
+	add(&s0, "/a", 2, false, 0644, NULL);
+	alias(&s0, "/b", 2);
+	stat_(0, 1, 100, "/a", 0, A(2, false, 0644, 1, 0));
+	simple(1, 10, 20, LC_UNLINK, "/b", 0);
+	expect("a stat racing an unlink of the file's other name", 1, false, &s0, NULL);
+
 	/* Unlinking one name keeps the file; only its last name takes it. */
 	lc_state_init(&s0, 0755);
 	add(&s0, "/a", 2, false, 0644, "xyz");
