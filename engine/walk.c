@@ -136,6 +136,7 @@ ssize_t ns_readlink(struct ns *ns, uint64_t ino, char *buf, size_t size)
 }
 
 #define LINKS_MAX 40 /* symbolic links one walk follows, as Linux (ELOOP) */
+#define WALK_TRIES 8 /* walks of one path whose end goes meanwhile, before ENOENT */
 
 /* The paths a walk builds from symbolic links' targets (two buffers, used in turn). */
 struct walk_bufs {
@@ -183,14 +184,19 @@ int ns_walk(struct ns *ns, struct ns_ctx *c, const char *path, unsigned flags, s
 	size_t plen = strnlen(path, NS_PATH_MAX);
 	struct walk_bufs w = {{NULL, NULL}, 0, 0};
 	struct ns_inode *cur, *root;
-	const char *p = path;
-	int rc = 0;
+	unsigned tries = 0;
+	const char *p;
+	int rc;
 
 	if (plen >= NS_PATH_MAX)
 		return -ENAMETOOLONG;
-	if (p[0] != '/')
+	if (path[0] != '/')
 		return -EINVAL;
 	rcu_read_begin();
+again:
+	p = path;
+	w.links = 0;
+	rc = 0;
 	cur = root = ns_inode_find(ns, NS_ROOT_INO);
 	if (!cur) {
 		rc = -ENOENT;
@@ -257,8 +263,16 @@ int ns_walk(struct ns *ns, struct ns_ctx *c, const char *path, unsigned flags, s
 	if (rc == 0 && flags & NS_WALK_PARENT)
 		rc = -EINVAL; /* the root has no parent */
 found:
-	if (rc == 0 && !fill_stable(cur, &out->attr))
+	/*
+	 * What the walk ends on went after its lookup: removed, or replaced by a rename. The
+	 * name may never have been missing (POSIX's rename replaces atomically), so the answer
+	 * is not ENOENT but what a walk from now finds.
+	 */
+	if (rc == 0 && !fill_stable(cur, &out->attr)) {
+		if (++tries < WALK_TRIES)
+			goto again;
 		rc = -ENOENT;
+	}
 out:
 	rcu_read_end();
 	free(w.buf[0]);
