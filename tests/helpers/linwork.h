@@ -91,7 +91,8 @@ const struct lw_stats *lw_stats(const struct lw *w);
  * once). Fails the test when it does not fit the model's tables (a name outside "a".."d",
  * a file over LC_DATA_MAX bytes).
  * Return: true; false when it is not a tree with the right link counts (@why says how):
- *         a directory's nlink that lost an update, for one.
+ *         a directory's nlink that lost an update, or a name that names nothing, for two
+ *         (@s then holds the rest).
  */
 bool lw_scan(struct daxfs *fs, struct lc_state *s, char *why, size_t len);
 
