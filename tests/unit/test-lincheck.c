@@ -889,6 +889,35 @@ static void test_symlinks(void)
 	stat_(0, 1, 2, "/a/d", 0, A(4, false, 0644, 1, 1));
 	expect("a relative target followed from the root", 0, false, &s0, NULL);
 
+	/* Targets of two names (the workload makes one-name ones only). */
+	lc_state_init(&s0, 0755);
+	add(&s0, "/a", 2, true, 0755, NULL);
+	add(&s0, "/a/c", 3, false, 0644, "z");
+	add(&s0, "/b", 4, true, 0755, NULL);
+	add(&s0, "/b/a", 5, true, 0755, NULL);
+	add(&s0, "/b/a/c", 6, false, 0644, "y");
+	symlink_at(&s0, "/c", 7, "a/c");
+	symlink_at(&s0, "/b/d", 8, "a/c");
+	symlink_at(&s0, "/b/c", 9, "/a/c");
+	symlink_at(&s0, "/d", 10, "/b/d");
+	stat_(0, 1, 2, "/c", 0, A(3, false, 0644, 1, 1));
+	stat_(0, 3, 4, "/b/d", 0, A(6, false, 0644, 1, 1));
+	stat_(0, 5, 6, "/b/c", 0, A(3, false, 0644, 1, 1));
+	stat_(0, 7, 8, "/d", 0, A(6, false, 0644, 1, 1));
+	readlink_(0, 9, 10, "/d", 0, "/b/d");
+	expect("targets of two names, relative and absolute, a link to a link", 1, false, &s0,
+	       NULL);
+
+	lc_state_init(&s0, 0755);
+	add(&s0, "/a", 2, true, 0755, NULL);
+	add(&s0, "/a/c", 3, false, 0644, "z");
+	add(&s0, "/b", 4, true, 0755, NULL);
+	add(&s0, "/b/a", 5, true, 0755, NULL);
+	add(&s0, "/b/a/c", 6, false, 0644, "y");
+	symlink_at(&s0, "/b/d", 8, "a/c");
+	stat_(0, 1, 2, "/b/d", 0, A(3, false, 0644, 1, 1));
+	expect("a relative target of two names followed from the root", 0, false, &s0, NULL);
+
 	lc_state_init(&s0, 0755);
 	add(&s0, "/a", 2, true, 0755, NULL);
 	add(&s0, "/a/c", 3, false, 0644, "z");
