@@ -27,9 +27,10 @@
  * - stat is the walk, the lookup of the last component and its attributes; lstat the same
  *   without following it; readlink looks the name up, then reads the target.
  * - create without EXCL looks the name up first (an existing file is the answer, with its
- *   attributes, read as stat's are), then creates; EEXIST from the create retries, 4 times in all (EAGAIN).
- *   With EXCL an existing name is EEXIST. The new inode's attributes are read after; so are
- *   those of a new symbolic link and of a file that got another name (link).
+ *   attributes, read as stat's are), then creates; EEXIST from the create retries, 4 times
+ *   in all (EAGAIN). With EXCL an existing name is EEXIST. The new inode's attributes are
+ *   read after; so are those of a new symbolic link and of a file that got another name
+ *   (link).
  * - link looks the existing name up (not followed), walks to the new name's directory, then
  *   ns_link decides under the locks: ENOENT (the file or the directory gone), EPERM (a
  *   directory), EEXIST.
@@ -167,7 +168,8 @@ static uint8_t next_name(const struct lc_pc *e)
 /*
  * walk_norm - a walk that has looked up all it needs goes on: the first one (components of
  * op->path but the last; pc 0) to pc 2; for a rename, pc 1 walks op->path2 from the root,
- * keeping the first directory in x, then goes to pc 4.
+ * keeping the first directory in x, then goes to pc 4 (a link's pc 1 walks op->path2 too,
+ * after its pc 2).
  */
 static void walk_norm(const struct lc_op *op, struct lc_pc *e)
 {

@@ -6,10 +6,12 @@
  * daxfsd on one small tree (tests/helpers/linwork.h): create, mkdir, unlink, rmdir, rename,
  * link, symlink, chmod of files and directories, truncate, write, and stat, lstat,
  * getattr, read, readlink, readdir to see what happened; paths cross symbolic links to
- * files and directories, dangling ones and loops, and files have several names. Every other round also has a client that maps a file and acknowledges its
- * INVALIDATE slowly (0..10 ms; 1 time in 50 never, and the daemon drops it after its
- * --lease-break-timeout of 100 ms), and renames, unlinks and truncates aim at that file:
- * they then wait for it, which is where the issue found a chmod and a write lost.
+ * files and directories, dangling ones and loops, and files have several names. Every
+ * other round also has a client that maps a file and acknowledges its INVALIDATE slowly
+ * (0..10 ms; 1 time in 50 never, and the daemon drops it after its --lease-break-timeout of
+ * 100 ms), and renames, unlinks and truncates aim at that file: they then wait for it,
+ * which is where the issue found a chmod and a write lost. Links aim at it too: once it has
+ * another name, an unlink or a rename over one of them leaves it, and its mapping, alone.
  *
  * The requests of a round and their replies are checked against the sequential model
  * (tests/helpers/lincheck.h), from the state a scan read before the round to the state a
