@@ -192,6 +192,9 @@ struct ns_path {
  * what it needs of it, under its lock. Symbolic links are followed (at most 40, else
  * -ELOOP), but the last component's with NS_WALK_NOFOLLOW (or NS_WALK_PARENT); a relative
  * target from the link's directory, an absolute one from the root of this file system.
+ * What the walk ends on is there when its attributes are read: one that a removal or a
+ * rename takes meanwhile is walked to again (a few times at most, then -ENOENT), so a
+ * name a rename replaces is never reported missing.
  * Context: thread registered with RCU. Locking: RCU read side.
  * Return: 0; -EACCES; -ENOENT; -ENOTDIR; -ENAMETOOLONG (a component > 255 or the path
  *         >= 4096, also after a link's target is put in); -EINVAL (not absolute, "." / ".."

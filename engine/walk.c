@@ -139,6 +139,7 @@ ssize_t ns_readlink(struct ns *ns, uint64_t ino, char *buf, size_t size)
 }
 
 #define LINKS_MAX 40 /* symbolic links one walk follows, as Linux (ELOOP) */
+#define WALK_TRIES 8 /* walks of one path whose end goes meanwhile, before ENOENT */
 
 /* The paths a walk builds from symbolic links' targets (two buffers, used in turn). */
 struct walk_bufs {
@@ -186,15 +187,21 @@ int ns_walk(struct ns *ns, struct ns_ctx *c, const char *path, unsigned flags, s
 	size_t plen = strnlen(path, NS_PATH_MAX);
 	struct walk_bufs w = {{NULL, NULL}, 0, 0};
 	struct ns_inode *cur, *root;
-	bool last = false; /* out->attr holds cur's attributes (its lookup filled them) */
-	const char *p = path;
-	int rc = 0;
+	bool last; /* out->attr holds cur's attributes (its lookup filled them) */
+	unsigned tries = 0;
+	const char *p;
+	int rc;
 
 	if (plen >= NS_PATH_MAX)
 		return -ENAMETOOLONG;
-	if (p[0] != '/')
+	if (path[0] != '/')
 		return -EINVAL;
 	rcu_read_begin();
+again:
+	p = path;
+	w.links = 0;
+	rc = 0;
+	last = false;
 	cur = root = ns_inode_find(ns, NS_ROOT_INO);
 	if (!cur) {
 		rc = -ENOENT;
@@ -261,13 +268,25 @@ int ns_walk(struct ns *ns, struct ns_ctx *c, const char *path, unsigned flags, s
 		last = !*q;
 	}
 	if (rc == 0 && flags & NS_WALK_PARENT)
-		rc = -EINVAL;				       /* the root has no parent */
+		rc = -EINVAL; /* the root has no parent */
 	if (rc == 0 && !last && !fill_stable(cur, &out->attr)) /* "/": the root */
 		rc = -ENOENT;
+	/* A directory on the way went meanwhile (a rename replaced it): walk again. */
+	if (rc == -ENOENT && __atomic_load_n(&cur->dying, __ATOMIC_ACQUIRE) &&
+	    ++tries < WALK_TRIES)
+		goto again;
 	goto out;
 found:
-	if (rc == 0 && !fill_stable(cur, &out->attr))
+	/*
+	 * What the walk ends on went after its lookup: removed, or replaced by a rename. The
+	 * name may never have been missing (POSIX's rename replaces atomically), so the answer
+	 * is not ENOENT but what a walk from now finds.
+	 */
+	if (rc == 0 && !fill_stable(cur, &out->attr)) {
+		if (++tries < WALK_TRIES)
+			goto again;
 		rc = -ENOENT;
+	}
 out:
 	rcu_read_end();
 	free(w.buf[0]);

@@ -3,8 +3,10 @@
  * test-lincheck-crash - after a crash, daxfsd must recover the state after some prefix of a
  * linearization that holds every request it acknowledged (issue 13; DESIGN §9).
  *
- * 8 client threads run rounds of random requests (tests/helpers/linwork.h; every other
- * round with a mapper that acknowledges slowly) while the daemon dies:
+ * 8 client threads run rounds of random requests (tests/helpers/linwork.h: names made,
+ * removed, renamed, linked and symlinked, files written and truncated, through paths that
+ * cross symbolic links; every other round with a mapper that acknowledges slowly) while
+ * the daemon dies:
  *
  * --kill     SIGKILL at a random moment of a round (0 to 15 ms after it starts; a round
  *            takes about that long under ASan). What the daemon stored in the region file
@@ -90,6 +92,7 @@ struct run {
 	struct lw *w;
 	struct lc_state *before, *after;
 	uint64_t seed, rounds, crashes, pending, bad, t_check;
+	uint64_t pending_kind[LC_KINDS]; /* requests in flight at a crash, by kind */
 	bool keep_going, persist;
 	bool fresh; /* --keep-going after a violation: start over on a new region */
 };
@@ -202,8 +205,10 @@ static void recover(struct run *r, const struct lc_op *ops, size_t nops, uint64_
 	t_daemon_respawn(&d);
 	lw_reopen(r->w);
 	tree = scan(r, why, sizeof(why));
-	for (size_t i = 0; i < nops; i++)
+	for (size_t i = 0; i < nops; i++) {
 		r->pending += ops[i].ret == LC_PENDING;
+		r->pending_kind[ops[i].kind] += ops[i].ret == LC_PENDING;
+	}
 	check(r, ops, nops, t0, true, tree, why);
 	r->crashes++;
 }
@@ -312,6 +317,16 @@ int main(int argc, char **argv)
 	       r.persist ? "at a random persist, recovered from the durable image"
 			 : "SIGKILL at a random moment",
 	       r.rounds, lw_stats(r.w)->ops, r.pending, r.bad, t_now_ms() - t_start, r.t_check);
+	printf("in flight at the crashes:");
+	for (int k = 0; k < LC_KINDS; k++) {
+		static const char *const names[LC_KINDS] = {
+			"stat",	  "getattr",  "create",	  "mkdir",  "unlink", "rmdir",
+			"rename", "chmod",    "truncate", "write",  "read",   "readdir",
+			"lstat",  "readlink", "link",	  "symlink"};
+
+		printf(" %s %" PRIu64 "%s", names[k], r.pending_kind[k],
+		       k + 1 < LC_KINDS ? "," : "\n");
+	}
 	lw_delete(&r.w);
 	t_daemon_stop(&d);
 	t_check_clean(t_path("region"));

@@ -18,17 +18,28 @@
 
 #include "lincheck.h"
 
-/* Where a request's program stands. No padding: it is compared and hashed as bytes. */
+/*
+ * Where a request's program stands. No padding: it is compared and hashed as bytes.
+ *
+ * A walk is where it has got to (a), the components it has still to look up (rem, 2 bits
+ * each, the next one lowest; nrem of them) and how many symbolic links it may have
+ * followed so far (loops: bit n for n links). A link met on the way puts its target's
+ * components in front of the rest. Places that differ only in loops are one place with the
+ * union of their loops (lc_pc_merge): they go on alike but for ELOOP.
+ */
 struct lc_pc {
 	uint64_t a, b, x;     /* inodes: the directory walked to, the inode found, the old dir */
 	uint64_t mask;	      /* read: the bytes of the reply seen; readdir: its entries seen */
 	uint64_t v[LC_NAMES]; /* readdir: the inode each name named all along so far, or 0 */
+	uint64_t loops;	      /* the walk: links followed, as a set (bit n: n of them) */
+	uint32_t rem;	      /* the walk: the components left, the next in bits 0-1 */
+	uint8_t nrem;	      /* how many */
 	uint8_t pc;	      /* the next step; LC_PC_END: nothing more */
-	uint8_t i;	      /* the path component the walk is at */
 	uint8_t j;	      /* create: the attempt */
-	uint8_t pad[5];
+	uint8_t pad;
 };
-static_assert(sizeof(struct lc_pc) == 72, "struct lc_pc has no padding");
+static_assert(sizeof(struct lc_pc) == 80, "struct lc_pc has no padding");
+#define LC_REM_MAX 16 /* components rem holds */
 
 #define LC_PC_END 255
 
@@ -111,6 +122,8 @@ int lc_inode_insert(struct lc_state *s, const struct lc_inode *in);
 void lc_inode_remove(struct lc_state *s, uint64_t ino);
 int lc_entry_insert(struct lc_state *s, uint64_t dir, uint8_t name, uint64_t ino);
 void lc_entry_remove(struct lc_state *s, int i);
+/* lc_entries - how many entries name @ino. */
+unsigned lc_entries(const struct lc_state *s, uint64_t ino);
 /* lc_bytes_str - @len bytes as runs ("07x5 00x3") into @buf. */
 void lc_bytes_str(const uint8_t *d, uint32_t len, char *buf, size_t size);
 

@@ -5,27 +5,45 @@
  *
  * The programs follow daemon/ops.c and the engine:
  *
- * - A path is walked from the root one component at a time (ops.c walk()), each component
- *   a lookup of its own: a directory renamed after the walk passed through it is walked on,
- *   as Linux does. A missing name is ENOENT, a file in the middle of a path ENOTDIR.
- *   Requests that change a name stop before the last component.
- * - One lookup (ns_lookup: the entry, the inode it names, its attributes) is one step. In
- *   the engine it finds the entry and then the inode by its number, so a rename that
- *   replaces the file in between makes it answer ENOENT for a name that existed at every
- *   instant; POSIX's rename never lets that happen (a reader sees the old file or the new
- *   one), nor does Linux (a dentry holds its inode). The model reports that as a violation.
- * - stat is the walk and the lookup of the last component, with its attributes.
+ * - A path is walked from the root one component at a time (engine/walk.c ns_walk()), each
+ *   component a lookup of its own: a directory renamed after the walk passed through it is
+ *   walked on, as Linux does. A missing name is ENOENT, a file in the middle of a path
+ *   ENOTDIR. Requests that change a name stop before the last component.
+ * - A symbolic link met on the way is followed in the step that looked it up (its target
+ *   never changes): the walk goes on with the target's components and then the rest, from
+ *   the link's directory (a relative target) or the root (an absolute one). The 41st link
+ *   of one walk is ELOOP. The last component is followed too by stat and readdir (and so by
+ *   the stat a chmod, truncate, write or read starts with), never by lstat, readlink, link
+ *   (its existing name), unlink, rmdir, rename, nor by the requests that make a name.
+ *   Neither by create (op_create looks the last name up itself): over a symbolic link, an
+ *   exclusive create is EEXIST, a plain one answers with the link's own attributes.
+ * - One lookup (the entry and the inode it names) is one step. The attributes a request
+ *   answers with are read after, in a step of their own: from the inode the lookup found,
+ *   as it is then (a chmod, or an unlink of another name of it, made meanwhile shows), as
+ *   Linux's stat does (a dentry holds its inode). Never ENOENT for it: a rename that
+ *   replaces the file meanwhile must not make a name that existed at every instant missing
+ *   (POSIX), so the step waits for a state where that inode is there; a daemon that answers
+ *   ENOENT there is reported.
+ * - stat is the walk, the lookup of the last component and its attributes; lstat the same
+ *   without following it; readlink looks the name up, then reads the target.
  * - create without EXCL looks the name up first (an existing file is the answer, with its
- *   attributes), then creates; EEXIST from the create retries, 4 times in all (EAGAIN).
- *   With EXCL an existing name is EEXIST. The new inode's attributes are read after.
+ *   attributes, read as stat's are), then creates; EEXIST from the create retries, 4 times
+ *   in all (EAGAIN). With EXCL an existing name is EEXIST. The new inode's attributes are
+ *   read after; so are those of a new symbolic link and of a file that got another name
+ *   (link).
+ * - link looks the existing name up (not followed), walks to the new name's directory, then
+ *   ns_link decides under the locks: ENOENT (the file or the directory gone), EPERM (a
+ *   directory), EEXIST.
  * - unlink and rmdir look the victim up and check its type, then the engine checks it all
- *   again under the namespace lock and removes it.
+ *   again under the namespace lock and removes the name; the inode goes with its last name.
  * - rename walks both parents, looks the old name up (ENOENT), then ns_rename decides
  *   everything under the namespace lock: ENOENT, EEXIST (NOREPLACE), ENOENT (EXCHANGE
- *   without a target), nothing for a name over itself, EINVAL (a directory into itself or
- *   below), ENOTDIR / EISDIR / ENOTEMPTY for what is replaced.
+ *   without a target), nothing for a name over itself or over another name of the same
+ *   file, EINVAL (a directory into itself or below), ENOTDIR / EISDIR / ENOTEMPTY for what
+ *   is replaced. A replaced file with other names keeps them.
  * - setattr, write and read by inode number first read the inode's attributes (ENOENT,
- *   EISDIR), then act on it under its lock; setattr reads the attributes it returns after.
+ *   EISDIR; EINVAL for the size, bytes or data of a symbolic link), then act on it under its
+ *   lock; setattr reads the attributes it returns after.
  * - read reads the size once, then copies without a lock: each byte of the reply is the one
  *   the model had at some point from then on (0 past the end or once the inode is gone,
  *   where the engine reads a hole), or one a write running at the same time put there.
@@ -35,10 +53,11 @@
  *   must be listed exactly once; any other listed entry must have been there at some
  *   point in between. The order is free.
  *
- * Each changing step is what the engine does under its locks, atomically: a file or
- * directory created with a fresh inode number, removed, renamed, its permission bits or
- * size set (a grown file reads zeros past the old end), bytes written (extending the file,
- * zeros in any gap). The workload's clients are root, so no permission check ever fails.
+ * Each changing step is what the engine does under its locks, atomically: a file, directory
+ * or symbolic link created with a fresh inode number, a name added to a file, a name
+ * removed (and the inode with its last one), renamed, its permission bits or size set (a
+ * grown file reads zeros past the old end), bytes written (extending the file, zeros in any
+ * gap). The workload's clients are root, so no permission check ever fails.
  *
  * The states themselves (tables, comparison, printing) are lincheck-state.c's.
  */
@@ -71,10 +90,18 @@ static bool alive(const struct lc_state *s, uint64_t ino)
 	return lc_state_find(s, ino) != NULL;
 }
 
+static bool is_link(const struct lc_state *s, uint64_t ino)
+{
+	const struct lc_inode *in = lc_state_find(s, ino);
+
+	return in && in->islink;
+}
+
 static bool has_attr_reply(enum lc_kind k)
 {
 	return k == LC_STAT || k == LC_GETATTR || k == LC_CREATE || k == LC_MKDIR ||
-	       k == LC_CHMOD || k == LC_TRUNCATE;
+	       k == LC_CHMOD || k == LC_TRUNCATE || k == LC_LSTAT || k == LC_LINK ||
+	       k == LC_SYMLINK;
 }
 
 /* finish - the request ends here with @err (and, when 0, the attributes of @ino). */
@@ -101,6 +128,13 @@ static enum lc_step_res finish_attr(const struct lc_op *op, bool pending, const 
 	return finish(op, pending, s, alive(s, ino) ? 0 : ENOENT, ino);
 }
 
+/* finish_found - the attributes of @ino, which a lookup found: never ENOENT (above). */
+static enum lc_step_res finish_found(const struct lc_op *op, bool pending, const struct lc_state *s,
+				     uint64_t ino)
+{
+	return alive(s, ino) ? finish(op, pending, s, 0, ino) : LC_WAIT;
+}
+
 /* changes - may the changing step happen? Not when the request got an error reply. */
 static bool changes(const struct lc_op *op, bool pending)
 {
@@ -112,23 +146,42 @@ static uint8_t last_name(const struct lc_path *p)
 	return p->name[p->depth - 1];
 }
 
+/* --- walks --- */
+
+/* walk_start - a walk of @p from the root, no link followed yet. */
+static void walk_start(struct lc_pc *e, const struct lc_path *p)
+{
+	e->a = LC_ROOT;
+	e->rem = 0;
+	for (unsigned i = 0; i < p->depth; i++)
+		e->rem |= (uint32_t)p->name[i] << (2 * i);
+	e->nrem = p->depth;
+	e->loops = 1;
+}
+
+/* next_name - the component the walk at @e looks up next. */
+static uint8_t next_name(const struct lc_pc *e)
+{
+	return (uint8_t)(e->rem & 3);
+}
+
 /*
  * walk_norm - a walk that has looked up all it needs goes on: the first one (components of
  * op->path but the last; pc 0) to pc 2; for a rename, pc 1 walks op->path2 from the root,
- * keeping the first directory in x, then goes to pc 4.
+ * keeping the first directory in x, then goes to pc 4 (a link's pc 1 walks op->path2 too,
+ * after its pc 2).
  */
 static void walk_norm(const struct lc_op *op, struct lc_pc *e)
 {
-	if (e->pc == 0 && e->i + 1 >= op->path.depth) {
+	if (e->pc == 0 && e->nrem <= 1) {
 		e->pc = 2;
 		if (op->kind == LC_RENAME) {
 			e->x = e->a;
-			e->a = LC_ROOT;
-			e->i = 0;
+			walk_start(e, &op->path2);
 			e->pc = 1;
 		}
 	}
-	if (op->kind == LC_RENAME && e->pc == 1 && e->i + 1 >= op->path2.depth)
+	if (e->pc == 1 && e->nrem <= 1)
 		e->pc = 4;
 }
 
@@ -140,22 +193,97 @@ static uint64_t lookup(const struct lc_state *s, uint64_t dir, uint8_t name)
 	return k < 0 ? 0 : s->de[k].ino;
 }
 
-/* walk_step - look up component e->i of @p in directory e->a; it must be a directory. */
-static enum lc_step_res walk_step(const struct lc_op *op, bool pending, const struct lc_state *s,
-				  const struct lc_path *p, const struct lc_pc *e, struct lc_pc *nx)
+/*
+ * target_of - the components of symbolic link @l's target into @t, and whether it starts
+ * at the root. Return: how many; 0 for a target the model does not follow (lincheck.h).
+ */
+static unsigned target_of(const struct lc_inode *l, uint8_t *t, bool *abs)
 {
-	uint64_t ino = lookup(s, e->a, p->name[e->i]);
+	const uint8_t *p = l->data, *end = l->data + l->size;
+	unsigned n = 0;
+
+	*abs = p < end && *p == '/';
+	p += *abs;
+	while (p < end) {
+		if (n == LC_DEPTH_MAX || *p < 'a' || *p >= 'a' + LC_NAMES)
+			return 0;
+		t[n++] = (uint8_t)(*p++ - 'a');
+		if (p < end && (*p != '/' || ++p == end))
+			return 0;
+	}
+	return n;
+}
+
+/*
+ * follow - the walk at @e meets symbolic link @ino as its next component: it goes on with
+ * the target's components and then those after the link, from the link's directory or
+ * (an absolute target) the root. Of the numbers of links @e may have followed, those at
+ * LC_LOOPS_MAX end it with ELOOP; the others go on, one more.
+ */
+static enum lc_step_res follow(const struct lc_op *op, bool pending, const struct lc_state *s,
+			       const struct lc_pc *e, uint64_t ino, struct lc_pc *nx)
+{
+	uint64_t over = e->loops & (UINT64_C(1) << LC_LOOPS_MAX);
+	uint64_t more = (e->loops & ~over) << 1;
+	uint8_t t[LC_DEPTH_MAX];
+	unsigned n;
+	bool abs;
+
+	if (over && !pending && op->err == ELOOP)
+		return finish(op, pending, s, ELOOP, 0);
+	if (!more)
+		return LC_BAD;
+	n = target_of(lc_state_find(s, ino), t, &abs);
+	if (n == 0 || n + e->nrem - 1 > LC_REM_MAX) {
+		lc_overflow = true;
+		return LC_BAD;
+	}
+	*nx = *e;
+	nx->loops = more;
+	nx->rem = e->rem >> 2 << (2 * n);
+	for (unsigned i = 0; i < n; i++)
+		nx->rem |= (uint32_t)t[i] << (2 * i);
+	nx->nrem = (uint8_t)(n + e->nrem - 1);
+	if (abs)
+		nx->a = LC_ROOT;
+	return LC_NEXT;
+}
+
+/*
+ * follow_last - stat and readdir follow a symbolic link that is their last component: the
+ * walk of its target's directories (pc 0) and the lookup of its last name (pc 2) again.
+ */
+static enum lc_step_res follow_last(const struct lc_op *op, bool pending, const struct lc_state *s,
+				    const struct lc_pc *e, uint64_t ino, struct lc_pc *nx)
+{
+	enum lc_step_res r = follow(op, pending, s, e, ino, nx);
+
+	if (r == LC_NEXT)
+		nx->pc = nx->nrem > 1 ? 0 : 2;
+	return r;
+}
+
+/* walk_step - look up the next component in directory e->a: a directory, or a link. */
+static enum lc_step_res walk_step(const struct lc_op *op, bool pending, const struct lc_state *s,
+				  const struct lc_pc *e, struct lc_pc *nx)
+{
+	uint64_t ino = lookup(s, e->a, next_name(e));
 
 	if (!ino)
 		return finish(op, pending, s, ENOENT, 0);
+	if (is_link(s, ino))
+		return follow(op, pending, s, e, ino, nx);
 	if (!lc_is_dir(s, ino))
 		return finish(op, pending, s, ENOTDIR, 0);
 	*nx = *e;
 	nx->a = ino;
-	nx->i++;
+	nx->rem >>= 2;
+	nx->nrem--;
 	walk_norm(op, nx);
 	return LC_NEXT;
 }
+
+/* --- looking --- */
 
 static enum lc_step_res step_stat(const struct lc_op *op, bool pending, const struct lc_state *s,
 				  const struct lc_pc *e, struct lc_pc *nx)
@@ -164,12 +292,51 @@ static enum lc_step_res step_stat(const struct lc_op *op, bool pending, const st
 
 	switch (e->pc) {
 	case 0:
-		return walk_step(op, pending, s, &op->path, e, nx);
-	case 2: /* the last component, with its attributes */
-		ino = lookup(s, e->a, last_name(&op->path));
-		return finish(op, pending, s, ino ? 0 : ENOENT, ino);
+		return walk_step(op, pending, s, e, nx);
+	case 2: /* the last component (followed by stat, not lstat) */
+		ino = lookup(s, e->a, next_name(e));
+		if (!ino)
+			return finish(op, pending, s, ENOENT, 0);
+		if (op->kind == LC_STAT && is_link(s, ino))
+			return follow_last(op, pending, s, e, ino, nx);
+		*nx = *e;
+		nx->b = ino;
+		nx->pc = 5;
+		return LC_NEXT;
 	case 3: /* GETATTR of op->ino */
 		return finish_attr(op, pending, s, e->b);
+	case 5: /* the attributes of what the walk found */
+		return finish_found(op, pending, s, e->b);
+	}
+	return LC_WAIT;
+}
+
+static enum lc_step_res step_readlink(const struct lc_op *op, bool pending,
+				      const struct lc_state *s, const struct lc_pc *e,
+				      struct lc_pc *nx)
+{
+	const struct lc_inode *in;
+	uint64_t ino;
+
+	switch (e->pc) {
+	case 0:
+		return walk_step(op, pending, s, e, nx);
+	case 2: /* the name, not followed */
+		ino = lookup(s, e->a, next_name(e));
+		if (!ino)
+			return finish(op, pending, s, ENOENT, 0);
+		*nx = *e;
+		nx->b = ino;
+		nx->pc = 5;
+		return LC_NEXT;
+	case 5: /* ns_readlink of what the walk found */
+		in = lc_state_find(s, e->b);
+		if (!in || !in->islink)
+			return finish(op, pending, s, in ? EINVAL : ENOENT, 0);
+		if (pending || op->err || op->count != in->size ||
+		    memcmp(op->rdata, in->data, in->size) != 0)
+			return LC_BAD;
+		return LC_DONE;
 	}
 	return LC_WAIT;
 }
@@ -183,7 +350,7 @@ static uint64_t listed_seen(const struct lc_op *op, const struct lc_state *s, ui
 		const struct lc_dent *want = &op->ents[k];
 
 		if (lookup(s, dir, want->name) == want->ino &&
-		    lc_is_dir(s, want->ino) == want->isdir)
+		    lc_is_dir(s, want->ino) == want->isdir && is_link(s, want->ino) == want->islink)
 			m |= UINT64_C(1) << k;
 	}
 	return m;
@@ -215,11 +382,13 @@ static enum lc_step_res step_readdir(const struct lc_op *op, bool pending, const
 
 	switch (e->pc) {
 	case 0:
-		return walk_step(op, pending, s, &op->path, e, nx);
+		return walk_step(op, pending, s, e, nx);
 	case 2: /* the directory (and ns_readdir's reference to it): the listing starts */
-		ino = op->path.depth ? lookup(s, e->a, last_name(&op->path)) : LC_ROOT;
+		ino = e->nrem ? lookup(s, e->a, next_name(e)) : LC_ROOT;
 		if (!ino)
 			return finish(op, pending, s, ENOENT, 0);
+		if (is_link(s, ino))
+			return follow_last(op, pending, s, e, ino, nx);
 		if (!lc_is_dir(s, ino))
 			return finish(op, pending, s, ENOTDIR, 0);
 		*nx = *e;
@@ -236,32 +405,26 @@ static enum lc_step_res step_readdir(const struct lc_op *op, bool pending, const
 	return LC_WAIT;
 }
 
-/* new_inode - the inode a create or mkdir makes: the reply's number, or @ino_new. */
-static bool new_ino(const struct lc_op *op, bool pending, const struct lc_state *s,
-		    uint64_t ino_new, uint64_t *ino)
-{
-	*ino = pending ? ino_new : op->attr.ino;
-	return *ino != 0 && !alive(s, *ino);
-}
+/* --- names --- */
 
+/* make - the changing step of a create, mkdir or symlink: @in (its number aside) as the
+ * name the walk stands before. The attributes are read after (pc 5). */
 static enum lc_step_res make(const struct lc_op *op, bool pending, const struct lc_state *s,
 			     const struct lc_pc *e, struct lc_pc *nx, struct lc_state *after,
-			     uint64_t ino_new, bool dir)
+			     uint64_t ino_new, struct lc_inode *in)
 {
-	struct lc_inode in = {
-		.isdir = dir, .perm = (uint16_t)(op->mode & 07777), .nlink = dir ? 2 : 1};
-
-	if (!changes(op, pending) || !new_ino(op, pending, s, ino_new, &in.ino))
+	/* The reply's number, or (no reply) the one the search gives it. */
+	in->ino = pending ? ino_new : op->attr.ino;
+	if (!changes(op, pending) || in->ino == 0 || alive(s, in->ino))
 		return LC_BAD;
 	if (!after)
 		return LC_EFFECT;
 	lc_state_copy(after, s);
-	if (lc_inode_insert(after, &in) ||
-	    lc_entry_insert(after, e->a, last_name(&op->path), in.ino))
+	if (lc_inode_insert(after, in) || lc_entry_insert(after, e->a, next_name(e), in->ino))
 		return LC_BAD;
 	*nx = *e;
 	nx->pc = 5;
-	nx->b = in.ino;
+	nx->b = in->ino;
 	return LC_EFFECT;
 }
 
@@ -269,20 +432,26 @@ static enum lc_step_res step_create(const struct lc_op *op, bool pending, const 
 				    const struct lc_pc *e, struct lc_pc *nx, struct lc_state *after,
 				    uint64_t ino_new)
 {
+	struct lc_inode in = {.perm = (uint16_t)(op->mode & 07777), .nlink = 1};
 	bool excl = op->flags & LC_CREATE_EXCL;
 	uint64_t ino;
 
 	switch (e->pc) {
 	case 0:
-		return walk_step(op, pending, s, &op->path, e, nx);
+		return walk_step(op, pending, s, e, nx);
 	case 2: /* ns_lookup(dir, name): an existing one is the answer */
-		ino = lookup(s, e->a, last_name(&op->path));
+		ino = lookup(s, e->a, next_name(e));
 		if (ino) {
 			if (excl)
 				return finish(op, pending, s, EEXIST, 0);
 			if (lc_is_dir(s, ino))
 				return finish(op, pending, s, EISDIR, 0);
-			return finish(op, pending, s, 0, ino);
+			if (pending || op->err)
+				return LC_BAD;
+			*nx = *e;
+			nx->b = ino;
+			nx->pc = 6;
+			return LC_NEXT;
 		}
 		*nx = *e;
 		nx->pc = 4;
@@ -290,7 +459,7 @@ static enum lc_step_res step_create(const struct lc_op *op, bool pending, const 
 	case 4: /* ns_create */
 		if (!alive(s, e->a))
 			return finish(op, pending, s, ENOENT, 0);
-		if (lc_entry(s, e->a, last_name(&op->path)) >= 0) {
+		if (lc_entry(s, e->a, next_name(e)) >= 0) {
 			if (excl)
 				return finish(op, pending, s, EEXIST, 0);
 			if (e->j == 3)
@@ -300,27 +469,86 @@ static enum lc_step_res step_create(const struct lc_op *op, bool pending, const 
 			nx->pc = 2;
 			return LC_NEXT;
 		}
-		return make(op, pending, s, e, nx, after, ino_new, false);
+		return make(op, pending, s, e, nx, after, ino_new, &in);
 	case 5: /* the attributes of the new inode, read after */
+		return finish_attr(op, pending, s, e->b);
+	case 6: /* the attributes of the file that was there */
+		return finish_found(op, pending, s, e->b);
+	}
+	return LC_WAIT;
+}
+
+/* step_mkdir - mkdir, and symlink (a new inode of another kind, made the same way). */
+static enum lc_step_res step_mkdir(const struct lc_op *op, bool pending, const struct lc_state *s,
+				   const struct lc_pc *e, struct lc_pc *nx, struct lc_state *after,
+				   uint64_t ino_new)
+{
+	struct lc_inode in = {.isdir = true, .perm = (uint16_t)(op->mode & 07777), .nlink = 2};
+
+	if (op->kind == LC_SYMLINK) {
+		if (op->len == 0 || op->len > LC_DATA_MAX) {
+			lc_overflow = true;
+			return LC_BAD;
+		}
+		in = (struct lc_inode){.islink = true, .perm = 0777, .size = op->len, .nlink = 1};
+		memcpy(in.data, op->data, op->len);
+	}
+	switch (e->pc) {
+	case 0:
+		return walk_step(op, pending, s, e, nx);
+	case 2: /* ns_mkdir, ns_symlink */
+		if (!alive(s, e->a))
+			return finish(op, pending, s, ENOENT, 0);
+		if (lc_entry(s, e->a, next_name(e)) >= 0)
+			return finish(op, pending, s, EEXIST, 0);
+		return make(op, pending, s, e, nx, after, ino_new, &in);
+	case 5:
 		return finish_attr(op, pending, s, e->b);
 	}
 	return LC_WAIT;
 }
 
-static enum lc_step_res step_mkdir(const struct lc_op *op, bool pending, const struct lc_state *s,
-				   const struct lc_pc *e, struct lc_pc *nx, struct lc_state *after,
-				   uint64_t ino_new)
+static enum lc_step_res step_link(const struct lc_op *op, bool pending, const struct lc_state *s,
+				  const struct lc_pc *e, struct lc_pc *nx, struct lc_state *after)
 {
+	uint8_t name = last_name(&op->path2);
+	uint64_t ino;
+
 	switch (e->pc) {
 	case 0:
-		return walk_step(op, pending, s, &op->path, e, nx);
-	case 2: /* ns_mkdir */
+		return walk_step(op, pending, s, e, nx);
+	case 2: /* the existing name, not followed; then the walk to the new one's directory */
+		ino = lookup(s, e->a, next_name(e));
+		if (!ino)
+			return finish(op, pending, s, ENOENT, 0);
+		*nx = *e;
+		nx->b = ino;
+		walk_start(nx, &op->path2);
+		nx->pc = 1;
+		walk_norm(op, nx);
+		return LC_NEXT;
+	case 1:
+		return walk_step(op, pending, s, e, nx);
+	case 4: /* ns_link(file, dir, name) */
+		if (!alive(s, e->b))
+			return finish(op, pending, s, ENOENT, 0);
+		if (lc_is_dir(s, e->b))
+			return finish(op, pending, s, EPERM, 0);
 		if (!alive(s, e->a))
 			return finish(op, pending, s, ENOENT, 0);
-		if (lc_entry(s, e->a, last_name(&op->path)) >= 0)
+		if (lc_entry(s, e->a, name) >= 0)
 			return finish(op, pending, s, EEXIST, 0);
-		return make(op, pending, s, e, nx, after, ino_new, true);
-	case 5:
+		if (!changes(op, pending))
+			return LC_BAD;
+		if (!after)
+			return LC_EFFECT;
+		lc_state_copy(after, s);
+		if (lc_entry_insert(after, e->a, name, e->b))
+			return LC_BAD;
+		*nx = *e;
+		nx->pc = 5;
+		return LC_EFFECT;
+	case 5: /* the file's attributes, read after */
 		return finish_attr(op, pending, s, e->b);
 	}
 	return LC_WAIT;
@@ -335,9 +563,9 @@ static enum lc_step_res step_remove(const struct lc_op *op, bool pending, const 
 
 	switch (e->pc) {
 	case 0:
-		return walk_step(op, pending, s, &op->path, e, nx);
+		return walk_step(op, pending, s, e, nx);
 	case 2: /* ns_lookup(dir, name) and the type of the victim */
-		victim = lookup(s, e->a, last_name(&op->path));
+		victim = lookup(s, e->a, next_name(e));
 		if (!victim)
 			return finish(op, pending, s, ENOENT, 0);
 		if (rmdir && !lc_is_dir(s, victim))
@@ -348,7 +576,7 @@ static enum lc_step_res step_remove(const struct lc_op *op, bool pending, const 
 		nx->pc = 4;
 		return LC_NEXT;
 	case 4: /* ns_unlink / ns_rmdir */
-		k = alive(s, e->a) ? lc_entry(s, e->a, last_name(&op->path)) : -1;
+		k = alive(s, e->a) ? lc_entry(s, e->a, next_name(e)) : -1;
 		if (k < 0)
 			return finish(op, pending, s, ENOENT, 0);
 		victim = s->de[k].ino;
@@ -362,9 +590,11 @@ static enum lc_step_res step_remove(const struct lc_op *op, bool pending, const 
 			return LC_BAD;
 		if (!after)
 			return LC_EFFECT;
+		/* The name goes; the inode with its last name. */
 		lc_state_copy(after, s);
 		lc_entry_remove(after, k);
-		lc_inode_remove(after, victim);
+		if (lc_entries(after, victim) == 0)
+			lc_inode_remove(after, victim);
 		*nx = *e;
 		nx->pc = LC_PC_END;
 		return LC_EFFECT;
@@ -394,8 +624,21 @@ static enum lc_step_res do_rename(const struct lc_op *op, bool pending, const st
 		return finish(op, pending, s, ENOENT, 0);
 	if (noreplace && dst)
 		return finish(op, pending, s, EEXIST, 0);
-	if (dst == src)
-		return finish(op, pending, s, 0, 0);
+	if (dst == src) {
+		/*
+		 * The same name, or two names of one file: nothing to do, but decided under
+		 * the locks as a change is. Not an end the closure may take at once: with
+		 * one name gone first, the same request is a real move, with the same reply.
+		 */
+		if (!changes(op, pending))
+			return LC_BAD;
+		if (after) {
+			lc_state_copy(after, s);
+			*nx = *e;
+			nx->pc = LC_PC_END;
+		}
+		return LC_EFFECT;
+	}
 	if ((lc_is_dir(s, src) && is_ancestor(s, src, nd)) ||
 	    (exchange && lc_is_dir(s, dst) && is_ancestor(s, dst, od)))
 		return finish(op, pending, s, EINVAL, 0);
@@ -411,16 +654,16 @@ static enum lc_step_res do_rename(const struct lc_op *op, bool pending, const st
 		return LC_BAD;
 	if (!after)
 		return LC_EFFECT;
-	/* Both entries go, the replaced inode goes, the new entries come. */
+	/* Both entries go, the new entries come; the replaced inode goes with its last name. */
 	lc_state_copy(after, s);
 	lc_entry_remove(after, lc_entry(after, od, on));
 	if (dst)
 		lc_entry_remove(after, lc_entry(after, nd, nn));
-	if (dst && !exchange)
-		lc_inode_remove(after, dst);
 	if (lc_entry_insert(after, nd, nn, src) ||
 	    (exchange && lc_entry_insert(after, od, on, dst)))
 		return LC_BAD;
+	if (dst && !exchange && lc_entries(after, dst) == 0)
+		lc_inode_remove(after, dst);
 	*nx = *e;
 	nx->pc = LC_PC_END;
 	return LC_EFFECT;
@@ -431,9 +674,8 @@ static enum lc_step_res step_rename(const struct lc_op *op, bool pending, const 
 {
 	switch (e->pc) {
 	case 0:
-		return walk_step(op, pending, s, &op->path, e, nx);
 	case 1:
-		return walk_step(op, pending, s, &op->path2, e, nx);
+		return walk_step(op, pending, s, e, nx);
 	case 4: /* ns_lookup(old dir, old name); the target's lookup decides nothing for root */
 		if (!lookup(s, e->x, last_name(&op->path)))
 			return finish(op, pending, s, ENOENT, 0);
@@ -446,20 +688,29 @@ static enum lc_step_res step_rename(const struct lc_op *op, bool pending, const 
 	return LC_WAIT;
 }
 
+/* --- by inode number --- */
+
+/* not_file - the error of a request for a file's size or bytes on another kind of inode. */
+static int not_file(const struct lc_inode *in)
+{
+	return in->isdir ? EISDIR : in->islink ? EINVAL : 0;
+}
+
 static enum lc_step_res step_setattr(const struct lc_op *op, bool pending, const struct lc_state *s,
 				     const struct lc_pc *e, struct lc_pc *nx,
 				     struct lc_state *after)
 {
+	const struct lc_inode *was = lc_state_find(s, op->ino);
 	bool size = op->kind == LC_TRUNCATE;
 	struct lc_inode *in;
 
 	switch (e->pc) {
 	case 0: /* ns_getattr in op_setattr */
 	case 1: /* ns_setattr, under the inode lock */
-		if (!alive(s, op->ino))
+		if (!was)
 			return finish(op, pending, s, ENOENT, 0);
-		if (size && lc_is_dir(s, op->ino))
-			return finish(op, pending, s, EISDIR, 0);
+		if (size && not_file(was))
+			return finish(op, pending, s, not_file(was), 0);
 		*nx = *e;
 		if (e->pc == 0) {
 			nx->pc = 1;
@@ -494,12 +745,13 @@ static enum lc_step_res step_setattr(const struct lc_op *op, bool pending, const
 static enum lc_step_res step_write(const struct lc_op *op, bool pending, const struct lc_state *s,
 				   const struct lc_pc *e, struct lc_pc *nx, struct lc_state *after)
 {
+	const struct lc_inode *was = lc_state_find(s, op->ino);
 	struct lc_inode *in;
 
-	if (!alive(s, op->ino))
+	if (!was)
 		return finish(op, pending, s, ENOENT, 0);
-	if (lc_is_dir(s, op->ino))
-		return finish(op, pending, s, EISDIR, 0);
+	if (not_file(was))
+		return finish(op, pending, s, not_file(was), 0);
 	*nx = *e;
 	if (e->pc == 0) { /* file_for_io's ns_getattr */
 		nx->pc = 1;
@@ -534,8 +786,8 @@ static enum lc_step_res step_read(const struct lc_op *op, bool pending, const st
 	case 0: /* file_for_io's ns_getattr */
 		if (!in)
 			return finish(op, pending, s, ENOENT, 0);
-		if (in->isdir)
-			return finish(op, pending, s, EISDIR, 0);
+		if (not_file(in))
+			return finish(op, pending, s, not_file(in), 0);
 		*nx = *e;
 		nx->pc = 1;
 		return LC_NEXT;
@@ -591,14 +843,20 @@ enum lc_step_res lc_step(const struct lc_op *op, bool pending, const struct lc_s
 {
 	switch (op->kind) {
 	case LC_STAT:
+	case LC_LSTAT:
 	case LC_GETATTR:
 		return step_stat(op, pending, s, e, next);
+	case LC_READLINK:
+		return step_readlink(op, pending, s, e, next);
 	case LC_READDIR:
 		return step_readdir(op, pending, s, e, next);
 	case LC_CREATE:
 		return step_create(op, pending, s, e, next, after, ino_new);
 	case LC_MKDIR:
+	case LC_SYMLINK:
 		return step_mkdir(op, pending, s, e, next, after, ino_new);
+	case LC_LINK:
+		return step_link(op, pending, s, e, next, after);
 	case LC_UNLINK:
 	case LC_RMDIR:
 		return step_remove(op, pending, s, e, next, after);
@@ -621,7 +879,7 @@ enum lc_step_res lc_step(const struct lc_op *op, bool pending, const struct lc_s
 void lc_pc_start(const struct lc_op *op, struct lc_pc *e, uint64_t static_mask)
 {
 	memset(e, 0, sizeof(*e));
-	e->a = LC_ROOT;
+	walk_start(e, &op->path);
 	e->mask = static_mask;
 	switch (op->kind) {
 	case LC_GETATTR:
@@ -629,8 +887,10 @@ void lc_pc_start(const struct lc_op *op, struct lc_pc *e, uint64_t static_mask)
 		e->b = op->ino;
 		return;
 	case LC_STAT:
-		if (op->path.depth == 0) {
-			e->pc = 3;
+	case LC_LSTAT:
+	case LC_READLINK:
+		if (op->path.depth == 0) { /* "/": its attributes; readlink: not a link */
+			e->pc = op->kind == LC_READLINK ? 5 : 3;
 			e->b = LC_ROOT;
 			return;
 		}
@@ -640,10 +900,12 @@ void lc_pc_start(const struct lc_op *op, struct lc_pc *e, uint64_t static_mask)
 		return;
 	case LC_CREATE:
 	case LC_MKDIR:
+	case LC_SYMLINK:
 	case LC_UNLINK:
 	case LC_RMDIR:
 		break;
 	case LC_RENAME:
+	case LC_LINK:
 		if (op->path2.depth == 0)
 			lc_overflow = true;
 		break;
@@ -651,23 +913,31 @@ void lc_pc_start(const struct lc_op *op, struct lc_pc *e, uint64_t static_mask)
 		return; /* by inode: pc 0 */
 	}
 	if (op->path.depth == 0)
-		lc_overflow = true; /* "/" is never created, removed or renamed here */
+		lc_overflow = true; /* "/" is never created, removed, renamed or linked here */
 	walk_norm(op, e);
 }
 
 bool lc_pc_merge(const struct lc_op *op, struct lc_pc *a, const struct lc_pc *b)
 {
+	struct lc_pc t = *b;
+
 	/* A read that took its size earlier saw every state one that took it later saw. */
-	if (op->kind != LC_READ || a->pc != 2 || b->pc != 2)
+	if (op->kind == LC_READ && a->pc == 2 && b->pc == 2) {
+		a->mask |= b->mask;
+		return true;
+	}
+	/* A walk that got here by more or fewer links: one place, with either number. */
+	t.loops = a->loops;
+	if (memcmp(&t, a, sizeof(t)) != 0)
 		return false;
-	a->mask |= b->mask;
+	a->loops |= b->loops;
 	return true;
 }
 
 bool lc_op_is_observer(const struct lc_op *op)
 {
 	return op->kind == LC_STAT || op->kind == LC_GETATTR || op->kind == LC_READ ||
-	       op->kind == LC_READDIR;
+	       op->kind == LC_READDIR || op->kind == LC_LSTAT || op->kind == LC_READLINK;
 }
 
 /* --- printing requests --- */
@@ -675,7 +945,10 @@ bool lc_op_is_observer(const struct lc_op *op)
 static void attr_str(const struct lc_attr *a, char *buf, size_t len)
 {
 	snprintf(buf, len, "{#%" PRIu64 " %s %04o nlink %u size %" PRIu64 "}", a->ino,
-		 S_ISDIR(a->mode) ? "dir" : "file", a->mode & 07777, a->nlink, a->size);
+		 S_ISDIR(a->mode)   ? "dir"
+		 : S_ISLNK(a->mode) ? "symlink"
+				    : "file",
+		 a->mode & 07777, a->nlink, a->size);
 }
 
 void lc_op_print(FILE *f, const struct lc_op *op, uint64_t t0)
@@ -685,7 +958,22 @@ void lc_op_print(FILE *f, const struct lc_op *op, uint64_t t0)
 
 	switch (op->kind) {
 	case LC_STAT:
-		snprintf(req, sizeof(req), "stat %s", lc_path_str(&op->path, p1, sizeof(p1)));
+	case LC_LSTAT:
+	case LC_READLINK:
+		snprintf(req, sizeof(req), "%s %s",
+			 op->kind == LC_STAT	? "stat"
+			 : op->kind == LC_LSTAT ? "lstat"
+						: "readlink",
+			 lc_path_str(&op->path, p1, sizeof(p1)));
+		break;
+	case LC_LINK:
+		snprintf(req, sizeof(req), "link %s %s", lc_path_str(&op->path, p1, sizeof(p1)),
+			 lc_path_str(&op->path2, p2, sizeof(p2)));
+		break;
+	case LC_SYMLINK:
+		snprintf(req, sizeof(req), "symlink %s -> \"%.*s\"",
+			 lc_path_str(&op->path, p1, sizeof(p1)), (int)op->len,
+			 (const char *)op->data);
 		break;
 	case LC_GETATTR:
 		snprintf(req, sizeof(req), "getattr #%" PRIu64, op->ino);
@@ -743,12 +1031,17 @@ void lc_op_print(FILE *f, const struct lc_op *op, uint64_t t0)
 	} else if (op->kind == LC_READ) {
 		lc_bytes_str(op->rdata, op->count, d, sizeof(d));
 		snprintf(rep, sizeof(rep), "%u: %s", op->count, d);
+	} else if (op->kind == LC_READLINK) {
+		snprintf(rep, sizeof(rep), "\"%.*s\"", (int)op->count, (const char *)op->rdata);
 	} else if (op->kind == LC_READDIR) {
 		n = (size_t)snprintf(rep, sizeof(rep), "[");
 		for (unsigned i = 0; i < op->nents && n < sizeof(rep); i++)
 			n += (size_t)snprintf(rep + n, sizeof(rep) - n, "%s%s #%" PRIu64 "%s",
 					      i ? " " : "", lc_name(op->ents[i].name),
-					      op->ents[i].ino, op->ents[i].isdir ? "/" : "");
+					      op->ents[i].ino,
+					      op->ents[i].isdir	   ? "/"
+					      : op->ents[i].islink ? "@"
+								   : "");
 		if (n < sizeof(rep))
 			snprintf(rep + n, sizeof(rep) - n, "]");
 	} else {

@@ -2,7 +2,8 @@
 /*
  * lincheck-state - the states of the model (lincheck.h): inodes and entries in sorted
  * tables, what a state says of an inode, whether a state matches one a scan observed (and
- * how it differs), and printing them.
+ * how it differs), and printing them. A file or symbolic link may have several entries
+ * (hard links); its nlink is how many.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -87,6 +88,15 @@ static unsigned subdirs(const struct lc_state *s, uint64_t dir)
 	return n;
 }
 
+unsigned lc_entries(const struct lc_state *s, uint64_t ino)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < s->nde; i++)
+		n += s->de[i].ino == ino;
+	return n;
+}
+
 bool lc_has_entries(const struct lc_state *s, uint64_t dir)
 {
 	for (unsigned i = 0; i < s->nde; i++)
@@ -159,13 +169,25 @@ void lc_state_init(struct lc_state *s, uint16_t perm)
 	s->in[0] = (struct lc_inode){.ino = LC_ROOT, .isdir = true, .perm = perm, .nlink = 2};
 }
 
+/* same_inode - is @a, found again under another name, what @b said it was? */
+static bool same_inode(const struct lc_inode *a, const struct lc_inode *b)
+{
+	return a->isdir == b->isdir && a->islink == b->islink && a->perm == b->perm &&
+	       a->size == b->size && memcmp(a->data, b->data, a->size) == 0;
+}
+
 int lc_state_add(struct lc_state *s, uint64_t dir, uint8_t name, const struct lc_inode *in)
 {
+	const struct lc_inode *had = lc_state_find(s, in->ino);
 	struct lc_inode c = *in;
 
 	if (name >= LC_NAMES || c.size > LC_DATA_MAX || c.ino == 0 || c.ino >= LC_INO_PENDING ||
-	    !lc_is_dir(s, dir) || lc_entry(s, dir, name) >= 0 || lc_state_find(s, c.ino) ||
-	    s->nin == LC_INODES_MAX)
+	    (c.isdir && c.islink) || !lc_is_dir(s, dir) || lc_entry(s, dir, name) >= 0)
+		return -1;
+	if (had) /* another name of a file or symbolic link */
+		return had->isdir || !same_inode(had, &c) ? -1
+							  : lc_entry_insert(s, dir, name, c.ino);
+	if (s->nin == LC_INODES_MAX)
 		return -1;
 	if (lc_inode_insert(s, &c) || lc_entry_insert(s, dir, name, c.ino)) {
 		lc_inode_remove(s, c.ino);
@@ -177,8 +199,8 @@ int lc_state_add(struct lc_state *s, uint64_t dir, uint8_t name, const struct lc
 void lc_attr_of(const struct lc_state *s, const struct lc_inode *in, struct lc_attr *a)
 {
 	a->ino = in->ino;
-	a->mode = (in->isdir ? S_IFDIR : S_IFREG) | in->perm;
-	a->nlink = in->isdir ? 2 + subdirs(s, in->ino) : 1;
+	a->mode = (in->isdir ? S_IFDIR : in->islink ? S_IFLNK : S_IFREG) | in->perm;
+	a->nlink = in->isdir ? 2 + subdirs(s, in->ino) : lc_entries(s, in->ino);
 	a->size = in->size;
 }
 
@@ -192,14 +214,16 @@ bool lc_state_check(const struct lc_state *s, char *why, size_t len)
 	}
 	for (unsigned i = 0; i < s->nin; i++) {
 		const struct lc_inode *in = &s->in[i];
+		unsigned refs = lc_entries(s, in->ino), depth = 0;
 		struct lc_attr a;
-		unsigned refs = 0, depth = 0;
 
-		for (unsigned k = 0; k < s->nde; k++)
-			refs += s->de[k].ino == in->ino;
-		if (refs != (in->ino == LC_ROOT ? 0u : 1u)) {
-			snprintf(why, len, "inode %" PRIu64 " is named by %u entries", in->ino,
-				 refs);
+		if (in->ino == LC_ROOT ? refs != 0 : in->isdir ? refs != 1 : refs == 0) {
+			snprintf(why, len, "%s %" PRIu64 " is named by %u entries",
+				 in->isdir ? "directory" : "inode", in->ino, refs);
+			return false;
+		}
+		if (in->isdir && in->islink) {
+			snprintf(why, len, "inode %" PRIu64 " is a directory and a link", in->ino);
 			return false;
 		}
 		lc_attr_of(s, in, &a);
@@ -242,6 +266,7 @@ size_t lc_state_key(const struct lc_state *s, uint8_t *buf)
 
 		PUT(in->ino);
 		PUT(in->isdir);
+		PUT(in->islink);
 		PUT(in->perm);
 		PUT(in->size);
 		memcpy(buf + n, in->data, in->size);
@@ -281,10 +306,37 @@ static bool byte_ok(uint64_t ino, uint32_t pos, uint8_t want, uint8_t v,
 	return false;
 }
 
-/* equal_dir - the subtree of @md in @m matches that of @od in @o. */
-static bool equal_dir(const struct lc_state *m, uint64_t md, const struct lc_state *o, uint64_t od,
-		      const struct lc_op *const *writes, size_t nwrites, unsigned depth)
+/*
+ * The inodes of the model made by creates without a reply (numbered from LC_INO_PENDING)
+ * and the observed inodes they stand for: one each, both ways, wherever they are named.
+ */
+struct pend_map {
+	const struct lc_state *m, *o;
+	const struct lc_op *const *writes;
+	size_t nwrites, n;
+	uint64_t from[LC_INODES_MAX], to[LC_INODES_MAX];
+};
+
+/* same_ino - may the model's inode @mi be the observed @oi (and from now on it is)? */
+static bool same_ino(struct pend_map *pm, uint64_t mi, uint64_t oi)
 {
+	if (mi < LC_INO_PENDING)
+		return mi == oi;
+	for (size_t i = 0; i < pm->n; i++)
+		if (pm->from[i] == mi || pm->to[i] == oi)
+			return pm->from[i] == mi && pm->to[i] == oi;
+	/* A number the model knows for another inode is not free for this one. */
+	if (lc_state_find(pm->m, oi) || pm->n == LC_INODES_MAX)
+		return false;
+	pm->from[pm->n] = mi;
+	pm->to[pm->n++] = oi;
+	return true;
+}
+
+/* equal_dir - the subtree of @md in the model matches that of @od observed. */
+static bool equal_dir(struct pend_map *pm, uint64_t md, uint64_t od, unsigned depth)
+{
+	const struct lc_state *m = pm->m, *o = pm->o;
 	unsigned nm = 0, no = 0;
 
 	if (depth > LC_INODES_MAX)
@@ -305,16 +357,16 @@ static bool equal_dir(const struct lc_state *m, uint64_t md, const struct lc_sta
 			return false;
 		mi = lc_state_find(m, e->ino);
 		oi = lc_state_find(o, o->de[k].ino);
-		if (!mi || !oi || (mi->ino < LC_INO_PENDING && mi->ino != oi->ino))
+		if (!mi || !oi || !same_ino(pm, mi->ino, oi->ino))
 			return false;
 		lc_attr_of(m, mi, &a);
-		if (mi->isdir != oi->isdir || mi->perm != oi->perm || mi->size != oi->size ||
-		    a.nlink != oi->nlink)
+		if (mi->isdir != oi->isdir || mi->islink != oi->islink || mi->perm != oi->perm ||
+		    mi->size != oi->size || a.nlink != oi->nlink)
 			return false;
 		for (uint32_t p = 0; p < mi->size; p++)
-			if (!byte_ok(mi->ino, p, mi->data[p], oi->data[p], writes, nwrites))
+			if (!byte_ok(mi->ino, p, mi->data[p], oi->data[p], pm->writes, pm->nwrites))
 				return false;
-		if (mi->isdir && !equal_dir(m, mi->ino, o, oi->ino, writes, nwrites, depth + 1))
+		if (mi->isdir && !equal_dir(pm, mi->ino, oi->ino, depth + 1))
 			return false;
 	}
 	return nm == no;
@@ -324,6 +376,7 @@ bool lc_state_equal(const struct lc_state *m, const struct lc_state *o,
 		    const struct lc_op *const *writes, size_t nwrites)
 {
 	const struct lc_inode *mr = lc_state_find(m, LC_ROOT), *orr = lc_state_find(o, LC_ROOT);
+	struct pend_map pm = {.m = m, .o = o, .writes = writes, .nwrites = nwrites};
 	struct lc_attr a;
 
 	if (m->nin != o->nin || m->nde != o->nde || !mr || !orr)
@@ -331,7 +384,7 @@ bool lc_state_equal(const struct lc_state *m, const struct lc_state *o,
 	lc_attr_of(m, mr, &a);
 	if (mr->perm != orr->perm || a.nlink != orr->nlink)
 		return false;
-	return equal_dir(m, LC_ROOT, o, LC_ROOT, writes, nwrites, 0);
+	return equal_dir(&pm, LC_ROOT, LC_ROOT, 0);
 }
 
 /* ino_str - "#5"; "#new" for the number a create without a reply took in the model. */
@@ -344,7 +397,12 @@ static const char *ino_str(uint64_t ino, char *buf, size_t len)
 	return buf;
 }
 
-/* name_of - "/a/b" for inode @ino of @s (its entries upwards), into @buf. */
+static const char *type_str(const struct lc_inode *in)
+{
+	return in->isdir ? "directory" : in->islink ? "symbolic link" : "file";
+}
+
+/* name_of - "/a/b" for inode @ino of @s (its first entry, upwards), into @buf. */
 static const char *name_of(const struct lc_state *s, uint64_t ino, char *buf, size_t len)
 {
 	char tmp[64];
@@ -387,6 +445,9 @@ void lc_state_diff(FILE *f, const struct lc_state *m, const struct lc_state *o, 
 		if (strcmp(n1, n2) != 0)
 			fprintf(f, "%s%s: %s in the model, %s in the scan\n", indent,
 				ino_str(mi->ino, is, sizeof(is)), n1, n2);
+		if (mi->isdir != oi->isdir || mi->islink != oi->islink)
+			fprintf(f, "%s%s %s: a %s in the model, a %s in the scan\n", indent,
+				ino_str(mi->ino, is, sizeof(is)), n1, type_str(mi), type_str(oi));
 		if (mi->perm != oi->perm)
 			fprintf(f, "%s%s %s: mode %04o in the model, %04o in the scan\n", indent,
 				ino_str(mi->ino, is, sizeof(is)), n1, mi->perm, oi->perm);
@@ -452,12 +513,17 @@ static void print_dir(FILE *f, const struct lc_state *s, uint64_t dir, const cha
 			continue;
 		lc_attr_of(s, in, &a);
 		lc_bytes_str(in->data, in->size, d, sizeof(d));
-		fprintf(f, "%s%*s%s%s %s %04o", indent, (int)depth * 2, "", lc_name(s->de[k].name),
-			in->isdir ? "/" : "", ino_str(in->ino, is, sizeof(is)), in->perm);
-		if (in->isdir)
-			fprintf(f, " nlink %u\n", a.nlink);
+		fprintf(f, "%s%*s%s%s %s", indent, (int)depth * 2, "", lc_name(s->de[k].name),
+			in->isdir ? "/" : "", ino_str(in->ino, is, sizeof(is)));
+		if (in->islink)
+			fprintf(f, " -> \"%.*s\"", (int)in->size, (const char *)in->data);
 		else
-			fprintf(f, " size %u: %s\n", in->size, d);
+			fprintf(f, " %04o", in->perm);
+		if (in->isdir || a.nlink != 1)
+			fprintf(f, " nlink %u", a.nlink);
+		if (!in->isdir && !in->islink)
+			fprintf(f, " size %u: %s", in->size, d);
+		fprintf(f, "\n");
 		if (in->isdir)
 			print_dir(f, s, in->ino, indent, depth + 1);
 	}

@@ -376,7 +376,8 @@ static int dfs(struct ctx *x, size_t depth)
 		if (a->post)
 			continue;
 		/* A create without a reply: the number a reply shows, or one nobody saw. */
-		if (pending && (op->kind == LC_CREATE || op->kind == LC_MKDIR))
+		if (pending &&
+		    (op->kind == LC_CREATE || op->kind == LC_MKDIR || op->kind == LC_SYMLINK))
 			tries = x->ncands + 1;
 		if (!x->stack[depth + 1]) {
 			x->stack[depth + 1] = malloc(x->cfg_size);
@@ -485,7 +486,8 @@ static void add_cand(struct ctx *x, uint64_t ino)
 
 /*
  * find_cands - the inode numbers some request saw that may be those of a create without a
- * reply: all but the initial state's and those an exclusive create or a mkdir made.
+ * reply: all but the initial state's and those an exclusive create, a mkdir or a symlink
+ * made.
  */
 static void find_cands(struct ctx *x)
 {
@@ -499,7 +501,7 @@ static void find_cands(struct ctx *x)
 		if (op->kind == LC_GETATTR || op->kind == LC_CHMOD || op->kind == LC_TRUNCATE ||
 		    op->kind == LC_WRITE || op->kind == LC_READ)
 			add_cand(x, op->ino);
-		if (op->err == 0 && op->kind != LC_MKDIR &&
+		if (op->err == 0 && op->kind != LC_MKDIR && op->kind != LC_SYMLINK &&
 		    !(op->kind == LC_CREATE && op->flags & LC_CREATE_EXCL))
 			add_cand(x, op->attr.ino);
 		for (unsigned k = 0; k < op->nents; k++)

@@ -28,6 +28,9 @@ struct client {
 	size_t nops;
 	uint64_t inos[8]; /* inode numbers it saw lately, for getattr */
 	unsigned ninos;
+	/* Paths that named a file, a symbolic link, nothing lately (in any round). */
+	struct lc_path files[8], links[8], holes[8];
+	unsigned nfiles, nlinks, nholes;
 	bool lost; /* a request lost the daemon */
 };
 
@@ -164,6 +167,27 @@ static void saw_ino(struct client *c, uint64_t ino)
 	c->inos[c->ninos++ % 8] = ino;
 }
 
+/* saw_path - @p named a file or a symbolic link (@mode), or nothing (0), just now: a
+ * likely name to link, to read the target of, or to make. */
+static void saw_path(struct client *c, const struct lc_path *p, uint32_t mode)
+{
+	if (S_ISLNK(mode))
+		c->links[c->nlinks++ % 8] = *p;
+	else if (S_ISREG(mode))
+		c->files[c->nfiles++ % 8] = *p;
+	else if (mode == 0)
+		c->holes[c->nholes++ % 8] = *p;
+}
+
+/* seen_path - 3 times in 4 one of the paths in @seen (@n so far), if any; else @p. */
+static struct lc_path seen_path(struct client *c, const struct lc_path *seen, unsigned n,
+				struct lc_path p)
+{
+	if (n && rnd(&c->rng, 4))
+		p = seen[rnd(&c->rng, n < 8 ? n : 8)];
+	return p;
+}
+
 /* --- the requests --- */
 
 static bool do_stat(struct client *c, const struct lc_path *p, struct lc_attr *out)
@@ -178,9 +202,12 @@ static bool do_stat(struct client *c, const struct lc_path *p, struct lc_attr *o
 	rc = daxfs_stat(c->fs, path, &st);
 	if (!rec_end(c, op, rc))
 		return false;
+	if (rc == -ENOENT)
+		saw_path(c, p, 0);
 	if (rc == 0) {
 		to_attr(&st, &op->attr);
 		saw_ino(c, st.ino);
+		saw_path(c, p, st.mode);
 		if (out)
 			*out = op->attr;
 	}
@@ -202,7 +229,7 @@ static int dir_cb(void *ctx, const char *name, uint64_t ino, uint32_t mode)
 		return 0;
 	}
 	d->op->ents[d->op->nents++] =
-		(struct lc_dent){ino, (uint8_t)(name[0] - 'a'), S_ISDIR(mode)};
+		(struct lc_dent){ino, (uint8_t)(name[0] - 'a'), S_ISDIR(mode), S_ISLNK(mode)};
 	return 0;
 }
 
@@ -222,6 +249,48 @@ static bool do_readdir(struct client *c, const struct lc_path *p)
 		T_FAIL("readdir %s: an entry the workload never makes", path);
 	if (rc)
 		op->nents = 0;
+	return true;
+}
+
+/* do_lstat - the path's last component itself (a symbolic link is not followed). */
+static bool do_lstat(struct client *c, const struct lc_path *p, struct lc_attr *out)
+{
+	struct lc_op *op = rec_begin(c, LC_LSTAT);
+	struct daxfs_statx stx;
+	char path[64];
+	int rc;
+
+	op->path = *p;
+	path_str(p, path, sizeof(path));
+	rc = daxfs_statx(c->fs, path, DAXFS_STAT_NOFOLLOW, &stx);
+	if (!rec_end(c, op, rc))
+		return false;
+	if (rc == -ENOENT)
+		saw_path(c, p, 0);
+	if (rc == 0) {
+		to_attr(&stx.st, &op->attr);
+		saw_ino(c, stx.st.ino);
+		saw_path(c, p, stx.st.mode);
+		if (out)
+			*out = op->attr;
+	}
+	return true;
+}
+
+/* do_readlink - the target of a link a path named lately, most often. */
+static bool do_readlink(struct client *c, const struct lc_path *p)
+{
+	struct lc_op *op = rec_begin(c, LC_READLINK);
+	char path[64];
+	ssize_t n;
+
+	op->path = seen_path(c, c->links, c->nlinks, *p);
+	path_str(&op->path, path, sizeof(path));
+	n = daxfs_readlink(c->fs, path, (char *)op->rdata, LC_DATA_MAX);
+	if (!rec_end(c, op, n))
+		return false;
+	if (n >= 0)
+		op->count = (uint32_t)n;
 	return true;
 }
 
@@ -271,6 +340,67 @@ static struct lc_path aim(struct client *c, struct lc_path p, unsigned pct)
 	uint32_t mapped = __atomic_load_n(&c->w->mapped, __ATOMIC_ACQUIRE);
 
 	return mapped && rnd(&c->rng, 100) < pct ? path_decode(mapped) : p;
+}
+
+/* do_link - another name for the file (or symbolic link: not followed) at @p: where
+ * nothing was lately, or beside it. */
+static bool do_link(struct client *c, const struct lc_path *p)
+{
+	struct lc_op *op = rec_begin(c, LC_LINK);
+	struct daxfs_stat st;
+	char p1[64], p2[64];
+	int rc;
+
+	op->path = *p;
+	/* The new name: most often where nothing was lately; else beside the old one. */
+	op->path2 = op->path;
+	op->path2.name[op->path2.depth - 1] = (uint8_t)rnd(&c->rng, LC_NAMES);
+	op->path2 = seen_path(c, c->holes, c->nholes, op->path2);
+	path_str(&op->path, p1, sizeof(p1));
+	path_str(&op->path2, p2, sizeof(p2));
+	rc = daxfs_link(c->fs, p1, p2, &st);
+	if (!rec_end(c, op, rc))
+		return false;
+	if (rc == 0) {
+		to_attr(&st, &op->attr);
+		saw_ino(c, st.ino);
+		saw_path(c, &op->path2, st.mode);
+	}
+	return true;
+}
+
+/*
+ * do_symlink - a symbolic link at @p to one name: relative (from the link's directory) or
+ * absolute, whatever is there now or later, if anything (a dangling link); 1 time in 10
+ * to itself (a loop: ELOOP). The model follows targets of any depth, but a walk through
+ * links to longer targets can grow with each link it follows (/a -> "/a/b"), and the
+ * checker keeps a walk's components in a small table: one name each, the walk never grows.
+ */
+static bool do_symlink(struct client *c, const struct lc_path *p)
+{
+	struct lc_op *op = rec_begin(c, LC_SYMLINK);
+	uint64_t r = rnd(&c->rng, 100);
+	struct daxfs_stat st;
+	uint8_t name;
+	char path[64];
+	int rc;
+
+	op->path = seen_path(c, c->holes, c->nholes, *p);
+	name = r < 10 ? op->path.name[op->path.depth - 1] : (uint8_t)rnd(&c->rng, LC_NAMES);
+	if (r >= 10 && r < 55)
+		op->data[op->len++] = '/';
+	op->data[op->len++] = (uint8_t)('a' + name);
+	path_str(&op->path, path, sizeof(path));
+	/* data[] is zeros past the target (rec_begin): a string. */
+	rc = daxfs_symlink(c->fs, (const char *)op->data, path, &st);
+	if (!rec_end(c, op, rc))
+		return false;
+	if (rc == 0) {
+		to_attr(&st, &op->attr);
+		saw_ino(c, st.ino);
+		saw_path(c, &op->path, st.mode);
+	}
+	return true;
 }
 
 static bool do_rename(struct client *c)
@@ -366,7 +496,8 @@ static bool do_getattr(struct client *c, uint64_t ino)
 }
 
 /* The actions and how often each comes, in % (they add up to 100; chmod, truncate, write
- * and read first stat a path for its inode number). */
+ * and read first stat a path for its inode number, following symbolic links; a link first
+ * lstats the name it links, and is sent only for a file or a symbolic link). */
 enum action {
 	A_STAT,
 	A_READDIR,
@@ -380,13 +511,18 @@ enum action {
 	A_TRUNCATE,
 	A_READ,
 	A_GETATTR,
+	A_LSTAT,
+	A_READLINK,
+	A_LINK,
+	A_SYMLINK,
 	A_COUNT,
 };
 
 static const unsigned action_pct[A_COUNT] = {
-	[A_STAT] = 10,	[A_READDIR] = 6, [A_CREATE] = 10,  [A_MKDIR] = 7,
-	[A_UNLINK] = 7, [A_RMDIR] = 5,	 [A_RENAME] = 12,  [A_CHMOD] = 10,
-	[A_WRITE] = 12, [A_READ] = 8,	 [A_TRUNCATE] = 6, [A_GETATTR] = 7,
+	[A_STAT] = 8,	[A_READDIR] = 5,  [A_CREATE] = 8,   [A_MKDIR] = 5,
+	[A_UNLINK] = 7, [A_RMDIR] = 4,	  [A_RENAME] = 10,  [A_CHMOD] = 8,
+	[A_WRITE] = 10, [A_READ] = 7,	  [A_TRUNCATE] = 5, [A_GETATTR] = 6,
+	[A_LSTAT] = 3,	[A_READLINK] = 3, [A_LINK] = 6,	    [A_SYMLINK] = 5,
 };
 
 static enum action rnd_action(struct client *c)
@@ -423,6 +559,18 @@ static bool action(struct client *c)
 		return do_remove(c, &p, act == A_RMDIR);
 	case A_RENAME:
 		return do_rename(c);
+	case A_LSTAT:
+		return do_lstat(c, &p, NULL);
+	case A_READLINK:
+		return do_readlink(c, &p);
+	case A_LINK:
+		/* An lstat first, as a user would: a name for what is a file or a link now. */
+		p = aim(c, seen_path(c, c->files, c->nfiles, p), 25);
+		if (!do_lstat(c, &p, &a))
+			return false;
+		return a.ino && !S_ISDIR(a.mode) ? do_link(c, &p) : true;
+	case A_SYMLINK:
+		return do_symlink(c, &p);
 	case A_GETATTR:
 		return do_getattr(c, c->ninos ? c->inos[rnd(&c->rng, c->ninos < 8 ? c->ninos : 8)]
 					      : LC_ROOT);
@@ -659,6 +807,10 @@ bool lw_round(struct lw *w, const struct lw_round_opts *o, uint64_t seed, const 
 		for (size_t k = 0; k < c->nops; k++) {
 			w->hist[n] = c->ops[k];
 			w->st.kinds[c->ops[k].kind]++;
+			if (c->ops[k].ret != LC_PENDING) {
+				w->st.ok[c->ops[k].kind] += c->ops[k].err == 0;
+				w->st.eloop += c->ops[k].err == ELOOP;
+			}
 			if (c->ops[k].call < *t0)
 				*t0 = c->ops[k].call;
 			n++;

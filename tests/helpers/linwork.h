@@ -7,10 +7,16 @@
  * with its own libdaxfs handle, send random requests to a real daxfsd on one small tree
  * (the names "a" to "d", at most 3 deep) and record each one with its reply
  * (tests/helpers/lincheck.h): create, mkdir, unlink, rmdir, rename (also NOREPLACE and
- * EXCHANGE, and over a file another client maps), chmod of files and directories,
+ * EXCHANGE, and over a file another client maps), link (another name for a file or a
+ * symbolic link, now and then the mapped file), symlink (to one name, relative or
+ * absolute, maybe dangling, now and then to itself), chmod of files and directories,
  * truncate, write (a few bytes anywhere, extending), and the requests that only look: stat,
- * getattr, read, readdir. A chmod, truncate, write or read is a stat of a path and then the
- * request by the inode number it gave; both are recorded.
+ * lstat, getattr, read, readlink, readdir. Paths cross symbolic links wherever the tree has
+ * them. A chmod, truncate, write or read is a stat of a path (following links) and then the
+ * request by the inode number it gave, a link an lstat and then the link; both are
+ * recorded. Links, readlinks and symlinks mostly use paths the client saw name a file, a
+ * link or nothing lately: in a tree of 4 names that changes this fast, random ones mostly
+ * fail.
  *
  * The mapper, when a round has one, is another handle: it maps a file read-only, and when
  * the daemon asks it to let go (INVALIDATE: a rename over the file, an unlink, a truncate)
@@ -45,6 +51,8 @@ struct lw_round_opts {
 
 struct lw_stats {
 	uint64_t ops, kinds[LC_KINDS];
+	uint64_t ok[LC_KINDS];		      /* of them, answered without an error */
+	uint64_t eloop;			      /* answered ELOOP (a walk through a loop of links) */
 	uint64_t maps, lease_breaks, dropped; /* the mapper */
 };
 
@@ -79,16 +87,19 @@ const struct lw_stats *lw_stats(const struct lw *w);
 
 /*
  * lw_scan - read the whole file system through @fs, quietly, into @s (every entry in
- * readdir order, with its attributes and its bytes). Fails the test when it does not fit
- * the model's tables (a name outside "a".."d", a file over LC_DATA_MAX bytes).
+ * readdir order, with its attributes and its bytes or target; a file with several names
+ * once). Fails the test when it does not fit the model's tables (a name outside "a".."d",
+ * a file over LC_DATA_MAX bytes).
  * Return: true; false when it is not a tree with the right link counts (@why says how):
- *         a directory's nlink that lost an update, for one.
+ *         a directory's nlink that lost an update, or a name that names nothing, for two
+ *         (@s then holds the rest).
  */
 bool lw_scan(struct daxfs *fs, struct lc_state *s, char *why, size_t len);
 
 /*
  * lw_reset - remove everything and make the starting tree: /a/ (with a file /a/c),
- * /b/, /c and /d (files with a few bytes).
+ * /b/, /c and /d (files with a few bytes), /b/d another name of /c, /b/a a symbolic link
+ * to "/a".
  */
 void lw_reset(struct daxfs *fs);
 

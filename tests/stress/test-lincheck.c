@@ -4,11 +4,14 @@
  *
  * 8 client threads, each with its own libdaxfs handle, send random requests to a real
  * daxfsd on one small tree (tests/helpers/linwork.h): create, mkdir, unlink, rmdir, rename,
- * chmod of files and directories, truncate, write, and stat, getattr, read, readdir to see
- * what happened. Every other round also has a client that maps a file and acknowledges its
- * INVALIDATE slowly (0..10 ms; 1 time in 50 never, and the daemon drops it after its
- * --lease-break-timeout of 100 ms), and renames, unlinks and truncates aim at that file:
- * they then wait for it, which is where the issue found a chmod and a write lost.
+ * link, symlink, chmod of files and directories, truncate, write, and stat, lstat,
+ * getattr, read, readlink, readdir to see what happened; paths cross symbolic links to
+ * files and directories, dangling ones and loops, and files have several names. Every
+ * other round also has a client that maps a file and acknowledges its INVALIDATE slowly
+ * (0..10 ms; 1 time in 50 never, and the daemon drops it after its --lease-break-timeout of
+ * 100 ms), and renames, unlinks and truncates aim at that file: they then wait for it,
+ * which is where the issue found a chmod and a write lost. Links aim at it too: once it has
+ * another name, an unlink or a rename over one of them leaves it, and its mapping, alone.
  *
  * The requests of a round and their replies are checked against the sequential model
  * (tests/helpers/lincheck.h), from the state a scan read before the round to the state a
@@ -159,11 +162,14 @@ int main(int argc, char **argv)
 	       rounds, ws->ops, bad, resets);
 	for (int k = 0; k < LC_KINDS; k++) {
 		static const char *const names[LC_KINDS] = {
-			"stat",	  "getattr", "create",	 "mkdir", "unlink", "rmdir",
-			"rename", "chmod",   "truncate", "write", "read",   "readdir"};
+			"stat",	  "getattr",  "create",	  "mkdir",  "unlink", "rmdir",
+			"rename", "chmod",    "truncate", "write",  "read",   "readdir",
+			"lstat",  "readlink", "link",	  "symlink"};
 
-		printf("  %-9s %" PRIu64 "\n", names[k], ws->kinds[k]);
+		printf("  %-9s %6" PRIu64 " (%" PRIu64 " without an error)\n", names[k],
+		       ws->kinds[k], ws->ok[k]);
 	}
+	printf("%" PRIu64 " answered ELOOP (a walk through a loop of symbolic links)\n", ws->eloop);
 	printf("mapper: %" PRIu64 " mappings, %" PRIu64
 	       " lease breaks acknowledged slowly, %" PRIu64 " never (dropped)\n",
 	       ws->maps, ws->lease_breaks, ws->dropped);

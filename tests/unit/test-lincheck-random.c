@@ -3,13 +3,14 @@
  * test-lincheck-random - the linearizability checker (tests/helpers/lincheck.h) against an
  * independent reference: a plain sequential file system, written here apart from the
  * checker's model, in which every request is one atomic step (a whole path resolved at
- * once). 4 clients send random requests, each over a random interval of time; the
- * reference runs them in the order of a random point inside each interval and gives the
- * replies. Every such history is linearizable, with the reference's final state as the
- * scanned one: the checker must accept all HISTORIES of them (no false alarm), from
- * states made by random requests too. Then one reply of each is made wrong (a mode bit, an
- * errno, a byte read, an entry of a listing): the checker must reject nearly all of those
- * (a wrong reply can by chance be one some other order gives).
+ * once, through symbolic links; files with several names). 4 clients send random
+ * requests, each over a random interval of time; the reference runs them in the order of a
+ * random point inside each interval and gives the replies. Every such history is
+ * linearizable, with the reference's final state as the scanned one: the checker must
+ * accept all HISTORIES of them (no false alarm), from states made by random requests too.
+ * Then one reply of each is made wrong (a mode bit, an errno, a byte read or of a link's
+ * target, an entry of a listing): the checker must reject nearly all of those (a wrong
+ * reply can by chance be one some other order gives).
  *
  * Usage: test-lincheck-random [seed]
  */
@@ -25,18 +26,28 @@
 #define NODES 160
 #define SETUP_OPS 12
 
-/* --- the reference: nodes by inode number; 0 unused, 1 the root --- */
+/* --- the reference: nodes by inode number (0 unused, 1 the root), and their names --- */
 
 struct rnode {
-	bool used, dir;
+	bool used, dir, link;
 	uint16_t perm;
 	uint32_t size;
-	uint8_t data[LC_DATA_MAX];
-	uint64_t parent;
+	uint8_t data[LC_DATA_MAX]; /* a file's bytes; a link's target */
+	uint64_t parent;	   /* a directory's */
+};
+
+/* A name: entry @name of directory @dir is inode @ino. A file may have several. */
+struct rname {
+	bool used;
+	uint64_t dir, ino;
 	uint8_t name;
 };
 
+#define NAMES_MAX (2 * NODES)
+#define WALK_MAX 64 /* components a walk holds (targets are one name: it never grows) */
+
 static struct rnode fs[NODES];
+static struct rname names[NAMES_MAX];
 static uint64_t next_ino;
 static uint64_t rng;
 
@@ -48,54 +59,123 @@ static uint64_t rnd(uint64_t n)
 static void ref_init(void)
 {
 	memset(fs, 0, sizeof(fs));
+	memset(names, 0, sizeof(names));
 	fs[LC_ROOT] = (struct rnode){.used = true, .dir = true, .perm = 0755, .parent = LC_ROOT};
 	next_ino = 2;
 }
 
+static struct rname *name_at(uint64_t dir, uint8_t name)
+{
+	for (unsigned i = 0; i < NAMES_MAX; i++)
+		if (names[i].used && names[i].dir == dir && names[i].name == name)
+			return &names[i];
+	return NULL;
+}
+
 static uint64_t child(uint64_t dir, uint8_t name)
 {
-	for (uint64_t i = 2; i < next_ino; i++)
-		if (fs[i].used && fs[i].parent == dir && fs[i].name == name)
-			return i;
-	return 0;
+	struct rname *n = name_at(dir, name);
+
+	return n ? n->ino : 0;
+}
+
+static unsigned names_of(uint64_t ino)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < NAMES_MAX; i++)
+		k += names[i].used && names[i].ino == ino;
+	return k;
 }
 
 static bool has_children(uint64_t dir)
 {
-	for (uint64_t i = 2; i < next_ino; i++)
-		if (fs[i].used && fs[i].parent == dir)
+	for (unsigned i = 0; i < NAMES_MAX; i++)
+		if (names[i].used && names[i].dir == dir)
 			return true;
 	return false;
 }
 
+static void name_add(uint64_t dir, uint8_t name, uint64_t ino)
+{
+	for (unsigned i = 0; i < NAMES_MAX; i++) {
+		if (!names[i].used) {
+			names[i] = (struct rname){true, dir, ino, name};
+			return;
+		}
+	}
+	T_FAIL("more than %d names", NAMES_MAX);
+}
+
+/* name_drop - the name goes; the inode goes with its last name. */
+static void name_drop(struct rname *n)
+{
+	n->used = false;
+	if (!names_of(n->ino))
+		fs[n->ino].used = false;
+}
+
 static struct lc_attr attr_of(uint64_t ino)
 {
-	struct lc_attr a = {ino, (fs[ino].dir ? S_IFDIR : S_IFREG) | fs[ino].perm, 1, fs[ino].size};
+	const struct rnode *r = &fs[ino];
+	struct lc_attr a = {ino,
+			    (r->dir    ? S_IFDIR
+			     : r->link ? S_IFLNK
+				       : S_IFREG) |
+				    r->perm,
+			    names_of(ino), r->size};
 
-	if (fs[ino].dir) {
+	if (r->dir) {
 		a.nlink = 2;
-		for (uint64_t i = 2; i < next_ino; i++)
-			a.nlink += fs[i].used && fs[i].dir && fs[i].parent == ino;
+		for (unsigned i = 0; i < NAMES_MAX; i++)
+			a.nlink += names[i].used && names[i].dir == ino && fs[names[i].ino].dir;
 		a.size = 0;
 	}
 	return a;
 }
 
-/* parent_of - the directory holding the last component of @p: ENOENT, ENOTDIR. */
-static int64_t parent_of(const struct lc_path *p)
+/*
+ * resolve - what @p names, the whole path at once, as POSIX says: symbolic links followed
+ * (a relative target from the link's directory, an absolute one from the root; the 41st is
+ * ELOOP), the last component too when @follow. With @parent, the directory of the last
+ * component instead (its name in *@last), which is not looked up.
+ * Return: the inode; -ENOENT, -ENOTDIR, -ELOOP.
+ */
+static int64_t resolve(const struct lc_path *p, bool follow, bool parent, uint8_t *last)
 {
-	uint64_t d = LC_ROOT;
+	uint8_t comp[WALK_MAX];
+	unsigned n = p->depth, links = 0;
+	uint64_t cur = LC_ROOT;
 
-	for (unsigned i = 0; i + 1 < p->depth; i++) {
-		uint64_t c = child(d, p->name[i]);
+	memcpy(comp, p->name, n);
+	while (n) {
+		uint64_t x;
 
-		if (!c)
-			return -ENOENT;
-		if (!fs[c].dir)
+		if (!fs[cur].dir)
 			return -ENOTDIR;
-		d = c;
+		if (parent && n == 1) {
+			*last = comp[0];
+			return (int64_t)cur;
+		}
+		x = child(cur, comp[0]);
+		if (!x)
+			return -ENOENT;
+		if (fs[x].link && (n > 1 || follow)) {
+			bool abs = fs[x].data[0] == '/';
+			uint32_t tlen = fs[x].size - abs;
+
+			if (++links > LC_LOOPS_MAX)
+				return -ELOOP;
+			T_ASSERT(tlen == 1 && n - 1 + tlen <= WALK_MAX);
+			comp[0] = (uint8_t)(fs[x].data[abs] - 'a');
+			if (abs)
+				cur = LC_ROOT;
+			continue;
+		}
+		cur = x;
+		memmove(comp, comp + 1, --n);
 	}
-	return (int64_t)d;
+	return parent ? -EINVAL : (int64_t)cur;
 }
 
 /* below - is directory @d @a or under it? */
@@ -110,36 +190,44 @@ static bool below(uint64_t a, uint64_t d)
 	}
 }
 
-static uint64_t make(uint64_t dir, uint8_t name, bool isdir, uint16_t perm)
+static uint64_t make(uint64_t dir, uint8_t name, bool isdir, const struct lc_op *op)
 {
 	uint64_t ino = next_ino++;
 
 	T_ASSERT(ino < NODES);
 	fs[ino] = (struct rnode){
-		.used = true, .dir = isdir, .perm = perm, .parent = dir, .name = name};
+		.used = true, .dir = isdir, .perm = (uint16_t)op->mode, .parent = dir};
+	if (op->kind == LC_SYMLINK) {
+		fs[ino].link = true;
+		fs[ino].perm = 0777;
+		fs[ino].size = op->len;
+		memcpy(fs[ino].data, op->data, op->len);
+	}
+	name_add(dir, name, ino);
 	return ino;
 }
 
 static int ref_rename(struct lc_op *op)
 {
-	int64_t od = parent_of(&op->path), nd;
 	uint8_t on, nn;
+	int64_t od = resolve(&op->path, false, true, &on), nd;
+	struct rname *sn, *dn;
 	uint64_t src, dst;
 
 	if (od < 0)
 		return (int)-od;
-	nd = parent_of(&op->path2);
+	nd = resolve(&op->path2, false, true, &nn);
 	if (nd < 0)
 		return (int)-nd;
-	on = op->path.name[op->path.depth - 1];
-	nn = op->path2.name[op->path2.depth - 1];
-	src = child((uint64_t)od, on);
-	dst = child((uint64_t)nd, nn);
+	sn = name_at((uint64_t)od, on);
+	dn = name_at((uint64_t)nd, nn);
+	src = sn ? sn->ino : 0;
+	dst = dn ? dn->ino : 0;
 	if (!src || (op->flags & LC_RENAME_EXCHANGE && !dst))
 		return ENOENT;
 	if (op->flags & LC_RENAME_NOREPLACE && dst)
 		return EEXIST;
-	if (dst == src)
+	if (dst == src) /* one name, or two of one file: nothing happens */
 		return 0;
 	if ((fs[src].dir && below(src, (uint64_t)nd)) ||
 	    (op->flags & LC_RENAME_EXCHANGE && fs[dst].dir && below(dst, (uint64_t)od)))
@@ -149,39 +237,81 @@ static int ref_rename(struct lc_op *op)
 			return fs[src].dir ? ENOTDIR : EISDIR;
 		if (fs[dst].dir && has_children(dst))
 			return ENOTEMPTY;
-		fs[dst].used = false;
+		name_drop(dn);
+		dn = NULL;
 	}
-	if (dst && op->flags & LC_RENAME_EXCHANGE) {
-		fs[dst].parent = (uint64_t)od;
-		fs[dst].name = on;
+	if (dn) { /* exchange */
+		dn->ino = src;
+		sn->ino = dst;
+		if (fs[dst].dir)
+			fs[dst].parent = (uint64_t)od;
+	} else {
+		sn->dir = (uint64_t)nd;
+		sn->name = nn;
 	}
-	fs[src].parent = (uint64_t)nd;
-	fs[src].name = nn;
+	if (fs[src].dir)
+		fs[src].parent = (uint64_t)nd;
 	return 0;
+}
+
+/* ref_link - link(2) of @op->path (not followed) as @op->path2. */
+static int ref_link(struct lc_op *op)
+{
+	int64_t src = resolve(&op->path, false, false, NULL), dir;
+	uint8_t nn;
+
+	if (src < 0)
+		return (int)-src;
+	dir = resolve(&op->path2, false, true, &nn);
+	if (dir < 0)
+		return (int)-dir;
+	if (fs[src].dir)
+		return EPERM;
+	if (child((uint64_t)dir, nn))
+		return EEXIST;
+	name_add((uint64_t)dir, nn, (uint64_t)src);
+	op->attr = attr_of((uint64_t)src);
+	return 0;
+}
+
+/* file_err - a file's size or bytes asked of another kind of inode. */
+static int file_err(uint64_t ino)
+{
+	return fs[ino].dir ? EISDIR : fs[ino].link ? EINVAL : 0;
 }
 
 /* ref_run - @op, atomically: its reply goes into it. */
 static void ref_run(struct lc_op *op)
 {
 	bool used = op->ino < next_ino && fs[op->ino].used;
-	uint8_t last = op->path.depth ? op->path.name[op->path.depth - 1] : 0;
-	int64_t dir = 0;
+	bool follow = op->kind == LC_STAT || op->kind == LC_READDIR;
+	bool parent = op->kind == LC_CREATE || op->kind == LC_MKDIR || op->kind == LC_SYMLINK ||
+		      op->kind == LC_UNLINK || op->kind == LC_RMDIR;
+	uint8_t last = 0;
+	int64_t r = 0;
 	uint64_t c = 0;
 
-	if (op->kind == LC_STAT || op->kind == LC_READDIR || op->kind == LC_CREATE ||
-	    op->kind == LC_MKDIR || op->kind == LC_UNLINK || op->kind == LC_RMDIR) {
-		dir = op->path.depth ? parent_of(&op->path) : LC_ROOT;
-		if (dir < 0) {
-			op->err = (int)-dir;
+	if (op->kind == LC_STAT || op->kind == LC_LSTAT || op->kind == LC_READLINK ||
+	    op->kind == LC_READDIR || parent) {
+		r = resolve(&op->path, follow, parent, &last);
+		if (r < 0) {
+			op->err = (int)-r;
 			return;
 		}
-		c = op->path.depth ? child((uint64_t)dir, last) : LC_ROOT;
+		c = parent ? child((uint64_t)r, last) : (uint64_t)r;
 	}
 	switch (op->kind) {
 	case LC_STAT:
-		op->err = c ? 0 : ENOENT;
-		if (c)
-			op->attr = attr_of(c);
+	case LC_LSTAT:
+		op->attr = attr_of(c);
+		break;
+	case LC_READLINK:
+		if (!fs[c].link) {
+			op->err = EINVAL;
+			break;
+		}
+		op->count = fs[c].size;
+		memcpy(op->rdata, fs[c].data, fs[c].size);
 		break;
 	case LC_GETATTR:
 		op->err = used ? 0 : ENOENT;
@@ -190,14 +320,15 @@ static void ref_run(struct lc_op *op)
 		break;
 	case LC_CREATE:
 	case LC_MKDIR:
-		if (c && (op->kind == LC_MKDIR || op->flags & LC_CREATE_EXCL))
+	case LC_SYMLINK:
+		/* daxfsd's create answers with what is there, a symbolic link too */
+		if (c && (op->kind != LC_CREATE || op->flags & LC_CREATE_EXCL))
 			op->err = EEXIST;
 		else if (c && fs[c].dir)
 			op->err = EISDIR;
 		else
-			op->attr = attr_of(c ? c
-					     : make((uint64_t)dir, last, op->kind == LC_MKDIR,
-						    (uint16_t)op->mode));
+			op->attr =
+				attr_of(c ? c : make((uint64_t)r, last, op->kind == LC_MKDIR, op));
 		break;
 	case LC_UNLINK:
 	case LC_RMDIR:
@@ -210,15 +341,18 @@ static void ref_run(struct lc_op *op)
 		else if (op->kind == LC_RMDIR && has_children(c))
 			op->err = ENOTEMPTY;
 		else
-			fs[c].used = false;
+			name_drop(name_at((uint64_t)r, last));
 		break;
 	case LC_RENAME:
 		op->err = ref_rename(op);
 		break;
+	case LC_LINK:
+		op->err = ref_link(op);
+		break;
 	case LC_CHMOD:
 	case LC_TRUNCATE:
-		if (!used || (op->kind == LC_TRUNCATE && fs[op->ino].dir)) {
-			op->err = used ? EISDIR : ENOENT;
+		if (!used || (op->kind == LC_TRUNCATE && file_err(op->ino))) {
+			op->err = used ? file_err(op->ino) : ENOENT;
 			break;
 		}
 		if (op->kind == LC_CHMOD) {
@@ -232,8 +366,8 @@ static void ref_run(struct lc_op *op)
 		break;
 	case LC_WRITE:
 	case LC_READ:
-		if (!used || fs[op->ino].dir) {
-			op->err = used ? EISDIR : ENOENT;
+		if (!used || file_err(op->ino)) {
+			op->err = used ? file_err(op->ino) : ENOENT;
 			break;
 		}
 		if (op->kind == LC_WRITE) {
@@ -249,15 +383,18 @@ static void ref_run(struct lc_op *op)
 		}
 		break;
 	case LC_READDIR:
-		if (!c || !fs[c].dir) {
-			op->err = c ? ENOTDIR : ENOENT;
+		if (!fs[c].dir) {
+			op->err = ENOTDIR;
 			break;
 		}
-		for (uint64_t i = 2; i < next_ino; i++) {
-			if (!fs[i].used || fs[i].parent != c)
+		for (unsigned i = 0; i < NAMES_MAX; i++) {
+			const struct rname *n = &names[i];
+
+			if (!n->used || n->dir != c)
 				continue;
 			T_ASSERT(op->nents < LC_ENTS_MAX);
-			op->ents[op->nents++] = (struct lc_dent){i, fs[i].name, fs[i].dir};
+			op->ents[op->nents++] =
+				(struct lc_dent){n->ino, n->name, fs[n->ino].dir, fs[n->ino].link};
 		}
 		/* POSIX leaves the order open: any will do. */
 		for (unsigned i = op->nents; i > 1; i--) {
@@ -273,49 +410,38 @@ static void ref_run(struct lc_op *op)
 	}
 }
 
+/* to_state - the reference as a state of the model: by depth, until every name is in. */
 static void to_state(struct lc_state *s)
 {
+	static bool added[NAMES_MAX];
+
+	memset(added, 0, sizeof(added));
 	lc_state_init(s, fs[LC_ROOT].perm);
 	s->in[0].nlink = attr_of(LC_ROOT).nlink;
-	/* Parents were made before their children: in number order every parent is there. */
-	for (uint64_t i = 2; i < next_ino; i++) {
-		struct lc_inode in = {.ino = i,
-				      .isdir = fs[i].dir,
-				      .perm = fs[i].perm,
-				      .size = fs[i].dir ? 0 : fs[i].size,
-				      .nlink = attr_of(i).nlink};
-		bool ok = false;
-
-		if (!fs[i].used)
-			continue;
-		memcpy(in.data, fs[i].data, LC_DATA_MAX);
-		for (uint64_t p = fs[i].parent; p == LC_ROOT || fs[p].used; p = fs[p].parent)
-			if (p == LC_ROOT) {
-				ok = true;
-				break;
-			}
-		T_ASSERT(ok);
-		/* A renamed directory may hold older inodes: add by depth until all are in. */
-	}
 	for (unsigned pass = 0; pass < NODES; pass++) {
-		bool added = false;
+		bool more = false;
 
-		for (uint64_t i = 2; i < next_ino; i++) {
-			struct lc_inode in = {.ino = i,
-					      .isdir = fs[i].dir,
-					      .perm = fs[i].perm,
-					      .size = fs[i].dir ? 0 : fs[i].size,
-					      .nlink = attr_of(i).nlink};
+		for (unsigned i = 0; i < NAMES_MAX; i++) {
+			const struct rname *n = &names[i];
+			const struct rnode *r = &fs[n->ino];
+			struct lc_inode in = {.ino = n->ino,
+					      .isdir = r->dir,
+					      .islink = r->link,
+					      .perm = r->perm,
+					      .size = r->dir ? 0 : r->size,
+					      .nlink = attr_of(n->ino).nlink};
 
-			if (!fs[i].used || lc_state_find(s, i) || !lc_state_find(s, fs[i].parent))
+			if (!n->used || added[i] || !lc_state_find(s, n->dir))
 				continue;
-			memcpy(in.data, fs[i].data, LC_DATA_MAX);
-			T_ASSERT(lc_state_add(s, fs[i].parent, fs[i].name, &in) == 0);
-			added = true;
+			memcpy(in.data, r->data, LC_DATA_MAX);
+			T_ASSERT(lc_state_add(s, n->dir, n->name, &in) == 0);
+			added[i] = more = true;
 		}
-		if (!added)
+		if (!more)
 			break;
 	}
+	for (unsigned i = 0; i < NAMES_MAX; i++)
+		T_ASSERT(!names[i].used || added[i]);
 }
 
 /* --- random requests --- */
@@ -340,12 +466,49 @@ static uint64_t rnd_ino(void)
 }
 
 /* rnd_op - a random request; arguments by inode are picked when it runs. */
+/* name_path - the path of name @n (the names of its directories up to the root), when it
+ * fits a path. */
+static bool name_path(const struct rname *n, struct lc_path *p)
+{
+	uint8_t up[LC_DEPTH_MAX];
+	unsigned k = 0;
+
+	up[k++] = n->name;
+	for (uint64_t d = n->dir; d != LC_ROOT; d = fs[d].parent) {
+		const struct rname *dn = NULL;
+
+		for (unsigned i = 0; i < NAMES_MAX && !dn; i++)
+			if (names[i].used && names[i].ino == d)
+				dn = &names[i];
+		if (!dn || k == LC_DEPTH_MAX)
+			return false;
+		up[k++] = dn->name;
+	}
+	p->depth = (uint8_t)k;
+	for (unsigned i = 0; i < k; i++)
+		p->name[i] = up[k - 1 - i];
+	return true;
+}
+
+/* rnd_file_path - 3 times in 4 the path of a file or link there now (a link's source). */
+static void rnd_file_path(struct lc_path *p)
+{
+	unsigned cand[NAMES_MAX], n = 0;
+
+	for (unsigned i = 0; i < NAMES_MAX; i++)
+		if (names[i].used && !fs[names[i].ino].dir)
+			cand[n++] = i;
+	if (n && rnd(4))
+		name_path(&names[cand[rnd(n)]], p);
+}
+
 static void rnd_op(struct lc_op *op, unsigned *tag)
 {
 	static const enum lc_kind kinds[] = {
-		LC_STAT,   LC_STAT,  LC_GETATTR, LC_CREATE, LC_CREATE,	LC_MKDIR,
-		LC_UNLINK, LC_RMDIR, LC_RENAME,	 LC_RENAME, LC_CHMOD,	LC_TRUNCATE,
-		LC_WRITE,  LC_WRITE, LC_READ,	 LC_READ,   LC_READDIR, LC_READDIR};
+		LC_STAT,   LC_STAT,	LC_GETATTR, LC_CREATE, LC_CREATE,  LC_MKDIR,
+		LC_UNLINK, LC_RMDIR,	LC_RENAME,  LC_RENAME, LC_CHMOD,   LC_TRUNCATE,
+		LC_WRITE,  LC_WRITE,	LC_READ,    LC_READ,   LC_READDIR, LC_READDIR,
+		LC_LSTAT,  LC_READLINK, LC_LINK,    LC_LINK,   LC_SYMLINK, LC_SYMLINK};
 	uint64_t r = rnd(100);
 
 	op->kind = kinds[rnd(sizeof(kinds) / sizeof(kinds[0]))];
@@ -363,6 +526,15 @@ static void rnd_op(struct lc_op *op, unsigned *tag)
 		break;
 	case LC_RENAME:
 		op->flags = r < 70 ? 0 : r < 85 ? LC_RENAME_NOREPLACE : LC_RENAME_EXCHANGE;
+		break;
+	case LC_LINK:
+		rnd_file_path(&op->path);
+		break;
+	case LC_SYMLINK: /* one name, relative or absolute; 1 in 10 itself (a loop) */
+		if (r >= 10 && r < 55)
+			op->data[op->len++] = '/';
+		op->data[op->len++] = (uint8_t)('a' + (r < 10 ? op->path.name[op->path.depth - 1]
+							      : rnd(LC_NAMES)));
 		break;
 	case LC_CHMOD:
 		op->mode = (uint32_t)rnd(01000);
@@ -449,7 +621,15 @@ static bool corrupt(struct lc_op *op)
 	case LC_MKDIR:
 	case LC_CHMOD:
 	case LC_TRUNCATE:
+	case LC_LSTAT:
+	case LC_LINK:
+	case LC_SYMLINK:
 		op->attr.mode ^= 01;
+		return true;
+	case LC_READLINK:
+		if (!op->count)
+			return false;
+		op->rdata[rnd(op->count)] ^= 0x80;
 		return true;
 	case LC_READ:
 		if (!op->count)
@@ -470,7 +650,7 @@ int main(int argc, char **argv)
 {
 	static struct lc_op ops[CLIENTS * PER_CLIENT];
 	static struct lc_state init, final;
-	unsigned spoilt = 0, caught = 0;
+	unsigned spoilt = 0, caught = 0, links = 0, symlinks = 0, eloops = 0;
 	uint64_t nodes = 0;
 
 	rng = t_seed(argc, argv, 13);
@@ -482,6 +662,11 @@ int main(int argc, char **argv)
 		int r;
 
 		make_history(ops, &init, &final);
+		for (unsigned i = 0; i < CLIENTS * PER_CLIENT; i++) {
+			links += ops[i].err == 0 && ops[i].kind == LC_LINK;
+			symlinks += ops[i].err == 0 && ops[i].kind == LC_SYMLINK;
+			eloops += ops[i].err == ELOOP;
+		}
 		r = lc_check(&hist, &st);
 		nodes += st.nodes;
 		if (r != 1) {
@@ -499,8 +684,9 @@ int main(int argc, char **argv)
 		caught += r == 0;
 	}
 	printf("%u random histories from the reference: all linearizable (%" PRIu64
-	       " configurations); %u of %u with one reply spoilt rejected\n",
-	       HISTORIES, nodes, caught, spoilt);
+	       " configurations); %u of %u with one reply spoilt rejected; %u links and %u "
+	       "symlinks made, %u walks ELOOP\n",
+	       HISTORIES, nodes, caught, spoilt, links, symlinks, eloops);
 	if (caught * 100 < spoilt * 95)
 		T_FAIL("only %u of %u spoilt histories were rejected", caught, spoilt);
 	return 0;

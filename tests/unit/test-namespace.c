@@ -5,9 +5,10 @@
  * -EIO, are test-poison's; damaged logs, -EUCLEAN, the crash tests'):
  *
  *   names (mkdir/create), lookups and absolute paths, readdir cookies, unlink and rmdir,
- *   rename in all its forms, setattr and truncate, read/write at any offset, fallocate and
- *   punch-hole, fsync, files that grow past 2 MiB (2 MiB extents), running out of data blocks,
- *   running out of metadata log, and a read-only mount.
+ *   rename in all its forms (and walks racing renames over the name they walk to), setattr
+ *   and truncate, read/write at any offset, fallocate and punch-hole, fsync, files that grow
+ *   past 2 MiB (2 MiB extents), running out of data blocks, running out of metadata log, and
+ *   a read-only mount.
  *
  * The namespace built along the way is walked whole (names, attributes, bytes) before and
  * after an unmount and mount, and again through a read-only mount.
@@ -16,6 +17,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -828,6 +830,53 @@ static void test_rename(struct ns *ns)
 
 /* ---- setattr ------------------------------------------------------------------------------ */
 
+/*
+ * A name a rename replaces is never missing (POSIX): walks of it while files are renamed
+ * over it, again and again, find the old file or the new one, never -ENOENT. The walk
+ * reads the attributes of what its lookup found after the lookup; a file replaced in
+ * between made it answer -ENOENT (found by tests/stress/test-lincheck).
+ */
+struct replacer {
+	struct ns *ns;
+	uint64_t dir;
+	unsigned stop;	  /* atomic */
+	unsigned renames; /* atomic */
+};
+
+static void *replace_main(void *arg)
+{
+	struct replacer *r = arg;
+
+	rcu_thread_online();
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		mkfile(r->ns, r->dir, "new");
+		T_OK(ns_rename(r->ns, NULL, r->dir, "new", r->dir, "name", 0));
+		__atomic_fetch_add(&r->renames, 1, __ATOMIC_RELAXED);
+	}
+	rcu_thread_offline();
+	return NULL;
+}
+
+static void test_rename_walks(struct ns *ns)
+{
+	struct replacer r = {.ns = ns, .dir = mkdirn(ns, ROOT, "rwalk")};
+	unsigned walks = 0, missing = 0;
+	struct ns_attr a;
+	pthread_t th;
+
+	mkfile(ns, r.dir, "name");
+	T_ASSERT(pthread_create(&th, NULL, replace_main, &r) == 0);
+	while (__atomic_load_n(&r.renames, __ATOMIC_RELAXED) < 10000 && walks < 50000000) {
+		missing += t_resolve(ns, "/rwalk/name", &a) == -ENOENT;
+		walks++;
+	}
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	T_ASSERT(pthread_join(th, NULL) == 0);
+	if (missing)
+		T_FAIL("%u of %u walks of a name renames replace found it missing (%u renames)",
+		       missing, walks, __atomic_load_n(&r.renames, __ATOMIC_RELAXED));
+}
+
 static void test_setattr(struct ns *ns)
 {
 	uint8_t data[3 * PG], model[3 * PG];
@@ -1516,6 +1565,7 @@ int main(int argc, char **argv)
 	test_readdir(ns);
 	test_remove(ns);
 	test_rename(ns);
+	test_rename_walks(ns);
 	test_setattr(ns);
 	test_rw(ns);
 	test_fallocate(ns);
