@@ -324,7 +324,7 @@ int cmd_ls(int argc, char **argv, struct cli_ctx *ctx)
 	struct ent_list l = {0};
 	bool lng = false, numeric = false, slash = false, need_attrs;
 	const char *arg = "/";
-	struct daxfs_stat st;
+	struct daxfs_statx stx;
 	struct daxfs *fs;
 	int c, rc, ret = EXIT_OK;
 
@@ -360,19 +360,23 @@ int cmd_ls(int argc, char **argv, struct cli_ctx *ctx)
 	rc = open_path("ls", ctx, arg, path, &fs);
 	if (rc)
 		return rc;
-	rc = daxfs_stat(fs, path, &st);
+	need_attrs = lng || ctx->json;
+	/* As ls(1): a symbolic link named with -l is shown itself, else what it names. */
+	rc = daxfs_statx(fs, path, need_attrs ? DAXFS_STAT_NOFOLLOW : 0, &stx);
 	if (rc) {
 		ret = cli_fail("ls", arg, rc);
 		goto out_close;
 	}
-	need_attrs = lng || ctx->json;
-	if (!S_ISDIR(st.mode)) {
-		rc = ent_add(&l, arg, st.ino, st.mode);
+	if (!S_ISDIR(stx.st.mode)) {
+		rc = ent_add(&l, arg, stx.st.ino, stx.st.mode);
 		if (rc) {
 			ret = cli_syserr("ls", arg, -rc);
 			goto out_free;
 		}
-		l.v[0].st = st;
+		l.v[0].st = stx.st;
+		l.v[0].rdev = stx.rdev;
+		if (S_ISLNK(stx.st.mode))
+			l.v[0].target = read_target(fs, path);
 	} else {
 		rc = list_dir(fs, path, &l);
 		if (rc) {
@@ -380,8 +384,6 @@ int cmd_ls(int argc, char **argv, struct cli_ctx *ctx)
 			goto out_free;
 		}
 		for (size_t i = 0; need_attrs && i < l.n; i++) {
-			struct daxfs_statx stx;
-
 			rc = daxfs_getattrx(fs, l.v[i].ino, &stx);
 			l.v[i].st = stx.st;
 			l.v[i].rdev = stx.rdev;
@@ -679,7 +681,7 @@ int cmd_rm(int argc, char **argv, struct cli_ctx *ctx)
 	};
 	char path[CLI_PATH_MAX];
 	bool recursive = false;
-	struct daxfs_stat st;
+	struct daxfs_statx stx;
 	struct daxfs *fs;
 	int c, rc, ret = EXIT_OK;
 
@@ -711,10 +713,11 @@ int cmd_rm(int argc, char **argv, struct cli_ctx *ctx)
 			ret = cli_syserr("rm", argv[i], -rc);
 			continue;
 		}
-		rc = daxfs_stat(fs, path, &st);
+		/* The name itself: rm of a symbolic link removes the link, never its target. */
+		rc = daxfs_statx(fs, path, DAXFS_STAT_NOFOLLOW, &stx);
 		if (rc) {
 			ret = cli_fail("rm", argv[i], rc);
-		} else if (!S_ISDIR(st.mode)) {
+		} else if (!S_ISDIR(stx.st.mode)) {
 			rc = daxfs_unlink(fs, path);
 			if (rc)
 				ret = cli_fail("rm", argv[i], rc);

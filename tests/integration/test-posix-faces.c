@@ -209,6 +209,45 @@ static void test_cli(void)
 	CLI_OK(&out, "stat", "/c/g");
 	T_ASSERT(strstr(out, "links: 1"));
 	free(out);
+	/* Each type moved to another directory (one file system: never EXDEV), then removed. */
+	CLI_OK(NULL, "mkdir", "/c2");
+	CLI_OK(NULL, "mv", "/c/l", "/c2/l");
+	CLI_OK(NULL, "mv", "/c/p", "/c2/p");
+	CLI_OK(NULL, "mv", "/c/null", "/c2/null");
+	CLI_OK(&out, "ls", "-l", "-n", "/c2");
+	if (!strstr(out, "l -> f") || !strstr(out, "prw------- 1") || !strstr(out, "crw") ||
+	    !strstr(out, "1, 3 "))
+		T_FAIL("ls -l after mv:\n%s", out);
+	free(out);
+	CLI_OK(&out, "ls", "/c");
+	T_ASSERT(strcmp(out, "g\n") == 0);
+	free(out);
+	CLI_OK(&out, "readlink", "/c2/l");
+	T_ASSERT(strcmp(out, "f\n") == 0);
+	free(out);
+	/* The moved link's relative target now names nothing; a loop is ELOOP. */
+	CLI_FAILS("No such file", "cat", "/c2/l");
+	CLI_OK(NULL, "ln", "-s", "loop", "/c2/loop");
+	CLI_FAILS("Too many levels of symbolic links", "cat", "/c2/loop");
+	CLI_OK(&out, "ls", "-l", "/c2/loop");
+	T_ASSERT(out[0] == 'l' && strstr(out, "loop -> loop"));
+	free(out);
+	/* rm, even -r, of a link to a directory removes the link and nothing it names. */
+	CLI_OK(NULL, "mkdir", "/c2/dir");
+	CLI_OK(NULL, "touch", "/c2/dir/kept");
+	CLI_OK(NULL, "ln", "-s", "dir", "/c2/dl");
+	CLI_OK(&out, "ls", "/c2/dl");
+	T_ASSERT(strcmp(out, "kept\n") == 0);
+	free(out);
+	CLI_OK(NULL, "rm", "-r", "/c2/dl");
+	CLI_OK(&out, "ls", "/c2/dir");
+	T_ASSERT(strcmp(out, "kept\n") == 0);
+	free(out);
+	CLI_OK(NULL, "rm", "-r", "/c2/dir");
+	CLI_OK(NULL, "rm", "/c2/l", "/c2/p", "/c2/null", "/c2/loop");
+	CLI_OK(&out, "ls", "/c2");
+	T_ASSERT(out[0] == '\0');
+	free(out);
 }
 
 int main(int argc, char **argv)
