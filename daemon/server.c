@@ -693,6 +693,23 @@ static int ring_op_allowed(const struct wire_req *req)
 	}
 }
 
+/*
+ * ring_op_long - ops whose work has no bound set by the message: preallocation and holes
+ * over any length, scrubs, and fault injection (which may sleep on purpose).
+ */
+static bool ring_op_long(const struct wire_req *req)
+{
+	switch (req->hdr.op) {
+	case WIRE_FALLOCATE:
+	case WIRE_SCRUB:
+	case WIRE_SCRUB_RANGE:
+	case WIRE_INJECT:
+		return true;
+	default:
+		return false;
+	}
+}
+
 void srv_ring_request(struct srv *srv, struct sess *s, unsigned slot, const void *msg, size_t len,
 		      void *buf)
 {
@@ -721,7 +738,16 @@ void srv_ring_request(struct srv *srv, struct sess *s, unsigned slot, const void
 		ring_error(s, slot, &req.hdr, -ENOMEM, buf, start);
 		return;
 	}
-	/* No handoff: this thread runs it to its end, unless it parks. */
+	/*
+	 * No handoff: this thread runs it to its end, unless it parks, or unless it may run
+	 * long: then a worker does, and this thread goes on polling. A client rings only the
+	 * doorbell of its session's home thread, so a home thread busy for a second would
+	 * leave its other sessions waiting even while the other ring threads sleep.
+	 */
+	if (ring_op_long(&req)) {
+		wq_push(srv->wq, &w->item);
+		return;
+	}
 	run_work(srv, w, buf);
 }
 

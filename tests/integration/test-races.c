@@ -105,14 +105,13 @@ static void finish_rename(struct waiter *w)
 	T_ASSERT(w->took >= LEASE_MS - 500);
 }
 
-/* prompt - @what took at most @bound_ms since @t0. */
+/* prompt - @what took at most @bound_ms since @t0 (while something else waited or ran long). */
 static void prompt(uint64_t t0, unsigned bound_ms, const char *what)
 {
 	uint64_t took = t_now_ms() - t0;
 
 	if (took > bound_ms)
-		T_FAIL("%s took %" PRIu64 " ms while a rename waited (bound %u ms)", what, took,
-		       bound_ms);
+		T_FAIL("%s took %" PRIu64 " ms (bound %u ms)", what, took, bound_ms);
 }
 
 /* --- 1. a write and a chmod during the wait --- */
@@ -156,11 +155,11 @@ static void test_lost_update(struct daxfs *fs)
 	/* The write that extends the source, and the chmod of the directory: at once. */
 	t0 = t_now_ms();
 	T_ASSERT(daxfs_pwrite(fs, src.ino, pattern, sizeof(pattern), off) == sizeof(pattern));
-	prompt(t0, PROMPT_MS, "the write of the rename's source");
+	prompt(t0, PROMPT_MS, "the write of a waiting rename's source");
 	t0 = t_now_ms();
 	to.mode = 0751;
 	T_OK(daxfs_setattr(fs, dir.ino, DAXFS_SET_MODE, &to, NULL));
-	prompt(t0, PROMPT_MS, "the chmod of the rename's directory");
+	prompt(t0, PROMPT_MS, "the chmod of a waiting rename's directory");
 	finish_rename(&w);
 	raw_close(&m);
 
@@ -223,7 +222,7 @@ static void test_dirs(struct daxfs *fs)
 	t0 = t_now_ms();
 	T_OK(daxfs_mkdir(fs, "/p/sub", 0755, NULL));
 	T_OK(daxfs_rename(fs, "/p/c", "/q/c", 0));
-	prompt(t0, PROMPT_MS, "a mkdir and a rename in the rename's directory");
+	prompt(t0, PROMPT_MS, "a mkdir and a rename in a waiting rename's directory");
 	finish_rename(&w);
 	raw_close(&m);
 
@@ -238,7 +237,7 @@ static void test_dirs(struct daxfs *fs)
 	t0 = t_now_ms();
 	T_OK(daxfs_mkdir(fs, "/g/sub", 0755, NULL));
 	T_OK(daxfs_rename(fs, "/g", "/e/g", 0));
-	prompt(t0, PROMPT_MS, "a mkdir in and a rename of the rename's directory");
+	prompt(t0, PROMPT_MS, "a mkdir in and a rename of a waiting rename's directory");
 	pthread_join(w.thread, NULL);
 	T_ERR(w.rc, ENOENT);
 	raw_close(&m);
@@ -276,7 +275,8 @@ static void *falloc_main(void *arg)
 }
 
 /* creates - create + unlink /other/cN, each create within NO_STALL_MS. Return: how many. */
-static unsigned creates(struct daxfs *fs, const volatile bool *until, uint64_t until_ms)
+static unsigned creates(struct daxfs *fs, const volatile bool *until, uint64_t until_ms,
+			const char *what)
 {
 	char path[64];
 	unsigned n = 0;
@@ -286,7 +286,7 @@ static unsigned creates(struct daxfs *fs, const volatile bool *until, uint64_t u
 
 		snprintf(path, sizeof(path), "/other/c%u", n++);
 		T_OK(daxfs_create(fs, path, 0644, DAXFS_CREATE_EXCL, NULL));
-		prompt(t0, NO_STALL_MS, "an unrelated create");
+		prompt(t0, NO_STALL_MS, what);
 		T_OK(daxfs_unlink(fs, path));
 	}
 	return n;
@@ -308,14 +308,14 @@ static void test_no_stall(struct daxfs *fs)
 	deaf_mapper(&m, "/busy/victim");
 	start_rename(&w, "/busy/src", "/busy/victim");
 	wait_invalidate(&m);
-	n1 = creates(fs, NULL, w.started + LEASE_MS - 500);
+	n1 = creates(fs, NULL, w.started + LEASE_MS - 500, "an unrelated create (lease break)");
 	finish_rename(&w);
 	raw_close(&m);
 
 	T_OK(daxfs_create(fs, "/busy/big", 0644, DAXFS_CREATE_EXCL, &st));
 	f.ino = st.ino;
 	T_ASSERT(pthread_create(&f.thread, NULL, falloc_main, &f) == 0);
-	n2 = creates(fs, &f.done, 0);
+	n2 = creates(fs, &f.done, 0, "an unrelated create (1.5 GiB fallocate)");
 	pthread_join(f.thread, NULL);
 	T_OK(f.rc);
 	T_OK(daxfs_stat(fs, "/busy/big", &st));
