@@ -171,7 +171,7 @@ static void track(struct t_daemon *d, bool on)
 {
 	if (!owner) {
 		owner = getpid();
-		atexit(at_exit);
+		t_atexit(at_exit);
 	}
 	for (size_t i = 0; i < sizeof(running) / sizeof(running[0]); i++) {
 		if (on && !running[i]) {

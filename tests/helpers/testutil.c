@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include <ftw.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <sys/stat.h>
 
 #include "testutil.h"
@@ -8,6 +10,41 @@
 static char scratch[PATH_MAX];
 static pid_t scratch_owner;
 static const char *watchdog_what;
+static void (*cleanups[8])(void);
+static unsigned ncleanups;
+
+void t_atexit(void (*fn)(void))
+{
+	atexit(fn);
+	if (ncleanups < sizeof(cleanups) / sizeof(cleanups[0]))
+		cleanups[ncleanups++] = fn;
+}
+
+void t_fail(const char *file, int line, const char *fmt, ...)
+{
+	static int failing;
+	static __thread bool this_thread;
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "FAIL %s:%d: %s\n", file, line, msg);
+	if (this_thread)
+		_exit(1); /* a cleanup failed too */
+	this_thread = true;
+	if (__atomic_exchange_n(&failing, 1, __ATOMIC_ACQ_REL))
+		for (;;)
+			pause(); /* the first failing thread ends the process */
+	fflush(stdout);
+	for (unsigned i = ncleanups; i-- > 0;)
+		cleanups[i]();
+	if (ncleanups)
+		fprintf(stderr, "FAIL %s:%d: %s (repeated after the cleanup)\n", file, line, msg);
+	fflush(stderr);
+	_exit(1);
+}
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -32,7 +69,7 @@ const char *t_scratch_dir(void)
 		if (!mkdtemp(scratch))
 			T_FAIL("mkdtemp %s: %s", scratch, strerror(errno));
 		scratch_owner = getpid();
-		atexit(scratch_cleanup);
+		t_atexit(scratch_cleanup);
 	}
 	return scratch;
 }

@@ -17,13 +17,19 @@
 
 #define T_SKIP 77 /* meson's "skipped" */
 
-#define T_FAIL(...)                                                  \
-	do {                                                         \
-		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-		fprintf(stderr, __VA_ARGS__);                        \
-		fputc('\n', stderr);                                 \
-		exit(1);                                             \
-	} while (0)
+/*
+ * t_fail - say what failed where, run the t_atexit() cleanups (a daemon's log is shown
+ * there), say it once more after them, and leave with _exit(1): no library destructor runs
+ * under threads that still work, so a sanitizer's report at exit cannot bury the failure.
+ * Another thread that fails meanwhile waits for the first to end the process.
+ */
+_Noreturn void t_fail(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define T_FAIL(...) t_fail(__FILE__, __LINE__, __VA_ARGS__)
+
+/* t_atexit - @fn runs at exit, and when a check fails (at most 8). */
+void t_atexit(void (*fn)(void));
 
 #define T_ASSERT(cond)                       \
 	do {                                 \

@@ -791,7 +791,7 @@ int main(int argc, char **argv)
 		snprintf(fallback, sizeof(fallback), "acl-kernel-XXXXXX");
 		if (!mkdtemp(fallback))
 			T_FAIL("mkdtemp %s: %s", fallback, strerror(errno));
-		atexit(fallback_cleanup);
+		t_atexit(fallback_cleanup);
 		T_ASSERT(chmod(fallback, 0755) == 0);
 		T_ASSERT(realpath(fallback, base));
 		if (!keeps_acls(base)) {
