@@ -48,6 +48,8 @@ _Static_assert(sizeof(struct wire_fallocate) == 32, "fallocate is 32 bytes");
 _Static_assert(sizeof(struct wire_map) == 32, "map is 32 bytes");
 _Static_assert(sizeof(struct wire_map_reply) == 40, "map reply is 40 bytes");
 _Static_assert(sizeof(struct wire_ack) == 16, "ack is 16 bytes");
+_Static_assert(sizeof(struct wire_mount) == 16 && offsetof(struct wire_mount, data) == 16,
+	       "mount body is 16 bytes");
 _Static_assert(sizeof(struct wire_stats_reply) == 16, "stats reply is 16 bytes");
 _Static_assert(sizeof(struct wire_scrub_range) == 16, "scrub range is 16 bytes");
 _Static_assert(sizeof(struct wire_scrub_range_reply) == 56, "scrub range reply is 56 bytes");
@@ -108,6 +110,8 @@ static const struct op_info ops[WIRE_OP_MAX] = {
 			      sizeof(struct wire_scrub_range_reply)},
 	[WIRE_BADBLOCK_CLEAR] = {"BADBLOCK_CLEAR", sizeof(struct wire_badblock_clear),
 				 sizeof(struct wire_badblock_clear_reply)},
+	[WIRE_MOUNT] = {"MOUNT", sizeof(struct wire_mount), sizeof(struct wire_reply)},
+	[WIRE_UMOUNT] = {"UMOUNT", sizeof(struct wire_path), sizeof(struct wire_reply)},
 	[WIRE_LINK] = {"LINK", sizeof(struct wire_rename), sizeof(struct wire_attr_reply)},
 	[WIRE_SYMLINK] = {"SYMLINK", sizeof(struct wire_symlink), sizeof(struct wire_attr_reply)},
 	[WIRE_READLINK] = {"READLINK", sizeof(struct wire_path),
@@ -355,7 +359,8 @@ static int decode_body(const uint8_t *buf, size_t len, struct wire_req *out)
 	case WIRE_STAT:
 	case WIRE_UNLINK:
 	case WIRE_RMDIR:
-	case WIRE_READLINK: {
+	case WIRE_READLINK:
+	case WIRE_UMOUNT: {
 		struct wire_path p;
 
 		memcpy(&p, body, sizeof(p));
@@ -501,6 +506,22 @@ static int decode_body(const uint8_t *buf, size_t len, struct wire_req *out)
 			return -EBADMSG;
 		if (memchr(in.point, '\0', sizeof(in.point)) == NULL)
 			return -EBADMSG;
+		break;
+	}
+	case WIRE_MOUNT: {
+		struct wire_mount mo;
+
+		memcpy(&mo, body, sizeof(mo));
+		if (mo.flags || mo.pad)
+			return -EBADMSG;
+		ret = check_path(buf, len, end, mo.path_len, &out->path);
+		if (ret < 0)
+			return ret;
+		end += mo.path_len;
+		ret = check_string(buf, len, end, mo.opts_len, 1, WIRE_MOUNT_OPTS_MAX, &out->path2);
+		if (ret < 0)
+			return ret;
+		end += mo.opts_len;
 		break;
 	}
 	case WIRE_SCRUB_RANGE: {

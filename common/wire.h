@@ -59,7 +59,9 @@ enum wire_op {
 	WIRE_SETXATTR = 30,
 	WIRE_LISTXATTR = 31,
 	WIRE_REMOVEXATTR = 32,
-	/* 33..39: free; numbers no op has are unknown (EPROTO). */
+	WIRE_MOUNT = 33,  /* serve a FUSE mount at a path (admins) */
+	WIRE_UMOUNT = 34, /* stop serving it (admins) */
+	/* 35..39: free; numbers no op has are unknown (EPROTO). */
 	WIRE_STATS = 40,       /* the daemon's metrics, OpenMetrics text in the shared buffer */
 	WIRE_SCRUB_RANGE = 41, /* SCRUB of a range of the data area, for progress */
 	WIRE_OP_MAX = 42,      /* one past the highest op number */
@@ -360,6 +362,21 @@ struct wire_badblock_clear_reply {
 	struct wire_reply r;
 	uint64_t blocks; /* returned to use */
 };
+
+/*
+ * MOUNT: the mount point (an absolute path on the daemon's machine, NUL included), then the
+ * mount options ("cache=always,ro"; NUL included, 1 byte when none). Reply: status.
+ */
+struct wire_mount {
+	uint32_t path_len; /* 2..WIRE_PATH_MAX */
+	uint32_t opts_len; /* 1..WIRE_MOUNT_OPTS_MAX */
+	uint32_t flags;	   /* 0 */
+	uint32_t pad;
+	char data[];
+};
+#define WIRE_MOUNT_OPTS_MAX 1024
+
+/* UMOUNT: wire_path (flags 0): the mount point as MOUNT named it, or its real path. */
 
 /* LINK: wire_rename's layout (flags 0): the existing path, then the new one. Reply: attr. */
 

@@ -50,6 +50,8 @@ _daxfs()
 			-*) ;;
 			*) cmd=$w ;;
 			esac
+		elif [[ $w =~ ^(-o|--options|--size|--log-size|--offset|--length|--count|--errno|--persist)$ ]]; then
+			i=$((i + 1)) # its value is not an argument
 		elif [[ $w != -* ]]; then
 			args+=("$w")
 		fi
@@ -78,6 +80,11 @@ _daxfs()
 	case $cmd:$prev in
 	mkfs:--size | mkfs:--log-size | inject:--offset | inject:--length | \
 		inject:--count | inject:--errno | inject:--persist) return 0 ;;
+	mount:-o | mount:--options)
+		COMPREPLY=($(compgen -W 'cache=none cache=auto cache=always attr_timeout=
+			entry_timeout= writeback ro rw' -- "$cur"))
+		return 0
+		;;
 	esac
 	case $cmd in
 	ls | stat | mkdir | cat | rm | mv | readlink | mkfifo | touch) _daxfs_remote "$cli" "$sock" "$cur" ;;

@@ -60,6 +60,7 @@ struct fmount {
 	double attr_tmo, entry_tmo;
 	struct fcred trusted; /* the frontend's own calls (last closes); origin: this mount */
 	bool stopping;	      /* atomic */
+	bool ended;	      /* atomic: the kernel ended the connection (unmounted) */
 
 	pthread_t threads[FM_THREADS];
 	unsigned nthreads;

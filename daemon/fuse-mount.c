@@ -314,10 +314,11 @@ static void *loop_thread(void *arg)
 	struct fuse_buf fbuf = {0};
 	sigset_t all;
 
+	/* Set, not added to: the thread that started the mount may block WAKE_SIGNAL. */
 	sigfillset(&all);
 	sigdelset(&all, SIGBUS);
 	sigdelset(&all, WAKE_SIGNAL);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	thread_buf = malloc(FM_MAX_IO);
 	if (!thread_buf) {
 		log_err("fuse: a FUSE thread has no memory for its buffer; it stops");
@@ -334,6 +335,7 @@ static void *loop_thread(void *arg)
 				log_err("fuse: reading %s's requests failed: %s; it no longer "
 					"serves",
 					m->mountpoint, strerror(-rc));
+			__atomic_store_n(&m->ended, true, __ATOMIC_RELEASE);
 			break; /* 0: unmounted */
 		}
 		fuse_session_process_buf(m->se, &fbuf);
@@ -373,6 +375,11 @@ static void threads_stop(struct fmount *m)
 const char *fmount_path(const struct fmount *m)
 {
 	return m->mountpoint;
+}
+
+bool fmount_serving(const struct fmount *m)
+{
+	return !__atomic_load_n(&m->ended, __ATOMIC_ACQUIRE);
 }
 
 static int session_new(struct fmount *m)

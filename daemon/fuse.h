@@ -68,6 +68,12 @@ int fmount_new(struct fmount **out, struct ns *ns, const char *mountpoint,
 const char *fmount_path(const struct fmount *m);
 
 /*
+ * fmount_serving - false once the kernel ended the mount's connection (someone unmounted
+ * it, fusermount3 -u): then only fmount_delete is left to do.
+ */
+bool fmount_serving(const struct fmount *m);
+
+/*
  * fmount_delete - unmount and stop: no new request is taken, the parked ones finish (each
  * within the lease-break timeout), the kernel's connection is closed (programs still using
  * a file there get ENOTCONN), the names of files unlinked while open are removed, and

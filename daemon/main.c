@@ -158,7 +158,10 @@ struct daemon {
 	struct perm_trust trust; /* what the server's sessions are checked against */
 	struct ns *ns;
 	struct srv *srv;
-	struct fmount *mount;	      /* the FUSE mount (mount = PATH), or NULL */
+	/* The FUSE mount (mount = PATH, or asked for with MOUNT), or NULL; under mount_lock. */
+	struct fmount *mount;
+	pthread_mutex_t mount_lock; /* held across a mount's start and stop */
+	struct fmount_opts mount_defaults; /* mount_cache and mount_options, from the start */
 	struct metrics_http *metrics; /* metrics_listen, or NULL */
 	struct event *ev_hup, *ev_watchdog;
 	struct timeval watchdog_every;
@@ -592,6 +595,59 @@ static int mount_opts(const struct cfg *c, struct fmount_opts *o)
 	return 0;
 }
 
+/*
+ * The mounter (MOUNT and UMOUNT, on a worker): one mount at a time. Its options start from
+ * the configuration's, read at startup (SIGHUP does not change them).
+ */
+static int mounter_mount(void *ctx, const char *path, const char *opts)
+{
+	struct daemon *d = ctx;
+	struct fmount_opts o = d->mount_defaults;
+	char err[256];
+	int rc;
+
+	if (opts[0] && fmount_opts_parse(&o, opts, err, sizeof(err))) {
+		log_notice("fuse: a mount on %s refused: %s", path, err);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&d->mount_lock);
+	if (d->mount && !fmount_serving(d->mount)) {
+		log_notice("fuse: %s was unmounted from outside; its server stops",
+			   fmount_path(d->mount));
+		fmount_delete(&d->mount);
+	}
+	if (d->mount) {
+		log_notice("fuse: a mount on %s refused: daxfsd serves one at %s already", path,
+			   fmount_path(d->mount));
+		rc = -EBUSY;
+	} else {
+		rc = fmount_new(&d->mount, d->ns, path, &o);
+	}
+	pthread_mutex_unlock(&d->mount_lock);
+	return rc;
+}
+
+static int mounter_umount(void *ctx, const char *path)
+{
+	struct daemon *d = ctx;
+	char *real = realpath(path, NULL);
+	int rc = 0;
+
+	pthread_mutex_lock(&d->mount_lock);
+	if (!d->mount || (strcmp(path, fmount_path(d->mount)) != 0 &&
+			  (!real || strcmp(real, fmount_path(d->mount)) != 0))) {
+		log_notice("fuse: no unmount of %s: daxfsd serves %s%s", path,
+			   d->mount ? "its mount at " : "no mount",
+			   d->mount ? fmount_path(d->mount) : "");
+		rc = -EINVAL; /* as umount(2): not a mount point (of ours) */
+	} else {
+		fmount_delete(&d->mount);
+	}
+	pthread_mutex_unlock(&d->mount_lock);
+	free(real);
+	return rc;
+}
+
 /* add_timer - a persistent timer of @usec on the loop. Return: 0; -ENOMEM. */
 static int add_timer(struct daemon *d, struct event **ev, struct timeval *tv, uint64_t usec,
 		     event_callback_fn fn)
@@ -606,10 +662,11 @@ static int add_timer(struct daemon *d, struct event **ev, struct timeval *tv, ui
 
 int main(int argc, char **argv)
 {
-	struct daemon d = {0};
+	struct daemon d = {.mount_lock = PTHREAD_MUTEX_INITIALIZER};
 	struct srv_opts so = {0};
 	struct ns_mount_opts mo = {0};
 	struct fmount_opts fo;
+	struct srv_mounter mounter = {mounter_mount, mounter_umount, &d};
 	struct option options[ARRAY_SIZE(main_options) + CFG_NKEYS + 1];
 	const char *config = NULL;
 	char *region = NULL; /* a copy: SIGHUP replaces d.cfg */
@@ -703,6 +760,8 @@ int main(int argc, char **argv)
 	so.trust = &d.trust;
 	if (mount_opts(&d.cfg, &fo))
 		goto out;
+	d.mount_defaults = fo;
+	so.mounter = &mounter;
 	mo.kind = (enum region_kind)cfg_num(&d.cfg, CFG_KIND);
 	mo.reserve_pct = (unsigned)cfg_num(&d.cfg, CFG_RESERVE_PERCENT);
 	mo.trace_image = cfg_str(&d.cfg, CFG_PERSIST_TRACE);

@@ -32,6 +32,8 @@
 #include "poison.h"
 #include "region.h"
 #include "rings.h"
+#include "server.h"
+#include "session.h"
 #include "util.h"
 
 struct op {
@@ -1053,6 +1055,39 @@ static int op_badblock_clear(struct op *op)
 	return op->m->err;
 }
 
+/*
+ * MOUNT, UMOUNT: root or the daemon's user has daxfsd serve (or stop serving) a FUSE mount
+ * (docs/fuse.md). The daemon's mounter does the work and logs what failed.
+ */
+static int op_mount(struct op *op)
+{
+	const struct srv_mounter *mo = srv_get_mounter(op->s->srv);
+	int rc;
+
+	if (!is_admin(op))
+		return -EPERM;
+	if (!mo)
+		return -EOPNOTSUPP;
+	rc = mo->mount(mo->ctx, op->req->path, op->req->path2);
+	if (rc == 0)
+		log_notice("fuse: mount on %s asked for by pid %d (uid %u)", op->req->path,
+			   (int)op->cred->pid, op->cred->uid);
+	return rc;
+}
+
+static int op_umount(struct op *op)
+{
+	const struct srv_mounter *mo = srv_get_mounter(op->s->srv);
+
+	if (!is_admin(op))
+		return -EPERM;
+	if (!mo)
+		return -EOPNOTSUPP;
+	log_notice("fuse: unmount of %s asked for by pid %d (uid %u)", op->req->path,
+		   (int)op->cred->pid, op->cred->uid);
+	return mo->umount(mo->ctx, op->req->path);
+}
+
 /* The longest delay a point may be given: every wait in the daemon stays bounded. */
 #define INJECT_DELAY_MAX_US (10u * 1000 * 1000)
 
@@ -1156,6 +1191,8 @@ static const op_fn op_table[WIRE_OP_MAX] = {
 	[WIRE_STATS] = op_stats,
 	[WIRE_SCRUB_RANGE] = op_scrub_range,
 	[WIRE_BADBLOCK_CLEAR] = op_badblock_clear,
+	[WIRE_MOUNT] = op_mount,
+	[WIRE_UMOUNT] = op_umount,
 };
 
 size_t ops_error_reply(void *buf, const struct wire_hdr *hdr, int err)

@@ -695,7 +695,8 @@ static int ring_op_allowed(const struct wire_req *req)
 
 /*
  * ring_op_long - ops whose work has no bound set by the message: preallocation and holes
- * over any length, scrubs, and fault injection (which may sleep on purpose).
+ * over any length, scrubs, fault injection (which may sleep on purpose), and starting or
+ * stopping a FUSE mount.
  */
 static bool ring_op_long(const struct wire_req *req)
 {
@@ -704,6 +705,8 @@ static bool ring_op_long(const struct wire_req *req)
 	case WIRE_SCRUB:
 	case WIRE_SCRUB_RANGE:
 	case WIRE_INJECT:
+	case WIRE_MOUNT:
+	case WIRE_UMOUNT:
 		return true;
 	default:
 		return false;
@@ -1475,6 +1478,11 @@ err:
 struct event_base *srv_base(struct srv *srv)
 {
 	return srv->base;
+}
+
+const struct srv_mounter *srv_get_mounter(const struct srv *srv)
+{
+	return srv->opts.mounter;
 }
 
 int srv_run(struct srv *srv)

@@ -22,6 +22,16 @@ struct event_base;
 struct ns;
 struct srv;
 
+/*
+ * srv_mounter - the FUSE mount a client may ask for at run time (MOUNT and UMOUNT, admins
+ * only). Called on a worker thread; each returns 0 or a negative errno and logs why.
+ */
+struct srv_mounter {
+	int (*mount)(void *ctx, const char *path, const char *opts);
+	int (*umount)(void *ctx, const char *path);
+	void *ctx;
+};
+
 struct srv_opts {
 	const char *socket_path;
 	mode_t socket_mode;		/* of the socket file: permission checks are per request */
@@ -33,6 +43,7 @@ struct srv_opts {
 	const struct perm_trust *trust; /* who may MAP; kept by the caller, changed only on
 					 * the loop thread (SIGHUP) */
 	int socket_gid;			/* group of the socket file; -1: leave it */
+	const struct srv_mounter *mounter; /* NULL: MOUNT and UMOUNT are refused (EOPNOTSUPP) */
 	int listen_fd;			/* >= 0: a listening SOCK_SEQPACKET socket handed over
 					 * (socket activation): used instead of binding, and its
 					 * file is left in place; -1: bind socket_path */
@@ -53,6 +64,9 @@ int srv_new(struct srv **out, struct ns *ns, const struct srv_opts *o);
  * thread, between requests.
  */
 struct event_base *srv_base(struct srv *srv);
+
+/* srv_get_mounter - srv_opts.mounter (NULL: none). */
+const struct srv_mounter *srv_get_mounter(const struct srv *srv);
 
 /*
  * srv_run - serve until SIGTERM or SIGINT, then shut down gracefully. For @poll_ns after

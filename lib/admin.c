@@ -180,6 +180,42 @@ int daxfs_badblock_clear(struct daxfs *fs, uint64_t off, uint64_t len, uint64_t 
 	return ret;
 }
 
+int daxfs_mount(struct daxfs *fs, const char *mountpoint, const char *options)
+{
+	struct wire_mount req = {0};
+	uint32_t olen;
+	int ret;
+
+	if (!fs)
+		return lib_err(-EINVAL, "daxfs_mount: no handle");
+	ret = lib_path_size(mountpoint, &req.path_len);
+	if (ret < 0)
+		return ret;
+	if (!options)
+		options = "";
+	olen = (uint32_t)strnlen(options, WIRE_MOUNT_OPTS_MAX) + 1;
+	if (olen > WIRE_MOUNT_OPTS_MAX)
+		return lib_err(-EINVAL, "mount options longer than %d bytes",
+			       WIRE_MOUNT_OPTS_MAX - 1);
+	req.opts_len = olen;
+	return lib_call_attr(fs, WIRE_MOUNT, &req, sizeof(req), mountpoint, req.path_len,
+			     options, olen, mountpoint, NULL);
+}
+
+int daxfs_umount(struct daxfs *fs, const char *mountpoint)
+{
+	struct wire_path req = {0};
+	int ret;
+
+	if (!fs)
+		return lib_err(-EINVAL, "daxfs_umount: no handle");
+	ret = lib_path_size(mountpoint, &req.path_len);
+	if (ret < 0)
+		return ret;
+	return lib_call_attr(fs, WIRE_UMOUNT, &req, sizeof(req), mountpoint, req.path_len, NULL,
+			     0, mountpoint, NULL);
+}
+
 /* The data area one SCRUB_RANGE request covers: a few tenths of a second of reading. */
 #define SCRUB_STEP (256ull << 20)
 

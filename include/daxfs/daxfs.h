@@ -262,6 +262,25 @@ int daxfs_badblocks(struct daxfs *fs, struct daxfs_badblock **out, size_t *count
  */
 int daxfs_badblock_clear(struct daxfs *fs, uint64_t off, uint64_t len, uint64_t *blocks);
 
+/*
+ * daxfs_mount - have daxfsd serve its file system as a FUSE mount on the directory
+ * @mountpoint (an absolute path on the daemon's machine), with the comma-separated
+ * @options (NULL or "": daxfsd's mount_cache and mount_options; else over them:
+ * cache=none|auto|always, attr_timeout=S, entry_timeout=S, writeback, ro, rw); root or the
+ * daemon's user only. daxfsd serves one mount at a time, and unmounts it when it stops.
+ * Return: 0; -EPERM (not allowed, or the kernel refused the mount); -EBUSY (daxfsd
+ *         serves a mount already); -ENOENT / -ENOTDIR (@mountpoint); -EINVAL (an option
+ *         daxfsd does not know: its log says which).
+ */
+int daxfs_mount(struct daxfs *fs, const char *mountpoint, const char *options);
+
+/*
+ * daxfs_umount - have daxfsd stop serving its FUSE mount on @mountpoint and unmount it
+ * (programs still using a file there get ENOTCONN). Root or the daemon's user only.
+ * Return: 0; -EPERM; -EINVAL (daxfsd serves no mount there).
+ */
+int daxfs_umount(struct daxfs *fs, const char *mountpoint);
+
 struct daxfs_scrub_result {
 	uint64_t blocks_read; /* allocated blocks read */
 	uint64_t blocks_bad;  /* of them, found poisoned and quarantined by this scrub */

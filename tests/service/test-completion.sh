@@ -72,6 +72,9 @@ want "'$CLI' --socket '$T/sock' put '$T/notes.txt' /da" "/data/"
 want "'$CLI' --socket '$T/sock' get /docs/notes.txt '$T/loc'" "$T/localdir/"
 want "'$CLI' check '$T/reg'" "$T/region"
 want "'$CLI' mount '$T/loc'" "$T/localdir/"
+want "'$CLI' mount -" "--help -o"
+want "'$CLI' mount -o cache=a" "cache=always cache=auto"
+want "'$CLI' mount -o ro '$T/loc'" "$T/localdir/"
 
 kill -TERM $pid
 wait $pid || fail "daxfsd did not exit 0"

@@ -95,6 +95,9 @@ static const struct wire_xattr setxattr_shm = {
 static const struct wire_xattr_list listxattr_b = {.ino = 5, .size = 4096};
 static const struct wire_xattr removexattr_b = {.ino = 5, .name_len = sizeof("user.x")};
 static const struct wire_io append_b = {.ino = 3, .len = 1000, .flags = WIRE_IO_APPEND};
+static const struct wire_mount mount_b = {.path_len = sizeof(P1),
+					 .opts_len = sizeof("cache=always,ro")};
+static const struct wire_mount mount_noopts = {.path_len = sizeof(P1), .opts_len = 1};
 
 #define BODY(b) &(b), sizeof(b)
 
@@ -150,6 +153,9 @@ static const struct req_sample reqs[] = {
 	{"removexattr", WIRE_REMOVEXATTR, 0, BODY(removexattr_b), "user.x"},
 	{"lstat", WIRE_STAT, 0, BODY(lstat_b), P1},
 	{"append", WIRE_WRITE, 0, BODY(append_b), NULL, NULL, 1000},
+	{"mount", WIRE_MOUNT, 0, BODY(mount_b), P1, "cache=always,ro"},
+	{"mount no options", WIRE_MOUNT, 0, BODY(mount_noopts), P1, ""},
+	{"umount", WIRE_UMOUNT, 0, BODY(path1), P1},
 };
 
 static size_t build_req(const struct req_sample *s, void *buf)
@@ -370,7 +376,7 @@ static void bad_requests(void)
 	/* Ops: unknown, replies and events are not requests. */
 	static const uint16_t bad_ops[] = {0,
 					   WIRE_OP_MAX,
-					   WIRE_REMOVEXATTR + 1, /* the first number of a gap */
+					   WIRE_UMOUNT + 1, /* the first number of a gap */
 					   WIRE_STATS - 1,
 					   0xff,
 					   WIRE_REPLY,
@@ -535,6 +541,17 @@ static void bad_requests(void)
 			   set_hdr_len(b, (uint32_t)len));
 	}
 
+	/* MOUNT: flags, a relative mount point, options with no NUL or too long. */
+	size_t mnt = sample_index("mount"), mpb = HDR + sizeof(struct wire_mount);
+
+	EXPECT_REQ(mnt, EBADMSG, put_u32(b, HDR + offsetof(struct wire_mount, flags), 1));
+	EXPECT_REQ(mnt, EBADMSG, put_u32(b, HDR + offsetof(struct wire_mount, pad), 1));
+	EXPECT_REQ(mnt, EBADMSG, b[mpb] = 'm');
+	EXPECT_REQ(mnt, EBADMSG, b[len - 1] = 'x');
+	EXPECT_REQ(mnt, EBADMSG, put_u32(b, HDR + offsetof(struct wire_mount, opts_len), 0));
+	EXPECT_REQ(mnt, EBADMSG,
+		   put_u32(b, HDR + offsetof(struct wire_mount, opts_len), WIRE_MOUNT_OPTS_MAX + 1));
+
 	/* On failure the header is still there to address the error reply. */
 	uint8_t *b = (uint8_t *)msgbuf;
 	size_t len = build_req(&reqs[map], b);
@@ -638,6 +655,8 @@ static const struct reply_sample replies[] = {
 	{"stats error", R(WIRE_STATS), 0, BODY(stats_err)},
 	{"scrub range", R(WIRE_SCRUB_RANGE), 0, BODY(scrub_range_r)},
 	{"badblock clear", R(WIRE_BADBLOCK_CLEAR), 0, BODY(bb_clear_r)},
+	{"mount", R(WIRE_MOUNT), 0, BODY(status_ok)},
+	{"umount error", R(WIRE_UMOUNT), 0, BODY(status_err)},
 	{"poison", WIRE_EV_POISON, 0, BODY(event_b)},
 	{"invalidate", WIRE_EV_INVALIDATE, 0, BODY(event_b)},
 };
@@ -945,9 +964,14 @@ static void check_decoded(const uint8_t *q, size_t len, const struct wire_req *r
 		size_t n = strlen(r->path2);
 
 		T_ASSERT(r->path && r->path2 > r->path);
-		T_ASSERT(r->path2 + n < (const char *)q + len &&
-			 (r->hdr.op == WIRE_SYMLINK || r->path2[0] == '/'));
-		T_ASSERT(n >= 1 && n + 1 <= WIRE_PATH_MAX);
+		/* A symlink's target is any bytes; a MOUNT's options may be empty. */
+		T_ASSERT(r->path2 + n < (const char *)q + len);
+		if (r->hdr.op == WIRE_MOUNT) {
+			T_ASSERT(n + 1 <= WIRE_MOUNT_OPTS_MAX);
+		} else {
+			T_ASSERT(r->hdr.op == WIRE_SYMLINK || r->path2[0] == '/');
+			T_ASSERT(n >= 1 && n + 1 <= WIRE_PATH_MAX);
+		}
 	}
 	if (r->data) {
 		T_ASSERT((const uint8_t *)r->data >= q + HDR && r->data_len <= WIRE_INLINE_MAX);
