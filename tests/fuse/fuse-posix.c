@@ -4,8 +4,10 @@
  *
  * Every operation the mount implements, with its errors: create, open, read, write, stat,
  * chmod / chown / truncate / utimensat, mkdir, rmdir, unlink, rename (plain, NOREPLACE,
- * EXCHANGE, WHITEOUT refused), link / symlink / mknod refused, readdir of a large directory,
- * statfs, fallocate (allocate, KEEP_SIZE, PUNCH_HOLE), fsync; and what programs rely on:
+ * EXCHANGE, WHITEOUT refused), link, symlink and mknod of every type (moved across
+ * directories, looped, too long, a hard-linked file unlinked by both names while open),
+ * readdir of a large directory, statfs, fallocate (allocate, KEEP_SIZE, PUNCH_HOLE), fsync;
+ * and what programs rely on:
  * open-unlink-read, rename over an open file, sparse files, truncate while open, O_APPEND,
  * MAP_SHARED stores visible to read(2) after msync, 8 MiB transfers. As root on a mount with
  * allow_other: another uid is refused a 0600 file and owns what it creates. With --cli and
@@ -380,6 +382,77 @@ static void test_open_unlink(void)
 	SYS(rmdir(P("ou")));
 }
 
+/*
+ * test_types_faces - every file type moved, linked, looped and unlinked through the mount:
+ * renames of a fifo, a symbolic link and a device into another directory (never EXDEV),
+ * a hard link of a fifo, a symbolic link loop (ELOOP), a target one byte too long
+ * (ENAMETOOLONG) and a long one kept in a block, and a hard-linked file unlinked by both
+ * names while open (link count 0, its data still there until the close).
+ */
+static void test_types_faces(void)
+{
+	static char target[4097];
+	char got[4096], data[] = "kept while open";
+	struct stat st;
+	int fd;
+
+	SYS(mkdir(P("ty"), 0755));
+	SYS(mkdir(P("ty/a"), 0755));
+	SYS(mkdir(P("ty/b"), 0755));
+	SYS(mknod(P("ty/a/fifo"), S_IFIFO | 0640, 0));
+	SYS(mknod(P("ty/a/dev"), S_IFBLK | 0600, makedev(8, 3)));
+	SYS(symlink("../a/fifo", P("ty/a/link")));
+	SYS(rename(P("ty/a/fifo"), P("ty/b/fifo")));
+	SYS(rename(P("ty/a/dev"), P("ty/b/dev")));
+	SYS(rename(P("ty/a/link"), P("ty/b/link")));
+	SYS(lstat(P("ty/b/fifo"), &st));
+	T_ASSERT(S_ISFIFO(st.st_mode) && (st.st_mode & 07777) == 0640 && st.st_nlink == 1);
+	SYS(lstat(P("ty/b/dev"), &st));
+	T_ASSERT(S_ISBLK(st.st_mode) && major(st.st_rdev) == 8 && minor(st.st_rdev) == 3);
+	SYS(lstat(P("ty/b/link"), &st));
+	T_ASSERT(S_ISLNK(st.st_mode) && st.st_size == 9);
+	T_ASSERT(readlink(P("ty/b/link"), got, sizeof(got)) == 9 && !memcmp(got, "../a/fifo", 9));
+	FAILS(stat(P("ty/b/link"), &st), ENOENT); /* ../a/fifo moved away: dangling */
+	/* A hard link of a fifo, across directories: one inode, two names. */
+	SYS(link(P("ty/b/fifo"), P("ty/a/fifo2")));
+	SYS(lstat(P("ty/b/fifo"), &st));
+	T_ASSERT(st.st_nlink == 2);
+	SYS(unlink(P("ty/b/fifo")));
+	SYS(lstat(P("ty/a/fifo2"), &st));
+	T_ASSERT(S_ISFIFO(st.st_mode) && st.st_nlink == 1);
+	/* Loops and lengths. */
+	SYS(symlink("loop", P("ty/loop")));
+	FAILS(open(P("ty/loop"), O_RDONLY), ELOOP);
+	FAILS(stat(P("ty/loop"), &st), ELOOP);
+	memset(target, 'x', sizeof(target) - 1);
+	FAILS(symlink(target, P("ty/toolong")), ENAMETOOLONG);
+	target[3000] = '\0';
+	SYS(symlink(target, P("ty/long")));
+	T_ASSERT(readlink(P("ty/long"), got, sizeof(got)) == 3000 && !memcmp(got, target, 3000));
+	/* A hard-linked file unlinked by both names while open. */
+	write_file(P("ty/a/h1"), data, sizeof(data));
+	SYS(link(P("ty/a/h1"), P("ty/b/h2")));
+	fd = (int)SYS(open(P("ty/b/h2"), O_RDWR));
+	SYS(unlink(P("ty/a/h1")));
+	SYS(fstat(fd, &st));
+	T_ASSERT(st.st_nlink == 1);
+	SYS(unlink(P("ty/b/h2")));
+	SYS(fstat(fd, &st));
+	T_ASSERT(st.st_nlink == 0 && st.st_size == (off_t)sizeof(data));
+	T_ASSERT(SYS(pread(fd, got, sizeof(got), 0)) == (long)sizeof(data));
+	T_ASSERT(memcmp(got, data, sizeof(data)) == 0);
+	SYS(close(fd));
+	FAILS(lstat(P("ty/b/h2"), &st), ENOENT);
+	SYS(unlink(P("ty/b/dev")));
+	SYS(unlink(P("ty/b/link")));
+	SYS(unlink(P("ty/a/fifo2")));
+	SYS(unlink(P("ty/loop")));
+	SYS(unlink(P("ty/long")));
+	SYS(rmdir(P("ty/a")));
+	SYS(rmdir(P("ty/b")));
+	SYS(rmdir(P("ty")));
+}
+
 static void test_rename_over_open(void)
 {
 	char buf[16 * KiB], got[16 * KiB];
@@ -705,6 +778,8 @@ int main(int argc, char **argv)
 	printf("open-unlink-read: ok\n");
 	test_rename_over_open();
 	printf("rename over an open file: ok\n");
+	test_types_faces();
+	printf("types moved, linked, looped, unlinked while open: ok\n");
 	test_sparse();
 	printf("sparse + fallocate: ok\n");
 	test_truncate_open();
