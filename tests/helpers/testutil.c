@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "testutil.h"
 
@@ -141,4 +142,18 @@ void t_perms_at(const void *p, char out[5])
 		}
 	}
 	fclose(f);
+}
+
+struct timespec t_deadline_s(unsigned seconds)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += seconds;
+	return ts;
+}
+
+int t_cond_wait_s(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *deadline)
+{
+	return pthread_cond_clockwait(c, m, CLOCK_MONOTONIC, deadline);
 }

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,5 +74,14 @@ void t_perms_at(const void *p, char out[5]);
 
 /* t_rand - xorshift64*; deterministic for a seed. */
 uint64_t t_rand(uint64_t *state);
+
+/*
+ * t_cond_wait_s - pthread_cond_wait on @c under @m until woken or until @deadline, which
+ * t_deadline_s made: @seconds from now on CLOCK_MONOTONIC, so that a step of the wall
+ * clock (NTP on a fresh machine) neither ends a wait early nor stretches it.
+ * Return: 0; ETIMEDOUT.
+ */
+struct timespec t_deadline_s(unsigned seconds);
+int t_cond_wait_s(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *deadline);
 
 #endif

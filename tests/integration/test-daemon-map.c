@@ -139,11 +139,10 @@ static struct daxfs_event wait_event(int n)
 	struct timespec ts;
 	struct daxfs_event ev;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 10;
+	ts = t_deadline_s(10);
 	pthread_mutex_lock(&rec.lock);
 	while (rec.n < n) {
-		if (pthread_cond_timedwait(&rec.cond, &rec.lock, &ts) == ETIMEDOUT)
+		if (t_cond_wait_s(&rec.cond, &rec.lock, &ts) == ETIMEDOUT)
 			T_FAIL("event %d did not come within 10 s (%d came)", n, rec.n);
 	}
 	T_ASSERT(n <= 16);

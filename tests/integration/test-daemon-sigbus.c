@@ -103,11 +103,10 @@ static struct daxfs_event wait_event(struct rec *r, const char *who)
 	struct timespec ts;
 	struct daxfs_event ev;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 10;
+	ts = t_deadline_s(10);
 	pthread_mutex_lock(&r->lock);
 	while (r->n < 1) {
-		if (pthread_cond_timedwait(&r->cond, &r->lock, &ts) == ETIMEDOUT)
+		if (t_cond_wait_s(&r->cond, &r->lock, &ts) == ETIMEDOUT)
 			T_FAIL("%s: no event within 10 s", who);
 	}
 	ev = r->ev;

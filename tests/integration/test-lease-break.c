@@ -155,11 +155,10 @@ static int mapper_main(struct kid *k)
 			T_OK(daxfs_process_events(fs));
 		}
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 10;
+	ts = t_deadline_s(10);
 	pthread_mutex_lock(&rec.lock);
 	while (rec.n == 0)
-		if (pthread_cond_timedwait(&rec.cond, &rec.lock, &ts) == ETIMEDOUT)
+		if (t_cond_wait_s(&rec.cond, &rec.lock, &ts) == ETIMEDOUT)
 			T_FAIL("client %d: no event within 10 s", k->id);
 	rec.r.ack_ns = ack_ns;
 	pthread_mutex_unlock(&rec.lock);

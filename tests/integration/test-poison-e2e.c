@@ -118,11 +118,10 @@ static void wait_event(struct rec *r, int n, struct daxfs_event *ev, uint64_t *a
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 10;
+	ts = t_deadline_s(10);
 	pthread_mutex_lock(&r->lock);
 	while (r->n < n)
-		if (pthread_cond_timedwait(&r->cond, &r->lock, &ts) == ETIMEDOUT)
+		if (t_cond_wait_s(&r->cond, &r->lock, &ts) == ETIMEDOUT)
 			T_FAIL("event %d did not come within 10 s (%d came)", n, r->n);
 	T_ASSERT(n <= 8);
 	*ev = r->ev[n - 1];

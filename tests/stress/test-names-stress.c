@@ -140,35 +140,53 @@ static struct ns_ctx *ctx_for(struct worker *w)
 	return w->async ? &w->ctx : NULL;
 }
 
-/* settle - the async worker's answer to NS_WAIT: sleep until woken or the deadline. */
+/*
+ * woken_by - wait on @s until it is posted or until @until (mono ns). sem_timedwait takes
+ * the wall clock, which may step (NTP on a fresh machine): a wait that ends early is
+ * resumed against the monotonic clock. Return: whether it was posted.
+ */
+static bool woken_by(sem_t *s, uint64_t until)
+{
+	for (;;) {
+		uint64_t now = mono_ns(), left;
+		struct timespec ts;
+
+		if (now >= until)
+			return sem_trywait(s) == 0;
+		left = until - now;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)(left / 1000000000ULL);
+		ts.tv_nsec += (long)(left % 1000000000ULL);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (sem_timedwait(s, &ts) == 0)
+			return true;
+		if (errno != ETIMEDOUT && errno != EINTR)
+			T_FAIL("sem_timedwait: %s", strerror(errno));
+	}
+}
+
+/*
+ * settle - the async worker's answer to NS_WAIT: sleep until woken, or until the deadline
+ * the call gave (then take the waiter back and call again). A call parked with no deadline
+ * (on an inode lock, or for a lease break to end) must be woken within 10 s.
+ */
 static bool settle(struct worker *w, int64_t rc)
 {
-	struct timespec ts;
+	uint64_t deadline;
 
 	if (rc != NS_WAIT)
 		return false;
 	T_ASSERT(w->async);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (w->ctx.deadline) {
-		uint64_t left = w->ctx.deadline > mono_ns() ? w->ctx.deadline - mono_ns() : 0;
-
-		ts.tv_sec += (time_t)(left / 1000000000ULL);
-		ts.tv_nsec += (long)(left % 1000000000ULL);
-	} else {
-		ts.tv_sec += 10;
-	}
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	while (sem_timedwait(&w->woken, &ts) < 0) {
-		if (errno == ETIMEDOUT) {
-			if (!ns_ctx_cancel(ns, &w->ctx))
-				sem_wait(&w->woken); /* the wake is under way */
-			T_ASSERT(w->ctx.deadline);
-			break;
-		}
-	}
+	deadline = w->ctx.deadline;
+	if (woken_by(&w->woken, deadline ? deadline : mono_ns() + 10 * 1000000000ULL))
+		return true;
+	if (!deadline)
+		T_FAIL("a call parked with no deadline was not woken within 10 s");
+	if (!ns_ctx_cancel(ns, &w->ctx))
+		sem_wait(&w->woken); /* the wake is under way */
 	return true;
 }
 

@@ -192,12 +192,11 @@ static void *acker_main(void *arg)
 	struct timespec deadline;
 
 	rcu_thread_online();
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += 10;
+	deadline = t_deadline_s(10);
 	pthread_mutex_lock(&mu);
 	for (unsigned i = 0; i < a->n; i++) {
 		while (a->hs[i]->invalidates < a->want[i])
-			if (pthread_cond_timedwait(&cv, &mu, &deadline) == ETIMEDOUT)
+			if (t_cond_wait_s(&cv, &mu, &deadline) == ETIMEDOUT)
 				T_FAIL("holder %s got no INVALIDATE", a->hs[i]->name);
 		gens[i] = a->hs[i]->inv_gen;
 	}

@@ -421,10 +421,12 @@ static int cmd_poison(const char *path, uint64_t page)
 	CHECK(got == -EIO, "a second pread of the poisoned page returned %zd, not -EIO", got);
 
 	/* The watcher is told, and the page is inaccessible in its view. */
-	clock_gettime(CLOCK_REALTIME, &dl);
+	/* On the monotonic clock: the guest's wall clock may step meanwhile. */
+	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += 10;
 	pthread_mutex_lock(&w.lock);
-	while (w.events == 0 && pthread_cond_timedwait(&w.cond, &w.lock, &dl) == 0)
+	while (w.events == 0 &&
+	       pthread_cond_clockwait(&w.cond, &w.lock, CLOCK_MONOTONIC, &dl) == 0)
 		;
 	pthread_mutex_unlock(&w.lock);
 	CHECK(w.events > 0, "the watcher got no POISON event within 10 s");
