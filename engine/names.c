@@ -1188,6 +1188,7 @@ int ns_remove_orphans(struct ns *ns)
 
 	rcu_read_begin();
 	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
+		RCU_TSAN_ACQUIRE(in); /* as a lookup's match does (inode.c) */
 		if (S_ISDIR(in->type) || inode_nlink(in) != 0)
 			continue;
 		if (n == cap) {

@@ -94,13 +94,16 @@ static bool wait_frees(struct ns *ns)
 static uint64_t usable(struct ns *ns, const struct ns_cred *cred, uint64_t want)
 {
 	struct alloc_stats st;
+	uint64_t avail;
 
 	if (!ns->reserve_blocks || ns_cred_reserve(cred))
 		return want;
 	alloc_get_stats(ns->alloc, &st);
-	if (st.free + __atomic_load_n(&ns->frees_pending, __ATOMIC_RELAXED) <= ns->reserve_blocks)
+	/* frees_pending moves under us (the call_rcu thread): read it once. */
+	avail = st.free + __atomic_load_n(&ns->frees_pending, __ATOMIC_RELAXED);
+	if (avail <= ns->reserve_blocks)
 		return 0;
-	return MIN(want, st.free + ns->frees_pending - ns->reserve_blocks);
+	return MIN(want, avail - ns->reserve_blocks);
 }
 
 int ns_alloc_blocks(struct ns *ns, const struct ns_cred *cred, uint64_t goal, uint64_t want,
@@ -593,11 +596,17 @@ int ns_snapshot(struct ns *ns, struct mlog_snap *s)
 	struct snap_bad bad;
 	int rc = 0;
 
+	/*
+	 * A checkpoint walks under the tx lock; ns_capacity (counting) walks beside running
+	 * transactions, and sees each inode as its lookup would: what the adder published
+	 * before cds_lfht_add (inode.c's release; the acquire here says so to ThreadSanitizer).
+	 */
 	rcu_read_begin();
 	/* Pass 1: every inode. */
 	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
 		struct fmt_inode fi = {0};
 
+		RCU_TSAN_ACQUIRE(in);
 		/* Only a checkpoint takes the attributes (and makes lazy ones durable). */
 		if (!s->counting)
 			ns_inode_rec_now(in, &fi);
@@ -607,6 +616,7 @@ int ns_snapshot(struct ns *ns, struct mlog_snap *s)
 	}
 	/* Pass 2: names, block maps, link targets, extended attributes. */
 	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
+		RCU_TSAN_ACQUIRE(in);
 		rc = S_ISDIR(in->type) ? snap_dirents(s, in) : snap_maps(s, in);
 		if (rc == 0 && S_ISLNK(in->type))
 			rc = snap_symlink(s, in);
