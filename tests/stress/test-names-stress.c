@@ -215,6 +215,18 @@ static void note(struct worker *w, int64_t rc, const char *what)
 		errs[w->id][-rc]++;
 		return;
 	default:
+		if (rc == -ENOSPC) {
+			struct ns_statfs st;
+
+			/* Which space: the blocks, or the log (and what a checkpoint left). */
+			ns_statfs(ns, &st);
+			fprintf(stderr,
+				"%s: ENOSPC with %" PRIu64 " of %" PRIu64 " blocks free, "
+				"%" PRIu64 " held; log %" PRIu64 " of %" PRIu64
+				" bytes used, %" PRIu64 " checkpoints, %" PRIu64 " files\n",
+				what, st.blocks_free, st.blocks, ns_held_blocks(ns), st.log_used,
+				st.log_len, st.checkpoints, st.files);
+		}
 		T_FAIL("%s: %s", what, strerror((int)-rc));
 	}
 }
