@@ -205,36 +205,40 @@ static int tx_reserve(struct ns *ns, const struct mlog_tx *tx, size_t keep)
 
 /*
  * tx_room - hold the tx lock shared with room for @tx reserved in the log, checkpointing
- * once when there is none.
- * Return: 0 (tx lock held shared, room reserved); -ENOSPC, -EROFS, or a checkpoint's error
- *         (tx lock not held).
+ * once when there is none. The room taken right after the checkpoint, under the write lock,
+ * stays this transaction's while the lock is taken again shared: a thread that waited long
+ * for the read lock must not find the log filled again by the others and give up with a
+ * log that a checkpoint just emptied.
+ * Return: 0 (tx lock held shared, room reserved); -ENOSPC (the log is full even after a
+ *         checkpoint), -EROFS, or a checkpoint's error (tx lock not held).
  */
 static int tx_room(struct ns *ns, struct mlog_tx *tx, size_t keep)
 {
 	int rc;
 
-	for (int attempt = 0;; attempt++) {
-		pthread_rwlock_rdlock(&ns->txlock);
-		rc = tx_reserve(ns, tx, keep);
-		if (rc != -ENOSPC || attempt == 1)
-			break;
-		pthread_rwlock_unlock(&ns->txlock);
-		pthread_rwlock_wrlock(&ns->txlock);
-		rc = tx_reserve(ns, tx, keep);
-		if (rc == 0)
-			mlog_unreserve(ns->log, mlog_tx_bytes(tx));
-		else if (rc == -ENOSPC)
-			rc = ns_checkpoint_locked(ns);
-		pthread_rwlock_unlock(&ns->txlock);
-		if (rc && rc != -ENOSPC)
-			return rc;
+	pthread_rwlock_rdlock(&ns->txlock);
+	rc = tx_reserve(ns, tx, keep);
+	if (rc != -ENOSPC) {
+		if (rc)
+			pthread_rwlock_unlock(&ns->txlock);
+		return rc;
 	}
+	pthread_rwlock_unlock(&ns->txlock);
+	pthread_rwlock_wrlock(&ns->txlock);
+	rc = tx_reserve(ns, tx, keep); /* someone else's checkpoint may have made room */
+	if (rc == -ENOSPC) {
+		rc = ns_checkpoint_locked(ns);
+		if (rc == 0)
+			rc = tx_reserve(ns, tx, keep);
+	}
+	pthread_rwlock_unlock(&ns->txlock);
 	if (rc) {
-		pthread_rwlock_unlock(&ns->txlock);
 		if (rc == -ENOSPC)
 			log_info("%s: metadata log full", region_path(ns->r));
+		return rc;
 	}
-	return rc;
+	pthread_rwlock_rdlock(&ns->txlock);
+	return 0;
 }
 
 /* --- what a transaction frees (for the HOLD records that must ride with it) --- */
