@@ -53,9 +53,9 @@ static uint64_t counts[NTHREADS], errs[NTHREADS][140];
 /* --- mappers: grants whose holder acks from another thread, or never --- */
 
 struct mapper {
-	struct ns_grant *g; /* owned by the thread that made it */
-	uint64_t pending;   /* atomic: a lease break to ack */
-	bool deaf;	    /* never acks */
+	struct ns_grant *g;   /* owned by the thread that made it */
+	uint64_t pending;     /* atomic: a lease break to ack */
+	bool deaf;	      /* never acks */
 	pthread_mutex_t lock; /* who may make or delete it */
 };
 
@@ -191,13 +191,13 @@ static bool settle(struct worker *w, int64_t rc)
 }
 
 /* A call that may park: repeated by the async worker until it completes. */
-#define CALL(w, expr)                                     \
-	({                                                \
-		int64_t r_;                               \
-		do                                        \
-			r_ = (int64_t)(expr);             \
-		while (settle((w), r_));                  \
-		r_;                                       \
+#define CALL(w, expr)                         \
+	({                                    \
+		int64_t r_;                   \
+		do                            \
+			r_ = (int64_t)(expr); \
+		while (settle((w), r_));      \
+		r_;                           \
 	})
 
 static void note(struct worker *w, int64_t rc, const char *what)
@@ -295,16 +295,17 @@ static void one_op(struct worker *w)
 	case 8:
 		ino = file(d1, n1);
 		rc = ino ? CALL(w, ns_write(ns, ctx_for(w), ino, data, 1 + rnd(w, sizeof(data)),
-					      rnd(w, 65536)))
+					    rnd(w, 65536)))
 			 : -ENOENT;
 		note(w, rc, "write");
 		break;
 	case 9:
 		ino = file(d1, n1);
-		rc = ino ? CALL(w, ns_fallocate(ns, ctx_for(w), ino,
-						  rnd(w, 2) ? NS_FALLOC_PUNCH_HOLE | NS_FALLOC_KEEP_SIZE
-							    : 0,
-						  rnd(w, 32768), 1 + rnd(w, 32768)))
+		rc = ino ? CALL(w,
+				ns_fallocate(ns, ctx_for(w), ino,
+					     rnd(w, 2) ? NS_FALLOC_PUNCH_HOLE | NS_FALLOC_KEEP_SIZE
+						       : 0,
+					     rnd(w, 32768), 1 + rnd(w, 32768)))
 			 : -ENOENT;
 		note(w, rc, "fallocate");
 		break;
@@ -322,8 +323,8 @@ static void one_op(struct worker *w)
 			struct ns_grant *g = NULL;
 
 			m->deaf = rnd(w, 4) == 0;
-			rc = CALL(w, ns_grant_new(ns, ctx_for(w), ino, 0, 16, NS_GRANT_READ, &ops, m,
-						  &g));
+			rc = CALL(w, ns_grant_new(ns, ctx_for(w), ino, 0, 16, NS_GRANT_READ, &ops,
+						  m, &g));
 			note(w, rc, "grant");
 			__atomic_store_n(&m->g, g, __ATOMIC_RELEASE);
 		}
@@ -402,8 +403,8 @@ int main(int argc, char **argv)
 	ns_unmount(&ns);
 	T_OK(ns_check(path, on_line, NULL, &res));
 	T_ASSERT(res.problems == 0);
-	printf("test-names-stress: ok: %" PRIu64 " operations in %.1f s by %d threads (seed %" PRIu64
-	       ")\n",
+	printf("test-names-stress: ok: %" PRIu64
+	       " operations in %.1f s by %d threads (seed %" PRIu64 ")\n",
 	       total, seconds, NTHREADS, base_seed);
 	rcu_thread_offline();
 	return 0;

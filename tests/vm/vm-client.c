@@ -425,8 +425,7 @@ static int cmd_poison(const char *path, uint64_t page)
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += 10;
 	pthread_mutex_lock(&w.lock);
-	while (w.events == 0 &&
-	       pthread_cond_clockwait(&w.cond, &w.lock, CLOCK_MONOTONIC, &dl) == 0)
+	while (w.events == 0 && pthread_cond_clockwait(&w.cond, &w.lock, CLOCK_MONOTONIC, &dl) == 0)
 		;
 	pthread_mutex_unlock(&w.lock);
 	CHECK(w.events > 0, "the watcher got no POISON event within 10 s");
