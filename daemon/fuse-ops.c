@@ -375,7 +375,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 /* --- extended attributes (ACLs among them) --- */
 
-static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+/* xattr_read - getxattr of @name, or (@name NULL) listxattr, of @ino, answered on @req. */
+static void xattr_read(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct fmount *m = mnt(req);
 	char *buf = NULL;
@@ -392,9 +393,11 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		return;
 	}
 	if (size)
-		buf = fm_thread_buf(); /* FM_MAX_IO: larger than any value */
+		buf = fm_thread_buf(); /* FM_MAX_IO: larger than any value or list */
+	size = MIN(size, (size_t)FM_MAX_IO);
 	ns_ctx_init(&x, &c.ns);
-	n = ns_getxattr(m->ns, &x, ino, name, buf, MIN(size, (size_t)FM_MAX_IO));
+	n = name ? ns_getxattr(m->ns, &x, ino, name, buf, size)
+		 : ns_listxattr(m->ns, &x, ino, buf, size);
 	fcred_release(&c);
 	if (n < 0)
 		fuse_reply_err(req, errno_of(n));
@@ -404,33 +407,14 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		fuse_reply_buf(req, buf, (size_t)n);
 }
 
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	xattr_read(req, ino, name, size);
+}
+
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct fmount *m = mnt(req);
-	char *buf = NULL;
-	struct ns_ctx x;
-	struct fcred c;
-	ssize_t n;
-	int rc;
-
-	if (fm_failed(m, req))
-		return;
-	rc = fcred_of_req(m, req, &c);
-	if (rc) {
-		fuse_reply_err(req, errno_of(rc));
-		return;
-	}
-	if (size)
-		buf = fm_thread_buf();
-	ns_ctx_init(&x, &c.ns);
-	n = ns_listxattr(m->ns, &x, ino, buf, MIN(size, (size_t)FM_MAX_IO));
-	fcred_release(&c);
-	if (n < 0)
-		fuse_reply_err(req, errno_of(n));
-	else if (size == 0)
-		fuse_reply_xattr(req, (size_t)n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
+	xattr_read(req, ino, NULL, size);
 }
 
 static int run_setxattr(struct fop *f)

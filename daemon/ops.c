@@ -273,46 +273,40 @@ static int xattr_reply(struct op *op, const void *buf, ssize_t n, uint32_t size)
 	return op->m->err;
 }
 
-static int op_getxattr(struct op *op)
+/* xattr_read - GETXATTR of @name, or (@name NULL) LISTXATTR, of @ino into @size bytes. */
+static int xattr_read(struct op *op, uint64_t ino, const char *name, uint32_t size)
 {
-	struct wire_xattr b = BODY(op, struct wire_xattr);
-	uint8_t *buf;
+	char *buf;
 	ssize_t n;
 	int rc;
 
-	rc = by_ino(op, b.ino);
+	rc = by_ino(op, ino);
 	if (rc == 0 && op->req->hdr.flags & WIRE_F_SHM && !op->s->shm)
 		rc = -EINVAL;
 	if (rc)
 		return rc;
-	buf = malloc(MAX(b.size, 1U));
+	buf = malloc(MAX(size, 1U));
 	if (!buf)
 		return -ENOMEM;
-	n = ns_getxattr(op->ns, op->c, b.ino, op->req->path, buf, b.size);
-	rc = xattr_reply(op, buf, n, b.size);
+	n = name ? ns_getxattr(op->ns, op->c, ino, name, buf, size)
+		 : ns_listxattr(op->ns, op->c, ino, buf, size);
+	rc = xattr_reply(op, buf, n, size);
 	free(buf);
 	return rc;
+}
+
+static int op_getxattr(struct op *op)
+{
+	struct wire_xattr b = BODY(op, struct wire_xattr);
+
+	return xattr_read(op, b.ino, op->req->path, b.size);
 }
 
 static int op_listxattr(struct op *op)
 {
 	struct wire_xattr_list b = BODY(op, struct wire_xattr_list);
-	char *buf;
-	ssize_t n;
-	int rc;
 
-	rc = by_ino(op, b.ino);
-	if (rc == 0 && op->req->hdr.flags & WIRE_F_SHM && !op->s->shm)
-		rc = -EINVAL;
-	if (rc)
-		return rc;
-	buf = malloc(MAX(b.size, 1U));
-	if (!buf)
-		return -ENOMEM;
-	n = ns_listxattr(op->ns, op->c, b.ino, buf, b.size);
-	rc = xattr_reply(op, buf, n, b.size);
-	free(buf);
-	return rc;
+	return xattr_read(op, b.ino, NULL, b.size);
 }
 
 static int op_setxattr(struct op *op)

@@ -1075,14 +1075,7 @@ static int open_inode(struct ns *ns, struct ns_ctx *c, uint64_t ino)
 
 int ns_open(struct ns *ns, struct ns_ctx *c, uint64_t ino)
 {
-	struct ns_ctx local;
-	int64_t rc;
-
-	c = ns_ctx_enter(ns, c, &local);
-	do
-		rc = open_inode(ns, c, ino);
-	while (ns_ctx_again(ns, c, rc));
-	return (int)ns_ctx_leave(ns, c, &local, rc);
+	return ns_ctx_run_ino(ns, c, ino, open_inode);
 }
 
 /*
@@ -1139,14 +1132,7 @@ static int close_inode(struct ns *ns, struct ns_ctx *c, uint64_t ino)
 
 int ns_close(struct ns *ns, struct ns_ctx *c, uint64_t ino)
 {
-	struct ns_ctx local;
-	int64_t rc;
-
-	c = ns_ctx_enter(ns, c, &local);
-	do
-		rc = close_inode(ns, c, ino);
-	while (ns_ctx_again(ns, c, rc));
-	return (int)ns_ctx_leave(ns, c, &local, rc);
+	return ns_ctx_run_ino(ns, c, ino, close_inode);
 }
 
 static int remove_orphan_ino(struct ns *ns, struct ns_ctx *c, uint64_t ino)
@@ -1168,14 +1154,7 @@ static int remove_orphan_ino(struct ns *ns, struct ns_ctx *c, uint64_t ino)
 
 int ns_remove_orphan(struct ns *ns, struct ns_ctx *c, uint64_t ino)
 {
-	struct ns_ctx local;
-	int64_t rc;
-
-	c = ns_ctx_enter(ns, c, &local);
-	do
-		rc = remove_orphan_ino(ns, c, ino);
-	while (ns_ctx_again(ns, c, rc));
-	return (int)ns_ctx_leave(ns, c, &local, rc);
+	return ns_ctx_run_ino(ns, c, ino, remove_orphan_ino);
 }
 
 int ns_remove_orphans(struct ns *ns)

@@ -819,12 +819,5 @@ static int fsync_inode(struct ns *ns, struct ns_ctx *c, uint64_t ino)
 
 int ns_fsync(struct ns *ns, struct ns_ctx *c, uint64_t ino)
 {
-	struct ns_ctx local;
-	int64_t rc;
-
-	c = ns_ctx_enter(ns, c, &local);
-	do
-		rc = fsync_inode(ns, c, ino);
-	while (ns_ctx_again(ns, c, rc));
-	return (int)ns_ctx_leave(ns, c, &local, rc);
+	return ns_ctx_run_ino(ns, c, ino, fsync_inode);
 }

@@ -401,6 +401,10 @@ struct ns_ctx *ns_ctx_enter(struct ns *ns, struct ns_ctx *c, struct ns_ctx *loca
 bool ns_ctx_again(struct ns *ns, struct ns_ctx *c, int64_t rc);
 int64_t ns_ctx_leave(struct ns *ns, struct ns_ctx *c, struct ns_ctx *local, int64_t rc);
 
+/* ns_ctx_run_ino - that loop for an operation on inode @ino alone: @op(ns, c, ino). */
+int ns_ctx_run_ino(struct ns *ns, struct ns_ctx *c, uint64_t ino,
+		   int (*op)(struct ns *ns, struct ns_ctx *c, uint64_t ino));
+
 /* --- nsapply.c --- */
 
 /*

@@ -211,6 +211,19 @@ int64_t ns_ctx_leave(struct ns *ns, struct ns_ctx *c, struct ns_ctx *local, int6
 	return rc;
 }
 
+int ns_ctx_run_ino(struct ns *ns, struct ns_ctx *c, uint64_t ino,
+		   int (*op)(struct ns *ns, struct ns_ctx *c, uint64_t ino))
+{
+	struct ns_ctx local;
+	int64_t rc;
+
+	c = ns_ctx_enter(ns, c, &local);
+	do
+		rc = op(ns, c, ino);
+	while (ns_ctx_again(ns, c, rc));
+	return (int)ns_ctx_leave(ns, c, &local, rc);
+}
+
 /* --- inode locks --- */
 
 bool ns_itrylock(struct ns_inode *in)
