@@ -730,9 +730,42 @@ static void mem_done(const struct region *r, void *dst, size_t len, unsigned fla
 		region_drain(r);
 }
 
+/*
+ * A large store into a paged region goes through the file with pwrite rather than through
+ * the mapping: the mapping takes one page fault per page it has not written since the last
+ * write-back (and the file system maps each fresh block there), which made a copy into a
+ * region on disk about twice as slow as writing the file. The page cache is the same one the
+ * mapping shows, so readers see the bytes at once, and the drain's msync of the range writes
+ * them back like any other store. Anything but a whole write (an I/O error on a bad page,
+ * say) falls back to the mapping, where the SIGBUS-safe callers catch a fault.
+ */
+#define PWRITE_MIN (64u << 10)
+
+static bool store_by_pwrite(const struct region *r, void *dst, const void *src, size_t len)
+{
+	off_t off = (off_t)((uintptr_t)dst - (uintptr_t)r->base);
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(r->fd, (const char *)src + done, len - done, off + (off_t)done);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return false;
+		}
+		done += (size_t)n;
+	}
+	return true;
+}
+
 void region_memcpy(const struct region *r, void *dst, const void *src, size_t len, unsigned flags)
 {
-	r->memcpy_fn(dst, src, len, mem_flags(r, flags));
+	unsigned mf = mem_flags(r, flags);
+
+	if (!(r->paged && len >= PWRITE_MIN && r->trace == NULL && r->fd >= 0 &&
+	      store_by_pwrite(r, dst, src, len)))
+		r->memcpy_fn(dst, src, len, mf);
 	mem_done(r, dst, len, flags);
 }
 

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,45 +73,159 @@ static int copy_out(struct daxfs *fs, uint64_t ino, int fd, bool *local_side, st
 	return rc;
 }
 
+/* write_chunk - @len bytes of @buf into remote file @ino at @off, all of them or an error. */
+static int write_chunk(struct daxfs *fs, uint64_t ino, const char *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = daxfs_pwrite(fs, ino, buf + done, len - done, off + done);
+
+		if (n <= 0)
+			return n ? (int)n : -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* read_chunk - one read(2) of up to CLI_CHUNK bytes: the count, 0 at the end, or -errno. */
+static ssize_t read_chunk(int fd, char *buf)
+{
+	ssize_t got;
+
+	do
+		got = read(fd, buf, CLI_CHUNK);
+	while (got < 0 && errno == EINTR);
+	return got < 0 ? -errno : got;
+}
+
+/*
+ * Reading ahead. A regular file is read one chunk ahead on a second thread, so that reading
+ * the next chunk overlaps the daemon's write and persist of this one: a put of a file costs
+ * about the larger of the two rather than their sum. Reading a regular file never blocks
+ * for long, so the reader always comes back to see @stop; a pipe or a terminal, which can
+ * block forever, is read inline instead.
+ * Locking: @mu guards @full, @got and @stop; a buffer belongs to the reader while it is not
+ * full and to the writer while it is.
+ */
+struct ahead {
+	int fd;
+	char *buf[2];
+	ssize_t got[2]; /* what read_chunk returned into buf[i] */
+	bool full[2];
+	bool stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static void *ahead_main(void *arg)
+{
+	struct ahead *a = arg;
+
+	for (unsigned i = 0;; i ^= 1) {
+		ssize_t got;
+		bool stop;
+
+		pthread_mutex_lock(&a->mu);
+		while (a->full[i] && !a->stop)
+			pthread_cond_wait(&a->cv, &a->mu);
+		stop = a->stop;
+		pthread_mutex_unlock(&a->mu);
+		if (stop)
+			return NULL;
+		got = read_chunk(a->fd, a->buf[i]);
+		pthread_mutex_lock(&a->mu);
+		a->got[i] = got;
+		a->full[i] = true;
+		pthread_cond_broadcast(&a->cv);
+		pthread_mutex_unlock(&a->mu);
+		if (got <= 0)
+			return NULL;
+	}
+}
+
+/* copy_in_ahead - copy_in for a regular file, reading ahead; false: no thread to spare. */
+static bool copy_in_ahead(struct daxfs *fs, uint64_t ino, int fd, bool *local_side,
+			  struct progress *pr, int *rcp)
+{
+	struct ahead a = {.fd = fd, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	uint64_t off = 0;
+	pthread_t reader;
+	int rc = 0;
+
+	a.buf[0] = malloc(CLI_CHUNK);
+	a.buf[1] = malloc(CLI_CHUNK);
+	if (!a.buf[0] || !a.buf[1] || pthread_create(&reader, NULL, ahead_main, &a)) {
+		free(a.buf[0]);
+		free(a.buf[1]);
+		return false;
+	}
+	for (unsigned i = 0;; i ^= 1) {
+		ssize_t got;
+
+		pthread_mutex_lock(&a.mu);
+		while (!a.full[i])
+			pthread_cond_wait(&a.cv, &a.mu);
+		got = a.got[i];
+		pthread_mutex_unlock(&a.mu);
+		if (got <= 0) {
+			rc = (int)got;
+			*local_side = got < 0;
+			break;
+		}
+		rc = write_chunk(fs, ino, a.buf[i], (size_t)got, off);
+		if (rc)
+			break;
+		off += (uint64_t)got;
+		progress_update(pr, off);
+		pthread_mutex_lock(&a.mu);
+		a.full[i] = false;
+		pthread_cond_broadcast(&a.cv);
+		pthread_mutex_unlock(&a.mu);
+	}
+	pthread_mutex_lock(&a.mu);
+	a.stop = true;
+	pthread_cond_broadcast(&a.cv);
+	pthread_mutex_unlock(&a.mu);
+	pthread_join(reader, NULL);
+	free(a.buf[0]);
+	free(a.buf[1]);
+	*rcp = rc;
+	return true;
+}
+
 /*
  * copy_in - everything readable from @fd into remote file @ino from offset 0.
  * Return: 0; a negative errno, with *@local_side telling whether reading @fd failed.
  */
 static int copy_in(struct daxfs *fs, uint64_t ino, int fd, bool *local_side, struct progress *pr)
 {
-	char *buf = malloc(CLI_CHUNK);
+	struct stat st;
 	uint64_t off = 0;
+	char *buf;
 	int rc = 0;
 
 	*local_side = false;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    copy_in_ahead(fs, ino, fd, local_side, pr, &rc))
+		return rc;
+	buf = malloc(CLI_CHUNK);
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
-		ssize_t got = read(fd, buf, CLI_CHUNK), done = 0;
+		ssize_t got = read_chunk(fd, buf);
 
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			rc = -errno;
-			*local_side = true;
+		if (got <= 0) {
+			rc = (int)got;
+			*local_side = got < 0;
 			break;
 		}
-		if (got == 0)
+		rc = write_chunk(fs, ino, buf, (size_t)got, off);
+		if (rc)
 			break;
-		while (done < got) {
-			ssize_t n = daxfs_pwrite(fs, ino, buf + done, (size_t)(got - done),
-						 off + (uint64_t)done);
-
-			if (n <= 0) {
-				rc = n ? (int)n : -EIO;
-				goto out;
-			}
-			done += n;
-		}
 		off += (uint64_t)got;
 		progress_update(pr, off);
 	}
-out:
 	free(buf);
 	return rc;
 }

@@ -8,9 +8,11 @@
  *
  * Usage: test-daemon-ops --daxfsd=PATH --cli=PATH [seed]
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -670,6 +672,50 @@ static void write_local(const char *path, const void *buf, size_t len)
 		free(_e);                                                                 \
 	} while (0)
 
+/*
+ * put_pipe_and_full - `daxfs put -` reads a pipe inline, and a put of a regular file (read
+ * one chunk ahead on a second thread) that runs out of space stops with the daemon's error,
+ * in bounded time, and gives back every block once the partial file is removed.
+ */
+static void put_pipe_and_full(const uint8_t *data, size_t len)
+{
+	char cmd[1024], *o, *e;
+	struct daxfs_statfs sf, sf2;
+	struct daxfs_stat st;
+	uint64_t huge;
+	int fd;
+
+	snprintf(cmd, sizeof(cmd), "cat '%s' | '%s' --socket '%s' put - /cli/piped",
+		 t_path("local.bin"), t_cli_path(), d.sock);
+	{
+		const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+
+		if (t_run(argv, &o, &e) != 0 || e[0])
+			T_FAIL("put from a pipe: %s", e);
+		free(o);
+		free(e);
+	}
+	T_OK(daxfs_stat(fs, "/cli/piped", &st));
+	T_ASSERT(st.size == len);
+	check_read(st.ino, data, 0, len, len);
+	T_OK(daxfs_unlink(fs, "/cli/piped"));
+
+	/* A sparse local file 8 MiB larger than what is free (root may use the reserve). */
+	T_OK(daxfs_statfs(fs, &sf));
+	huge = sf.blocks_free * sf.block_size + 8 * MiB;
+	fd = open(t_path("huge.bin"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	T_ASSERT(fd >= 0 && ftruncate(fd, (off_t)huge) == 0 && close(fd) == 0);
+	cli_fails(1, "daxfs put: /cli/huge: No space left on device", "put", t_path("huge.bin"),
+		  "/cli/huge");
+	T_ASSERT(unlink(t_path("huge.bin")) == 0);
+	T_OK(daxfs_unlink(fs, "/cli/huge"));
+	T_OK(daxfs_statfs(fs, &sf2));
+	if (sf2.blocks_free != sf.blocks_free)
+		T_FAIL("a put that ran out of space leaked blocks: %" PRIu64 " free before, %" PRIu64
+		       " after removing it",
+		       sf.blocks_free, sf2.blocks_free);
+}
+
 static void test_cli(void)
 {
 	const size_t big = 5 * MiB;
@@ -695,6 +741,7 @@ static void test_cli(void)
 	free(back);
 	free(cli_ok("put", t_path("local.bin"), "/cli/keep"));
 	expect_file("/cli/keep", false);
+	put_pipe_and_full(data, big);
 
 	/* stat --json */
 	out = cli_ok("stat", "--json", "/cli/big");
