@@ -64,6 +64,7 @@ struct fmount {
 
 	pthread_t threads[FM_THREADS];
 	unsigned nthreads;
+	bool poller; /* atomic: a FUSE thread polls /dev/fuse (at most one does) */
 
 	/* fuse-nodes.c */
 	pthread_mutex_t nodes_lock;

@@ -16,11 +16,14 @@
  * mount; then the files it still had open are closed (an orphan among them is removed).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -308,11 +311,48 @@ static void on_wake_signal(int sig)
 	(void)sig; /* only interrupts a read of /dev/fuse */
 }
 
+/*
+ * Polling /dev/fuse. Each request costs the FUSE thread that takes it a wakeup, and on a
+ * virtual machine the wakeup is a large part of a small request. So after each request one
+ * thread (at most: m->poller) polls the device, which is non-blocking, for poll_us before it
+ * sleeps, as the ring threads poll the rings (DESIGN §11); the caller's next request is then
+ * taken without waking anyone. The others, and the poller once its time is up, sleep in
+ * epoll with EPOLLEXCLUSIVE: a request wakes one of them, as a blocking read would.
+ */
+#define SPIN_PURE 64 /* polls before the poll loop yields the CPU between polls */
+
+static bool poller_take(struct fmount *m)
+{
+	bool no = false;
+
+	return __atomic_compare_exchange_n(&m->poller, &no, true, false, __ATOMIC_ACQUIRE,
+					   __ATOMIC_RELAXED);
+}
+
+static void poller_drop(struct fmount *m)
+{
+	__atomic_store_n(&m->poller, false, __ATOMIC_RELEASE);
+}
+
+/* sleep_for_request - wait until /dev/fuse has a request (or a signal comes). */
+static void sleep_for_request(int ep)
+{
+	struct epoll_event ev;
+
+	if (epoll_wait(ep, &ev, 1, -1) < 0 && errno != EINTR)
+		usleep(1000); /* cannot happen with a valid epoll fd; do not spin */
+}
+
 static void *loop_thread(void *arg)
 {
 	struct fmount *m = arg;
 	struct fuse_buf fbuf = {0};
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE};
+	uint64_t poll_ns = (uint64_t)m->o.poll_us * 1000, poll_end = 0;
+	bool polling = false;
+	unsigned polls = 0;
 	sigset_t all;
+	int ep;
 
 	/* Set, not added to: the thread that started the mount may block WAKE_SIGNAL. */
 	sigfillset(&all);
@@ -320,15 +360,45 @@ static void *loop_thread(void *arg)
 	sigdelset(&all, WAKE_SIGNAL);
 	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	thread_buf = malloc(FM_MAX_IO);
-	if (!thread_buf) {
-		log_err("fuse: a FUSE thread has no memory for its buffer; it stops");
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (!thread_buf || ep < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, fuse_session_fd(m->se), &ev) < 0) {
+		log_err("fuse: a FUSE thread cannot start (%s); it stops",
+			thread_buf ? strerror(errno) : "no memory for its buffer");
+		if (ep >= 0)
+			close(ep);
+		free(thread_buf);
+		thread_buf = NULL;
 		return NULL;
 	}
 	rcu_thread_online();
 	while (!fuse_session_exited(m->se)) {
 		int rc = fuse_session_receive_buf(m->se, &fbuf);
 
-		if (rc == -EINTR || rc == -EAGAIN)
+		if (rc == -EAGAIN) {
+			if (!polling && poll_ns && poller_take(m)) {
+				polling = true;
+				polls = 0;
+				poll_end = mono_ns() + poll_ns;
+			}
+			if (polling && mono_ns() < poll_end) {
+				if (++polls > SPIN_PURE)
+					sched_yield();
+				continue;
+			}
+			if (polling) {
+				poller_drop(m);
+				polling = false;
+			}
+			sleep_for_request(ep);
+			continue;
+		}
+		if (polling) {
+			/* Another thread polls while this one serves. */
+			poller_drop(m);
+			polling = false;
+		}
+		if (rc == -EINTR)
 			continue;
 		if (rc <= 0) {
 			if (rc < 0 && !__atomic_load_n(&m->stopping, __ATOMIC_ACQUIRE))
@@ -340,7 +410,10 @@ static void *loop_thread(void *arg)
 		}
 		fuse_session_process_buf(m->se, &fbuf);
 	}
+	if (polling)
+		poller_drop(m);
 	rcu_thread_offline();
+	close(ep);
 	free(fbuf.mem);
 	free(thread_buf);
 	thread_buf = NULL;
@@ -388,6 +461,7 @@ static int session_new(struct fmount *m)
 	char opts[256];
 	char *argv[] = {"daxfsd", "-o", opts, NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+	int fd, fl;
 
 	/*
 	 * Every caller is checked by the kernel against the attributes it has and by the
@@ -409,6 +483,18 @@ static int session_new(struct fmount *m)
 		fuse_session_destroy(m->se);
 		m->se = NULL;
 		return -EPERM;
+	}
+	/* Non-blocking: the FUSE threads poll it, or sleep in epoll (loop_thread). */
+	fd = fuse_session_fd(m->se);
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		int err = errno;
+
+		log_err("fuse: cannot make /dev/fuse non-blocking: %s", strerror(err));
+		fuse_session_unmount(m->se);
+		fuse_session_destroy(m->se);
+		m->se = NULL;
+		return -err;
 	}
 	return 0;
 }

@@ -773,13 +773,6 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	fop_go(f);
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, 0); /* writes are in the engine already */
-}
-
 static int run_fsync(struct fop *f)
 {
 	return ns_fsync(f->m->ns, &f->ctx, f->ino);
@@ -1063,7 +1056,6 @@ const struct fuse_lowlevel_ops fm_ops = {
 	.open = op_open,
 	.read = op_read,
 	.write = op_write,
-	.flush = op_flush,
 	.release = op_release,
 	.fsync = op_fsync,
 	.fallocate = op_fallocate,

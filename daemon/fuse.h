@@ -38,7 +38,8 @@ struct fmount_opts {
 	double attr_timeout, entry_timeout; /* seconds; < 0: the cache mode's default */
 	bool writeback;			    /* the kernel's writeback cache (cache=always only) */
 	bool ro;
-	unsigned no; /* FMOUNT_NO_* */
+	unsigned no;	  /* FMOUNT_NO_* */
+	unsigned poll_us; /* a FUSE thread polls /dev/fuse this long after a request; 0: never */
 };
 
 /*

@@ -587,6 +587,7 @@ static int mount_opts(const struct cfg *c, struct fmount_opts *o)
 
 	fmount_opts_default(o);
 	o->cache = (enum fmount_cache)cfg_num(c, CFG_MOUNT_CACHE);
+	o->poll_us = (unsigned)cfg_num(c, CFG_POLL_US); /* the rings' polling, for /dev/fuse */
 	if (cfg_str(c, CFG_MOUNT_OPTIONS) &&
 	    fmount_opts_parse(o, cfg_str(c, CFG_MOUNT_OPTIONS), err, sizeof(err))) {
 		fprintf(stderr, "daxfsd: mount_options: %s\n", err);
