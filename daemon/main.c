@@ -160,9 +160,9 @@ struct daemon {
 	struct srv *srv;
 	/* The FUSE mount (mount = PATH, or asked for with MOUNT), or NULL; under mount_lock. */
 	struct fmount *mount;
-	pthread_mutex_t mount_lock; /* held across a mount's start and stop */
+	pthread_mutex_t mount_lock;	   /* held across a mount's start and stop */
 	struct fmount_opts mount_defaults; /* mount_cache and mount_options, from the start */
-	struct metrics_http *metrics; /* metrics_listen, or NULL */
+	struct metrics_http *metrics;	   /* metrics_listen, or NULL */
 	struct event *ev_hup, *ev_watchdog;
 	struct timeval watchdog_every;
 
