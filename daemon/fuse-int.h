@@ -64,7 +64,8 @@ struct fmount {
 
 	pthread_t threads[FM_THREADS];
 	unsigned nthreads;
-	bool poller; /* atomic: a FUSE thread polls /dev/fuse (at most one does) */
+	bool poller;   /* atomic: a FUSE thread polls /dev/fuse (at most one does) */
+	unsigned busy; /* atomic: FUSE threads serving a request */
 
 	/* fuse-nodes.c */
 	pthread_mutex_t nodes_lock;

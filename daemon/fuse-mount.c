@@ -316,8 +316,11 @@ static void on_wake_signal(int sig)
  * virtual machine the wakeup is a large part of a small request. So after each request one
  * thread (at most: m->poller) polls the device, which is non-blocking, for poll_us before it
  * sleeps, as the ring threads poll the rings (DESIGN §11); the caller's next request is then
- * taken without waking anyone. The others, and the poller once its time is up, sleep in
- * epoll with EPOLLEXCLUSIVE: a request wakes one of them, as a blocking read would.
+ * taken without waking anyone. It polls only while no other FUSE thread serves a request
+ * (m->busy): those need the CPU more, and the kernel's readahead, which keeps several
+ * requests in flight, wakes the sleepers anyway. The others, and the poller once its time is
+ * up, sleep in epoll with EPOLLEXCLUSIVE: a request wakes one of them, as a blocking read
+ * would.
  */
 #define SPIN_PURE 64 /* polls before the poll loop yields the CPU between polls */
 
@@ -376,12 +379,14 @@ static void *loop_thread(void *arg)
 		int rc = fuse_session_receive_buf(m->se, &fbuf);
 
 		if (rc == -EAGAIN) {
-			if (!polling && poll_ns && poller_take(m)) {
+			bool alone = __atomic_load_n(&m->busy, __ATOMIC_RELAXED) == 0;
+
+			if (!polling && poll_ns && alone && poller_take(m)) {
 				polling = true;
 				polls = 0;
 				poll_end = mono_ns() + poll_ns;
 			}
-			if (polling && mono_ns() < poll_end) {
+			if (polling && alone && mono_ns() < poll_end) {
 				if (++polls > SPIN_PURE)
 					sched_yield();
 				continue;
@@ -408,7 +413,9 @@ static void *loop_thread(void *arg)
 			__atomic_store_n(&m->ended, true, __ATOMIC_RELEASE);
 			break; /* 0: unmounted */
 		}
+		__atomic_fetch_add(&m->busy, 1, __ATOMIC_RELAXED);
 		fuse_session_process_buf(m->se, &fbuf);
+		__atomic_fetch_sub(&m->busy, 1, __ATOMIC_RELAXED);
 	}
 	if (polling)
 		poller_drop(m);
