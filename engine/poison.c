@@ -360,8 +360,9 @@ int poison_check_file_range(struct ns *ns, uint64_t ino, uint64_t off, uint64_t 
 		 * The block may have moved to another owner meanwhile: reading it is harmless,
 		 * and poison found there is real whoever owns it (poison_handle finds out).
 		 */
-		if (region_copy_safe(r, page, region_at(r, blk * FMT_BLOCK_SIZE), FMT_BLOCK_SIZE,
-				     &f) == 0) {
+		/* Not queued: this report handles what it finds, as a client report. */
+		if (region_copy_check(r, page, region_at(r, blk * FMT_BLOCK_SIZE), FMT_BLOCK_SIZE,
+				      &f) == 0) {
 			res->clean++;
 			continue;
 		}
@@ -372,9 +373,7 @@ int poison_check_file_range(struct ns *ns, uint64_t ino, uint64_t off, uint64_t 
 			return (int)rc;
 		res->confirmed++;
 	}
-	/* The faults the reads queued are handled already: let the drain find them so. */
-	rc = poison_drain(ns);
-	return rc < 0 ? (int)rc : 0;
+	return 0;
 }
 
 /* clear_owner - who holds @blk, as poison_list() knows it (a poisoned file page). */

@@ -782,8 +782,10 @@ void region_memset(const struct region *r, void *dst, int c, size_t len, unsigne
  * lands back at the sigsetjmp with the fault recorded (sigbus.c). Cost: the sigsetjmp and a
  * few stores to thread-local memory per call.
  */
-static inline void arm(struct sigbus_arm *a, const struct region *r, const void *p, size_t len)
+static inline void arm(struct sigbus_arm *a, const struct region *r, const void *p, size_t len,
+		       bool keep)
 {
+	a->keep = keep;
 	a->sr = (struct sigbus_region *)&r->sb;
 	a->lo = (uintptr_t)p;
 	a->hi = (uintptr_t)p + len;
@@ -887,8 +889,8 @@ static void sim_fault(const struct region *r, const uint64_t *bm, const void *p,
 	}
 }
 
-int region_copy_safe(const struct region *r, void *dst, const void *src, size_t len,
-		     struct region_fault *fault)
+static int copy_safe(const struct region *r, void *dst, const void *src, size_t len,
+		     struct region_fault *fault, bool keep)
 {
 	struct sigbus_arm *a = &sigbus_arm;
 	const uint64_t *bm;
@@ -897,13 +899,25 @@ int region_copy_safe(const struct region *r, void *dst, const void *src, size_t 
 		return 0;
 	if (sigsetjmp(a->env, 0))
 		return jumped(a, fault);
-	arm(a, r, src, len);
+	arm(a, r, src, len, keep);
 	bm = __atomic_load_n(&r->sim_bad, __ATOMIC_ACQUIRE);
 	if (__builtin_expect(bm != NULL, 0))
 		sim_fault(r, bm, src, len);
 	memcpy(dst, src, len);
 	disarm(a);
 	return 0;
+}
+
+int region_copy_safe(const struct region *r, void *dst, const void *src, size_t len,
+		     struct region_fault *fault)
+{
+	return copy_safe(r, dst, src, len, fault, false);
+}
+
+int region_copy_check(const struct region *r, void *dst, const void *src, size_t len,
+		      struct region_fault *fault)
+{
+	return copy_safe(r, dst, src, len, fault, true);
 }
 
 int region_memcpy_safe(const struct region *r, void *dst, const void *src, size_t len,
@@ -915,7 +929,7 @@ int region_memcpy_safe(const struct region *r, void *dst, const void *src, size_
 		return 0;
 	if (sigsetjmp(a->env, 0))
 		return jumped(a, fault);
-	arm(a, r, dst, len);
+	arm(a, r, dst, len, false);
 	region_memcpy(r, dst, src, len, flags);
 	disarm(a);
 	return 0;
@@ -930,7 +944,7 @@ int region_memset_safe(const struct region *r, void *dst, int c, size_t len, uns
 		return 0;
 	if (sigsetjmp(a->env, 0))
 		return jumped(a, fault);
-	arm(a, r, dst, len);
+	arm(a, r, dst, len, false);
 	region_memset(r, dst, c, len, flags);
 	disarm(a);
 	return 0;

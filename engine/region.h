@@ -146,6 +146,13 @@ struct region_fault {
  */
 int region_copy_safe(const struct region *r, void *dst, const void *src, size_t len,
 		     struct region_fault *fault);
+/*
+ * region_copy_check - region_copy_safe for a caller that handles the media error it hits
+ * itself (@fault is then required): the fault is not queued for poison_drain(), so no other
+ * thread handles it first, under another source.
+ */
+int region_copy_check(const struct region *r, void *dst, const void *src, size_t len,
+		      struct region_fault *fault);
 int region_memcpy_safe(const struct region *r, void *dst, const void *src, size_t len,
 		       unsigned flags, struct region_fault *fault);
 int region_memset_safe(const struct region *r, void *dst, int c, size_t len, unsigned flags,

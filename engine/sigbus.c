@@ -179,7 +179,7 @@ static void handler(int sig, siginfo_t *si, void *uc)
 	struct sigbus_arm *a = &sigbus_arm;
 	uintptr_t addr = (uintptr_t)si->si_addr, start, end;
 	int code = si->si_code, saved = errno;
-	bool mce = code == BUS_MCEERR_AR || code == BUS_MCEERR_AO;
+	bool mce = code == BUS_MCEERR_AR || code == BUS_MCEERR_AO, ours;
 	struct sigbus_region *sr;
 	struct region_fault f;
 	unsigned lsb = PAGE_SHIFT_MIN;
@@ -209,10 +209,12 @@ static void handler(int sig, siginfo_t *si, void *uc)
 	if (end > sr->hi)
 		end = sr->hi;
 	f = (struct region_fault){.off = start - sr->lo, .len = end - start, .code = code};
-	if (mce)
+	ours = a->armed && a->sr == sr && addr >= a->lo && addr < a->hi;
+	/* Queued for poison_drain(), unless the copy's caller handles it itself. */
+	if (mce && !(ours && a->keep))
 		sigbus_queue_push(sr, &f);
 
-	if (a->armed && a->sr == sr && addr >= a->lo && addr < a->hi) {
+	if (ours) {
 		/* A safe copy: it returns -EIO. A shrunk file is no media error: fail. */
 		if (!mce)
 			sigbus_fail(sr, &f);

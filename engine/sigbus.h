@@ -50,6 +50,7 @@ struct sigbus_arm {
 	uintptr_t lo, hi;	   /* the armed bytes of region memory */
 	struct sigbus_region *sr;  /* their region */
 	volatile int armed;	   /* set around the copy */
+	int keep;		   /* the caller handles a media error: it is not queued */
 	struct region_fault fault; /* filled by the handler before it jumps */
 };
 

@@ -124,6 +124,18 @@ static void test_copy(void)
 	T_ASSERT(!region_poison_pop(r, &q));
 	T_ASSERT(!region_failed(r, NULL)); /* a media error is poison, not a failed region */
 
+	/* region_copy_check: the same fault, for its caller alone (nothing queued). */
+	memset(&f, 0, sizeof(f));
+	T_ERR(region_copy_check(r, buf, base + 5 * MiB, 16 * PAGE, &f), EIO);
+	T_ASSERT(m.sent == 2);
+	T_ASSERT(f.code == BUS_MCEERR_AR && f.off == 5 * MiB + 3 * PAGE && f.len == PAGE);
+	T_ASSERT(!region_poison_pop(r, &q));
+	T_ASSERT(!sigbus_blocked());
+	/* ...and the next safe copy queues again. */
+	T_ERR(region_copy_safe(r, buf, base + 5 * MiB, 16 * PAGE, &f), EIO);
+	T_ASSERT(region_poison_pop(r, &q) && q.off == f.off && q.len == f.len);
+	T_ASSERT(!region_poison_pop(r, &q));
+
 	/* A 2 MiB one (a PMD-mapped devdax page): the whole huge page is lost. */
 	m.lsb = 21;
 	m.target = base + 6 * MiB + 12345;
@@ -138,7 +150,7 @@ static void test_copy(void)
 	T_ASSERT(f.off == 7 * MiB && f.len == PAGE && f.code == BUS_MCEERR_AO);
 	m.code = BUS_MCEERR_AR;
 	T_ERR(region_memset_safe(r, base + 7 * MiB, 0, 2 * PAGE, 0, NULL), EIO);
-	T_ASSERT(m.sent == 4);
+	T_ASSERT(m.sent == 6);
 	for (int i = 0; i < 3; i++)
 		T_ASSERT(region_poison_pop(r, &q));
 	T_ASSERT(!region_poison_pop(r, &q));
@@ -152,7 +164,7 @@ static void test_copy(void)
 	T_ASSERT(buf[0] == 0xa5 && buf[PAGE - 1] == 0xa5);
 	T_OK(region_memset_safe(r, base + MiB, 0, PAGE, 0, NULL));
 	T_ASSERT(((uint8_t *)base)[MiB + 17] == 0);
-	T_ASSERT(m.sent == 4);
+	T_ASSERT(m.sent == 6);
 	region_close(&r);
 	free(buf);
 	printf("copy: ok\n");
