@@ -27,6 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <urcu/arch.h>
+
 #include "fuse-int.h"
 #include "log.h"
 #include "observe.h"
@@ -322,7 +324,8 @@ static void on_wake_signal(int sig)
  * up, sleep in epoll with EPOLLEXCLUSIVE: a request wakes one of them, as a blocking read
  * would.
  */
-#define SPIN_PURE 64 /* polls before the poll loop yields the CPU between polls */
+#define SPIN_PURE 64	 /* polls before the poll loop yields the CPU between polls */
+#define POLL_GAP_NS 2000 /* between two reads of the device while polling */
 
 static bool poller_take(struct fmount *m)
 {
@@ -387,6 +390,14 @@ static void *loop_thread(void *arg)
 				poll_end = mono_ns() + poll_ns;
 			}
 			if (polling && alone && mono_ns() < poll_end) {
+				/*
+				 * A read takes the lock the kernel queues requests under:
+				 * space the reads out, or the poller slows the caller.
+				 */
+				uint64_t next = mono_ns() + POLL_GAP_NS;
+
+				while (mono_ns() < next)
+					caa_cpu_relax();
 				if (++polls > SPIN_PURE)
 					sched_yield();
 				continue;
