@@ -20,7 +20,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <sys/syscall.h>
@@ -56,6 +58,7 @@ struct region {
 	uint8_t *trace;	   /* persistence tracing: the durable image, mapped (or NULL) */
 	uint64_t *sim_bad; /* atomic: simulated media errors, one bit per block (or NULL) */
 	bool paged;	   /* page granularity: a flush is an msync, deferred to the drain */
+	bool written;	   /* paged, on a file system that writes pages back: stores by pwrite */
 	uint64_t msyncs;   /* atomic: flushes made (msync calls on a paged region) */
 };
 
@@ -82,6 +85,20 @@ static void msync_range(const struct region *r, uintptr_t lo, uintptr_t hi)
 {
 	__atomic_add_fetch((uint64_t *)&r->msyncs, 1, __ATOMIC_RELAXED);
 	r->flush_fn((const void *)lo, hi - lo);
+}
+
+/*
+ * written_back - whether @fd's file system writes its pages back to a device. Memory file
+ * systems (tmpfs: the usual emulated region) do not: their pages stay writable in the
+ * mapping, where a store is cheaper than a pwrite.
+ */
+static bool written_back(int fd)
+{
+	struct statfs sf;
+
+	if (fd < 0 || fstatfs(fd, &sf))
+		return false;
+	return sf.f_type != TMPFS_MAGIC && sf.f_type != RAMFS_MAGIC && sf.f_type != HUGETLBFS_MAGIC;
 }
 
 /* dirty_add - note [@addr, @addr + @len) of @r as flushed but not yet written back. */
@@ -379,6 +396,7 @@ static int region_map(struct region *r, bool chardev)
 	r->memcpy_fn = pmem2_get_memcpy_fn(r->map);
 	r->memset_fn = pmem2_get_memset_fn(r->map);
 	r->paged = r->granularity == PMEM2_GRANULARITY_PAGE;
+	r->written = r->paged && written_back(r->fd);
 	/* Not fatal: without it, a fault in this region kills the process as before. */
 	r->sb_registered = sigbus_register(&r->sb, r->base, r->size) == 0;
 	return 0;
@@ -731,13 +749,14 @@ static void mem_done(const struct region *r, void *dst, size_t len, unsigned fla
 }
 
 /*
- * A large store into a paged region goes through the file with pwrite rather than through
- * the mapping: the mapping takes one page fault per page it has not written since the last
- * write-back (and the file system maps each fresh block there), which made a copy into a
- * region on disk about twice as slow as writing the file. The page cache is the same one the
- * mapping shows, so readers see the bytes at once, and the drain's msync of the range writes
- * them back like any other store. Anything but a whole write (an I/O error on a bad page,
- * say) falls back to the mapping, where the SIGBUS-safe callers catch a fault.
+ * A large store into a paged region on a file system that writes back (r->written: a
+ * region on disk) goes through the file with pwrite rather than through the mapping: the
+ * mapping takes one page fault per page it has not written since the last write-back (and
+ * the file system maps each fresh block there), which made a 64 KiB store several times
+ * slower than writing the file. On tmpfs the mapping is the cheaper. The page cache is the
+ * same one the mapping shows, so readers see the bytes at once, and the drain's msync of the
+ * range writes them back like any other store. Anything but a whole write (an I/O error on
+ * a bad page, say) falls back to the mapping, where the SIGBUS-safe callers catch a fault.
  */
 #define PWRITE_MIN (64u << 10)
 
@@ -763,7 +782,7 @@ void region_memcpy(const struct region *r, void *dst, const void *src, size_t le
 {
 	unsigned mf = mem_flags(r, flags);
 
-	if (!(r->paged && len >= PWRITE_MIN && r->trace == NULL && r->fd >= 0 &&
+	if (!(r->written && len >= PWRITE_MIN && r->trace == NULL &&
 	      store_by_pwrite(r, dst, src, len)))
 		r->memcpy_fn(dst, src, len, mf);
 	mem_done(r, dst, len, flags);
