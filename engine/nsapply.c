@@ -103,12 +103,17 @@ static int __release(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, ui
 static int __unmap(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, uint64_t index,
 		   uint64_t count)
 {
-	uint64_t end = index + count, i = index;
+	uint64_t end = index + count, i = index, run_blk = 0, run_n = 0;
 	int64_t owned_delta = 0;
 	unsigned order;
 	xt_entry e;
 	int rc = 0;
 
+	/*
+	 * Blocks are released a run at a time: the pages of one write are usually one run of
+	 * blocks, which one reverse-map record covers, and releasing them page by page would
+	 * split that record once per page.
+	 */
 	while ((e = xt_find(&in->map, &i, end - 1, XT_MARK_ANY, &order)) != XT_EMPTY) {
 		uint64_t first = i, n = UINT64_C(1) << order;
 		uint64_t lo = MAX(first, index), hi = MIN(first + n, end);
@@ -132,15 +137,33 @@ static int __unmap(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, uint
 			}
 		}
 		if (!bm_is_hole(e)) {
-			rc = __release(ns, tc, in, blk + (lo - first), hi - lo, &owned_delta);
-			if (rc)
-				goto out;
+			uint64_t b = blk + (lo - first);
+
+			if (run_n && run_blk + run_n == b) {
+				run_n += hi - lo;
+			} else {
+				if (run_n) {
+					rc = __release(ns, tc, in, run_blk, run_n, &owned_delta);
+					run_n = 0;
+					if (rc)
+						goto out;
+				}
+				run_blk = b;
+				run_n = hi - lo;
+			}
 		}
 		i = first + n;
 		if (i >= end || i == 0)
 			break;
 	}
 out:
+	/* What left the map is released even after an error, as it was page by page. */
+	if (run_n) {
+		int rc2 = __release(ns, tc, in, run_blk, run_n, &owned_delta);
+
+		if (rc == 0)
+			rc = rc2;
+	}
 	if (owned_delta)
 		add_blocks(in, owned_delta);
 	return rc;
@@ -161,11 +184,79 @@ static int unmap_range(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, 
  * __map_piece - page run [idx, idx + 2^order) maps [blk, ...). Quarantined blocks make the
  * entry POISON and are not owned. Locking: @in's xtable lock held.
  */
+/*
+ * reserve_replayed - at replay, take [blk, blk + n) (none quarantined) from the free space
+ * for @in's pages from @idx; blocks that are not free are damage, named with their owner.
+ * Locking: ns->poison_lock held.
+ */
+static int reserve_replayed(struct ns *ns, struct ns_inode *in, uint64_t idx, uint64_t blk,
+			    uint64_t n)
+{
+	struct rmap_owner own;
+	int rc = alloc_reserve(ns->alloc, blk, n);
+
+	if (rc != -EEXIST)
+		return rc;
+	rcu_read_begin();
+	for (uint64_t b = blk; b < blk + n; b++) {
+		if (rmap_lookup(&ns->rmap, b, &own)) {
+			rc = ns_damage(ns,
+				       "block %" PRIu64 " is owned twice: inode %" PRIu64
+				       " page %" PRIu64 " and inode %" PRIu64 " page %" PRIu64,
+				       b, own.inode->ino, own.index, in->ino, idx + (b - blk));
+			break;
+		}
+	}
+	rcu_read_end();
+	if (rc == -EEXIST)
+		rc = ns_damage(ns, "blocks %" PRIu64 "+%" PRIu64 " are not free", blk, n);
+	return rc;
+}
+
+/*
+ * __map_run - pages [idx, idx + n) map blocks [blk, blk + n) as 4 KiB entries, none of the
+ * blocks quarantined: one reservation and one reverse-map record for the run (a record per
+ * page would be merged into its neighbour n - 1 times), then an entry per page.
+ * Return: 0; 1 when a block is quarantined (the caller maps page by page); -errno.
+ * Locking: @in's xtable lock held.
+ */
+static int __map_run(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, uint64_t idx,
+		     uint64_t blk, uint64_t n)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&ns->poison_lock);
+	for (uint64_t b = blk; b < blk + n; b++) {
+		if (alloc_is_quarantined(ns->alloc, b)) {
+			pthread_mutex_unlock(&ns->poison_lock);
+			return 1;
+		}
+	}
+	if (!tc->live)
+		rc = reserve_replayed(ns, in, idx, blk, n);
+	if (rc == 0)
+		rc = rmap_insert(&ns->rmap, blk, n, in, idx);
+	pthread_mutex_unlock(&ns->poison_lock);
+	if (rc == -EEXIST)
+		return ns_damage(ns, "blocks %" PRIu64 "+%" PRIu64 " already have an owner", blk,
+				 n);
+	if (rc)
+		return rc;
+	for (uint64_t p = 0; p < n; p++) {
+		rc = __xt_store(&in->map, idx + p, 0, bm_mk_entry(blk + p, 0, 0));
+		if (rc) {
+			add_blocks(in, (int64_t)p);
+			return rc;
+		}
+	}
+	add_blocks(in, (int64_t)n);
+	return 0;
+}
+
 static int __map_piece(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, uint64_t idx,
 		       uint64_t blk, unsigned order)
 {
 	uint64_t n = UINT64_C(1) << order, bad = 0;
-	struct rmap_owner own;
 	xt_entry flags = 0;
 	int rc = 0;
 
@@ -173,25 +264,8 @@ static int __map_piece(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, 
 	for (uint64_t b = blk; b < blk + n; b++)
 		bad += alloc_is_quarantined(ns->alloc, b);
 	if (!tc->live && bad == 0) {
-		rc = alloc_reserve(ns->alloc, blk, n);
-		if (rc == -EEXIST) {
-			rcu_read_begin();
-			for (uint64_t b = blk; b < blk + n; b++) {
-				if (rmap_lookup(&ns->rmap, b, &own)) {
-					rc = ns_damage(ns,
-						       "block %" PRIu64
-						       " is owned twice: inode %" PRIu64
-						       " page %" PRIu64 " and inode %" PRIu64
-						       " page %" PRIu64,
-						       b, own.inode->ino, own.index, in->ino,
-						       idx + (b - blk));
-					break;
-				}
-			}
-			rcu_read_end();
-			if (rc == -EEXIST)
-				rc = ns_damage(ns, "blocks %" PRIu64 "+%" PRIu64 " are not free",
-					       blk, n);
+		rc = reserve_replayed(ns, in, idx, blk, n);
+		if (rc) {
 			pthread_mutex_unlock(&ns->poison_lock);
 			return rc;
 		}
@@ -252,8 +326,15 @@ static int apply_map(struct ns *ns, struct ns_txctx *tc, const struct fmt_map *m
 				 m->ino, m->index, m->block, m->count, m->order);
 	xt_lock(&in->map);
 	rc = __unmap(ns, tc, in, m->index, m->count);
-	for (uint64_t p = 0; rc == 0 && p < m->count; p += n)
-		rc = __map_piece(ns, tc, in, m->index + p, m->block + p, m->order);
+	if (rc == 0 && m->order == 0 && m->count > 1)
+		rc = __map_run(ns, tc, in, m->index, m->block, m->count);
+	else if (rc == 0)
+		rc = 1;
+	if (rc == 1) {
+		rc = 0;
+		for (uint64_t p = 0; rc == 0 && p < m->count; p += n)
+			rc = __map_piece(ns, tc, in, m->index + p, m->block + p, m->order);
+	}
 	xt_unlock(&in->map);
 	return rc;
 }
