@@ -181,10 +181,6 @@ static int unmap_range(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, 
 }
 
 /*
- * __map_piece - page run [idx, idx + 2^order) maps [blk, ...). Quarantined blocks make the
- * entry POISON and are not owned. Locking: @in's xtable lock held.
- */
-/*
  * reserve_replayed - at replay, take [blk, blk + n) (none quarantined) from the free space
  * for @in's pages from @idx; blocks that are not free are damage, named with their owner.
  * Locking: ns->poison_lock held.
@@ -213,92 +209,89 @@ static int reserve_replayed(struct ns *ns, struct ns_inode *in, uint64_t idx, ui
 	return rc;
 }
 
-/*
- * __map_run - pages [idx, idx + n) map blocks [blk, blk + n) as 4 KiB entries, none of the
- * blocks quarantined: one reservation and one reverse-map record for the run (a record per
- * page would be merged into its neighbour n - 1 times), then an entry per page.
- * Return: 0; 1 when a block is quarantined (the caller maps page by page); -errno.
- * Locking: @in's xtable lock held.
- */
-static int __map_run(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, uint64_t idx,
-		     uint64_t blk, uint64_t n)
+/* owner_taken - @rc of taking [blk, blk + n) for a page; -EEXIST is damage. */
+static int owner_taken(struct ns *ns, int rc, uint64_t blk, uint64_t n)
 {
-	int rc = 0;
-
-	pthread_mutex_lock(&ns->poison_lock);
-	for (uint64_t b = blk; b < blk + n; b++) {
-		if (alloc_is_quarantined(ns->alloc, b)) {
-			pthread_mutex_unlock(&ns->poison_lock);
-			return 1;
-		}
-	}
-	if (!tc->live)
-		rc = reserve_replayed(ns, in, idx, blk, n);
-	if (rc == 0)
-		rc = rmap_insert(&ns->rmap, blk, n, in, idx);
-	pthread_mutex_unlock(&ns->poison_lock);
 	if (rc == -EEXIST)
 		return ns_damage(ns, "blocks %" PRIu64 "+%" PRIu64 " already have an owner", blk,
 				 n);
-	if (rc)
-		return rc;
-	for (uint64_t p = 0; p < n; p++) {
-		rc = __xt_store(&in->map, idx + p, 0, bm_mk_entry(blk + p, 0, 0));
-		if (rc) {
-			add_blocks(in, (int64_t)p);
-			return rc;
-		}
-	}
-	add_blocks(in, (int64_t)n);
-	return 0;
+	return rc;
 }
 
-static int __map_piece(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, uint64_t idx,
-		       uint64_t blk, unsigned order)
+/*
+ * __map_poisoned - page run [idx, idx + 2^order) maps [blk, ...), some of whose blocks are
+ * quarantined: the entry is POISON, and the quarantined blocks are not owned (the page
+ * holds them, at mount alloc_reserve_held, until it lets go of them in __release).
+ * Locking: @in's xtable lock held.
+ */
+static int __map_poisoned(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, uint64_t idx,
+			  uint64_t blk, unsigned order)
 {
 	uint64_t n = UINT64_C(1) << order, bad = 0;
-	xt_entry flags = 0;
 	int rc = 0;
 
 	pthread_mutex_lock(&ns->poison_lock);
-	for (uint64_t b = blk; b < blk + n; b++)
-		bad += alloc_is_quarantined(ns->alloc, b);
-	if (!tc->live && bad == 0) {
-		rc = reserve_replayed(ns, in, idx, blk, n);
-		if (rc) {
-			pthread_mutex_unlock(&ns->poison_lock);
-			return rc;
-		}
-	}
-	if (bad == 0) {
-		rc = rmap_insert(&ns->rmap, blk, n, in, idx);
-	} else {
-		/*
-		 * Own every block but the quarantined ones, which the page still holds (at
-		 * mount: alloc_reserve_held) until it lets go of them (__release).
-		 */
-		flags = BM_POISON;
-		for (uint64_t b = blk; b < blk + n && rc == 0; b++) {
-			bool quarantined = alloc_is_quarantined(ns->alloc, b);
+	for (uint64_t b = blk; b < blk + n && rc == 0; b++) {
+		bool quarantined = alloc_is_quarantined(ns->alloc, b);
 
-			if (!tc->live)
-				rc = quarantined ? alloc_reserve_held(ns->alloc, b, 1)
-						 : alloc_reserve(ns->alloc, b, 1);
-			if (rc == 0 && !quarantined)
-				rc = rmap_insert(&ns->rmap, b, 1, in, idx + (b - blk));
-		}
+		bad += quarantined;
+		if (!tc->live)
+			rc = quarantined ? alloc_reserve_held(ns->alloc, b, 1)
+					 : alloc_reserve(ns->alloc, b, 1);
+		if (rc == 0 && !quarantined)
+			rc = rmap_insert(&ns->rmap, b, 1, in, idx + (b - blk));
 	}
 	pthread_mutex_unlock(&ns->poison_lock);
-	if (rc == -EEXIST)
-		return ns_damage(ns, "blocks %" PRIu64 "+%" PRIu64 " already have an owner", blk,
-				 n);
+	rc = owner_taken(ns, rc, blk, n);
 	if (rc)
 		return rc;
-	rc = __xt_store(&in->map, idx, order, bm_mk_entry(blk, order, flags));
+	rc = __xt_store(&in->map, idx, order, bm_mk_entry(blk, order, BM_POISON));
 	if (rc)
 		return rc;
 	add_blocks(in, (int64_t)(n - bad));
 	return 0;
+}
+
+/*
+ * __map - pages [idx, idx + count) map blocks [blk, blk + count) as entries of 2^order
+ * pages. With no block quarantined: one reservation (at replay) and one reverse-map record
+ * for the whole run (a record per page would be merged into its neighbour count - 1 times),
+ * then the entries. Otherwise piece by piece, each piece that holds a quarantined block
+ * by __map_poisoned. Locking: @in's xtable lock held.
+ */
+static int __map(struct ns *ns, struct ns_txctx *tc, struct ns_inode *in, uint64_t idx,
+		 uint64_t blk, unsigned order, uint64_t count)
+{
+	uint64_t n = UINT64_C(1) << order, p;
+	bool bad = false;
+	int rc = 0;
+
+	pthread_mutex_lock(&ns->poison_lock);
+	for (uint64_t b = blk; b < blk + count && !bad; b++)
+		bad = alloc_is_quarantined(ns->alloc, b);
+	if (bad) {
+		pthread_mutex_unlock(&ns->poison_lock);
+		if (count == n)
+			return __map_poisoned(ns, tc, in, idx, blk, order);
+		for (p = 0; rc == 0 && p < count; p += n)
+			rc = __map(ns, tc, in, idx + p, blk + p, order, n);
+		return rc;
+	}
+	if (!tc->live)
+		rc = reserve_replayed(ns, in, idx, blk, count);
+	if (rc == 0)
+		rc = rmap_insert(&ns->rmap, blk, count, in, idx);
+	pthread_mutex_unlock(&ns->poison_lock);
+	rc = owner_taken(ns, rc, blk, count);
+	if (rc)
+		return rc;
+	for (p = 0; p < count; p += n) {
+		rc = __xt_store(&in->map, idx + p, order, bm_mk_entry(blk + p, order, 0));
+		if (rc)
+			break;
+	}
+	add_blocks(in, (int64_t)p); /* the pages mapped */
+	return rc;
 }
 
 /* map_rec_ok - the rules of a MAP record that need no state but the data area. */
@@ -313,7 +306,6 @@ static bool map_rec_ok(struct ns *ns, const struct fmt_map *m)
 
 static int apply_map(struct ns *ns, struct ns_txctx *tc, const struct fmt_map *m)
 {
-	uint64_t n = UINT64_C(1) << (m->order < 64 ? m->order : 0);
 	struct ns_inode *in = ns_inode_find(ns, m->ino);
 	int rc;
 
@@ -326,15 +318,8 @@ static int apply_map(struct ns *ns, struct ns_txctx *tc, const struct fmt_map *m
 				 m->ino, m->index, m->block, m->count, m->order);
 	xt_lock(&in->map);
 	rc = __unmap(ns, tc, in, m->index, m->count);
-	if (rc == 0 && m->order == 0 && m->count > 1)
-		rc = __map_run(ns, tc, in, m->index, m->block, m->count);
-	else if (rc == 0)
-		rc = 1;
-	if (rc == 1) {
-		rc = 0;
-		for (uint64_t p = 0; rc == 0 && p < m->count; p += n)
-			rc = __map_piece(ns, tc, in, m->index + p, m->block + p, m->order);
-	}
+	if (rc == 0)
+		rc = __map(ns, tc, in, m->index, m->block, m->order, m->count);
 	xt_unlock(&in->map);
 	return rc;
 }
