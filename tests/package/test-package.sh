@@ -61,7 +61,7 @@ for p in daxfs libdaxfs1 libdaxfs-dev; do
 done
 want() { [ -e "$R$1" ] || [ -L "$R$1" ] || fail "$1 is not in the packages"; }
 want_in() { # want_in PACKAGE PATH: PATH is in PACKAGE
-	dpkg -c "$T/${1}_${VERSION}_$ARCH.deb" | awk '{ print $6 }' | grep -qx ".$2" ||
+	grep -qx ".$2" <<<"$(dpkg -c "$T/${1}_${VERSION}_$ARCH.deb" | awk '{ print $6 }')" ||
 		fail "$2 is not in $1"
 }
 for f in /usr/sbin/daxfsd /usr/bin/daxfs /etc/daxfs/daxfsd.conf \
@@ -85,7 +85,7 @@ done
 	fail "libdaxfs.so.1 does not point at libdaxfs.so.1.0.0"
 [ "$(readlink "$R/usr/lib/$MA/libdaxfs.so")" = libdaxfs.so.1 ] ||
 	fail "libdaxfs.so (the -dev link) does not point at libdaxfs.so.1"
-objdump -p "$R/usr/lib/$MA/libdaxfs.so.1.0.0" | grep -q 'SONAME *libdaxfs.so.1$' ||
+grep -q 'SONAME *libdaxfs.so.1$' <<<"$(objdump -p "$R/usr/lib/$MA/libdaxfs.so.1.0.0")" ||
 	fail "the library's SONAME is not libdaxfs.so.1"
 
 # The control side: conffile, symbols, maintainer scripts.
@@ -112,11 +112,13 @@ grep -q '^ExecStart=/usr/sbin/daxfsd --config /etc/daxfs/daxfsd.conf$' \
 grep -q '^ListenSequentialPacket=/run/daxfs/daxfsd.sock$' "$R/lib/systemd/system/daxfsd.socket" ||
 	fail "the socket unit does not listen on /run/daxfs/daxfsd.sock"
 
-# The programs run from the scratch root, with its library.
+# The programs run from the scratch root, with its library. (Outputs are taken whole before
+# grep -q looks at them: under pipefail, a writer that grep -q leaves early gets SIGPIPE and
+# fails the pipeline even though grep matched.)
 export LD_LIBRARY_PATH=$R/usr/lib/$MA
-"$R/usr/sbin/daxfsd" --version | grep -qx "daxfsd $VERSION" || fail "daxfsd --version"
-"$R/usr/bin/daxfs" --version | grep -qx "daxfs $VERSION" || fail "daxfs --version"
-ldd "$R/usr/bin/daxfs" | grep -q "libdaxfs.so.1 => $R/usr/lib/$MA/libdaxfs.so.1" ||
+grep -qx "daxfsd $VERSION" <<<"$("$R/usr/sbin/daxfsd" --version)" || fail "daxfsd --version"
+grep -qx "daxfs $VERSION" <<<"$("$R/usr/bin/daxfs" --version)" || fail "daxfs --version"
+grep -q "libdaxfs.so.1 => $R/usr/lib/$MA/libdaxfs.so.1" <<<"$(ldd "$R/usr/bin/daxfs")" ||
 	fail "daxfs does not use the packaged libdaxfs"
 "$R/usr/sbin/daxfsd" --config "$R/etc/daxfs/daxfsd.conf" --dump-config >/dev/null ||
 	fail "daxfsd does not accept the packaged daxfsd.conf"
