@@ -612,6 +612,11 @@ void mlog_get_stats(struct mlog *l, struct mlog_stats *st)
 	pthread_mutex_unlock(&l->lock);
 }
 
+uint64_t mlog_area_len(const struct mlog *l)
+{
+	return l->sb.log_len;
+}
+
 void mlog_set_rdonly(struct mlog *l)
 {
 	pthread_mutex_lock(&l->lock);

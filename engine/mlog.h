@@ -95,6 +95,9 @@ const struct fmt_super *mlog_super(const struct mlog *l);
 
 void mlog_get_stats(struct mlog *l, struct mlog_stats *st);
 
+/* mlog_area_len - bytes in each log area: fixed once the log is open, read without a lock. */
+uint64_t mlog_area_len(const struct mlog *l);
+
 /* --- transactions --- */
 
 void mlog_tx_init(struct mlog_tx *tx);

@@ -160,10 +160,10 @@ static void queue_frees(struct ns *ns, struct ns_txctx *tc)
 
 size_t ns_log_essential_keep(struct ns *ns)
 {
-	struct mlog_stats st;
+	/* Once per transaction: from the area's length alone, not the log lock's stats. */
+	uint64_t len = mlog_area_len(ns->log);
 
-	mlog_get_stats(ns->log, &st);
-	return (size_t)MIN(st.area_len / 16, MAX(UINT64_C(64) << 10, st.area_len / 64));
+	return (size_t)MIN(len / 16, MAX(UINT64_C(64) << 10, len / 64));
 }
 
 /* tx_keep - the room @tx must leave free after it, for the tiers of the file comment. */
