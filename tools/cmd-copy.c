@@ -100,6 +100,28 @@ static ssize_t read_chunk(int fd, char *buf)
 }
 
 /*
+ * put_chunk - write what one read_chunk gave (@got) at *@off and move *@off past it.
+ * Return: 1 to go on; 0 at the end of the input; a negative errno, with *@local_side telling
+ * whether it was the read's.
+ */
+static int put_chunk(struct daxfs *fs, uint64_t ino, const char *buf, ssize_t got, uint64_t *off,
+		     bool *local_side, struct progress *pr)
+{
+	int rc;
+
+	if (got <= 0) {
+		*local_side = got < 0;
+		return (int)got;
+	}
+	rc = write_chunk(fs, ino, buf, (size_t)got, *off);
+	if (rc)
+		return rc;
+	*off += (uint64_t)got;
+	progress_update(pr, *off);
+	return 1;
+}
+
+/*
  * Reading ahead. A regular file is read one chunk ahead on a second thread, so that reading
  * the next chunk overlaps the daemon's write and persist of this one: a put of a file costs
  * about the larger of the two rather than their sum. Reading a regular file never blocks
@@ -148,7 +170,8 @@ static void *ahead_main(void *arg)
 static bool copy_in_ahead(struct daxfs *fs, uint64_t ino, int fd, bool *local_side,
 			  struct progress *pr, int *rcp)
 {
-	struct ahead a = {.fd = fd, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct ahead a = {
+		.fd = fd, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 	uint64_t off = 0;
 	pthread_t reader;
 	int rc = 0;
@@ -168,16 +191,9 @@ static bool copy_in_ahead(struct daxfs *fs, uint64_t ino, int fd, bool *local_si
 			pthread_cond_wait(&a.cv, &a.mu);
 		got = a.got[i];
 		pthread_mutex_unlock(&a.mu);
-		if (got <= 0) {
-			rc = (int)got;
-			*local_side = got < 0;
+		rc = put_chunk(fs, ino, a.buf[i], got, &off, local_side, pr);
+		if (rc <= 0)
 			break;
-		}
-		rc = write_chunk(fs, ino, a.buf[i], (size_t)got, off);
-		if (rc)
-			break;
-		off += (uint64_t)got;
-		progress_update(pr, off);
 		pthread_mutex_lock(&a.mu);
 		a.full[i] = false;
 		pthread_cond_broadcast(&a.cv);
@@ -212,20 +228,9 @@ static int copy_in(struct daxfs *fs, uint64_t ino, int fd, bool *local_side, str
 	buf = malloc(CLI_CHUNK);
 	if (!buf)
 		return -ENOMEM;
-	for (;;) {
-		ssize_t got = read_chunk(fd, buf);
-
-		if (got <= 0) {
-			rc = (int)got;
-			*local_side = got < 0;
-			break;
-		}
-		rc = write_chunk(fs, ino, buf, (size_t)got, off);
-		if (rc)
-			break;
-		off += (uint64_t)got;
-		progress_update(pr, off);
-	}
+	do
+		rc = put_chunk(fs, ino, buf, read_chunk(fd, buf), &off, local_side, pr);
+	while (rc > 0);
 	free(buf);
 	return rc;
 }
