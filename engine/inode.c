@@ -214,7 +214,7 @@ static void inode_free_cb(struct rcu_head *head)
 void ns_inode_free(struct ns *ns, struct ns_inode *in)
 {
 	(void)ns;
-	rcu_defer(&in->rcu, inode_free_cb);
+	rcu_defer_free(&in->rcu, inode_free_cb);
 }
 
 static void dirent_free_cb(struct rcu_head *head)
@@ -225,7 +225,7 @@ static void dirent_free_cb(struct rcu_head *head)
 
 void ns_dirent_free(struct ns_dirent *d)
 {
-	rcu_defer(&d->rcu, dirent_free_cb);
+	rcu_defer_free(&d->rcu, dirent_free_cb);
 }
 
 /* --- attributes --- */
@@ -318,7 +318,7 @@ static void xattrs_free_cb(struct rcu_head *head)
 void ns_xattrs_free(struct ns_xattrs *x)
 {
 	if (x)
-		rcu_defer(&x->rcu, xattrs_free_cb);
+		rcu_defer_free(&x->rcu, xattrs_free_cb);
 }
 
 struct ns_xattrs *ns_inode_xattrs(struct ns_inode *in)

@@ -31,7 +31,7 @@ static void rec_free_cb(struct rcu_head *head)
 static void rec_retire(struct rmap *rm, struct rmap_rec *rec)
 {
 	rm->nr_records--;
-	rcu_defer(&rec->rcu, rec_free_cb);
+	rcu_defer_free(&rec->rcu, rec_free_cb);
 }
 
 /* piece_order - order of the largest aligned piece that starts at @b and fits in @n blocks. */

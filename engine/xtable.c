@@ -373,7 +373,7 @@ static void node_free_cb(struct rcu_head *head)
 static void node_retire(struct xtable *xt, struct xt_node *node)
 {
 	nr_nodes_add(xt, -1);
-	rcu_defer(&node->rcu, node_free_cb);
+	rcu_defer_free(&node->rcu, node_free_cb);
 }
 
 /*
