@@ -93,6 +93,16 @@ uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+void *calloc_lines(size_t size)
+{
+	size_t len = ALIGN_UP(size, (size_t)64);
+	void *p = aligned_alloc(64, len);
+
+	if (p)
+		memset(p, 0, len);
+	return p;
+}
+
 uint64_t checksum64(const void *p, size_t len, uint64_t seed)
 {
 	return XXH3_64bits_withSeed(p, len, seed);

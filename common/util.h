@@ -39,6 +39,13 @@ int64_t now_ns(void);
 uint64_t mono_ns(void);
 
 /*
+ * calloc_lines - zeroed memory for one @size-byte struct, starting on a cache line, so that
+ * its CACHE_ALIGNED members (compiler.h) really sit on lines of their own; free() releases
+ * it. Return: the memory, or NULL.
+ */
+void *calloc_lines(size_t size);
+
+/*
  * progress_cb - how a long operation (mkfs, check) tells its caller how far it got:
  * @done of @total units (0: not known) of @phase ("zeroing the log"), the units bytes
  * when @bytes, else things (files).

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <urcu/arch.h>
 
+#include "compiler.h"
 #include "fault.h"
 #include "log.h"
 #include "mlog.h"
@@ -16,28 +18,40 @@
 
 struct mlog {
 	struct region *r;
-	pthread_mutex_t lock; /* the log lock: serialises commits */
-	struct fmt_super sb;  /* the superblock in force */
-	uint64_t tail;	      /* bytes used in the active area */
-	uint64_t reserved;    /* bytes held by transactions not committed yet */
-	uint64_t next_seq;    /* seq of the next record */
-	uint64_t prev_csum;   /* csum of the last record (seed of the next) */
-	uint64_t records;     /* records in the active area */
+	pthread_mutex_t lock CACHE_ALIGNED; /* the log lock: serialises the copies of commits */
+	struct fmt_super sb;		    /* the superblock in force */
+	uint64_t tail;	    /* bytes used in the active area; written under the log lock
+			       * with release stores after the copy, so persist_upto may read it
+			       * without the lock */
+	uint64_t reserved;  /* atomic: bytes held by transactions not committed yet */
+	uint64_t next_seq;  /* seq of the next record */
+	uint64_t prev_csum; /* csum of the last record (seed of the next) */
+	uint64_t records;   /* records in the active area */
 	uint64_t checkpoints;
 	uint64_t torn_bytes;
-	bool rdonly;
+	bool rdonly; /* written under the log lock, read by mlog_reserve_keep without it */
 
 	/*
-	 * Group commit: a commit copies its records under the log lock and persists after
-	 * dropping it, under persist_lock, everything copied so far that is not durable yet.
-	 * Commits that copied while another persisted share the next persist: one flush and
-	 * one fence (one msync on an emulated region) for all of them. The durable part is
-	 * always a prefix of the area, so replay finds them in log order.
-	 * Lock order: persist_lock -> lock.
+	 * Group commit: a commit copies its records under the log lock and, after dropping it,
+	 * persists everything copied so far that is not durable yet (every byte below tail is
+	 * copied): [durable, tail). A commit that a running persist covers (target: the end of
+	 * the furthest persist started) waits for it instead, so commits that copy while
+	 * others persist share the next persist: one flush and one fence (one msync on an
+	 * emulated region) for all of them. At most PERSISTS_AT_ONCE persists run at once (two
+	 * commits on two CPUs need not take turns); a commit that finds them all running and
+	 * none covering it waits for one to end: it spins PERSIST_SPIN_NS, then sleeps on
+	 * wake_cond (a sleep and a wakeup cost more than an msync of a page). The durable part
+	 * is always a prefix of the area (the mark only moves up, to the end of a finished
+	 * persist), so replay finds the records in log order.
 	 */
-	pthread_mutex_t persist_lock;
-	uint64_t durable;  /* under persist_lock: bytes of the active area known durable */
-	uint64_t persists; /* under persist_lock: group persists made */
+	uint64_t durable CACHE_ALIGNED; /* atomic: bytes of the active area known durable */
+	uint64_t target;		/* atomic: the end of the furthest persist started */
+	unsigned persisting;		/* atomic: persists running */
+	unsigned persists_at_once;	/* PERSISTS_AT_ONCE; 1 under persistence tracing,
+					 * whose image copies must not overlap */
+	unsigned sleepers;		/* atomic: commits asleep on wake_cond */
+	pthread_mutex_t wake_lock;	/* a leaf lock, only to sleep on wake_cond */
+	pthread_cond_t wake_cond;
 };
 
 static uint8_t *area(const struct region *r, const struct fmt_super *sb, unsigned which)
@@ -180,6 +194,10 @@ static int format_verify(struct region *r)
 	}
 	return 0;
 }
+
+/* Group commit (struct mlog): persists at once, and how long a commit spins for a slot. */
+#define PERSISTS_AT_ONCE 2
+#define PERSIST_SPIN_NS 10000
 
 /* The log is zeroed in pieces this big, reporting progress after each. */
 #define FORMAT_ZERO_STEP (64ull << 20)
@@ -518,12 +536,21 @@ int mlog_open(struct mlog **out, struct region *r, mlog_apply_fn apply, void *ct
 	int rc;
 
 	*out = NULL;
-	l = calloc(1, sizeof(*l));
+	l = calloc_lines(sizeof(*l));
 	if (!l)
 		return -ENOMEM;
 	l->r = r;
-	pthread_mutex_init(&l->lock, NULL);
-	pthread_mutex_init(&l->persist_lock, NULL);
+	{
+		/* Held for a checksum and a copy: spin a little before sleeping on it. */
+		pthread_mutexattr_t ma;
+
+		pthread_mutexattr_init(&ma);
+		pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+		pthread_mutex_init(&l->lock, &ma);
+		pthread_mutexattr_destroy(&ma);
+	}
+	pthread_mutex_init(&l->wake_lock, NULL);
+	pthread_cond_init(&l->wake_cond, NULL);
 	rc = mlog_probe_report(r, &l->sb);
 	if (rc)
 		goto err_free;
@@ -560,6 +587,8 @@ int mlog_open(struct mlog **out, struct region *r, mlog_apply_fn apply, void *ct
 	}
 	l->tail = end.off;
 	l->durable = end.off;
+	l->target = end.off;
+	l->persists_at_once = region_traced(r) ? 1 : PERSISTS_AT_ONCE;
 	l->next_seq = end.seq;
 	l->prev_csum = end.seed;
 	l->records = end.records;
@@ -578,7 +607,8 @@ int mlog_open(struct mlog **out, struct region *r, mlog_apply_fn apply, void *ct
 
 err_free:
 	pthread_mutex_destroy(&l->lock);
-	pthread_mutex_destroy(&l->persist_lock);
+	pthread_mutex_destroy(&l->wake_lock);
+	pthread_cond_destroy(&l->wake_cond);
 	free(l);
 	return rc;
 }
@@ -590,7 +620,8 @@ void mlog_close(struct mlog **lp)
 	if (!l)
 		return;
 	pthread_mutex_destroy(&l->lock);
-	pthread_mutex_destroy(&l->persist_lock);
+	pthread_mutex_destroy(&l->wake_lock);
+	pthread_cond_destroy(&l->wake_cond);
 	free(l);
 	*lp = NULL;
 }
@@ -620,7 +651,7 @@ uint64_t mlog_area_len(const struct mlog *l)
 void mlog_set_rdonly(struct mlog *l)
 {
 	pthread_mutex_lock(&l->lock);
-	l->rdonly = true;
+	__atomic_store_n(&l->rdonly, true, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -674,26 +705,35 @@ void *mlog_tx_add(struct mlog_tx *tx, unsigned type, size_t plen)
 	return h + 1;
 }
 
+int mlog_reserve_keep(struct mlog *l, size_t bytes, size_t keep)
+{
+	uint64_t reserved, tail;
+
+	/*
+	 * Without the log lock. mlog_commit moves tail on before it gives the reservation back,
+	 * so a reserved read here is never older than the tail read after it: the room seen
+	 * can be less than there is (a commit in between), never more.
+	 */
+	reserved = __atomic_load_n(&l->reserved, __ATOMIC_ACQUIRE);
+	do {
+		if (__atomic_load_n(&l->rdonly, __ATOMIC_ACQUIRE))
+			return -EROFS;
+		tail = __atomic_load_n(&l->tail, __ATOMIC_ACQUIRE);
+		if (bytes + keep > l->sb.log_len - tail - reserved)
+			return -ENOSPC;
+	} while (!__atomic_compare_exchange_n(&l->reserved, &reserved, reserved + bytes, false,
+					      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	return 0;
+}
+
 int mlog_reserve(struct mlog *l, size_t bytes)
 {
-	int rc = 0;
-
-	pthread_mutex_lock(&l->lock);
-	if (l->rdonly)
-		rc = -EROFS;
-	else if (bytes > l->sb.log_len - l->tail - l->reserved)
-		rc = -ENOSPC;
-	else
-		l->reserved += bytes;
-	pthread_mutex_unlock(&l->lock);
-	return rc;
+	return mlog_reserve_keep(l, bytes, 0);
 }
 
 void mlog_unreserve(struct mlog *l, size_t bytes)
 {
-	pthread_mutex_lock(&l->lock);
-	l->reserved -= bytes;
-	pthread_mutex_unlock(&l->lock);
+	__atomic_sub_fetch(&l->reserved, bytes, __ATOMIC_RELEASE);
 }
 
 /* seal - fill seq, flags and chained checksums of @n bytes of records in @buf. */
@@ -713,25 +753,78 @@ static uint64_t seal(uint8_t *buf, size_t n, uint64_t seq, uint64_t seed, bool e
 	return seed;
 }
 
+/* atomic_max - raise *@p to @v unless it is higher already. */
+static void atomic_max(uint64_t *p, uint64_t v)
+{
+	uint64_t cur = __atomic_load_n(p, __ATOMIC_SEQ_CST);
+
+	while (cur < v &&
+	       !__atomic_compare_exchange_n(p, &cur, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		;
+}
+
+/*
+ * persist_turn - whether a commit that ends at @end is done (true, *@slot false: another
+ * persist covered it) or may persist now (true, *@slot true: it took a slot); false: wait.
+ */
+static bool persist_turn(struct mlog *l, uint64_t end, bool *slot)
+{
+	*slot = false;
+	if (__atomic_load_n(&l->durable, __ATOMIC_SEQ_CST) >= end)
+		return true;
+	if (__atomic_load_n(&l->target, __ATOMIC_SEQ_CST) >= end)
+		return false; /* a running persist covers it */
+	if (__atomic_fetch_add(&l->persisting, 1, __ATOMIC_SEQ_CST) < l->persists_at_once) {
+		*slot = true;
+		return true;
+	}
+	__atomic_fetch_sub(&l->persisting, 1, __ATOMIC_SEQ_CST);
+	return false;
+}
+
 /*
  * persist_upto - make the active area durable at least to @end (a commit's last byte):
- * either another commit's persist covered it already, or this one persists everything
- * copied so far. Locking: takes persist_lock, then the log lock for a moment.
+ * wait for a running persist that covers it, or persist everything copied so far.
+ * Locking: none held; may sleep on wake_lock/wake_cond until a persist ends (struct mlog).
  */
 static void persist_upto(struct mlog *l, uint8_t *base, uint64_t end)
 {
-	uint64_t to;
+	uint64_t from, to, until = 0;
+	bool slot;
 
-	pthread_mutex_lock(&l->persist_lock);
-	if (l->durable < end) {
-		pthread_mutex_lock(&l->lock);
-		to = l->tail;
-		pthread_mutex_unlock(&l->lock);
-		region_persist(l->r, base + l->durable, to - l->durable);
-		l->durable = to;
-		l->persists++;
+	for (unsigned i = 1; !persist_turn(l, end, &slot); i++) {
+		if (i % 32 == 0) {
+			if (!until) {
+				until = mono_ns() + PERSIST_SPIN_NS;
+			} else if (mono_ns() > until) {
+				/* Dekker with the end of a persist: sleepers, then the check. */
+				__atomic_fetch_add(&l->sleepers, 1, __ATOMIC_SEQ_CST);
+				pthread_mutex_lock(&l->wake_lock);
+				while (!persist_turn(l, end, &slot))
+					pthread_cond_wait(&l->wake_cond, &l->wake_lock);
+				pthread_mutex_unlock(&l->wake_lock);
+				__atomic_fetch_sub(&l->sleepers, 1, __ATOMIC_SEQ_CST);
+				break;
+			}
+		}
+		caa_cpu_relax();
 	}
-	pthread_mutex_unlock(&l->persist_lock);
+	if (!slot)
+		return;
+	/* Every byte below tail is copied: mlog_commit moves it on after the copy. */
+	to = __atomic_load_n(&l->tail, __ATOMIC_ACQUIRE);
+	atomic_max(&l->target, to);
+	/* Waiters that target covers now count on this persist: make all of it durable. */
+	from = __atomic_load_n(&l->durable, __ATOMIC_SEQ_CST);
+	if (from < to)
+		region_persist(l->r, base + from, to - from);
+	atomic_max(&l->durable, to);
+	__atomic_fetch_sub(&l->persisting, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&l->sleepers, __ATOMIC_SEQ_CST)) {
+		pthread_mutex_lock(&l->wake_lock);
+		pthread_cond_broadcast(&l->wake_cond);
+		pthread_mutex_unlock(&l->wake_lock);
+	}
 }
 
 int mlog_commit(struct mlog *l, struct mlog_tx *tx)
@@ -745,8 +838,8 @@ int mlog_commit(struct mlog *l, struct mlog_tx *tx)
 	if (tx->used == 0)
 		return 0;
 	pthread_mutex_lock(&l->lock);
-	l->reserved -= tx->used;
 	if (l->rdonly) {
+		__atomic_sub_fetch(&l->reserved, tx->used, __ATOMIC_RELEASE);
 		rc = -EROFS;
 		goto out;
 	}
@@ -760,8 +853,10 @@ int mlog_commit(struct mlog *l, struct mlog_tx *tx)
 	}
 	/* The stores only: persist_upto writes them back, with whatever others copied. */
 	region_memcpy(l->r, dst, tx->buf, tx->used, REGION_NOFLUSH);
-	l->tail += tx->used;
-	end = l->tail;
+	end = l->tail + tx->used;
+	__atomic_store_n(&l->tail, end, __ATOMIC_RELEASE);
+	/* After tail (see mlog_reserve_keep). */
+	__atomic_sub_fetch(&l->reserved, tx->used, __ATOMIC_RELEASE);
 	l->next_seq += tx->nrecs;
 	l->records += tx->nrecs;
 out:
@@ -836,7 +931,6 @@ int mlog_snap_commit(struct mlog_snap *s, uint64_t next_ino)
 		return s->err;
 	region_drain(l->r);
 	fault_at(FAULT_CHECKPOINT_SNAP);
-	pthread_mutex_lock(&l->persist_lock);
 	pthread_mutex_lock(&l->lock);
 	l->sb.log_active = !l->sb.log_active;
 	l->sb.log_seq = l->next_seq;
@@ -844,14 +938,15 @@ int mlog_snap_commit(struct mlog_snap *s, uint64_t next_ino)
 	l->sb.next_ino = next_ino;
 	l->sb.incompat |= s->incompat;
 	super_write(l->r, &l->sb);
-	l->tail = s->off;
-	l->durable = s->off; /* drained above; no commit is open (the tx lock) */
+	__atomic_store_n(&l->tail, s->off, __ATOMIC_RELEASE);
+	/* drained above; no commit is open (the tx lock) */
+	__atomic_store_n(&l->durable, s->off, __ATOMIC_RELEASE);
+	__atomic_store_n(&l->target, s->off, __ATOMIC_RELEASE);
 	l->next_seq = s->seq;
 	l->prev_csum = s->prev;
 	l->records = s->records;
 	l->checkpoints++;
 	pthread_mutex_unlock(&l->lock);
-	pthread_mutex_unlock(&l->persist_lock);
 	hist_observe(&stats_checkpoint_hist, mono_ns() - s->start_ns);
 	return 0;
 }

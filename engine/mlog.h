@@ -117,12 +117,14 @@ static inline size_t mlog_tx_bytes(const struct mlog_tx *tx)
 }
 
 /*
- * mlog_reserve - hold @bytes of the active area for a transaction about to commit, so
- * concurrent transactions cannot take its room. mlog_commit() consumes the reservation;
- * mlog_unreserve() gives it back when the transaction is abandoned.
+ * mlog_reserve_keep - hold @bytes of the active area for a transaction about to commit, so
+ * concurrent transactions cannot take its room, provided @keep more bytes stay free after
+ * them. mlog_commit() consumes the reservation; mlog_unreserve() gives it back when the
+ * transaction is abandoned. mlog_reserve() is the same with @keep 0.
  * Locking: takes the log lock.
  * Return: 0, or -ENOSPC when the area has no such room (checkpoint, then retry).
  */
+int mlog_reserve_keep(struct mlog *l, size_t bytes, size_t keep);
 int mlog_reserve(struct mlog *l, size_t bytes);
 void mlog_unreserve(struct mlog *l, size_t bytes);
 

@@ -35,7 +35,7 @@ static uint64_t count_orphans(struct ns *ns);
 
 static int ns_alloc_struct(struct ns **out, struct region *r)
 {
-	struct ns *ns = calloc(1, sizeof(*ns));
+	struct ns *ns = calloc_lines(sizeof(*ns));
 	pthread_rwlockattr_t attr;
 
 	if (!ns)

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 
 #include "blockmap.h"
+#include "compiler.h"
 #include "namespace.h"
 #include "rcu.h"
 #include "wait.h"
@@ -227,18 +228,19 @@ struct ns {
 	/* inode.c */
 	struct cds_lfht *inodes;  /* ino -> struct ns_inode */
 	struct cds_lfht *dirents; /* (dir, name) -> struct ns_dirent */
-	uint64_t next_ino;	  /* atomic: the next inode number to hand out */
-	uint64_t nr_inodes;	  /* atomic */
 	uint64_t orphans;	  /* set at mount */
+	/* Every create and unlink writes these: a line of their own (CACHE_ALIGNED). */
+	uint64_t next_ino CACHE_ALIGNED; /* atomic: the next inode number to hand out */
+	uint64_t nr_inodes;		 /* atomic */
 
 	/* names.c: cross-directory renames, so that no directory moves below itself. */
-	pthread_mutex_t rename_lock;
+	pthread_mutex_t rename_lock CACHE_ALIGNED;
 
 	/* nsapply.c */
 	struct rmap rmap;
-	pthread_mutex_t poison_lock; /* orders quarantine against rmap changes */
-	uint64_t max_ino;	     /* atomic: the largest inode number applied */
-	ns_damage_fn damage;	     /* check mode */
+	pthread_mutex_t poison_lock;	/* orders quarantine against rmap changes */
+	uint64_t max_ino CACHE_ALIGNED; /* atomic: the largest inode number applied */
+	ns_damage_fn damage;		/* check mode */
 	void *damage_ctx;
 	uint64_t damage_count;
 	uint64_t cur_seq; /* seq of the record being replayed (messages) */
@@ -255,8 +257,9 @@ struct ns {
 	size_t nbad_pages, cap_bad_pages;
 
 	/* tx.c */
-	pthread_rwlock_t txlock; /* shared: a transaction; exclusive: a checkpoint */
-	uint64_t frees_pending;	 /* atomic: freed blocks waiting for a grace period */
+	/* shared: a transaction; exclusive: a checkpoint. Written by every transaction. */
+	pthread_rwlock_t txlock CACHE_ALIGNED;
+	uint64_t frees_pending CACHE_ALIGNED; /* atomic: freed blocks waiting for a grace period */
 	int failed;		 /* atomic: a transaction could not be applied: read-only */
 	uint64_t reserve_blocks; /* blocks only reserve-holders may use (access.h) */
 	uint64_t reserve_log;	 /* log bytes only reserve-holders may use */

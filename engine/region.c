@@ -31,6 +31,7 @@
 #include "fault.h"
 #include "log.h"
 #include "sigbus.h"
+#include "compiler.h"
 #include "util.h"
 
 /* Persistence tracing copies whole cache lines: what one flush instruction writes back. */
@@ -59,7 +60,8 @@ struct region {
 	uint64_t *sim_bad; /* atomic: simulated media errors, one bit per block (or NULL) */
 	bool paged;	   /* page granularity: a flush is an msync, deferred to the drain */
 	bool written;	   /* paged, on a file system that writes pages back: stores by pwrite */
-	uint64_t msyncs;   /* atomic: flushes made (msync calls on a paged region) */
+	/* atomic: flushes made (msync calls on a paged region); off the read-only fields' line */
+	uint64_t msyncs CACHE_ALIGNED;
 };
 
 /*
@@ -135,6 +137,11 @@ static void dirty_write_back(void)
 	for (unsigned i = 0; i < ndirty; i++)
 		msync_range(dirty[i].r, dirty[i].lo, dirty[i].hi);
 	ndirty = 0;
+}
+
+bool region_traced(const struct region *r)
+{
+	return r->trace != NULL;
 }
 
 uint64_t region_msyncs(const struct region *r)
@@ -471,7 +478,7 @@ int region_open(struct region **out, const char *path, enum region_kind kind, un
 		log_err("region %s: unknown region kind %d", path, (int)kind);
 		return -EINVAL;
 	}
-	r = calloc(1, sizeof(*r));
+	r = calloc_lines(sizeof(*r));
 	if (!r) {
 		log_err("region %s: out of memory", path);
 		return -ENOMEM;

@@ -110,6 +110,9 @@ void region_memset(const struct region *r, void *dst, int c, size_t len, unsigne
  */
 int region_trace_start(struct region *r, const char *image);
 
+/* region_traced - whether persistence tracing is on (fixed once other threads use @r). */
+bool region_traced(const struct region *r);
+
 /* region_at - address of @offset bytes into the region (no check; callers validate). */
 static inline void *region_at(const struct region *r, uint64_t offset)
 {

@@ -196,11 +196,7 @@ static size_t tx_keep(struct ns *ns, const struct ns_cred *cred, const struct ml
 /* tx_reserve - mlog_reserve @tx's bytes, provided @keep more bytes stay free after them. */
 static int tx_reserve(struct ns *ns, const struct mlog_tx *tx, size_t keep)
 {
-	int rc = mlog_reserve(ns->log, mlog_tx_bytes(tx) + keep);
-
-	if (rc == 0 && keep)
-		mlog_unreserve(ns->log, keep);
-	return rc;
+	return mlog_reserve_keep(ns->log, mlog_tx_bytes(tx), keep);
 }
 
 /*
