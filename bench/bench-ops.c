@@ -222,6 +222,9 @@ int main(int argc, char **argv)
 		for (int r = 0; r < o.reps; r++) {
 			v1[r] = run_scale(ns, dirs, 1);
 			v2[r] = run_scale(ns, dirs, 2);
+			/* Shown each: the figure moves in phases (bench/README.md). */
+			bench_note("2 threads, repetition %d: %.0f and %.0f pairs/s, %.2fx", r,
+				   v1[r], v2[r], v2[r] / v1[r]);
 		}
 		ns_statfs(ns, &st);
 		bench_note("log checkpoints during the runs: %" PRIu64, st.checkpoints);
