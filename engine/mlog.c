@@ -23,7 +23,8 @@ struct mlog {
 	uint64_t tail;	    /* bytes used in the active area; written under the log lock
 			       * with release stores after the copy, so persist_upto may read it
 			       * without the lock */
-	uint64_t reserved;  /* atomic: bytes held by transactions not committed yet */
+	uint64_t claimed;   /* atomic: bytes of the active area taken: tail, plus the
+			     * reservations of transactions not committed yet */
 	uint64_t next_seq;  /* seq of the next record */
 	uint64_t prev_csum; /* csum of the last record (seed of the next) */
 	uint64_t records;   /* records in the active area */
@@ -586,6 +587,7 @@ int mlog_open(struct mlog **out, struct region *r, mlog_apply_fn apply, void *ct
 		goto err_free;
 	}
 	l->tail = end.off;
+	l->claimed = end.off;
 	l->durable = end.off;
 	l->target = end.off;
 	l->persists_at_once = region_traced(r) ? 1 : PERSISTS_AT_ONCE;
@@ -707,21 +709,18 @@ void *mlog_tx_add(struct mlog_tx *tx, unsigned type, size_t plen)
 
 int mlog_reserve_keep(struct mlog *l, size_t bytes, size_t keep)
 {
-	uint64_t reserved, tail;
+	uint64_t claimed = __atomic_load_n(&l->claimed, __ATOMIC_ACQUIRE);
 
 	/*
-	 * Without the log lock. mlog_commit moves tail on before it gives the reservation back,
-	 * so a reserved read here is never older than the tail read after it: the room seen
-	 * can be less than there is (a commit in between), never more.
+	 * Without the log lock: one compare-and-swap on the one count of bytes taken. A commit
+	 * turns its reservation into tail without changing the count.
 	 */
-	reserved = __atomic_load_n(&l->reserved, __ATOMIC_ACQUIRE);
 	do {
 		if (__atomic_load_n(&l->rdonly, __ATOMIC_ACQUIRE))
 			return -EROFS;
-		tail = __atomic_load_n(&l->tail, __ATOMIC_ACQUIRE);
-		if (bytes + keep > l->sb.log_len - tail - reserved)
+		if (bytes + keep > l->sb.log_len - claimed)
 			return -ENOSPC;
-	} while (!__atomic_compare_exchange_n(&l->reserved, &reserved, reserved + bytes, false,
+	} while (!__atomic_compare_exchange_n(&l->claimed, &claimed, claimed + bytes, false,
 					      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
 	return 0;
 }
@@ -733,7 +732,7 @@ int mlog_reserve(struct mlog *l, size_t bytes)
 
 void mlog_unreserve(struct mlog *l, size_t bytes)
 {
-	__atomic_sub_fetch(&l->reserved, bytes, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&l->claimed, bytes, __ATOMIC_RELEASE);
 }
 
 /* seal - fill seq, flags and chained checksums of @n bytes of records in @buf. */
@@ -839,7 +838,7 @@ int mlog_commit(struct mlog *l, struct mlog_tx *tx)
 		return 0;
 	pthread_mutex_lock(&l->lock);
 	if (l->rdonly) {
-		__atomic_sub_fetch(&l->reserved, tx->used, __ATOMIC_RELEASE);
+		__atomic_sub_fetch(&l->claimed, tx->used, __ATOMIC_RELEASE);
 		rc = -EROFS;
 		goto out;
 	}
@@ -855,8 +854,6 @@ int mlog_commit(struct mlog *l, struct mlog_tx *tx)
 	region_memcpy(l->r, dst, tx->buf, tx->used, REGION_NOFLUSH);
 	end = l->tail + tx->used;
 	__atomic_store_n(&l->tail, end, __ATOMIC_RELEASE);
-	/* After tail (see mlog_reserve_keep). */
-	__atomic_sub_fetch(&l->reserved, tx->used, __ATOMIC_RELEASE);
 	l->next_seq += tx->nrecs;
 	l->records += tx->nrecs;
 out:
@@ -938,6 +935,8 @@ int mlog_snap_commit(struct mlog_snap *s, uint64_t next_ino)
 	l->sb.next_ino = next_ino;
 	l->sb.incompat |= s->incompat;
 	super_write(l->r, &l->sb);
+	/* The area changes; reservations, if any, stay taken in the new one. */
+	__atomic_add_fetch(&l->claimed, s->off - l->tail, __ATOMIC_ACQ_REL);
 	__atomic_store_n(&l->tail, s->off, __ATOMIC_RELEASE);
 	/* drained above; no commit is open (the tx lock) */
 	__atomic_store_n(&l->durable, s->off, __ATOMIC_RELEASE);
