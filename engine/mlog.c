@@ -773,6 +773,9 @@ static bool persist_turn(struct mlog *l, uint64_t end, bool *slot)
 		return true;
 	if (__atomic_load_n(&l->target, __ATOMIC_SEQ_CST) >= end)
 		return false; /* a running persist covers it */
+	/* Read first: a waiter spins here, and must not write the line at every turn. */
+	if (__atomic_load_n(&l->persisting, __ATOMIC_SEQ_CST) >= l->persists_at_once)
+		return false;
 	if (__atomic_fetch_add(&l->persisting, 1, __ATOMIC_SEQ_CST) < l->persists_at_once) {
 		*slot = true;
 		return true;
