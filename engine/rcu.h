@@ -91,7 +91,7 @@ static inline void rcu_defer(struct rcu_head *head, void (*cb)(struct rcu_head *
  * On a thread that is online, callbacks gather in a batch of the thread's own; a full batch
  * waits for its grace period with one call_rcu, and the thread runs it itself on a later
  * rcu_defer_free(). So the memory goes back to the allocator of the thread that took it,
- * without a cross-thread free per object (issue 13: that cost a quarter of a CPU per thread
+ * without a cross-thread free per object (issue 13: that cost a third of a CPU per thread
  * making files). rcu_thread_offline() hands what is left to liburcu's thread;
  * rcu_barrier_all() covers the calling thread's batches, and other threads' frees may run
  * later than it returns (they are memory only).
@@ -118,6 +118,11 @@ static inline void rcu_cb_end(void)
 #endif
 }
 
+/*
+ * rcu_local_submit / rcu_local_reclaim - the calling thread's batches (rcu.c): submit the
+ * open one for its grace period; run those whose grace period has ended. For
+ * rcu_barrier_all(); no-ops on a thread that is not online.
+ */
 void rcu_local_submit(void);
 void rcu_local_reclaim(void);
 

@@ -27,11 +27,11 @@
 
 #include <sys/syscall.h>
 
+#include "compiler.h"
 #include "config.h"
 #include "fault.h"
 #include "log.h"
 #include "sigbus.h"
-#include "compiler.h"
 #include "util.h"
 
 /* Persistence tracing copies whole cache lines: what one flush instruction writes back. */
