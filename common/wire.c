@@ -51,6 +51,7 @@ _Static_assert(sizeof(struct wire_ack) == 16, "ack is 16 bytes");
 _Static_assert(sizeof(struct wire_mount) == 16 && offsetof(struct wire_mount, data) == 16,
 	       "mount body is 16 bytes");
 _Static_assert(sizeof(struct wire_stats_reply) == 16, "stats reply is 16 bytes");
+_Static_assert(sizeof(struct wire_replica_reply) == 368, "replica reply is 368 bytes");
 _Static_assert(sizeof(struct wire_scrub_range) == 16, "scrub range is 16 bytes");
 _Static_assert(sizeof(struct wire_scrub_range_reply) == 56, "scrub range reply is 56 bytes");
 _Static_assert(WIRE_MSG_MAX >= sizeof(struct wire_hdr) + sizeof(struct wire_map_reply) +
@@ -106,6 +107,7 @@ static const struct op_info ops[WIRE_OP_MAX] = {
 				sizeof(struct wire_reply)},
 	[WIRE_INJECT] = {"INJECT", sizeof(struct wire_inject), sizeof(struct wire_inject_reply)},
 	[WIRE_STATS] = {"STATS", 0, sizeof(struct wire_stats_reply)},
+	[WIRE_REPLICA] = {"REPLICA", 0, sizeof(struct wire_replica_reply)},
 	[WIRE_SCRUB_RANGE] = {"SCRUB_RANGE", sizeof(struct wire_scrub_range),
 			      sizeof(struct wire_scrub_range_reply)},
 	[WIRE_BADBLOCK_CLEAR] = {"BADBLOCK_CLEAR", sizeof(struct wire_badblock_clear),
@@ -532,7 +534,7 @@ static int decode_body(const uint8_t *buf, size_t len, struct wire_req *out)
 			return -EBADMSG;
 		break;
 	}
-	default: /* STATFS, GETATTR, FSYNC, UNMAP, ACK, EXTENTS, BADBLOCKS, SCRUB, STATS */
+	default: /* STATFS, GETATTR, FSYNC, UNMAP, ACK, EXTENTS, BADBLOCKS, SCRUB, STATS, REPLICA */
 		break;
 	}
 	return len == end ? 0 : -EBADMSG;
@@ -724,6 +726,15 @@ static int decode_reply_tail(const uint8_t *buf, size_t len, unsigned op, uint16
 
 		memcpy(&r, body, sizeof(r));
 		if (r.len > WIRE_SHM_SIZE || (r.r.status == 0 && !(flags & WIRE_F_SHM)))
+			return -EBADMSG;
+		break;
+	}
+	case WIRE_REPLICA: {
+		struct wire_replica_reply r;
+
+		memcpy(&r, body, sizeof(r));
+		if (r.state > WIRE_REPLICA_DEGRADED || r.synced > r.size ||
+		    !memchr(r.path, '\0', sizeof(r.path)) || !memchr(r.why, '\0', sizeof(r.why)))
 			return -EBADMSG;
 		break;
 	}

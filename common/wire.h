@@ -64,7 +64,8 @@ enum wire_op {
 	/* 35..39: free; numbers no op has are unknown (EPROTO). */
 	WIRE_STATS = 40,       /* the daemon's metrics, OpenMetrics text in the shared buffer */
 	WIRE_SCRUB_RANGE = 41, /* SCRUB of a range of the data area, for progress */
-	WIRE_OP_MAX = 42,      /* one past the highest op number */
+	WIRE_REPLICA = 42,     /* the replica's state (DESIGN §13) */
+	WIRE_OP_MAX = 43,      /* one past the highest op number */
 
 	WIRE_REPLY = 0x100, /* a reply: header op is WIRE_REPLY | request op */
 
@@ -333,6 +334,23 @@ struct wire_inject_reply {
 struct wire_stats_reply {
 	struct wire_reply r;
 	uint64_t len; /* bytes of OpenMetrics text at offset 0 of the shared buffer */
+};
+
+/* REPLICA: no body. */
+#define WIRE_REPLICA_NONE 0
+#define WIRE_REPLICA_INSYNC 1
+#define WIRE_REPLICA_RESYNCING 2
+#define WIRE_REPLICA_DEGRADED 3
+#define WIRE_REPLICA_TEXT 160 /* path and why: NUL-terminated within it */
+struct wire_replica_reply {
+	struct wire_reply r;
+	uint32_t state; /* WIRE_REPLICA_* */
+	uint32_t pad;
+	uint64_t synced, size; /* bytes of the replica that hold the region's; of the region */
+	uint64_t reads;	       /* blocks read from the replica in place of poisoned ones */
+	uint64_t repaired;     /* blocks of the region repaired from it */
+	char path[WIRE_REPLICA_TEXT];
+	char why[WIRE_REPLICA_TEXT];
 };
 
 /*

@@ -34,6 +34,7 @@ enum cfg_key {
 	/* [region NAME] */
 	CFG_PATH,
 	CFG_KIND,
+	CFG_REPLICA,
 	CFG_SIZE,
 	CFG_MAP_USERS,
 	CFG_MAP_GROUPS,

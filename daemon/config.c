@@ -117,6 +117,10 @@ static const struct cfg_def defs[CFG_NKEYS] = {
 	[CFG_KIND] = {"kind", "--kind", "KIND", SEC_REGION, T_KIND, "auto", 0, 0, false,
 		      "what the region must be: devdax, fsdax, emulated, or auto (decide from "
 		      "the path)"},
+	[CFG_REPLICA] = {"replica", "--replica", "PATH", SEC_REGION, T_PATH, NULL, 0, 0, false,
+			 "a replica of the region, of the same size and kind: every write reaches "
+			 "both, and a block poisoned in one is read and repaired from the other "
+			 "(a new one is copied in the background; unset: none)"},
 	[CFG_SIZE] = {"size", NULL, NULL, SEC_REGION, T_SIZE, NULL, 0, 0, false,
 		      "size of an emulated region, for the tools that create it ('daxfs mkfs "
 		      "--size'); checked here, not used by daxfsd"},

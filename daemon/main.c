@@ -766,6 +766,7 @@ int main(int argc, char **argv)
 	mo.kind = (enum region_kind)cfg_num(&d.cfg, CFG_KIND);
 	mo.reserve_pct = (unsigned)cfg_num(&d.cfg, CFG_RESERVE_PERCENT);
 	mo.trace_image = cfg_str(&d.cfg, CFG_PERSIST_TRACE);
+	mo.replica = cfg_str(&d.cfg, CFG_REPLICA);
 	if (mo.trace_image && !cfg_num(&d.cfg, CFG_FAULT_INJECTION)) {
 		fprintf(stderr, "daxfsd: persist_trace (--persist-trace) needs fault injection "
 				"(--fault-injection)\n");

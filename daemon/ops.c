@@ -31,6 +31,7 @@
 #include "ops.h"
 #include "poison.h"
 #include "region.h"
+#include "replica.h"
 #include "rings.h"
 #include "server.h"
 #include "session.h"
@@ -148,6 +149,31 @@ static int op_statfs(struct op *op)
 	r.kind = (uint32_t)region_kind(ns_region(op->ns));
 	r.granularity = wire_granularity(region_granularity(ns_region(op->ns)));
 	r.alignment = region_alignment(ns_region(op->ns));
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	return op->m->err;
+}
+
+/* op_replica - the replica's state, for every client (as STATFS). */
+static int op_replica(struct op *op)
+{
+	static const uint32_t state[] = {
+		[REPLICA_NONE] = WIRE_REPLICA_NONE,
+		[REPLICA_INSYNC] = WIRE_REPLICA_INSYNC,
+		[REPLICA_RESYNCING] = WIRE_REPLICA_RESYNCING,
+		[REPLICA_DEGRADED] = WIRE_REPLICA_DEGRADED,
+	};
+	struct wire_replica_reply r;
+	struct replica_info info;
+
+	memset(&r, 0, sizeof(r));
+	replica_get_info(op->ns, &info);
+	r.state = state[info.status];
+	r.synced = info.synced;
+	r.size = info.size;
+	r.reads = info.reads;
+	r.repaired = info.repaired;
+	snprintf(r.path, sizeof(r.path), "%s", info.path);
+	snprintf(r.why, sizeof(r.why), "%s", info.why);
 	wire_msg_put(op->m, &r, sizeof(r), false);
 	return op->m->err;
 }
@@ -1183,6 +1209,7 @@ static const op_fn op_table[WIRE_OP_MAX] = {
 	[WIRE_INJECT] = op_inject,
 	[WIRE_POISON_REPORT] = op_poison_report,
 	[WIRE_STATS] = op_stats,
+	[WIRE_REPLICA] = op_replica,
 	[WIRE_SCRUB_RANGE] = op_scrub_range,
 	[WIRE_BADBLOCK_CLEAR] = op_badblock_clear,
 	[WIRE_MOUNT] = op_mount,

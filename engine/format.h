@@ -34,9 +34,22 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the on-media format i
  * through the incompat flag, naming it.
  */
 #define FMT_INCOMPAT_POSIX (UINT64_C(1) << 0)
+/*
+ * FMT_INCOMPAT_REPLICA (format version 3: version 2 with a replica, DESIGN §13): the region
+ * has a replica that every write must reach too, so code that cannot keep it current must
+ * not write the region. The superblock's `replica` field says how the pair was left.
+ */
+#define FMT_INCOMPAT_REPLICA (UINT64_C(1) << 1)
 #define FMT_COMPAT_KNOWN UINT64_C(0)
 #define FMT_RO_COMPAT_KNOWN UINT64_C(0)
-#define FMT_INCOMPAT_KNOWN FMT_INCOMPAT_POSIX
+#define FMT_INCOMPAT_KNOWN (FMT_INCOMPAT_POSIX | FMT_INCOMPAT_REPLICA)
+
+/* fmt_super.replica, with FMT_INCOMPAT_REPLICA (0 without it). */
+enum fmt_replica_state {
+	FMT_REPLICA_NONE = 0,
+	FMT_REPLICA_CLEAN = 1, /* the daemon stopped with both copies equal */
+	FMT_REPLICA_OPEN = 2,  /* in use, or stopped otherwise: the next start resyncs */
+};
 
 struct fmt_super {
 	uint64_t magic;
@@ -60,7 +73,8 @@ struct fmt_super {
 	uint64_t log_seed;
 	uint64_t next_ino;
 	int64_t mkfs_time;
-	uint64_t reserved[11];
+	uint64_t replica; /* enum fmt_replica_state (format version 3) */
+	uint64_t reserved[10];
 	uint64_t csum;
 };
 _Static_assert(sizeof(struct fmt_super) == FMT_SUPER_SIZE, "superblock is 256 bytes");

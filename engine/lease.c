@@ -398,6 +398,24 @@ static void notify_poison(struct ns *ns, struct ns_inode *in, uint64_t index)
 					   FMT_BLOCK_SIZE, NULL, 0});
 }
 
+void ns_grants_repaired(struct ns *ns, struct ns_inode *in, uint64_t index)
+{
+	struct ns_grant *g;
+
+	pthread_mutex_lock(&ns->grant_lock);
+	cds_list_for_each_entry (g, &in->grants, node) {
+		if (!g->expired && overlaps(g, index, 1)) {
+			/* A notice, not a break: no new generation, nothing waits for the ack. */
+			in_callback = ns;
+			g->ops->invalidate(g->holder, g, in->ino, index, 1, g->wait_gen);
+			in_callback = NULL;
+		}
+	}
+	pthread_mutex_unlock(&ns->grant_lock);
+	ns_observe(ns, &(struct ns_change){NS_CHANGE_POISON, NULL, in->ino, index * FMT_BLOCK_SIZE,
+					   FMT_BLOCK_SIZE, NULL, 0});
+}
+
 void ns_lease_register(struct ns *ns)
 {
 	ns->hooks.page_poisoned = notify_poison;

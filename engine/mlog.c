@@ -215,6 +215,11 @@ int mlog_format(struct region *r, uint64_t log_len, const struct fmt_inode *root
 	sb.version = FMT_VERSION;
 	sb.sb_size = FMT_SUPER_SIZE;
 	sb.incompat = FMT_INCOMPAT_POSIX; /* format version 2 */
+	if (region_mirror(r)) {
+		/* Formatted as a pair: every byte written here reaches both (version 3). */
+		sb.incompat |= FMT_INCOMPAT_REPLICA;
+		sb.replica = FMT_REPLICA_CLEAN;
+	}
 	if (getrandom(sb.uuid, sizeof(sb.uuid), 0) != sizeof(sb.uuid))
 		return -EIO;
 	rc = fmt_geometry(&sb, region_size(r), log_len);
@@ -920,6 +925,21 @@ int mlog_snap_add(struct mlog_snap *s, unsigned type, const void *payload, size_
 	s->off += len;
 	s->seq++;
 	s->records++;
+	return 0;
+}
+
+int mlog_set_replica(struct mlog *l, enum fmt_replica_state state)
+{
+	if (l->rdonly)
+		return -EROFS;
+	pthread_mutex_lock(&l->lock);
+	l->sb.replica = state;
+	if (state == FMT_REPLICA_NONE)
+		l->sb.incompat &= ~FMT_INCOMPAT_REPLICA;
+	else
+		l->sb.incompat |= FMT_INCOMPAT_REPLICA;
+	super_write(l->r, &l->sb);
+	pthread_mutex_unlock(&l->lock);
 	return 0;
 }
 

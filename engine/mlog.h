@@ -175,6 +175,16 @@ int mlog_snap_commit(struct mlog_snap *s, uint64_t next_ino);
 void mlog_set_rdonly(struct mlog *l);
 
 /*
+ * mlog_set_replica - record in both superblocks how the region's replica stands: with a
+ * state other than FMT_REPLICA_NONE the region takes FMT_INCOMPAT_REPLICA (format version
+ * 3), with NONE it drops it. Persisted before it returns (on the replica too, once the
+ * region mirrors to it).
+ * Context: any thread. Locking: the log lock, as a checkpoint's superblock write.
+ * Return: 0; -EROFS (read-only log).
+ */
+int mlog_set_replica(struct mlog *l, enum fmt_replica_state state);
+
+/*
  * mlog_walk - replay for daxfs check: like mlog_open's replay on a superblock the caller
  * chose, but damage is reported in @info instead of failing, and nothing is written.
  * Return: 0 (see @info), or @apply's error.

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include "lease.h"
 #include "log.h"
 #include "nsint.h"
+#include "replica.h"
 #include "sigbus.h"
 #include "util.h"
 
@@ -157,12 +159,28 @@ int ns_open_region(struct ns **out, struct region *r, const struct fmt_super *sb
 	return 0;
 }
 
+/* attach_replica - replica_attach, with the replica's own persistence tracing. */
+static int attach_replica(struct replica **rep, struct region *r, const struct ns_mount_opts *o,
+			  const struct fmt_super *sb)
+{
+	char image[4096];
+	int rc;
+
+	rc = replica_attach(rep, r, o->replica, sb);
+	if (rc || !o->trace_image)
+		return rc;
+	if (snprintf(image, sizeof(image), "%s.replica", o->trace_image) >= (int)sizeof(image))
+		return -ENAMETOOLONG;
+	return region_trace_start(region_mirror(r), image);
+}
+
 int ns_mount(struct ns **out, const char *path, const struct ns_mount_opts *o)
 {
 	struct ns_mount_opts def = {0};
 	struct fmt_super sb;
 	struct region *r;
 	struct ns *ns = NULL;
+	struct replica *rep = NULL;
 	unsigned flags;
 	int rc;
 
@@ -182,6 +200,8 @@ int ns_mount(struct ns **out, const char *path, const struct ns_mount_opts *o)
 	}
 	/* mlog_open makes the same choice of superblock. */
 	rc = mlog_probe_report(r, &sb);
+	if (rc == 0 && o->replica)
+		rc = attach_replica(&rep, r, o, &sb);
 	if (rc == 0)
 		rc = ns_open_region(&ns, r, &sb);
 	if (rc == 0)
@@ -190,6 +210,7 @@ int ns_mount(struct ns **out, const char *path, const struct ns_mount_opts *o)
 		rc = xbuild_left(ns);
 	if (rc) {
 		ns_close_region(&ns);
+		replica_free(rep);
 		region_close(&r);
 		return rc;
 	}
@@ -203,6 +224,10 @@ int ns_mount(struct ns **out, const char *path, const struct ns_mount_opts *o)
 	ns->next_ino = MAX(ns->next_ino, MAX(mlog_super(ns->log)->next_ino, ns->max_ino + 1));
 	if (!ns->posix && !ns_writable(ns))
 		upgrade(ns);
+	rc = replica_start(ns, rep);
+	rep = NULL;
+	if (rc)
+		goto err;
 	if (ns->posix && !ns_writable(ns)) {
 		rc = ns_remove_orphans(ns);
 		if (rc < 0) {
@@ -221,6 +246,8 @@ int ns_mount(struct ns **out, const char *path, const struct ns_mount_opts *o)
 	*out = ns;
 	return 0;
 err:
+	replica_stop(ns, ns->replica);
+	replica_free(rep);
 	ns_close_region(&ns);
 	region_close(&r);
 	return rc;
@@ -299,6 +326,7 @@ void ns_unmount(struct ns **nsp)
 	if (!ns)
 		return;
 	flush_dirty_attrs(ns);
+	replica_stop(ns, ns->replica);
 	r = ns->r;
 	ns_close_region(nsp);
 	region_close(&r);
@@ -327,6 +355,13 @@ int ns_mkfs(const char *path, uint64_t size, const struct ns_mkfs_opts *o)
 			path);
 		region_close(&r);
 		return -EEXIST;
+	}
+	if (o->replica) {
+		rc = replica_format_attach(r, o->replica, size != 0, o->force);
+		if (rc) {
+			region_close(&r);
+			return rc;
+		}
 	}
 	root.ino = NS_ROOT_INO;
 	root.parent = NS_ROOT_INO;

@@ -85,13 +85,16 @@ struct ns_mkfs_opts {
 	uint64_t log_len;		    /* 0: default */
 	bool force;			    /* format over an existing daxfs */
 	const struct progress_cb *progress; /* told how the zeroing of the log goes, or NULL */
+	const char *replica; /* format a pair: this replica too (DESIGN §13), or NULL */
 };
 
 struct ns_mount_opts {
 	enum region_kind kind;
 	bool rdonly;
 	bool nolock;		 /* tests: do not take the region lock */
-	const char *trace_image; /* fault-injection mode: persistence tracing into this file */
+	const char *trace_image; /* fault-injection mode: persistence tracing into this file
+				  * (and the replica's into trace_image + ".replica") */
+	const char *replica;	 /* the region's replica (DESIGN §13), or NULL */
 	unsigned reserve_pct;	 /* share of the blocks and of the log (0..50) that only
 				  * callers with NS_CRED_RESERVE may use (access.h) */
 };

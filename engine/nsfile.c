@@ -150,9 +150,8 @@ ssize_t ns_read(struct ns *ns, struct ns_ctx *c, uint64_t ino, void *buf, size_t
 			if (blk == UINT64_MAX)
 				memset(dst, 0, n);
 			else if (poisoned ||
-				 region_copy_safe(ns->r, dst,
-						  (char *)block_addr(ns, blk) + pos % PAGE, n,
-						  NULL)) {
+				 region_read(ns->r, dst, (char *)block_addr(ns, blk) + pos % PAGE,
+					     n, NULL)) {
 				rcu_read_end();
 				rc = pos > off ? (ssize_t)(pos - off) : -EIO;
 				goto out;

@@ -18,6 +18,7 @@
  *   nsmap.c    MAP: grants with the extents they cover, devdax shaping
  *   names.c    mkdir, create, unlink, rmdir, rename, setattr
  *   walk.c     lookups, readdir, the path walker
+ *   replica.c  the region's replica: pairing at mount, the background copy
  *   namespace.c mount, unmount, mkfs, statfs; registers the hooks
  *   report.c, check.c  extents, bad-block list, scrub; the offline check
  * A module calls only modules below it; a lower module reaches an upper one only through a
@@ -275,7 +276,12 @@ struct ns {
 	struct cds_list_head pholds; /* persisted holds (hold.c) */
 	bool holds_restored;	     /* atomic: some came from the log at mount */
 
-	/* poison.c: test hooks. */
+	/* replica.c: the region's replica (NULL: none), set at mount. */
+	struct replica *replica;
+
+	/* poison.c */
+	uint64_t repaired; /* atomic: blocks repaired from the replica */
+	/* test hooks */
 	ns_hook_fn hook;
 	void *hook_ctx;
 };
@@ -601,6 +607,14 @@ int ns_grant_add(struct ns *ns, struct ns_inode *in, uint64_t index, uint64_t co
  * Return: 0 (grants may be made); NS_WAIT.
  */
 int ns_grants_blocked(struct ns *ns, struct ns_ctx *c, struct ns_inode *in);
+
+/*
+ * ns_grants_repaired - page @index of @in was repaired in place (poison.c): its mappers get
+ * INVALIDATE, so that they map it again (the kernel took the poisoned page out of their
+ * mappings), and frontend caches drop it. Locking: the page's entry lock held; takes the
+ * grant lock.
+ */
+void ns_grants_repaired(struct ns *ns, struct ns_inode *in, uint64_t index);
 
 /* ns_lease_register - set the hooks of lease.c (poisoned pages). */
 void ns_lease_register(struct ns *ns);

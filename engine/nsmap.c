@@ -190,7 +190,7 @@ static int chunk_move(struct ns *ns, struct ns_ctx *c, struct ns_inode *in, uint
 			const char *src =
 				region_at(ns->r, (bm_to_block(e) + (p - first)) * FMT_BLOCK_SIZE);
 
-			if (region_copy_safe(ns->r, bounce, src, FMT_BLOCK_SIZE, NULL)) {
+			if (region_read(ns->r, bounce, src, FMT_BLOCK_SIZE, NULL)) {
 				bad = p;
 				break;
 			}

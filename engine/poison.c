@@ -119,8 +119,41 @@ static void metadata(struct ns *ns, uint64_t block, struct poison_hit *hit)
 }
 
 /*
+ * repair - put back @block of a file page from the replica (DESIGN §13): clear the media
+ * error where the media can, write the replica's bytes over it, and read them back.
+ * Context: the page's entry lock held, so no copy write changes the page meanwhile.
+ * Return: 0 repaired; -ENODATA no good copy (no replica, not synced there, or poisoned
+ *         there too); the clear's or the read-back's error.
+ */
+static int repair(struct ns *ns, uint64_t block)
+{
+	uint64_t off = block * FMT_BLOCK_SIZE;
+	char good[FMT_BLOCK_SIZE], back[FMT_BLOCK_SIZE];
+	struct region_fault f;
+	int rc;
+
+	rc = region_mirror_copy(ns->r, good, off, FMT_BLOCK_SIZE, NULL);
+	if (rc)
+		return -ENODATA;
+	rc = region_badblock_clear(ns->r, off, FMT_BLOCK_SIZE);
+	if (rc) {
+		log_warn("%s: cannot clear the media error at offset %" PRIu64
+			 " to repair it from the replica: %s",
+			 region_path(ns->r), off, strerror(-rc));
+		return rc;
+	}
+	rc = region_memcpy_safe(ns->r, region_at(ns->r, off), good, FMT_BLOCK_SIZE, 0, &f);
+	if (rc == 0)
+		rc = region_copy_check(ns->r, back, region_at(ns->r, off), FMT_BLOCK_SIZE, &f);
+	if (rc == 0 && memcmp(good, back, FMT_BLOCK_SIZE))
+		rc = -EIO;
+	return rc;
+}
+
+/*
  * poison_block - the protocol for one block of the data area.
- * Return: 1 if newly quarantined, 0 if it was already, or a negative errno.
+ * Return: 1 if newly quarantined, 0 if it was already, 2 if repaired from the replica, or a
+ * negative errno.
  */
 static int poison_block(struct ns *ns, uint64_t block, poison_report_fn fn, void *ctx)
 {
@@ -181,6 +214,18 @@ static int poison_block(struct ns *ns, uint64_t block, poison_report_fn fn, void
 		break;
 	}
 	/* The entry is locked: the page owns the block and nobody can move it. */
+	if (repair(ns, block) == 0) {
+		hit.owned = true;
+		hit.repaired = true;
+		hit.ino = in->ino;
+		hit.index = own.index;
+		ns_grants_repaired(ns, in, own.index);
+		if (fn)
+			fn(ctx, &hit);
+		bm_unlock_entry(&in->map, first);
+		ns_inode_put(ns, in);
+		return 2;
+	}
 	rc = record(ns, block);
 	if (rc == 0) {
 		hit.owned = true;
@@ -228,7 +273,7 @@ static void lost_hit(void *ctx, const struct poison_hit *hit)
 {
 	struct lost *l = ctx;
 
-	if (hit->owned) {
+	if (hit->owned && !hit->repaired) {
 		if (l->count && hit->ino == l->ino && hit->index == l->index + l->count &&
 		    hit->block == l->block + l->count) {
 			l->count++;
@@ -248,6 +293,7 @@ int64_t poison_handle(struct ns *ns, uint64_t offset, uint64_t len, enum poison_
 	uint64_t first = offset / FMT_BLOCK_SIZE, last, size = region_size(ns->r);
 	struct lost lost = {.ns = ns, .fn = fn, .ctx = ctx};
 	char off_s[24], len_s[24], new_s[24];
+	uint64_t repaired = 0;
 	int64_t newly = 0;
 
 	if (len == 0 || offset >= size || len > size - offset)
@@ -271,9 +317,23 @@ int64_t poison_handle(struct ns *ns, uint64_t offset, uint64_t len, enum poison_
 				region_path(ns->r), b, strerror(-rc));
 			return rc;
 		}
-		newly += rc;
+		if (rc == 2)
+			repaired++;
+		else
+			newly += rc;
 	}
 	lost_say(&lost);
+	if (repaired) {
+		__atomic_add_fetch(&ns->repaired, repaired, __ATOMIC_RELAXED);
+		log_event(
+			LOG_LVL_NOTICE, LOG_EV_POISON,
+			LOG_KV({"REGION", region_path(ns->r)}, {"SOURCE", stats_poison_label(src)},
+			       {"OFFSET", log_u64(off_s, offset)}, {"LENGTH", log_u64(len_s, len)},
+			       {"REPAIRED", log_u64(new_s, repaired)}),
+			"%s: poison (%s) at offset %" PRIu64 "+%" PRIu64 ": %" PRIu64
+			" blocks repaired from the replica",
+			region_path(ns->r), poison_source_name(src), offset, len, repaired);
+	}
 	if (newly) {
 		stats_poison(src, (uint64_t)newly);
 		log_event(

@@ -8,6 +8,8 @@
  * block's owner through the rmap under RCU, revalidates under the owner's xtable lock,
  * takes the entry lock, then persists a BADBLOCK record (the block is quarantined for good,
  * the page reads as EIO until rewritten), tells the page's grant holders, and unlocks.
+ * With a replica that holds the block (replica.h), a file page's block is repaired instead:
+ * cleared, rewritten from the replica, and its mappers told to map it again.
  */
 
 #include <stdbool.h>
@@ -34,6 +36,7 @@ struct poison_hit {
 	uint64_t index; /*   that page */
 	bool already;	/* it was quarantined before */
 	bool metadata;	/* outside the data area (superblocks, log) */
+	bool repaired;	/* put back from the replica: no data lost, nothing quarantined */
 };
 
 /* Called once per block; for an owned block, with that page's entry lock held. */

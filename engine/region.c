@@ -60,6 +60,10 @@ struct region {
 	uint64_t *sim_bad; /* atomic: simulated media errors, one bit per block (or NULL) */
 	bool paged;	   /* page granularity: a flush is an msync, deferred to the drain */
 	bool written;	   /* paged, on a file system that writes pages back: stores by pwrite */
+	struct region *mirror; /* the replica every store also reaches, or NULL (fixed) */
+	/* atomic: the mirror's bytes [0, synced) hold what ours do (region_mirror_sync) */
+	uint64_t mirror_synced;
+	uint64_t mirror_reads; /* atomic: blocks region_read() took from the mirror */
 	/* atomic: flushes made (msync calls on a paged region); off the read-only fields' line */
 	uint64_t msyncs CACHE_ALIGNED;
 };
@@ -567,6 +571,7 @@ void region_close(struct region **rp)
 
 	if (!r)
 		return;
+	region_close(&r->mirror);
 	if (r->trace)
 		munmap(r->trace, r->size);
 	free(r->sim_bad);
@@ -695,7 +700,27 @@ static inline void trace_persist(const struct region *r, const void *addr, size_
 	memcpy(r->trace + start, (const char *)r->base + start, end - start);
 }
 
-void region_persist(const struct region *r, const void *addr, size_t len)
+/*
+ * mirror_of - the mirror a store into @r must also reach: NULL without one, or once it
+ * failed (a fault outside a safe copy there: its contents are no longer trusted, and the
+ * pair runs degraded until it is resynced).
+ */
+static inline const struct region *mirror_of(const struct region *r)
+{
+	const struct region *m = r->mirror;
+
+	if (__builtin_expect(m == NULL, 1))
+		return NULL;
+	return __atomic_load_n(&m->sb.failed, __ATOMIC_RELAXED) ? NULL : m;
+}
+
+/* mirror_addr - the address in @m of the byte at @p in @r. */
+static inline void *mirror_addr(const struct region *r, const struct region *m, const void *p)
+{
+	return (char *)m->base + ((const char *)p - (const char *)r->base);
+}
+
+static void persist_one(const struct region *r, const void *addr, size_t len)
 {
 	trace_persist(r, addr, len);
 	if (r->paged) {
@@ -706,7 +731,7 @@ void region_persist(const struct region *r, const void *addr, size_t len)
 	r->persist_fn(addr, len);
 }
 
-void region_flush(const struct region *r, const void *addr, size_t len)
+static void flush_one(const struct region *r, const void *addr, size_t len)
 {
 	trace_persist(r, addr, len);
 	if (r->paged)
@@ -715,11 +740,35 @@ void region_flush(const struct region *r, const void *addr, size_t len)
 		r->flush_fn(addr, len);
 }
 
+/*
+ * With a mirror, the bytes were stored in both regions already (region_memcpy/memset
+ * store into both): persisting is flushing both, ours first.
+ */
+void region_persist(const struct region *r, const void *addr, size_t len)
+{
+	const struct region *m = mirror_of(r);
+
+	persist_one(r, addr, len);
+	if (m)
+		persist_one(m, mirror_addr(r, m, addr), len);
+}
+
+void region_flush(const struct region *r, const void *addr, size_t len)
+{
+	const struct region *m = mirror_of(r);
+
+	flush_one(r, addr, len);
+	if (m)
+		flush_one(m, mirror_addr(r, m, addr), len);
+}
+
 void region_drain(const struct region *r)
 {
 	if (ndirty)
 		dirty_write_back();
 	r->drain_fn();
+	if (r->mirror && r->mirror->drain_fn != r->drain_fn)
+		r->mirror->drain_fn();
 }
 
 /*
@@ -785,7 +834,8 @@ static bool store_by_pwrite(const struct region *r, void *dst, const void *src, 
 	return true;
 }
 
-void region_memcpy(const struct region *r, void *dst, const void *src, size_t len, unsigned flags)
+static void memcpy_one(const struct region *r, void *dst, const void *src, size_t len,
+		       unsigned flags)
 {
 	unsigned mf = mem_flags(r, flags);
 
@@ -795,10 +845,34 @@ void region_memcpy(const struct region *r, void *dst, const void *src, size_t le
 	mem_done(r, dst, len, flags);
 }
 
+/*
+ * A store reaches the mirror from the same source, after ours: never by reading our bytes
+ * back (they may be poisoned), and never before ours, so that the mirror is at most behind
+ * (region_mirror_sync relies on it).
+ */
+void region_memcpy(const struct region *r, void *dst, const void *src, size_t len, unsigned flags)
+{
+	const struct region *m;
+
+	memcpy_one(r, dst, src, len, flags);
+	m = mirror_of(r);
+	if (m)
+		memcpy_one(m, mirror_addr(r, m, dst), src, len, flags);
+}
+
 void region_memset(const struct region *r, void *dst, int c, size_t len, unsigned flags)
 {
+	const struct region *m;
+
 	r->memset_fn(dst, c, len, mem_flags(r, flags));
 	mem_done(r, dst, len, flags);
+	m = mirror_of(r);
+	if (m) {
+		void *md = mirror_addr(r, m, dst);
+
+		m->memset_fn(md, c, len, mem_flags(m, flags));
+		mem_done(m, md, len, flags);
+	}
 }
 
 /*
@@ -974,6 +1048,185 @@ int region_memset_safe(const struct region *r, void *dst, int c, size_t len, uns
 	region_memset(r, dst, c, len, flags);
 	disarm(a);
 	return 0;
+}
+
+/* --- the mirror (DESIGN §13) --- */
+
+int region_mirror_attach(struct region *r, struct region *m, bool synced)
+{
+	if (r->mirror || m == r || m->mirror) {
+		log_err("region %s: %s cannot be its mirror", r->path, m->path);
+		return -EINVAL;
+	}
+	if (m->size != r->size || m->kind != r->kind || m->rdonly != r->rdonly) {
+		log_err("region %s: a mirror must be of the same size and kind: %s is %s of "
+			"%" PRIu64 " bytes, %s is %s of %" PRIu64 " bytes",
+			r->path, m->path, region_kind_name(m->kind), m->size, r->path,
+			region_kind_name(r->kind), r->size);
+		return -EINVAL;
+	}
+	r->mirror = m;
+	r->mirror_synced = synced ? r->size : 0;
+	return 0;
+}
+
+struct region *region_mirror(const struct region *r)
+{
+	return r->mirror;
+}
+
+uint64_t region_mirror_synced(const struct region *r)
+{
+	return r->mirror ? __atomic_load_n(&r->mirror_synced, __ATOMIC_ACQUIRE) : 0;
+}
+
+uint64_t region_mirror_reads(const struct region *r)
+{
+	return __atomic_load_n(&r->mirror_reads, __ATOMIC_RELAXED);
+}
+
+/* mirror_good - whether the mirror's bytes [@off, @off + @len) may stand in for ours. */
+static bool mirror_good(const struct region *r, uint64_t off, uint64_t len)
+{
+	const struct region *m = mirror_of(r);
+
+	return m && off + len <= __atomic_load_n(&r->mirror_synced, __ATOMIC_ACQUIRE);
+}
+
+int region_mirror_copy(const struct region *r, void *dst, uint64_t off, size_t len,
+		       struct region_fault *fault)
+{
+	struct region_fault f;
+
+	if (!mirror_good(r, off, len)) {
+		if (fault)
+			*fault = (struct region_fault){off, len, 0};
+		return -ENODATA;
+	}
+	if (copy_safe(r->mirror, dst, region_at(r->mirror, off), len, &f, true)) {
+		if (fault)
+			*fault = f;
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * region_read - region_copy_safe, and where our bytes are poisoned, the mirror's instead,
+ * block by block. Our fault is still queued, so that poison_drain() repairs the block.
+ */
+int region_read(const struct region *r, void *dst, const void *src, size_t len,
+		struct region_fault *fault)
+{
+	uint64_t off = (uint64_t)((const char *)src - (const char *)r->base), from;
+	struct region_fault f;
+	size_t done;
+
+	if (copy_safe(r, dst, src, len, &f, false) == 0)
+		return 0;
+	if (!r->mirror || f.code == BUS_ADRERR || f.off + f.len <= off || f.off >= off + len) {
+		if (fault)
+			*fault = f;
+		return -EIO;
+	}
+	/* The bytes before the bad block are copied. From there on, block by block. */
+	from = MAX(f.off, off);
+	done = from - off;
+	while (done < len) {
+		uint64_t o = off + done;
+		size_t n = MIN(len - done, REGION_BLOCK_SIZE - o % REGION_BLOCK_SIZE);
+
+		if (o >= f.off + f.len &&
+		    copy_safe(r, (char *)dst + done, (const char *)src + done, n, &f, false) == 0) {
+			done += n;
+			continue;
+		}
+		if (region_mirror_copy(r, (char *)dst + done, o, n, NULL)) {
+			if (fault)
+				*fault = f;
+			return -EIO;
+		}
+		__atomic_add_fetch(&((struct region *)r)->mirror_reads, 1, __ATOMIC_RELAXED);
+		done += n;
+	}
+	return 0;
+}
+
+/*
+ * sync_block - make the mirror's block at @off hold ours. A store through region_memcpy
+ * reaches ours, then the mirror: a store racing with this copy may have put older bytes in
+ * the mirror than ours hold now, so compare after copying and copy again until both agree.
+ * Only a client's store through its own mapping, which reaches the mirror when it persists
+ * (daxfs_map_persist), can keep them apart for long: after MIRROR_TRIES it is left to that.
+ * Return: 0; 1 our block is poisoned (left as it is; the fault is queued); -EIO the
+ * mirror's is and could not be cleared.
+ */
+#define MIRROR_TRIES 8
+
+static int sync_block(struct region *r, uint64_t off, char *ours, char *theirs)
+{
+	const struct region *m = r->mirror;
+	char *src = region_at(r, off), *dst = region_at(m, off);
+	struct region_fault f;
+
+	for (int i = 0; i < MIRROR_TRIES; i++) {
+		if (copy_safe(r, ours, src, REGION_BLOCK_SIZE, &f, false))
+			return 1;
+		if (region_memcpy_safe(m, dst, ours, REGION_BLOCK_SIZE, REGION_NODRAIN, &f))
+			return -EIO;
+		if (copy_safe(r, ours, src, REGION_BLOCK_SIZE, &f, false))
+			return 1;
+		if (copy_safe(m, theirs, dst, REGION_BLOCK_SIZE, &f, true)) {
+			/* Poison in the mirror: clear it where the media can, and copy again. */
+			if (region_badblock_clear((struct region *)m, off, REGION_BLOCK_SIZE))
+				return -EIO;
+			continue;
+		}
+		if (memcmp(ours, theirs, REGION_BLOCK_SIZE) == 0)
+			return 0;
+	}
+	return 0;
+}
+
+int region_mirror_sync(struct region *r, uint64_t end, struct region_sync_stats *st)
+{
+	char ours[REGION_BLOCK_SIZE], theirs[REGION_BLOCK_SIZE];
+	uint64_t off = __atomic_load_n(&r->mirror_synced, __ATOMIC_ACQUIRE);
+
+	if (!r->mirror || end > r->size || end % REGION_BLOCK_SIZE)
+		return -EINVAL;
+	if (region_failed(r->mirror, NULL))
+		return -EIO;
+	for (; off < end; off += REGION_BLOCK_SIZE) {
+		int rc = sync_block(r, off, ours, theirs);
+
+		if (rc < 0) {
+			log_err("region %s: cannot repair the mirror's block at offset %" PRIu64
+				" (%s)",
+				r->path, off, r->mirror->path);
+			if (st)
+				st->mirror_bad++;
+		} else if (rc > 0 && st) {
+			st->ours_bad++;
+		}
+		if (st)
+			st->blocks++;
+	}
+	region_drain(r->mirror);
+	if (region_failed(r->mirror, NULL))
+		return -EIO;
+	if (end > __atomic_load_n(&r->mirror_synced, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&r->mirror_synced, end, __ATOMIC_RELEASE);
+	return 0;
+}
+
+struct region *region_mirror_detach(struct region *r)
+{
+	struct region *m = r->mirror;
+
+	r->mirror = NULL;
+	r->mirror_synced = 0;
+	return m;
 }
 
 bool region_failed(const struct region *r, struct region_fault *why)

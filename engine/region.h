@@ -190,6 +190,65 @@ void region_unsimulate_poison(struct region *r, uint64_t off, uint64_t len);
 int region_badblock_clear(struct region *r, uint64_t off, uint64_t len);
 
 /*
+ * Mirroring (DESIGN §13). A region may carry a mirror: a replica region of the same size
+ * and kind. Every store made through region_memcpy / region_memset (and their _safe forms)
+ * reaches the mirror too, from the same source, after ours; region_persist / flush / drain
+ * make both durable. So once the two agree, they stay in agreement, except for what a
+ * client stores through its own mapping until it persists it.
+ *
+ * region_mirror_attach - make @m the mirror of @r. @synced: the two hold the same bytes
+ * already (else region_mirror_sync() must copy them before the mirror stands in for @r).
+ * Context: before other threads use @r. @r owns @m from then on: region_close(@r) closes it.
+ * Return: 0; -EINVAL (logged): @m is of another size or kind, or @r has a mirror.
+ *
+ * region_mirror_detach - stop mirroring and return the mirror (for region_close()).
+ * Context: no other thread uses @r.
+ *
+ * region_mirror / region_mirror_synced / region_mirror_reads - the mirror (or NULL); how
+ * many bytes from the start it holds like ours (0 without one; region_size() in sync);
+ * blocks region_read() took from it. Context: any thread. Locking: none (atomic).
+ */
+int region_mirror_attach(struct region *r, struct region *m, bool synced);
+struct region *region_mirror_detach(struct region *r);
+struct region *region_mirror(const struct region *r);
+uint64_t region_mirror_synced(const struct region *r);
+uint64_t region_mirror_reads(const struct region *r);
+
+/*
+ * region_mirror_sync - copy our bytes from region_mirror_synced() up to @end into the
+ * mirror, each block compared after copying (a store racing with the copy is caught), and
+ * advance region_mirror_synced() to @end. A poisoned block of ours is left out (its fault
+ * is queued for poison_drain(), which finds no good copy below it and quarantines it); a
+ * poisoned block of the mirror's is cleared and copied again.
+ * Context: one thread at a time; any others may store into @r meanwhile.
+ * Return: 0; -EINVAL (@end past the region or not block-aligned, or no mirror); -EIO the
+ *         mirror failed (it runs degraded).
+ */
+struct region_sync_stats {
+	uint64_t blocks;     /* blocks copied */
+	uint64_t ours_bad;   /* ours poisoned: left out */
+	uint64_t mirror_bad; /* the mirror's poisoned and not cleared */
+};
+int region_mirror_sync(struct region *r, uint64_t end, struct region_sync_stats *st);
+
+/*
+ * region_read - region_copy_safe from @r's memory, except that a block that faults is read
+ * from the mirror when the mirror holds it (below region_mirror_synced()) and is good
+ * there. The fault in @r is queued as region_copy_safe does, for poison_drain() to repair.
+ * Return: 0 (every byte copied, some maybe from the mirror); -EIO as region_copy_safe.
+ *
+ * region_mirror_copy - copy the mirror's bytes [@off, @off + @len) (SIGBUS-safe; a fault
+ * there is not queued: the caller handles it).
+ * Return: 0; -ENODATA the mirror does not hold them (none, failed, or not synced yet);
+ *         -EIO poisoned there too.
+ * Context: any thread. Locking: none.
+ */
+int region_read(const struct region *r, void *dst, const void *src, size_t len,
+		struct region_fault *fault);
+int region_mirror_copy(const struct region *r, void *dst, uint64_t off, size_t len,
+		       struct region_fault *fault);
+
+/*
  * region_failed - has a fault outside a safe copy (or a truncated backing file) made the
  * region unusable? Then its contents can no longer be trusted: stop serving it.
  * Context: any thread. Locking: none (atomic).

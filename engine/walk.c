@@ -107,8 +107,8 @@ static ssize_t link_target(struct ns *ns, struct ns_inode *in, char *buf)
 	} else {
 		e = __xt_load(&in->map, 0, &first, NULL); /* under RCU: may be stale, is whole */
 		if (!xt_is_value(e) || bm_is_hole(e) || bm_is_poison(e) ||
-		    region_copy_safe(ns->r, buf, region_at(ns->r, bm_to_block(e) * FMT_BLOCK_SIZE),
-				     len, NULL))
+		    region_read(ns->r, buf, region_at(ns->r, bm_to_block(e) * FMT_BLOCK_SIZE), len,
+				NULL))
 			return -EIO;
 	}
 	buf[len] = '\0';
@@ -268,12 +268,11 @@ again:
 		last = !*q;
 	}
 	if (rc == 0 && flags & NS_WALK_PARENT)
-		rc = -EINVAL; /* the root has no parent */
+		rc = -EINVAL;				       /* the root has no parent */
 	if (rc == 0 && !last && !fill_stable(cur, &out->attr)) /* "/": the root */
 		rc = -ENOENT;
 	/* A directory on the way went meanwhile (a rename replaced it): walk again. */
-	if (rc == -ENOENT && __atomic_load_n(&cur->dying, __ATOMIC_ACQUIRE) &&
-	    ++tries < WALK_TRIES)
+	if (rc == -ENOENT && __atomic_load_n(&cur->dying, __ATOMIC_ACQUIRE) && ++tries < WALK_TRIES)
 		goto again;
 	goto out;
 found:

@@ -262,6 +262,36 @@ int daxfs_scrub(struct daxfs *fs, struct daxfs_scrub_result *res)
 	return daxfs_scrub_progress(fs, res, NULL, NULL);
 }
 
+int daxfs_replica_status(struct daxfs *fs, struct daxfs_replica *out)
+{
+	struct wire_replica_reply rep;
+	struct lib_slot *s;
+	struct wire_msg m;
+	int ret;
+
+	if (!fs || !out)
+		return lib_err(-EINVAL, "daxfs_replica_status: no handle or result pointer");
+	ret = lib_slot_get(fs, &s);
+	if (ret < 0)
+		return ret;
+	wire_msg_init(&m, s->req, WIRE_REPLICA, 0, s->id);
+	ret = lib_call(fs, s, &m, WIRE_REPLICA, NULL);
+	if (ret == 0) {
+		/* wire_decode_reply checked the state and the NULs. */
+		memcpy(&rep, lib_reply_body(s), sizeof(rep));
+		memset(out, 0, sizeof(*out));
+		out->state = (enum daxfs_replica_state)rep.state;
+		snprintf(out->path, sizeof(out->path), "%s", rep.path);
+		snprintf(out->why, sizeof(out->why), "%s", rep.why);
+		out->synced = rep.synced;
+		out->size = rep.size;
+		out->reads = rep.reads;
+		out->repaired = rep.repaired;
+	}
+	lib_slot_put(fs, s);
+	return ret;
+}
+
 int daxfs_stats(struct daxfs *fs, char **text, size_t *len)
 {
 	struct wire_stats_reply rep;

@@ -17,12 +17,16 @@
 #include "util.h"
 
 static const char mkfs_usage[] =
-	"usage: daxfs mkfs [--size SIZE] [--log-size SIZE] [--force] PATH\n"
+	"usage: daxfs mkfs [--size SIZE] [--log-size SIZE] [--replica REPLICA] [--force] PATH\n"
 	"\n"
 	"Format PATH as a daxfs region. PATH is a device-DAX device, a file on a -o dax\n"
 	"file system, or an ordinary file (an emulated region). With --size, a PATH that\n"
 	"does not exist is created as an emulated region of SIZE bytes (K, M, G, T suffixes).\n"
-	"A region that already holds daxfs is refused unless --force is given.\n";
+	"A region that already holds daxfs is refused unless --force is given.\n"
+	"\n"
+	"With --replica, REPLICA is formatted with it as its replica: a device or file of the\n"
+	"same size and kind (with --size, a REPLICA that does not exist is created too). Start\n"
+	"daxfsd with --replica REPLICA (or 'replica =' in its configuration) to keep it.\n";
 
 int cmd_mkfs(int argc, char **argv, struct cli_ctx *ctx)
 {
@@ -30,6 +34,7 @@ int cmd_mkfs(int argc, char **argv, struct cli_ctx *ctx)
 		{"size", required_argument, NULL, 's'},
 		{"log-size", required_argument, NULL, 'l'},
 		{"force", no_argument, NULL, 'f'},
+		{"replica", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -40,8 +45,11 @@ int cmd_mkfs(int argc, char **argv, struct cli_ctx *ctx)
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:l:fh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:l:r:fh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'r':
+			o.replica = optarg;
+			break;
 		case 's':
 			if (parse_size(optarg, &size) || size == 0) {
 				cli_err("mkfs", "bad size '%s'", optarg);
@@ -78,9 +86,16 @@ int cmd_mkfs(int argc, char **argv, struct cli_ctx *ctx)
 		return EXIT_FAIL;
 	}
 	if (!ctx->json)
-		printf("formatted %s\n", argv[optind]);
-	else
-		printf("{\"formatted\":\"%s\"}\n", argv[optind]);
+		printf("formatted %s%s%s\n", argv[optind], o.replica ? " with its replica " : "",
+		       o.replica ? o.replica : "");
+	else {
+		json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "formatted", json_object_new_string(argv[optind]));
+		if (o.replica)
+			json_object_object_add(j, "replica", json_object_new_string(o.replica));
+		cli_print_json(j, false);
+	}
 	return EXIT_OK;
 }
 

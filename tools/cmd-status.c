@@ -33,6 +33,64 @@ static int get_statfs(const char *cmd, struct cli_ctx *ctx, struct daxfs_statfs 
 	return rc;
 }
 
+/* get_status - STATFS and REPLICA on one connection. */
+static int get_status(struct cli_ctx *ctx, struct daxfs_statfs *sf, struct daxfs_replica *rep)
+{
+	struct daxfs *fs;
+	int rc;
+
+	rc = cli_connect("status", ctx, &fs);
+	if (rc)
+		return rc;
+	rc = daxfs_statfs(fs, sf);
+	if (rc == 0)
+		rc = daxfs_replica_status(fs, rep);
+	if (rc)
+		rc = cli_fail("status", ctx->socket_path, rc);
+	daxfs_close(fs);
+	return rc;
+}
+
+static const char *replica_name(enum daxfs_replica_state s)
+{
+	switch (s) {
+	case DAXFS_REPLICA_NONE:
+		return "none";
+	case DAXFS_REPLICA_INSYNC:
+		return "in sync";
+	case DAXFS_REPLICA_RESYNCING:
+		return "resyncing";
+	case DAXFS_REPLICA_DEGRADED:
+		return "degraded";
+	}
+	return "unknown";
+}
+
+/* The replica line of status. */
+static void print_replica(const struct daxfs_replica *rep)
+{
+	switch (rep->state) {
+	case DAXFS_REPLICA_NONE:
+		printf("replica      none\n");
+		return;
+	case DAXFS_REPLICA_INSYNC:
+		printf("replica      %s, in sync", rep->path);
+		break;
+	case DAXFS_REPLICA_RESYNCING:
+		printf("replica      %s, resyncing: %" PRIu64 "%% copied", rep->path,
+		       rep->size ? rep->synced * 100 / rep->size : 0);
+		break;
+	case DAXFS_REPLICA_DEGRADED:
+		printf("replica      degraded: %s%s%s", rep->why, rep->path[0] ? ", " : "",
+		       rep->path);
+		break;
+	}
+	if (rep->reads || rep->repaired)
+		printf("; %" PRIu64 " blocks read from it, %" PRIu64 " repaired", rep->reads,
+		       rep->repaired);
+	printf("\n");
+}
+
 static const char *trust_name(int trust)
 {
 	switch (trust) {
@@ -86,11 +144,14 @@ static const char status_usage[] =
 	"superblocks and metadata log), used, free and quarantined space, the part of the free\n"
 	"space (and of the log) only root and the daemon's user may use, the number of files\n"
 	"and directories, how full the metadata log is, and what zero-copy mapping this user\n"
-	"is trusted with (none: copy I/O only; read-only; read-write).\n"
+	"is trusted with (none: copy I/O only; read-only; read-write), and the replica: none,\n"
+	"in sync, resyncing (how much is copied), or degraded (and why), with the blocks read\n"
+	"from it in place of poisoned ones and repaired from it.\n"
 	"Exit status: 0, or 1 when the daemon cannot be reached.\n";
 
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 {
+	struct daxfs_replica rep;
 	struct daxfs_statfs sf;
 	char b1[32], b2[32], b3[32];
 	uint64_t bs;
@@ -99,7 +160,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 	rc = cli_json_opts(argc, argv, ctx, status_usage, 0);
 	if (rc >= 0)
 		return rc;
-	rc = get_statfs("status", ctx, &sf);
+	rc = get_status(ctx, &sf, &rep);
 	if (rc)
 		return rc;
 	bs = sf.block_size;
@@ -126,6 +187,22 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		json_object_object_add(j, "kind", json_object_new_string(sf.kind));
 		json_object_object_add(j, "granularity", json_object_new_string(sf.granularity));
 		JSON_U64(j, "alignment", sf.alignment);
+		{
+			json_object *r = json_object_new_object();
+
+			json_object_object_add(r, "state",
+					       json_object_new_string(replica_name(rep.state)));
+			if (rep.path[0])
+				json_object_object_add(r, "path", json_object_new_string(rep.path));
+			if (rep.why[0])
+				json_object_object_add(r, "why", json_object_new_string(rep.why));
+			JSON_U64(r, "synced", rep.synced);
+			JSON_U64(r, "size", rep.size);
+			JSON_U64(r, "percent", rep.size ? rep.synced * 100 / rep.size : 0);
+			JSON_U64(r, "reads", rep.reads);
+			JSON_U64(r, "repaired", rep.repaired);
+			json_object_object_add(j, "replica", r);
+		}
 		cli_print_json(j, true);
 		return EXIT_OK;
 	}
@@ -144,6 +221,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 	       format_size(sf.log_used, b1, sizeof(b1)), format_size(sf.log_len, b2, sizeof(b2)),
 	       format_size(sf.log_reserved, b3, sizeof(b3)));
 	printf("map trust    %s\n", trust_text(sf.map_trust));
+	print_replica(&rep);
 	return EXIT_OK;
 }
 

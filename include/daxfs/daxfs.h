@@ -307,6 +307,31 @@ typedef void (*daxfs_scrub_progress_fn)(void *ctx, uint64_t done, uint64_t total
 int daxfs_scrub_progress(struct daxfs *fs, struct daxfs_scrub_result *res,
 			 daxfs_scrub_progress_fn fn, void *ctx);
 
+/* --- the replica (daxfsd --replica) --- */
+
+enum daxfs_replica_state {
+	DAXFS_REPLICA_NONE = 0,	     /* the region has no replica */
+	DAXFS_REPLICA_INSYNC = 1,    /* both copies agree: a media error costs nothing */
+	DAXFS_REPLICA_RESYNCING = 2, /* being copied: synced of size bytes so far */
+	DAXFS_REPLICA_DEGRADED = 3,  /* the region has one, not in use: why says what happened */
+};
+
+struct daxfs_replica {
+	enum daxfs_replica_state state;
+	char path[160];	   /* the replica, when one is attached */
+	char why[160];	   /* DAXFS_REPLICA_DEGRADED: the reason */
+	uint64_t synced;   /* bytes of the replica that hold the region's */
+	uint64_t size;	   /* bytes of the region */
+	uint64_t reads;	   /* blocks read from the replica in place of poisoned ones */
+	uint64_t repaired; /* blocks of the region repaired from the replica */
+};
+
+/*
+ * daxfs_replica_status - the state of the region's replica. Open to every client.
+ * Return: 0 and *@out; -ECONNRESET, -EPROTO (a daemon without replicas).
+ */
+int daxfs_replica_status(struct daxfs *fs, struct daxfs_replica *out);
+
 /* --- the daemon's metrics --- */
 
 /*

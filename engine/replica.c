@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: MIT
+/*
+ * replica - pairing a region with its replica at mount, the background copy, the state in
+ * the superblock (replica.h).
+ */
+#include "replica.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "mlog.h"
+#include "nsint.h"
+#include "poison.h"
+#include "region.h"
+#include "util.h"
+
+/* The copy goes a chunk at a time: progress, the stop flag and poison between chunks. */
+#define RESYNC_CHUNK (2ULL << 20)
+
+struct replica {
+	struct region *r; /* the region (its mirror is the replica) */
+	char *path;
+	bool trusted; /* the copies were equal at attach */
+	pthread_t thread;
+	bool running; /* the thread was started (joined by replica_stop) */
+	int stop;     /* atomic */
+	int degraded; /* atomic: 0; 1 why[] being written; 2 the replica failed, why[] says how */
+	char why[160];
+};
+
+const char *replica_status_name(enum replica_status s)
+{
+	switch (s) {
+	case REPLICA_NONE:
+		return "none";
+	case REPLICA_INSYNC:
+		return "in sync";
+	case REPLICA_RESYNCING:
+		return "resyncing";
+	case REPLICA_DEGRADED:
+		return "degraded";
+	}
+	return "unknown";
+}
+
+/* same_file - do @a and @b name one file or device? */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (stat(a, &sa) || stat(b, &sb))
+		return false;
+	if (S_ISCHR(sa.st_mode) && S_ISCHR(sb.st_mode))
+		return sa.st_rdev == sb.st_rdev;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static void uuid_str(char *out, const uint8_t *u)
+{
+	for (int i = 0; i < 16; i++)
+		sprintf(out + 2 * i, "%02x", u[i]);
+}
+
+/*
+ * trusted - may the replica stand in for the region at once? Only when the pair was left
+ * CLEAN and the replica's superblock is the region's, generation included: anything else
+ * (a crash, a run without the replica, a replica that was written alone) is copied again.
+ * Return: 0 (*@ok set); -EINVAL the replica holds another daxfs file system (logged).
+ */
+static int trusted(struct region *r, struct region *m, const struct fmt_super *sb, bool *ok)
+{
+	struct fmt_super msb;
+	char a[33], b[33];
+	int rc;
+
+	*ok = false;
+	rc = mlog_probe(m, &msb, NULL, NULL, NULL);
+	if (rc)
+		return 0; /* no daxfs there (or damaged superblocks): all of it is copied */
+	if (memcmp(msb.uuid, sb->uuid, sizeof(sb->uuid))) {
+		uuid_str(a, msb.uuid);
+		uuid_str(b, sb->uuid);
+		log_err("replica %s belongs to another daxfs file system (uuid %s, not %s of %s); "
+			"format it, or wipe it, to use it as this region's replica",
+			region_path(m), a, b, region_path(r));
+		return -EINVAL;
+	}
+	*ok = (sb->incompat & FMT_INCOMPAT_REPLICA) && sb->replica == FMT_REPLICA_CLEAN &&
+	      msb.replica == FMT_REPLICA_CLEAN && msb.gen == sb->gen;
+	return 0;
+}
+
+/* open_replica - open @path as a replica of @r: not @r itself, of its size and kind. */
+static int open_replica(struct region **out, struct region *r, const char *path, bool create)
+{
+	struct region *m;
+	int rc;
+
+	*out = NULL;
+	if (same_file(region_path(r), path)) {
+		log_err("replica %s is the region %s itself; a replica must be another device or "
+			"file",
+			path, region_path(r));
+		return -EINVAL;
+	}
+	rc = region_open(&m, path, region_kind(r), create ? REGION_CREATE : 0, region_size(r));
+	if (rc)
+		return rc;
+	if (region_size(m) != region_size(r)) {
+		log_err("replica %s is %" PRIu64 " bytes, the region %s %" PRIu64
+			"; a replica must be of the same size",
+			path, region_size(m), region_path(r), region_size(r));
+		region_close(&m);
+		return -EINVAL;
+	}
+	*out = m;
+	return 0;
+}
+
+int replica_attach(struct replica **out, struct region *r, const char *path,
+		   const struct fmt_super *sb)
+{
+	struct replica *rep;
+	struct region *m;
+	bool ok;
+	int rc;
+
+	*out = NULL;
+	if (region_is_rdonly(r)) {
+		log_err("%s: a read-only mount cannot keep the replica %s current", region_path(r),
+			path);
+		return -EINVAL;
+	}
+	rc = open_replica(&m, r, path, false);
+	if (rc)
+		return rc;
+	rc = trusted(r, m, sb, &ok);
+	if (rc == 0)
+		rc = region_mirror_attach(r, m, ok);
+	if (rc) {
+		region_close(&m);
+		return rc;
+	}
+	rep = calloc(1, sizeof(*rep));
+	if (rep)
+		rep->path = strdup(path);
+	if (!rep || !rep->path) {
+		free(rep);
+		region_close(&m);
+		region_mirror_detach(r);
+		return -ENOMEM;
+	}
+	rep->r = r;
+	rep->trusted = ok;
+	*out = rep;
+	return 0;
+}
+
+int replica_format_attach(struct region *r, const char *path, bool create, bool force)
+{
+	struct fmt_super sb;
+	struct region *m;
+	int rc;
+
+	rc = open_replica(&m, r, path, create && region_kind(r) == REGION_EMULATED);
+	if (rc)
+		return rc;
+	if (!force && mlog_probe(m, &sb, NULL, NULL, NULL) != -ENODATA) {
+		log_err("replica %s already holds a daxfs file system; use --force to format it "
+			"anyway",
+			path);
+		region_close(&m);
+		return -EEXIST;
+	}
+	rc = region_mirror_attach(r, m, true);
+	if (rc)
+		region_close(&m);
+	return rc;
+}
+
+static void degrade(struct replica *rep, const char *why)
+{
+	int zero = 0;
+
+	if (!__atomic_compare_exchange_n(&rep->degraded, &zero, 1, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return;
+	snprintf(rep->why, sizeof(rep->why), "%s", why);
+	__atomic_store_n(&rep->degraded, 2, __ATOMIC_RELEASE);
+	log_err("%s: replica %s: %s; the region runs without it until it is resynced",
+		region_path(rep->r), rep->path, why);
+}
+
+/* The background copy. A media error of the region it meets is quarantined (no good copy). */
+static void *resync_main(void *arg)
+{
+	struct ns *ns = arg;
+	struct replica *rep = ns->replica;
+	struct region_sync_stats st = {0};
+	uint64_t size = region_size(rep->r), start = mono_ns();
+
+	rcu_thread_online();
+	while (!__atomic_load_n(&rep->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t off = region_mirror_synced(rep->r);
+		int rc;
+
+		if (off >= size)
+			break;
+		rc = region_mirror_sync(rep->r, MIN(off + RESYNC_CHUNK, size), &st);
+		poison_drain(ns);
+		if (rc) {
+			degrade(rep, "the copy failed (a fault in the replica)");
+			break;
+		}
+	}
+	if (region_mirror_synced(rep->r) >= size)
+		log_notice("%s: replica %s is in sync: %" PRIu64 " blocks copied in %" PRIu64
+			   " ms (%" PRIu64 " poisoned here were left out, %" PRIu64
+			   " poisoned there)",
+			   region_path(rep->r), rep->path, st.blocks, (mono_ns() - start) / 1000000,
+			   st.ours_bad, st.mirror_bad);
+	rcu_thread_offline();
+	return NULL;
+}
+
+int replica_start(struct ns *ns, struct replica *rep)
+{
+	const struct fmt_super *sb = mlog_super(ns->log);
+	int rc;
+
+	ns->replica = rep;
+	if (!rep) {
+		if (!(sb->incompat & FMT_INCOMPAT_REPLICA))
+			return 0;
+		log_warn("%s has a replica, which was not given (daxfsd --replica); it runs "
+			 "degraded: a media error loses data, and the replica is copied again "
+			 "when it is back",
+			 region_path(ns->r));
+		if (ns_writable(ns) || sb->replica == FMT_REPLICA_OPEN)
+			return 0;
+		return mlog_set_replica(ns->log, FMT_REPLICA_OPEN);
+	}
+	/* Marked before any other write: a crash from here on makes the next start resync. */
+	rc = mlog_set_replica(ns->log, FMT_REPLICA_OPEN);
+	if (rc) {
+		log_err("%s: cannot record the replica in the superblock: %s", region_path(ns->r),
+			strerror(-rc));
+		return rc;
+	}
+	if (rep->trusted) {
+		log_info("%s: replica %s is in sync", region_path(ns->r), rep->path);
+		return 0;
+	}
+	log_notice("%s: copying the region to its replica %s in the background", region_path(ns->r),
+		   rep->path);
+	rc = pthread_create(&rep->thread, NULL, resync_main, ns);
+	if (rc) {
+		log_err("%s: cannot start the replica copy: %s", region_path(ns->r), strerror(rc));
+		return -rc;
+	}
+	rep->running = true;
+	return 0;
+}
+
+void replica_stop(struct ns *ns, struct replica *rep)
+{
+	if (!rep)
+		return;
+	if (rep->running) {
+		__atomic_store_n(&rep->stop, 1, __ATOMIC_RELEASE);
+		pthread_join(rep->thread, NULL);
+	}
+	if (region_failed(region_mirror(rep->r), NULL))
+		degrade(rep, "a fault in the replica");
+	if (!__atomic_load_n(&rep->degraded, __ATOMIC_ACQUIRE) && !ns_writable(ns) &&
+	    region_mirror_synced(rep->r) == region_size(rep->r))
+		mlog_set_replica(ns->log, FMT_REPLICA_CLEAN);
+	ns->replica = NULL;
+	replica_free(rep);
+}
+
+void replica_free(struct replica *rep)
+{
+	if (!rep)
+		return;
+	free(rep->path);
+	free(rep);
+}
+
+void replica_get_info(struct ns *ns, struct replica_info *info)
+{
+	struct replica *rep = ns->replica;
+
+	memset(info, 0, sizeof(*info));
+	info->size = region_size(ns->r);
+	info->repaired = __atomic_load_n(&ns->repaired, __ATOMIC_RELAXED);
+	if (!rep) {
+		if (mlog_super(ns->log)->incompat & FMT_INCOMPAT_REPLICA) {
+			info->status = REPLICA_DEGRADED;
+			snprintf(info->why, sizeof(info->why),
+				 "the replica was not given at start");
+		}
+		return;
+	}
+	snprintf(info->path, sizeof(info->path), "%s", rep->path);
+	info->synced = region_mirror_synced(ns->r);
+	info->reads = region_mirror_reads(ns->r);
+	if (region_failed(region_mirror(ns->r), NULL))
+		degrade(rep, "a fault in the replica");
+	if (__atomic_load_n(&rep->degraded, __ATOMIC_ACQUIRE)) {
+		info->status = REPLICA_DEGRADED;
+		if (__atomic_load_n(&rep->degraded, __ATOMIC_ACQUIRE) == 2)
+			snprintf(info->why, sizeof(info->why), "%s", rep->why);
+	} else {
+		info->status = info->synced == info->size ? REPLICA_INSYNC : REPLICA_RESYNCING;
+	}
+}
+
+bool replica_wait_synced(struct ns *ns, unsigned ms)
+{
+	struct replica_info info;
+
+	for (unsigned i = 0; i <= ms; i++) {
+		replica_get_info(ns, &info);
+		if (info.status == REPLICA_INSYNC)
+			return true;
+		if (info.status != REPLICA_RESYNCING)
+			return false;
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	}
+	return false;
+}

@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test-replica - a region with a replica (DESIGN §13), on emulated regions:
+ *
+ *   resync     a region mounted with a blank replica copies itself there in the background
+ *              while 4 threads create, write, overwrite and unlink files; once it is in sync
+ *              and the writers stop, the two files are byte for byte equal
+ *   race       a store that lands between the copy's read of a block and its write to the
+ *              replica (forced through the SIGBUS test hook) is not undone by the copy
+ *   mirror     after more writes (copy writes, truncates, a checkpoint) both stay equal
+ *   poison     a block under a file poisoned in the region reads back right through ns_read,
+ *              is repaired (no quarantine, the media error cleared, counted), and reads back
+ *              right again; poisoned in both copies, it reads EIO and is quarantined
+ *   clean      unmounted in sync, the pair is CLEAN and the next mount trusts the replica at
+ *              once; mounted without it, the region runs degraded, and the next mount with it
+ *              copies it again
+ *   refuse     a replica of another size, the region itself, and another file system's
+ *              region are refused, and the region still mounts
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blockmap.h"
+#include "log.h"
+#include "nsint.h"
+#include "poison.h"
+#include "replica.h"
+#include "sigbus.h"
+#include "testutil.h"
+
+#define PAGE ((uint64_t)FMT_BLOCK_SIZE)
+#define MiB (UINT64_C(1) << 20)
+#define REGION_SIZE (64 * MiB)
+
+static char primary[512], replica[512];
+
+static void sink(enum log_level level, const char *msg, void *ctx)
+{
+	(void)ctx;
+	if (getenv("TEST_VERBOSE"))
+		fprintf(stderr, "<%d>%s\n", (int)level, msg);
+}
+
+static void make_blank(const char *path, uint64_t size)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	T_ASSERT(fd >= 0);
+	T_ASSERT(ftruncate(fd, (off_t)size) == 0);
+	close(fd);
+}
+
+static struct ns *mount_pair(const char *rep)
+{
+	struct ns_mount_opts o = {.kind = REGION_AUTO, .replica = rep};
+	struct ns *ns;
+
+	T_OK(ns_mount(&ns, primary, &o));
+	return ns;
+}
+
+/* same_bytes - are the two region files equal? (Mapped: the page cache the daemon writes.) */
+static bool same_bytes(uint64_t *first_diff)
+{
+	int fa = open(primary, O_RDONLY), fb = open(replica, O_RDONLY);
+	const uint8_t *a, *b;
+	bool same = true;
+
+	T_ASSERT(fa >= 0 && fb >= 0);
+	a = mmap(NULL, REGION_SIZE, PROT_READ, MAP_SHARED, fa, 0);
+	b = mmap(NULL, REGION_SIZE, PROT_READ, MAP_SHARED, fb, 0);
+	T_ASSERT(a != MAP_FAILED && b != MAP_FAILED);
+	for (uint64_t off = 0; off < REGION_SIZE; off += PAGE) {
+		if (memcmp(a + off, b + off, PAGE)) {
+			*first_diff = off;
+			same = false;
+			break;
+		}
+	}
+	munmap((void *)a, REGION_SIZE);
+	munmap((void *)b, REGION_SIZE);
+	close(fa);
+	close(fb);
+	return same;
+}
+
+static void assert_same(const char *when)
+{
+	uint64_t off = 0;
+
+	if (!same_bytes(&off))
+		T_FAIL("%s: the replica differs from the region at offset %" PRIu64, when, off);
+}
+
+static uint8_t pat(unsigned tag, uint64_t off)
+{
+	return (uint8_t)(tag * 131 + off * 7 + off / 4096);
+}
+
+static uint64_t make_file(struct ns *ns, const char *name, uint64_t size, unsigned tag)
+{
+	uint8_t *buf = malloc(size);
+	struct ns_attr a;
+
+	T_ASSERT(buf);
+	for (uint64_t i = 0; i < size; i++)
+		buf[i] = pat(tag, i);
+	T_OK(ns_create(ns, NULL, NS_ROOT_INO, name, 0644, &a));
+	T_ASSERT(ns_write(ns, NULL, a.ino, buf, size, 0) == (ssize_t)size);
+	free(buf);
+	return a.ino;
+}
+
+static void check_file(struct ns *ns, uint64_t ino, uint64_t size, unsigned tag)
+{
+	uint8_t *buf = malloc(size);
+
+	T_ASSERT(buf);
+	T_ASSERT(ns_read(ns, NULL, ino, buf, size, 0) == (ssize_t)size);
+	for (uint64_t i = 0; i < size; i++)
+		if (buf[i] != pat(tag, i))
+			T_FAIL("inode %" PRIu64 ": byte %" PRIu64 " is %u, not %u", ino, i, buf[i],
+			       pat(tag, i));
+	free(buf);
+}
+
+static uint64_t page_block(struct ns *ns, uint64_t ino, uint64_t idx)
+{
+	struct ns_inode *in;
+	uint64_t f = 0;
+	xt_entry e = XT_EMPTY;
+
+	rcu_read_begin();
+	in = ns_inode_find(ns, ino);
+	if (in)
+		e = __xt_load(&in->map, idx, &f, NULL);
+	rcu_read_end();
+	T_ASSERT(xt_is_value(e) && !bm_is_hole(e) && !bm_is_poison(e));
+	return bm_to_block(e) + (idx - f);
+}
+
+/* ---- resync under writers ---- */
+
+struct writer {
+	struct ns *ns;
+	unsigned id;
+	int *stop;
+	unsigned rounds;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	uint8_t buf[3 * 4096 + 100];
+	uint64_t seed = w->id + 1;
+
+	rcu_thread_online();
+	while (!__atomic_load_n(w->stop, __ATOMIC_ACQUIRE)) {
+		char name[32];
+		struct ns_attr a;
+		size_t len = 1 + t_rand(&seed) % sizeof(buf);
+
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)t_rand(&seed);
+		snprintf(name, sizeof(name), "w%u-%u", w->id, w->rounds % 16);
+		if (ns_create(w->ns, NULL, NS_ROOT_INO, name, 0644, &a) == 0) {
+			T_ASSERT(ns_write(w->ns, NULL, a.ino, buf, len, t_rand(&seed) % 8192) ==
+				 (ssize_t)len);
+			if (t_rand(&seed) % 3 == 0)
+				T_OK(ns_unlink(w->ns, NULL, NS_ROOT_INO, name));
+		}
+		w->rounds++;
+	}
+	rcu_thread_offline();
+	return NULL;
+}
+
+static void test_resync(void)
+{
+	struct replica_info info;
+	struct writer w[4];
+	pthread_t th[4];
+	int stop = 0;
+	struct ns *ns;
+	unsigned rounds = 0;
+
+	T_OK(ns_mkfs(primary, REGION_SIZE, NULL));
+	make_blank(replica, REGION_SIZE);
+	ns = mount_pair(replica);
+	for (unsigned i = 0; i < 4; i++) {
+		w[i] = (struct writer){ns, i, &stop, 0};
+		T_ASSERT(pthread_create(&th[i], NULL, writer_main, &w[i]) == 0);
+	}
+	T_ASSERT(replica_wait_synced(ns, 30000));
+	/* Write on for a while with the replica in sync: every store reaches both. */
+	usleep(200000);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		rounds += w[i].rounds;
+	}
+	replica_get_info(ns, &info);
+	T_ASSERT(info.status == REPLICA_INSYNC && info.synced == REGION_SIZE);
+	T_ASSERT(strcmp(info.path, replica) == 0);
+	printf("resync: in sync with %u operations racing the copy\n", rounds);
+	T_ASSERT(rounds > 0);
+	assert_same("after the resync under 4 writers");
+	ns_unmount(&ns);
+	assert_same("after unmount");
+}
+
+/* ---- a store inside the copy's window ---- */
+
+static struct {
+	pthread_t main;
+	uint8_t old[4096], fresh[4096];
+	struct ns *ns;
+	uint64_t ino;
+	unsigned matches;
+	int fired; /* 1 asked, 2 done */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+} race = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+static __thread bool race_helper;
+
+/*
+ * race_hook - on the copy's thread, the second safe access to a page holding race.old is
+ * the copy storing it into the replica (the first read it from the region): have the
+ * helper rewrite the page now, and wait for it.
+ */
+static void race_hook(void *ctx, const void *addr, size_t len)
+{
+	(void)ctx;
+	if (race_helper || pthread_equal(pthread_self(), race.main) || len != 4096 ||
+	    __atomic_load_n(&race.fired, __ATOMIC_ACQUIRE) || memcmp(addr, race.old, 4096))
+		return;
+	if (++race.matches < 2)
+		return;
+	pthread_mutex_lock(&race.lock);
+	race.fired = 1;
+	pthread_cond_broadcast(&race.cond);
+	while (race.fired != 2)
+		pthread_cond_wait(&race.cond, &race.lock);
+	pthread_mutex_unlock(&race.lock);
+}
+
+static void *race_helper_main(void *arg)
+{
+	(void)arg;
+	race_helper = true;
+	rcu_thread_online();
+	pthread_mutex_lock(&race.lock);
+	while (race.fired == 0 || !race.ns)
+		pthread_cond_wait(&race.cond, &race.lock);
+	pthread_mutex_unlock(&race.lock);
+	T_ASSERT(ns_write(race.ns, NULL, race.ino, race.fresh, 4096, 4096) == 4096);
+	pthread_mutex_lock(&race.lock);
+	race.fired = 2;
+	pthread_cond_broadcast(&race.cond);
+	pthread_mutex_unlock(&race.lock);
+	rcu_thread_offline();
+	return NULL;
+}
+
+static void test_race(void)
+{
+	struct ns_mount_opts o = {.kind = REGION_AUTO};
+	pthread_t helper;
+	struct ns *ns;
+	uint8_t buf[4096];
+
+	for (unsigned i = 0; i < 4096; i++) {
+		race.old[i] = (uint8_t)(i * 13 + 5);
+		race.fresh[i] = (uint8_t)(i * 29 + 1);
+	}
+	/* The pair in sync, with the page; then a run without the replica: copied again. */
+	ns = mount_pair(replica);
+	T_ASSERT(replica_wait_synced(ns, 30000));
+	race.ino = make_file(ns, "race", 3 * PAGE, 1);
+	T_ASSERT(ns_write(ns, NULL, race.ino, race.old, 4096, 4096) == 4096);
+	ns_unmount(&ns);
+	T_OK(ns_mount(&ns, primary, &o));
+	ns_unmount(&ns);
+
+	race.main = pthread_self();
+	T_ASSERT(pthread_create(&helper, NULL, race_helper_main, NULL) == 0);
+	sigbus_set_test_hook(race_hook, NULL);
+	/* The copy may reach the page inside the mount: the hook waits for race.ns. */
+	ns = mount_pair(replica);
+	pthread_mutex_lock(&race.lock);
+	race.ns = ns;
+	pthread_cond_broadcast(&race.cond);
+	pthread_mutex_unlock(&race.lock);
+	T_ASSERT(replica_wait_synced(ns, 30000));
+	sigbus_set_test_hook(NULL, NULL);
+	pthread_join(helper, NULL);
+	T_ASSERT(race.fired == 2);
+	T_ASSERT(ns_read(ns, NULL, race.ino, buf, 4096, 4096) == 4096);
+	T_ASSERT(memcmp(buf, race.fresh, 4096) == 0);
+	assert_same("after a store inside the copy's window");
+	ns_unmount(&ns);
+}
+
+static void test_mirror_and_poison(void)
+{
+	struct replica_info info;
+	struct poison_bad bad[4];
+	uint64_t ino, ino2, blk, next;
+	uint8_t *buf = malloc(64 * PAGE);
+	struct ns *ns;
+
+	T_ASSERT(buf);
+	ns = mount_pair(replica);
+	replica_get_info(ns, &info);
+	T_ASSERT(info.status == REPLICA_INSYNC); /* left CLEAN: trusted at once */
+	ino = make_file(ns, "data", 40 * PAGE + 123, 7);
+	ino2 = make_file(ns, "other", 3 * PAGE, 9);
+	{
+		struct ns_setattr sa = {.valid = NS_SET_SIZE, .size = 2 * PAGE + 5};
+
+		T_OK(ns_setattr(ns, NULL, ino2, &sa, NULL));
+	}
+	T_OK(ns_checkpoint(ns));
+	assert_same("after writes, a truncate and a checkpoint");
+
+	/* The region's copy of page 17 is poisoned: reads come from the replica. */
+	blk = page_block(ns, ino, 17);
+	T_OK(region_simulate_poison(ns_region(ns), blk * PAGE, PAGE));
+	check_file(ns, ino, 40 * PAGE + 123, 7);
+	replica_get_info(ns, &info);
+	T_ASSERT(info.reads >= 1);
+	T_ASSERT(info.repaired == 1);
+	T_ASSERT(page_block(ns, ino, 17) == blk); /* repaired in place */
+	T_ASSERT(poison_list(ns, 0, bad, 4, &next) == 0);
+	/* The media error is gone: the region's own bytes read right. */
+	T_OK(region_copy_check(ns_region(ns), buf, region_at(ns_region(ns), blk * PAGE), PAGE,
+			       NULL));
+	for (uint64_t i = 0; i < PAGE; i++)
+		T_ASSERT(buf[i] == pat(7, 17 * PAGE + i));
+	assert_same("after the repair");
+
+	/* Poisoned in both copies: EIO and quarantine, as without a replica. */
+	blk = page_block(ns, ino, 30);
+	T_OK(region_simulate_poison(ns_region(ns), blk * PAGE, PAGE));
+	T_OK(region_simulate_poison(region_mirror(ns_region(ns)), blk * PAGE, PAGE));
+	T_ERR(ns_read(ns, NULL, ino, buf, PAGE, 30 * PAGE), EIO);
+	T_ASSERT(poison_list(ns, 0, bad, 4, &next) == 1);
+	T_ASSERT(bad[0].block == blk && bad[0].owned && bad[0].ino == ino);
+	T_ERR(ns_read(ns, NULL, ino, buf, PAGE, 30 * PAGE), EIO);
+	T_ASSERT(ns_read(ns, NULL, ino, buf, 29 * PAGE, 0) == (ssize_t)(29 * PAGE));
+	region_unsimulate_poison(region_mirror(ns_region(ns)), blk * PAGE, PAGE);
+	ns_unmount(&ns);
+	free(buf);
+}
+
+static void test_clean_and_degraded(void)
+{
+	struct replica_info info;
+	struct ns_mount_opts o = {.kind = REGION_AUTO};
+	struct fmt_super sb;
+	struct region *r;
+	struct ns *ns;
+
+	/* Left CLEAN by the last unmount: format version 3, both superblocks say so. */
+	T_OK(region_open(&r, replica, REGION_AUTO, REGION_RDONLY, 0));
+	T_OK(mlog_probe(r, &sb, NULL, NULL, NULL));
+	T_ASSERT((sb.incompat & FMT_INCOMPAT_REPLICA) && sb.replica == FMT_REPLICA_CLEAN);
+	region_close(&r);
+
+	/* Without the replica: degraded, and marked so that the next start copies again. */
+	T_OK(ns_mount(&ns, primary, &o));
+	replica_get_info(ns, &info);
+	T_ASSERT(info.status == REPLICA_DEGRADED);
+	T_ASSERT(strstr(info.why, "not given"));
+	make_file(ns, "alone", 5 * PAGE, 3);
+	ns_unmount(&ns);
+
+	ns = mount_pair(replica);
+	replica_get_info(ns, &info);
+	T_ASSERT(info.status == REPLICA_RESYNCING || info.status == REPLICA_INSYNC);
+	T_ASSERT(replica_wait_synced(ns, 30000));
+	ns_unmount(&ns);
+	assert_same("after the resync that followed a degraded run");
+}
+
+static void test_refuse(void)
+{
+	char other[600];
+	struct ns *ns;
+
+	snprintf(other, sizeof(other), "%s", t_path("other-region"));
+	make_blank(other, REGION_SIZE / 2);
+	{
+		struct ns_mount_opts o = {.kind = REGION_AUTO, .replica = other};
+
+		T_ERR(ns_mount(&ns, primary, &o), EINVAL);
+		o.replica = primary;
+		T_ERR(ns_mount(&ns, primary, &o), EINVAL);
+	}
+	unlink(other);
+	T_OK(ns_mkfs(other, REGION_SIZE, NULL));
+	{
+		struct ns_mount_opts o = {.kind = REGION_AUTO, .replica = other};
+
+		T_ERR(ns_mount(&ns, primary, &o), EINVAL);
+	}
+	unlink(other);
+	/* None of it touched the region or its replica. */
+	ns = mount_pair(replica);
+	T_ASSERT(replica_wait_synced(ns, 30000));
+	ns_unmount(&ns);
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	t_watchdog(120, "test-replica");
+	rcu_thread_online();
+	log_set_sink(sink, NULL);
+	T_OK(sigbus_install());
+	snprintf(primary, sizeof(primary), "%s", t_path("region"));
+	snprintf(replica, sizeof(replica), "%s", t_path("replica"));
+	test_resync();
+	test_race();
+	test_mirror_and_poison();
+	test_clean_and_degraded();
+	test_refuse();
+	unlink(primary);
+	unlink(replica);
+	log_set_sink(NULL, NULL);
+	rcu_thread_offline();
+	printf("ok\n");
+	return 0;
+}
