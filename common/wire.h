@@ -277,6 +277,7 @@ struct wire_badblocks {
 };
 #define WIRE_BB_METADATA 0x1 /* outside the data area (superblock, log) */
 #define WIRE_BB_OWNED 0x2    /* a file page still sits on it: ino and file_off say which */
+#define WIRE_BB_REPAIRED 0x4 /* repaired from the replica this run (with OWNED: the page) */
 struct wire_badblock {
 	uint64_t region_off; /* bytes */
 	uint64_t len;	     /* bytes */

@@ -956,7 +956,8 @@ static int op_badblocks(struct op *op)
 			.ino = bad[i].owned ? bad[i].ino : 0,
 			.file_off = bad[i].owned ? bad[i].index * REGION_BLOCK_SIZE : 0,
 			.flags = (bad[i].owned ? WIRE_BB_OWNED : 0) |
-				 (bad[i].flags & POISON_BAD_METADATA ? WIRE_BB_METADATA : 0),
+				 (bad[i].flags & POISON_BAD_METADATA ? WIRE_BB_METADATA : 0) |
+				 (bad[i].flags & POISON_BAD_REPAIRED ? WIRE_BB_REPAIRED : 0),
 		};
 
 		wire_msg_put(op->m, &w, sizeof(w), false);

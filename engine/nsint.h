@@ -180,7 +180,8 @@ struct ns_bad_page {
 	uint64_t block, ino, index;
 };
 
-#define NS_META_BAD_MAX 64 /* metadata blocks remembered per run (poison_list) */
+#define NS_META_BAD_MAX 64  /* metadata blocks remembered per run (poison_list) */
+#define NS_REPAIRED_MAX 256 /* blocks repaired from the replica remembered per run */
 
 /*
  * Hooks: how the lower modules call the upper ones (namespace.c registers them at mount;
@@ -281,6 +282,9 @@ struct ns {
 
 	/* poison.c */
 	uint64_t repaired; /* atomic: blocks repaired from the replica */
+	/* The first NS_REPAIRED_MAX of them this run, by block, under meta_bad_lock. */
+	struct ns_bad_page repaired_pages[NS_REPAIRED_MAX];
+	size_t nrepaired_pages;
 	/* test hooks */
 	ns_hook_fn hook;
 	void *hook_ctx;

@@ -150,6 +150,23 @@ static int repair(struct ns *ns, uint64_t block)
 	return rc;
 }
 
+/* note_repaired - remember the repair for poison_list (the first NS_REPAIRED_MAX a run). */
+static void note_repaired(struct ns *ns, uint64_t block, uint64_t ino, uint64_t index)
+{
+	size_t i;
+
+	pthread_mutex_lock(&ns->meta_bad_lock);
+	if (ns->nrepaired_pages < NS_REPAIRED_MAX) {
+		i = ns->nrepaired_pages++;
+		while (i > 0 && ns->repaired_pages[i - 1].block > block) {
+			ns->repaired_pages[i] = ns->repaired_pages[i - 1];
+			i--;
+		}
+		ns->repaired_pages[i] = (struct ns_bad_page){block, ino, index};
+	}
+	pthread_mutex_unlock(&ns->meta_bad_lock);
+}
+
 /*
  * poison_block - the protocol for one block of the data area.
  * Return: 1 if newly quarantined, 0 if it was already, 2 if repaired from the replica, or a
@@ -215,6 +232,7 @@ static int poison_block(struct ns *ns, uint64_t block, poison_report_fn fn, void
 	}
 	/* The entry is locked: the page owns the block and nobody can move it. */
 	if (repair(ns, block) == 0) {
+		note_repaired(ns, block, in->ino, own.index);
 		hit.owned = true;
 		hit.repaired = true;
 		hit.ino = in->ino;

@@ -56,6 +56,7 @@ int64_t poison_handle(struct ns *ns, uint64_t offset, uint64_t len, enum poison_
 
 /* One bad range as poison_list() reports it. */
 #define POISON_BAD_METADATA 0x1 /* outside the data area (superblock, log) */
+#define POISON_BAD_REPAIRED 0x2 /* repaired from the replica this run: nothing was lost */
 struct poison_bad {
 	uint64_t block, count; /* region blocks */
 	bool owned;	       /* a file page still sits on them (poisoned, not rewritten): */
@@ -66,8 +67,9 @@ struct poison_bad {
 
 /*
  * poison_list - the bad blocks from block @from on, in block order, merged into ranges:
- * the quarantine (persisted; each with the file page on it, if any) and the metadata blocks
- * poisoned this run. At most @max in @out; *@next is where to go on, UINT64_MAX at the end.
+ * the quarantine (persisted; each with the file page on it, if any), the metadata blocks
+ * poisoned this run, and the file pages repaired from the replica this run (the first
+ * NS_REPAIRED_MAX; POISON_BAD_REPAIRED, owned, with the page they were under). At most @max in @out; *@next is where to go on, UINT64_MAX at the end.
  * Context: thread registered with RCU, outside a read section. Locking: takes the
  *          quarantine walk's allocator lock, RCU per block, meta_bad_lock.
  * Return: the number stored; -EINVAL (@max 0).

@@ -76,7 +76,9 @@ struct bb_walk {
 	struct ns *ns;
 	struct ns_bad_page *pages; /* a copy of ns->bad_pages, sorted by block */
 	size_t npages;
-	uint64_t from; /* first block wanted */
+	struct ns_bad_page rep[NS_REPAIRED_MAX]; /* a copy of ns->repaired_pages (sorted) */
+	size_t nrep, irep;			 /* how many; the next to list */
+	uint64_t from;				 /* first block wanted */
 	struct poison_bad *out;
 	size_t max, n;
 	uint64_t next; /* first block not listed, UINT64_MAX when all were */
@@ -147,6 +149,19 @@ static bool bb_add(struct bb_walk *w, uint64_t block, bool owned, uint64_t ino, 
 	return true;
 }
 
+/* repaired_below - list the repaired pages below block @limit. Return: false when full. */
+static bool repaired_below(struct bb_walk *w, uint64_t limit)
+{
+	for (; w->irep < w->nrep && w->rep[w->irep].block < limit; w->irep++) {
+		const struct ns_bad_page *p = &w->rep[w->irep];
+
+		if (p->block >= w->from &&
+		    !bb_add(w, p->block, true, p->ino, p->index, POISON_BAD_REPAIRED))
+			return false;
+	}
+	return true;
+}
+
 static void bb_run(uint64_t block, uint64_t count, void *ctx)
 {
 	struct bb_walk *w = ctx;
@@ -157,6 +172,9 @@ static void bb_run(uint64_t block, uint64_t count, void *ctx)
 		uint64_t ino = 0, index = 0;
 		bool owned;
 
+		if (!repaired_below(w, b))
+			return;
+
 		owned = owner_of(w, b, &ino, &index);
 		if (!bb_add(w, b, owned, ino, index, 0))
 			return;
@@ -165,7 +183,7 @@ static void bb_run(uint64_t block, uint64_t count, void *ctx)
 
 int poison_list(struct ns *ns, uint64_t from, struct poison_bad *out, size_t max, uint64_t *next)
 {
-	struct bb_walk w = {ns, NULL, 0, from, out, max, 0, UINT64_MAX};
+	struct bb_walk w = {.ns = ns, .from = from, .out = out, .max = max, .next = UINT64_MAX};
 	uint64_t meta[NS_META_BAD_MAX];
 	size_t nmeta;
 
@@ -174,6 +192,8 @@ int poison_list(struct ns *ns, uint64_t from, struct poison_bad *out, size_t max
 	pthread_mutex_lock(&ns->meta_bad_lock);
 	nmeta = ns->nmeta_bad;
 	memcpy(meta, ns->meta_bad, nmeta * sizeof(meta[0]));
+	w.nrep = ns->nrepaired_pages;
+	memcpy(w.rep, ns->repaired_pages, w.nrep * sizeof(w.rep[0]));
 	if (ns->nbad_pages) {
 		w.pages = malloc(ns->nbad_pages * sizeof(*w.pages));
 		if (!w.pages) {
@@ -194,7 +214,7 @@ int poison_list(struct ns *ns, uint64_t from, struct poison_bad *out, size_t max
 			goto out;
 	}
 	alloc_for_each_quarantined(ns->alloc, bb_run, &w);
-	if (w.next != UINT64_MAX)
+	if (w.next != UINT64_MAX || !repaired_below(&w, UINT64_MAX))
 		goto out;
 	for (size_t i = 0; i < nmeta; i++) {
 		if (meta[i] < from || meta[i] < ns->data_first)

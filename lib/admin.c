@@ -130,9 +130,11 @@ static void badblock_convert(void *out, const void *wire)
 	struct wire_badblock b;
 
 	memcpy(&b, wire, sizeof(b));
-	*x = (struct daxfs_badblock){b.region_off, b.len, b.ino, b.file_off,
-				     (b.flags & WIRE_BB_METADATA ? DAXFS_BADBLOCK_METADATA : 0) |
-					     (b.flags & WIRE_BB_OWNED ? DAXFS_BADBLOCK_OWNED : 0)};
+	*x = (struct daxfs_badblock){
+		b.region_off, b.len, b.ino, b.file_off,
+		(b.flags & WIRE_BB_METADATA ? DAXFS_BADBLOCK_METADATA : 0) |
+			(b.flags & WIRE_BB_OWNED ? DAXFS_BADBLOCK_OWNED : 0) |
+			(b.flags & WIRE_BB_REPAIRED ? DAXFS_BADBLOCK_REPAIRED : 0)};
 }
 
 int daxfs_badblocks(struct daxfs *fs, struct daxfs_badblock **out, size_t *count)
@@ -198,8 +200,8 @@ int daxfs_mount(struct daxfs *fs, const char *mountpoint, const char *options)
 		return lib_err(-EINVAL, "mount options longer than %d bytes",
 			       WIRE_MOUNT_OPTS_MAX - 1);
 	req.opts_len = olen;
-	return lib_call_attr(fs, WIRE_MOUNT, &req, sizeof(req), mountpoint, req.path_len,
-			     options, olen, mountpoint, NULL);
+	return lib_call_attr(fs, WIRE_MOUNT, &req, sizeof(req), mountpoint, req.path_len, options,
+			     olen, mountpoint, NULL);
 }
 
 int daxfs_umount(struct daxfs *fs, const char *mountpoint)
@@ -212,8 +214,8 @@ int daxfs_umount(struct daxfs *fs, const char *mountpoint)
 	ret = lib_path_size(mountpoint, &req.path_len);
 	if (ret < 0)
 		return ret;
-	return lib_call_attr(fs, WIRE_UMOUNT, &req, sizeof(req), mountpoint, req.path_len, NULL,
-			     0, mountpoint, NULL);
+	return lib_call_attr(fs, WIRE_UMOUNT, &req, sizeof(req), mountpoint, req.path_len, NULL, 0,
+			     mountpoint, NULL);
 }
 
 /* The data area one SCRUB_RANGE request covers: a few tenths of a second of reading. */

@@ -171,7 +171,8 @@ static void say_owners(struct daxfs *fs, uint64_t off, uint64_t len)
 		uint64_t lo = MAX(off, bb[i].region_off);
 		uint64_t hi = MIN(off + len, bb[i].region_off + bb[i].len);
 
-		if (!(bb[i].flags & DAXFS_BADBLOCK_OWNED) || lo >= hi)
+		if (!(bb[i].flags & DAXFS_BADBLOCK_OWNED) ||
+		    (bb[i].flags & DAXFS_BADBLOCK_REPAIRED) || lo >= hi)
 			continue;
 		for (size_t k = 0; k < nm.n; k++)
 			cli_err("badblocks",
@@ -321,6 +322,9 @@ int cmd_badblocks(int argc, char **argv, struct cli_ctx *ctx)
 			json_object_object_add(
 				x, "metadata",
 				json_object_new_boolean(bb[i].flags & DAXFS_BADBLOCK_METADATA));
+			json_object_object_add(
+				x, "repaired",
+				json_object_new_boolean(bb[i].flags & DAXFS_BADBLOCK_REPAIRED));
 			if (owned) {
 				json_object_object_add(x, "ino", json_object_new_uint64(bb[i].ino));
 				json_object_object_add(x, "file_offset",
@@ -347,6 +351,8 @@ int cmd_badblocks(int argc, char **argv, struct cli_ctx *ctx)
 			struct names nm = paths_of(&names, bb[i].ino);
 
 			printf("%16" PRIu64 " %12" PRIu64 "  ", bb[i].region_off, bb[i].len);
+			if (bb[i].flags & DAXFS_BADBLOCK_REPAIRED)
+				printf("repaired from the replica: ");
 			if (bb[i].flags & DAXFS_BADBLOCK_METADATA)
 				printf("metadata (superblock or log)\n");
 			else if (!(bb[i].flags & DAXFS_BADBLOCK_OWNED))

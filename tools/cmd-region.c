@@ -31,12 +31,9 @@ static const char mkfs_usage[] =
 int cmd_mkfs(int argc, char **argv, struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{"size", required_argument, NULL, 's'},
-		{"log-size", required_argument, NULL, 'l'},
-		{"force", no_argument, NULL, 'f'},
-		{"replica", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"size", required_argument, NULL, 's'}, {"log-size", required_argument, NULL, 'l'},
+		{"force", no_argument, NULL, 'f'},	{"replica", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},	{NULL, 0, NULL, 0},
 	};
 	struct ns_mkfs_opts o = {0};
 	struct progress pr = {.mode = ctx->progress};

@@ -232,6 +232,7 @@ int daxfs_extents(struct daxfs *fs, uint64_t ino, struct daxfs_extent **out, siz
 
 #define DAXFS_BADBLOCK_METADATA 0x1 /* in the superblocks or the log (not persisted) */
 #define DAXFS_BADBLOCK_OWNED 0x2    /* a file page still sits on it: ino, file_off */
+#define DAXFS_BADBLOCK_REPAIRED 0x4 /* repaired from the replica this run: nothing lost */
 struct daxfs_badblock {
 	uint64_t region_off; /* bytes */
 	uint64_t len;	     /* bytes */
@@ -242,7 +243,9 @@ struct daxfs_badblock {
 /*
  * daxfs_badblocks - every quarantined range of the region in region order (a block stays
  * quarantined for good, also across restarts), with the file page it hit while that page
- * is not rewritten, and the metadata blocks found poisoned since the daemon started.
+ * is not rewritten, the metadata blocks found poisoned since the daemon started, and the
+ * file pages repaired from the replica since then (DAXFS_BADBLOCK_REPAIRED: not quarantined,
+ * no data lost; at most 256 are remembered).
  * Return: 0, *@out (malloc'd: free() it; NULL when *@count is 0); -ENOMEM, -ECONNRESET.
  */
 int daxfs_badblocks(struct daxfs *fs, struct daxfs_badblock **out, size_t *count);

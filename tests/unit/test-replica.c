@@ -37,9 +37,9 @@
 #include "replica.h"
 #include "sigbus.h"
 #include "testutil.h"
+#include "util.h"
 
 #define PAGE ((uint64_t)FMT_BLOCK_SIZE)
-#define MiB (UINT64_C(1) << 20)
 #define REGION_SIZE (64 * MiB)
 
 static char primary[512], replica[512];
@@ -315,7 +315,7 @@ static void test_mirror_and_poison(void)
 {
 	struct replica_info info;
 	struct poison_bad bad[4];
-	uint64_t ino, ino2, blk, next;
+	uint64_t ino, ino2, blk, next, rep_blk;
 	uint8_t *buf = malloc(64 * PAGE);
 	struct ns *ns;
 
@@ -341,7 +341,17 @@ static void test_mirror_and_poison(void)
 	T_ASSERT(info.reads >= 1);
 	T_ASSERT(info.repaired == 1);
 	T_ASSERT(page_block(ns, ino, 17) == blk); /* repaired in place */
-	T_ASSERT(poison_list(ns, 0, bad, 4, &next) == 0);
+	/* Listed as repaired, with its page; nothing quarantined. */
+	T_ASSERT(poison_list(ns, 0, bad, 4, &next) == 1 && next == UINT64_MAX);
+	T_ASSERT(bad[0].block == blk && bad[0].count == 1 && bad[0].flags == POISON_BAD_REPAIRED);
+	T_ASSERT(bad[0].owned && bad[0].ino == ino && bad[0].index == 17);
+	{
+		struct ns_statfs st;
+
+		ns_statfs(ns, &st);
+		T_ASSERT(st.blocks_quarantined == 0);
+	}
+	rep_blk = blk;
 	/* The media error is gone: the region's own bytes read right. */
 	T_OK(region_copy_check(ns_region(ns), buf, region_at(ns_region(ns), blk * PAGE), PAGE,
 			       NULL));
@@ -354,8 +364,19 @@ static void test_mirror_and_poison(void)
 	T_OK(region_simulate_poison(ns_region(ns), blk * PAGE, PAGE));
 	T_OK(region_simulate_poison(region_mirror(ns_region(ns)), blk * PAGE, PAGE));
 	T_ERR(ns_read(ns, NULL, ino, buf, PAGE, 30 * PAGE), EIO);
-	T_ASSERT(poison_list(ns, 0, bad, 4, &next) == 1);
-	T_ASSERT(bad[0].block == blk && bad[0].owned && bad[0].ino == ino);
+	T_ASSERT(poison_list(ns, 0, bad, 4, &next) == 2);
+	{
+		unsigned q = bad[0].block == blk ? 0 : 1;
+
+		T_ASSERT(bad[q].block == blk && bad[q].owned && bad[q].ino == ino);
+		T_ASSERT(bad[q].flags == 0 && bad[1 - q].block == rep_blk);
+		T_ASSERT(bad[q].block > bad[1 - q].block ? q == 1 : q == 0); /* block order */
+	}
+	/* Listed from past the first entry: only the second. */
+	T_ASSERT(poison_list(ns, MIN(blk, rep_blk) + 1, bad, 4, &next) == 1);
+	T_ASSERT(bad[0].block == MAX(blk, rep_blk));
+	/* One at a time: the walk goes on where it stopped. */
+	T_ASSERT(poison_list(ns, 0, bad, 1, &next) == 1 && next == MAX(blk, rep_blk));
 	T_ERR(ns_read(ns, NULL, ino, buf, PAGE, 30 * PAGE), EIO);
 	T_ASSERT(ns_read(ns, NULL, ino, buf, 29 * PAGE, 0) == (ssize_t)(29 * PAGE));
 	region_unsimulate_poison(region_mirror(ns_region(ns)), blk * PAGE, PAGE);

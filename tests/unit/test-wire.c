@@ -96,7 +96,7 @@ static const struct wire_xattr_list listxattr_b = {.ino = 5, .size = 4096};
 static const struct wire_xattr removexattr_b = {.ino = 5, .name_len = sizeof("user.x")};
 static const struct wire_io append_b = {.ino = 3, .len = 1000, .flags = WIRE_IO_APPEND};
 static const struct wire_mount mount_b = {.path_len = sizeof(P1),
-					 .opts_len = sizeof("cache=always,ro")};
+					  .opts_len = sizeof("cache=always,ro")};
 static const struct wire_mount mount_noopts = {.path_len = sizeof(P1), .opts_len = 1};
 
 #define BODY(b) &(b), sizeof(b)
@@ -138,6 +138,7 @@ static const struct req_sample reqs[] = {
 	{"inject poison", WIRE_INJECT, 0, BODY(inject_poison)},
 	{"inject fail", WIRE_INJECT, 0, BODY(inject_fail)},
 	{"stats", WIRE_STATS, 0, NULL, 0},
+	{"replica", WIRE_REPLICA, 0, NULL, 0},
 	{"scrub range", WIRE_SCRUB_RANGE, 0, BODY(scrub_range_b)},
 	{"inject media", WIRE_INJECT, 0, BODY(inject_media)},
 	{"badblock clear", WIRE_BADBLOCK_CLEAR, 0, BODY(bb_clear_b)},
@@ -549,8 +550,9 @@ static void bad_requests(void)
 	EXPECT_REQ(mnt, EBADMSG, b[mpb] = 'm');
 	EXPECT_REQ(mnt, EBADMSG, b[len - 1] = 'x');
 	EXPECT_REQ(mnt, EBADMSG, put_u32(b, HDR + offsetof(struct wire_mount, opts_len), 0));
-	EXPECT_REQ(mnt, EBADMSG,
-		   put_u32(b, HDR + offsetof(struct wire_mount, opts_len), WIRE_MOUNT_OPTS_MAX + 1));
+	EXPECT_REQ(
+		mnt, EBADMSG,
+		put_u32(b, HDR + offsetof(struct wire_mount, opts_len), WIRE_MOUNT_OPTS_MAX + 1));
 
 	/* On failure the header is still there to address the error reply. */
 	uint8_t *b = (uint8_t *)msgbuf;
@@ -602,6 +604,12 @@ static const struct wire_map_reply map_rmax = {
 	.grant = 1, .count = WIRE_MAP_EXTENTS_MAX, .fd_rdonly = 1};
 static const struct wire_stats_reply stats_r = {.len = 12345};
 static const struct wire_stats_reply stats_err = {.r = {.status = -EINVAL}};
+static const struct wire_replica_reply replica_r = {.state = WIRE_REPLICA_RESYNCING,
+						    .synced = 1 << 20,
+						    .size = 64 << 20,
+						    .reads = 3,
+						    .repaired = 2,
+						    .path = "/dev/dax1.0"};
 static const struct wire_scrub_range_reply scrub_range_r = {
 	.next = 1 << 20, .total = 1 << 30, .blocks_read = 256, .bytes_read = 1 << 20};
 static const struct wire_badblock_clear_reply bb_clear_r = {.blocks = 1};
@@ -652,6 +660,7 @@ static const struct reply_sample replies[] = {
 	{"unmap", R(WIRE_UNMAP), 0, BODY(status_ok)},
 	{"ack error", R(WIRE_ACK), 0, BODY(status_err)},
 	{"stats", R(WIRE_STATS), WIRE_F_SHM, BODY(stats_r)},
+	{"replica", R(WIRE_REPLICA), 0, BODY(replica_r)},
 	{"stats error", R(WIRE_STATS), 0, BODY(stats_err)},
 	{"scrub range", R(WIRE_SCRUB_RANGE), 0, BODY(scrub_range_r)},
 	{"badblock clear", R(WIRE_BADBLOCK_CLEAR), 0, BODY(bb_clear_r)},
@@ -783,6 +792,24 @@ static void bad_replies(void)
 	EXPECT_REPLY(reply_index("stats"), EBADMSG, put_u64(b, HDR + 8, WIRE_SHM_SIZE + 1));
 	EXPECT_REPLY(reply_index("stats"), 0, put_u64(b, HDR + 8, WIRE_SHM_SIZE));
 	EXPECT_REPLY(reply_index("scrub range"), EBADMSG, put_u16(b, FLAGS_OFF, WIRE_F_SHM));
+	/* REPLICA: a known state, synced within the size, both strings ended inside. */
+	{
+		size_t state = HDR + offsetof(struct wire_replica_reply, state),
+		       synced = HDR + offsetof(struct wire_replica_reply, synced),
+		       path = HDR + offsetof(struct wire_replica_reply, path),
+		       why = HDR + offsetof(struct wire_replica_reply, why);
+
+		EXPECT_REPLY(reply_index("replica"), EBADMSG, put_u32(b, state, 4));
+		EXPECT_REPLY(reply_index("replica"), 0, put_u32(b, state, WIRE_REPLICA_DEGRADED));
+		EXPECT_REPLY(reply_index("replica"), EBADMSG, put_u64(b, synced, (64 << 20) + 1));
+		EXPECT_REPLY(reply_index("replica"), 0, put_u64(b, synced, 64 << 20));
+		EXPECT_REPLY(reply_index("replica"), EBADMSG,
+			     memset(b + path, 'x', WIRE_REPLICA_TEXT));
+		EXPECT_REPLY(reply_index("replica"), EBADMSG,
+			     memset(b + why, 'y', WIRE_REPLICA_TEXT));
+		EXPECT_REPLY(reply_index("replica"), 0,
+			     memset(b + why, 'y', WIRE_REPLICA_TEXT - 1));
+	}
 	EXPECT_REPLY(ev, EBADMSG, put_u16(b, FLAGS_OFF, WIRE_F_FD));
 	EXPECT_REPLY(ev, EBADMSG, len -= 8; set_hdr_len(b, (uint32_t)len));
 	EXPECT_REPLY(ev, EBADMSG, len += 8; set_hdr_len(b, (uint32_t)len));

@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test-replica-e2e - a region with a replica through a real daxfsd (DESIGN §13):
+ *
+ * 1. `daxfs mkfs --replica` formats a pair; daxfsd --replica serves it; `daxfs status` (and
+ *    --json) says "in sync".
+ * 2. Poison the region's copy of a file page, unnoticed (inject media): a copy read of the
+ *    whole file returns the right bytes, no EIO; the block is repaired, not quarantined
+ *    (statfs 0 quarantined); the replica status counts the read and the repair; `daxfs
+ *    badblocks` lists the block as repaired from the replica, with the file and offset.
+ * 3. Poison told to the daemon (inject poison) under a page a client maps: nothing is
+ *    quarantined, the mapper gets INVALIDATE for that page, and a new mapping reads the
+ *    right bytes.
+ * 4. SIGKILL in the middle of writes, restart: the replica is copied again ("resyncing",
+ *    then "in sync"); after a clean stop the two files are byte for byte equal and `daxfs
+ *    check` is clean on both.
+ * 5. Started without the replica: "degraded" with the reason; with it again: in sync, equal.
+ * 6. A replica of another size, or another file system's region, is refused: daxfsd exits
+ *    non-zero with a message naming the problem, and the region still starts after.
+ *
+ * Usage: test-replica-e2e --daxfsd=PATH --cli=PATH [seed]
+ */
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <daxfs/daxfs.h>
+
+#include "daemon.h"
+#include "testutil.h"
+
+#define PAGE UINT64_C(4096)
+#define NPAGES 16
+#define FILE_LEN (NPAGES * PAGE)
+
+static struct t_daemon d;
+static uint64_t rng;
+static uint8_t pat[FILE_LEN];
+static char region[512], replica[512];
+
+static void fill_rand(uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)t_rand(&rng);
+}
+
+static uint64_t region_off_of(struct daxfs *fs, uint64_t ino, uint64_t pg)
+{
+	struct daxfs_extent *ext;
+	uint64_t off = UINT64_MAX;
+	size_t n;
+
+	T_OK(daxfs_extents(fs, ino, &ext, &n));
+	for (size_t i = 0; i < n; i++)
+		if (pg * PAGE >= ext[i].file_off && pg * PAGE < ext[i].file_off + ext[i].len) {
+			T_ASSERT(!(ext[i].flags & DAXFS_EXTENT_POISON));
+			off = ext[i].region_off + pg * PAGE - ext[i].file_off;
+		}
+	free(ext);
+	T_ASSERT(off != UINT64_MAX);
+	return off;
+}
+
+static void check_file(struct daxfs *fs, uint64_t ino)
+{
+	static uint8_t buf[FILE_LEN];
+
+	T_ASSERT(daxfs_pread(fs, ino, buf, FILE_LEN, 0) == (ssize_t)FILE_LEN);
+	T_ASSERT(memcmp(buf, pat, FILE_LEN) == 0);
+}
+
+/* status_json - `daxfs status --json`'s "replica" object, parsed. */
+static json_object *status_json(void)
+{
+	json_object *j, *r;
+	char *out = NULL;
+
+	T_ASSERT(t_cli(&d, &out, NULL, "status", "--json", NULL) == 0);
+	j = json_tokener_parse(out);
+	T_ASSERT(j && json_object_object_get_ex(j, "replica", &r));
+	json_object_get(r);
+	json_object_put(j);
+	free(out);
+	return r;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+}
+
+/* wait_in_sync - the replica reaches "in sync" within 60 s. */
+static void wait_in_sync(struct daxfs *fs)
+{
+	struct daxfs_replica rep;
+	uint64_t until = t_now_ms() + 60000;
+
+	for (;;) {
+		T_OK(daxfs_replica_status(fs, &rep));
+		if (rep.state == DAXFS_REPLICA_INSYNC)
+			break;
+		T_ASSERT(rep.state == DAXFS_REPLICA_RESYNCING);
+		T_ASSERT(rep.synced <= rep.size);
+		if (t_now_ms() > until)
+			T_FAIL("the replica is still resyncing after 60 s (%" PRIu64 " of %" PRIu64
+			       ")",
+			       rep.synced, rep.size);
+		usleep(10000);
+	}
+	T_ASSERT(rep.synced == rep.size && strcmp(rep.path, replica) == 0);
+}
+
+static void assert_files_equal(const char *when)
+{
+	size_t la, lb;
+	char *a = t_read_file(region, &la), *b = t_read_file(replica, &lb);
+
+	T_ASSERT(la == lb);
+	if (memcmp(a, b, la)) {
+		for (size_t i = 0; i < la; i++)
+			if (a[i] != b[i])
+				T_FAIL("%s: the replica differs from the region at byte %zu", when,
+				       i);
+	}
+	free(a);
+	free(b);
+}
+
+/* --- a mapper --- */
+
+struct rec {
+	pthread_mutex_t lock;
+	int n;
+	struct daxfs_event ev;
+};
+
+static void on_event(void *ctx, const struct daxfs_event *ev)
+{
+	struct rec *r = ctx;
+
+	pthread_mutex_lock(&r->lock);
+	r->ev = *ev;
+	r->n++;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void test_poison(struct daxfs *fs, uint64_t ino)
+{
+	struct rec rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct daxfs_badblock *bb;
+	struct daxfs_replica rep;
+	struct daxfs_statfs sf;
+	struct daxfs_map *m, *m2;
+	uint64_t off, off2, n = 99;
+	size_t nbb;
+	char *out = NULL;
+
+	/* 2. Unnoticed poison under page 3: the read notices it, and is served anyway. */
+	off = region_off_of(fs, ino, 3);
+	T_OK(daxfs_inject(fs, DAXFS_INJECT_MEDIA, NULL, off, PAGE, NULL));
+	check_file(fs, ino);
+	T_OK(daxfs_replica_status(fs, &rep));
+	T_ASSERT(rep.reads >= 1 && rep.repaired == 1);
+	T_OK(daxfs_statfs(fs, &sf));
+	T_ASSERT(sf.blocks_quarantined == 0);
+	T_ASSERT(region_off_of(fs, ino, 3) == off); /* repaired where it is */
+	check_file(fs, ino);
+	T_OK(daxfs_badblocks(fs, &bb, &nbb));
+	T_ASSERT(nbb == 1);
+	T_ASSERT(bb[0].region_off == off && bb[0].len == PAGE);
+	T_ASSERT(bb[0].flags == (DAXFS_BADBLOCK_REPAIRED | DAXFS_BADBLOCK_OWNED));
+	T_ASSERT(bb[0].ino == ino && bb[0].file_off == 3 * PAGE);
+	free(bb);
+	T_ASSERT(t_cli(&d, &out, NULL, "badblocks", NULL) == 0);
+	if (!strstr(out, "repaired from the replica: /data at file offset 12288"))
+		T_FAIL("daxfs badblocks said:\n%s", out);
+	free(out);
+
+	/* 3. Poison the daemon is told of, under a mapped page: INVALIDATE, then good data. */
+	daxfs_set_event_callback(fs, on_event, &rec);
+	T_OK(daxfs_map_new(fs, ino, 0, FILE_LEN, DAXFS_MAP_READ, &m));
+	T_ASSERT(memcmp(daxfs_map_addr(m), pat, FILE_LEN) == 0);
+	off2 = region_off_of(fs, ino, 9);
+	T_OK(daxfs_inject(fs, DAXFS_INJECT_POISON, NULL, off2, PAGE, &n));
+	T_ASSERT(n == 0); /* none quarantined */
+	for (uint64_t until = t_now_ms() + 10000; t_now_ms() < until;) {
+		daxfs_process_events(fs);
+		pthread_mutex_lock(&rec.lock);
+		n = (uint64_t)rec.n;
+		pthread_mutex_unlock(&rec.lock);
+		if (n)
+			break;
+		usleep(1000);
+	}
+	T_ASSERT(n == 1);
+	T_ASSERT(rec.ev.type == DAXFS_EVENT_INVALIDATE && rec.ev.ino == ino);
+	T_ASSERT(rec.ev.off == 9 * PAGE && rec.ev.len == PAGE);
+	T_OK(daxfs_map_new(fs, ino, 0, FILE_LEN, DAXFS_MAP_READ, &m2));
+	T_ASSERT(memcmp(daxfs_map_addr(m2), pat, FILE_LEN) == 0);
+	daxfs_map_delete(&m2);
+	daxfs_map_delete(&m);
+	daxfs_set_event_callback(fs, NULL, NULL);
+	T_OK(daxfs_replica_status(fs, &rep));
+	T_ASSERT(rep.repaired == 2);
+	T_OK(daxfs_statfs(fs, &sf));
+	T_ASSERT(sf.blocks_quarantined == 0);
+	check_file(fs, ino);
+}
+
+/* writer - writes files until killed (the daemon is SIGKILLed under it). */
+static void writer(const char *sock)
+{
+	struct daxfs *fs;
+	uint8_t buf[8192];
+
+	if (daxfs_open(&fs, sock))
+		_exit(0);
+	for (unsigned i = 0;; i++) {
+		char name[32];
+		struct daxfs_stat st;
+
+		snprintf(name, sizeof(name), "/w%u", i % 64);
+		memset(buf, (int)i, sizeof(buf));
+		if (daxfs_create(fs, name, 0644, 0, &st) ||
+		    daxfs_pwrite(fs, st.ino, buf, sizeof(buf), (i % 7) * 4096) < 0)
+			_exit(0);
+	}
+}
+
+static void test_crash(void)
+{
+	struct daxfs *fs;
+	json_object *r;
+	pid_t w;
+	int status;
+
+	w = fork();
+	T_ASSERT(w >= 0);
+	if (w == 0)
+		writer(d.sock);
+	usleep(300000);
+	kill(d.pid, SIGKILL);
+	T_ASSERT(t_daemon_wait_exit(&d, 10000) != 0);
+	T_ASSERT(waitpid(w, &status, 0) == w);
+	t_daemon_respawn(&d);
+	r = status_json();
+	T_ASSERT(!strcmp(jstr(r, "state"), "resyncing") || !strcmp(jstr(r, "state"), "in sync"));
+	json_object_put(r);
+	T_OK(daxfs_open(&fs, d.sock));
+	wait_in_sync(fs);
+	daxfs_close(fs);
+	T_ASSERT(t_daemon_log_has(&d, "copying the region to its replica"));
+	t_daemon_stop(&d);
+	assert_files_equal("after a crash, a resync and a clean stop");
+	t_check_clean(region);
+	t_check_clean(replica);
+}
+
+static void test_degraded(const char *const *with)
+{
+	static const char *const without[] = {"--fault-injection", NULL};
+	struct daxfs *fs;
+	json_object *r;
+	char *out = NULL;
+
+	t_daemon_forget(&d);
+	t_daemon_start(&d, region, "daxfsd", without);
+	r = status_json();
+	T_ASSERT(!strcmp(jstr(r, "state"), "degraded"));
+	T_ASSERT(strstr(jstr(r, "why"), "not given"));
+	json_object_put(r);
+	T_ASSERT(t_cli(&d, &out, NULL, "status", NULL) == 0);
+	T_ASSERT(strstr(out, "replica      degraded: the replica was not given at start"));
+	free(out);
+	T_ASSERT(t_cli(&d, NULL, NULL, "mkdir", "/alone", NULL) == 0);
+	t_daemon_stop(&d);
+	t_daemon_forget(&d);
+	t_daemon_start(&d, region, "daxfsd", with);
+	T_OK(daxfs_open(&fs, d.sock));
+	wait_in_sync(fs);
+	daxfs_close(fs);
+	t_daemon_stop(&d);
+	assert_files_equal("after a degraded run and a resync");
+}
+
+/* refused - daxfsd with @rep as the replica exits non-zero saying @why. */
+static void refused(const char *rep, const char *why)
+{
+	const char *argv[] = {
+		t_daxfsd_path(),	"--region", region, "--replica", rep, "--socket",
+		t_path("refused.sock"), NULL};
+	char *err = NULL;
+
+	T_ASSERT(t_run(argv, NULL, &err) != 0);
+	if (!strstr(err, why))
+		T_FAIL("daxfsd with replica %s said:\n%s", rep, err);
+	free(err);
+}
+
+static void test_refuse(void)
+{
+	const char *argv[] = {t_cli_path(), "mkfs", "--size", "32M", t_path("small"), NULL};
+	const char *argv2[] = {t_cli_path(), "mkfs", "--size", "64M", t_path("other"), NULL};
+
+	T_ASSERT(t_run(argv, NULL, NULL) == 0);
+	refused(t_path("small"), "a replica must be of the same size");
+	T_ASSERT(t_run(argv2, NULL, NULL) == 0);
+	refused(t_path("other"), "belongs to another daxfs file system");
+	refused(region, "is the region");
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const opts[] = {"--map-users", "root", "--fault-injection",
+					   "--replica",	  NULL,	  NULL};
+	const char *o[6];
+	struct daxfs_stat st;
+	struct daxfs *fs;
+	json_object *r;
+	uint64_t ino;
+	char *out = NULL;
+
+	t_tools_init(&argc, argv);
+	t_require_root("--map-users root and fault injection");
+	rng = t_seed(argc, argv, 1);
+	t_watchdog(200, "test-replica-e2e");
+	fill_rand(pat, sizeof(pat));
+	snprintf(region, sizeof(region), "%s", t_path("region"));
+	snprintf(replica, sizeof(replica), "%s", t_path("replica"));
+	memcpy(o, opts, sizeof(o));
+	o[4] = replica;
+
+	/* 1. */
+	{
+		const char *mk[] = {t_cli_path(), "mkfs",  "--size", "64M",
+				    "--replica",  replica, region,   NULL};
+
+		T_ASSERT(t_run(mk, &out, NULL) == 0);
+		T_ASSERT(strstr(out, "with its replica"));
+		free(out);
+	}
+	t_daemon_start(&d, region, "daxfsd", o);
+	r = status_json();
+	T_ASSERT(!strcmp(jstr(r, "state"), "in sync") && !strcmp(jstr(r, "path"), replica));
+	json_object_put(r);
+	T_ASSERT(t_cli(&d, &out, NULL, "status", NULL) == 0);
+	T_ASSERT(strstr(out, "in sync"));
+	free(out);
+	T_OK(daxfs_open(&fs, d.sock));
+	T_OK(daxfs_create(fs, "/data", 0644, DAXFS_CREATE_EXCL, &st));
+	ino = st.ino;
+	T_ASSERT(daxfs_pwrite(fs, ino, pat, FILE_LEN, 0) == (ssize_t)FILE_LEN);
+
+	test_poison(fs, ino);
+	daxfs_close(fs);
+	test_crash();
+	test_degraded(o);
+	test_refuse();
+	/* The refusals left the pair as it was. */
+	t_daemon_forget(&d);
+	t_daemon_start(&d, region, "daxfsd", o);
+	r = status_json();
+	T_ASSERT(!strcmp(jstr(r, "state"), "in sync"));
+	json_object_put(r);
+	T_OK(daxfs_open(&fs, d.sock));
+	check_file(fs, ino);
+	daxfs_close(fs);
+	t_daemon_stop(&d);
+	printf("ok\n");
+	return 0;
+}
