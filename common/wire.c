@@ -52,6 +52,7 @@ _Static_assert(sizeof(struct wire_mount) == 16 && offsetof(struct wire_mount, da
 	       "mount body is 16 bytes");
 _Static_assert(sizeof(struct wire_stats_reply) == 16, "stats reply is 16 bytes");
 _Static_assert(sizeof(struct wire_replica_reply) == 368, "replica reply is 368 bytes");
+_Static_assert(sizeof(struct wire_map_persist) == 24, "map persist is 24 bytes");
 _Static_assert(sizeof(struct wire_scrub_range) == 16, "scrub range is 16 bytes");
 _Static_assert(sizeof(struct wire_scrub_range_reply) == 56, "scrub range reply is 56 bytes");
 _Static_assert(WIRE_MSG_MAX >= sizeof(struct wire_hdr) + sizeof(struct wire_map_reply) +
@@ -108,6 +109,8 @@ static const struct op_info ops[WIRE_OP_MAX] = {
 	[WIRE_INJECT] = {"INJECT", sizeof(struct wire_inject), sizeof(struct wire_inject_reply)},
 	[WIRE_STATS] = {"STATS", 0, sizeof(struct wire_stats_reply)},
 	[WIRE_REPLICA] = {"REPLICA", 0, sizeof(struct wire_replica_reply)},
+	[WIRE_MAP_PERSIST] = {"MAP_PERSIST", sizeof(struct wire_map_persist),
+			      sizeof(struct wire_reply)},
 	[WIRE_SCRUB_RANGE] = {"SCRUB_RANGE", sizeof(struct wire_scrub_range),
 			      sizeof(struct wire_scrub_range_reply)},
 	[WIRE_BADBLOCK_CLEAR] = {"BADBLOCK_CLEAR", sizeof(struct wire_badblock_clear),
@@ -492,6 +495,14 @@ static int decode_body(const uint8_t *buf, size_t len, struct wire_req *out)
 			return -EBADMSG;
 		break;
 	}
+	case WIRE_MAP_PERSIST: {
+		struct wire_map_persist r;
+
+		memcpy(&r, body, sizeof(r));
+		if (r.len == 0 || r.len > WIRE_MAP_PERSIST_MAX || r.off + r.len < r.off)
+			return -EBADMSG;
+		break;
+	}
 	case WIRE_BADBLOCK_CLEAR: {
 		struct wire_badblock_clear c;
 
@@ -709,7 +720,7 @@ static int decode_reply_tail(const uint8_t *buf, size_t len, unsigned op, uint16
 		struct wire_map_reply r;
 
 		memcpy(&r, body, sizeof(r));
-		if (r.fd_rdonly > 1)
+		if (r.flags & ~(uint32_t)(WIRE_MAP_FD_RDONLY | WIRE_MAP_MIRRORED))
 			return -EBADMSG;
 		return check_extents(buf, len, end, r.count);
 	}

@@ -65,7 +65,8 @@ enum wire_op {
 	WIRE_STATS = 40,       /* the daemon's metrics, OpenMetrics text in the shared buffer */
 	WIRE_SCRUB_RANGE = 41, /* SCRUB of a range of the data area, for progress */
 	WIRE_REPLICA = 42,     /* the replica's state (DESIGN §13) */
-	WIRE_OP_MAX = 43,      /* one past the highest op number */
+	WIRE_MAP_PERSIST = 43, /* a mapping's stores persisted: bring them to the replica */
+	WIRE_OP_MAX = 44,      /* one past the highest op number */
 
 	WIRE_REPLY = 0x100, /* a reply: header op is WIRE_REPLY | request op */
 
@@ -245,9 +246,22 @@ struct wire_map_reply {
 	uint64_t grant;
 	uint64_t generation;
 	uint64_t region_size;
-	uint32_t count;	    /* extents that follow */
-	uint32_t fd_rdonly; /* the fd (if attached, WIRE_F_FD) is read-only */
-			    /* count struct wire_extent */
+	uint32_t count; /* extents that follow */
+	uint32_t flags; /* WIRE_MAP_FD_RDONLY, WIRE_MAP_MIRRORED */
+			/* count struct wire_extent */
+};
+#define WIRE_MAP_FD_RDONLY 0x1 /* the fd (if attached, WIRE_F_FD) is read-only */
+#define WIRE_MAP_MIRRORED 0x2  /* the region has a replica: persists go through MAP_PERSIST */
+
+/*
+ * MAP_PERSIST: the client persisted stores to file bytes [off, off + len) of a write
+ * grant's range; the daemon copies them to the replica. At most WIRE_MAP_PERSIST_MAX bytes.
+ */
+#define WIRE_MAP_PERSIST_MAX (64u << 20)
+struct wire_map_persist {
+	uint64_t grant;
+	uint64_t off;
+	uint64_t len; /* > 0 */
 };
 
 struct wire_unmap {

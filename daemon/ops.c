@@ -735,7 +735,8 @@ static int op_map(struct op *op)
 	r.generation = ns_grant_generation(g);
 	r.region_size = region_size(reg);
 	r.count = (uint32_t)next;
-	r.fd_rdonly = s->trust != PERM_TRUST_RW;
+	r.flags = (s->trust != PERM_TRUST_RW ? WIRE_MAP_FD_RDONLY : 0) |
+		  (region_mirror(ns_region(op->ns)) ? WIRE_MAP_MIRRORED : 0);
 	wire_msg_put(op->m, &r, sizeof(r), false);
 	for (size_t i = 0; i < next; i++) {
 		struct wire_extent e = {
@@ -872,6 +873,26 @@ static int op_poison_report(struct op *op)
 			   op->s->id, (int)op->cred->pid, op->cred->uid, ino, b.off, b.len,
 			   pc.clean, n);
 	return 0;
+}
+
+/*
+ * MAP_PERSIST: a mapper persisted stores to a range of its grant; copy that range of the
+ * region to the replica (DESIGN §13). Any range of a grant the session holds: copying the
+ * region's bytes to the replica is what every store does anyway, so a read grant gains
+ * nothing but the cost, which WIRE_MAP_PERSIST_MAX bounds per request.
+ */
+static int op_map_persist(struct op *op)
+{
+	struct wire_map_persist b = BODY(op, struct wire_map_persist);
+	uint64_t ino, goff, glen;
+	int rc;
+
+	rc = sess_grant_range(op->s, b.grant, &ino, &goff, &glen);
+	if (rc)
+		return rc;
+	if (b.off < goff || b.off - goff >= glen || b.len > glen - (b.off - goff))
+		return -EINVAL;
+	return replica_persist_file(op->ns, ino, b.off, b.len);
 }
 
 typedef int (*op_fn)(struct op *op);
@@ -1211,6 +1232,7 @@ static const op_fn op_table[WIRE_OP_MAX] = {
 	[WIRE_POISON_REPORT] = op_poison_report,
 	[WIRE_STATS] = op_stats,
 	[WIRE_REPLICA] = op_replica,
+	[WIRE_MAP_PERSIST] = op_map_persist,
 	[WIRE_SCRUB_RANGE] = op_scrub_range,
 	[WIRE_BADBLOCK_CLEAR] = op_badblock_clear,
 	[WIRE_MOUNT] = op_mount,

@@ -1220,6 +1220,24 @@ int region_mirror_sync(struct region *r, uint64_t end, struct region_sync_stats 
 	return 0;
 }
 
+int region_mirror_update(struct region *r, uint64_t off, uint64_t len)
+{
+	char ours[REGION_BLOCK_SIZE], theirs[REGION_BLOCK_SIZE];
+	uint64_t end;
+	int rc = 0;
+
+	if (len == 0 || off >= r->size || len > r->size - off)
+		return -EINVAL;
+	if (!mirror_of(r))
+		return 0;
+	end = ALIGN_UP(off + len, REGION_BLOCK_SIZE);
+	for (off = ALIGN_DOWN(off, REGION_BLOCK_SIZE); off < end; off += REGION_BLOCK_SIZE)
+		if (sync_block(r, off, ours, theirs) < 0)
+			rc = -EIO;
+	region_drain(r->mirror);
+	return rc;
+}
+
 struct region *region_mirror_detach(struct region *r)
 {
 	struct region *m = r->mirror;

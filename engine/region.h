@@ -232,6 +232,15 @@ struct region_sync_stats {
 int region_mirror_sync(struct region *r, uint64_t end, struct region_sync_stats *st);
 
 /*
+ * region_mirror_update - copy our bytes [@off, @off + @len) (whole blocks) to the mirror,
+ * as region_mirror_sync does, without moving region_mirror_synced(): for stores made
+ * through another mapping of the region (a client's), once they are persisted.
+ * Context: any thread. Return: 0 (also without a mirror); -EINVAL outside the region;
+ *          -EIO a block of the mirror's is poisoned and could not be cleared.
+ */
+int region_mirror_update(struct region *r, uint64_t off, uint64_t len);
+
+/*
  * region_read - region_copy_safe from @r's memory, except that a block that faults is read
  * from the mirror when the mirror holds it (below region_mirror_synced()) and is good
  * there. The fault in @r is queued as region_copy_safe does, for poison_drain() to repair.

@@ -286,6 +286,39 @@ void replica_stop(struct ns *ns, struct replica *rep)
 	replica_free(rep);
 }
 
+int replica_persist_file(struct ns *ns, uint64_t ino, uint64_t off, uint64_t len)
+{
+	uint64_t idx = off / FMT_BLOCK_SIZE, end = DIV_ROUND_UP(off + len, FMT_BLOCK_SIZE);
+	struct ns_extent ext[32];
+	int rc = 0;
+
+	if (!region_mirror(ns->r) || len == 0)
+		return 0;
+	while (idx < end) {
+		uint64_t next;
+		int n = ns_extents(ns, ino, idx, ext, 32, &next);
+
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n && ext[i].index < end; i++) {
+			uint64_t lo = MAX(ext[i].index, idx),
+				 hi = MIN(ext[i].index + ext[i].count, end);
+
+			if (lo >= hi || (ext[i].flags & (NS_EXT_HOLE | NS_EXT_POISON)))
+				continue;
+			/* A block may change owner meanwhile: copying it is still right. */
+			if (region_mirror_update(
+				    ns->r, (ext[i].block + lo - ext[i].index) * FMT_BLOCK_SIZE,
+				    (hi - lo) * FMT_BLOCK_SIZE))
+				rc = -EIO;
+		}
+		if (next == UINT64_MAX || next >= end || n == 0)
+			break;
+		idx = next;
+	}
+	return rc;
+}
+
 void replica_free(struct replica *rep)
 {
 	if (!rep)

@@ -77,6 +77,15 @@ int replica_start(struct ns *ns, struct replica *rep);
  */
 void replica_stop(struct ns *ns, struct replica *rep);
 
+/*
+ * replica_persist_file - a client persisted stores it made through its mapping to file
+ * bytes [@off, @off + @len) of @ino: copy the blocks under them to the replica.
+ * Context: thread registered with RCU. Locking: RCU per extent run; none across copies.
+ * Return: 0 (also without a replica, and for holes); -ENOENT; -EIO a replica block could
+ *         not be repaired (the replica then runs degraded).
+ */
+int replica_persist_file(struct ns *ns, uint64_t ino, uint64_t off, uint64_t len);
+
 /* replica_free - a replica attached but never started (a mount that failed). Accepts NULL. */
 void replica_free(struct replica *rep);
 

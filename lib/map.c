@@ -15,7 +15,8 @@
  * (daxfs_map_addr() points inside the view). An event makes whole units inaccessible: on
  * device-DAX, a poisoned 4 KiB page costs the mapping its 2 MiB. daxfs_map_persist()
  * calls each overlapped mapping's pmem2 persist function: a CPU cache flush on devdax and
- * fsdax (MAP_SYNC), msync() on emulated regions. Ranges made inaccessible by events are
+ * fsdax (MAP_SYNC), msync() on emulated regions; on a region with a replica, a write
+ * mapping's persist then asks the daemon to copy the range there (MAP_PERSIST). Ranges made inaccessible by events are
  * kept in a small sorted list and skipped by persist (a cache flush of a PROT_NONE page
  * would fault).
  *
@@ -61,6 +62,7 @@ struct daxfs_map {
 	uint64_t ino, off, len;
 	uint64_t grant, generation;
 	unsigned mode; /* WIRE_MAP_READ [| WIRE_MAP_WRITE] */
+	bool mirrored; /* a write mapping of a region with a replica: persist tells the daemon */
 	/* The view: file bytes [view_off, view_off + view_len), mapped in units of @unit. */
 	uint64_t view_off, view_len, unit;
 
@@ -532,6 +534,7 @@ int daxfs_map_new(struct daxfs *fs, uint64_t ino, uint64_t off, uint64_t len, in
 	memcpy(&rep, lib_reply_body(s), sizeof(rep));
 	m->grant = rep.grant;
 	m->generation = rep.generation;
+	m->mirrored = (req.mode & WIRE_MAP_WRITE) && (rep.flags & WIRE_MAP_MIRRORED);
 	if (s->len != sizeof(struct wire_hdr) + sizeof(rep) +
 			      (size_t)rep.count * sizeof(struct wire_extent)) {
 		ret = lib_err(-EPROTO, "MAP %s: the extent list does not fit the reply", what);
@@ -659,10 +662,40 @@ static void persist_live(struct daxfs_map *m, const struct map_ext *e, uint64_t 
 		e->persist(m->view + cur, t - cur);
 }
 
+/*
+ * send_map_persist - MAP_PERSIST file bytes [@s, @t) of @grant (page-aligned outward), in
+ * requests of at most WIRE_MAP_PERSIST_MAX: the daemon copies them to the replica.
+ * Return: 0 or a negative errno (detail string set).
+ */
+static int send_map_persist(struct daxfs *fs, uint64_t grant, uint64_t s, uint64_t t)
+{
+	s = s / LIB_PAGE * LIB_PAGE;
+	t = (t + LIB_PAGE - 1) / LIB_PAGE * LIB_PAGE;
+	while (s < t) {
+		struct wire_map_persist p = {grant, s, MIN(t - s, (uint64_t)WIRE_MAP_PERSIST_MAX)};
+		struct lib_slot *sl;
+		struct wire_msg msg;
+		int ret;
+
+		ret = lib_slot_get(fs, &sl);
+		if (ret < 0)
+			return ret;
+		wire_msg_init(&msg, sl->req, WIRE_MAP_PERSIST, 0, sl->id);
+		wire_msg_put(&msg, &p, sizeof(p), false);
+		ret = lib_call(fs, sl, &msg, WIRE_MAP_PERSIST, "a mapping's persisted range");
+		lib_slot_put(fs, sl);
+		if (ret < 0)
+			return ret;
+		s += p.len;
+	}
+	return 0;
+}
+
 void daxfs_map_persist(struct daxfs_map *m, const void *addr, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr, base;
-	uint64_t s, t;
+	uint64_t s, t, grant = 0;
+	struct daxfs *fs = NULL;
 	size_t lo, hi;
 
 	if (!m || !len)
@@ -703,8 +736,18 @@ void daxfs_map_persist(struct daxfs_map *m, const void *addr, size_t len)
 			continue;
 		persist_live(m, e, MAX(s, e->voff), MIN(t, e->voff + e->len));
 	}
+	if (m->mirrored) {
+		fs = m->fs;
+		grant = m->grant;
+		s += m->view_off; /* file offsets */
+		t += m->view_off;
+	}
 out:
 	pthread_rwlock_unlock(&m->lock);
+	/* After the lock: the reply may come with events that take it for writing. */
+	if (fs && send_map_persist(fs, grant, s, t) < 0)
+		lib_log(fs, "libdaxfs: the replica did not get a persisted range of grant %llu: %s",
+			(unsigned long long)grant, daxfs_errormsg());
 }
 
 void daxfs_map_delete(struct daxfs_map **mp)

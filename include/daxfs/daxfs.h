@@ -383,7 +383,12 @@ int daxfs_map_new(struct daxfs *fs, uint64_t ino, uint64_t off, uint64_t len, in
 /* daxfs_map_addr / daxfs_map_len - the view. */
 void *daxfs_map_addr(const struct daxfs_map *m);
 size_t daxfs_map_len(const struct daxfs_map *m);
-/* daxfs_map_persist - make stores to [@addr, @addr + @len) of the view durable. */
+/*
+ * daxfs_map_persist - make stores to [@addr, @addr + @len) of the view durable. On a
+ * region with a replica, a write mapping's persist also asks the daemon to copy those
+ * pages to the replica (one round trip): until it returns, stores there are not protected
+ * by the replica (a media error meanwhile may bring back what the replica held).
+ */
 void daxfs_map_persist(struct daxfs_map *m, const void *addr, size_t len);
 /* daxfs_map_delete - unmap and release the grant. Accepts NULL; sets *@mp = NULL. */
 void daxfs_map_delete(struct daxfs_map **mp);

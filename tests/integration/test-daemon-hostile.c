@@ -536,7 +536,7 @@ static void test_pipelined(void)
 	raw_expect_reply(holder.fd, pkt, WIRE_MAP, 1, 0);
 	T_ASSERT(pkt->nfds == 1);
 	memcpy(&mrep, (uint8_t *)pkt->buf + 16, sizeof(mrep));
-	T_ASSERT(mrep.grant == 1 && mrep.count >= 1 && mrep.fd_rdonly == 0);
+	T_ASSERT(mrep.grant == 1 && mrep.count >= 1 && mrep.flags == 0);
 
 	raw_hello(&p, d.sock);
 	for (uint64_t id = 1; id <= 64; id++) {

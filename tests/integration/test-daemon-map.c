@@ -286,7 +286,7 @@ static void test_region_fd(void)
 	T_ASSERT(pkt->hdr.op == (WIRE_REPLY | WIRE_MAP) && raw_status(pkt) == 0);
 	T_ASSERT(pkt->hdr.flags == WIRE_F_FD && pkt->nfds == 1 && pkt->fd >= 0);
 	memcpy(&rep, (uint8_t *)pkt->buf + 16, sizeof(rep));
-	T_ASSERT(rep.grant == 1 && rep.count == 1 && rep.fd_rdonly == 0);
+	T_ASSERT(rep.grant == 1 && rep.count == 1 && rep.flags == 0);
 	T_ASSERT((fcntl(pkt->fd, F_GETFL) & O_ACCMODE) == O_RDWR);
 	if (flock(pkt->fd, LOCK_EX | LOCK_NB) == 0)
 		T_FAIL("the region fd a client got holds the daemon's lock on the region");

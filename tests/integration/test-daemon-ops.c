@@ -711,8 +711,8 @@ static void put_pipe_and_full(const uint8_t *data, size_t len)
 	T_OK(daxfs_unlink(fs, "/cli/huge"));
 	T_OK(daxfs_statfs(fs, &sf2));
 	if (sf2.blocks_free != sf.blocks_free)
-		T_FAIL("a put that ran out of space leaked blocks: %" PRIu64 " free before, %" PRIu64
-		       " after removing it",
+		T_FAIL("a put that ran out of space leaked blocks: %" PRIu64
+		       " free before, %" PRIu64 " after removing it",
 		       sf.blocks_free, sf2.blocks_free);
 }
 

@@ -179,7 +179,7 @@ static int nobody_ro(void *arg)
 		T_ASSERT(pkt->hdr.op == (WIRE_REPLY | WIRE_MAP) && raw_status(pkt) == 0);
 		T_ASSERT(pkt->hdr.flags == WIRE_F_FD && pkt->fd >= 0);
 		memcpy(&rep, (uint8_t *)pkt->buf + 16, sizeof(rep));
-		T_ASSERT(rep.fd_rdonly == 1 && rep.count == 1);
+		T_ASSERT(rep.flags == WIRE_MAP_FD_RDONLY && rep.count == 1);
 		e = (const struct wire_extent *)((uint8_t *)pkt->buf + 16 + sizeof(rep));
 		T_ASSERT((fcntl(pkt->fd, F_GETFL) & O_ACCMODE) == O_RDONLY);
 		T_ASSERT(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, pkt->fd,

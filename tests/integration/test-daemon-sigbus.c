@@ -340,7 +340,7 @@ static int ro_mapper(void *arg)
 	T_ASSERT(raw_recv(r.fd, pkt, RAW_TIMEOUT_MS, true) == 1);
 	T_ASSERT(pkt->hdr.op == (WIRE_REPLY | WIRE_MAP) && raw_status(pkt) == 0);
 	memcpy(&mr, (uint8_t *)pkt->buf + sizeof(struct wire_hdr), sizeof(mr));
-	T_ASSERT(mr.fd_rdonly == 1 && pkt->fd >= 0);
+	T_ASSERT(mr.flags == WIRE_MAP_FD_RDONLY && pkt->fd >= 0);
 	close(pkt->fd);
 	grant = mr.grant;
 	/* A write mapping is still out of its reach. */

@@ -11,6 +11,9 @@
  * 3. Poison told to the daemon (inject poison) under a page a client maps: nothing is
  *    quarantined, the mapper gets INVALIDATE for that page, and a new mapping reads the
  *    right bytes.
+ * 3b. Stores through a write mapping, persisted with daxfs_map_persist, reach the replica:
+ *    after a clean stop the two files are equal, and poison under such a page reads the new
+ *    bytes (from the replica).
  * 4. SIGKILL in the middle of writes, restart: the replica is copied again ("resyncing",
  *    then "in sync"); after a clean stop the two files are byte for byte equal and `daxfs
  *    check` is clean on both.
@@ -216,6 +219,35 @@ static void test_poison(struct daxfs *fs, uint64_t ino)
 	check_file(fs, ino);
 }
 
+static void test_mapped_write(struct daxfs *fs, uint64_t ino)
+{
+	static uint8_t fresh[4 * PAGE], buf[4 * PAGE];
+	struct daxfs_replica rep;
+	struct daxfs_map *m;
+	uint64_t off;
+
+	fill_rand(fresh, sizeof(fresh));
+	T_OK(daxfs_map_new(fs, ino, 4 * PAGE, 4 * PAGE, DAXFS_MAP_READ | DAXFS_MAP_WRITE, &m));
+	memcpy(daxfs_map_addr(m), fresh, sizeof(fresh));
+	daxfs_map_persist(m, daxfs_map_addr(m), sizeof(fresh));
+	daxfs_map_delete(&m);
+	memcpy(pat + 4 * PAGE, fresh, sizeof(fresh));
+	check_file(fs, ino);
+	/* The replica has them: the region's copy of page 6 poisoned reads the new bytes. */
+	T_OK(daxfs_replica_status(fs, &rep));
+	off = region_off_of(fs, ino, 6);
+	T_OK(daxfs_inject(fs, DAXFS_INJECT_MEDIA, NULL, off, PAGE, NULL));
+	T_ASSERT(daxfs_pread(fs, ino, buf, sizeof(buf), 4 * PAGE) == (ssize_t)sizeof(buf));
+	T_ASSERT(memcmp(buf, fresh, sizeof(buf)) == 0);
+	{
+		struct daxfs_replica after;
+
+		T_OK(daxfs_replica_status(fs, &after));
+		T_ASSERT(after.repaired == rep.repaired + 1);
+	}
+	check_file(fs, ino);
+}
+
 /* writer - writes files until killed (the daemon is SIGKILLed under it). */
 static void writer(const char *sock)
 {
@@ -361,7 +393,12 @@ int main(int argc, char **argv)
 	T_ASSERT(daxfs_pwrite(fs, ino, pat, FILE_LEN, 0) == (ssize_t)FILE_LEN);
 
 	test_poison(fs, ino);
+	test_mapped_write(fs, ino);
 	daxfs_close(fs);
+	t_daemon_stop(&d);
+	assert_files_equal("after mapped writes and a clean stop");
+	t_daemon_forget(&d);
+	t_daemon_start(&d, region, "daxfsd", o);
 	test_crash();
 	test_degraded(o);
 	test_refuse();

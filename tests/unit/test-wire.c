@@ -81,6 +81,7 @@ static const struct wire_scrub_range scrub_range_b = {.cursor = 1 << 20, .len = 
 static const struct wire_inject inject_media = {
 	.kind = WIRE_INJECT_MEDIA, .arg0 = 3 << 20, .arg1 = 8192};
 static const struct wire_badblock_clear bb_clear_b = {.off = 6 << 20, .len = 4096};
+static const struct wire_map_persist map_persist_b = {.grant = 7, .off = 8192, .len = 4096};
 static const struct wire_path lstat_b = {.path_len = sizeof(P1), .flags = WIRE_STAT_NOFOLLOW};
 static const struct wire_rename link_b = {.old_len = sizeof(P1), .new_len = sizeof(P2)};
 static const struct wire_symlink symlink_b = {.path_len = sizeof(P2), .target_len = sizeof("../t")};
@@ -139,6 +140,7 @@ static const struct req_sample reqs[] = {
 	{"inject fail", WIRE_INJECT, 0, BODY(inject_fail)},
 	{"stats", WIRE_STATS, 0, NULL, 0},
 	{"replica", WIRE_REPLICA, 0, NULL, 0},
+	{"map persist", WIRE_MAP_PERSIST, 0, BODY(map_persist_b)},
 	{"scrub range", WIRE_SCRUB_RANGE, 0, BODY(scrub_range_b)},
 	{"inject media", WIRE_INJECT, 0, BODY(inject_media)},
 	{"badblock clear", WIRE_BADBLOCK_CLEAR, 0, BODY(bb_clear_b)},
@@ -526,6 +528,12 @@ static void bad_requests(void)
 	EXPECT_REQ(sample_index("symlink"), EBADMSG, put_u32(b, HDR + 4, 1)); /* target 0 */
 	/* SCRUB_RANGE of nothing. */
 	EXPECT_REQ(sample_index("scrub range"), EBADMSG, put_u64(b, HDR + 8, 0));
+	/* MAP_PERSIST: 1..WIRE_MAP_PERSIST_MAX bytes that do not wrap. */
+	EXPECT_REQ(sample_index("map persist"), EBADMSG, put_u64(b, HDR + 16, 0));
+	EXPECT_REQ(sample_index("map persist"), 0, put_u64(b, HDR + 16, WIRE_MAP_PERSIST_MAX));
+	EXPECT_REQ(sample_index("map persist"), EBADMSG,
+		   put_u64(b, HDR + 16, WIRE_MAP_PERSIST_MAX + 1));
+	EXPECT_REQ(sample_index("map persist"), EBADMSG, put_u64(b, HDR + 8, UINT64_MAX - 100));
 	/* INJECT kinds 1..6; BADBLOCK_CLEAR a non-empty range that does not wrap. */
 	EXPECT_REQ(sample_index("inject media"), EBADMSG, put_u32(b, HDR, 7));
 	EXPECT_REQ(sample_index("inject media"), EBADMSG, put_u32(b, HDR, 0));
@@ -601,7 +609,7 @@ static const struct wire_io_reply write_r = {.count = 1000};
 static const struct wire_map_reply map_r3 = {
 	.grant = 1, .generation = 2, .region_size = 1 << 30, .count = 3};
 static const struct wire_map_reply map_rmax = {
-	.grant = 1, .count = WIRE_MAP_EXTENTS_MAX, .fd_rdonly = 1};
+	.grant = 1, .count = WIRE_MAP_EXTENTS_MAX, .flags = WIRE_MAP_FD_RDONLY};
 static const struct wire_stats_reply stats_r = {.len = 12345};
 static const struct wire_stats_reply stats_err = {.r = {.status = -EINVAL}};
 static const struct wire_replica_reply replica_r = {.state = WIRE_REPLICA_RESYNCING,
@@ -876,7 +884,7 @@ static void bad_replies(void)
 	EXPECT_REPLY(map, EBADMSG, len -= 32; set_hdr_len(b, (uint32_t)len));
 	EXPECT_REPLY(map, EBADMSG, len += 32; set_hdr_len(b, (uint32_t)len));
 	EXPECT_REPLY(map, EBADMSG, put_u32(b, mr + 24, 4));  /* extent flags */
-	EXPECT_REPLY(map, EBADMSG, put_u32(b, HDR + 36, 2)); /* fd_rdonly */
+	EXPECT_REPLY(map, EBADMSG, put_u32(b, HDR + 36, 4)); /* flags */
 	EXPECT_REPLY(map, 0, put_u32(b, mr + 24, WIRE_EXT_HOLE | WIRE_EXT_POISON));
 	EXPECT_REPLY(reply_index("map max"), EMSGSIZE, len += 32; set_hdr_len(b, (uint32_t)len);
 		     put_u32(b, HDR + 32, WIRE_MAP_EXTENTS_MAX + 1));
