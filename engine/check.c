@@ -395,7 +395,9 @@ int ns_check_progress(const char *path, check_line_fn fn, void *ctx,
 	res->log_len = sb.log_len;
 	res->log_active = sb.log_active;
 	res->sb_gen = sb.gen;
-	res->format_version = sb.incompat & FMT_INCOMPAT_POSIX ? 2 : 1;
+	res->format_version = sb.incompat & FMT_INCOMPAT_REPLICA ? 3
+			      : sb.incompat & FMT_INCOMPAT_POSIX ? 2
+								 : 1;
 
 	rc = ns_open_region(&c.ns, r, &sb);
 	if (rc)
@@ -432,6 +434,13 @@ int ns_check_progress(const char *path, check_line_fn fn, void *ctx,
 		say(&c, CHECK_NOTE,
 		    "format version 1: daxfsd upgrades it to version 2 when it next mounts it "
 		    "read-write");
+	if (res->format_version == 3)
+		say(&c, CHECK_NOTE,
+		    "format version 3: the region has a replica, left %s",
+		    sb.replica == FMT_REPLICA_CLEAN
+			    ? "in sync (CLEAN)"
+			    : "in use or behind (OPEN): daxfsd copies the region to it again at "
+			      "its next start");
 	if (c.ns->posix && xbuild_left(&c))
 		say(&c, CHECK_PROBLEM, "the log ends inside an extended attribute's value");
 	check_namespace(&c);

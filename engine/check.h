@@ -28,7 +28,7 @@ struct check_result {
 	uint64_t blocks_owned, blocks_free, blocks_quarantined, blocks_leaked;
 	uint64_t blocks_held; /* held for dropped clients (HOLD records, DESIGN §6) */
 	uint64_t bytes_in_files;
-	unsigned format_version; /* 1, or 2 (FMT_INCOMPAT_POSIX) */
+	unsigned format_version; /* 1, 2 (FMT_INCOMPAT_POSIX) or 3 (FMT_INCOMPAT_REPLICA) */
 	uint64_t symlinks, specials, xattrs;
 };
 
