@@ -696,11 +696,17 @@ static int ring_op_allowed(const struct wire_req *req)
 /*
  * ring_op_long - ops whose work has no bound set by the message: preallocation and holes
  * over any length, scrubs, fault injection (which may sleep on purpose), and starting or
- * stopping a FUSE mount.
+ * stopping a FUSE mount; and a MAP_PERSIST of more than 1 MiB (a copy to the replica).
  */
 static bool ring_op_long(const struct wire_req *req)
 {
 	switch (req->hdr.op) {
+	case WIRE_MAP_PERSIST: {
+		struct wire_map_persist p;
+
+		memcpy(&p, req->body, sizeof(p));
+		return p.len > (1u << 20);
+	}
 	case WIRE_FALLOCATE:
 	case WIRE_SCRUB:
 	case WIRE_SCRUB_RANGE:

@@ -83,6 +83,8 @@ bool lib_ring_usable(struct daxfs *fs, const struct lib_slot *s, unsigned op, si
 	case WIRE_READLINK:
 	case WIRE_MKNOD:
 	case WIRE_REMOVEXATTR:
+	case WIRE_REPLICA:
+	case WIRE_MAP_PERSIST:
 		return true;
 	default:
 		return false; /* an fd, no reply, or a reply that may not fit a slot */
