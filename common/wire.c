@@ -111,6 +111,8 @@ static const struct op_info ops[WIRE_OP_MAX] = {
 	[WIRE_REPLICA] = {"REPLICA", 0, sizeof(struct wire_replica_reply)},
 	[WIRE_MAP_PERSIST] = {"MAP_PERSIST", sizeof(struct wire_map_persist),
 			      sizeof(struct wire_reply)},
+	[WIRE_REPLICA_ADD] = {"REPLICA_ADD", sizeof(struct wire_path), sizeof(struct wire_reply)},
+	[WIRE_REPLICA_REMOVE] = {"REPLICA_REMOVE", 0, sizeof(struct wire_reply)},
 	[WIRE_SCRUB_RANGE] = {"SCRUB_RANGE", sizeof(struct wire_scrub_range),
 			      sizeof(struct wire_scrub_range_reply)},
 	[WIRE_BADBLOCK_CLEAR] = {"BADBLOCK_CLEAR", sizeof(struct wire_badblock_clear),
@@ -365,7 +367,8 @@ static int decode_body(const uint8_t *buf, size_t len, struct wire_req *out)
 	case WIRE_UNLINK:
 	case WIRE_RMDIR:
 	case WIRE_READLINK:
-	case WIRE_UMOUNT: {
+	case WIRE_UMOUNT:
+	case WIRE_REPLICA_ADD: {
 		struct wire_path p;
 
 		memcpy(&p, body, sizeof(p));

@@ -62,11 +62,13 @@ enum wire_op {
 	WIRE_MOUNT = 33,  /* serve a FUSE mount at a path (admins) */
 	WIRE_UMOUNT = 34, /* stop serving it (admins) */
 	/* 35..39: free; numbers no op has are unknown (EPROTO). */
-	WIRE_STATS = 40,       /* the daemon's metrics, OpenMetrics text in the shared buffer */
-	WIRE_SCRUB_RANGE = 41, /* SCRUB of a range of the data area, for progress */
-	WIRE_REPLICA = 42,     /* the replica's state (DESIGN §13) */
-	WIRE_MAP_PERSIST = 43, /* a mapping's stores persisted: bring them to the replica */
-	WIRE_OP_MAX = 44,      /* one past the highest op number */
+	WIRE_STATS = 40,	  /* the daemon's metrics, OpenMetrics text in the shared buffer */
+	WIRE_SCRUB_RANGE = 41,	  /* SCRUB of a range of the data area, for progress */
+	WIRE_REPLICA = 42,	  /* the replica's state (DESIGN §13) */
+	WIRE_MAP_PERSIST = 43,	  /* a mapping's stores persisted: bring them to the replica */
+	WIRE_REPLICA_ADD = 44,	  /* attach a replica (admins; a path, struct wire_path) */
+	WIRE_REPLICA_REMOVE = 45, /* detach it (admins) */
+	WIRE_OP_MAX = 46,	  /* one past the highest op number */
 
 	WIRE_REPLY = 0x100, /* a reply: header op is WIRE_REPLY | request op */
 

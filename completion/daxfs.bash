@@ -50,7 +50,7 @@ _daxfs()
 			-*) ;;
 			*) cmd=$w ;;
 			esac
-		elif [[ $w =~ ^(-o|--options|--size|--log-size|--offset|--length|--count|--errno|--persist)$ ]]; then
+		elif [[ $w =~ ^(-o|--options|--size|--log-size|--replica|--offset|--length|--count|--errno|--persist)$ ]]; then
 			i=$((i + 1)) # its value is not an argument
 		elif [[ $w != -* ]]; then
 			args+=("$w")
@@ -80,6 +80,10 @@ _daxfs()
 	case $cmd:$prev in
 	mkfs:--size | mkfs:--log-size | inject:--offset | inject:--length | \
 		inject:--count | inject:--errno | inject:--persist) return 0 ;;
+	mkfs:--replica)
+		_daxfs_local f "$cur"
+		return 0
+		;;
 	mount:-o | mount:--options)
 		COMPREPLY=($(compgen -W 'cache=none cache=auto cache=always attr_timeout=
 			entry_timeout= writeback ro rw' -- "$cur"))
@@ -113,6 +117,13 @@ _daxfs()
 		fi
 		;;
 	mkfs | check) ((nargs == 0)) && _daxfs_local f "$cur" ;;
+	replica)
+		if ((nargs == 0)); then
+			COMPREPLY=($(compgen -W 'status add remove' -- "$cur"))
+		elif ((nargs == 1)) && [[ ${args[0]} == add ]]; then
+			_daxfs_local f "$cur"
+		fi
+		;;
 	mount | umount) ((nargs == 0)) && _daxfs_local d "$cur" ;;
 	inject)
 		if ((nargs == 0)); then

@@ -895,6 +895,25 @@ static int op_map_persist(struct op *op)
 	return replica_persist_file(op->ns, ino, b.off, b.len);
 }
 
+/* REPLICA_ADD / REPLICA_REMOVE: who runs the daemon (the daemon opens the path). */
+static int op_replica_add(struct op *op)
+{
+	if (!perm_is_admin(op->cred))
+		return -EPERM;
+	log_notice("replica %s: added at the request of pid %d (uid %u)", op->req->path,
+		   (int)op->cred->pid, op->cred->uid);
+	return replica_add(op->ns, op->req->path);
+}
+
+static int op_replica_remove(struct op *op)
+{
+	if (!perm_is_admin(op->cred))
+		return -EPERM;
+	log_notice("replica: removed at the request of pid %d (uid %u)", (int)op->cred->pid,
+		   op->cred->uid);
+	return replica_remove(op->ns);
+}
+
 typedef int (*op_fn)(struct op *op);
 
 /* HELLO and ACK are the event loop's (server.c); they never reach a worker. */
@@ -1233,6 +1252,8 @@ static const op_fn op_table[WIRE_OP_MAX] = {
 	[WIRE_STATS] = op_stats,
 	[WIRE_REPLICA] = op_replica,
 	[WIRE_MAP_PERSIST] = op_map_persist,
+	[WIRE_REPLICA_ADD] = op_replica_add,
+	[WIRE_REPLICA_REMOVE] = op_replica_remove,
 	[WIRE_SCRUB_RANGE] = op_scrub_range,
 	[WIRE_BADBLOCK_CLEAR] = op_badblock_clear,
 	[WIRE_MOUNT] = op_mount,

@@ -713,6 +713,8 @@ static bool ring_op_long(const struct wire_req *req)
 	case WIRE_INJECT:
 	case WIRE_MOUNT:
 	case WIRE_UMOUNT:
+	case WIRE_REPLICA_ADD:
+	case WIRE_REPLICA_REMOVE:
 		return true;
 	default:
 		return false;

@@ -46,6 +46,7 @@ static int ns_alloc_struct(struct ns **out, struct region *r)
 	pthread_mutex_init(&ns->rename_lock, NULL);
 	pthread_mutex_init(&ns->poison_lock, NULL);
 	pthread_mutex_init(&ns->meta_bad_lock, NULL);
+	pthread_mutex_init(&ns->replica_lock, NULL);
 	CDS_INIT_LIST_HEAD(&ns->pholds);
 	pthread_mutex_init(&ns->grant_lock, NULL);
 	pthread_mutex_init(&ns->wait_mutex, NULL);
@@ -263,6 +264,7 @@ static void ns_free(struct ns *ns)
 	pthread_rwlock_destroy(&ns->txlock);
 	pthread_mutex_destroy(&ns->poison_lock);
 	pthread_mutex_destroy(&ns->meta_bad_lock);
+	pthread_mutex_destroy(&ns->replica_lock);
 	ns_holds_free(ns);
 	free(ns->bad_pages);
 	pthread_mutex_destroy(&ns->grant_lock);

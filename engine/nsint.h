@@ -277,7 +277,8 @@ struct ns {
 	struct cds_list_head pholds; /* persisted holds (hold.c) */
 	bool holds_restored;	     /* atomic: some came from the log at mount */
 
-	/* replica.c: the region's replica (NULL: none), set at mount. */
+	/* replica.c: the region's replica (NULL: none), under replica_lock once mounted. */
+	pthread_mutex_t replica_lock;
 	struct replica *replica;
 
 	/* poison.c */

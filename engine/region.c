@@ -31,6 +31,7 @@
 #include "config.h"
 #include "fault.h"
 #include "log.h"
+#include "rcu.h"
 #include "sigbus.h"
 #include "util.h"
 
@@ -60,7 +61,8 @@ struct region {
 	uint64_t *sim_bad; /* atomic: simulated media errors, one bit per block (or NULL) */
 	bool paged;	   /* page granularity: a flush is an msync, deferred to the drain */
 	bool written;	   /* paged, on a file system that writes pages back: stores by pwrite */
-	struct region *mirror; /* the replica every store also reaches, or NULL (fixed) */
+	/* RCU-protected: the replica every store also reaches, or NULL (region_mirror_*) */
+	struct region *mirror;
 	/* atomic: the mirror's bytes [0, synced) hold what ours do (region_mirror_sync) */
 	uint64_t mirror_synced;
 	uint64_t mirror_reads; /* atomic: blocks region_read() took from the mirror */
@@ -703,11 +705,12 @@ static inline void trace_persist(const struct region *r, const void *addr, size_
 /*
  * mirror_of - the mirror a store into @r must also reach: NULL without one, or once it
  * failed (a fault outside a safe copy there: its contents are no longer trusted, and the
- * pair runs degraded until it is resynced).
+ * pair runs degraded until it is resynced). Context: inside an RCU read section, which
+ * keeps the mirror mapped (region_mirror_detach_live waits for it).
  */
 static inline const struct region *mirror_of(const struct region *r)
 {
-	const struct region *m = r->mirror;
+	const struct region *m = rcu_fetch(((struct region *)r)->mirror);
 
 	if (__builtin_expect(m == NULL, 1))
 		return NULL;
@@ -746,29 +749,40 @@ static void flush_one(const struct region *r, const void *addr, size_t len)
  */
 void region_persist(const struct region *r, const void *addr, size_t len)
 {
-	const struct region *m = mirror_of(r);
+	const struct region *m;
 
+	rcu_read_begin();
 	persist_one(r, addr, len);
+	m = mirror_of(r);
 	if (m)
 		persist_one(m, mirror_addr(r, m, addr), len);
+	rcu_read_end();
 }
 
 void region_flush(const struct region *r, const void *addr, size_t len)
 {
-	const struct region *m = mirror_of(r);
+	const struct region *m;
 
+	rcu_read_begin();
 	flush_one(r, addr, len);
+	m = mirror_of(r);
 	if (m)
 		flush_one(m, mirror_addr(r, m, addr), len);
+	rcu_read_end();
 }
 
 void region_drain(const struct region *r)
 {
+	const struct region *m;
+
+	rcu_read_begin();
 	if (ndirty)
 		dirty_write_back();
 	r->drain_fn();
-	if (r->mirror && r->mirror->drain_fn != r->drain_fn)
-		r->mirror->drain_fn();
+	m = mirror_of(r);
+	if (m && m->drain_fn != r->drain_fn)
+		m->drain_fn();
+	rcu_read_end();
 }
 
 /*
@@ -848,22 +862,27 @@ static void memcpy_one(const struct region *r, void *dst, const void *src, size_
 /*
  * A store reaches the mirror from the same source, after ours: never by reading our bytes
  * back (they may be poisoned), and never before ours, so that the mirror is at most behind
- * (region_mirror_sync relies on it).
+ * (region_mirror_sync relies on it). Ours and the look at the mirror are in one read
+ * section: a mirror attached while the store runs either is seen, or its copy starts after
+ * the grace period that follows the attach, when ours is done (region_mirror_attach_live).
  */
 void region_memcpy(const struct region *r, void *dst, const void *src, size_t len, unsigned flags)
 {
 	const struct region *m;
 
+	rcu_read_begin();
 	memcpy_one(r, dst, src, len, flags);
 	m = mirror_of(r);
 	if (m)
 		memcpy_one(m, mirror_addr(r, m, dst), src, len, flags);
+	rcu_read_end();
 }
 
 void region_memset(const struct region *r, void *dst, int c, size_t len, unsigned flags)
 {
 	const struct region *m;
 
+	rcu_read_begin();
 	r->memset_fn(dst, c, len, mem_flags(r, flags));
 	mem_done(r, dst, len, flags);
 	m = mirror_of(r);
@@ -873,6 +892,7 @@ void region_memset(const struct region *r, void *dst, int c, size_t len, unsigne
 		m->memset_fn(md, c, len, mem_flags(m, flags));
 		mem_done(m, md, len, flags);
 	}
+	rcu_read_end();
 }
 
 /*
@@ -1065,19 +1085,39 @@ int region_mirror_attach(struct region *r, struct region *m, bool synced)
 			region_kind_name(r->kind), r->size);
 		return -EINVAL;
 	}
-	r->mirror = m;
-	r->mirror_synced = synced ? r->size : 0;
+	__atomic_store_n(&r->mirror_synced, synced ? r->size : 0, __ATOMIC_RELEASE);
+	rcu_publish(r->mirror, m);
 	return 0;
+}
+
+int region_mirror_attach_live(struct region *r, struct region *m)
+{
+	int rc = region_mirror_attach(r, m, false);
+
+	/* Stores that did not see it are done after this, and the copy will read them. */
+	if (rc == 0)
+		rcu_wait_grace();
+	return rc;
+}
+
+struct region *region_mirror_detach_live(struct region *r)
+{
+	struct region *m = r->mirror;
+
+	rcu_publish(r->mirror, NULL);
+	__atomic_store_n(&r->mirror_synced, 0, __ATOMIC_RELEASE);
+	rcu_wait_grace(); /* no store, read or persist uses @m any more */
+	return m;
 }
 
 struct region *region_mirror(const struct region *r)
 {
-	return r->mirror;
+	return rcu_fetch(((struct region *)r)->mirror);
 }
 
 uint64_t region_mirror_synced(const struct region *r)
 {
-	return r->mirror ? __atomic_load_n(&r->mirror_synced, __ATOMIC_ACQUIRE) : 0;
+	return __atomic_load_n(&r->mirror_synced, __ATOMIC_ACQUIRE);
 }
 
 uint64_t region_mirror_reads(const struct region *r)
@@ -1097,18 +1137,19 @@ int region_mirror_copy(const struct region *r, void *dst, uint64_t off, size_t l
 		       struct region_fault *fault)
 {
 	struct region_fault f;
+	int rc = 0;
 
+	rcu_read_begin();
 	if (!mirror_good(r, off, len)) {
-		if (fault)
-			*fault = (struct region_fault){off, len, 0};
-		return -ENODATA;
+		f = (struct region_fault){off, len, 0};
+		rc = -ENODATA;
+	} else if (copy_safe(r->mirror, dst, region_at(r->mirror, off), len, &f, true)) {
+		rc = -EIO;
 	}
-	if (copy_safe(r->mirror, dst, region_at(r->mirror, off), len, &f, true)) {
-		if (fault)
-			*fault = f;
-		return -EIO;
-	}
-	return 0;
+	rcu_read_end();
+	if (rc && fault)
+		*fault = f;
+	return rc;
 }
 
 /*
@@ -1124,7 +1165,8 @@ int region_read(const struct region *r, void *dst, const void *src, size_t len,
 
 	if (copy_safe(r, dst, src, len, &f, false) == 0)
 		return 0;
-	if (!r->mirror || f.code == BUS_ADRERR || f.off + f.len <= off || f.off >= off + len) {
+	if (!region_mirror(r) || f.code == BUS_ADRERR || f.off + f.len <= off ||
+	    f.off >= off + len) {
 		if (fault)
 			*fault = f;
 		return -EIO;
@@ -1163,9 +1205,9 @@ int region_read(const struct region *r, void *dst, const void *src, size_t len,
  */
 #define MIRROR_TRIES 8
 
-static int sync_block(struct region *r, uint64_t off, char *ours, char *theirs)
+static int sync_block(struct region *r, const struct region *m, uint64_t off, char *ours,
+		      char *theirs)
 {
-	const struct region *m = r->mirror;
 	char *src = region_at(r, off), *dst = region_at(m, off);
 	struct region_fault f;
 
@@ -1192,18 +1234,24 @@ int region_mirror_sync(struct region *r, uint64_t end, struct region_sync_stats 
 {
 	char ours[REGION_BLOCK_SIZE], theirs[REGION_BLOCK_SIZE];
 	uint64_t off = __atomic_load_n(&r->mirror_synced, __ATOMIC_ACQUIRE);
+	const struct region *m;
+	int ret = 0;
 
-	if (!r->mirror || end > r->size || end % REGION_BLOCK_SIZE)
+	if (end > r->size || end % REGION_BLOCK_SIZE)
 		return -EINVAL;
-	if (region_failed(r->mirror, NULL))
-		return -EIO;
-	for (; off < end; off += REGION_BLOCK_SIZE) {
-		int rc = sync_block(r, off, ours, theirs);
+	rcu_read_begin();
+	m = rcu_fetch(r->mirror);
+	if (!m)
+		ret = -EINVAL;
+	else if (region_failed(m, NULL))
+		ret = -EIO;
+	for (; ret == 0 && off < end; off += REGION_BLOCK_SIZE) {
+		int rc = sync_block(r, m, off, ours, theirs);
 
 		if (rc < 0) {
 			log_err("region %s: cannot repair the mirror's block at offset %" PRIu64
 				" (%s)",
-				r->path, off, r->mirror->path);
+				r->path, off, m->path);
 			if (st)
 				st->mirror_bad++;
 		} else if (rc > 0 && st) {
@@ -1212,12 +1260,15 @@ int region_mirror_sync(struct region *r, uint64_t end, struct region_sync_stats 
 		if (st)
 			st->blocks++;
 	}
-	region_drain(r->mirror);
-	if (region_failed(r->mirror, NULL))
-		return -EIO;
-	if (end > __atomic_load_n(&r->mirror_synced, __ATOMIC_ACQUIRE))
+	if (ret == 0) {
+		region_drain(m);
+		if (region_failed(m, NULL))
+			ret = -EIO;
+	}
+	rcu_read_end();
+	if (ret == 0 && end > __atomic_load_n(&r->mirror_synced, __ATOMIC_ACQUIRE))
 		__atomic_store_n(&r->mirror_synced, end, __ATOMIC_RELEASE);
-	return 0;
+	return ret;
 }
 
 int region_mirror_update(struct region *r, uint64_t off, uint64_t len)
@@ -1226,15 +1277,20 @@ int region_mirror_update(struct region *r, uint64_t off, uint64_t len)
 	uint64_t end;
 	int rc = 0;
 
+	const struct region *m;
+
 	if (len == 0 || off >= r->size || len > r->size - off)
 		return -EINVAL;
-	if (!mirror_of(r))
-		return 0;
-	end = ALIGN_UP(off + len, REGION_BLOCK_SIZE);
-	for (off = ALIGN_DOWN(off, REGION_BLOCK_SIZE); off < end; off += REGION_BLOCK_SIZE)
-		if (sync_block(r, off, ours, theirs) < 0)
-			rc = -EIO;
-	region_drain(r->mirror);
+	rcu_read_begin();
+	m = mirror_of(r);
+	if (m) {
+		end = ALIGN_UP(off + len, REGION_BLOCK_SIZE);
+		for (off = ALIGN_DOWN(off, REGION_BLOCK_SIZE); off < end; off += REGION_BLOCK_SIZE)
+			if (sync_block(r, m, off, ours, theirs) < 0)
+				rc = -EIO;
+		region_drain(m);
+	}
+	rcu_read_end();
 	return rc;
 }
 
@@ -1242,8 +1298,8 @@ struct region *region_mirror_detach(struct region *r)
 {
 	struct region *m = r->mirror;
 
-	r->mirror = NULL;
-	r->mirror_synced = 0;
+	rcu_publish(r->mirror, NULL);
+	__atomic_store_n(&r->mirror_synced, 0, __ATOMIC_RELEASE);
 	return m;
 }
 

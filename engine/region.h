@@ -195,6 +195,8 @@ int region_badblock_clear(struct region *r, uint64_t off, uint64_t len);
  * reaches the mirror too, from the same source, after ours; region_persist / flush / drain
  * make both durable. So once the two agree, they stay in agreement, except for what a
  * client stores through its own mapping until it persists it.
+ * The mirror is RCU-protected: with one attached, threads that store into @r, persist or
+ * read it must be registered with RCU (the engine's are).
  *
  * region_mirror_attach - make @m the mirror of @r. @synced: the two hold the same bytes
  * already (else region_mirror_sync() must copy them before the mirror stands in for @r).
@@ -210,6 +212,17 @@ int region_badblock_clear(struct region *r, uint64_t off, uint64_t len);
  */
 int region_mirror_attach(struct region *r, struct region *m, bool synced);
 struct region *region_mirror_detach(struct region *r);
+
+/*
+ * region_mirror_attach_live / region_mirror_detach_live - the same while other threads
+ * store into @r: attach (not synced) returns after a grace period, so that every store that
+ * did not see the mirror is done and region_mirror_sync() will read it; detach returns
+ * the mirror once no store, read or persist uses it any more (the caller closes it; no
+ * region_mirror_sync() may run).
+ * Context: a thread registered with RCU, outside a read section, holding no engine lock.
+ */
+int region_mirror_attach_live(struct region *r, struct region *m);
+struct region *region_mirror_detach_live(struct region *r);
 struct region *region_mirror(const struct region *r);
 uint64_t region_mirror_synced(const struct region *r);
 uint64_t region_mirror_reads(const struct region *r);

@@ -230,6 +230,33 @@ static void *resync_main(void *arg)
 	return NULL;
 }
 
+/* start_copy - the background copy of @rep's region to it. Return: 0; -errno (logged). */
+static int start_copy(struct ns *ns, struct replica *rep)
+{
+	int rc;
+
+	log_notice("%s: copying the region to its replica %s in the background", region_path(ns->r),
+		   rep->path);
+	rc = pthread_create(&rep->thread, NULL, resync_main, ns);
+	if (rc) {
+		log_err("%s: cannot start the replica copy: %s", region_path(ns->r), strerror(rc));
+		return -rc;
+	}
+	rep->running = true;
+	return 0;
+}
+
+/* stop_copy - stop the background copy, if it runs, and wait for it. */
+static void stop_copy(struct replica *rep)
+{
+	if (!rep->running)
+		return;
+	__atomic_store_n(&rep->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(rep->thread, NULL);
+	rep->running = false;
+	__atomic_store_n(&rep->stop, 0, __ATOMIC_RELEASE);
+}
+
 int replica_start(struct ns *ns, struct replica *rep)
 {
 	const struct fmt_super *sb = mlog_super(ns->log);
@@ -258,25 +285,14 @@ int replica_start(struct ns *ns, struct replica *rep)
 		log_info("%s: replica %s is in sync", region_path(ns->r), rep->path);
 		return 0;
 	}
-	log_notice("%s: copying the region to its replica %s in the background", region_path(ns->r),
-		   rep->path);
-	rc = pthread_create(&rep->thread, NULL, resync_main, ns);
-	if (rc) {
-		log_err("%s: cannot start the replica copy: %s", region_path(ns->r), strerror(rc));
-		return -rc;
-	}
-	rep->running = true;
-	return 0;
+	return start_copy(ns, rep);
 }
 
 void replica_stop(struct ns *ns, struct replica *rep)
 {
 	if (!rep)
 		return;
-	if (rep->running) {
-		__atomic_store_n(&rep->stop, 1, __ATOMIC_RELEASE);
-		pthread_join(rep->thread, NULL);
-	}
+	stop_copy(rep);
 	if (region_failed(region_mirror(rep->r), NULL))
 		degrade(rep, "a fault in the replica");
 	if (!__atomic_load_n(&rep->degraded, __ATOMIC_ACQUIRE) && !ns_writable(ns) &&
@@ -327,7 +343,107 @@ void replica_free(struct replica *rep)
 	free(rep);
 }
 
+int replica_add(struct ns *ns, const char *path)
+{
+	struct replica *rep = NULL;
+	struct region *m;
+	bool ok;
+	int rc;
+
+	pthread_mutex_lock(&ns->replica_lock);
+	if (ns->replica) {
+		log_err("%s already has the replica %s; remove it first", region_path(ns->r),
+			ns->replica->path);
+		rc = -EEXIST;
+		goto out;
+	}
+	rc = ns_writable(ns);
+	if (rc) {
+		log_err("%s is read-only: it cannot take a replica", region_path(ns->r));
+		goto out;
+	}
+	rc = open_replica(&m, ns->r, path, false);
+	if (rc)
+		goto out;
+	/* Only to refuse another file system's region: a live region is copied whole. */
+	rc = trusted(ns->r, m, mlog_super(ns->log), &ok);
+	if (rc == 0) {
+		rep = calloc(1, sizeof(*rep));
+		if (rep)
+			rep->path = strdup(path);
+		if (!rep || !rep->path)
+			rc = -ENOMEM;
+	}
+	if (rc == 0)
+		rc = region_mirror_attach_live(ns->r, m);
+	if (rc) {
+		region_close(&m);
+		replica_free(rep);
+		goto out;
+	}
+	rep->r = ns->r;
+	ns->replica = rep;
+	/* After the attach, so that the superblocks reach the replica too. */
+	rc = mlog_set_replica(ns->log, FMT_REPLICA_OPEN);
+	if (rc == 0)
+		rc = start_copy(ns, rep);
+	if (rc) {
+		m = region_mirror_detach_live(ns->r);
+		region_close(&m);
+		ns->replica = NULL;
+		replica_free(rep);
+		goto out;
+	}
+	log_notice("%s: replica %s added", region_path(ns->r), path);
+out:
+	pthread_mutex_unlock(&ns->replica_lock);
+	return rc;
+}
+
+int replica_remove(struct ns *ns)
+{
+	struct replica *rep;
+	struct region *m;
+	int rc;
+
+	pthread_mutex_lock(&ns->replica_lock);
+	rep = ns->replica;
+	if (!rep && !(mlog_super(ns->log)->incompat & FMT_INCOMPAT_REPLICA)) {
+		log_err("%s has no replica to remove", region_path(ns->r));
+		rc = -ENOENT;
+		goto out;
+	}
+	rc = ns_writable(ns);
+	if (rc) {
+		log_err("%s is read-only: its superblocks cannot drop the replica",
+			region_path(ns->r));
+		goto out;
+	}
+	if (rep) {
+		stop_copy(rep);
+		m = region_mirror_detach_live(ns->r);
+		region_close(&m);
+		ns->replica = NULL;
+	}
+	/* From here on, code that does not know version 3 may mount the region again. */
+	rc = mlog_set_replica(ns->log, FMT_REPLICA_NONE);
+	log_notice("%s: replica %s removed", region_path(ns->r), rep ? rep->path : "(absent)");
+	replica_free(rep);
+out:
+	pthread_mutex_unlock(&ns->replica_lock);
+	return rc;
+}
+
+static void get_info_locked(struct ns *ns, struct replica_info *info);
+
 void replica_get_info(struct ns *ns, struct replica_info *info)
+{
+	pthread_mutex_lock(&ns->replica_lock);
+	get_info_locked(ns, info);
+	pthread_mutex_unlock(&ns->replica_lock);
+}
+
+static void get_info_locked(struct ns *ns, struct replica_info *info)
 {
 	struct replica *rep = ns->replica;
 

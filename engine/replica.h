@@ -89,7 +89,21 @@ int replica_persist_file(struct ns *ns, uint64_t ino, uint64_t off, uint64_t len
 /* replica_free - a replica attached but never started (a mount that failed). Accepts NULL. */
 void replica_free(struct replica *rep);
 
-/* replica_get_info - the pair as status shows it. Context: any thread. Locking: none. */
+/*
+ * replica_add - attach the replica at @path while the region is served (daxfs replica add):
+ * the checks of replica_attach, then every store reaches it, the superblocks say OPEN
+ * (format version 3), and the whole region is copied to it in the background.
+ * replica_remove - detach it (stopping a copy in progress), close it, and take the replica
+ * out of the superblocks (a region that was started without its replica too).
+ * Context: thread registered with RCU, outside a read section, holding no engine lock; each
+ *          waits for a grace period. Locking: ns->replica_lock.
+ * Return: 0; -EEXIST (a replica is attached: remove it first), -ENOENT (none to remove),
+ *         -EROFS, and replica_attach's refusals (logged).
+ */
+int replica_add(struct ns *ns, const char *path);
+int replica_remove(struct ns *ns);
+
+/* replica_get_info - the pair as status shows it. Context: any thread. Locking: replica_lock. */
 void replica_get_info(struct ns *ns, struct replica_info *info);
 
 /* replica_wait_synced - tests: wait up to @ms for the copy to finish. Return: true if it did. */

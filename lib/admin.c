@@ -264,6 +264,27 @@ int daxfs_scrub(struct daxfs *fs, struct daxfs_scrub_result *res)
 	return daxfs_scrub_progress(fs, res, NULL, NULL);
 }
 
+int daxfs_replica_add(struct daxfs *fs, const char *path)
+{
+	struct wire_path req = {0};
+	int ret;
+
+	if (!fs)
+		return lib_err(-EINVAL, "daxfs_replica_add: no handle");
+	ret = lib_path_size(path, &req.path_len);
+	if (ret < 0)
+		return ret;
+	return lib_call_attr(fs, WIRE_REPLICA_ADD, &req, sizeof(req), path, req.path_len, NULL, 0,
+			     path, NULL);
+}
+
+int daxfs_replica_remove(struct daxfs *fs)
+{
+	if (!fs)
+		return lib_err(-EINVAL, "daxfs_replica_remove: no handle");
+	return lib_call_attr(fs, WIRE_REPLICA_REMOVE, NULL, 0, NULL, 0, NULL, 0, NULL, NULL);
+}
+
 int daxfs_replica_status(struct daxfs *fs, struct daxfs_replica *out)
 {
 	struct wire_replica_reply rep;

@@ -69,10 +69,11 @@ int cmd_cat(int argc, char **argv, struct cli_ctx *ctx);
 /* cmd-mount.c: the FUSE frontend (docs/fuse.md) */
 int cmd_mount(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_umount(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_replica(int argc, char **argv, struct cli_ctx *ctx);
 
 /*
  * cli_json_opts - parse a command's only options, --json (sets @ctx->json) and --help, and
- * require exactly @nargs arguments after them (at argv[optind]).
+ * require exactly @nargs arguments after them (at argv[optind]; @nargs < 0: any number).
  * Return: -1 to go on, or the exit status to return (--help, bad usage).
  */
 int cli_json_opts(int argc, char **argv, struct cli_ctx *ctx, const char *usage, int nargs);

@@ -335,6 +335,20 @@ struct daxfs_replica {
  */
 int daxfs_replica_status(struct daxfs *fs, struct daxfs_replica *out);
 
+/*
+ * daxfs_replica_add - attach the device or file at @path (absolute; the daemon opens it)
+ * as the region's replica while it is served: of the same size and kind, not the region,
+ * not another daxfs file system's region. From then on every write reaches it, and the
+ * region is copied to it in the background (daxfs_replica_status shows the progress).
+ * daxfs_replica_remove - detach it (the region no longer needs one: format version 2).
+ * Root or the daemon's user only.
+ * Return: 0; -EPERM; -EEXIST (a replica is attached: remove it first); -ENOENT (add: no
+ *         such path; remove: no replica); -EINVAL (refused: the daemon's log says why);
+ *         -EBUSY (another process holds @path); -EROFS.
+ */
+int daxfs_replica_add(struct daxfs *fs, const char *path);
+int daxfs_replica_remove(struct daxfs *fs);
+
 /* --- the daemon's metrics --- */
 
 /*

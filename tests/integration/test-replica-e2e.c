@@ -18,6 +18,11 @@
  *    then "in sync"); after a clean stop the two files are byte for byte equal and `daxfs
  *    check` is clean on both.
  * 5. Started without the replica: "degraded" with the reason; with it again: in sync, equal.
+ * 5b. Online: on a region with no replica, `daxfs replica add` during a workload of writes
+ *    (another process): status goes to "in sync" while the writes go on; after a clean stop
+ *    both files are equal, and the next start with --replica trusts the pair. Another add
+ *    is refused (remove it first), nobody (uid 65534) may add or remove, `daxfs replica
+ *    remove` leaves "none" and a region that check calls version 2 (no replica).
  * 6. A replica of another size, or another file system's region, is refused: daxfsd exits
  *    non-zero with a message naming the problem, and the region still starts after.
  *
@@ -102,7 +107,7 @@ static const char *jstr(json_object *o, const char *key)
 }
 
 /* wait_in_sync - the replica reaches "in sync" within 60 s. */
-static void wait_in_sync(struct daxfs *fs)
+static void wait_in_sync(struct daxfs *fs, const char *path)
 {
 	struct daxfs_replica rep;
 	uint64_t until = t_now_ms() + 60000;
@@ -119,7 +124,7 @@ static void wait_in_sync(struct daxfs *fs)
 			       rep.synced, rep.size);
 		usleep(10000);
 	}
-	T_ASSERT(rep.synced == rep.size && strcmp(rep.path, replica) == 0);
+	T_ASSERT(rep.synced == rep.size && strcmp(rep.path, path) == 0);
 }
 
 static void assert_files_equal(const char *when)
@@ -288,7 +293,7 @@ static void test_crash(void)
 	T_ASSERT(!strcmp(jstr(r, "state"), "resyncing") || !strcmp(jstr(r, "state"), "in sync"));
 	json_object_put(r);
 	T_OK(daxfs_open(&fs, d.sock));
-	wait_in_sync(fs);
+	wait_in_sync(fs, replica);
 	daxfs_close(fs);
 	T_ASSERT(t_daemon_log_has(&d, "copying the region to its replica"));
 	t_daemon_stop(&d);
@@ -318,10 +323,104 @@ static void test_degraded(const char *const *with)
 	t_daemon_forget(&d);
 	t_daemon_start(&d, region, "daxfsd", with);
 	T_OK(daxfs_open(&fs, d.sock));
-	wait_in_sync(fs);
+	wait_in_sync(fs, replica);
 	daxfs_close(fs);
 	t_daemon_stop(&d);
 	assert_files_equal("after a degraded run and a resync");
+}
+
+static int nobody_tries(void *arg)
+{
+	struct daxfs *fs;
+
+	(void)arg;
+	if (daxfs_open(&fs, d.sock))
+		return 1;
+	if (daxfs_replica_add(fs, "/dev/null") != -EPERM || daxfs_replica_remove(fs) != -EPERM)
+		return 2;
+	daxfs_close(fs);
+	return 0;
+}
+
+static void test_online(void)
+{
+	static const char *const without[] = {"--fault-injection", NULL};
+	char online[512], *out = NULL, *err = NULL;
+	struct daxfs *fs;
+	json_object *r;
+	pid_t w;
+	int status;
+
+	snprintf(online, sizeof(online), "%s", t_path("online"));
+	{
+		const char *mk[] = {t_cli_path(), "mkfs", "--size", "64M", region, NULL};
+		const char *mk2[] = {t_cli_path(), "mkfs", "--size", "64M", online, NULL};
+
+		unlink(region);
+		T_ASSERT(t_run(mk, NULL, NULL) == 0);
+		/* A blank file of the size: truncate a formatted one to 0 and back. */
+		T_ASSERT(t_run(mk2, NULL, NULL) == 0);
+		T_ASSERT(truncate(online, 0) == 0 && truncate(online, 64 << 20) == 0);
+	}
+	t_daemon_forget(&d);
+	t_daemon_start(&d, region, "daxfsd", without);
+	r = status_json();
+	T_ASSERT(!strcmp(jstr(r, "state"), "none"));
+	json_object_put(r);
+	w = fork();
+	T_ASSERT(w >= 0);
+	if (w == 0)
+		writer(d.sock);
+	usleep(100000);
+	T_ASSERT(t_cli(&d, &out, NULL, "replica", "add", online, NULL) == 0);
+	T_ASSERT(strstr(out, "added"));
+	free(out);
+	T_OK(daxfs_open(&fs, d.sock));
+	wait_in_sync(fs, online);
+	usleep(100000); /* writes go on with the replica in sync */
+	kill(w, SIGKILL);
+	T_ASSERT(waitpid(w, &status, 0) == w);
+	/* A second add is refused; nobody may do either. */
+	T_ASSERT(t_cli(&d, NULL, &err, "replica", "add", online, NULL) != 0);
+	T_ASSERT(strstr(err, "remove it first"));
+	free(err);
+	t_wait_child(t_fork_as(65534, nobody_tries, NULL), 30000, "nobody adding a replica");
+	daxfs_close(fs);
+	t_daemon_stop(&d);
+	{
+		size_t la, lb;
+		char *a = t_read_file(region, &la), *b = t_read_file(online, &lb);
+
+		T_ASSERT(la == lb && memcmp(a, b, la) == 0);
+		free(a);
+		free(b);
+	}
+	/* Kept with --replica: trusted at once. */
+	{
+		const char *o[] = {"--fault-injection", "--replica", online, NULL};
+
+		t_daemon_forget(&d);
+		t_daemon_start(&d, region, "daxfsd", o);
+	}
+	r = status_json();
+	T_ASSERT(!strcmp(jstr(r, "state"), "in sync"));
+	json_object_put(r);
+	T_ASSERT(t_cli(&d, &out, NULL, "replica", "remove", NULL) == 0);
+	free(out);
+	r = status_json();
+	T_ASSERT(!strcmp(jstr(r, "state"), "none"));
+	json_object_put(r);
+	T_ASSERT(t_cli(&d, NULL, &err, "replica", "remove", NULL) != 0);
+	T_ASSERT(strstr(err, "has no replica"));
+	free(err);
+	t_daemon_stop(&d);
+	{
+		const char *ck[] = {t_cli_path(), "check", region, NULL};
+
+		T_ASSERT(t_run(ck, &out, NULL) == 0);
+		T_ASSERT(!strstr(out, "format version 3"));
+		free(out);
+	}
 }
 
 /* refused - daxfsd with @rep as the replica exits non-zero saying @why. */
@@ -365,6 +464,7 @@ int main(int argc, char **argv)
 	t_require_root("--map-users root and fault injection");
 	rng = t_seed(argc, argv, 1);
 	t_watchdog(200, "test-replica-e2e");
+	t_open_scratch_to_all(); /* nobody's session (5b) */
 	fill_rand(pat, sizeof(pat));
 	snprintf(region, sizeof(region), "%s", t_path("region"));
 	snprintf(replica, sizeof(replica), "%s", t_path("replica"));
@@ -402,6 +502,7 @@ int main(int argc, char **argv)
 	test_crash();
 	test_degraded(o);
 	test_refuse();
+
 	/* The refusals left the pair as it was. */
 	t_daemon_forget(&d);
 	t_daemon_start(&d, region, "daxfsd", o);
@@ -412,6 +513,7 @@ int main(int argc, char **argv)
 	check_file(fs, ino);
 	daxfs_close(fs);
 	t_daemon_stop(&d);
+	test_online();
 	printf("ok\n");
 	return 0;
 }

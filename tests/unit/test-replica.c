@@ -14,6 +14,10 @@
  *   clean      unmounted in sync, the pair is CLEAN and the next mount trusts the replica at
  *              once; mounted without it, the region runs degraded, and the next mount with it
  *              copies it again
+ *   live       replica_add and replica_remove while 4 writers run: added, removed while the
+ *              copy runs, added again; in sync under the writes, and equal after unmount;
+ *              a second add is -EEXIST, a remove of none -ENOENT; removed, the region is
+ *              no longer version 3
  *   refuse     a replica of another size, the region itself, and another file system's
  *              region are refused, and the region still mounts
  */
@@ -414,6 +418,52 @@ static void test_clean_and_degraded(void)
 	assert_same("after the resync that followed a degraded run");
 }
 
+static void test_live(void)
+{
+	struct ns_mount_opts o = {.kind = REGION_AUTO};
+	struct replica_info info;
+	struct writer w[4];
+	pthread_t th[4];
+	int stop = 0;
+	struct ns *ns;
+
+	unlink(primary);
+	T_OK(ns_mkfs(primary, REGION_SIZE, NULL));
+	make_blank(replica, REGION_SIZE);
+	T_OK(ns_mount(&ns, primary, &o));
+	T_ERR(replica_remove(ns), ENOENT);
+	for (unsigned i = 0; i < 4; i++) {
+		w[i] = (struct writer){ns, i, &stop, 0};
+		T_ASSERT(pthread_create(&th[i], NULL, writer_main, &w[i]) == 0);
+	}
+	usleep(50000);
+	T_OK(replica_add(ns, replica));
+	T_ERR(replica_add(ns, replica), EEXIST);
+	usleep(20000);
+	T_OK(replica_remove(ns)); /* the copy may still run: it is stopped */
+	replica_get_info(ns, &info);
+	T_ASSERT(info.status == REPLICA_NONE);
+	T_OK(replica_add(ns, replica));
+	T_ASSERT(replica_wait_synced(ns, 30000));
+	usleep(100000);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	ns_unmount(&ns);
+	assert_same("after a replica added while 4 writers ran");
+	/* Left CLEAN: trusted by the next mount with it; removed there, version 2 again. */
+	ns = mount_pair(replica);
+	replica_get_info(ns, &info);
+	T_ASSERT(info.status == REPLICA_INSYNC);
+	T_OK(replica_remove(ns));
+	T_ASSERT(!(mlog_super(ns->log)->incompat & FMT_INCOMPAT_REPLICA));
+	ns_unmount(&ns);
+	T_OK(ns_mount(&ns, primary, &o));
+	replica_get_info(ns, &info);
+	T_ASSERT(info.status == REPLICA_NONE);
+	ns_unmount(&ns);
+}
+
 static void test_refuse(void)
 {
 	char other[600];
@@ -458,6 +508,7 @@ int main(int argc, char **argv)
 	test_mirror_and_poison();
 	test_clean_and_degraded();
 	test_refuse();
+	test_live();
 	unlink(primary);
 	unlink(replica);
 	log_set_sink(NULL, NULL);

@@ -141,6 +141,8 @@ static const struct req_sample reqs[] = {
 	{"stats", WIRE_STATS, 0, NULL, 0},
 	{"replica", WIRE_REPLICA, 0, NULL, 0},
 	{"map persist", WIRE_MAP_PERSIST, 0, BODY(map_persist_b)},
+	{"replica add", WIRE_REPLICA_ADD, 0, BODY(path1), P1},
+	{"replica remove", WIRE_REPLICA_REMOVE, 0, NULL, 0},
 	{"scrub range", WIRE_SCRUB_RANGE, 0, BODY(scrub_range_b)},
 	{"inject media", WIRE_INJECT, 0, BODY(inject_media)},
 	{"badblock clear", WIRE_BADBLOCK_CLEAR, 0, BODY(bb_clear_b)},
@@ -534,6 +536,9 @@ static void bad_requests(void)
 	EXPECT_REQ(sample_index("map persist"), EBADMSG,
 		   put_u64(b, HDR + 16, WIRE_MAP_PERSIST_MAX + 1));
 	EXPECT_REQ(sample_index("map persist"), EBADMSG, put_u64(b, HDR + 8, UINT64_MAX - 100));
+	/* REPLICA_ADD: a path, no flags. */
+	EXPECT_REQ(sample_index("replica add"), EBADMSG, put_u32(b, HDR + 4, 1));
+	EXPECT_REQ(sample_index("replica add"), EBADMSG, put_u32(b, HDR, 0));
 	/* INJECT kinds 1..6; BADBLOCK_CLEAR a non-empty range that does not wrap. */
 	EXPECT_REQ(sample_index("inject media"), EBADMSG, put_u32(b, HDR, 7));
 	EXPECT_REQ(sample_index("inject media"), EBADMSG, put_u32(b, HDR, 0));
