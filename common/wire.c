@@ -53,6 +53,8 @@ _Static_assert(sizeof(struct wire_mount) == 16 && offsetof(struct wire_mount, da
 _Static_assert(sizeof(struct wire_stats_reply) == 16, "stats reply is 16 bytes");
 _Static_assert(sizeof(struct wire_replica_reply) == 368, "replica reply is 368 bytes");
 _Static_assert(sizeof(struct wire_map_persist) == 24, "map persist is 24 bytes");
+_Static_assert(sizeof(struct wire_scrub_replica) == 24, "scrub replica is 24 bytes");
+_Static_assert(sizeof(struct wire_scrub_replica_reply) == 200, "scrub replica reply is 200 bytes");
 _Static_assert(sizeof(struct wire_scrub_range) == 16, "scrub range is 16 bytes");
 _Static_assert(sizeof(struct wire_scrub_range_reply) == 56, "scrub range reply is 56 bytes");
 _Static_assert(WIRE_MSG_MAX >= sizeof(struct wire_hdr) + sizeof(struct wire_map_reply) +
@@ -109,6 +111,8 @@ static const struct op_info ops[WIRE_OP_MAX] = {
 	[WIRE_INJECT] = {"INJECT", sizeof(struct wire_inject), sizeof(struct wire_inject_reply)},
 	[WIRE_STATS] = {"STATS", 0, sizeof(struct wire_stats_reply)},
 	[WIRE_REPLICA] = {"REPLICA", 0, sizeof(struct wire_replica_reply)},
+	[WIRE_SCRUB_REPLICA] = {"SCRUB_REPLICA", sizeof(struct wire_scrub_replica),
+				sizeof(struct wire_scrub_replica_reply)},
 	[WIRE_MAP_PERSIST] = {"MAP_PERSIST", sizeof(struct wire_map_persist),
 			      sizeof(struct wire_reply)},
 	[WIRE_REPLICA_ADD] = {"REPLICA_ADD", sizeof(struct wire_path), sizeof(struct wire_reply)},
@@ -187,9 +191,10 @@ const char *wire_kind_name(unsigned kind)
 const char *wire_inject_kind_name(unsigned kind)
 {
 	static const char *const names[] = {
-		[WIRE_INJECT_POISON] = "poison", [WIRE_INJECT_FAIL] = "fail",
-		[WIRE_INJECT_DELAY] = "delay",	 [WIRE_INJECT_CRASH] = "crash",
-		[WIRE_INJECT_CLEAR] = "clear",	 [WIRE_INJECT_MEDIA] = "media",
+		[WIRE_INJECT_POISON] = "poison",   [WIRE_INJECT_FAIL] = "fail",
+		[WIRE_INJECT_DELAY] = "delay",	   [WIRE_INJECT_CRASH] = "crash",
+		[WIRE_INJECT_CLEAR] = "clear",	   [WIRE_INJECT_MEDIA] = "media",
+		[WIRE_INJECT_REPLICA] = "replica",
 	};
 
 	return kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind] : "?";
@@ -498,6 +503,14 @@ static int decode_body(const uint8_t *buf, size_t len, struct wire_req *out)
 			return -EBADMSG;
 		break;
 	}
+	case WIRE_SCRUB_REPLICA: {
+		struct wire_scrub_replica r;
+
+		memcpy(&r, body, sizeof(r));
+		if (r.len == 0 || (r.flags & ~(uint32_t)WIRE_SCRUB_COMPARE) || r.pad)
+			return -EBADMSG;
+		break;
+	}
 	case WIRE_MAP_PERSIST: {
 		struct wire_map_persist r;
 
@@ -518,7 +531,7 @@ static int decode_body(const uint8_t *buf, size_t len, struct wire_req *out)
 		struct wire_inject in;
 
 		memcpy(&in, body, sizeof(in));
-		if (in.kind < WIRE_INJECT_POISON || in.kind > WIRE_INJECT_MEDIA || in.pad)
+		if (in.kind < WIRE_INJECT_POISON || in.kind > WIRE_INJECT_REPLICA || in.pad)
 			return -EBADMSG;
 		if (memchr(in.point, '\0', sizeof(in.point)) == NULL)
 			return -EBADMSG;
@@ -740,6 +753,14 @@ static int decode_reply_tail(const uint8_t *buf, size_t len, unsigned op, uint16
 
 		memcpy(&r, body, sizeof(r));
 		if (r.len > WIRE_SHM_SIZE || (r.r.status == 0 && !(flags & WIRE_F_SHM)))
+			return -EBADMSG;
+		break;
+	}
+	case WIRE_SCRUB_REPLICA: {
+		struct wire_scrub_replica_reply r;
+
+		memcpy(&r, body, sizeof(r));
+		if (r.next > r.total || r.ndiff > WIRE_SCRUB_DIFF_MAX || r.ndiff > r.differ)
 			return -EBADMSG;
 		break;
 	}

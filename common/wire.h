@@ -59,8 +59,9 @@ enum wire_op {
 	WIRE_SETXATTR = 30,
 	WIRE_LISTXATTR = 31,
 	WIRE_REMOVEXATTR = 32,
-	WIRE_MOUNT = 33,  /* serve a FUSE mount at a path (admins) */
-	WIRE_UMOUNT = 34, /* stop serving it (admins) */
+	WIRE_MOUNT = 33,	 /* serve a FUSE mount at a path (admins) */
+	WIRE_UMOUNT = 34,	 /* stop serving it (admins) */
+	WIRE_SCRUB_REPLICA = 35, /* SCRUB_RANGE of the replica's copy, maybe compared (admins) */
 	/* 35..39: free; numbers no op has are unknown (EPROTO). */
 	WIRE_STATS = 40,	  /* the daemon's metrics, OpenMetrics text in the shared buffer */
 	WIRE_SCRUB_RANGE = 41,	  /* SCRUB of a range of the data area, for progress */
@@ -328,12 +329,13 @@ struct wire_poison_report {
 
 /* INJECT (fault-injection mode): what to do; docs/fault-injection.md names the points. */
 enum wire_inject_kind {
-	WIRE_INJECT_POISON = 1, /* poison region bytes [arg0, arg0 + arg1) */
-	WIRE_INJECT_FAIL = 2,	/* fail @point arg0 times (0: until cleared) with errno arg1 */
-	WIRE_INJECT_DELAY = 3,	/* sleep arg0 microseconds at @point */
-	WIRE_INJECT_CRASH = 4,	/* abort at @point, or (empty point) at the arg0-th persist */
-	WIRE_INJECT_CLEAR = 5,	/* forget every fail, delay and crash */
-	WIRE_INJECT_MEDIA = 6,	/* region bytes [arg0, arg0 + arg1) fault when read, unnoticed */
+	WIRE_INJECT_POISON = 1,	 /* poison region bytes [arg0, arg0 + arg1) */
+	WIRE_INJECT_FAIL = 2,	 /* fail @point arg0 times (0: until cleared) with errno arg1 */
+	WIRE_INJECT_DELAY = 3,	 /* sleep arg0 microseconds at @point */
+	WIRE_INJECT_CRASH = 4,	 /* abort at @point, or (empty point) at the arg0-th persist */
+	WIRE_INJECT_CLEAR = 5,	 /* forget every fail, delay and crash */
+	WIRE_INJECT_MEDIA = 6,	 /* region bytes [arg0, arg0 + arg1) fault when read, unnoticed */
+	WIRE_INJECT_REPLICA = 7, /* the same in the replica's copy (ENODATA: no replica) */
 };
 #define WIRE_POINT_MAX 32 /* bytes of a point name with its NUL */
 struct wire_inject {
@@ -386,6 +388,32 @@ struct wire_scrub_range_reply {
 	uint64_t blocks_bad;  /* of them, found poisoned (and now quarantined) */
 	uint64_t bytes_read;
 	uint64_t usec;
+};
+
+/*
+ * SCRUB_REPLICA: read the replica's copy of the data-area blocks in use from @cursor on, for
+ * about @len bytes (capped as SCRUB_RANGE), repairing from the region what is poisoned
+ * there; with WIRE_SCRUB_COMPARE, compare each block with the region's too.
+ */
+#define WIRE_SCRUB_COMPARE 0x1
+#define WIRE_SCRUB_DIFF_MAX 16
+struct wire_scrub_replica {
+	uint64_t cursor;
+	uint64_t len; /* > 0 */
+	uint32_t flags;
+	uint32_t pad;
+};
+struct wire_scrub_replica_reply {
+	struct wire_reply r;
+	uint64_t next, total;	    /* as SCRUB_RANGE's */
+	uint64_t blocks_read;	    /* of the replica */
+	uint64_t blocks_bad;	    /* poisoned there, repaired from the region */
+	uint64_t blocks_unrepaired; /* of those, not repaired */
+	uint64_t blocks_skipped;    /* not copied to the replica yet */
+	uint64_t differ;	    /* COMPARE: blocks whose copies differ */
+	uint32_t ndiff;		    /* of them listed below (<= WIRE_SCRUB_DIFF_MAX) */
+	uint32_t pad;
+	uint64_t diff[WIRE_SCRUB_DIFF_MAX]; /* region byte offsets */
 };
 
 /* BADBLOCK_CLEAR: return quarantined region bytes [off, off + len) to use (admins only). */

@@ -127,7 +127,7 @@ _daxfs()
 	mount | umount) ((nargs == 0)) && _daxfs_local d "$cur" ;;
 	inject)
 		if ((nargs == 0)); then
-			COMPREPLY=($(compgen -W 'poison fail delay crash clear points' -- "$cur"))
+			COMPREPLY=($(compgen -W 'poison media replica fail delay crash clear points' -- "$cur"))
 		elif ((nargs == 1)) && [[ ${args[0]} =~ ^(fail|delay|crash)$ ]]; then
 			# The points that can do it: "NAME  fail, delay, crash".
 			COMPREPLY=($(compgen -W "$("$cli" inject points 2>/dev/null |

@@ -1060,6 +1060,44 @@ static int op_scrub_range(struct op *op)
 	return op->m->err;
 }
 
+/* SCRUB_REPLICA: the replica's copy, as SCRUB_RANGE reads the region's. */
+static int op_scrub_replica(struct op *op)
+{
+	struct wire_scrub_replica b = BODY(op, struct wire_scrub_replica);
+	struct wire_scrub_replica_reply r;
+	uint64_t total = poison_scrub_blocks(op->ns) * REGION_BLOCK_SIZE, count, end;
+	struct replica_scrub_result res;
+	int rc;
+
+	if (!is_admin(op))
+		return -EPERM;
+	if (b.cursor % REGION_BLOCK_SIZE || b.cursor >= total)
+		return -EINVAL;
+	count = DIV_ROUND_UP(MIN(b.len, SCRUB_RANGE_MAX), REGION_BLOCK_SIZE);
+	end = MIN(b.cursor + count * REGION_BLOCK_SIZE, total);
+	rc = replica_scrub_range(op->ns, b.cursor / REGION_BLOCK_SIZE, count,
+				 b.flags & WIRE_SCRUB_COMPARE, &res);
+	if (rc)
+		return rc;
+	memset(&r, 0, sizeof(r));
+	r.next = end;
+	r.total = total;
+	r.blocks_read = res.blocks_read;
+	r.blocks_bad = res.blocks_bad;
+	r.blocks_unrepaired = res.blocks_unrepaired;
+	r.blocks_skipped = res.blocks_skipped;
+	r.differ = res.differ;
+	r.ndiff = (uint32_t)MIN(res.differ, (uint64_t)WIRE_SCRUB_DIFF_MAX);
+	memcpy(r.diff, res.diff, r.ndiff * sizeof(r.diff[0]));
+	if (res.blocks_bad || res.differ)
+		log_notice("replica scrub of bytes %" PRIu64 "..%" PRIu64
+			   " of the data area: %" PRIu64 " blocks poisoned in the replica (%" PRIu64
+			   " not repaired), %" PRIu64 " differ from the region",
+			   b.cursor, end, res.blocks_bad, res.blocks_unrepaired, res.differ);
+	wire_msg_put(op->m, &r, sizeof(r), false);
+	return op->m->err;
+}
+
 /* STATS: the daemon's metrics (daemon/metrics.c), open to every client as STATFS is. */
 static int op_stats(struct op *op)
 {
@@ -1181,6 +1219,11 @@ static int op_inject(struct op *op)
 			return (int)n;
 		r.value = (uint64_t)n;
 		break;
+	case WIRE_INJECT_REPLICA:
+		if (point >= 0)
+			return -EINVAL;
+		rc = replica_inject_media(op->ns, b.arg0, b.arg1);
+		break;
 	case WIRE_INJECT_MEDIA:
 		/* The same media error, but nobody has noticed it: the next read will. */
 		if (point >= 0)
@@ -1255,6 +1298,7 @@ static const op_fn op_table[WIRE_OP_MAX] = {
 	[WIRE_REPLICA_ADD] = op_replica_add,
 	[WIRE_REPLICA_REMOVE] = op_replica_remove,
 	[WIRE_SCRUB_RANGE] = op_scrub_range,
+	[WIRE_SCRUB_REPLICA] = op_scrub_replica,
 	[WIRE_BADBLOCK_CLEAR] = op_badblock_clear,
 	[WIRE_MOUNT] = op_mount,
 	[WIRE_UMOUNT] = op_umount,

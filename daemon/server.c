@@ -710,6 +710,7 @@ static bool ring_op_long(const struct wire_req *req)
 	case WIRE_FALLOCATE:
 	case WIRE_SCRUB:
 	case WIRE_SCRUB_RANGE:
+	case WIRE_SCRUB_REPLICA:
 	case WIRE_INJECT:
 	case WIRE_MOUNT:
 	case WIRE_UMOUNT:

@@ -398,6 +398,24 @@ static void notify_poison(struct ns *ns, struct ns_inode *in, uint64_t index)
 					   FMT_BLOCK_SIZE, NULL, 0});
 }
 
+bool ns_block_write_mapped(struct ns *ns, uint64_t block)
+{
+	struct rmap_owner own;
+	struct ns_grant *g;
+	bool mapped = false;
+
+	rcu_read_begin();
+	if (rmap_lookup(&ns->rmap, block, &own)) {
+		pthread_mutex_lock(&ns->grant_lock);
+		cds_list_for_each_entry (g, &own.inode->grants, node)
+			if (!g->expired && (g->mode & NS_GRANT_WRITE) && overlaps(g, own.index, 1))
+				mapped = true;
+		pthread_mutex_unlock(&ns->grant_lock);
+	}
+	rcu_read_end();
+	return mapped;
+}
+
 void ns_grants_repaired(struct ns *ns, struct ns_inode *in, uint64_t index)
 {
 	struct ns_grant *g;

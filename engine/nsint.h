@@ -621,6 +621,12 @@ int ns_grants_blocked(struct ns *ns, struct ns_ctx *c, struct ns_inode *in);
  */
 void ns_grants_repaired(struct ns *ns, struct ns_inode *in, uint64_t index);
 
+/*
+ * ns_block_write_mapped - does a client map @block's file page for writing (so its bytes
+ * may change without the daemon's stores)? A snapshot. Locking: RCU, the grant lock.
+ */
+bool ns_block_write_mapped(struct ns *ns, uint64_t block);
+
 /* ns_lease_register - set the hooks of lease.c (poisoned pages). */
 void ns_lease_register(struct ns *ns);
 

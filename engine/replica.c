@@ -335,6 +335,105 @@ int replica_persist_file(struct ns *ns, uint64_t ino, uint64_t off, uint64_t len
 	return rc;
 }
 
+#define SCRUB_RUN_BLOCKS 512 /* 2 MiB a copy */
+
+/* scrub_run - read (and compare) the replica's blocks [@b, @b + @run) (in use, synced). */
+static void scrub_run(struct ns *ns, uint64_t b, uint64_t run, bool compare, char *theirs,
+		      char *ours, struct replica_scrub_result *res)
+{
+	uint64_t off = b * FMT_BLOCK_SIZE, len = run * FMT_BLOCK_SIZE;
+	struct region_fault f;
+
+	if (region_mirror_copy(ns->r, theirs, off, len, &f)) {
+		/* Block by block: repair each that faults there from the region. */
+		for (uint64_t i = 0; i < run; i++) {
+			uint64_t o = off + i * FMT_BLOCK_SIZE;
+
+			if (region_mirror_copy(ns->r, theirs + i * FMT_BLOCK_SIZE, o,
+					       FMT_BLOCK_SIZE, NULL) == 0)
+				continue;
+			res->blocks_bad++;
+			if (region_mirror_update(ns->r, o, FMT_BLOCK_SIZE) ||
+			    region_mirror_copy(ns->r, theirs + i * FMT_BLOCK_SIZE, o,
+					       FMT_BLOCK_SIZE, NULL))
+				res->blocks_unrepaired++;
+		}
+	}
+	res->blocks_read += run;
+	if (!compare)
+		return;
+	for (uint64_t i = 0; i < run; i++) {
+		uint64_t o = off + i * FMT_BLOCK_SIZE;
+		char *t = theirs + i * FMT_BLOCK_SIZE;
+
+		/* Ours unreadable: the read queued it, poison_drain repairs it from theirs. */
+		if (region_copy_safe(ns->r, ours, region_at(ns->r, o), FMT_BLOCK_SIZE, NULL) ||
+		    memcmp(ours, t, FMT_BLOCK_SIZE) == 0)
+			continue;
+		/* A copy write may be between the two stores: look again before counting it. */
+		if (region_mirror_copy(ns->r, t, o, FMT_BLOCK_SIZE, NULL) == 0 &&
+		    region_copy_safe(ns->r, ours, region_at(ns->r, o), FMT_BLOCK_SIZE, NULL) == 0 &&
+		    memcmp(ours, t, FMT_BLOCK_SIZE) == 0)
+			continue;
+		if (ns_block_write_mapped(ns, b + i))
+			continue;
+		if (res->differ < REPLICA_DIFF_MAX)
+			res->diff[res->differ] = o;
+		res->differ++;
+	}
+}
+
+int replica_scrub_range(struct ns *ns, uint64_t from, uint64_t count, bool compare,
+			struct replica_scrub_result *res)
+{
+	uint64_t b, end, synced;
+	char *theirs, ours[FMT_BLOCK_SIZE];
+
+	memset(res, 0, sizeof(*res));
+	if (from > ns->data_count)
+		return -EINVAL;
+	if (!region_mirror(ns->r))
+		return -ENODATA;
+	theirs = malloc(SCRUB_RUN_BLOCKS * FMT_BLOCK_SIZE);
+	if (!theirs)
+		return -ENOMEM;
+	synced = region_mirror_synced(ns->r) / FMT_BLOCK_SIZE;
+	b = ns->data_first + from;
+	end = ns->data_first + from + MIN(count, ns->data_count - from);
+	while (b < end) {
+		uint64_t run = 0, ok;
+
+		while (b + run < end && run < SCRUB_RUN_BLOCKS &&
+		       !alloc_is_free(ns->alloc, b + run) &&
+		       !alloc_is_quarantined(ns->alloc, b + run))
+			run++;
+		if (run == 0) {
+			b++;
+			continue;
+		}
+		/* Only what the background copy has passed: the rest is not a copy yet. */
+		ok = b + run <= synced ? run : b < synced ? synced - b : 0;
+		if (ok)
+			scrub_run(ns, b, ok, compare, theirs, ours, res);
+		res->blocks_skipped += run - ok;
+		b += run;
+	}
+	free(theirs);
+	poison_drain(ns);
+	return 0;
+}
+
+int replica_inject_media(struct ns *ns, uint64_t off, uint64_t len)
+{
+	int rc = -ENODATA;
+
+	pthread_mutex_lock(&ns->replica_lock);
+	if (ns->replica)
+		rc = region_simulate_poison(region_mirror(ns->r), off, len);
+	pthread_mutex_unlock(&ns->replica_lock);
+	return rc;
+}
+
 void replica_free(struct replica *rep)
 {
 	if (!rep)

@@ -86,6 +86,35 @@ void replica_stop(struct ns *ns, struct replica *rep);
  */
 int replica_persist_file(struct ns *ns, uint64_t ino, uint64_t off, uint64_t len);
 
+/*
+ * replica_scrub_range - read the replica's copy of data-area blocks [@from, @from +
+ * @count) that are in use (as poison_scrub_range reads the region's): a block poisoned
+ * there is repaired from the region. With @compare, each block is also compared with the
+ * region's; those that differ, but for pages a client maps for writing (whose stores reach
+ * the replica when it persists them), are counted, and the first REPLICA_DIFF_MAX listed.
+ * Blocks the background copy has not reached yet are left out (skipped counts them).
+ * Context: thread registered with RCU, outside a read section, no engine lock held.
+ * Return: 0; -ENODATA (no replica); -EINVAL (@from past the data area).
+ */
+#define REPLICA_DIFF_MAX 16
+struct replica_scrub_result {
+	uint64_t blocks_read;		 /* of the replica */
+	uint64_t blocks_bad;		 /* of them poisoned, repaired from the region */
+	uint64_t blocks_unrepaired;	 /* of those, not repaired (the replica's media) */
+	uint64_t blocks_skipped;	 /* not copied to the replica yet */
+	uint64_t differ;		 /* with compare: blocks whose copies differ */
+	uint64_t diff[REPLICA_DIFF_MAX]; /* the first of them, region byte offsets */
+};
+int replica_scrub_range(struct ns *ns, uint64_t from, uint64_t count, bool compare,
+			struct replica_scrub_result *res);
+
+/*
+ * replica_inject_media - fault injection: the replica's bytes [@off, @off + @len) fault when
+ * read from now on (region_simulate_poison on it), unnoticed until something reads them.
+ * Return: 0; -ENODATA (no replica); region_simulate_poison's errors.
+ */
+int replica_inject_media(struct ns *ns, uint64_t off, uint64_t len);
+
 /* replica_free - a replica attached but never started (a mount that failed). Accepts NULL. */
 void replica_free(struct replica *rep);
 

@@ -259,6 +259,48 @@ int daxfs_scrub_progress(struct daxfs *fs, struct daxfs_scrub_result *res,
 	}
 }
 
+int daxfs_scrub_replica(struct daxfs *fs, unsigned flags, struct daxfs_replica_scrub *res,
+			daxfs_scrub_replica_fn fn, void *ctx)
+{
+	struct wire_scrub_replica req = {.cursor = 0, .len = SCRUB_STEP};
+	struct wire_scrub_replica_reply rep;
+	struct lib_slot *s;
+	struct wire_msg m;
+	int ret;
+
+	if (!fs || !res || (flags & ~(unsigned)DAXFS_SCRUB_COMPARE))
+		return lib_err(-EINVAL, "daxfs_scrub_replica: no handle, no result, or bad flags");
+	memset(res, 0, sizeof(*res));
+	req.flags = flags & DAXFS_SCRUB_COMPARE ? WIRE_SCRUB_COMPARE : 0;
+	for (;;) {
+		ret = lib_slot_get(fs, &s);
+		if (ret < 0)
+			return ret;
+		wire_msg_init(&m, s->req, WIRE_SCRUB_REPLICA, 0, s->id);
+		wire_msg_put(&m, &req, sizeof(req), false);
+		ret = lib_call(fs, s, &m, WIRE_SCRUB_REPLICA, NULL);
+		if (ret == 0)
+			memcpy(&rep, lib_reply_body(s), sizeof(rep));
+		lib_slot_put(fs, s);
+		if (ret < 0)
+			return ret;
+		if (rep.next <= req.cursor)
+			return lib_err(-EPROTO, "SCRUB_REPLICA: the scrub does not advance");
+		res->blocks_read += rep.blocks_read;
+		res->blocks_bad += rep.blocks_bad;
+		res->blocks_unrepaired += rep.blocks_unrepaired;
+		res->blocks_skipped += rep.blocks_skipped;
+		for (uint32_t i = 0; i < rep.ndiff && res->ndiff < DAXFS_SCRUB_DIFF_MAX; i++)
+			res->diff[res->ndiff++] = rep.diff[i];
+		res->differ += rep.differ;
+		if (fn)
+			fn(ctx, rep.next, rep.total);
+		if (rep.next == rep.total)
+			return 0;
+		req.cursor = rep.next;
+	}
+}
+
 int daxfs_scrub(struct daxfs *fs, struct daxfs_scrub_result *res)
 {
 	return daxfs_scrub_progress(fs, res, NULL, NULL);

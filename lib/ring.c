@@ -78,6 +78,7 @@ bool lib_ring_usable(struct daxfs *fs, const struct lib_slot *s, unsigned op, si
 	case WIRE_BADBLOCK_CLEAR:
 	case WIRE_STATS:
 	case WIRE_SCRUB_RANGE:
+	case WIRE_SCRUB_REPLICA:
 	case WIRE_LINK:
 	case WIRE_SYMLINK:
 	case WIRE_READLINK:

@@ -376,14 +376,21 @@ int cmd_badblocks(int argc, char **argv, struct cli_ctx *ctx)
 /* --- scrub --- */
 
 static const char scrub_usage[] =
-	"usage: daxfs scrub [--json]\n"
+	"usage: daxfs scrub [--compare] [--json]\n"
 	"\n"
 	"Have the daemon read every block in use, catching media errors as it goes: each one\n"
-	"found is quarantined and the clients mapping it are told, as for any poison. Only\n"
-	"root and the daemon's user may scrub. It reads all the data in use (about a second\n"
-	"per few GiB), a range of the region per request, showing its progress on a terminal.\n"
-	"Exit status: 0 (nothing new found), 3 (new bad blocks found: see daxfs badblocks),\n"
-	"1 on failure.\n";
+	"found is quarantined and the clients mapping it are told, as for any poison (or, with\n"
+	"a replica, repaired from it). Only root and the daemon's user may scrub. It reads all\n"
+	"the data in use (about a second per few GiB), a range of the region per request,\n"
+	"showing its progress on a terminal. With a replica, its copy is read too, and a block\n"
+	"poisoned there is repaired from the region.\n"
+	"\n"
+	"  --compare   also compare the replica's copy of each block with the region's, and\n"
+	"              list those that differ (pages mapped for writing are left out: their\n"
+	"              stores reach the replica when the client persists them)\n"
+	"\n"
+	"Exit status: 0 (nothing new found), 3 (new bad blocks found: see daxfs badblocks; or\n"
+	"copies that differ), 1 on failure.\n";
 
 /* scrub_progress - the daemon scrubbed up to @done bytes of the @total of its data area. */
 static void scrub_progress(void *ctx, uint64_t done, uint64_t total,
@@ -396,17 +403,72 @@ static void scrub_progress(void *ctx, uint64_t done, uint64_t total,
 	progress_update(pr, done);
 }
 
-int cmd_scrub(int argc, char **argv, struct cli_ctx *ctx)
+/* replica_progress - as scrub_progress, for the replica's copy. */
+static void replica_progress(void *ctx, uint64_t done, uint64_t total)
 {
-	struct daxfs_scrub_result res;
+	struct progress *pr = ctx;
+
+	pr->total = total;
+	progress_update(pr, done);
+}
+
+/* scrub_replica - the replica's part of daxfs scrub. Return: 0, 1 (no replica), -errno. */
+static int scrub_replica(struct daxfs *fs, struct cli_ctx *ctx, bool compare,
+			 struct daxfs_replica_scrub *rres)
+{
+	struct daxfs_replica st;
 	struct progress pr = {0};
-	struct daxfs *fs;
-	char b[32];
 	int rc;
 
-	rc = cli_json_opts(argc, argv, ctx, scrub_usage, 0);
-	if (rc >= 0)
+	rc = daxfs_replica_status(fs, &st);
+	if (rc)
 		return rc;
+	if (st.state == DAXFS_REPLICA_NONE || !st.path[0])
+		return 1;
+	progress_begin(&pr, ctx->progress, "scrub of the replica", 0, true);
+	rc = daxfs_scrub_replica(fs, compare ? DAXFS_SCRUB_COMPARE : 0, rres, replica_progress,
+				 &pr);
+	progress_end(&pr);
+	return rc == -ENODATA ? 1 : rc;
+}
+
+int cmd_scrub(int argc, char **argv, struct cli_ctx *ctx)
+{
+	static const struct option opts[] = {
+		{"compare", no_argument, NULL, 'c'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct daxfs_replica_scrub rres = {0};
+	struct daxfs_scrub_result res;
+	struct progress pr = {0};
+	bool compare = false;
+	struct daxfs *fs;
+	char b[32];
+	int c, rc, rrc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "cjh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			compare = true;
+			break;
+		case 'j':
+			ctx->json = true;
+			break;
+		case 'h':
+			fputs(scrub_usage, stdout);
+			return EXIT_OK;
+		default:
+			fputs(scrub_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fputs(scrub_usage, stderr);
+		return EXIT_USAGE;
+	}
 	rc = cli_connect("scrub", ctx, &fs);
 	if (rc)
 		return rc;
@@ -414,9 +476,16 @@ int cmd_scrub(int argc, char **argv, struct cli_ctx *ctx)
 	progress_begin(&pr, ctx->progress, "scrub", 0, true);
 	rc = daxfs_scrub_progress(fs, &res, scrub_progress, &pr);
 	progress_end(&pr);
+	rrc = rc ? 0 : scrub_replica(fs, ctx, compare, &rres);
 	daxfs_close(fs);
 	if (rc)
 		return cli_fail("scrub", ctx->socket_path, rc);
+	if (rrc < 0)
+		return cli_fail("scrub", "the replica", rrc);
+	if (rrc == 1 && compare) {
+		cli_err("scrub", "the region has no replica to compare with");
+		return EXIT_FAIL;
+	}
 	if (ctx->json) {
 		json_object *j = json_object_new_object();
 
@@ -424,14 +493,53 @@ int cmd_scrub(int argc, char **argv, struct cli_ctx *ctx)
 		json_object_object_add(j, "bytes_read", json_object_new_uint64(res.bytes_read));
 		json_object_object_add(j, "blocks_bad", json_object_new_uint64(res.blocks_bad));
 		json_object_object_add(j, "usec", json_object_new_uint64(res.usec));
+		if (rrc == 0) {
+			json_object *r = json_object_new_object(), *d = json_object_new_array();
+
+			json_object_object_add(r, "blocks_read",
+					       json_object_new_uint64(rres.blocks_read));
+			json_object_object_add(r, "blocks_bad",
+					       json_object_new_uint64(rres.blocks_bad));
+			json_object_object_add(r, "blocks_unrepaired",
+					       json_object_new_uint64(rres.blocks_unrepaired));
+			json_object_object_add(r, "blocks_skipped",
+					       json_object_new_uint64(rres.blocks_skipped));
+			if (compare) {
+				json_object_object_add(r, "differ",
+						       json_object_new_uint64(rres.differ));
+				for (size_t i = 0; i < rres.ndiff; i++)
+					json_object_array_add(d,
+							      json_object_new_uint64(rres.diff[i]));
+				json_object_object_add(r, "differ_offsets", d);
+			} else {
+				json_object_put(d);
+			}
+			json_object_object_add(j, "replica", r);
+		}
 		cli_print_json(j, true);
 	} else {
 		printf("read %" PRIu64 " blocks (%s) in %" PRIu64 " ms: %" PRIu64
 		       " newly found bad\n",
 		       res.blocks_read, format_size(res.bytes_read, b, sizeof(b)), res.usec / 1000,
 		       res.blocks_bad);
+		if (rrc == 0) {
+			printf("replica: read %" PRIu64 " blocks: %" PRIu64
+			       " poisoned there, repaired from the region",
+			       rres.blocks_read, rres.blocks_bad);
+			if (rres.blocks_unrepaired)
+				printf(" (%" PRIu64 " could not be)", rres.blocks_unrepaired);
+			if (rres.blocks_skipped)
+				printf("; %" PRIu64 " not copied to it yet", rres.blocks_skipped);
+			printf("\n");
+			if (compare)
+				printf("compared: %" PRIu64 " blocks differ\n", rres.differ);
+			for (size_t i = 0; i < rres.ndiff; i++)
+				printf("  differs at region offset %" PRIu64 "\n", rres.diff[i]);
+			if (rres.differ > rres.ndiff)
+				printf("  (and %" PRIu64 " more)\n", rres.differ - rres.ndiff);
+		}
 	}
-	return res.blocks_bad ? EXIT_DAMAGE : EXIT_OK;
+	return res.blocks_bad || rres.blocks_unrepaired || rres.differ ? EXIT_DAMAGE : EXIT_OK;
 }
 
 /* --- inject --- */
@@ -439,6 +547,7 @@ int cmd_scrub(int argc, char **argv, struct cli_ctx *ctx)
 static const char inject_usage[] =
 	"usage: daxfs inject poison --offset N --length N\n"
 	"       daxfs inject media --offset N --length N\n"
+	"       daxfs inject replica --offset N --length N\n"
 	"       daxfs inject fail POINT [--count N] [--errno E]\n"
 	"       daxfs inject delay POINT USEC\n"
 	"       daxfs inject crash POINT\n"
@@ -453,6 +562,7 @@ static const char inject_usage[] =
 	"           them; prints how many blocks were newly quarantined\n"
 	"  media    the same media error, but the daemon is not told: it finds out when it\n"
 	"           reads those bytes (a copy read, a scrub, checking a client's report)\n"
+	"  replica  the same in the replica's copy of those bytes (a daemon with a replica)\n"
 	"  fail     make POINT fail the next N times (default 1; 0: until cleared) with errno\n"
 	"           E (a number or a name such as EIO, ENOSPC; default EIO)\n"
 	"  delay    sleep USEC microseconds (at most 10 s) each time POINT is passed\n"
@@ -586,10 +696,13 @@ int cmd_inject(int argc, char **argv, struct cli_ctx *ctx)
 			       fault_can_fail(p) ? "fail, " : "",
 			       fault_can_delay(p) ? "delay, " : "");
 		return EXIT_OK;
-	} else if (strcmp(sub, "poison") == 0 || strcmp(sub, "media") == 0) {
+	} else if (strcmp(sub, "poison") == 0 || strcmp(sub, "media") == 0 ||
+		   strcmp(sub, "replica") == 0) {
 		if (!have_off || !have_len || nargs)
 			return inject_usage_err("%s needs --offset N and --length N", sub);
-		kind = sub[0] == 'p' ? DAXFS_INJECT_POISON : DAXFS_INJECT_MEDIA;
+		kind = sub[0] == 'p'   ? DAXFS_INJECT_POISON
+		       : sub[0] == 'm' ? DAXFS_INJECT_MEDIA
+				       : DAXFS_INJECT_REPLICA;
 		a0 = off;
 		a1 = len;
 	} else if (strcmp(sub, "fail") == 0) {

@@ -349,6 +349,29 @@ int daxfs_replica_status(struct daxfs *fs, struct daxfs_replica *out);
 int daxfs_replica_add(struct daxfs *fs, const char *path);
 int daxfs_replica_remove(struct daxfs *fs);
 
+/*
+ * daxfs_scrub_replica - daxfs_scrub for the replica's copy: read every block in use there
+ * (repairing from the region what is poisoned there), and with DAXFS_SCRUB_COMPARE compare
+ * it with the region's copy. Blocks of pages mapped for writing are not compared (their
+ * stores reach the replica when persisted), nor blocks not copied to the replica yet.
+ * Root or the daemon's user only; @fn as for daxfs_scrub_progress (may be NULL).
+ * Return: 0 and *@res; -ENODATA (no replica attached), -EPERM, -ECONNRESET, -ETIMEDOUT.
+ */
+#define DAXFS_SCRUB_COMPARE 0x1
+#define DAXFS_SCRUB_DIFF_MAX 16
+struct daxfs_replica_scrub {
+	uint64_t blocks_read;		     /* of the replica */
+	uint64_t blocks_bad;		     /* poisoned there, repaired from the region */
+	uint64_t blocks_unrepaired;	     /* of those, not repaired */
+	uint64_t blocks_skipped;	     /* not copied to the replica yet */
+	uint64_t differ;		     /* DAXFS_SCRUB_COMPARE: blocks whose copies differ */
+	size_t ndiff;			     /* the first of them listed in diff */
+	uint64_t diff[DAXFS_SCRUB_DIFF_MAX]; /* region byte offsets */
+};
+typedef void (*daxfs_scrub_replica_fn)(void *ctx, uint64_t done, uint64_t total);
+int daxfs_scrub_replica(struct daxfs *fs, unsigned flags, struct daxfs_replica_scrub *res,
+			daxfs_scrub_replica_fn fn, void *ctx);
+
 /* --- the daemon's metrics --- */
 
 /*
@@ -363,13 +386,14 @@ int daxfs_stats(struct daxfs *fs, char **text, size_t *len);
 /* --- fault injection (a daemon started with --fault-injection; docs/fault-injection.md) --- */
 
 enum daxfs_inject_kind {
-	DAXFS_INJECT_POISON = 1, /* poison region bytes [arg0, arg0 + arg1) */
-	DAXFS_INJECT_FAIL = 2,	 /* fail @point arg0 times (0: until cleared) with errno arg1 */
-	DAXFS_INJECT_DELAY = 3,	 /* sleep arg0 microseconds (at most 10 s) at @point */
-	DAXFS_INJECT_CRASH = 4,	 /* abort at @point, or (no point) at the arg0-th persist */
-	DAXFS_INJECT_CLEAR = 5,	 /* forget every fail, delay and crash */
-	DAXFS_INJECT_MEDIA = 6,	 /* region bytes [arg0, arg0 + arg1) fault when the daemon reads
+	DAXFS_INJECT_POISON = 1,  /* poison region bytes [arg0, arg0 + arg1) */
+	DAXFS_INJECT_FAIL = 2,	  /* fail @point arg0 times (0: until cleared) with errno arg1 */
+	DAXFS_INJECT_DELAY = 3,	  /* sleep arg0 microseconds (at most 10 s) at @point */
+	DAXFS_INJECT_CRASH = 4,	  /* abort at @point, or (no point) at the arg0-th persist */
+	DAXFS_INJECT_CLEAR = 5,	  /* forget every fail, delay and crash */
+	DAXFS_INJECT_MEDIA = 6,	  /* region bytes [arg0, arg0 + arg1) fault when the daemon reads
 				  * them: a media error it has not noticed yet */
+	DAXFS_INJECT_REPLICA = 7, /* the same in the replica's copy of those bytes */
 };
 /*
  * daxfs_inject - one fault-injection request; root or the daemon's user only.

@@ -82,6 +82,8 @@ static const struct wire_inject inject_media = {
 	.kind = WIRE_INJECT_MEDIA, .arg0 = 3 << 20, .arg1 = 8192};
 static const struct wire_badblock_clear bb_clear_b = {.off = 6 << 20, .len = 4096};
 static const struct wire_map_persist map_persist_b = {.grant = 7, .off = 8192, .len = 4096};
+static const struct wire_scrub_replica scrub_replica_b = {
+	.cursor = 1 << 20, .len = 256 << 20, .flags = WIRE_SCRUB_COMPARE};
 static const struct wire_path lstat_b = {.path_len = sizeof(P1), .flags = WIRE_STAT_NOFOLLOW};
 static const struct wire_rename link_b = {.old_len = sizeof(P1), .new_len = sizeof(P2)};
 static const struct wire_symlink symlink_b = {.path_len = sizeof(P2), .target_len = sizeof("../t")};
@@ -141,6 +143,7 @@ static const struct req_sample reqs[] = {
 	{"stats", WIRE_STATS, 0, NULL, 0},
 	{"replica", WIRE_REPLICA, 0, NULL, 0},
 	{"map persist", WIRE_MAP_PERSIST, 0, BODY(map_persist_b)},
+	{"scrub replica", WIRE_SCRUB_REPLICA, 0, BODY(scrub_replica_b)},
 	{"replica add", WIRE_REPLICA_ADD, 0, BODY(path1), P1},
 	{"replica remove", WIRE_REPLICA_REMOVE, 0, NULL, 0},
 	{"scrub range", WIRE_SCRUB_RANGE, 0, BODY(scrub_range_b)},
@@ -381,7 +384,7 @@ static void bad_requests(void)
 	/* Ops: unknown, replies and events are not requests. */
 	static const uint16_t bad_ops[] = {0,
 					   WIRE_OP_MAX,
-					   WIRE_UMOUNT + 1, /* the first number of a gap */
+					   WIRE_SCRUB_REPLICA + 1, /* the first number of a gap */
 					   WIRE_STATS - 1,
 					   0xff,
 					   WIRE_REPLY,
@@ -536,11 +539,17 @@ static void bad_requests(void)
 	EXPECT_REQ(sample_index("map persist"), EBADMSG,
 		   put_u64(b, HDR + 16, WIRE_MAP_PERSIST_MAX + 1));
 	EXPECT_REQ(sample_index("map persist"), EBADMSG, put_u64(b, HDR + 8, UINT64_MAX - 100));
+	/* SCRUB_REPLICA: len > 0, COMPARE the only flag, pad 0. */
+	EXPECT_REQ(sample_index("scrub replica"), EBADMSG, put_u64(b, HDR + 8, 0));
+	EXPECT_REQ(sample_index("scrub replica"), EBADMSG, put_u32(b, HDR + 16, 2));
+	EXPECT_REQ(sample_index("scrub replica"), 0, put_u32(b, HDR + 16, 0));
+	EXPECT_REQ(sample_index("scrub replica"), EBADMSG, put_u32(b, HDR + 20, 1));
 	/* REPLICA_ADD: a path, no flags. */
 	EXPECT_REQ(sample_index("replica add"), EBADMSG, put_u32(b, HDR + 4, 1));
 	EXPECT_REQ(sample_index("replica add"), EBADMSG, put_u32(b, HDR, 0));
-	/* INJECT kinds 1..6; BADBLOCK_CLEAR a non-empty range that does not wrap. */
-	EXPECT_REQ(sample_index("inject media"), EBADMSG, put_u32(b, HDR, 7));
+	/* INJECT kinds 1..7; BADBLOCK_CLEAR a non-empty range that does not wrap. */
+	EXPECT_REQ(sample_index("inject media"), 0, put_u32(b, HDR, 7));
+	EXPECT_REQ(sample_index("inject media"), EBADMSG, put_u32(b, HDR, 8));
 	EXPECT_REQ(sample_index("inject media"), EBADMSG, put_u32(b, HDR, 0));
 	EXPECT_REQ(sample_index("badblock clear"), EBADMSG, put_u64(b, HDR + 8, 0));
 	EXPECT_REQ(sample_index("badblock clear"), EBADMSG, put_u64(b, HDR, UINT64_MAX - 100));
