@@ -59,8 +59,10 @@ struct region {
 	bool sb_registered;
 	uint8_t *trace;	   /* persistence tracing: the durable image, mapped (or NULL) */
 	uint64_t *sim_bad; /* atomic: simulated media errors, one bit per block (or NULL) */
-	bool paged;	   /* page granularity: a flush is an msync, deferred to the drain */
-	bool written;	   /* paged, on a file system that writes pages back: stores by pwrite */
+	/* atomic: of them, those an emulated region's bad-block list names (or NULL) */
+	uint64_t *sim_listed;
+	bool paged;   /* page granularity: a flush is an msync, deferred to the drain */
+	bool written; /* paged, on a file system that writes pages back: stores by pwrite */
 	/* RCU-protected: the replica every store also reaches, or NULL (region_mirror_*) */
 	struct region *mirror;
 	/* atomic: the mirror's bytes [0, synced) hold what ours do (region_mirror_sync) */
@@ -421,6 +423,15 @@ static int region_map(struct region *r, bool chardev)
  * (docs/fault-injection.md). Only in builds with the test hooks (-Dtest_hooks=true).
  * Return: 0; -EINVAL (a bad value: logged); -ENOMEM.
  */
+#if DAXFS_TEST_HOOKS
+/*
+ * simulate_list - DAXFS_FAULT_BADBLOCKS (test hooks, emulated regions): the ranges are
+ * simulated media errors that the region's bad-block list names, as a device's does from
+ * the start (region_badblocks); clearing them drops them from the list too.
+ */
+static int simulate_list(struct region *r, const char *list);
+#endif
+
 static int simulate_from_env(struct region *r)
 {
 #if DAXFS_TEST_HOOKS
@@ -428,6 +439,11 @@ static int simulate_from_env(struct region *r)
 	char *copy, *tok, *save = NULL;
 	int ret = 0;
 
+	if (r->kind == REGION_EMULATED && getenv("DAXFS_FAULT_BADBLOCKS")) {
+		ret = simulate_list(r, getenv("DAXFS_FAULT_BADBLOCKS"));
+		if (ret)
+			return ret;
+	}
 	if (!env || !*env)
 		return 0;
 	copy = strdup(env);
@@ -549,7 +565,7 @@ int region_open(struct region **out, const char *path, enum region_kind kind, un
 	log_dbg("region %s: %s, %" PRIu64 " bytes at %p, alignment %" PRIu64 ", granularity %s",
 		path, region_kind_name(r->kind), r->size, r->base, r->alignment,
 		region_granularity(r));
-	ret = simulate_from_env(r);
+	ret = flags & REGION_REPLICA ? 0 : simulate_from_env(r);
 	if (ret)
 		goto err_close;
 	*out = r;
@@ -577,6 +593,7 @@ void region_close(struct region **rp)
 	if (r->trace)
 		munmap(r->trace, r->size);
 	free(r->sim_bad);
+	free(r->sim_listed);
 	if (r->sb_registered)
 		sigbus_unregister(&r->sb);
 	if (r->map) {
@@ -941,6 +958,72 @@ static int jumped(struct sigbus_arm *a, struct region_fault *fault)
 
 /* --- simulated media errors (fault-injection mode, tests) --- */
 
+#if DAXFS_TEST_HOOKS
+static int simulate_list(struct region *r, const char *list)
+{
+	size_t words = DIV_ROUND_UP(r->size / REGION_BLOCK_SIZE, 64);
+	char *copy = strdup(list), *tok, *save = NULL;
+	int ret = 0;
+
+	r->sim_listed = calloc(words, 8);
+	if (!copy || !r->sim_listed) {
+		free(copy);
+		return -ENOMEM;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok && !ret; tok = strtok_r(NULL, ",", &save)) {
+		char *plus = strchr(tok, '+');
+		uint64_t off, len;
+
+		if (!plus || (*plus = '\0', parse_size(tok, &off)) || parse_size(plus + 1, &len) ||
+		    len == 0 || off >= r->size || len > r->size - off) {
+			log_err("region %s: bad DAXFS_FAULT_BADBLOCKS '%s': want "
+				"OFFSET+LENGTH[,...] inside the region",
+				r->path, list);
+			ret = -EINVAL;
+			break;
+		}
+		ret = region_simulate_poison(r, off, len);
+		for (uint64_t b = off / REGION_BLOCK_SIZE;
+		     !ret && b <= (off + len - 1) / REGION_BLOCK_SIZE; b++)
+			r->sim_listed[b / 64] |= UINT64_C(1) << (b % 64);
+	}
+	if (!ret)
+		log_notice("region %s: a bad-block list naming %s (DAXFS_FAULT_BADBLOCKS)", r->path,
+			   list);
+	free(copy);
+	return ret;
+}
+#endif
+
+/* listed_badblocks - the simulated list of an emulated region (see simulate_list). */
+static int listed_badblocks(const struct region *r, struct region_badblock **out)
+{
+	uint64_t nb = r->size / REGION_BLOCK_SIZE;
+	struct region_badblock *v = NULL;
+	size_t n = 0;
+
+	for (uint64_t b = 0; b < nb; b++) {
+		struct region_badblock *nv;
+
+		if (!(__atomic_load_n(&r->sim_listed[b / 64], __ATOMIC_ACQUIRE) &
+		      (UINT64_C(1) << (b % 64))))
+			continue;
+		if (n && v[n - 1].offset + v[n - 1].length == b * REGION_BLOCK_SIZE) {
+			v[n - 1].length += REGION_BLOCK_SIZE;
+			continue;
+		}
+		nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv) {
+			free(v);
+			return -ENOMEM;
+		}
+		v = nv;
+		v[n++] = (struct region_badblock){b * REGION_BLOCK_SIZE, REGION_BLOCK_SIZE};
+	}
+	*out = v;
+	return (int)n;
+}
+
 static bool sim_range(const struct region *r, uint64_t off, uint64_t len, uint64_t *first,
 		      uint64_t *last)
 {
@@ -979,8 +1062,12 @@ void region_unsimulate_poison(struct region *r, uint64_t off, uint64_t len)
 
 	if (!bm || !sim_range(r, off, len, &first, &last))
 		return;
-	for (uint64_t b = first; b <= last; b++)
+	for (uint64_t b = first; b <= last; b++) {
 		__atomic_fetch_and(&bm[b / 64], ~(UINT64_C(1) << (b % 64)), __ATOMIC_RELEASE);
+		if (r->sim_listed)
+			__atomic_fetch_and(&r->sim_listed[b / 64], ~(UINT64_C(1) << (b % 64)),
+					   __ATOMIC_RELEASE);
+	}
 }
 
 /*
@@ -1377,6 +1464,8 @@ int region_badblocks(const struct region *r, struct region_badblock **out)
 	int ret;
 
 	*out = NULL;
+	if (r->kind == REGION_EMULATED && r->sim_listed)
+		return listed_badblocks(r, out);
 	if (r->kind == REGION_EMULATED)
 		return 0;
 	ret = pmem2_badblock_context_new(&bbctx, r->src);

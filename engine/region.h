@@ -29,9 +29,10 @@ enum region_kind {
 };
 
 enum region_open_flags {
-	REGION_RDONLY = 1 << 0, /* map read-only (daxfs check) */
-	REGION_CREATE = 1 << 1, /* create the file of @size if it does not exist (mkfs) */
-	REGION_NOLOCK = 1 << 2, /* do not take the exclusive lock (tests only) */
+	REGION_RDONLY = 1 << 0,	 /* map read-only (daxfs check) */
+	REGION_CREATE = 1 << 1,	 /* create the file of @size if it does not exist (mkfs) */
+	REGION_NOLOCK = 1 << 2,	 /* do not take the exclusive lock (tests only) */
+	REGION_REPLICA = 1 << 3, /* a replica: the DAXFS_FAULT_* simulations are not for it */
 };
 
 struct region;

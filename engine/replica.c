@@ -110,7 +110,8 @@ static int open_replica(struct region **out, struct region *r, const char *path,
 			path, region_path(r));
 		return -EINVAL;
 	}
-	rc = region_open(&m, path, region_kind(r), create ? REGION_CREATE : 0, region_size(r));
+	rc = region_open(&m, path, region_kind(r), REGION_REPLICA | (create ? REGION_CREATE : 0),
+			 region_size(r));
 	if (rc)
 		return rc;
 	if (region_size(m) != region_size(r)) {

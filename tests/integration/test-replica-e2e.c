@@ -19,6 +19,11 @@
  *    `daxfs scrub` (and then stands in for the region's again); a page stored through a
  *    write mapping and never persisted is listed as differing at its region offset (exit
  *    3) once unmapped, and not while it is mapped; persisted, it is equal again.
+ * 3d. The other poison sources: a block on the device's bad-block list at start
+ *    (DAXFS_FAULT_BADBLOCKS), and a client's report (a mapper's SIGBUS BUS_MCEERR_AR, caught
+ *    by daxfs_sigbus_install and reported, confirmed by the daemon's read): each is
+ *    repaired, listed as repaired by badblocks, and copy reads return the right bytes; the
+ *    mapper that reported gets INVALIDATE and a new mapping reads right.
  * 4. SIGKILL in the middle of writes, restart: the replica is copied again ("resyncing",
  *    then "in sync"); after a clean stop the two files are byte for byte equal and `daxfs
  *    check` is clean on both.
@@ -36,11 +41,13 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -309,6 +316,103 @@ static void test_scrub(struct daxfs *fs, uint64_t ino)
 	check_file(fs, ino);
 }
 
+/* expect_repaired - badblocks lists [@off, +4 KiB) as repaired, under @ino at @file_off. */
+static void expect_repaired(struct daxfs *fs, uint64_t off, uint64_t ino, uint64_t file_off)
+{
+	struct daxfs_badblock *bb;
+	bool found = false;
+	size_t n;
+
+	T_OK(daxfs_badblocks(fs, &bb, &n));
+	for (size_t i = 0; i < n; i++)
+		if (bb[i].region_off == off) {
+			T_ASSERT(bb[i].flags == (DAXFS_BADBLOCK_REPAIRED | DAXFS_BADBLOCK_OWNED));
+			T_ASSERT(bb[i].ino == ino && bb[i].file_off == file_off &&
+				 bb[i].len == PAGE);
+			found = true;
+		}
+	free(bb);
+	if (!found)
+		T_FAIL("badblocks does not list %" PRIu64 " as repaired", off);
+}
+
+static sigjmp_buf bus_jmp;
+static volatile int bus_calls;
+
+static void on_bus(void *ctx, const struct daxfs_sigbus *info)
+{
+	(void)ctx;
+	(void)info;
+	bus_calls++;
+	siglongjmp(bus_jmp, 1);
+}
+
+static void test_sources(uint64_t ino)
+{
+	struct rec rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct daxfs_replica before, after;
+	struct daxfs_statfs sf;
+	struct daxfs_map *m, *m2;
+	struct daxfs *fs;
+	uint64_t off;
+	char env[64];
+	volatile int n = 0;
+
+	/* The device's bad-block list names page 5's block at start. */
+	T_OK(daxfs_open(&fs, d.sock));
+	off = region_off_of(fs, ino, 5);
+	daxfs_close(fs);
+	t_daemon_stop(&d);
+	snprintf(env, sizeof(env), "%" PRIu64 "+4K", off);
+	setenv("DAXFS_FAULT_BADBLOCKS", env, 1);
+	t_daemon_respawn(&d);
+	unsetenv("DAXFS_FAULT_BADBLOCKS");
+	T_OK(daxfs_open(&fs, d.sock));
+	T_OK(daxfs_replica_status(fs, &before));
+	T_ASSERT(before.repaired == 1); /* at start, before any read */
+	expect_repaired(fs, off, ino, 5 * PAGE);
+	check_file(fs, ino);
+
+	/* A mapper's SIGBUS on page 7, reported by its library. */
+	daxfs_set_event_callback(fs, on_event, &rec);
+	T_OK(daxfs_sigbus_install(fs, on_bus, NULL));
+	T_OK(daxfs_map_new(fs, ino, 0, FILE_LEN, DAXFS_MAP_READ, &m));
+	off = region_off_of(fs, ino, 7);
+	T_OK(daxfs_inject(fs, DAXFS_INJECT_MEDIA, NULL, off, PAGE, NULL));
+	if (sigsetjmp(bus_jmp, 1) == 0) {
+		siginfo_t si;
+
+		memset(&si, 0, sizeof(si));
+		si.si_signo = SIGBUS;
+		si.si_code = BUS_MCEERR_AR;
+		si.si_addr = (char *)daxfs_map_addr(m) + 7 * PAGE;
+		si.si_addr_lsb = 12;
+		T_OK(syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), SIGBUS,
+			     &si));
+	}
+	T_ASSERT(bus_calls == 1);
+	for (uint64_t until = t_now_ms() + 10000; t_now_ms() < until && !n;) {
+		daxfs_process_events(fs);
+		pthread_mutex_lock(&rec.lock);
+		n = rec.n;
+		pthread_mutex_unlock(&rec.lock);
+		usleep(1000);
+	}
+	T_ASSERT(n == 1 && rec.ev.type == DAXFS_EVENT_INVALIDATE && rec.ev.off == 7 * PAGE);
+	T_OK(daxfs_replica_status(fs, &after));
+	T_ASSERT(after.repaired == before.repaired + 1);
+	expect_repaired(fs, off, ino, 7 * PAGE);
+	T_OK(daxfs_statfs(fs, &sf));
+	T_ASSERT(sf.blocks_quarantined == 0);
+	check_file(fs, ino);
+	T_OK(daxfs_map_new(fs, ino, 0, FILE_LEN, DAXFS_MAP_READ, &m2));
+	T_ASSERT(memcmp(daxfs_map_addr(m2), pat, FILE_LEN) == 0);
+	daxfs_map_delete(&m2);
+	daxfs_map_delete(&m);
+	daxfs_set_event_callback(fs, NULL, NULL);
+	daxfs_close(fs);
+}
+
 /* writer - writes files until killed (the daemon is SIGKILLed under it). */
 static void writer(const char *sock)
 {
@@ -556,6 +660,7 @@ int main(int argc, char **argv)
 	assert_files_equal("after mapped writes and a clean stop");
 	t_daemon_forget(&d);
 	t_daemon_start(&d, region, "daxfsd", o);
+	test_sources(ino);
 	test_crash();
 	test_degraded(o);
 	test_refuse();
