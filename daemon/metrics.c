@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "namespace.h"
 #include "region.h"
+#include "replica.h"
 #include "stats.h"
 #include "util.h"
 
@@ -342,6 +343,30 @@ static void render_media(struct out *o, struct ns *ns)
 	       "How long each checkpoint of this daemon took, transactions held off meanwhile.");
 	histogram(o, "daxfs_checkpoint_duration_seconds", "", &stats_checkpoint_hist);
 
+	{
+		static const enum replica_status states[] = {REPLICA_NONE, REPLICA_INSYNC,
+							     REPLICA_RESYNCING, REPLICA_DEGRADED};
+		static const char *const names[] = {"none", "in_sync", "resyncing", "degraded"};
+		struct replica_info ri;
+
+		replica_get_info(ns, &ri);
+		family(o, "daxfs_replica_state", "gauge", NULL,
+		       "The replica (DESIGN 13): 1 for the state it is in (none, in_sync, "
+		       "resyncing, degraded), 0 for the others.");
+		for (size_t i = 0; i < ARRAY_SIZE(states); i++)
+			put(o, "daxfs_replica_state{state=\"%s\"} %d\n", names[i],
+			    ri.status == states[i]);
+		family(o, "daxfs_replica_synced_bytes", "gauge", "bytes",
+		       "Bytes of the replica that hold the region's (the region's size when in "
+		       "sync; the copy's progress while resyncing).");
+		put(o, "daxfs_replica_synced_bytes %" PRIu64 "\n", ri.synced);
+		family(o, "daxfs_replica_reads", "counter", NULL,
+		       "Blocks read from the replica in place of poisoned ones of the region.");
+		put(o, "daxfs_replica_reads_total %" PRIu64 "\n", ri.reads);
+		family(o, "daxfs_replica_repaired_blocks", "counter", NULL,
+		       "Blocks of the region repaired from the replica.");
+		put(o, "daxfs_replica_repaired_blocks_total %" PRIu64 "\n", ri.repaired);
+	}
 	family(o, "daxfs_region", "info", NULL,
 	       "The region served: its kind, what a persist flushes, its size in bytes.");
 	put(o, "daxfs_region_info{kind=\"%s\",granularity=\"%s\",size_bytes=\"%" PRIu64 "\"} 1\n",

@@ -3,7 +3,7 @@
  * test-replica-e2e - a region with a replica through a real daxfsd (DESIGN §13):
  *
  * 1. `daxfs mkfs --replica` formats a pair; daxfsd --replica serves it; `daxfs status` (and
- *    --json) says "in sync".
+ *    --json, and the metrics) say "in sync".
  * 2. Poison the region's copy of a file page, unnoticed (inject media): a copy read of the
  *    whole file returns the right bytes, no EIO; the block is repaired, not quarantined
  *    (statfs 0 quarantined); the replica status counts the read and the repair; `daxfs
@@ -646,6 +646,14 @@ int main(int argc, char **argv)
 	json_object_put(r);
 	T_ASSERT(t_cli(&d, &out, NULL, "status", NULL) == 0);
 	T_ASSERT(strstr(out, "in sync"));
+	free(out);
+	/* The metrics say so too. */
+	T_ASSERT(t_cli(&d, &out, NULL, "stats", "--openmetrics", NULL) == 0);
+	if (!strstr(out, "daxfs_replica_state{state=\"in_sync\"} 1\n") ||
+	    !strstr(out, "daxfs_replica_state{state=\"resyncing\"} 0\n") ||
+	    !strstr(out, "daxfs_replica_synced_bytes 67108864\n") ||
+	    !strstr(out, "daxfs_replica_repaired_blocks_total 0\n"))
+		T_FAIL("the metrics do not show the replica in sync:\n%s", out);
 	free(out);
 	T_OK(daxfs_open(&fs, d.sock));
 	T_OK(daxfs_create(fs, "/data", 0644, DAXFS_CREATE_EXCL, &st));
