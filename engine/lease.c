@@ -380,9 +380,23 @@ int ns_break_leases(struct ns *ns, struct ns_ctx *c, struct ns_inode *in, uint64
  * poisoned. Locking: caller holds the page's xtable lock (and the poison lock); takes the
  * grant lock.
  */
+/* The page whose POISON this thread keeps from the mappers (ns_grants_quiet). */
+static __thread struct {
+	uint64_t ino, index;
+} quiet = {0, UINT64_MAX};
+
+void ns_grants_quiet(uint64_t ino, uint64_t index)
+{
+	quiet.ino = ino;
+	quiet.index = index;
+}
+
 static void notify_poison(struct ns *ns, struct ns_inode *in, uint64_t index)
 {
 	struct ns_grant *g;
+
+	if (in->ino == quiet.ino && index == quiet.index)
+		return; /* moved to a good block in the same transaction: INVALIDATE follows */
 
 	pthread_mutex_lock(&ns->grant_lock);
 	cds_list_for_each_entry (g, &in->grants, node) {

@@ -622,6 +622,14 @@ int ns_grants_blocked(struct ns *ns, struct ns_ctx *c, struct ns_inode *in);
 void ns_grants_repaired(struct ns *ns, struct ns_inode *in, uint64_t index);
 
 /*
+ * ns_grants_quiet - the POISON of page @index of inode @ino that a transaction of this
+ * thread applies is not told to its mappers (nor to the observer): poison.c moves the page
+ * to a good block in the same transaction and tells them INVALIDATE. (0, UINT64_MAX): none.
+ * Context: around ns_tx_run on the calling thread.
+ */
+void ns_grants_quiet(uint64_t ino, uint64_t index);
+
+/*
  * ns_block_write_mapped - does a client map @block's file page for writing (so its bytes
  * may change without the daemon's stores)? A snapshot. Locking: RCU, the grant lock.
  */

@@ -123,12 +123,13 @@ static void metadata(struct ns *ns, uint64_t block, struct poison_hit *hit)
  * error where the media can, write the replica's bytes over it, and read them back.
  * Context: the page's entry lock held, so no copy write changes the page meanwhile.
  * Return: 0 repaired; -ENODATA no good copy (no replica, not synced there, or poisoned
- *         there too); the clear's or the read-back's error.
+ *         there too); the clear's or the read-back's error (@good then holds the replica's
+ *         bytes, for move()).
  */
-static int repair(struct ns *ns, uint64_t block)
+static int repair(struct ns *ns, uint64_t block, char *good)
 {
 	uint64_t off = block * FMT_BLOCK_SIZE;
-	char good[FMT_BLOCK_SIZE], back[FMT_BLOCK_SIZE];
+	char back[FMT_BLOCK_SIZE];
 	struct region_fault f;
 	int rc;
 
@@ -148,6 +149,61 @@ static int repair(struct ns *ns, uint64_t block)
 	if (rc == 0 && memcmp(good, back, FMT_BLOCK_SIZE))
 		rc = -EIO;
 	return rc;
+}
+
+/*
+ * move - where the region's block cannot be cleared (a device that cannot, a page the
+ * kernel took out of service): put page @idx of @in on a fresh block filled with @good, the
+ * replica's bytes, and quarantine the old block, in one transaction (BADBLOCK, then MAP).
+ * The MAP replaces the page's entry, whose lock the caller holds (so it is gone after: no
+ * unlock). The mappers hear INVALIDATE, not POISON: no data was lost.
+ * Return: 0 moved; -ENOSPC, -EIO (the fresh block faults too), a transaction's error: the
+ *         entry is still locked and the caller quarantines as without a replica.
+ */
+static int move(struct ns *ns, struct ns_inode *in, uint64_t idx, uint64_t block, const char *good)
+{
+	char back[FMT_BLOCK_SIZE];
+	struct fmt_badblock *bb;
+	struct region_fault f;
+	struct fmt_map *m;
+	struct mlog_tx tx;
+	uint64_t nb, got;
+	int rc;
+
+	rc = ns_alloc_blocks(ns, NULL, UINT64_MAX, 1, &nb, &got);
+	if (rc)
+		return rc;
+	rc = region_memcpy_safe(ns->r, region_at(ns->r, nb * FMT_BLOCK_SIZE), good, FMT_BLOCK_SIZE,
+				0, &f);
+	if (rc == 0)
+		rc = region_copy_check(ns->r, back, region_at(ns->r, nb * FMT_BLOCK_SIZE),
+				       FMT_BLOCK_SIZE, &f);
+	if (rc == 0 && memcmp(good, back, FMT_BLOCK_SIZE))
+		rc = -EIO;
+	if (rc) {
+		alloc_free(ns->alloc, nb, 1);
+		return rc;
+	}
+	mlog_tx_init(&tx);
+	bb = mlog_tx_add(&tx, FMT_REC_BADBLOCK, sizeof(*bb));
+	if (bb)
+		*bb = (struct fmt_badblock){block, 1};
+	m = mlog_tx_add(&tx, FMT_REC_MAP, sizeof(*m));
+	if (m)
+		*m = (struct fmt_map){.ino = in->ino, .index = idx, .block = nb, .count = 1};
+	ns_grants_quiet(in->ino, idx); /* the BADBLOCK's POISON: the page is not lost */
+	rc = ns_tx_run(ns, NULL, &tx);
+	ns_grants_quiet(0, UINT64_MAX);
+	mlog_tx_release(&tx);
+	if (rc) {
+		alloc_free(ns->alloc, nb, 1);
+		return rc;
+	}
+	log_notice("%s: inode %" PRIu64 " page %" PRIu64 " moved from block %" PRIu64
+		   " (its media error cannot be cleared) to block %" PRIu64
+		   ", filled from the replica",
+		   region_path(ns->r), in->ino, idx, block, nb);
+	return 0;
 }
 
 /* note_repaired - remember the repair for poison_list (the first NS_REPAIRED_MAX a run). */
@@ -174,6 +230,7 @@ static void note_repaired(struct ns *ns, uint64_t block, uint64_t ino, uint64_t 
  */
 static int poison_block(struct ns *ns, uint64_t block, poison_report_fn fn, void *ctx)
 {
+	char good[FMT_BLOCK_SIZE];
 	struct poison_hit hit = {.block = block};
 	struct rmap_owner own;
 	struct ns_inode *in;
@@ -231,7 +288,8 @@ static int poison_block(struct ns *ns, uint64_t block, poison_report_fn fn, void
 		break;
 	}
 	/* The entry is locked: the page owns the block and nobody can move it. */
-	if (repair(ns, block) == 0) {
+	rc = repair(ns, block, good);
+	if (rc == 0 || (rc != -ENODATA && move(ns, in, own.index, block, good) == 0)) {
 		note_repaired(ns, block, in->ino, own.index);
 		hit.owned = true;
 		hit.repaired = true;
@@ -240,7 +298,8 @@ static int poison_block(struct ns *ns, uint64_t block, poison_report_fn fn, void
 		ns_grants_repaired(ns, in, own.index);
 		if (fn)
 			fn(ctx, &hit);
-		bm_unlock_entry(&in->map, first);
+		if (rc == 0) /* repaired in place (moved: the MAP replaced the locked entry) */
+			bm_unlock_entry(&in->map, first);
 		ns_inode_put(ns, in);
 		return 2;
 	}

@@ -23,7 +23,10 @@
  *    (DAXFS_FAULT_BADBLOCKS), and a client's report (a mapper's SIGBUS BUS_MCEERR_AR, caught
  *    by daxfs_sigbus_install and reported, confirmed by the daemon's read): each is
  *    repaired, listed as repaired by badblocks, and copy reads return the right bytes; the
- *    mapper that reported gets INVALIDATE and a new mapping reads right.
+ *    mapper that reported gets INVALIDATE and a new mapping reads right. Where the media
+ *    error cannot be cleared (the badblock-clear point failed), the page moves to a fresh
+ *    block filled from the replica: the right bytes, the old block quarantined (listed as
+ *    repaired too), INVALIDATE and not POISON for its mapper.
  * 4. SIGKILL in the middle of writes, restart: the replica is copied again ("resyncing",
  *    then "in sync"); after a clean stop the two files are byte for byte equal and `daxfs
  *    check` is clean on both.
@@ -325,7 +328,7 @@ static void expect_repaired(struct daxfs *fs, uint64_t off, uint64_t ino, uint64
 
 	T_OK(daxfs_badblocks(fs, &bb, &n));
 	for (size_t i = 0; i < n; i++)
-		if (bb[i].region_off == off) {
+		if (bb[i].region_off == off && (bb[i].flags & DAXFS_BADBLOCK_REPAIRED)) {
 			T_ASSERT(bb[i].flags == (DAXFS_BADBLOCK_REPAIRED | DAXFS_BADBLOCK_OWNED));
 			T_ASSERT(bb[i].ino == ino && bb[i].file_off == file_off &&
 				 bb[i].len == PAGE);
@@ -407,8 +410,36 @@ static void test_sources(uint64_t ino)
 	check_file(fs, ino);
 	T_OK(daxfs_map_new(fs, ino, 0, FILE_LEN, DAXFS_MAP_READ, &m2));
 	T_ASSERT(memcmp(daxfs_map_addr(m2), pat, FILE_LEN) == 0);
-	daxfs_map_delete(&m2);
 	daxfs_map_delete(&m);
+
+	/* Page 10: its error cannot be cleared, so it moves to a fresh block. */
+	pthread_mutex_lock(&rec.lock);
+	rec.n = 0;
+	pthread_mutex_unlock(&rec.lock);
+	off = region_off_of(fs, ino, 10);
+	T_OK(daxfs_inject(fs, DAXFS_INJECT_FAIL, "badblock-clear", 1, EIO, NULL));
+	T_OK(daxfs_inject(fs, DAXFS_INJECT_MEDIA, NULL, off, PAGE, NULL));
+	check_file(fs, ino);
+	T_ASSERT(region_off_of(fs, ino, 10) != off);
+	T_OK(daxfs_statfs(fs, &sf));
+	T_ASSERT(sf.blocks_quarantined == 1);
+	expect_repaired(fs, off, ino, 10 * PAGE);
+	n = 0;
+	for (uint64_t until = t_now_ms() + 10000; t_now_ms() < until && !n;) {
+		daxfs_process_events(fs);
+		pthread_mutex_lock(&rec.lock);
+		n = rec.n;
+		pthread_mutex_unlock(&rec.lock);
+		usleep(1000);
+	}
+	usleep(100000);
+	daxfs_process_events(fs);
+	T_ASSERT(rec.n == 1 && rec.ev.type == DAXFS_EVENT_INVALIDATE && rec.ev.off == 10 * PAGE);
+	daxfs_map_delete(&m2);
+	T_OK(daxfs_map_new(fs, ino, 0, FILE_LEN, DAXFS_MAP_READ, &m2));
+	T_ASSERT(memcmp(daxfs_map_addr(m2), pat, FILE_LEN) == 0);
+	daxfs_map_delete(&m2);
+	T_OK(daxfs_inject(fs, DAXFS_INJECT_CLEAR, NULL, 0, 0, NULL));
 	daxfs_set_event_callback(fs, NULL, NULL);
 	daxfs_close(fs);
 }
