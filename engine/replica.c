@@ -231,6 +231,16 @@ static void *resync_main(void *arg)
 	return NULL;
 }
 
+/* say_version3 - the region is about to become format version 3: say what that means. */
+static void say_version3(struct ns *ns)
+{
+	if (mlog_super(ns->log)->incompat & FMT_INCOMPAT_REPLICA)
+		return;
+	log_notice("%s: now format version 3 (a region with a replica); daxfs before 0.3 cannot "
+		   "mount it until 'daxfs replica remove' takes the replica away",
+		   region_path(ns->r));
+}
+
 /* start_copy - the background copy of @rep's region to it. Return: 0; -errno (logged). */
 static int start_copy(struct ns *ns, struct replica *rep)
 {
@@ -276,6 +286,7 @@ int replica_start(struct ns *ns, struct replica *rep)
 		return mlog_set_replica(ns->log, FMT_REPLICA_OPEN);
 	}
 	/* Marked before any other write: a crash from here on makes the next start resync. */
+	say_version3(ns);
 	rc = mlog_set_replica(ns->log, FMT_REPLICA_OPEN);
 	if (rc) {
 		log_err("%s: cannot record the replica in the superblock: %s", region_path(ns->r),
@@ -484,6 +495,7 @@ int replica_add(struct ns *ns, const char *path)
 	rep->r = ns->r;
 	ns->replica = rep;
 	/* After the attach, so that the superblocks reach the replica too. */
+	say_version3(ns);
 	rc = mlog_set_replica(ns->log, FMT_REPLICA_OPEN);
 	if (rc == 0)
 		rc = start_copy(ns, rep);
