@@ -88,7 +88,7 @@ static void super_write(struct region *r, struct fmt_super *sb)
 
 int mlog_read_super(struct region *r, uint64_t off, struct fmt_super *sb)
 {
-	if (region_copy_safe(r, sb, region_at(r, off), sizeof(*sb), NULL) == 0)
+	if (region_read(r, sb, region_at(r, off), sizeof(*sb), NULL) == 0)
 		return 0;
 	memset(sb, 0, sizeof(*sb));
 	return -EIO;
@@ -285,7 +285,8 @@ static bool area_read(struct area *ar, uint64_t off, void *dst, size_t n)
 {
 	struct region_fault f;
 
-	if (region_copy_safe(ar->r, dst, region_at(ar->r, ar->off + off), n, &f) == 0)
+	/* With a replica that holds the bytes, a poisoned block reads from it (region_read). */
+	if (region_read(ar->r, dst, region_at(ar->r, ar->off + off), n, &f) == 0)
 		return true;
 	if (!ar->poisoned) {
 		ar->poisoned = true;
@@ -926,6 +927,34 @@ int mlog_snap_add(struct mlog_snap *s, unsigned type, const void *payload, size_
 	s->seq++;
 	s->records++;
 	return 0;
+}
+
+int mlog_repair_block(struct mlog *l, uint64_t off)
+{
+	char good[FMT_BLOCK_SIZE], back[FMT_BLOCK_SIZE];
+	void *at = region_at(l->r, off);
+	struct region_fault f;
+	int rc;
+
+	if (off % FMT_BLOCK_SIZE || off >= region_size(l->r))
+		return -EINVAL;
+	pthread_mutex_lock(&l->lock);
+	rc = region_mirror_copy(l->r, good, off, FMT_BLOCK_SIZE, NULL);
+	/* Several reads may have queued the same fault: an earlier one repaired it already. */
+	if (rc == 0 && region_copy_check(l->r, back, at, FMT_BLOCK_SIZE, &f) == 0) {
+		pthread_mutex_unlock(&l->lock);
+		return 1;
+	}
+	if (rc == 0)
+		rc = region_badblock_clear(l->r, off, FMT_BLOCK_SIZE);
+	if (rc == 0)
+		rc = region_memcpy_safe(l->r, at, good, FMT_BLOCK_SIZE, 0, &f);
+	if (rc == 0)
+		rc = region_copy_check(l->r, back, at, FMT_BLOCK_SIZE, &f);
+	if (rc == 0 && memcmp(good, back, FMT_BLOCK_SIZE))
+		rc = -EIO;
+	pthread_mutex_unlock(&l->lock);
+	return rc;
 }
 
 int mlog_set_replica(struct mlog *l, enum fmt_replica_state state)

@@ -175,6 +175,17 @@ int mlog_snap_commit(struct mlog_snap *s, uint64_t next_ino);
 void mlog_set_rdonly(struct mlog *l);
 
 /*
+ * mlog_repair_block - put back the region's block at @off (a superblock or log block) from
+ * the replica: clear the media error, write the replica's bytes, read them back. Both hold
+ * the same bytes there: every log and superblock store reaches both under the log lock.
+ * Context: any thread; the caller holds the tx lock shared, so no checkpoint writes the
+ * spare area meanwhile. Locking: the log lock.
+ * Return: 0; 1 it reads fine (repaired already); -ENODATA (no replica holds it); the
+ *         clear's or the read-back's error.
+ */
+int mlog_repair_block(struct mlog *l, uint64_t off);
+
+/*
  * mlog_set_replica - record in both superblocks how the region's replica stands: with a
  * state other than FMT_REPLICA_NONE the region takes FMT_INCOMPAT_REPLICA (format version
  * 3), with NONE it drops it. Persisted before it returns (on the replica too, once the

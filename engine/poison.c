@@ -77,17 +77,53 @@ static int record(struct ns *ns, uint64_t block)
 	return rc;
 }
 
+static void note_repaired(struct ns *ns, uint64_t block, uint64_t ino, uint64_t index);
+
+/*
+ * repair_metadata - a superblock or log block of the region back from the replica, with no
+ * checkpoint running (the tx lock shared): the bytes there are the region's, stored under
+ * the log lock into both. Return: 0; 1 repaired already; else the block is handled as
+ * without a replica.
+ */
+static int repair_metadata(struct ns *ns, uint64_t block)
+{
+	int rc;
+
+	if (!region_mirror(ns->r) || !ns->log)
+		return -ENODATA;
+	pthread_rwlock_rdlock(&ns->txlock);
+	rc = mlog_repair_block(ns->log, block * FMT_BLOCK_SIZE);
+	pthread_rwlock_unlock(&ns->txlock);
+	return rc;
+}
+
 /* metadata - poison outside the data area. */
 static void metadata(struct ns *ns, uint64_t block, struct poison_hit *hit)
 {
 	const struct fmt_super *sb = mlog_super(ns->log);
 	uint64_t off = block * FMT_BLOCK_SIZE;
 	unsigned area = sb->log_active;
+	int rc;
 
 	char off_s[24];
 	const char *where;
 
 	hit->metadata = true;
+	rc = repair_metadata(ns, block);
+	if (rc == 1)
+		return; /* repaired already (a fault queued twice) */
+	if (rc == 0) {
+		hit->repaired = true;
+		note_repaired(ns, block, 0, 0);
+		__atomic_add_fetch(&ns->repaired, 1, __ATOMIC_RELAXED);
+		log_event(LOG_LVL_NOTICE, LOG_EV_POISON,
+			  LOG_KV({"REGION", region_path(ns->r)}, {"WHERE", "metadata"},
+				 {"OFFSET", log_u64(off_s, off)}),
+			  "%s: poison in the superblocks or the log at offset %" PRIu64
+			  ": repaired from the replica",
+			  region_path(ns->r), off);
+		return;
+	}
 	poison_note_metadata(ns, block);
 	if (off < FMT_BLOCK_SIZE || off == fmt_backup_off(sb->region_size)) {
 		where = off == 0 ? "primary superblock" : "backup superblock";
@@ -122,9 +158,9 @@ static void metadata(struct ns *ns, uint64_t block, struct poison_hit *hit)
  * repair - put back @block of a file page from the replica (DESIGN §13): clear the media
  * error where the media can, write the replica's bytes over it, and read them back.
  * Context: the page's entry lock held, so no copy write changes the page meanwhile.
- * Return: 0 repaired; -ENODATA no good copy (no replica, not synced there, or poisoned
- *         there too); the clear's or the read-back's error (@good then holds the replica's
- *         bytes, for move()).
+ * Return: 0 repaired; 1 the block reads fine (repaired already: a fault queued twice);
+ *         -ENODATA no good copy (no replica, not synced there, or poisoned there too); the
+ *         clear's or the read-back's error (@good then holds the replica's bytes, for move()).
  */
 static int repair(struct ns *ns, uint64_t block, char *good)
 {
@@ -136,6 +172,9 @@ static int repair(struct ns *ns, uint64_t block, char *good)
 	rc = region_mirror_copy(ns->r, good, off, FMT_BLOCK_SIZE, NULL);
 	if (rc)
 		return -ENODATA;
+	/* Several reads may have queued the same fault: an earlier one repaired it already. */
+	if (region_copy_check(ns->r, back, region_at(ns->r, off), FMT_BLOCK_SIZE, &f) == 0)
+		return 1;
 	rc = region_badblock_clear(ns->r, off, FMT_BLOCK_SIZE);
 	if (rc) {
 		log_warn("%s: cannot clear the media error at offset %" PRIu64
@@ -289,6 +328,11 @@ static int poison_block(struct ns *ns, uint64_t block, poison_report_fn fn, void
 	}
 	/* The entry is locked: the page owns the block and nobody can move it. */
 	rc = repair(ns, block, good);
+	if (rc == 1) {
+		bm_unlock_entry(&in->map, first);
+		ns_inode_put(ns, in);
+		return 0;
+	}
 	if (rc == 0 || (rc != -ENODATA && move(ns, in, own.index, block, good) == 0)) {
 		note_repaired(ns, block, in->ino, own.index);
 		hit.owned = true;

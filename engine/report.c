@@ -155,8 +155,10 @@ static bool repaired_below(struct bb_walk *w, uint64_t limit)
 	for (; w->irep < w->nrep && w->rep[w->irep].block < limit; w->irep++) {
 		const struct ns_bad_page *p = &w->rep[w->irep];
 
+		/* ino 0: a superblock or log block (poison.c) */
 		if (p->block >= w->from &&
-		    !bb_add(w, p->block, true, p->ino, p->index, POISON_BAD_REPAIRED))
+		    !bb_add(w, p->block, p->ino != 0, p->ino, p->index,
+			    POISON_BAD_REPAIRED | (p->ino ? 0 : POISON_BAD_METADATA)))
 			return false;
 	}
 	return true;
@@ -210,18 +212,21 @@ int poison_list(struct ns *ns, uint64_t from, struct poison_bad *out, size_t max
 	for (size_t i = 0; i < nmeta; i++) {
 		if (meta[i] < from || meta[i] >= ns->data_first)
 			continue;
-		if (!bb_add(&w, meta[i], false, 0, 0, POISON_BAD_METADATA))
+		if (!repaired_below(&w, meta[i]) ||
+		    !bb_add(&w, meta[i], false, 0, 0, POISON_BAD_METADATA))
 			goto out;
 	}
 	alloc_for_each_quarantined(ns->alloc, bb_run, &w);
-	if (w.next != UINT64_MAX || !repaired_below(&w, UINT64_MAX))
+	if (w.next != UINT64_MAX || !repaired_below(&w, ns->data_first + ns->data_count))
 		goto out;
 	for (size_t i = 0; i < nmeta; i++) {
 		if (meta[i] < from || meta[i] < ns->data_first)
 			continue;
-		if (!bb_add(&w, meta[i], false, 0, 0, POISON_BAD_METADATA))
-			break;
+		if (!repaired_below(&w, meta[i]) ||
+		    !bb_add(&w, meta[i], false, 0, 0, POISON_BAD_METADATA))
+			goto out;
 	}
+	repaired_below(&w, UINT64_MAX);
 out:
 	free(w.pages);
 	*next = w.next;

@@ -11,6 +11,10 @@
  *   poison     a block under a file poisoned in the region reads back right through ns_read,
  *              is repaired (no quarantine, the media error cleared, counted), and reads back
  *              right again; poisoned in both copies, it reads EIO and is quarantined
+ *   metadata   a block of the active log area and the primary superblock poisoned in the
+ *              region: poison_handle repairs both from the replica (not read-only, listed
+ *              as repaired metadata); a log block poisoned before mount is read from the
+ *              replica by replay (the mount is read-write) and repaired by the next drain
  *   clean      unmounted in sync, the pair is CLEAN and the next mount trusts the replica at
  *              once; mounted without it, the region runs degraded, and the next mount with it
  *              copies it again
@@ -388,6 +392,62 @@ static void test_mirror_and_poison(void)
 	free(buf);
 }
 
+static void test_metadata(void)
+{
+	struct replica_info info;
+	struct poison_bad bad[8];
+	uint64_t logoff, next;
+	char env[64], buf[4096];
+	struct ns *ns;
+	int n;
+
+	ns = mount_pair(replica);
+	replica_get_info(ns, &info);
+	T_ASSERT(info.status == REPLICA_INSYNC);
+	make_file(ns, "meta", 3 * PAGE, 4);
+	logoff = mlog_super(ns->log)->log_off[mlog_super(ns->log)->log_active];
+	T_OK(region_simulate_poison(ns_region(ns), logoff, PAGE));
+	T_OK(region_simulate_poison(ns_region(ns), 0, PAGE));
+	T_ASSERT(poison_handle(ns, logoff, PAGE, POISON_SRC_INJECTED, NULL, NULL) == 0);
+	T_ASSERT(poison_handle(ns, 0, PAGE, POISON_SRC_INJECTED, NULL, NULL) == 0);
+	T_OK(ns_writable(ns)); /* not read-only */
+	T_OK(region_copy_check(ns_region(ns), buf, region_at(ns_region(ns), logoff), PAGE, NULL));
+	T_OK(region_copy_check(ns_region(ns), buf, region_at(ns_region(ns), 0), PAGE, NULL));
+	/* Listed as repaired metadata, first in block order (the quarantine of the data area,
+	 * from test_mirror_and_poison, comes after them). */
+	n = poison_list(ns, 0, bad, 8, &next);
+	T_ASSERT(n >= 2);
+	T_ASSERT(bad[0].block == 0 && bad[1].block == logoff / PAGE);
+	for (int i = 0; i < 2; i++)
+		T_ASSERT(bad[i].flags == (POISON_BAD_REPAIRED | POISON_BAD_METADATA) &&
+			 !bad[i].owned);
+	for (int i = 2; i < n; i++)
+		T_ASSERT(!(bad[i].flags & POISON_BAD_METADATA));
+	make_file(ns, "meta2", 2 * PAGE, 5);
+	ns_unmount(&ns);
+	assert_same("after metadata repairs");
+
+	/* Poisoned before the mount: replay reads the replica's copy. */
+	snprintf(env, sizeof(env), "%" PRIu64 "+4K", logoff);
+	setenv("DAXFS_FAULT_POISON", env, 1);
+	ns = mount_pair(replica);
+	unsetenv("DAXFS_FAULT_POISON");
+	T_OK(ns_writable(ns));
+	T_ASSERT(poison_drain(ns) == 0);
+	replica_get_info(ns, &info);
+	if (info.repaired != 1)
+		T_FAIL("repaired %" PRIu64 ", reads %" PRIu64, info.repaired, info.reads);
+	T_OK(region_copy_check(ns_region(ns), buf, region_at(ns_region(ns), logoff), PAGE, NULL));
+	{
+		struct ns_attr a;
+
+		T_OK(ns_lookup(ns, NULL, NS_ROOT_INO, "meta2", &a));
+		check_file(ns, a.ino, 2 * PAGE, 5);
+	}
+	ns_unmount(&ns);
+	assert_same("after a log block repaired at mount");
+}
+
 static void test_clean_and_degraded(void)
 {
 	struct replica_info info;
@@ -506,6 +566,7 @@ int main(int argc, char **argv)
 	test_resync();
 	test_race();
 	test_mirror_and_poison();
+	test_metadata();
 	test_clean_and_degraded();
 	test_refuse();
 	test_live();
