@@ -929,7 +929,7 @@ int mlog_snap_add(struct mlog_snap *s, unsigned type, const void *payload, size_
 	return 0;
 }
 
-int mlog_repair_block(struct mlog *l, uint64_t off)
+int mlog_repair_block(struct mlog *l, uint64_t off, bool again)
 {
 	char good[FMT_BLOCK_SIZE], back[FMT_BLOCK_SIZE];
 	void *at = region_at(l->r, off);
@@ -941,7 +941,7 @@ int mlog_repair_block(struct mlog *l, uint64_t off)
 	pthread_mutex_lock(&l->lock);
 	rc = region_mirror_copy(l->r, good, off, FMT_BLOCK_SIZE, NULL);
 	/* Several reads may have queued the same fault: an earlier one repaired it already. */
-	if (rc == 0 && region_copy_check(l->r, back, at, FMT_BLOCK_SIZE, &f) == 0) {
+	if (rc == 0 && again && region_copy_check(l->r, back, at, FMT_BLOCK_SIZE, &f) == 0) {
 		pthread_mutex_unlock(&l->lock);
 		return 1;
 	}

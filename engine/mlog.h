@@ -180,10 +180,11 @@ void mlog_set_rdonly(struct mlog *l);
  * the same bytes there: every log and superblock store reaches both under the log lock.
  * Context: any thread; the caller holds the tx lock shared, so no checkpoint writes the
  * spare area meanwhile. Locking: the log lock.
+ * @again: it was repaired before: if it reads fine now, leave it (a fault queued twice).
  * Return: 0; 1 it reads fine (repaired already); -ENODATA (no replica holds it); the
  *         clear's or the read-back's error.
  */
-int mlog_repair_block(struct mlog *l, uint64_t off);
+int mlog_repair_block(struct mlog *l, uint64_t off, bool again);
 
 /*
  * mlog_set_replica - record in both superblocks how the region's replica stands: with a

@@ -79,6 +79,26 @@ static int record(struct ns *ns, uint64_t block)
 
 static void note_repaired(struct ns *ns, uint64_t block, uint64_t ino, uint64_t index);
 
+/* was_repaired - is @block among the blocks repaired this run (the first NS_REPAIRED_MAX)? */
+static bool was_repaired(struct ns *ns, uint64_t block)
+{
+	size_t lo = 0, hi;
+
+	pthread_mutex_lock(&ns->meta_bad_lock);
+	hi = ns->nrepaired_pages;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ns->repaired_pages[mid].block < block)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	hi = lo < ns->nrepaired_pages && ns->repaired_pages[lo].block == block;
+	pthread_mutex_unlock(&ns->meta_bad_lock);
+	return hi;
+}
+
 /*
  * repair_metadata - a superblock or log block of the region back from the replica, with no
  * checkpoint running (the tx lock shared): the bytes there are the region's, stored under
@@ -92,7 +112,7 @@ static int repair_metadata(struct ns *ns, uint64_t block)
 	if (!region_mirror(ns->r) || !ns->log)
 		return -ENODATA;
 	pthread_rwlock_rdlock(&ns->txlock);
-	rc = mlog_repair_block(ns->log, block * FMT_BLOCK_SIZE);
+	rc = mlog_repair_block(ns->log, block * FMT_BLOCK_SIZE, was_repaired(ns, block));
 	pthread_rwlock_unlock(&ns->txlock);
 	return rc;
 }
@@ -172,8 +192,13 @@ static int repair(struct ns *ns, uint64_t block, char *good)
 	rc = region_mirror_copy(ns->r, good, off, FMT_BLOCK_SIZE, NULL);
 	if (rc)
 		return -ENODATA;
-	/* Several reads may have queued the same fault: an earlier one repaired it already. */
-	if (region_copy_check(ns->r, back, region_at(ns->r, off), FMT_BLOCK_SIZE, &f) == 0)
+	/*
+	 * Several reads may have queued the same fault: an earlier one repaired it already.
+	 * (Only then: a block the kernel reported may still read fine, and is repaired all
+	 * the same.)
+	 */
+	if (was_repaired(ns, block) &&
+	    region_copy_check(ns->r, back, region_at(ns->r, off), FMT_BLOCK_SIZE, &f) == 0)
 		return 1;
 	rc = region_badblock_clear(ns->r, off, FMT_BLOCK_SIZE);
 	if (rc) {
@@ -335,6 +360,8 @@ static int poison_block(struct ns *ns, uint64_t block, poison_report_fn fn, void
 	}
 	if (rc == 0 || (rc != -ENODATA && move(ns, in, own.index, block, good) == 0)) {
 		note_repaired(ns, block, in->ino, own.index);
+		/* Counted at once: the mappers hear of it now, and may look at the count. */
+		__atomic_add_fetch(&ns->repaired, 1, __ATOMIC_RELAXED);
 		hit.owned = true;
 		hit.repaired = true;
 		hit.ino = in->ino;
@@ -445,7 +472,6 @@ int64_t poison_handle(struct ns *ns, uint64_t offset, uint64_t len, enum poison_
 	}
 	lost_say(&lost);
 	if (repaired) {
-		__atomic_add_fetch(&ns->repaired, repaired, __ATOMIC_RELAXED);
 		log_event(
 			LOG_LVL_NOTICE, LOG_EV_POISON,
 			LOG_KV({"REGION", region_path(ns->r)}, {"SOURCE", stats_poison_label(src)},

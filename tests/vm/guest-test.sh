@@ -25,6 +25,11 @@
 #      page cannot be mapped). 'daxfs check' reports it with its offset and exits 3,
 #      daxfsd refuses to start (exit 1, saying where), 'daxfs mkfs --force' fails saying
 #      why: none of them crashes
+#   8. a replica on a second NVDIMM (/dev/dax1.0): mkfs --replica, daxfsd --replica; a
+#      mapped page poisoned with MADV_HWPOISON is repaired from the replica: copy reads
+#      and a new mapping read the right bytes, the other mapper gets INVALIDATE (no
+#      POISON), badblocks lists it as repaired, scrub --compare is clean, check is clean
+#      on both devices
 set -u
 export DAXFS_SOCKET=/run/daxfsd.sock
 dev=/dev/dax0.0
@@ -231,6 +236,31 @@ step7() {
 	[ $rc -eq 1 ] || fail "mkfs --force over a poisoned log exited $rc, not 1"
 	grep -q "media error" /tmp/mkfs.out || fail "mkfs did not say why"
 	run umount /mnt/pmem
+}
+
+step8() {
+	step "8. a replica on a second NVDIMM repairs real poison (MADV_HWPOISON)"
+	run ndctl create-namespace -f -e namespace1.0 -m devdax
+	[ -c /dev/dax1.0 ] || fail "/dev/dax1.0 is not a character device"
+	run "$DAXFS" mkfs --force --replica /dev/dax1.0 "$dev"
+	start_daxfsd --replica /dev/dax1.0
+	"$DAXFS" status | grep -q "^replica .*, in sync" || fail "the replica is not in sync"
+	run "$VM_CLIENT" --huge write /big.dat 0 6291456 1
+	run "$VM_CLIENT" --huge write /small.dat 0 16384 2
+	run "$VM_CLIENT" --huge repaired /big.dat 600 1
+	run "$VM_CLIENT" --huge verify /big.dat 0 6291456 1
+	run "$VM_CLIENT" --huge verify /small.dat 0 16384 2
+	"$DAXFS" cat /big.dat >/dev/null || fail "'daxfs cat' of the repaired file failed"
+	run "$DAXFS" badblocks
+	"$DAXFS" badblocks | grep -q "repaired from the replica: /big.dat" ||
+		fail "'daxfs badblocks' does not list /big.dat's block as repaired"
+	run "$DAXFS" replica
+	run "$DAXFS" scrub --compare
+	kill -0 "$pid" 2>/dev/null || fail "daxfsd died"
+	grep -iE "repaired|moved" "$log"
+	stop_daxfsd
+	run "$DAXFS" check "$region"
+	run "$DAXFS" check /dev/dax1.0
 }
 
 for n in $VM_STEPS; do

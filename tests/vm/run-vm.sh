@@ -172,7 +172,9 @@ say "guest image: $(du -h "$work/initrd.cpio" | cut -f1) initramfs, kernel $(bas
 
 # --- boot ------------------------------------------------------------------------------------
 pmem="$work/nvdimm.img"
+pmem2="$work/nvdimm2.img"
 truncate -s 1G "$pmem"
+truncate -s 1G "$pmem2"
 accel=(-accel tcg)
 if [ "${DAXFS_VM_ACCEL:-tcg}" = kvm ] && [ -w /dev/kvm ]; then
 	accel=(-accel kvm -cpu host)
@@ -186,6 +188,8 @@ timeout --kill-after=10 "$timeout" "$qemu" "${accel[@]}" -nodefaults -no-reboot 
 	-machine pc,nvdimm=on -smp 2 -m 2G,slots=2,maxmem=4G \
 	-object memory-backend-file,id=mem1,share=on,mem-path="$pmem",size=1G \
 	-device nvdimm,id=nv1,memdev=mem1 \
+	-object memory-backend-file,id=mem2,share=on,mem-path="$pmem2",size=1G \
+	-device nvdimm,id=nv2,memdev=mem2 \
 	-kernel "$vmlinuz" -initrd "$work/initrd.cpio" \
 	-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 oops=panic" \
 	-display none -serial stdio -monitor none </dev/null 2>&1 | tee "$log"

@@ -14,6 +14,11 @@
  *                                                BUS_MCEERR_AR); a copy read of the page
  *                                                then fails with EIO and the other mapper is
  *                                                told POISON, its view made inaccessible
+ *   vm-client [--huge] repaired PATH PAGE SEED   the same with a replica (DESIGN §13): a
+ *                                                copy read of the page returns the pattern
+ *                                                of SEED, and the other mapper is told
+ *                                                INVALIDATE for it (never POISON); a new
+ *                                                mapping then reads the pattern there
  *   vm-client fiemap FILE OFF                    print the byte offset on its block device
  *                                                of byte OFF of the local FILE (FIEMAP)
  *
@@ -264,12 +269,18 @@ struct watch {
 	struct daxfs_event ev;
 };
 
+static bool want_invalidate; /* repaired: INVALIDATE is the event; a POISON is a failure */
+static int poisons;	     /* repaired: POISON events seen */
+
 static void on_event(void *ctx, const struct daxfs_event *ev)
 {
 	struct watch *w = ctx;
+	enum daxfs_event_type want = want_invalidate ? DAXFS_EVENT_INVALIDATE : DAXFS_EVENT_POISON;
 
 	pthread_mutex_lock(&w->lock);
-	if (ev->type == DAXFS_EVENT_POISON && w->events++ == 0)
+	if (ev->type == DAXFS_EVENT_POISON)
+		poisons++;
+	if (ev->type == want && w->events++ == 0)
 		w->ev = *ev;
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
@@ -445,6 +456,104 @@ static int cmd_poison(const char *path, uint64_t page)
 	return 0;
 }
 
+/*
+ * cmd_repaired - cmd_poison on a region with a replica: the toucher poisons the page; the
+ * daemon hears of it (the kernel's notice, the toucher's report) and repairs it from the
+ * replica. Copy reads of the page return the pattern throughout; the watcher gets
+ * INVALIDATE for the page and no POISON; a new mapping reads the pattern there.
+ */
+static int cmd_repaired(const char *path, uint64_t page, uint64_t seed)
+{
+	struct watch w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+	struct daxfs *fs = open_fs();
+	uint64_t ino = ino_of(fs, path, false), size;
+	uint64_t buf[PAGE / 8];
+	struct daxfs_replica rep;
+	struct daxfs_stat st;
+	struct daxfs_map *m;
+	struct timespec dl;
+	const uint64_t *p;
+	ssize_t got;
+	pid_t pid;
+	int ret, status;
+
+	want_invalidate = true;
+	ret = daxfs_getattr(fs, ino, &st);
+	CHECK(ret == 0, "getattr: %s", strerror(-ret));
+	size = (st.size + PAGE - 1) / PAGE * PAGE;
+	CHECK(page * PAGE < size, "page %" PRIu64 " is past the end of %s", page, path);
+	daxfs_set_event_callback(fs, on_event, &w);
+	ret = daxfs_event_thread_start(fs);
+	CHECK(ret == 0, "event thread: %s", strerror(-ret));
+	ret = daxfs_map_new(fs, ino, 0, size, DAXFS_MAP_READ, &m);
+	CHECK(ret == 0, "map %s: %s (%s)", path, strerror(-ret), daxfs_errormsg());
+	printf("repaired: the watcher maps %s [0, +%" PRIu64 ")\n", path, size);
+	fflush(stdout);
+	pid = fork();
+	CHECK(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0)
+		_exit(toucher(path, page, size));
+	CHECK(waitpid(pid, &status, 0) == pid, "waitpid: %s", strerror(errno));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "the toucher did not see SIGBUS BUS_MCEERR_AR (status %#x)", status);
+
+	/* The watcher hears INVALIDATE for the page. */
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += 10;
+	pthread_mutex_lock(&w.lock);
+	while (w.events == 0 && pthread_cond_clockwait(&w.cond, &w.lock, CLOCK_MONOTONIC, &dl) == 0)
+		;
+	pthread_mutex_unlock(&w.lock);
+	CHECK(w.events > 0, "the watcher got no INVALIDATE within 10 s");
+	printf("repaired: the watcher got INVALIDATE for bytes [%" PRIu64 ", +%" PRIu64
+	       ") of inode %" PRIu64 "\n",
+	       w.ev.off, w.ev.len, w.ev.ino);
+	CHECK(w.ev.ino == ino && w.ev.off <= page * PAGE && page * PAGE < w.ev.off + w.ev.len,
+	      "the INVALIDATE does not cover page %" PRIu64, page);
+	CHECK(poisons == 0, "the watcher was told POISON (%d): data was lost", poisons);
+
+	/* Copy reads: the pattern. */
+	got = daxfs_pread(fs, ino, buf, PAGE, page * PAGE);
+	CHECK(got == (ssize_t)PAGE, "pread of the repaired page: %zd (%s)", got,
+	      got < 0 ? daxfs_errormsg() : "short");
+	for (uint64_t i = 0; i < PAGE / 8; i++)
+		CHECK(buf[i] == word(seed, page * PAGE + i * 8),
+		      "pread of the repaired page: wrong data at byte %" PRIu64, i * 8);
+	/*
+	 * The repair of the page's block is counted by the time its mappers are told. The
+	 * kernel reports a 2 MiB range on devdax: wait until the daemon is through it (the
+	 * count stays the same for 2 s; at most 120 s).
+	 */
+	ret = daxfs_replica_status(fs, &rep);
+	CHECK(ret == 0 && rep.repaired >= 1,
+	      "the replica status counts no repair (%d, %" PRIu64 ")", ret, rep.repaired);
+	for (int still = 0, i = 0; still < 20 && i < 1200; i++) {
+		uint64_t before = rep.repaired;
+
+		usleep(100 * 1000);
+		ret = daxfs_replica_status(fs, &rep);
+		CHECK(ret == 0, "replica status: %s", strerror(-ret));
+		still = rep.repaired == before ? still + 1 : 0;
+	}
+	printf("repaired: copy reads give the pattern; %" PRIu64 " blocks repaired, %" PRIu64
+	       " read from the replica\n",
+	       rep.repaired, rep.reads);
+	daxfs_map_delete(&m);
+
+	/* A new mapping reads the pattern. */
+	ret = daxfs_map_new(fs, ino, 0, size, DAXFS_MAP_READ, &m);
+	CHECK(ret == 0, "map %s again: %s (%s)", path, strerror(-ret), daxfs_errormsg());
+	p = daxfs_map_addr(m);
+	for (uint64_t i = 0; i < PAGE / 8; i++)
+		CHECK(p[page * PAGE / 8 + i] == word(seed, page * PAGE + i * 8),
+		      "the new mapping: wrong data at byte %" PRIu64 " of the page", i * 8);
+	printf("repaired: a new mapping reads the pattern in page %" PRIu64 "\n", page);
+	daxfs_map_delete(&m);
+	daxfs_event_thread_stop(fs);
+	daxfs_close(fs);
+	return 0;
+}
+
 /* cmd_fiemap - where byte @off of the local file @path lies on its block device. */
 static int cmd_fiemap(const char *path, uint64_t off)
 {
@@ -488,11 +597,15 @@ int main(int argc, char **argv)
 		return cmd_interleave(argv[i + 1], argv[i + 2], strtoull(argv[i + 3], NULL, 0));
 	if (argc - i == 3 && strcmp(argv[i], "poison") == 0)
 		return cmd_poison(argv[i + 1], strtoull(argv[i + 2], NULL, 0));
+	if (argc - i == 4 && strcmp(argv[i], "repaired") == 0)
+		return cmd_repaired(argv[i + 1], strtoull(argv[i + 2], NULL, 0),
+				    strtoull(argv[i + 3], NULL, 0));
 	if (argc - i == 3 && strcmp(argv[i], "fiemap") == 0)
 		return cmd_fiemap(argv[i + 1], strtoull(argv[i + 2], NULL, 0));
 	fprintf(stderr, "usage: vm-client [--huge] write|verify PATH OFF LEN SEED\n"
 			"       vm-client interleave PATH1 PATH2 PAGES\n"
 			"       vm-client [--huge] poison PATH PAGE\n"
+			"       vm-client [--huge] repaired PATH PAGE SEED\n"
 			"       vm-client fiemap FILE OFF\n");
 	return 2;
 }
