@@ -32,10 +32,11 @@
  *    check` is clean on both.
  * 5. Started without the replica: "degraded" with the reason; with it again: in sync, equal.
  * 5b. Online: on a region with no replica, `daxfs replica add` during a workload of writes
- *    (another process): status goes to "in sync" while the writes go on; after a clean stop
- *    both files are equal, and the next start with --replica trusts the pair. Another add
- *    is refused (remove it first), nobody (uid 65534) may add or remove, `daxfs replica
- *    remove` leaves "none" and a region that check calls version 2 (no replica).
+ *    (another process): status goes to "in sync" while the writes go on, and scrub
+ *    --compare then finds the copies equal; after a clean stop both files are equal, and
+ *    the next start with --replica trusts the pair. Another add is refused (remove it
+ *    first), nobody (uid 65534) may add or remove, `daxfs replica remove` leaves "none"
+ *    and a region that check calls version 2 (no replica).
  * 6. A replica of another size, or another file system's region, is refused: daxfsd exits
  *    non-zero with a message naming the problem, and the region still starts after.
  *
@@ -571,6 +572,11 @@ static void test_online(void)
 	usleep(100000); /* writes go on with the replica in sync */
 	kill(w, SIGKILL);
 	T_ASSERT(waitpid(w, &status, 0) == w);
+	/* Converged: scrub --compare finds both copies equal. */
+	T_ASSERT(t_cli(&d, &out, NULL, "scrub", "--compare", NULL) == 0);
+	if (!strstr(out, "compared: 0 blocks differ"))
+		T_FAIL("scrub --compare after replica add said:\n%s", out);
+	free(out);
 	/* A second add is refused; nobody may do either. */
 	T_ASSERT(t_cli(&d, NULL, &err, "replica", "add", online, NULL) != 0);
 	T_ASSERT(strstr(err, "remove it first"));
