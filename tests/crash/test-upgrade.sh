@@ -21,6 +21,10 @@
 #     through the copy; persistence tracing of both images): check finds each image clean,
 #     and the daemon on the two traced images copies again, serves every file, and stops
 #     with both equal.
+#   - the v2 fixture (tests/fixtures/v2-region.img.xz, made by daxfs 0.2.0, before version
+#     3) with a blank replica: copied to it, every file, link, symbolic link, attribute and
+#     quarantined page as before, both images equal and version 3; 'daxfs replica remove'
+#     makes it version 2 again, and it starts without a replica, not degraded.
 # (How code that does not know a feature refuses it is test-posix's.)
 # Usage: test-upgrade.sh DAXFSD DAXFS_CLI SRC_DIR
 set -euo pipefail
@@ -253,5 +257,53 @@ while :; do
 	[ $points -le 100 ] || fail "more than 100 crash points: the mount never finished"
 done
 echo "  $points crash points, up to persist $n"
+
+echo "the v2 fixture (daxfs 0.2.0) with a replica"
+manifest2=$src/tests/fixtures/v2-manifest.txt
+xz -dc "$src/tests/fixtures/v2-region.img.xz" >"$T/v2.img"
+verify2() {
+	local kind path a b
+	while read -r kind path a b; do
+		case $kind in
+		file)
+			[ "$("$cli" get "$path" - | sha256sum | cut -d' ' -f1)" = "$b" ] ||
+				fail "$path differs"
+			;;
+		dir) "$cli" ls "$path" >/dev/null || fail "directory $path is gone" ;;
+		symlink)
+			[ "$("$cli" readlink "$path")" = "$a" ] || fail "symbolic link $path changed"
+			;;
+		xattr)
+			[ "$("$cli" xattr get "$path" "$a")" = "$b" ] || fail "$path lost its $a"
+			;;
+		poisoned)
+			if "$cli" get "$path" - >/dev/null 2>&1; then
+				fail "$path reads whole though a page of it is quarantined"
+			fi
+			;;
+		esac
+	done < <(grep -v '^#' "$manifest2")
+}
+out=$("$cli" check "$T/v2.img" 2>&1) || fail "check of the v2 fixture: $out"
+! grep -q "format version [13]" <<<"$out" || fail "the v2 fixture is not version 2: $out"
+truncate -s "$(stat -c %s "$T/v2.img")" "$T/rep2.img"
+: >"$T/d.log"
+REPLICA=$T/rep2.img start "$T/v2.img"
+[ -n "$pid" ] || fail "daxfsd did not start on the v2 fixture with a replica"
+in_sync
+verify2
+stop
+cmp -s "$T/v2.img" "$T/rep2.img" || fail "the v2 fixture's replica differs after a stop"
+check_v3 "$T/v2.img" "in sync"
+check_v3 "$T/rep2.img" "in sync"
+REPLICA=$T/rep2.img start "$T/v2.img"
+"$cli" replica remove >/dev/null || fail "daxfs replica remove failed"
+stop
+out=$("$cli" check "$T/v2.img" 2>&1) || fail "check after replica remove: $out"
+! grep -q "format version [13]" <<<"$out" || fail "not version 2 after replica remove: $out"
+start "$T/v2.img"
+"$cli" status | grep -q "^replica      none" || fail "a removed replica is still expected"
+verify2
+stop
 
 echo "test-upgrade: ok"
