@@ -1029,21 +1029,36 @@ static int op_scrub(struct op *op)
 /* The data area one SCRUB_RANGE reads at most: it holds a worker a bounded time. */
 #define SCRUB_RANGE_MAX (1ull << 30)
 
+/*
+ * scrub_span - what a SCRUB_RANGE or SCRUB_REPLICA request from data-area byte @cursor for
+ * about @len bytes covers: *@count blocks, up to byte *@end of the *@total. Only for who
+ * runs the daemon. Return: 0; -EPERM; -EINVAL (@cursor unaligned or past the end).
+ */
+static int scrub_span(struct op *op, uint64_t cursor, uint64_t len, uint64_t *total,
+		      uint64_t *count, uint64_t *end)
+{
+	if (!is_admin(op))
+		return -EPERM;
+	*total = poison_scrub_blocks(op->ns) * REGION_BLOCK_SIZE;
+	if (cursor % REGION_BLOCK_SIZE || cursor >= *total)
+		return -EINVAL;
+	*count = DIV_ROUND_UP(MIN(len, SCRUB_RANGE_MAX), REGION_BLOCK_SIZE);
+	*end = MIN(cursor + *count * REGION_BLOCK_SIZE, *total);
+	return 0;
+}
+
 /* SCRUB_RANGE: SCRUB of a part of the data area, so that a client can show progress. */
 static int op_scrub_range(struct op *op)
 {
 	struct wire_scrub_range b = BODY(op, struct wire_scrub_range);
 	struct wire_scrub_range_reply r = {{0, 0}, 0, 0, 0, 0, 0, 0};
-	uint64_t total = poison_scrub_blocks(op->ns) * REGION_BLOCK_SIZE, count, end;
 	struct poison_scrub_result res;
+	uint64_t total, count, end;
 	int rc;
 
-	if (!is_admin(op))
-		return -EPERM;
-	if (b.cursor % REGION_BLOCK_SIZE || b.cursor >= total)
-		return -EINVAL;
-	count = DIV_ROUND_UP(MIN(b.len, SCRUB_RANGE_MAX), REGION_BLOCK_SIZE);
-	end = MIN(b.cursor + count * REGION_BLOCK_SIZE, total);
+	rc = scrub_span(op, b.cursor, b.len, &total, &count, &end);
+	if (rc)
+		return rc;
 	rc = poison_scrub_range(op->ns, b.cursor / REGION_BLOCK_SIZE, count, &res);
 	if (rc)
 		return rc;
@@ -1065,16 +1080,13 @@ static int op_scrub_replica(struct op *op)
 {
 	struct wire_scrub_replica b = BODY(op, struct wire_scrub_replica);
 	struct wire_scrub_replica_reply r;
-	uint64_t total = poison_scrub_blocks(op->ns) * REGION_BLOCK_SIZE, count, end;
 	struct replica_scrub_result res;
+	uint64_t total, count, end;
 	int rc;
 
-	if (!is_admin(op))
-		return -EPERM;
-	if (b.cursor % REGION_BLOCK_SIZE || b.cursor >= total)
-		return -EINVAL;
-	count = DIV_ROUND_UP(MIN(b.len, SCRUB_RANGE_MAX), REGION_BLOCK_SIZE);
-	end = MIN(b.cursor + count * REGION_BLOCK_SIZE, total);
+	rc = scrub_span(op, b.cursor, b.len, &total, &count, &end);
+	if (rc)
+		return rc;
 	rc = replica_scrub_range(op->ns, b.cursor / REGION_BLOCK_SIZE, count,
 				 b.flags & WIRE_SCRUB_COMPARE, &res);
 	if (rc)

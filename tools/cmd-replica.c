@@ -31,21 +31,6 @@ static const char replica_usage[] =
 	"the daemon's user. Start daxfsd with --replica PATH (or 'replica =') to keep the\n"
 	"replica across restarts.\n";
 
-static const char *state_name(enum daxfs_replica_state s)
-{
-	switch (s) {
-	case DAXFS_REPLICA_NONE:
-		return "none";
-	case DAXFS_REPLICA_INSYNC:
-		return "in sync";
-	case DAXFS_REPLICA_RESYNCING:
-		return "resyncing";
-	case DAXFS_REPLICA_DEGRADED:
-		return "degraded";
-	}
-	return "unknown";
-}
-
 static int show(struct daxfs *fs, struct cli_ctx *ctx)
 {
 	struct daxfs_replica r;
@@ -56,7 +41,8 @@ static int show(struct daxfs *fs, struct cli_ctx *ctx)
 	if (ctx->json) {
 		json_object *j = json_object_new_object();
 
-		json_object_object_add(j, "state", json_object_new_string(state_name(r.state)));
+		json_object_object_add(j, "state",
+				       json_object_new_string(cli_replica_state(r.state)));
 		if (r.path[0])
 			json_object_object_add(j, "path", json_object_new_string(r.path));
 		if (r.why[0])

@@ -51,7 +51,7 @@ static int get_status(struct cli_ctx *ctx, struct daxfs_statfs *sf, struct daxfs
 	return rc;
 }
 
-static const char *replica_name(enum daxfs_replica_state s)
+const char *cli_replica_state(enum daxfs_replica_state s)
 {
 	switch (s) {
 	case DAXFS_REPLICA_NONE:
@@ -190,8 +190,8 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		{
 			json_object *r = json_object_new_object();
 
-			json_object_object_add(r, "state",
-					       json_object_new_string(replica_name(rep.state)));
+			json_object_object_add(
+				r, "state", json_object_new_string(cli_replica_state(rep.state)));
 			if (rep.path[0])
 				json_object_object_add(r, "path", json_object_new_string(rep.path));
 			if (rep.why[0])

@@ -71,6 +71,10 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_umount(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_replica(int argc, char **argv, struct cli_ctx *ctx);
 
+/* cli_replica_state - "none", "in sync", "resyncing", "degraded" (status, replica). */
+enum daxfs_replica_state;
+const char *cli_replica_state(enum daxfs_replica_state s);
+
 /*
  * cli_json_opts - parse a command's only options, --json (sets @ctx->json) and --help, and
  * require exactly @nargs arguments after them (at argv[optind]; @nargs < 0: any number).
