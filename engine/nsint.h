@@ -283,7 +283,6 @@ struct ns {
 
 	/* poison.c */
 	uint64_t repaired; /* atomic: blocks repaired from the replica */
-	unsigned draining; /* atomic: faults being taken off the queue and handled (drain) */
 	/* The first NS_REPAIRED_MAX of them this run, by block, under meta_bad_lock. */
 	struct ns_bad_page repaired_pages[NS_REPAIRED_MAX];
 	size_t nrepaired_pages;

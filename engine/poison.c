@@ -495,40 +495,18 @@ int64_t poison_handle(struct ns *ns, uint64_t offset, uint64_t len, enum poison_
 	return newly;
 }
 
-/* How long a drain waits for faults another thread took off the queue first. */
-#define DRAIN_WAIT_US (5u * 1000 * 1000)
-
 int64_t poison_drain(struct ns *ns)
 {
 	struct region_fault f;
 	int64_t newly = 0;
 
-	if (!region_poison_queued(ns->r) && !__atomic_load_n(&ns->draining, __ATOMIC_ACQUIRE))
-		return 0;
-	for (;;) {
-		int64_t rc;
+	while (region_poison_pop(ns->r, &f)) {
+		int64_t rc = poison_handle(ns, f.off, f.len, POISON_SRC_SIGBUS, NULL, NULL);
 
-		/* Counted before the pop: a drain that finds the queue empty waits for this one. */
-		__atomic_add_fetch(&ns->draining, 1, __ATOMIC_ACQ_REL);
-		if (!region_poison_pop(ns->r, &f)) {
-			__atomic_sub_fetch(&ns->draining, 1, __ATOMIC_ACQ_REL);
-			break;
-		}
-		rc = poison_handle(ns, f.off, f.len, POISON_SRC_SIGBUS, NULL, NULL);
-		__atomic_sub_fetch(&ns->draining, 1, __ATOMIC_ACQ_REL);
 		if (rc < 0)
 			return rc;
 		newly += rc;
 	}
-	/*
-	 * A fault this caller's copy queued may have been taken by another thread (the SIGBUS
-	 * thread, woken by the handler): answer only once it is handled, so that what the
-	 * caller tells its client (a read served from the replica) is already repaired or
-	 * quarantined. Bounded: poison_handle waits only for entry locks, held briefly.
-	 */
-	for (unsigned i = 0;
-	     __atomic_load_n(&ns->draining, __ATOMIC_ACQUIRE) && i < DRAIN_WAIT_US / 50; i++)
-		usleep(50);
 	return newly;
 }
 

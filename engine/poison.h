@@ -105,10 +105,8 @@ uint64_t poison_scrub_blocks(struct ns *ns);
  * one, or BUS_MCEERR_AO: engine/sigbus.h) to poison_handle() with POISON_SRC_SIGBUS.
  * The copies queue instead of calling poison_handle() themselves because they may run
  * under an inode lock or with entry locks held, which poison_handle() would wait for.
- * Faults another thread took off the queue first are waited for (at most 5 s), so that a
- * caller answers its client only once what its own copy queued is handled.
  * Context: a thread registered with RCU, outside a read section, holding no engine lock
- *          (docs/locking.md). Cheap when nothing is queued (two atomic loads).
+ *          (docs/locking.md). Cheap when nothing is queued (one atomic load).
  * Return: the number of blocks newly quarantined, or a negative errno from poison_handle.
  */
 int64_t poison_drain(struct ns *ns);

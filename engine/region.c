@@ -1407,11 +1407,6 @@ bool region_failed(const struct region *r, struct region_fault *why)
 	return true;
 }
 
-bool region_poison_queued(const struct region *r)
-{
-	return __atomic_load_n(&r->sb.pending, __ATOMIC_ACQUIRE) != 0;
-}
-
 bool region_poison_pop(const struct region *r, struct region_fault *f)
 {
 	return sigbus_queue_pop((struct sigbus_region *)&r->sb, f);

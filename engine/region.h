@@ -279,9 +279,6 @@ int region_mirror_copy(const struct region *r, void *dst, uint64_t off, size_t l
  */
 bool region_failed(const struct region *r, struct region_fault *why);
 
-/* region_poison_queued - whether faults wait in the queue (a hint: one atomic load). */
-bool region_poison_queued(const struct region *r);
-
 /*
  * region_poison_pop - take one media error queued by a safe copy or by the handler
  * (BUS_MCEERR_AO), for poison_drain().
