@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -123,6 +124,15 @@ static void *scale_main(void *arg)
 	return NULL;
 }
 
+/* cpu_seconds - CPU time the whole process (all its threads) has used. */
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* run_scale - @n threads, each in directory dirs[i]; returns pairs per second in all. */
 static double run_scale(struct ns *ns, const uint64_t *dirs, int n)
 {
@@ -220,11 +230,17 @@ int main(int argc, char **argv)
 			dirs[i] = a.ino;
 		}
 		for (int r = 0; r < o.reps; r++) {
+			double c0 = cpu_seconds(), c1, c2;
+
 			v1[r] = run_scale(ns, dirs, 1);
+			c1 = cpu_seconds();
 			v2[r] = run_scale(ns, dirs, 2);
+			c2 = cpu_seconds();
 			/* Shown each: the figure moves in phases (bench/README.md). */
-			bench_note("2 threads, repetition %d: %.0f and %.0f pairs/s, %.2fx", r,
-				   v1[r], v2[r], v2[r] / v1[r]);
+			bench_note("2 threads, repetition %d: %.0f and %.0f pairs/s, %.2fx "
+				   "(CPUs busy: %.2f and %.2f)",
+				   r, v1[r], v2[r], v2[r] / v1[r], (c1 - c0) / SCALE_SECONDS,
+				   (c2 - c1) / SCALE_SECONDS);
 		}
 		ns_statfs(ns, &st);
 		bench_note("log checkpoints during the runs: %" PRIu64, st.checkpoints);

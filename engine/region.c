@@ -62,13 +62,16 @@ struct region {
 	/* atomic: of them, those an emulated region's bad-block list names (or NULL) */
 	uint64_t *sim_listed;
 	bool paged;   /* page granularity: a flush is an msync, deferred to the drain */
-	bool written; /* paged, on a file system that writes pages back: stores by pwrite */
+	bool written; /* paged, on a file system that writes pages back: msync does, stores by pwrite */
 	/* RCU-protected: the replica every store also reaches, or NULL (region_mirror_*) */
 	struct region *mirror;
 	/* atomic: the mirror's bytes [0, synced) hold what ours do (region_mirror_sync) */
 	uint64_t mirror_synced;
 	uint64_t mirror_reads; /* atomic: blocks region_read() took from the mirror */
-	/* atomic: flushes made (msync calls on a paged region); off the read-only fields' line */
+	/*
+	 * atomic: write-backs of a paged region (its msync calls; on a memory file system,
+	 * where msync does nothing, the ones it would make); off the read-only fields' line
+	 */
 	uint64_t msyncs CACHE_ALIGNED;
 };
 
@@ -91,10 +94,17 @@ struct dirty {
 static _Thread_local struct dirty dirty[DIRTY_MAX];
 static _Thread_local unsigned ndirty;
 
+/*
+ * msync_range - write back [@lo, @hi). On a memory file system (tmpfs, ramfs, hugetlbfs)
+ * msync has nothing to write back: the page cache is all there is, and its fsync is a
+ * no-op. There the call is skipped, which spares the system call and the address space
+ * lock it takes (shared by every thread of the daemon), and counted all the same.
+ */
 static void msync_range(const struct region *r, uintptr_t lo, uintptr_t hi)
 {
 	__atomic_add_fetch((uint64_t *)&r->msyncs, 1, __ATOMIC_RELAXED);
-	r->flush_fn((const void *)lo, hi - lo);
+	if (r->written)
+		r->flush_fn((const void *)lo, hi - lo);
 }
 
 /*
