@@ -72,7 +72,7 @@ int ns_capacity(struct ns *ns, struct ns_capacity *cap)
 		return rc;
 	cap->log_len = ls.area_len;
 	cap->file_bytes = FILE_SNAP_BYTES;
-	cap->inodes = __atomic_load_n(&ns->nr_inodes, __ATOMIC_RELAXED);
+	cap->inodes = (uint64_t)shard_sum(&ns->nr_inodes);
 	cap->inodes_free = ls.area_len > keep + cap->snapshot_bytes
 				   ? (ls.area_len - keep - cap->snapshot_bytes) / FILE_SNAP_BYTES
 				   : 0;

@@ -177,7 +177,7 @@ static void check_namespace(struct checker *c)
 	struct ns_inode *in;
 	struct ns_dirent *d;
 	struct seen *v;
-	size_t n = 0, cap = __atomic_load_n(&ns->nr_inodes, __ATOMIC_RELAXED) + 1;
+	size_t n = 0, cap = (size_t)shard_sum(&ns->nr_inodes) + 1;
 	uint64_t checked = 0;
 
 	v = calloc(cap, sizeof(*v));
@@ -478,7 +478,7 @@ uint64_t ns_audit(struct ns *ns, check_line_fn fn, void *ctx)
 	struct cds_lfht_iter it;
 	struct ns_inode *in;
 
-	pthread_rwlock_wrlock(&ns->txlock);
+	brlock_wrlock(&ns->txlock);
 	rcu_read_begin();
 	cds_lfht_for_each_entry (ns->inodes, &it, in, hnode) {
 		uint64_t i;
@@ -508,6 +508,6 @@ uint64_t ns_audit(struct ns *ns, check_line_fn fn, void *ctx)
 		}
 	}
 	rcu_read_end();
-	pthread_rwlock_unlock(&ns->txlock);
+	brlock_wrunlock(&ns->txlock);
 	return res.problems;
 }

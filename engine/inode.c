@@ -169,13 +169,13 @@ void ns_table_add_inode(struct ns *ns, struct ns_inode *in)
 {
 	RCU_TSAN_RELEASE(in);
 	cds_lfht_add(ns->inodes, hash_ino(in->ino), &in->hnode);
-	__atomic_add_fetch(&ns->nr_inodes, 1, __ATOMIC_RELAXED);
+	shard_add(&ns->nr_inodes, 1);
 }
 
 void ns_table_del_inode(struct ns *ns, struct ns_inode *in)
 {
 	cds_lfht_del(ns->inodes, &in->hnode);
-	__atomic_sub_fetch(&ns->nr_inodes, 1, __ATOMIC_RELAXED);
+	shard_add(&ns->nr_inodes, -1);
 }
 
 void ns_table_add_dirent(struct ns *ns, struct ns_dirent *d)

@@ -94,6 +94,7 @@ int ns_grant_add(struct ns *ns, struct ns_inode *in, uint64_t index, uint64_t co
 	pthread_mutex_lock(&ns->grant_lock);
 	g->gen = in->lease_gen;
 	cds_list_add_tail(&g->node, &in->grants);
+	__atomic_add_fetch(&in->ngrants, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&ns->grant_lock);
 	stats_add(STAT_GRANTS, 1);
 	*out = g;
@@ -181,6 +182,7 @@ static void grant_delete(struct ns *ns, struct ns_grant **gp, bool keep)
 		return;
 	pthread_mutex_lock(&ns->grant_lock);
 	cds_list_del(&g->node);
+	__atomic_sub_fetch(&g->in->ngrants, 1, __ATOMIC_RELEASE);
 	/* The ended ones go to the front of g->holds (this grant's references are gone). */
 	for (size_t i = 0; i < g->nholds; i++) {
 		struct ns_hold *ended = ns_hold_put_locked(ns, g->holds[i]);
@@ -324,6 +326,13 @@ int ns_break_leases(struct ns *ns, struct ns_ctx *c, struct ns_inode *in, uint64
 	/* A break this operation started on another inode or range (it found a new victim). */
 	if (b->in && (b->in != in || b->index != index || b->count != count))
 		ns_brk_end(ns, c);
+	/*
+	 * No grant on the file: nothing to break, wait for or hold, without the namespace's
+	 * grant lock (every unlink and truncate comes here). Grants are added under the inode
+	 * lock, which the caller holds, so none can come meanwhile; one going away is harmless.
+	 */
+	if (!b->in && __atomic_load_n(&in->ngrants, __ATOMIC_ACQUIRE) == 0)
+		return 0;
 	pthread_mutex_lock(&ns->grant_lock);
 	if (!b->in) {
 		cds_list_for_each_entry (g, &in->grants, node)

@@ -38,7 +38,6 @@ static uint64_t count_orphans(struct ns *ns);
 static int ns_alloc_struct(struct ns **out, struct region *r)
 {
 	struct ns *ns = calloc_lines(sizeof(*ns));
-	pthread_rwlockattr_t attr;
 
 	if (!ns)
 		return -ENOMEM;
@@ -59,10 +58,7 @@ static int ns_alloc_struct(struct ns **out, struct region *r)
 		pthread_condattr_destroy(&ca);
 	}
 	ns->lease_timeout_ms = NS_LEASE_TIMEOUT_MS_DEFAULT;
-	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&ns->txlock, &attr);
-	pthread_rwlockattr_destroy(&attr);
+	brlock_init(&ns->txlock);
 	rmap_init(&ns->rmap);
 	/* The upper modules' hooks: the offline check replays HOLD records like a mount. */
 	ns_hold_register(ns);
@@ -96,7 +92,7 @@ static void upgrade(struct ns *ns)
 	struct mlog_snap s;
 	int rc;
 
-	pthread_rwlock_wrlock(&ns->txlock);
+	brlock_wrlock(&ns->txlock);
 	rc = fault_at(FAULT_UPGRADE);
 	if (rc == 0) {
 		mlog_snap_begin(ns->log, &s);
@@ -107,7 +103,7 @@ static void upgrade(struct ns *ns)
 	}
 	if (rc == 0)
 		__atomic_store_n(&ns->posix, true, __ATOMIC_RELEASE);
-	pthread_rwlock_unlock(&ns->txlock);
+	brlock_wrunlock(&ns->txlock);
 	if (rc == 0) {
 		log_notice("%s: upgraded from format version 1 to 2 (symbolic and hard links, "
 			   "special files, extended attributes, ACLs); daxfs before 0.2 cannot "
@@ -261,7 +257,7 @@ static void ns_free(struct ns *ns)
 	/* Nodes and records were handed to call_rcu: wait for them before freeing @ns. */
 	rcu_barrier_all();
 	alloc_delete(&ns->alloc);
-	pthread_rwlock_destroy(&ns->txlock);
+	brlock_destroy(&ns->txlock);
 	pthread_mutex_destroy(&ns->poison_lock);
 	pthread_mutex_destroy(&ns->meta_bad_lock);
 	pthread_mutex_destroy(&ns->replica_lock);
@@ -407,7 +403,7 @@ void ns_statfs(struct ns *ns, struct ns_statfs *st)
 	st->blocks_free = as.free + __atomic_load_n(&ns->frees_pending, __ATOMIC_RELAXED);
 	st->blocks_quarantined = as.quarantined;
 	st->blocks_reserved = MIN(ns->reserve_blocks, st->blocks_free);
-	st->files = __atomic_load_n(&ns->nr_inodes, __ATOMIC_RELAXED);
+	st->files = (uint64_t)shard_sum(&ns->nr_inodes);
 	st->log_used = ls.used;
 	st->log_len = ls.area_len;
 	st->checkpoints = ls.checkpoints;
@@ -453,6 +449,6 @@ static uint64_t count_orphans(struct ns *ns)
 	if (root)
 		reached += count_reachable(ns, root, 0);
 	rcu_read_end();
-	total = __atomic_load_n(&ns->nr_inodes, __ATOMIC_RELAXED);
+	total = (uint64_t)shard_sum(&ns->nr_inodes);
 	return total > reached ? total - reached : 0;
 }

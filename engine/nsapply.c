@@ -470,7 +470,7 @@ static bool inode_rec_ok(const struct ns *ns, const struct fmt_inode *fi)
 	return true;
 }
 
-static int apply_inode(struct ns *ns, const struct fmt_inode *fi)
+static int apply_inode(struct ns *ns, struct ns_txctx *tc, const struct fmt_inode *fi)
 {
 	uint32_t type = fi->mode & S_IFMT;
 	struct ns_inode *in;
@@ -478,15 +478,9 @@ static int apply_inode(struct ns *ns, const struct fmt_inode *fi)
 	if (!inode_rec_ok(ns, fi))
 		return ns_damage(ns, "INODE %" PRIu64 " has bad attributes (mode %o)", fi->ino,
 				 fi->mode);
-	{
-		/* Live transactions apply concurrently (tx lock shared): an atomic max. */
-		uint64_t max = __atomic_load_n(&ns->max_ino, __ATOMIC_RELAXED);
-
-		while (fi->ino > max &&
-		       !__atomic_compare_exchange_n(&ns->max_ino, &max, fi->ino, false,
-						    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-			;
-	}
+	/* Live, the number came from next_ino, which is past it already; replay runs alone. */
+	if (!tc->live && fi->ino > ns->max_ino)
+		ns->max_ino = fi->ino;
 	in = ns_inode_find(ns, fi->ino);
 	if (in && in->type != type)
 		return ns_damage(ns, "INODE %" PRIu64 " changes type", fi->ino);
@@ -716,7 +710,7 @@ int ns_apply(struct ns *ns, struct ns_txctx *tc, const struct fmt_rec *rec, cons
 		memcpy(&fi, p, MIN(plen, sizeof(fi)));
 		rc = plen == sizeof(fi) ? v2_only(ns, rec) : 0;
 		if (rc == 0)
-			rc = apply_inode(ns, &fi);
+			rc = apply_inode(ns, tc, &fi);
 		break;
 	}
 	case FMT_REC_SYMLINK:

@@ -29,9 +29,11 @@
 #include <sys/stat.h>
 
 #include "blockmap.h"
+#include "brlock.h"
 #include "compiler.h"
 #include "namespace.h"
 #include "rcu.h"
+#include "shard.h"
 #include "wait.h"
 
 #include <urcu/rculfhash.h> /* after the RCU flavor (rcu.h) */
@@ -136,6 +138,8 @@ struct ns_inode {
 
 	/* lease.c, under ns->grant_lock. */
 	struct cds_list_head grants; /* struct ns_grant */
+	/* atomic: entries on grants; changed under grant_lock and the inode lock (an add) */
+	uint32_t ngrants;
 	uint64_t lease_gen;	     /* bumped by each lease break */
 	unsigned revokers;	/* lease breaks under way: new grants wait (wait.c ends them) */
 	struct ns_brk last_brk; /* the newest break: a later one it covers joins it */
@@ -231,9 +235,9 @@ struct ns {
 	struct cds_lfht *inodes;  /* ino -> struct ns_inode */
 	struct cds_lfht *dirents; /* (dir, name) -> struct ns_dirent */
 	uint64_t orphans;	  /* set at mount */
-	/* Every create and unlink writes these: a line of their own (CACHE_ALIGNED). */
+	/* Every create writes it: a line of its own (CACHE_ALIGNED). */
 	uint64_t next_ino CACHE_ALIGNED; /* atomic: the next inode number to hand out */
-	uint64_t nr_inodes;		 /* atomic */
+	struct shard_count nr_inodes;	 /* every create and unlink: a slot per thread */
 
 	/* names.c: cross-directory renames, so that no directory moves below itself. */
 	pthread_mutex_t rename_lock CACHE_ALIGNED;
@@ -241,7 +245,7 @@ struct ns {
 	/* nsapply.c */
 	struct rmap rmap;
 	pthread_mutex_t poison_lock;	/* orders quarantine against rmap changes */
-	uint64_t max_ino CACHE_ALIGNED; /* atomic: the largest inode number applied */
+	uint64_t max_ino; /* the largest inode number replayed (mount only) */
 	ns_damage_fn damage;		/* check mode */
 	void *damage_ctx;
 	uint64_t damage_count;
@@ -259,8 +263,8 @@ struct ns {
 	size_t nbad_pages, cap_bad_pages;
 
 	/* tx.c */
-	/* shared: a transaction; exclusive: a checkpoint. Written by every transaction. */
-	pthread_rwlock_t txlock CACHE_ALIGNED;
+	/* shared: a transaction; exclusive: a checkpoint (brlock.h: a reader's slot per thread) */
+	struct brlock txlock;
 	uint64_t frees_pending CACHE_ALIGNED; /* atomic: freed blocks waiting for a grace period */
 	int failed;		 /* atomic: a transaction could not be applied: read-only */
 	uint64_t reserve_blocks; /* blocks only reserve-holders may use (access.h) */
@@ -592,7 +596,7 @@ void ns_holds_free(struct ns *ns); /* unmount */
  * consumes it, or drop it with ns_hold_put(). The break ends (new grants may be made) when
  * the operation completes.
  * Context: thread registered with RCU. Locking: caller holds @in's inode lock; takes the
- *          grant lock.
+ *          grant lock unless @in has no grants (in->ngrants).
  * Return: 0; NS_WAIT; -ENOMEM.
  */
 int ns_break_leases(struct ns *ns, struct ns_ctx *c, struct ns_inode *in, uint64_t index,

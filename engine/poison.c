@@ -111,9 +111,9 @@ static int repair_metadata(struct ns *ns, uint64_t block)
 
 	if (!region_mirror(ns->r) || !ns->log)
 		return -ENODATA;
-	pthread_rwlock_rdlock(&ns->txlock);
+	brlock_rdlock(&ns->txlock);
 	rc = mlog_repair_block(ns->log, block * FMT_BLOCK_SIZE, was_repaired(ns, block));
-	pthread_rwlock_unlock(&ns->txlock);
+	brlock_rdunlock(&ns->txlock);
 	return rc;
 }
 

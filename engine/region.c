@@ -32,6 +32,7 @@
 #include "fault.h"
 #include "log.h"
 #include "rcu.h"
+#include "shard.h"
 #include "sigbus.h"
 #include "util.h"
 
@@ -69,10 +70,10 @@ struct region {
 	uint64_t mirror_synced;
 	uint64_t mirror_reads; /* atomic: blocks region_read() took from the mirror */
 	/*
-	 * atomic: write-backs of a paged region (its msync calls; on a memory file system,
-	 * where msync does nothing, the ones it would make); off the read-only fields' line
+	 * Write-backs of a paged region (its msync calls; on a memory file system, where msync
+	 * does nothing, the ones it would make): every persist counts, each thread in its slot.
 	 */
-	uint64_t msyncs CACHE_ALIGNED;
+	struct shard_count msyncs;
 };
 
 /*
@@ -102,7 +103,7 @@ static _Thread_local unsigned ndirty;
  */
 static void msync_range(const struct region *r, uintptr_t lo, uintptr_t hi)
 {
-	__atomic_add_fetch((uint64_t *)&r->msyncs, 1, __ATOMIC_RELAXED);
+	shard_add((struct shard_count *)&r->msyncs, 1);
 	if (r->written)
 		r->flush_fn((const void *)lo, hi - lo);
 }
@@ -164,7 +165,7 @@ bool region_traced(const struct region *r)
 
 uint64_t region_msyncs(const struct region *r)
 {
-	return __atomic_load_n(&r->msyncs, __ATOMIC_RELAXED);
+	return (uint64_t)shard_sum(&r->msyncs);
 }
 
 /*

@@ -212,28 +212,28 @@ static int tx_room(struct ns *ns, struct mlog_tx *tx, size_t keep)
 {
 	int rc;
 
-	pthread_rwlock_rdlock(&ns->txlock);
+	brlock_rdlock(&ns->txlock);
 	rc = tx_reserve(ns, tx, keep);
 	if (rc != -ENOSPC) {
 		if (rc)
-			pthread_rwlock_unlock(&ns->txlock);
+			brlock_rdunlock(&ns->txlock);
 		return rc;
 	}
-	pthread_rwlock_unlock(&ns->txlock);
-	pthread_rwlock_wrlock(&ns->txlock);
+	brlock_rdunlock(&ns->txlock);
+	brlock_wrlock(&ns->txlock);
 	rc = tx_reserve(ns, tx, keep); /* someone else's checkpoint may have made room */
 	if (rc == -ENOSPC) {
 		rc = ns_checkpoint_locked(ns);
 		if (rc == 0)
 			rc = tx_reserve(ns, tx, keep);
 	}
-	pthread_rwlock_unlock(&ns->txlock);
+	brlock_wrunlock(&ns->txlock);
 	if (rc) {
 		if (rc == -ENOSPC)
 			log_info("%s: metadata log full", region_path(ns->r));
 		return rc;
 	}
-	pthread_rwlock_rdlock(&ns->txlock);
+	brlock_rdlock(&ns->txlock);
 	return 0;
 }
 
@@ -437,7 +437,7 @@ static int tx_run(struct ns *ns, const struct ns_cred *cred, struct mlog_tx *tx,
 	if (rc) {
 		/* As a full log would: nothing applied, nothing written. */
 		mlog_unreserve(ns->log, mlog_tx_bytes(tx));
-		pthread_rwlock_unlock(&ns->txlock);
+		brlock_rdunlock(&ns->txlock);
 		return rc == -EUCLEAN ? -EIO : rc;
 	}
 	/* HOLD records for what the transaction frees ride in it, so a crash keeps the hold. */
@@ -447,7 +447,7 @@ static int tx_run(struct ns *ns, const struct ns_cred *cred, struct mlog_tx *tx,
 	used = tx->used;
 	rc = mlog_commit(ns->log, tx);
 	if (rc) {
-		pthread_rwlock_unlock(&ns->txlock);
+		brlock_rdunlock(&ns->txlock);
 		ns_tx_fail(ns, rc, "committing a transaction");
 		return -EIO;
 	}
@@ -462,7 +462,7 @@ static int tx_run(struct ns *ns, const struct ns_cred *cred, struct mlog_tx *tx,
 		o += h->len;
 	}
 	untouch(ns, &t);
-	pthread_rwlock_unlock(&ns->txlock);
+	brlock_rdunlock(&ns->txlock);
 	if (rc == 0)
 		ns_observe_tx(ns, cred ? cred->origin : NULL, tx->buf, used);
 	if (rc) {
@@ -663,11 +663,11 @@ int ns_checkpoint_after(struct ns *ns, int (*fn)(struct ns *ns, void *ctx), void
 {
 	int rc;
 
-	pthread_rwlock_wrlock(&ns->txlock);
+	brlock_wrlock(&ns->txlock);
 	rc = fn(ns, ctx);
 	if (rc == 0)
 		rc = ns_checkpoint_locked(ns);
-	pthread_rwlock_unlock(&ns->txlock);
+	brlock_wrunlock(&ns->txlock);
 	return rc;
 }
 
@@ -675,8 +675,8 @@ int ns_checkpoint(struct ns *ns)
 {
 	int rc;
 
-	pthread_rwlock_wrlock(&ns->txlock);
+	brlock_wrlock(&ns->txlock);
 	rc = ns_checkpoint_locked(ns);
-	pthread_rwlock_unlock(&ns->txlock);
+	brlock_wrunlock(&ns->txlock);
 	return rc;
 }
