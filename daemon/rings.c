@@ -379,7 +379,7 @@ int ring_attach(struct rings *rs, struct sess *s, void *area, int *client_efd)
 		rs->list = v;
 		rs->cap = cap;
 	}
-	s->ring = r;
+	__atomic_store_n(&s->ring, r, __ATOMIC_RELEASE); /* ring_stop may look from elsewhere */
 	sess_ref(s);
 	rs->list[rs->nlist++] = s;
 	__atomic_add_fetch(&t->nhome, 1, __ATOMIC_RELAXED);
@@ -427,6 +427,14 @@ void ring_detach(struct sess *s)
 	wake_all(rs);
 	if (found)
 		sess_unref(s);
+}
+
+void ring_stop(struct sess *s)
+{
+	struct sess_ring *r = __atomic_load_n(&s->ring, __ATOMIC_ACQUIRE);
+
+	if (r)
+		__atomic_store_n(&r->detached, true, __ATOMIC_RELEASE);
 }
 
 void ring_reply(struct sess *s, unsigned slot, uint64_t id, const void *msg, size_t len)

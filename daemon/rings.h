@@ -71,6 +71,14 @@ int ring_attach(struct rings *rs, struct sess *s, void *area, int *client_efd);
 void ring_detach(struct sess *s);
 
 /*
+ * ring_stop - take nothing more from @s's ring, as its socket, which the daemon just shut
+ * down (it dropped the client, or the peer went): requests from a dropped client are not
+ * run by either way in. The loop detaches the ring when it sees the socket's end.
+ * Context: any thread. Accepts a session without a ring.
+ */
+void ring_stop(struct sess *s);
+
+/*
  * ring_reply - answer request @id in @slot of @s's ring with @msg (@len bytes, at most
  * RING_MSG_MAX), and wake the client thread that sleeps on it.
  * Context: any thread.

@@ -133,6 +133,7 @@ static void __shutdown(struct sess *s)
 		return;
 	s->broken = true;
 	shutdown(s->fd, SHUT_RDWR);
+	ring_stop(s);
 }
 
 bool sess_is_broken(struct sess *s)
