@@ -91,6 +91,10 @@ struct fmount {
 	struct fnote *notes, *notes_tail;
 	unsigned nnotes;
 	uint64_t notes_dropped;
+	uint64_t notes_queued, notes_done; /* notes ever queued, and handed over (or dropped at
+					    * the stop) since: fm_notes_flush waits on them */
+	pthread_cond_t note_done_cond;	   /* notes_done moved, for note_flushers */
+	unsigned note_flushers;
 	bool note_stop;
 	pthread_t note_thread;
 	bool note_running;
@@ -198,5 +202,14 @@ bool fm_failed(struct fmount *m, fuse_req_t req);
  * went where the kernel did not expect).
  */
 void fm_invalidate(struct fmount *m, uint64_t ino, uint64_t off, uint64_t len);
+
+/*
+ * fm_notes_flush - wait until the invalidations queued before the call are handed to the
+ * kernel, for at most FM_FLUSH_WAIT_MS (the kernel may hold a note back while it waits for
+ * a page lock). cache=auto's open answers only after it: what other clients changed before
+ * the open is what the opener sees. Locking: none held (takes m->note_lock).
+ */
+#define FM_FLUSH_WAIT_MS 200
+void fm_notes_flush(struct fmount *m);
 
 #endif

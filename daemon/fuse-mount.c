@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <urcu/arch.h>
@@ -200,6 +201,7 @@ static void observe(void *ctx, const struct ns_change *ch)
 		m->notes = n;
 	m->notes_tail = n;
 	m->nnotes++;
+	m->notes_queued++;
 	pthread_cond_signal(&m->note_cond);
 	pthread_mutex_unlock(&m->note_lock);
 }
@@ -270,20 +272,53 @@ static void *note_thread(void *arg)
 			deliver(m, n);
 		free(n);
 		pthread_mutex_lock(&m->note_lock);
+		m->notes_done++;
+		if (m->note_flushers)
+			pthread_cond_broadcast(&m->note_done_cond);
 	}
 	pthread_mutex_unlock(&m->note_lock);
 	return NULL;
 }
 
+void fm_notes_flush(struct fmount *m)
+{
+	struct timespec until;
+	uint64_t target;
+
+	if (!m->note_running)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += FM_FLUSH_WAIT_MS / 1000;
+	until.tv_nsec += (FM_FLUSH_WAIT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&m->note_lock);
+	target = m->notes_queued;
+	m->note_flushers++;
+	while (m->notes_done < target && !m->note_stop &&
+	       pthread_cond_timedwait(&m->note_done_cond, &m->note_lock, &until) != ETIMEDOUT)
+		;
+	m->note_flushers--;
+	pthread_mutex_unlock(&m->note_lock);
+}
+
 static int notes_start(struct fmount *m)
 {
+	pthread_condattr_t ca;
 	int rc;
 
 	pthread_mutex_init(&m->note_lock, NULL);
 	pthread_cond_init(&m->note_cond, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&m->note_done_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	rc = pthread_create(&m->note_thread, NULL, note_thread, m);
 	if (rc) {
 		log_err("fuse: cannot start the invalidation thread: %s", strerror(rc));
+		pthread_cond_destroy(&m->note_done_cond);
 		pthread_cond_destroy(&m->note_cond);
 		pthread_mutex_destroy(&m->note_lock);
 		return -rc;
@@ -302,6 +337,7 @@ static void notes_stop(struct fmount *m)
 	pthread_mutex_unlock(&m->note_lock);
 	pthread_join(m->note_thread, NULL);
 	m->note_running = false;
+	pthread_cond_destroy(&m->note_done_cond);
 	pthread_cond_destroy(&m->note_cond);
 	pthread_mutex_destroy(&m->note_lock);
 }

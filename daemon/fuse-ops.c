@@ -563,6 +563,9 @@ static void reply_open(struct fop *f, int rc)
 		fuse_reply_err(f->req, errno_of(rc));
 		return;
 	}
+	/* cache=auto: the kernel drops what it cached at the open, including other clients' news. */
+	if (f->m->o.cache == FMOUNT_CACHE_AUTO)
+		fm_notes_flush(f->m);
 	if (fuse_reply_open(f->req, &f->fi) == -ENOENT)
 		fh_drop(f->m, fh_of(&f->fi));
 }
