@@ -36,16 +36,10 @@ int ns_damage(struct ns *ns, const char *fmt, ...)
 	return -EUCLEAN;
 }
 
-/* free_run - blocks leave their owner: at once at mount, after a grace period when live. */
-static int free_run(struct ns *ns, struct ns_txctx *tc, uint64_t block, uint64_t count)
+int ns_txctx_add_run(struct ns_txctx *tc, uint64_t block, uint64_t count)
 {
-	struct ns_run *last;
+	struct ns_run *last = tc->nfrees ? &tc->frees[tc->nfrees - 1] : NULL;
 
-	if (!tc->live) {
-		alloc_free(ns->alloc, block, count);
-		return 0;
-	}
-	last = tc->nfrees ? &tc->frees[tc->nfrees - 1] : NULL;
 	if (last && last->block + last->count == block) {
 		last->count += count;
 		return 0;
@@ -61,6 +55,16 @@ static int free_run(struct ns *ns, struct ns_txctx *tc, uint64_t block, uint64_t
 	}
 	tc->frees[tc->nfrees++] = (struct ns_run){block, count};
 	return 0;
+}
+
+/* free_run - blocks leave their owner: at once at mount, after a grace period when live. */
+static int free_run(struct ns *ns, struct ns_txctx *tc, uint64_t block, uint64_t count)
+{
+	if (!tc->live) {
+		alloc_free(ns->alloc, block, count);
+		return 0;
+	}
+	return ns_txctx_add_run(tc, block, count);
 }
 
 static void add_blocks(struct ns_inode *in, int64_t delta)

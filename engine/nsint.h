@@ -426,6 +426,12 @@ int ns_ctx_run_ino(struct ns *ns, struct ns_ctx *c, uint64_t ino,
 /* --- nsapply.c --- */
 
 /*
+ * ns_txctx_add_run - note blocks [@block, +@count) in @tc's runs (joined to the last run
+ * when they follow it). Return: 0; -ENOMEM.
+ */
+int ns_txctx_add_run(struct ns_txctx *tc, uint64_t block, uint64_t count);
+
+/*
  * ns_apply - apply one record to memory (replay and live, the same code).
  * Return: 0; -EUCLEAN for a record that breaks docs/format.md §3.1 (reported through
  *         ns->damage in check mode, which then returns 0 and skips it); -ENOMEM.

@@ -239,28 +239,6 @@ static int tx_room(struct ns *ns, struct mlog_tx *tx, size_t keep)
 
 /* --- what a transaction frees (for the HOLD records that must ride with it) --- */
 
-/* add_run - append blocks [@block, +@n) to @tc's runs. Return: 0, -ENOMEM. */
-static int add_run(struct ns_txctx *tc, uint64_t block, uint64_t n)
-{
-	struct ns_run *last = tc->nfrees ? &tc->frees[tc->nfrees - 1] : NULL;
-
-	if (last && last->block + last->count == block) {
-		last->count += n;
-		return 0;
-	}
-	if (tc->nfrees == tc->capfrees) {
-		size_t cap = tc->capfrees ? tc->capfrees * 2 : 16;
-		struct ns_run *p = realloc(tc->frees, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		tc->frees = p;
-		tc->capfrees = cap;
-	}
-	tc->frees[tc->nfrees++] = (struct ns_run){block, n};
-	return 0;
-}
-
 /*
  * owned_runs - the blocks pages [@index, @index + @count) of @ino map now (quarantined ones
  * too), into @tc: the runs __release() in nsapply.c will free.
@@ -283,7 +261,7 @@ static int owned_runs(struct ns *ns, uint64_t ino, uint64_t index, uint64_t coun
 		uint64_t n = UINT64_C(1) << order, lo = MAX(i, index), hi = MIN(i + n, end);
 
 		if (!bm_is_hole(e))
-			rc = add_run(tc, bm_to_block(e) + (lo - i), hi - lo);
+			rc = ns_txctx_add_run(tc, bm_to_block(e) + (lo - i), hi - lo);
 		i += n;
 		if (i == 0 || i >= end)
 			break;
