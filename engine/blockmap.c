@@ -125,41 +125,41 @@ void bm_init(struct xtable *xt)
 bm_entry __bm_lock_entry(struct xtable *xt, uint64_t index)
 {
 	for (;;) {
-		uint64_t first = 0;
-		bm_entry e = __xt_load(xt, index, &first, NULL);
+		struct xt_cursor cur;
+		bm_entry e = __xt_peek(xt, index, &cur);
 
 		if (!xt_is_value(e))
 			return e;
 		if (!(e & BM_LOCKED)) {
 			/* In place, same slot: the xtable keeps its siblings and marks. */
-			__xt_cmpxchg(xt, first, e, e | BM_LOCKED, NULL);
+			__xt_poke(xt, &cur, e | BM_LOCKED);
 			return e | BM_LOCKED;
 		}
-		wait_entry(xt, first);
+		wait_entry(xt, cur.first);
 	}
 }
 
 bm_entry __bm_get_unlocked(struct xtable *xt, uint64_t index)
 {
 	for (;;) {
-		uint64_t first = 0;
-		bm_entry e = __xt_load(xt, index, &first, NULL);
+		struct xt_cursor cur;
+		bm_entry e = __xt_peek(xt, index, &cur);
 
 		if (!bm_is_locked(e))
 			return e;
-		wait_entry(xt, first);
+		wait_entry(xt, cur.first);
 	}
 }
 
 void __bm_unlock_entry(struct xtable *xt, uint64_t index)
 {
-	uint64_t first = 0;
-	bm_entry e = __xt_load(xt, index, &first, NULL);
+	struct xt_cursor cur;
+	bm_entry e = __xt_peek(xt, index, &cur);
 
 	if (!bm_is_locked(e))
 		return;
-	__xt_cmpxchg(xt, first, e, bm_unlocked(e), NULL);
-	wake_entry(xt, first);
+	__xt_poke(xt, &cur, bm_unlocked(e));
+	wake_entry(xt, cur.first);
 }
 
 void bm_unlock_entry(struct xtable *xt, uint64_t index)

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include <sched.h>
+#include <stdbool.h>
 #include <time.h>
+
+#include <urcu/arch.h>
 
 #include "brlock.h"
 
@@ -43,12 +46,12 @@ void brlock_rdunlock(struct brlock *l)
 }
 
 /* readers_gone - whether no slot holds a reader (acquire: their sections happened before). */
-static int readers_gone(struct brlock *l)
+static bool readers_gone(struct brlock *l)
 {
 	for (unsigned i = 0; i < SHARD_SLOTS; i++)
 		if (__atomic_load_n(&l->slot[i].readers, __ATOMIC_SEQ_CST))
-			return 0;
-	return 1;
+			return false;
+	return true;
 }
 
 void brlock_wrlock(struct brlock *l)
@@ -59,8 +62,8 @@ void brlock_wrlock(struct brlock *l)
 	__atomic_store_n(&l->writer, 1, __ATOMIC_SEQ_CST);
 	for (unsigned i = 0; !readers_gone(l); i++) {
 		if (i < WRITER_SPINS)
-			continue;
-		if (i < WRITER_SPINS + WRITER_YIELDS)
+			caa_cpu_relax();
+		else if (i < WRITER_SPINS + WRITER_YIELDS)
 			sched_yield();
 		else
 			nanosleep(&nap, NULL);

@@ -72,7 +72,7 @@ int ns_capacity(struct ns *ns, struct ns_capacity *cap)
 		return rc;
 	cap->log_len = ls.area_len;
 	cap->file_bytes = FILE_SNAP_BYTES;
-	cap->inodes = (uint64_t)shard_sum(&ns->nr_inodes);
+	cap->inodes = shard_sum(&ns->nr_inodes);
 	cap->inodes_free = ls.area_len > keep + cap->snapshot_bytes
 				   ? (ls.area_len - keep - cap->snapshot_bytes) / FILE_SNAP_BYTES
 				   : 0;

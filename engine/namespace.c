@@ -403,7 +403,7 @@ void ns_statfs(struct ns *ns, struct ns_statfs *st)
 	st->blocks_free = as.free + __atomic_load_n(&ns->frees_pending, __ATOMIC_RELAXED);
 	st->blocks_quarantined = as.quarantined;
 	st->blocks_reserved = MIN(ns->reserve_blocks, st->blocks_free);
-	st->files = (uint64_t)shard_sum(&ns->nr_inodes);
+	st->files = shard_sum(&ns->nr_inodes);
 	st->log_used = ls.used;
 	st->log_len = ls.area_len;
 	st->checkpoints = ls.checkpoints;
@@ -449,6 +449,6 @@ static uint64_t count_orphans(struct ns *ns)
 	if (root)
 		reached += count_reachable(ns, root, 0);
 	rcu_read_end();
-	total = (uint64_t)shard_sum(&ns->nr_inodes);
+	total = shard_sum(&ns->nr_inodes);
 	return total > reached ? total - reached : 0;
 }

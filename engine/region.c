@@ -165,7 +165,7 @@ bool region_traced(const struct region *r)
 
 uint64_t region_msyncs(const struct region *r)
 {
-	return (uint64_t)shard_sum(&r->msyncs);
+	return shard_sum(&r->msyncs);
 }
 
 /*

@@ -30,13 +30,19 @@ static inline void shard_add(struct shard_count *c, int64_t d)
 	__atomic_add_fetch(&c->slot[shard_of_thread()].v, d, __ATOMIC_RELAXED);
 }
 
-static inline int64_t shard_sum(const struct shard_count *c)
+/*
+ * shard_sum - the count. The slots are read one after the other, so a change on a slot read
+ * already is missed while its undoing on a later slot is not: a count that only goes up and
+ * down by pairs (files made and removed) may read below its true value, and below zero,
+ * which this returns as 0.
+ */
+static inline uint64_t shard_sum(const struct shard_count *c)
 {
 	int64_t sum = 0;
 
 	for (unsigned i = 0; i < SHARD_SLOTS; i++)
 		sum += __atomic_load_n(&c->slot[i].v, __ATOMIC_RELAXED);
-	return sum;
+	return sum < 0 ? 0 : (uint64_t)sum;
 }
 
 #endif

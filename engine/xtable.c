@@ -884,6 +884,25 @@ out:
 	return cur;
 }
 
+xt_entry __xt_peek(struct xtable *xt, uint64_t index, struct xt_cursor *cur)
+{
+	struct xt_pos pos;
+	xt_entry cur_entry = xt_walk(xt, index, &pos);
+
+	if (cur_entry != XT_EMPTY)
+		*cur = (struct xt_cursor){pos.node, pos.off, pos.first};
+	return cur_entry;
+}
+
+void __xt_poke(struct xtable *xt, const struct xt_cursor *cur, xt_entry entry)
+{
+	struct xt_node *node = cur->node;
+
+	(void)xt;
+	assert(xt_is_value(entry) && xt_is_value(slot_get(node, cur->off)));
+	slot_set(node, cur->off, entry);
+}
+
 /*
  * __xt_set_mark - set @mark on the entry covering @index.
  * Context: any thread. Locking: the table lock. No-op when @index is empty.

@@ -178,6 +178,28 @@ xt_entry __xt_erase(struct xtable *xt, uint64_t index);
  */
 xt_entry __xt_cmpxchg(struct xtable *xt, uint64_t index, xt_entry old, xt_entry entry, int *err);
 
+/* Where __xt_peek found an entry, for __xt_poke under the same hold of the table lock. */
+struct xt_cursor {
+	void *node;
+	unsigned off;
+	uint64_t first; /* the entry's first index */
+};
+
+/*
+ * __xt_peek - the entry covering @index, and in *@cur where it sits (left alone when the
+ * entry is XT_EMPTY): one walk, for a user that changes a value entry's bits in place
+ * (blockmap.c's entry locks take one walk to lock and one to unlock).
+ * Context: any thread registered with RCU. Locking: caller holds xt_lock().
+ */
+xt_entry __xt_peek(struct xtable *xt, uint64_t index, struct xt_cursor *cur);
+
+/*
+ * __xt_poke - replace the value entry __xt_peek found at @cur by the value entry @entry,
+ * in place (same slot, same order, marks kept), as __xt_cmpxchg would.
+ * Context: any thread registered with RCU. Locking: the xt_lock() hold of the peek.
+ */
+void __xt_poke(struct xtable *xt, const struct xt_cursor *cur, xt_entry entry);
+
 /*
  * __xt_set_mark / __xt_clear_mark - set or clear @mark on the entry covering @index.
  * Context: any thread. Locking: caller holds xt_lock(). No-op when @index is empty.
