@@ -7,9 +7,9 @@
 
 #include "brlock.h"
 
-#define WRITER_SPINS 64		/* polls of the slots before a writer yields between them */
-#define WRITER_YIELDS 256	/* yields before it sleeps between them */
-#define WRITER_SLEEP_NS 20000	/* its sleep then */
+#define WRITER_SPINS 64	      /* polls of the slots before a writer yields between them */
+#define WRITER_YIELDS 256     /* yields before it sleeps between them */
+#define WRITER_SLEEP_NS 20000 /* its sleep then */
 
 void brlock_init(struct brlock *l)
 {

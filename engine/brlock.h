@@ -26,8 +26,8 @@ struct brlock_slot {
 
 struct brlock {
 	struct brlock_slot slot[SHARD_SLOTS]; /* by shard_of_thread() */
-	uint32_t writer CACHE_ALIGNED; /* atomic: a writer wants or holds the lock */
-	pthread_mutex_t wlock;	       /* held by the writer; readers that met one wait on it */
+	uint32_t writer CACHE_ALIGNED;	      /* atomic: a writer wants or holds the lock */
+	pthread_mutex_t wlock; /* held by the writer; readers that met one wait on it */
 };
 
 void brlock_init(struct brlock *l);

@@ -435,8 +435,7 @@ int ns_check_progress(const char *path, check_line_fn fn, void *ctx,
 		    "format version 1: daxfsd upgrades it to version 2 when it next mounts it "
 		    "read-write");
 	if (res->format_version == 3)
-		say(&c, CHECK_NOTE,
-		    "format version 3: the region has a replica, left %s",
+		say(&c, CHECK_NOTE, "format version 3: the region has a replica, left %s",
 		    sb.replica == FMT_REPLICA_CLEAN
 			    ? "in sync (CLEAN)"
 			    : "in use or behind (OPEN): daxfsd copies the region to it again at "

@@ -140,7 +140,7 @@ struct ns_inode {
 	struct cds_list_head grants; /* struct ns_grant */
 	/* atomic: entries on grants; changed under grant_lock and the inode lock (an add) */
 	uint32_t ngrants;
-	uint64_t lease_gen;	     /* bumped by each lease break */
+	uint64_t lease_gen;	/* bumped by each lease break */
 	unsigned revokers;	/* lease breaks under way: new grants wait (wait.c ends them) */
 	struct ns_brk last_brk; /* the newest break: a later one it covers joins it */
 
@@ -244,9 +244,9 @@ struct ns {
 
 	/* nsapply.c */
 	struct rmap rmap;
-	pthread_mutex_t poison_lock;	/* orders quarantine against rmap changes */
-	uint64_t max_ino; /* the largest inode number replayed (mount only) */
-	ns_damage_fn damage;		/* check mode */
+	pthread_mutex_t poison_lock; /* orders quarantine against rmap changes */
+	uint64_t max_ino;	     /* the largest inode number replayed (mount only) */
+	ns_damage_fn damage;	     /* check mode */
 	void *damage_ctx;
 	uint64_t damage_count;
 	uint64_t cur_seq; /* seq of the record being replayed (messages) */

@@ -62,7 +62,7 @@ struct region {
 	uint64_t *sim_bad; /* atomic: simulated media errors, one bit per block (or NULL) */
 	/* atomic: of them, those an emulated region's bad-block list names (or NULL) */
 	uint64_t *sim_listed;
-	bool paged;   /* page granularity: a flush is an msync, deferred to the drain */
+	bool paged; /* page granularity: a flush is an msync, deferred to the drain */
 	bool written; /* paged, on a file system that writes pages back: msync does, stores by pwrite */
 	/* RCU-protected: the replica every store also reaches, or NULL (region_mirror_*) */
 	struct region *mirror;

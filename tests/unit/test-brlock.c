@@ -28,11 +28,11 @@
 
 static struct brlock lock;
 static struct shard_count count;
-static uint64_t a, b;	  /* plain: written only under the write lock */
-static uint64_t writes;	  /* atomic: write sections done */
-static uint64_t reads;	  /* atomic: read sections done */
-static uint64_t adds;	  /* atomic: what the threads added to count */
-static bool stop;	  /* atomic */
+static uint64_t a, b;	/* plain: written only under the write lock */
+static uint64_t writes; /* atomic: write sections done */
+static uint64_t reads;	/* atomic: read sections done */
+static uint64_t adds;	/* atomic: what the threads added to count */
+static bool stop;	/* atomic */
 
 static uint64_t now_ms(void)
 {
@@ -50,8 +50,8 @@ static void *reader(void *arg)
 	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
 		brlock_rdlock(&lock);
 		if (a != b)
-			T_FAIL("a reader saw a writer's section half done: %" PRIu64 " != %" PRIu64, a,
-			       b);
+			T_FAIL("a reader saw a writer's section half done: %" PRIu64 " != %" PRIu64,
+			       a, b);
 		brlock_rdunlock(&lock);
 		shard_add(&count, 3);
 		mine += 3;
@@ -114,9 +114,11 @@ int main(void)
 		T_FAIL("writers starved: %" PRIu64 " write sections, none in the second half",
 		       writes);
 	if (__atomic_load_n(&reads, __ATOMIC_RELAXED) <= r_mid)
-		T_FAIL("readers starved: %" PRIu64 " read sections, none in the second half", reads);
+		T_FAIL("readers starved: %" PRIu64 " read sections, none in the second half",
+		       reads);
 	if (a != writes || b != writes)
-		T_FAIL("%" PRIu64 " write sections, but a = %" PRIu64 ", b = %" PRIu64, writes, a, b);
+		T_FAIL("%" PRIu64 " write sections, but a = %" PRIu64 ", b = %" PRIu64, writes, a,
+		       b);
 	if (shard_sum(&count) != adds)
 		T_FAIL("the sharded count says %" PRIu64 ", the threads added %" PRIu64,
 		       shard_sum(&count), adds);
