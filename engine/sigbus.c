@@ -215,12 +215,20 @@ static void handler(int sig, siginfo_t *si, void *uc)
 		sigbus_queue_push(sr, &f);
 
 	if (ours) {
-		/* A safe copy: it returns -EIO. A shrunk file is no media error: fail. */
-		if (!mce)
+		/*
+		 * A safe copy: it returns -EIO. A shrunk file is no media error: fail. A media
+		 * error is queued, and the copy's caller drains the queue before it answers
+		 * (poison_drain: the request paths, the scrub, the replica's copy), so the
+		 * repair or quarantine is done by then. The SIGBUS thread is not woken for it:
+		 * it would take the fault off the queue and handle it while the caller answers.
+		 * Should a caller not drain, the thread's once-a-second look finds it.
+		 */
+		if (!mce) {
 			sigbus_fail(sr, &f);
+			notify();
+		}
 		a->fault = f;
 		a->armed = 0;
-		notify();
 		errno = saved;
 		siglongjmp(a->env, 1);
 	}
