@@ -378,41 +378,71 @@ static int toucher(const char *path, uint64_t page, uint64_t size)
 	_exit(ar ? 0 : 1);
 }
 
-static int cmd_poison(const char *path, uint64_t page)
+/*
+ * watch_and_touch - the watcher (this process: a read mapping of all of @path, events on
+ * the library's thread into @w) maps the file, then a toucher process poisons @page of it
+ * and exits; with @view, the watcher's view is checked first (check_view). Return: the
+ * mapping; *@size the mapped length. @who prefixes the messages.
+ */
+static struct daxfs_map *watch_and_touch(struct daxfs *fs, const char *who, const char *path,
+					 uint64_t ino, uint64_t page, bool view, struct watch *w,
+					 uint64_t *size)
 {
-	struct watch w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-	struct daxfs *fs = open_fs();
-	uint64_t ino = ino_of(fs, path, false), size;
 	struct daxfs_stat st;
 	struct daxfs_map *m;
-	struct timespec dl;
-	char buf[PAGE], perms[5];
-	ssize_t got;
 	pid_t pid;
 	int ret, status;
 
 	ret = daxfs_getattr(fs, ino, &st);
 	CHECK(ret == 0, "getattr: %s", strerror(-ret));
-	size = (st.size + PAGE - 1) / PAGE * PAGE;
-	CHECK(page * PAGE < size, "page %" PRIu64 " is past the end of %s", page, path);
-
-	/* The other mapper: this process, events on the library's thread. */
-	daxfs_set_event_callback(fs, on_event, &w);
+	*size = (st.size + PAGE - 1) / PAGE * PAGE;
+	CHECK(page * PAGE < *size, "page %" PRIu64 " is past the end of %s", page, path);
+	daxfs_set_event_callback(fs, on_event, w);
 	ret = daxfs_event_thread_start(fs);
 	CHECK(ret == 0, "event thread: %s", strerror(-ret));
-	ret = daxfs_map_new(fs, ino, 0, size, DAXFS_MAP_READ, &m);
+	ret = daxfs_map_new(fs, ino, 0, *size, DAXFS_MAP_READ, &m);
 	CHECK(ret == 0, "map %s: %s (%s)", path, strerror(-ret), daxfs_errormsg());
-	check_view(daxfs_map_addr(m));
-	printf("poison: the watcher maps %s [0, +%" PRIu64 ")\n", path, size);
+	if (view)
+		check_view(daxfs_map_addr(m));
+	printf("%s: the watcher maps %s [0, +%" PRIu64 ")\n", who, path, *size);
 
 	fflush(stdout);
 	pid = fork();
 	CHECK(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0)
-		_exit(toucher(path, page, size));
+		_exit(toucher(path, page, *size));
 	CHECK(waitpid(pid, &status, 0) == pid, "waitpid: %s", strerror(errno));
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	      "the toucher did not see SIGBUS BUS_MCEERR_AR (status %#x)", status);
+	return m;
+}
+
+/*
+ * watch_wait - the watcher's first event, within 10 s (on the monotonic clock: the guest's
+ * wall clock may step meanwhile). Return: whether one came.
+ */
+static bool watch_wait(struct watch *w)
+{
+	struct timespec dl;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += 10;
+	pthread_mutex_lock(&w->lock);
+	while (w->events == 0 &&
+	       pthread_cond_clockwait(&w->cond, &w->lock, CLOCK_MONOTONIC, &dl) == 0)
+		;
+	pthread_mutex_unlock(&w->lock);
+	return w->events > 0;
+}
+
+static int cmd_poison(const char *path, uint64_t page)
+{
+	struct watch w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+	struct daxfs *fs = open_fs();
+	uint64_t ino = ino_of(fs, path, false), size;
+	struct daxfs_map *m = watch_and_touch(fs, "poison", path, ino, page, true, &w, &size);
+	char buf[PAGE], perms[5];
+	ssize_t got;
 
 	/*
 	 * The daemon's poison path runs on the toucher library's report (or its own copy read
@@ -432,14 +462,7 @@ static int cmd_poison(const char *path, uint64_t page)
 	CHECK(got == -EIO, "a second pread of the poisoned page returned %zd, not -EIO", got);
 
 	/* The watcher is told, and the page is inaccessible in its view. */
-	/* On the monotonic clock: the guest's wall clock may step meanwhile. */
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += 10;
-	pthread_mutex_lock(&w.lock);
-	while (w.events == 0 && pthread_cond_clockwait(&w.cond, &w.lock, CLOCK_MONOTONIC, &dl) == 0)
-		;
-	pthread_mutex_unlock(&w.lock);
-	CHECK(w.events > 0, "the watcher got no POISON event within 10 s");
+	CHECK(watch_wait(&w), "the watcher got no POISON event within 10 s");
 	printf("poison: the watcher got POISON for bytes [%" PRIu64 ", +%" PRIu64
 	       ") of inode %" PRIu64 "\n",
 	       w.ev.off, w.ev.len, w.ev.ino);
@@ -469,42 +492,16 @@ static int cmd_repaired(const char *path, uint64_t page, uint64_t seed)
 	uint64_t ino = ino_of(fs, path, false), size;
 	uint64_t buf[PAGE / 8];
 	struct daxfs_replica rep;
-	struct daxfs_stat st;
 	struct daxfs_map *m;
-	struct timespec dl;
 	const uint64_t *p;
 	ssize_t got;
-	pid_t pid;
-	int ret, status;
+	int ret;
 
 	want_invalidate = true;
-	ret = daxfs_getattr(fs, ino, &st);
-	CHECK(ret == 0, "getattr: %s", strerror(-ret));
-	size = (st.size + PAGE - 1) / PAGE * PAGE;
-	CHECK(page * PAGE < size, "page %" PRIu64 " is past the end of %s", page, path);
-	daxfs_set_event_callback(fs, on_event, &w);
-	ret = daxfs_event_thread_start(fs);
-	CHECK(ret == 0, "event thread: %s", strerror(-ret));
-	ret = daxfs_map_new(fs, ino, 0, size, DAXFS_MAP_READ, &m);
-	CHECK(ret == 0, "map %s: %s (%s)", path, strerror(-ret), daxfs_errormsg());
-	printf("repaired: the watcher maps %s [0, +%" PRIu64 ")\n", path, size);
-	fflush(stdout);
-	pid = fork();
-	CHECK(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0)
-		_exit(toucher(path, page, size));
-	CHECK(waitpid(pid, &status, 0) == pid, "waitpid: %s", strerror(errno));
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	      "the toucher did not see SIGBUS BUS_MCEERR_AR (status %#x)", status);
+	m = watch_and_touch(fs, "repaired", path, ino, page, false, &w, &size);
 
 	/* The watcher hears INVALIDATE for the page. */
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += 10;
-	pthread_mutex_lock(&w.lock);
-	while (w.events == 0 && pthread_cond_clockwait(&w.cond, &w.lock, CLOCK_MONOTONIC, &dl) == 0)
-		;
-	pthread_mutex_unlock(&w.lock);
-	CHECK(w.events > 0, "the watcher got no INVALIDATE within 10 s");
+	CHECK(watch_wait(&w), "the watcher got no INVALIDATE within 10 s");
 	printf("repaired: the watcher got INVALIDATE for bytes [%" PRIu64 ", +%" PRIu64
 	       ") of inode %" PRIu64 "\n",
 	       w.ev.off, w.ev.len, w.ev.ino);
