@@ -17,18 +17,9 @@
 set -euo pipefail
 daxfsd=$1
 cli=$2
-T=$(mktemp -d /dev/shm/daxfs-replica-crash.XXXXXX)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$T/d.log" ] && tail -20 "$T/d.log" >&2
-	exit 1
-}
+SCRATCH=daxfs-replica-crash
+# shellcheck source=tests/crash/lib.sh
+. "$(dirname "$0")/lib.sh"
 sock=$T/d.sock
 export DAXFS_SOCKET=$sock
 FILES=6
@@ -47,18 +38,6 @@ start() {
 		sleep 0.025
 	done
 	fail "daxfsd did not come up on $region"
-}
-stop() {
-	kill -TERM "$pid"
-	wait "$pid" || fail "daxfsd did not exit cleanly"
-	pid=
-}
-in_sync() {
-	for _ in $(seq 2400); do
-		"$cli" status | grep -q "^replica .*, in sync" && return 0
-		sleep 0.025
-	done
-	fail "the replica is not in sync after 60 s"
 }
 # verify N - files 1..N read back with their bytes.
 verify() {

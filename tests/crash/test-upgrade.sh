@@ -31,18 +31,9 @@ set -euo pipefail
 daxfsd=$1
 cli=$2
 src=$3
-T=$(mktemp -d /dev/shm/daxfs-upgrade.XXXXXX)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$T/d.log" ] && tail -20 "$T/d.log" >&2
-	exit 1
-}
+SCRATCH=daxfs-upgrade
+# shellcheck source=tests/crash/lib.sh
+. "$(dirname "$0")/lib.sh"
 manifest=$src/tests/fixtures/v1-manifest.txt
 xz -dc "$src/tests/fixtures/v1-region.img.xz" >"$T/v1.img"
 sock=$T/d.sock
@@ -67,11 +58,6 @@ start() {
 		sleep 0.025
 	done
 	fail "daxfsd did not come up"
-}
-stop() {
-	kill -TERM "$pid"
-	wait "$pid" || fail "daxfsd did not exit cleanly"
-	pid=
 }
 
 # verify - the manifest through the running daemon.
@@ -173,13 +159,6 @@ echo "  $((n - 1)) crash points: as version ${versions:0:1} first, version ${ver
 	fail "the crashes never left version 1, or never version 2 ($versions)"
 
 # in_sync - wait (at most 60 s) until daxfs status says the replica is in sync.
-in_sync() {
-	for _ in $(seq 2400); do
-		"$cli" status | grep -q "^replica .*, in sync" && return 0
-		sleep 0.025
-	done
-	fail "the replica is not in sync after 60 s: $("$cli" status | grep replica)"
-}
 
 check_v3() { # IMAGE STATE
 	local out
