@@ -39,6 +39,7 @@
 #include "mlog.h"
 #include "nsint.h"
 #include "nsmap.h"
+#include "pagemap.h"
 #include "poison.h"
 #include "lease.h"
 #include "testutil.h"
@@ -266,23 +267,6 @@ static void check_page(struct ns *ns, uint64_t ino, uint64_t idx, unsigned tag)
 			       idx, i);
 }
 
-static uint64_t page_block(struct ns *ns, uint64_t ino, uint64_t idx)
-{
-	struct ns_inode *in;
-	uint64_t first = 0, b = UINT64_MAX;
-	xt_entry e = XT_EMPTY;
-
-	rcu_read_begin();
-	in = ns_inode_find(ns, ino);
-	if (in)
-		e = __xt_load(&in->map, idx, &first, NULL);
-	rcu_read_end();
-	if (xt_is_value(e) && !bm_is_hole(e))
-		b = bm_to_block(e) + (idx - first);
-	T_ASSERT(b != UINT64_MAX);
-	return b;
-}
-
 static uint64_t blocks_of(struct ns *ns, uint64_t ino)
 {
 	struct ns_attr a;
@@ -329,7 +313,7 @@ static void op_setup(struct ns *ns, struct opcase *c, enum op op, const char *su
 		break;
 	}
 	for (uint64_t p = c->first; p < FILE_PAGES && p - c->first < c->count; p++)
-		c->freed[c->nfreed++] = page_block(ns, c->ino, p);
+		c->freed[c->nfreed++] = t_page_block(ns, c->ino, p, NULL);
 }
 
 static int op_run(struct ns *ns, struct opcase *c)
@@ -528,7 +512,7 @@ static void case_timeout(struct ns *ns, enum op op)
 		uint64_t kept[8];
 
 		for (unsigned p = 0; p < 8; p++)
-			kept[p] = page_block(ns, c.ino, p);
+			kept[p] = t_page_block(ns, c.ino, p, NULL);
 		ns_set_lease_timeout(ns, 5000);
 		t0 = now_ms();
 		T_OK(ns_setattr(ns, NULL, c.ino, &sa, NULL));
@@ -626,7 +610,7 @@ static void case_hold_durable(struct ns **nsp, const char *path)
 	for (unsigned p = 0; p < FILE_PAGES; p++)
 		T_ASSERT(ns_write(ns, NULL, a.ino, page, PAGE, p * PAGE) == (ssize_t)PAGE);
 	for (unsigned p = 0; p < FILE_PAGES; p++)
-		kept[p] = page_block(ns, a.ino, p);
+		kept[p] = t_page_block(ns, a.ino, p, NULL);
 	memset(&mute, 0, sizeof(mute));
 	mute.name = "durable";
 	mute.ns = ns;
@@ -737,7 +721,7 @@ static void case_repair(struct ns *ns)
 	struct holder in, out;
 	struct acker a = {0};
 	uint8_t page[PAGE], buf[PAGE];
-	uint64_t ino = make_file(ns, "repair", 8, 4), bad = page_block(ns, ino, 3), t0, t1;
+	uint64_t ino = make_file(ns, "repair", 8, 4), bad = t_page_block(ns, ino, 3, NULL), t0, t1;
 	int done = 0;
 
 	grant(ns, &in, "in", ino, 2, 3);
@@ -771,7 +755,7 @@ static void case_repair(struct ns *ns)
 	pthread_mutex_unlock(&mu);
 	T_ASSERT(ns_read(ns, NULL, ino, buf, PAGE, 3 * PAGE) == (ssize_t)PAGE);
 	T_ASSERT(memcmp(buf, page, PAGE) == 0);
-	T_ASSERT(page_block(ns, ino, 3) != bad);
+	T_ASSERT(t_page_block(ns, ino, 3, NULL) != bad);
 	T_ASSERT(alloc_is_quarantined(ns->alloc, bad));
 	check_page(ns, ino, 2, 4);
 	check_page(ns, ino, 4, 4);

@@ -41,6 +41,7 @@
 #include "blockmap.h"
 #include "log.h"
 #include "nsint.h"
+#include "pagemap.h"
 #include "poison.h"
 #include "replica.h"
 #include "sigbus.h"
@@ -144,17 +145,11 @@ static void check_file(struct ns *ns, uint64_t ino, uint64_t size, unsigned tag)
 
 static uint64_t page_block(struct ns *ns, uint64_t ino, uint64_t idx)
 {
-	struct ns_inode *in;
-	uint64_t f = 0;
-	xt_entry e = XT_EMPTY;
+	bool poison;
+	uint64_t b = t_page_block(ns, ino, idx, &poison);
 
-	rcu_read_begin();
-	in = ns_inode_find(ns, ino);
-	if (in)
-		e = __xt_load(&in->map, idx, &f, NULL);
-	rcu_read_end();
-	T_ASSERT(xt_is_value(e) && !bm_is_hole(e) && !bm_is_poison(e));
-	return bm_to_block(e) + (idx - f);
+	T_ASSERT(!poison);
+	return b;
 }
 
 /* ---- resync under writers ---- */

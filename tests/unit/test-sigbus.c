@@ -37,6 +37,7 @@
 #include "log.h"
 #include "nsint.h"
 #include "nsmap.h"
+#include "pagemap.h"
 #include "poison.h"
 #include "lease.h"
 #include "sigbus.h"
@@ -172,25 +173,6 @@ static void test_copy(void)
 
 /* ---- file ---- */
 
-static uint64_t page_block(struct ns *ns, uint64_t ino, uint64_t idx, bool *poison)
-{
-	struct ns_inode *in;
-	uint64_t first = 0, b = UINT64_MAX;
-	xt_entry e = XT_EMPTY;
-
-	rcu_read_begin();
-	in = ns_inode_find(ns, ino);
-	if (in)
-		e = __xt_load(&in->map, idx, &first, NULL);
-	rcu_read_end();
-	if (xt_is_value(e) && !bm_is_hole(e))
-		b = bm_to_block(e) + (idx - first);
-	if (poison)
-		*poison = xt_is_value(e) && bm_is_poison(e);
-	T_ASSERT(b != UINT64_MAX);
-	return b;
-}
-
 static uint64_t quarantined(struct ns *ns)
 {
 	struct ns_statfs st;
@@ -217,7 +199,7 @@ static void test_file(void)
 	for (size_t i = 0; i < 8 * PAGE; i++)
 		want[i] = (uint8_t)(i * 7 + i / PAGE);
 	T_ASSERT(ns_write(ns, NULL, a.ino, want, 8 * PAGE, 0) == (ssize_t)(8 * PAGE));
-	b3 = page_block(ns, a.ino, 3, NULL);
+	b3 = t_page_block(ns, a.ino, 3, NULL);
 	q0 = quarantined(ns);
 
 	/* A read that runs into the bad page stops before it; the block is quarantined. */
@@ -227,7 +209,7 @@ static void test_file(void)
 	T_ASSERT(m.sent == 1);
 	T_ASSERT(memcmp(buf, want, 3 * PAGE) == 0);
 	T_ASSERT(quarantined(ns) == q0 + 1);
-	page_block(ns, a.ino, 3, &poison);
+	t_page_block(ns, a.ino, 3, &poison);
 	T_ASSERT(poison);
 	/* From now on the page is EIO without touching the memory; the rest reads back. */
 	T_ERR(ns_read(ns, NULL, a.ino, buf, PAGE, 3 * PAGE), EIO);
@@ -237,7 +219,7 @@ static void test_file(void)
 	T_ASSERT(memcmp(buf, want + 4 * PAGE, 4 * PAGE) == 0);
 
 	/* An overwrite that faults: EIO, and the same quarantine. */
-	b5 = page_block(ns, a.ino, 5, NULL);
+	b5 = t_page_block(ns, a.ino, 5, NULL);
 	m.target = (char *)region_at(ns_region(ns), b5 * PAGE) + 4000;
 	sigbus_set_test_hook(mce_hook, &m);
 	T_ERR(ns_write(ns, NULL, a.ino, want, 100, 5 * PAGE + 3950), EIO);
