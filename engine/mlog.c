@@ -948,11 +948,7 @@ int mlog_repair_block(struct mlog *l, uint64_t off, bool again)
 	if (rc == 0)
 		rc = region_badblock_clear(l->r, off, FMT_BLOCK_SIZE);
 	if (rc == 0)
-		rc = region_memcpy_safe(l->r, at, good, FMT_BLOCK_SIZE, 0, &f);
-	if (rc == 0)
-		rc = region_copy_check(l->r, back, at, FMT_BLOCK_SIZE, &f);
-	if (rc == 0 && memcmp(good, back, FMT_BLOCK_SIZE))
-		rc = -EIO;
+		rc = region_write_verified(l->r, at, good, FMT_BLOCK_SIZE, &f);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }

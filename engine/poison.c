@@ -207,12 +207,7 @@ static int repair(struct ns *ns, uint64_t block, char *good)
 			 region_path(ns->r), off, strerror(-rc));
 		return rc;
 	}
-	rc = region_memcpy_safe(ns->r, region_at(ns->r, off), good, FMT_BLOCK_SIZE, 0, &f);
-	if (rc == 0)
-		rc = region_copy_check(ns->r, back, region_at(ns->r, off), FMT_BLOCK_SIZE, &f);
-	if (rc == 0 && memcmp(good, back, FMT_BLOCK_SIZE))
-		rc = -EIO;
-	return rc;
+	return region_write_verified(ns->r, region_at(ns->r, off), good, FMT_BLOCK_SIZE, &f);
 }
 
 /*
@@ -226,7 +221,6 @@ static int repair(struct ns *ns, uint64_t block, char *good)
  */
 static int move(struct ns *ns, struct ns_inode *in, uint64_t idx, uint64_t block, const char *good)
 {
-	char back[FMT_BLOCK_SIZE];
 	struct fmt_badblock *bb;
 	struct region_fault f;
 	struct fmt_map *m;
@@ -237,13 +231,8 @@ static int move(struct ns *ns, struct ns_inode *in, uint64_t idx, uint64_t block
 	rc = ns_alloc_blocks(ns, NULL, UINT64_MAX, 1, &nb, &got);
 	if (rc)
 		return rc;
-	rc = region_memcpy_safe(ns->r, region_at(ns->r, nb * FMT_BLOCK_SIZE), good, FMT_BLOCK_SIZE,
-				0, &f);
-	if (rc == 0)
-		rc = region_copy_check(ns->r, back, region_at(ns->r, nb * FMT_BLOCK_SIZE),
-				       FMT_BLOCK_SIZE, &f);
-	if (rc == 0 && memcmp(good, back, FMT_BLOCK_SIZE))
-		rc = -EIO;
+	rc = region_write_verified(ns->r, region_at(ns->r, nb * FMT_BLOCK_SIZE), good,
+				   FMT_BLOCK_SIZE, &f);
 	if (rc) {
 		alloc_free(ns->alloc, nb, 1);
 		return rc;

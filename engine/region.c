@@ -1153,6 +1153,22 @@ int region_memcpy_safe(const struct region *r, void *dst, const void *src, size_
 	return 0;
 }
 
+int region_write_verified(const struct region *r, void *dst, const void *src, size_t len,
+			  struct region_fault *fault)
+{
+	char back[REGION_BLOCK_SIZE];
+	int rc;
+
+	if (len > sizeof(back))
+		return -EINVAL;
+	rc = region_memcpy_safe(r, dst, src, len, 0, fault);
+	if (rc == 0)
+		rc = region_copy_check(r, back, dst, len, fault);
+	if (rc == 0 && memcmp(src, back, len))
+		rc = -EIO;
+	return rc;
+}
+
 int region_memset_safe(const struct region *r, void *dst, int c, size_t len, unsigned flags,
 		       struct region_fault *fault)
 {

@@ -163,6 +163,16 @@ int region_memset_safe(const struct region *r, void *dst, int c, size_t len, uns
 		       struct region_fault *fault);
 
 /*
+ * region_write_verified - region_memcpy_safe of @len bytes (at most REGION_BLOCK_SIZE) of
+ * @src to region memory @dst, persisted, then read back (region_copy_check) and compared:
+ * for a repair, which must know the media holds the bytes now.
+ * Context, locking: as region_memcpy_safe. @fault is required.
+ * Return: 0; -EIO (a fault, in *@fault, or other bytes read back); -EINVAL (too long).
+ */
+int region_write_verified(const struct region *r, void *dst, const void *src, size_t len,
+			  struct region_fault *fault);
+
+/*
  * region_simulate_poison - fault-injection mode and tests (docs/fault-injection.md): from
  * now on a region_copy_safe() over region bytes [@off, @off + @len) (whole blocks) meets a
  * media error there, as it would on real poisoned media: the calling thread gets SIGBUS
