@@ -100,6 +100,14 @@ int poison_scrub_range(struct ns *ns, uint64_t from, uint64_t count,
 /* poison_scrub_blocks - the blocks of the data area, which poison_scrub_range() counts in. */
 uint64_t poison_scrub_blocks(struct ns *ns);
 
+#define SCRUB_RUN_BLOCKS 512 /* what a scrub reads at once: 2 MiB */
+
+/*
+ * poison_scrub_run - how many blocks from @b on (before @end, at most SCRUB_RUN_BLOCKS) a
+ * file or a grace period holds, neither free nor quarantined: what a scrub reads next.
+ */
+uint64_t poison_scrub_run(struct ns *ns, uint64_t b, uint64_t end);
+
 /*
  * poison_drain - hand the media errors queued on the region (a SIGBUS-safe copy that hit
  * one, or BUS_MCEERR_AO: engine/sigbus.h) to poison_handle() with POISON_SRC_SIGBUS.

@@ -347,8 +347,6 @@ int replica_persist_file(struct ns *ns, uint64_t ino, uint64_t off, uint64_t len
 	return rc;
 }
 
-#define SCRUB_RUN_BLOCKS 512 /* 2 MiB a copy */
-
 /* scrub_run - read (and compare) the replica's blocks [@b, @b + @run) (in use, synced). */
 static void scrub_run(struct ns *ns, uint64_t b, uint64_t run, bool compare, char *theirs,
 		      char *ours, struct replica_scrub_result *res)
@@ -413,12 +411,8 @@ int replica_scrub_range(struct ns *ns, uint64_t from, uint64_t count, bool compa
 	b = ns->data_first + from;
 	end = ns->data_first + from + MIN(count, ns->data_count - from);
 	while (b < end) {
-		uint64_t run = 0, ok;
+		uint64_t run = poison_scrub_run(ns, b, end), ok;
 
-		while (b + run < end && run < SCRUB_RUN_BLOCKS &&
-		       !alloc_is_free(ns->alloc, b + run) &&
-		       !alloc_is_quarantined(ns->alloc, b + run))
-			run++;
 		if (run == 0) {
 			b++;
 			continue;

@@ -235,12 +235,14 @@ out:
 
 /* --- scrub --- */
 
-#define SCRUB_RUN_BLOCKS 512 /* 2 MiB read per copy */
-
-/* in_use - a block a file (or a grace period) holds: neither free nor quarantined. */
-static bool in_use(struct ns *ns, uint64_t b)
+uint64_t poison_scrub_run(struct ns *ns, uint64_t b, uint64_t end)
 {
-	return !alloc_is_free(ns->alloc, b) && !alloc_is_quarantined(ns->alloc, b);
+	uint64_t run = 0;
+
+	while (b + run < end && run < SCRUB_RUN_BLOCKS && !alloc_is_free(ns->alloc, b + run) &&
+	       !alloc_is_quarantined(ns->alloc, b + run))
+		run++;
+	return run;
 }
 
 static uint64_t now_us(void)
@@ -275,10 +277,8 @@ int poison_scrub_range(struct ns *ns, uint64_t from, uint64_t count,
 		return -ENOMEM;
 	while (b < end) {
 		struct region_fault f;
-		uint64_t run = 0, got;
+		uint64_t run = poison_scrub_run(ns, b, end), got;
 
-		while (b + run < end && run < SCRUB_RUN_BLOCKS && in_use(ns, b + run))
-			run++;
 		if (run == 0) {
 			b++;
 			continue;
