@@ -38,6 +38,7 @@
 #include "log.h"
 #include "nsint.h"
 #include "nsmap.h"
+#include "pagemap.h"
 #include "poison.h"
 #include "lease.h"
 #include "testutil.h"
@@ -99,35 +100,6 @@ static uint64_t make_file(struct ns *ns, const char *name, uint64_t size, unsign
 	T_ASSERT(ns_write(ns, NULL, a.ino, buf, size, 0) == (ssize_t)size);
 	free(buf);
 	return a.ino;
-}
-
-/* page_entry - the entry covering page @idx of @ino, its first index, and the page's block. */
-static xt_entry page_entry(struct ns *ns, uint64_t ino, uint64_t idx, uint64_t *first,
-			   uint64_t *block)
-{
-	struct ns_inode *in;
-	uint64_t f = 0;
-	xt_entry e = XT_EMPTY;
-
-	rcu_read_begin();
-	in = ns_inode_find(ns, ino);
-	if (in)
-		e = __xt_load(&in->map, idx, &f, NULL);
-	rcu_read_end();
-	if (first)
-		*first = f;
-	if (block)
-		*block = xt_is_value(e) && !bm_is_hole(e) ? bm_to_block(e) + (idx - f) : UINT64_MAX;
-	return e;
-}
-
-static uint64_t page_block(struct ns *ns, uint64_t ino, uint64_t idx)
-{
-	uint64_t b;
-
-	page_entry(ns, ino, idx, NULL, &b);
-	T_ASSERT(b != UINT64_MAX);
-	return b;
 }
 
 /* check_page - page @idx of @ino reads back the pattern of @tag. */
@@ -200,7 +172,7 @@ static void on_hit(void *ctx, const struct poison_hit *hit)
 	T_ASSERT(r->n < 8);
 	r->hits[r->n] = *hit;
 	if (hit->owned) {
-		xt_entry e = page_entry(r->ns, hit->ino, hit->index, NULL, NULL);
+		xt_entry e = t_page_entry(r->ns, hit->ino, hit->index, NULL, NULL);
 
 		r->locked[r->n] = bm_is_locked(e) && bm_is_poison(e);
 	}
@@ -268,7 +240,8 @@ static void grant(struct ns *ns, struct holder *h, uint64_t ino, uint64_t index,
 static void expect_owned(struct ns *ns, uint64_t ino, uint64_t idx, uint64_t pages, unsigned tag,
 			 const uint64_t *bad, unsigned nbad)
 {
-	uint64_t blk = page_block(ns, ino, idx), q = quarantined(ns), owned = blocks_of(ns, ino);
+	uint64_t blk = t_page_block(ns, ino, idx, NULL), q = quarantined(ns),
+		 owned = blocks_of(ns, ino);
 	uint8_t buf[3 * PAGE];
 	struct report r;
 
@@ -278,8 +251,8 @@ static void expect_owned(struct ns *ns, uint64_t ino, uint64_t idx, uint64_t pag
 		 r.hits[0].index == idx && !r.hits[0].already && !r.hits[0].metadata);
 	T_ASSERT(r.locked[0]);
 	/* The entry is unlocked again, poisoned, and the block quarantined, not owned. */
-	T_ASSERT(!bm_is_locked(page_entry(ns, ino, idx, NULL, NULL)));
-	T_ASSERT(bm_is_poison(page_entry(ns, ino, idx, NULL, NULL)));
+	T_ASSERT(!bm_is_locked(t_page_entry(ns, ino, idx, NULL, NULL)));
+	T_ASSERT(bm_is_poison(t_page_entry(ns, ino, idx, NULL, NULL)));
 	T_ASSERT(alloc_is_quarantined(ns->alloc, blk));
 	T_ASSERT(quarantined(ns) == q + 1);
 	T_ASSERT(blocks_of(ns, ino) == owned - 1);
@@ -331,10 +304,10 @@ static void test_owned(void)
 	large = make_file(ns, "large", LARGE_SIZE, 2);
 	T_ASSERT(blocks_of(ns, small) == SMALL_PAGES);
 	T_ASSERT(blocks_of(ns, large) == 1024); /* two whole chunks */
-	T_ASSERT(bm_to_order(page_entry(ns, small, 3, NULL, NULL)) == 0);
-	e = page_entry(ns, large, 300, &first, NULL);
+	T_ASSERT(bm_to_order(t_page_entry(ns, small, 3, NULL, NULL)) == 0);
+	e = t_page_entry(ns, large, 300, &first, NULL);
 	T_ASSERT(bm_to_order(e) == 9 && first == 0);
-	T_ASSERT(bm_to_order(page_entry(ns, large, 700, &first, NULL)) == 9 && first == 512);
+	T_ASSERT(bm_to_order(t_page_entry(ns, large, 700, &first, NULL)) == 9 && first == 512);
 
 	/* Holders over the page and next to it. */
 	grant(ns, &h_small_in, small, 2, 3);  /* pages 2..4 */
@@ -342,17 +315,17 @@ static void test_owned(void)
 	grant(ns, &h_large_in, large, 256, 256);
 	grant(ns, &h_large_out, large, 301, 467);
 
-	bad_small = page_block(ns, small, 3);
+	bad_small = t_page_block(ns, small, 3, NULL);
 	expect_owned(ns, small, 3, SMALL_PAGES, 1, NULL, 0);
 	T_ASSERT(h_small_in.poisons == 1 && h_small_in.ino == small && h_small_in.index == 3 &&
 		 h_small_in.count == 1);
 	T_ASSERT(h_small_out.poisons == 0);
 	T_ASSERT(h_large_in.poisons == 0 && h_large_out.poisons == 0);
 
-	bad_large = page_block(ns, large, 300);
+	bad_large = t_page_block(ns, large, 300, NULL);
 	expect_owned(ns, large, 300, LARGE_PAGES, 2, NULL, 0);
 	/* Only the one page of the 2 MiB entry is poisoned. */
-	e = page_entry(ns, large, 300, &first, NULL);
+	e = t_page_entry(ns, large, 300, &first, NULL);
 	T_ASSERT(bm_to_order(e) == 9 && first == 0);
 	T_ASSERT(h_large_in.poisons == 1 && h_large_in.ino == large && h_large_in.index == 300 &&
 		 h_large_in.count == 1);
@@ -360,8 +333,8 @@ static void test_owned(void)
 	T_ASSERT(h_small_in.poisons == 1 && h_small_out.poisons == 0);
 
 	/* Two blocks at once: pages 600 and 601 of the second chunk. */
-	b = page_block(ns, large, 600);
-	T_ASSERT(page_block(ns, large, 601) == b + 1);
+	b = t_page_block(ns, large, 600, NULL);
+	T_ASSERT(t_page_block(ns, large, 601, NULL) == b + 1);
 	T_ASSERT(poison(ns, b * PAGE + PAGE - 1, 2, &r) == 2);
 	T_ASSERT(r.n == 2 && r.hits[0].owned && r.hits[0].index == 600 && r.hits[1].owned &&
 		 r.hits[1].index == 601 && r.hits[0].ino == large && r.hits[1].ino == large);
@@ -385,12 +358,12 @@ static void test_owned(void)
 	T_ERR(ns_write(ns, NULL, small, page, PAGE - 1, 3 * PAGE + 1), EIO);
 	T_ERR(ns_write(ns, NULL, small, page, PAGE - 1, 3 * PAGE), EIO);
 	T_ERR(ns_read(ns, NULL, small, buf, PAGE, 3 * PAGE), EIO);
-	T_ASSERT(page_block(ns, small, 3) == bad_small);
+	T_ASSERT(t_page_block(ns, small, 3, NULL) == bad_small);
 	/* A whole-page write moves the page to a fresh block. */
 	T_ASSERT(ns_write(ns, NULL, small, page, PAGE, 3 * PAGE) == (ssize_t)PAGE);
 	T_ASSERT(ns_read(ns, NULL, small, buf, PAGE, 3 * PAGE) == (ssize_t)PAGE);
 	T_ASSERT(memcmp(buf, page, PAGE) == 0);
-	e = page_entry(ns, small, 3, NULL, &b);
+	e = t_page_entry(ns, small, 3, NULL, &b);
 	T_ASSERT(b != bad_small && !bm_is_poison(e) && !bm_is_locked(e));
 	T_ASSERT(alloc_is_quarantined(ns->alloc, bad_small));
 	T_ASSERT(blocks_of(ns, small) == SMALL_PAGES);
@@ -401,7 +374,8 @@ static void test_owned(void)
 	}
 	/* Inside the 2 MiB entry: a write of pages 299..301 repairs 300, keeps its neighbours. */
 	{
-		uint64_t b299 = page_block(ns, large, 299), b301 = page_block(ns, large, 301);
+		uint64_t b299 = t_page_block(ns, large, 299, NULL),
+			 b301 = t_page_block(ns, large, 301, NULL);
 		uint8_t three[3 * PAGE];
 
 		memset(three, 0x5a, sizeof(three));
@@ -410,12 +384,13 @@ static void test_owned(void)
 		T_ASSERT(ns_read(ns, NULL, large, buf, sizeof(buf), 299 * PAGE) ==
 			 (ssize_t)sizeof(buf));
 		T_ASSERT(memcmp(buf, three, sizeof(three)) == 0);
-		e = page_entry(ns, large, 300, &first, &b);
+		e = t_page_entry(ns, large, 300, &first, &b);
 		T_ASSERT(bm_to_order(e) == 0 && first == 300 && b != bad_large &&
 			 !bm_is_poison(e) && !bm_is_locked(e));
-		T_ASSERT(page_block(ns, large, 299) == b299 && page_block(ns, large, 301) == b301);
-		T_ASSERT(!bm_is_locked(page_entry(ns, large, 0, NULL, NULL)));
-		T_ASSERT(!bm_is_locked(page_entry(ns, large, 511, NULL, NULL)));
+		T_ASSERT(t_page_block(ns, large, 299, NULL) == b299 &&
+			 t_page_block(ns, large, 301, NULL) == b301);
+		T_ASSERT(!bm_is_locked(t_page_entry(ns, large, 0, NULL, NULL)));
+		T_ASSERT(!bm_is_locked(t_page_entry(ns, large, 511, NULL, NULL)));
 		T_ASSERT(alloc_is_quarantined(ns->alloc, bad_large));
 		T_ASSERT(blocks_of(ns, large) == 1022);
 		check_page(ns, large, 298, 2);
@@ -466,8 +441,8 @@ static void test_owned(void)
 	 * After the restart: one write repairs both poisoned pages of the 2 MiB entry at once,
 	 * and a third poisoned page of that entry stays poisoned when the entry is split.
 	 */
-	T_ASSERT(bm_to_order(page_entry(ns, large, 600, &first, NULL)) == 9 && first == 512);
-	b = page_block(ns, large, 700);
+	T_ASSERT(bm_to_order(t_page_entry(ns, large, 600, &first, NULL)) == 9 && first == 512);
+	b = t_page_block(ns, large, 700, NULL);
 	T_ASSERT(poison(ns, b * PAGE, PAGE, &r) == 1 && r.hits[0].owned && r.hits[0].index == 700);
 	T_ASSERT(quarantined(ns) == 5 && blocks_of(ns, large) == 1021);
 	{
@@ -480,11 +455,11 @@ static void test_owned(void)
 			 (ssize_t)sizeof(two));
 		T_ASSERT(memcmp(buf, two, sizeof(two)) == 0);
 	}
-	T_ASSERT(bm_to_order(page_entry(ns, large, 600, NULL, NULL)) == 0);
-	T_ASSERT(!bm_is_locked(page_entry(ns, large, 599, NULL, NULL)));
-	T_ASSERT(!bm_is_locked(page_entry(ns, large, 602, NULL, NULL)));
+	T_ASSERT(bm_to_order(t_page_entry(ns, large, 600, NULL, NULL)) == 0);
+	T_ASSERT(!bm_is_locked(t_page_entry(ns, large, 599, NULL, NULL)));
+	T_ASSERT(!bm_is_locked(t_page_entry(ns, large, 602, NULL, NULL)));
 	T_ERR(ns_read(ns, NULL, large, buf, PAGE, 700 * PAGE), EIO);
-	T_ASSERT(page_block(ns, large, 700) == b && alloc_is_quarantined(ns->alloc, b));
+	T_ASSERT(t_page_block(ns, large, 700, NULL) == b && alloc_is_quarantined(ns->alloc, b));
 	check_page(ns, large, 599, 2);
 	check_page(ns, large, 602, 2);
 	check_page(ns, large, 699, 2);
@@ -689,7 +664,7 @@ static void test_metadata(void)
 	T_ASSERT(a.ino == ino && a.size == 4 * PAGE);
 	check_all(ns, ino, 4, 4, NULL, 0);
 	/* Data poison while read-only: quarantined in memory, the page reads EIO. */
-	blk = page_block(ns, ino, 2);
+	blk = t_page_block(ns, ino, 2, NULL);
 	T_ASSERT(poison(ns, blk * PAGE, PAGE, &r) == 1);
 	T_ASSERT(r.n == 1 && r.hits[0].owned && r.hits[0].ino == ino && r.hits[0].index == 2);
 	T_ASSERT(alloc_is_quarantined(ns->alloc, blk) && quarantined(ns) == q + 1);
@@ -754,7 +729,7 @@ static void test_races(void)
 		struct ns_attr a;
 
 		rc.ino = make_file(ns, "racer", SMALL_PAGES * PAGE, 5);
-		rc.block = page_block(ns, rc.ino, 3);
+		rc.block = t_page_block(ns, rc.ino, 3, NULL);
 		ns_set_hook(ns, race_hook, &rc);
 		T_ASSERT(poison(ns, rc.block * PAGE, PAGE, &r) == 1);
 		ns_set_hook(ns, NULL, NULL);
@@ -786,7 +761,7 @@ static void test_races(void)
 		case RACE_MOVE:
 			T_OK(ns_getattr(ns, rc.ino, &a));
 			T_ASSERT(a.blocks == SMALL_PAGES);
-			T_ASSERT(page_block(ns, rc.ino, 3) != rc.block);
+			T_ASSERT(t_page_block(ns, rc.ino, 3, NULL) != rc.block);
 			T_ASSERT(ns_read(ns, NULL, rc.ino, buf, PAGE, 3 * PAGE) == (ssize_t)PAGE);
 			T_ASSERT(buf[0] == 0x99 && buf[PAGE - 1] == 0x99);
 			check_page(ns, rc.ino, 2, 5);

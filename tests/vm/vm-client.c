@@ -418,10 +418,12 @@ static struct daxfs_map *watch_and_touch(struct daxfs *fs, const char *who, cons
 }
 
 /*
- * watch_wait - the watcher's first event, within 10 s (on the monotonic clock: the guest's
- * wall clock may step meanwhile). Return: whether one came.
+ * watch_covers - the watcher's first event (@kind, for the messages) comes within 10 s (on
+ * the monotonic clock: the guest's wall clock may step meanwhile), and covers @page of
+ * @ino. @who prefixes the messages.
  */
-static bool watch_wait(struct watch *w)
+static void watch_covers(struct watch *w, const char *who, const char *kind, uint64_t ino,
+			 uint64_t page)
 {
 	struct timespec dl;
 
@@ -432,7 +434,12 @@ static bool watch_wait(struct watch *w)
 	       pthread_cond_clockwait(&w->cond, &w->lock, CLOCK_MONOTONIC, &dl) == 0)
 		;
 	pthread_mutex_unlock(&w->lock);
-	return w->events > 0;
+	CHECK(w->events > 0, "the watcher got no %s event within 10 s", kind);
+	printf("%s: the watcher got %s for bytes [%" PRIu64 ", +%" PRIu64 ") of inode %" PRIu64
+	       "\n",
+	       who, kind, w->ev.off, w->ev.len, w->ev.ino);
+	CHECK(w->ev.ino == ino && w->ev.off <= page * PAGE && page * PAGE < w->ev.off + w->ev.len,
+	      "the %s event does not cover page %" PRIu64, kind, page);
 }
 
 static int cmd_poison(const char *path, uint64_t page)
@@ -462,12 +469,7 @@ static int cmd_poison(const char *path, uint64_t page)
 	CHECK(got == -EIO, "a second pread of the poisoned page returned %zd, not -EIO", got);
 
 	/* The watcher is told, and the page is inaccessible in its view. */
-	CHECK(watch_wait(&w), "the watcher got no POISON event within 10 s");
-	printf("poison: the watcher got POISON for bytes [%" PRIu64 ", +%" PRIu64
-	       ") of inode %" PRIu64 "\n",
-	       w.ev.off, w.ev.len, w.ev.ino);
-	CHECK(w.ev.ino == ino && w.ev.off <= page * PAGE && page * PAGE < w.ev.off + w.ev.len,
-	      "the POISON event does not cover page %" PRIu64, page);
+	watch_covers(&w, "poison", "POISON", ino, page);
 	perms_at((char *)daxfs_map_addr(m) + page * PAGE, perms);
 	printf("poison: the watcher's view of the page is now %s\n", perms);
 	CHECK(strcmp(perms, "---p") == 0 || strcmp(perms, "---s") == 0 ||
@@ -501,12 +503,7 @@ static int cmd_repaired(const char *path, uint64_t page, uint64_t seed)
 	m = watch_and_touch(fs, "repaired", path, ino, page, false, &w, &size);
 
 	/* The watcher hears INVALIDATE for the page. */
-	CHECK(watch_wait(&w), "the watcher got no INVALIDATE within 10 s");
-	printf("repaired: the watcher got INVALIDATE for bytes [%" PRIu64 ", +%" PRIu64
-	       ") of inode %" PRIu64 "\n",
-	       w.ev.off, w.ev.len, w.ev.ino);
-	CHECK(w.ev.ino == ino && w.ev.off <= page * PAGE && page * PAGE < w.ev.off + w.ev.len,
-	      "the INVALIDATE does not cover page %" PRIu64, page);
+	watch_covers(&w, "repaired", "INVALIDATE", ino, page);
 	CHECK(poisons == 0, "the watcher was told POISON (%d): data was lost", poisons);
 
 	/* Copy reads: the pattern. */
