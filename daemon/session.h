@@ -93,7 +93,7 @@ struct sess {
 	bool broken;   /* under send_lock: shut down (peer gone, or dropped) */
 	bool injector; /* sent INJECT: its own replies never take an injected send failure */
 	struct sess_out *out_head, **out_tail;
-	size_t out_n, out_bytes; /* out_bytes: messages + SESS_OUT_ENTRY each */
+	size_t out_n, out_bytes; /* out_bytes: messages + SESS_OUT_ENTRY each; written atomically */
 
 	/* The shared buffer: mapped at HELLO, before any request reaches a worker. */
 	void *shm;
@@ -162,7 +162,7 @@ void sess_unreserve(struct sess *s, uint64_t bytes);
 /*
  * sess_queued - bytes the session holds now: reservations and the outbox. The loop reads
  * no more requests of a session at SESS_QUEUE_MAX or more (but for a shut down socket).
- * Context: any thread. Locking: takes send_lock.
+ * Context: any thread. Locking: none (a snapshot of two atomic counts).
  */
 uint64_t sess_queued(struct sess *s);
 
