@@ -6,7 +6,8 @@
  * ring).
  *
  * Figures (each the median of the repetitions, daxfsd with its defaults unless said):
- *   - create + stat + unlink cycles per second, 1 thread: ring / socket
+ *   - create + stat + unlink cycles per second, 1 thread: ring / socket (each counted in a
+ *     150 ms window after 30 ms of warm-up)
  *   - the same, 4 threads pipelined on one handle: ring / one thread on the ring (goal 1.5x),
  *     and ring / socket
  *   - random 4 KiB copy reads of a 64 MiB file, p50 and p99 latency: ring / socket (goals
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <daxfs/daxfs.h>
@@ -42,7 +44,8 @@
 #define REGION_SIZE (1ULL << 30)
 #define DISK_REGION_SIZE (1ULL << 30)
 #define THREADS 4
-#define OPS_N 4000
+#define OPS_WARM_S 0.03	  /* each create+stat+unlink figure: warm-up, then */
+#define OPS_WINDOW_S 0.15 /* the window counted */
 #define RR_FILE (64u << 20)
 #define RR_N 20000
 #define TRUNC_N 2000
@@ -140,10 +143,17 @@ static void emit(const char *figure, const char *unit, double v, const char *bas
 
 /* --- create + stat + unlink --- */
 
+/*
+ * Each figure counts the cycles that complete in one window of OPS_WINDOW_S, after
+ * OPS_WARM_S of the same work: the threads (and the daemon's ring threads, idle since the
+ * last figure) are running by then, and 1 and 4 threads are timed alike.
+ */
 struct job {
 	struct daxfs *fs;
 	unsigned tid, rep;
 	pthread_barrier_t *go;
+	bool *stop;	 /* atomic */
+	uint64_t cycles; /* atomic */
 };
 
 static void *ops_main(void *arg)
@@ -151,37 +161,62 @@ static void *ops_main(void *arg)
 	struct job *j = arg;
 	char p[64];
 
-	if (j->go)
-		pthread_barrier_wait(j->go);
-	for (unsigned i = 0; i < OPS_N; i++) {
+	pthread_barrier_wait(j->go);
+	for (unsigned i = 0; !__atomic_load_n(j->stop, __ATOMIC_RELAXED); i++) {
 		snprintf(p, sizeof(p), "/o%u.%u.%u", j->rep, j->tid, i);
 		if (daxfs_create(j->fs, p, 0644, DAXFS_CREATE_EXCL, NULL) ||
 		    daxfs_stat(j->fs, p, &(struct daxfs_stat){0}) || daxfs_unlink(j->fs, p))
 			bench_die(-EIO, "cycle %s: %s", p, daxfs_errormsg());
+		__atomic_store_n(&j->cycles, j->cycles + 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
 
-/* ops_rate - cycles per second of @n threads on @fs. */
+static uint64_t cycles_of(struct job *j, unsigned n)
+{
+	uint64_t c = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		c += __atomic_load_n(&j[i].cycles, __ATOMIC_RELAXED);
+	return c;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = {.tv_sec = (time_t)s,
+			      .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* ops_rate - cycles per second of @n threads on @fs, in a window after a warm-up. */
 static double ops_rate(struct daxfs *fs, unsigned n, unsigned rep)
 {
 	struct job j[THREADS];
 	pthread_t th[THREADS];
 	pthread_barrier_t go;
-	double t0;
+	bool stop = false;
+	double t0, t1;
+	uint64_t c0, c1;
 
 	pthread_barrier_init(&go, NULL, n + 1);
 	for (unsigned i = 0; i < n; i++) {
-		j[i] = (struct job){fs, i, rep, &go};
+		j[i] = (struct job){fs, i, rep, &go, &stop, 0};
 		pthread_create(&th[i], NULL, ops_main, &j[i]);
 	}
 	pthread_barrier_wait(&go);
+	sleep_s(OPS_WARM_S);
+	c0 = cycles_of(j, n);
 	t0 = bench_now();
+	sleep_s(OPS_WINDOW_S);
+	c1 = cycles_of(j, n);
+	t1 = bench_now();
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
-	t0 = bench_now() - t0;
 	pthread_barrier_destroy(&go);
-	return (double)n * OPS_N / t0;
+	return (double)(c1 - c0) / (t1 - t0);
 }
 
 static void figure_ops(struct daxfs *ring, struct daxfs *sockh)

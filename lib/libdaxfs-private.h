@@ -102,12 +102,13 @@ struct daxfs {
 	pthread_mutex_t send_lock;
 
 	/* The ring (ring.c): set at HELLO, then fixed. */
-	void *ring;	   /* in the shm mapping, after shm_size bytes; NULL: socket only */
-	int ring_efd;	   /* the doorbell; -1 */
-	size_t map_size;   /* of the shm mapping: shm_size, + RING_SIZE with a ring */
-	uint64_t ring_pos; /* atomic: the next submission position */
-	uint32_t nmaps;	   /* atomic: mappings on fs->maps (events may come) */
-	bool ev_on;	   /* atomic: the event thread runs */
+	void *ring;	       /* in the shm mapping, after shm_size bytes; NULL: socket only */
+	int ring_efd;	       /* the doorbell; -1 */
+	size_t map_size;       /* of the shm mapping: shm_size, + RING_SIZE with a ring */
+	uint64_t ring_pos;     /* atomic: the next submission position */
+	uint32_t ring_waiting; /* atomic: threads waiting for a ring reply */
+	uint32_t nmaps;	       /* atomic: mappings on fs->maps (events may come) */
+	bool ev_on;	       /* atomic: the event thread runs */
 
 	pthread_mutex_t lock;	  /* everything below up to the maps */
 	pthread_cond_t slot_cond; /* a slot became free */

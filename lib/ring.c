@@ -29,7 +29,7 @@
 
 #define HDR_SIZE sizeof(struct wire_hdr)
 #define SLEEP_SLICE_NS (50ULL * 1000 * 1000) /* futex sleeps this long, then checks the socket */
-#define SPIN_PURE 64 /* polls before the poll loop yields the CPU between polls */
+#define SPIN_PURE 64 /* polls before a lone waiter's poll loop yields the CPU between polls */
 
 int lib_ring_setup(struct daxfs *fs, void *area, int efd)
 {
@@ -118,6 +118,11 @@ static bool socket_gone(struct daxfs *fs)
 /*
  * wait_done - poll @rs->done until it says @want, for the spin budget, then sleep on it
  * in slices, each ending with a look at the socket. Return: 0; -ETIMEDOUT; -ECONNRESET.
+ *
+ * A lone waiter polls SPIN_PURE times before it yields between polls: its reply is likely
+ * next. While other threads of the handle wait too, it yields between all its polls: a
+ * pipelined reply is as likely to be theirs, and a thread that spins on a shared CPU keeps
+ * the one whose reply has come (or the daemon's thread) from running.
  */
 static int wait_done(struct daxfs *fs, struct ring_slot *rs, uint32_t want, uint64_t deadline)
 {
@@ -136,7 +141,8 @@ static int wait_done(struct daxfs *fs, struct ring_slot *rs, uint32_t want, uint
 			 * Poll, but let a thread that shares this CPU run: on a busy machine the
 			 * daemon's thread may be waiting for exactly this one.
 			 */
-			if (n > SPIN_PURE)
+			if (n > SPIN_PURE ||
+			    __atomic_load_n(&fs->ring_waiting, __ATOMIC_RELAXED) > 1)
 				sched_yield();
 			else
 				cpu_pause();
@@ -188,7 +194,9 @@ int lib_ring_call(struct daxfs *fs, struct lib_slot *s, size_t len, uint64_t dea
 		if (write(fs->ring_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			return -ECONNRESET;
 	}
+	__atomic_add_fetch(&fs->ring_waiting, 1, __ATOMIC_RELAXED);
 	ret = wait_done(fs, rs, want, deadline);
+	__atomic_sub_fetch(&fs->ring_waiting, 1, __ATOMIC_RELAXED);
 	if (ret)
 		return ret;
 	s->fd = -1;
