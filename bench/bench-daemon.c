@@ -35,7 +35,7 @@ static int wait_exit(pid_t pid, double seconds)
 	}
 }
 
-pid_t bench_daemon_start(const char *const *argv, const char *sock, const char *log)
+static pid_t start(const char *const *argv, const char *sock, const char *log, bool apart)
 {
 	struct timespec ts = {0, 10 * 1000 * 1000};
 	pid_t parent = getpid(), pid;
@@ -56,6 +56,9 @@ pid_t bench_daemon_start(const char *const *argv, const char *sock, const char *
 
 		/* Die with the benchmark, whatever ends it. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* As systemd starts it, or a shell in another terminal: not in our session. */
+		if (apart && setsid() < 0)
+			_exit(124);
 		if (getppid() != parent)
 			_exit(125);
 		if (in < 0 || dup2(in, 0) < 0 || dup2(lfd, 1) < 0 || dup2(lfd, 2) < 0)
@@ -84,6 +87,16 @@ pid_t bench_daemon_start(const char *const *argv, const char *sock, const char *
 		}
 		nanosleep(&ts, NULL);
 	}
+}
+
+pid_t bench_daemon_start(const char *const *argv, const char *sock, const char *log)
+{
+	return start(argv, sock, log, false);
+}
+
+pid_t bench_daemon_start_apart(const char *const *argv, const char *sock, const char *log)
+{
+	return start(argv, sock, log, true);
 }
 
 void bench_daemon_stop(pid_t *pid)

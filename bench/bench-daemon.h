@@ -21,6 +21,14 @@
  */
 pid_t bench_daemon_start(const char *const *argv, const char *sock, const char *log);
 
+/*
+ * bench_daemon_start_apart - the same, the daemon in a session of its own (setsid), as
+ * systemd or a shell in another terminal starts it. The scheduler then shares the CPUs
+ * between its threads and the benchmark's as two groups (autogroup), where in our session
+ * it shares them thread by thread, and a sched_yield of ours does not hand the CPU to it.
+ */
+pid_t bench_daemon_start_apart(const char *const *argv, const char *sock, const char *log);
+
 /* bench_daemon_stop - SIGTERM; it must exit with status 0 in time (else die). *@pid = 0. */
 void bench_daemon_stop(pid_t *pid);
 
