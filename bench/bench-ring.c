@@ -195,8 +195,11 @@ static void sleep_s(double s)
 		;
 }
 
-/* ops_rate - cycles per second of @n threads on @fs, in a window after a warm-up. */
-static double ops_rate(struct daxfs *fs, unsigned n, unsigned rep)
+/*
+ * ops_rate - cycles per second of @n threads, thread i on handle @fss[i], in a window after
+ * a warm-up.
+ */
+static double ops_rate_on(struct daxfs *const *fss, unsigned n, unsigned rep)
 {
 	struct job j[THREADS];
 	pthread_t th[THREADS];
@@ -207,7 +210,7 @@ static double ops_rate(struct daxfs *fs, unsigned n, unsigned rep)
 
 	pthread_barrier_init(&go, NULL, n + 1);
 	for (unsigned i = 0; i < n; i++) {
-		j[i] = (struct job){fs, i, rep, &go, &stop, 0};
+		j[i] = (struct job){fss[i], i, rep, &go, &stop, 0};
 		pthread_create(&th[i], NULL, ops_main, &j[i]);
 	}
 	pthread_barrier_wait(&go);
@@ -224,21 +227,44 @@ static double ops_rate(struct daxfs *fs, unsigned n, unsigned rep)
 	return (double)(c1 - c0) / (t1 - t0);
 }
 
+/* ops_rate - ops_rate_on with all @n threads on the one handle @fs. */
+static double ops_rate(struct daxfs *fs, unsigned n, unsigned rep)
+{
+	struct daxfs *fss[THREADS];
+
+	for (unsigned i = 0; i < n; i++)
+		fss[i] = fs;
+	return ops_rate_on(fss, n, rep);
+}
+
+/*
+ * figure_ops - 1 and THREADS threads on the ring and on the socket; and THREADS threads
+ * with a ring handle each (a session each: nothing of one handle shared), the ceiling of
+ * the pipelined figure on this machine.
+ */
 static void figure_ops(struct daxfs *ring, struct daxfs *sockh)
 {
-	double r1[32], s1[32], r4[32], s4[32];
+	double r1[32], s1[32], r4[32], s4[32], h4[32];
+	struct daxfs *own[THREADS];
 	int reps = opts.reps;
 
-	bench_note("create+stat+unlink: %d reps of 1 and %d threads, ring and socket", reps,
-		   THREADS);
+	for (unsigned i = 0; i < THREADS; i++)
+		own[i] = open_as(true, NULL);
+	bench_note("create+stat+unlink: %d reps of 1 and %d threads, ring and socket, and %d "
+		   "threads with a ring handle each",
+		   reps, THREADS, THREADS);
 	for (int r = 0; r < reps; r++) {
-		r1[r] = ops_rate(ring, 1, 4 * r);
-		s1[r] = ops_rate(sockh, 1, 4 * r + 1);
-		r4[r] = ops_rate(ring, THREADS, 4 * r + 2);
-		s4[r] = ops_rate(sockh, THREADS, 4 * r + 3);
+		r1[r] = ops_rate(ring, 1, 5 * r);
+		s1[r] = ops_rate(sockh, 1, 5 * r + 1);
+		r4[r] = ops_rate(ring, THREADS, 5 * r + 2);
+		s4[r] = ops_rate(sockh, THREADS, 5 * r + 3);
+		h4[r] = ops_rate_on(own, THREADS, 5 * r + 4);
 	}
+	for (unsigned i = 0; i < THREADS; i++)
+		daxfs_close(own[i]);
 	double a = bench_median(r1, reps), b = bench_median(s1, reps);
 	double c = bench_median(r4, reps), e = bench_median(s4, reps);
+	double h = bench_median(h4, reps);
 
 	emit("create+stat+unlink, ring, 1 thread", "ops/s", a, "the same over the socket", b, true,
 	     NULL, false);
@@ -246,6 +272,8 @@ static void figure_ops(struct daxfs *ring, struct daxfs *sockh)
 	     "the same, 1 thread on the ring", a, true, "ratio >= 1.5", c >= 1.5 * a);
 	emit("create+stat+unlink, ring, 4 threads pipelined on one handle", "ops/s", c,
 	     "the same 4 threads over the socket", e, true, NULL, false);
+	emit("create+stat+unlink, ring, 4 threads with a handle each",
+	     "ops/s", h, "the same, 1 thread on the ring", a, true, NULL, false);
 }
 
 /*
