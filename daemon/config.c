@@ -93,10 +93,11 @@ static const struct cfg_def defs[CFG_NKEYS] = {
 	[CFG_POLL_US] = {"poll_us", "--poll-us", "US", SEC_DAEMON, T_UINT, "50", 0, 1000000, false,
 			 "after a request, poll for the next one this long before sleeping "
 			 "(0: off)"},
-	[CFG_RING_THREADS] = {"ring_threads", "--ring-threads", "N", SEC_DAEMON, T_UINT, "2", 1, 64,
+	[CFG_RING_THREADS] = {"ring_threads", "--ring-threads", "N", SEC_DAEMON, T_UINT, "0", 0, 64,
 			      false,
 			      "threads that poll the sessions' shared-memory request rings and run "
-			      "what they take; sessions are spread over them"},
+			      "what they take; sessions are spread over them (0: half the CPUs "
+			      "daxfsd may run on, 1 or 2)"},
 	[CFG_MAX_SESSIONS] = {"max_sessions", "--max-sessions", "N", SEC_DAEMON, T_UINT, "256", 1,
 			      1000000, false,
 			      "connected clients at most; more are accepted and closed at once"},

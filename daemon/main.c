@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -661,6 +662,23 @@ static int add_timer(struct daemon *d, struct event **ev, struct timeval *tv, ui
 	return 0;
 }
 
+/*
+ * ring_threads_auto - the ring_threads default: half the CPUs this process may run on, at
+ * least 1 and at most 2. The clients run on the same machine, and a ring thread keeps its
+ * CPU for poll_us after each request: on two CPUs, two ring threads serving several
+ * sessions left the clients too little CPU to send their next requests (bench/README.md).
+ */
+static unsigned ring_threads_auto(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 1;
+	n = CPU_COUNT(&set) / 2;
+	return (unsigned)MIN(MAX(n, 1), 2);
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = {.mount_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -758,6 +776,8 @@ int main(int argc, char **argv)
 	so.max_sessions_per_user = (unsigned)cfg_num(&d.cfg, CFG_MAX_SESSIONS_PER_USER);
 	so.poll_ns = cfg_num(&d.cfg, CFG_POLL_US) * 1000;
 	so.ring_threads = (unsigned)cfg_num(&d.cfg, CFG_RING_THREADS);
+	if (so.ring_threads == 0)
+		so.ring_threads = ring_threads_auto();
 	so.trust = &d.trust;
 	if (mount_opts(&d.cfg, &fo))
 		goto out;
@@ -861,9 +881,9 @@ int main(int argc, char **argv)
 	else
 		snprintf(sz, sizeof(sz), "mode %04o", (unsigned)so.socket_mode);
 	log_notice("listening on %s (%s, %u workers, at most %u sessions, %u per user, poll "
-		   "%" PRIu64 " us; map trust: %s)",
+		   "%" PRIu64 " us, %u ring threads; map trust: %s)",
 		   so.listen_fd >= 0 ? "the socket systemd passed" : so.socket_path, sz, so.workers,
-		   so.max_sessions, so.max_sessions_per_user, so.poll_ns / 1000,
+		   so.max_sessions, so.max_sessions_per_user, so.poll_ns / 1000, so.ring_threads,
 		   perm_trust_describe(&d.trust, buf, sizeof(buf)));
 	if (wd_usec)
 		log_info("pinging the systemd watchdog every %" PRIu64 " ms", wd_usec / 2000);

@@ -5,11 +5,12 @@
 /*
  * ring threads - serve the sessions' shared-memory rings (common/ring.h, DESIGN §11).
  *
- * A few threads (ring_threads, default 2) poll every session's ring; each session has a
- * home thread (the one with the fewest at HELLO) that sleeps on its doorbell. A thread that
- * takes a request runs it to its end itself (srv_ring_request): no handoff; a session whose
- * client keeps several requests in flight gets several threads at once. A request that must wait parks as a socket one
- * does, and the worker that runs it again answers it in the ring. After poll_ns without a
+ * A few threads (ring_threads: by default half the CPUs, 1 or 2) poll every session's ring;
+ * each session has a home thread (the one with the fewest at HELLO) that sleeps on its
+ * doorbell. A thread that takes a request runs it to its end itself (srv_ring_request): no
+ * handoff; a session whose client keeps several requests in flight gets several threads at
+ * once. A request that must wait parks as a socket one does, and the worker that runs it
+ * again answers it in the ring. After poll_ns without a
  * request a thread sets daemon_idle in each of its rings, looks once more, and sleeps in
  * epoll on its sessions' doorbell eventfds (edge-triggered: the daemon never reads them, so
  * a client that plays with its copy's flags cannot make a read block).

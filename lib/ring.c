@@ -29,7 +29,12 @@
 
 #define HDR_SIZE sizeof(struct wire_hdr)
 #define SLEEP_SLICE_NS (50ULL * 1000 * 1000) /* futex sleeps this long, then checks the socket */
-#define SPIN_PURE 64 /* polls before a lone waiter's poll loop yields the CPU between polls */
+#define SPIN_PURE 64	/* polls before a lone waiter's poll loop yields the CPU between polls */
+#define SHARED_NS 1500	/* a yield that took longer ran another thread: the CPU is shared */
+#define SHARED_WAITS 32 /* waits that yield from the start after such a yield */
+
+/* This thread's waits left that yield from the start: its CPU was shared lately. */
+static __thread unsigned shared_waits;
 
 int lib_ring_setup(struct daxfs *fs, void *area, int efd)
 {
@@ -122,13 +127,19 @@ static bool socket_gone(struct daxfs *fs)
  * A lone waiter polls SPIN_PURE times before it yields between polls: its reply is likely
  * next. While other threads of the handle wait too, it yields between all its polls: a
  * pipelined reply is as likely to be theirs, and a thread that spins on a shared CPU keeps
- * the one whose reply has come (or the daemon's thread) from running.
+ * the one whose reply has come (or the daemon's thread) from running. Threads of other
+ * handles or processes are not counted there, so a lone waiter times its first yield:
+ * when that ran another thread, this thread's next SHARED_WAITS waits yield between all
+ * their polls too.
  */
 static int wait_done(struct daxfs *fs, struct ring_slot *rs, uint32_t want, uint64_t deadline)
 {
 	uint64_t now = lib_now_ns(), spin_end = now + (uint64_t)fs->spin_us * 1000u;
+	bool spin = shared_waits == 0;
 	unsigned n = 0;
 
+	if (!spin)
+		shared_waits--;
 	for (;;) {
 		uint32_t cur = __atomic_load_n(&rs->done, __ATOMIC_ACQUIRE);
 
@@ -141,11 +152,18 @@ static int wait_done(struct daxfs *fs, struct ring_slot *rs, uint32_t want, uint
 			 * Poll, but let a thread that shares this CPU run: on a busy machine the
 			 * daemon's thread may be waiting for exactly this one.
 			 */
-			if (n > SPIN_PURE ||
-			    __atomic_load_n(&fs->ring_waiting, __ATOMIC_RELAXED) > 1)
+			if (!spin || __atomic_load_n(&fs->ring_waiting, __ATOMIC_RELAXED) > 1) {
 				sched_yield();
-			else
+			} else if (n > SPIN_PURE) {
+				now = lib_now_ns();
+				sched_yield();
+				if (lib_now_ns() - now > SHARED_NS) {
+					shared_waits = SHARED_WAITS;
+					spin = false;
+				}
+			} else {
 				cpu_pause();
+			}
 			continue;
 		}
 		if (now >= deadline)

@@ -50,6 +50,7 @@ persist_trace = $T/durable.img
 poll_us = 0
 max_sessions = 8
 max_sessions_per_user = 4
+ring_threads = 3
 
 [region test]
 path = $T/region
@@ -61,8 +62,8 @@ badblock_poll_interval = 60
 CONF
 serve "$T/all.conf"
 grep -q "mounted $T/region (emulated" "$T/log" || fail "all keys: no 'mounted' line: $(cat "$T/log")"
-grep -q "4 workers, at most 8 sessions, 4 per user, poll 0 us" "$T/log" ||
-	fail "all keys: workers/max_sessions/poll_us not applied: $(cat "$T/log")"
+grep -q "4 workers, at most 8 sessions, 4 per user, poll 0 us, 3 ring threads" "$T/log" ||
+	fail "all keys: workers/max_sessions/poll_us/ring_threads not applied: $(cat "$T/log")"
 grep -q "session 1: pid" "$T/log" || fail "all keys: log_level = info not applied"
 [ "$sockmode" = "660 $GROUP" ] || fail "all keys: socket mode and group '$sockmode', want '660 $GROUP'"
 
@@ -70,6 +71,11 @@ grep -q "session 1: pid" "$T/log" || fail "all keys: log_level = info not applie
 serve "$EXAMPLE" --region "$T/region" --socket "$T/sock" --kind emulated
 grep -q "listening on $T/sock (mode 0666" "$T/log" ||
 	fail "example: not listening on the flag's socket: $(cat "$T/log")"
+# ring_threads left at 0: half the CPUs daxfsd may run on, 1 or 2.
+rings=$(($(nproc) / 2))
+rings=$((rings < 1 ? 1 : rings > 2 ? 2 : rings))
+grep -q ", $rings ring threads;" "$T/log" ||
+	fail "example: not $rings ring threads for $(nproc) CPUs: $(cat "$T/log")"
 
 # A flag overrides the file: workers = 4 in the file, --workers 2 wins.
 serve "$T/all.conf" --workers 2
