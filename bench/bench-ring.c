@@ -239,8 +239,8 @@ static double ops_rate(struct daxfs *fs, unsigned n, unsigned rep)
 
 /*
  * figure_ops - 1 and THREADS threads on the ring and on the socket; and THREADS threads
- * with a ring handle each (a session each: nothing of one handle shared), the ceiling of
- * the pipelined figure on this machine.
+ * with a ring handle each (a session each, as single-threaded client processes have
+ * them: nothing of one handle shared).
  */
 static void figure_ops(struct daxfs *ring, struct daxfs *sockh)
 {
@@ -272,8 +272,8 @@ static void figure_ops(struct daxfs *ring, struct daxfs *sockh)
 	     "the same, 1 thread on the ring", a, true, "ratio >= 1.5", c >= 1.5 * a);
 	emit("create+stat+unlink, ring, 4 threads pipelined on one handle", "ops/s", c,
 	     "the same 4 threads over the socket", e, true, NULL, false);
-	emit("create+stat+unlink, ring, 4 threads with a handle each",
-	     "ops/s", h, "the same, 1 thread on the ring", a, true, NULL, false);
+	emit("create+stat+unlink, ring, 4 threads with a handle each", "ops/s", h,
+	     "the same, 1 thread on the ring", a, true, NULL, false);
 }
 
 /*
