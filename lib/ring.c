@@ -155,9 +155,11 @@ static int wait_done(struct daxfs *fs, struct ring_slot *rs, uint32_t want, uint
 			if (!spin || __atomic_load_n(&fs->ring_waiting, __ATOMIC_RELAXED) > 1) {
 				sched_yield();
 			} else if (n > SPIN_PURE) {
-				now = lib_now_ns();
+				uint64_t before = lib_now_ns();
+
 				sched_yield();
-				if (lib_now_ns() - now > SHARED_NS) {
+				now = lib_now_ns();
+				if (now - before > SHARED_NS) {
 					shared_waits = SHARED_WAITS;
 					spin = false;
 				}
