@@ -100,6 +100,14 @@ static double run_tmpfs(uint64_t n)
 #define SCALE_TURNS 4	  /* windows of each kind per repetition */
 #define KINDS 4		  /* 1 thread; 2 in one namespace; 2 in two; 2 processes */
 
+/* The figure each kind reports (kind 0, 1 thread, is their baseline). */
+static const char *const scale_figures[KINDS] = {
+	NULL,
+	"create+unlink, 2 threads in 2 directories",
+	"the same, 2 threads in 2 namespaces of one process",
+	"the same, 2 processes (the machine's ceiling)",
+};
+
 /*
  * One thread's job. Each starts on a cache line of its own: a thread writes its count at
  * every pair, and must not slow the other thread, which reads its own job as often.
@@ -339,38 +347,20 @@ static void figure_scale(struct ns *ns, int reps)
 
 	for (int k = 0; k < KINDS; k++)
 		med[k] = bench_median(v[k], n);
-	bench_emit(&(struct bench_figure){
-		.bench = "ops",
-		.figure = "create+unlink, 2 threads in 2 directories",
-		.unit = "pairs/s",
-		.value = med[1],
-		.baseline = "the same, 1 thread",
-		.baseline_value = med[0],
-		.higher_is_better = true,
-		.reps = n,
-		.goal = ">= 1.6x",
-		.goal_met = med[1] >= 1.6 * med[0],
-	});
-	bench_emit(&(struct bench_figure){
-		.bench = "ops",
-		.figure = "the same, 2 threads in 2 namespaces of one process",
-		.unit = "pairs/s",
-		.value = med[2],
-		.baseline = "the same, 1 thread",
-		.baseline_value = med[0],
-		.higher_is_better = true,
-		.reps = n,
-	});
-	bench_emit(&(struct bench_figure){
-		.bench = "ops",
-		.figure = "the same, 2 processes (the machine's ceiling)",
-		.unit = "pairs/s",
-		.value = med[3],
-		.baseline = "the same, 1 thread",
-		.baseline_value = med[0],
-		.higher_is_better = true,
-		.reps = n,
-	});
+	/* Each two-thread kind against 1 thread; the goal is the one-namespace figure's. */
+	for (int k = 1; k < KINDS; k++)
+		bench_emit(&(struct bench_figure){
+			.bench = "ops",
+			.figure = scale_figures[k],
+			.unit = "pairs/s",
+			.value = med[k],
+			.baseline = "the same, 1 thread",
+			.baseline_value = med[0],
+			.higher_is_better = true,
+			.reps = n,
+			.goal = k == 1 ? ">= 1.6x" : NULL,
+			.goal_met = k == 1 && med[1] >= 1.6 * med[0],
+		});
 	for (int k = 0; k < KINDS; k++)
 		free(v[k]);
 }
